@@ -1,0 +1,1 @@
+"""The QuantRun HTTP API (FastAPI). Routes translate HTTP to use cases and back."""

@@ -1,0 +1,109 @@
+"""Jobs: submit, read, list, cancel, download artifacts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from quantrun.clock import utcnow
+from quantrun.errors import NotFound
+from quantrun.jobs.artifacts import check_artifact_name
+from quantrun.jobs.domain import Job, JobStatus
+from quantrun.jobs.submit import submit_job
+from quantrun_api.deps import ContainerDep, CurrentUser
+from quantrun_api.errors import ApiError
+from quantrun_api.schemas import ErrorResponse, JobOut, JobPageOut, SubmitJob
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+_ERRORS = {401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}}
+
+
+def _job_or_404(container: ContainerDep, user_id: str, job_id: str) -> Job:
+    job = container.store.get_job(job_id, user_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobOut,
+    summary="Submit a job",
+    responses={200: {"model": JobOut, "description": "replay of an Idempotency-Key"},
+               409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)
+def create_job(
+    body: SubmitJob,
+    user: CurrentUser,
+    container: ContainerDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=255, description="the same key within 24 h returns the same job"),
+    ] = None,
+) -> JobOut | JSONResponse:
+    job, created = submit_job(
+        store=container.store, queue=container.queue, known=container.known_symbols, user=user,
+        model=body.model, params=body.params, idempotency_key=idempotency_key, now=utcnow(),
+    )
+    out = JobOut.from_job(job)
+    if not created:
+        return JSONResponse(out.model_dump(mode="json"), status_code=200)
+    return out
+
+
+@router.get("", response_model=JobPageOut, summary="List your jobs, newest first")
+def list_jobs(
+    user: CurrentUser,
+    container: ContainerDep,
+    status: Annotated[JobStatus | None, Query()] = None,
+    model: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> JobPageOut:
+    try:
+        page = container.store.list_jobs(user.id, status=status, model=model, limit=limit,
+                                         cursor=cursor)
+    except ValueError as exc:
+        raise ApiError(422, "validation_error", f"cursor: {exc}",
+                       [{"field": "cursor", "message": str(exc)}]) from None
+    return JobPageOut(items=[JobOut.from_job(j) for j in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{job_id}", response_model=JobOut, summary="Read a job", responses=_ERRORS)
+def get_job(job_id: str, user: CurrentUser, container: ContainerDep) -> JobOut:
+    return JobOut.from_job(_job_or_404(container, user.id, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut, summary="Cancel a queued or running job",
+             responses={**_ERRORS, 409: {"model": ErrorResponse}})
+def cancel_job(job_id: str, user: CurrentUser, container: ContainerDep) -> JobOut:
+    job = container.store.cancel(job_id, user_id=user.id, now=utcnow())
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return JobOut.from_job(job)
+
+
+@router.get(
+    "/{job_id}/artifacts/{name}",
+    summary="Download an artifact (bytes, or a 307 to a short-lived signed URL)",
+    responses={**_ERRORS, 200: {"content": {"application/octet-stream": {}}},
+               307: {"description": "redirect to a signed URL"}},
+    response_class=Response,
+)
+def get_artifact(job_id: str, name: str, user: CurrentUser, container: ContainerDep) -> Response:
+    job = _job_or_404(container, user.id, job_id)
+    check_artifact_name(name)
+    if name not in {a.name for a in job.artifacts}:
+        raise NotFound(f"job {job_id} has no artifact {name!r}")
+    url = container.artifacts.signed_url(job_id, name)
+    if url is not None:
+        return RedirectResponse(url, status_code=307)
+    stored = container.artifacts.get(job_id, name)
+    if stored is None:
+        raise NotFound(f"artifact {name!r} of job {job_id} is missing from storage")
+    return Response(stored.data, media_type=stored.content_type,
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})

@@ -1,0 +1,81 @@
+"""The embedded worker: threads that consume the embedded queue and a reclaim sweep.
+
+Acknowledgement follows the Pub/Sub push rule: a message is acknowledged once its job
+is finished (or needs no run), and left for redelivery after a transient failure.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from quantrun.bootstrap import Container, queued_grace
+from quantrun.clock import utcnow
+from quantrun.jobs.execute import RunOutcome, reclaim_stale, run_job
+from quantrun.logging import get_logger
+
+log = get_logger(__name__)
+
+MAX_RETRY_DELAY = 60.0
+
+
+class EmbeddedWorker:
+    def __init__(self, container: Container, *, threads: int | None = None) -> None:
+        if container.embedded_queue is None:
+            raise ValueError("the embedded worker needs the embedded queue")
+        self._c = container
+        self._queue = container.embedded_queue
+        self._n = threads or container.settings.worker_threads
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for i in range(self._n):
+            t = threading.Thread(target=self._consume, name=f"worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        sweeper = threading.Thread(target=self._sweep, name="reclaim-sweep", daemon=True)
+        sweeper.start()
+        self._threads.append(sweeper)
+        log.info("embedded worker started", extra={"fields": {
+            "threads": self._n, "worker_id": self._c.worker.worker_id}})
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._queue.wake()
+        for t in self._threads:
+            t.join(timeout=timeout)
+
+    def _consume(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delivery = self._queue.receive(wait_seconds=1.0)
+            except Exception:
+                log.exception("queue receive failed")
+                self._stop.wait(1.0)
+                continue
+            if delivery is None:
+                continue
+            try:
+                outcome = run_job(
+                    job_id=delivery.job_id, store=self._c.store, prices=self._c.prices,
+                    artifacts=self._c.artifacts, cfg=self._c.worker,
+                    keepalive=lambda d=delivery: self._queue.extend(d),  # type: ignore[misc]
+                )
+            except Exception:
+                log.exception("job run failed; the message will be redelivered",
+                              extra={"fields": {"job_id": delivery.job_id}})
+                outcome = RunOutcome.RETRY
+            if outcome == RunOutcome.RETRY:
+                self._queue.nack(delivery, delay_seconds=min(2.0**delivery.attempt,
+                                                             MAX_RETRY_DELAY))
+            else:
+                self._queue.ack(delivery)
+
+    def _sweep(self) -> None:
+        interval = self._c.settings.reclaim_interval_seconds
+        while not self._stop.wait(interval):
+            try:
+                reclaim_stale(store=self._c.store, queue=self._c.queue, now=utcnow(),
+                              queued_grace=queued_grace(self._c.settings))
+            except Exception:
+                log.exception("reclaim sweep failed")

@@ -1,0 +1,1 @@
+"""Adapters: one per port and mode. ``sql`` serves both modes (SQLite / PostgreSQL)."""

@@ -1,0 +1,59 @@
+"""``ArtifactStore`` on a local folder: ``<root>/jobs/<job id>/<name>``, create-only."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from quantrun.errors import Conflict
+from quantrun.jobs.artifacts import check_artifact_name
+from quantrun.jobs.domain import ArtifactRef
+from quantrun.ports import StoredArtifact
+
+_TYPES_FILE = ".content-types"
+
+
+class LocalArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def ping(self) -> None:
+        self._root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self._root, os.W_OK):
+            raise OSError(f"artifact folder {self._root} is not writable")
+
+    def _path(self, job_id: str, name: str) -> Path:
+        check_artifact_name(name)
+        check_artifact_name(job_id)
+        return self._root / "jobs" / job_id / name
+
+    def put(self, job_id: str, name: str, data: bytes, content_type: str) -> ArtifactRef:
+        path = self._path(job_id, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            try:
+                os.link(tmp, path)  # atomic create-only: fails if the name exists
+            except FileExistsError:
+                if path.read_bytes() != data:
+                    raise Conflict(
+                        f"artifact {name} of job {job_id} exists with other content"
+                    ) from None
+        finally:
+            os.unlink(tmp)
+        (path.parent / f"{name}{_TYPES_FILE}").write_text(content_type)
+        return ArtifactRef(name=name, content_type=content_type, size_bytes=len(data))
+
+    def get(self, job_id: str, name: str) -> StoredArtifact | None:
+        path = self._path(job_id, name)
+        if not path.is_file():
+            return None
+        types = path.parent / f"{name}{_TYPES_FILE}"
+        content_type = types.read_text() if types.exists() else "application/octet-stream"
+        return StoredArtifact(content_type=content_type, data=path.read_bytes())
+
+    def signed_url(self, job_id: str, name: str) -> str | None:
+        return None

@@ -1,0 +1,151 @@
+"""``PriceStore`` on an embedded DuckDB file, with the BigQuery ``prices`` table's schema
+and query semantics (adjusted close, inclusive date range, MERGE on (symbol, date))."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from quantrun.adapters.price_matrix import pivot_long
+from quantrun.clock import utcnow
+from quantrun.ports import Instrument, PriceMatrix, PriceRow
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS prices (
+    date DATE NOT NULL,
+    symbol VARCHAR NOT NULL,
+    open DOUBLE, high DOUBLE, low DOUBLE,
+    close DOUBLE NOT NULL,
+    adj_close DOUBLE,
+    volume BIGINT,
+    source VARCHAR NOT NULL,
+    ingested_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (symbol, date)
+);
+CREATE TABLE IF NOT EXISTS instrument_names (symbol VARCHAR PRIMARY KEY, name VARCHAR NOT NULL);
+"""
+
+# Names of the bundled sample symbols (the CSVs carry tickers only).
+SAMPLE_NAMES = {
+    "GOOG": "Alphabet Inc. Class C", "AAPL": "Apple Inc.", "FB": "Facebook, Inc.",
+    "BABA": "Alibaba Group Holding Ltd. ADR", "AMZN": "Amazon.com, Inc.",
+    "GE": "General Electric Company", "AMD": "Advanced Micro Devices, Inc.",
+    "WMT": "Walmart Inc.", "BAC": "Bank of America Corporation",
+    "GM": "General Motors Company", "T": "AT&T Inc.", "UAA": "Under Armour, Inc. Class A",
+    "SHLD": "Sears Holdings Corporation", "XOM": "Exxon Mobil Corporation",
+    "RRC": "Range Resources Corporation", "BBY": "Best Buy Co., Inc.",
+    "MA": "Mastercard Incorporated", "PFE": "Pfizer Inc.", "JPM": "JPMorgan Chase & Co.",
+    "SBUX": "Starbucks Corporation", "SPY": "SPDR S&P 500 ETF Trust",
+}
+
+
+class DuckDBPriceStore:
+    def __init__(self, path: Path | str) -> None:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(str(path))
+        self._con.execute(_SCHEMA)
+        self._write_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        # One cursor per call: DuckDB connections are not shared across threads.
+        return self._con.cursor()
+
+    def ping(self) -> None:
+        self._cursor().execute("SELECT 1").fetchall()
+
+    def is_empty(self) -> bool:
+        row = self._cursor().execute("SELECT count(*) FROM (SELECT 1 FROM prices LIMIT 1)").fetchone()
+        return row is None or row[0] == 0
+
+    def instruments(self) -> list[Instrument]:
+        rows = self._cursor().execute(
+            """
+            SELECT p.symbol, coalesce(n.name, p.symbol), min(p.date), max(p.date), count(*)
+            FROM prices p LEFT JOIN instrument_names n USING (symbol)
+            GROUP BY p.symbol, n.name ORDER BY p.symbol
+            """
+        ).fetchall()
+        return [Instrument(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
+        cols = self._cursor().execute(
+            """
+            SELECT date, symbol, coalesce(adj_close, close) AS px
+            FROM prices
+            WHERE symbol IN (SELECT unnest($symbols)) AND date BETWEEN $start AND $end
+            """,
+            {"symbols": list(symbols), "start": start, "end": end},
+        ).fetchnumpy()
+        return pivot_long(
+            np.asarray(cols["date"]).astype("datetime64[D]"),
+            np.asarray(cols["symbol"]).astype(str),
+            np.asarray(cols["px"], dtype=np.float64),
+            tuple(symbols),
+        )
+
+    def upsert(self, rows: Sequence[PriceRow], *, source: str) -> int:
+        if not rows:
+            return 0
+        now = utcnow().replace(tzinfo=None)
+        data = [
+            (r.date, r.symbol, r.open, r.high, r.low, r.close, r.adj_close, r.volume, source, now)
+            for r in rows
+        ]
+        with self._write_lock:
+            cur = self._cursor()
+            cur.execute("BEGIN")
+            try:
+                cur.executemany(
+                    """
+                    INSERT INTO prices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (symbol, date) DO UPDATE SET
+                        open = excluded.open, high = excluded.high, low = excluded.low,
+                        close = excluded.close, adj_close = excluded.adj_close,
+                        volume = excluded.volume, source = excluded.source,
+                        ingested_at = excluded.ingested_at
+                    """,
+                    data,
+                )
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def load_sample_data(self) -> int:
+        """Load the bundled wide CSVs (close-only, adjusted) in one set-based statement."""
+        folder = Path(__file__).resolve().parents[2] / "sample_data"
+        now = utcnow().replace(tzinfo=None)
+        total = 0
+        with self._write_lock:
+            cur = self._cursor()
+            for name in ("stock_prices.csv.gz", "spy_prices.csv.gz"):
+                path = folder / name
+                cur.execute(
+                    f"""
+                    INSERT OR REPLACE INTO prices
+                    SELECT CAST(date AS DATE), symbol, NULL, NULL, NULL, px, px, NULL,
+                           'sample', $now
+                    FROM (UNPIVOT (SELECT * FROM read_csv('{str(path).replace("'", "''")}', header = true,
+                                                            all_varchar = true))
+                          ON COLUMNS(* EXCLUDE (date)) INTO NAME symbol VALUE raw)
+                    CROSS JOIN LATERAL (SELECT TRY_CAST(raw AS DOUBLE) AS px)
+                    WHERE px IS NOT NULL
+                    """,
+                    {"now": now},
+                )
+            cur.executemany(
+                "INSERT OR REPLACE INTO instrument_names VALUES (?, ?)", list(SAMPLE_NAMES.items())
+            )
+            row = cur.execute("SELECT count(*) FROM prices WHERE source = 'sample'").fetchone()
+            total = int(row[0]) if row else 0
+        return total

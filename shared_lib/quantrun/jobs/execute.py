@@ -1,0 +1,202 @@
+"""Use cases on the worker side: run one job, reclaim stale ones.
+
+``run_job`` is what every queue consumer calls (embedded loop, Pub/Sub push, pull).
+Its outcome tells the consumer whether to acknowledge the message:
+
+- ``DONE``: the job finished (or had finished, or was cancelled, or is unknown): ack.
+- ``BUSY``: another worker holds a live lease on it: ack (that worker will finish it).
+- ``RETRY``: a transient failure (price or artifact store unavailable): do not ack;
+  the lease was released so the redelivery can claim the job again.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from quantrun.clock import utcnow
+from quantrun.errors import JobCancelled, ModelInputError, TransientError
+from quantrun.jobs.catalog import get_spec
+from quantrun.jobs.domain import ArtifactRef, ClaimOutcome, Job, JobError, JobStatus
+from quantrun.jobs.spec import ModelOutput, RunContext
+from quantrun.logging import get_logger
+from quantrun.ports import ArtifactStore, JobQueue, JobStore, PriceStore
+
+log = get_logger(__name__)
+
+
+class RunOutcome(enum.StrEnum):
+    DONE = "done"
+    BUSY = "busy"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    worker_id: str
+    lease_seconds: float = 30.0
+    max_attempts: int = 3
+
+
+def json_safe(value: Any) -> Any:
+    """Results are JSON: NaN/inf become null (a documented 'undefined'), never bare NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return json_safe(value.item())
+    return value
+
+
+class _Lease:
+    """Keeps a claimed job's lease alive in the background and turns a lost lease or a
+    cancellation into ``JobCancelled`` at the model's next checkpoint."""
+
+    def __init__(
+        self, store: JobStore, job_id: str, cfg: WorkerConfig, keepalive: Callable[[], None]
+    ) -> None:
+        self._store, self._job_id, self._cfg, self._keepalive = store, job_id, cfg, keepalive
+        self._lost = threading.Event()
+        self._stop = threading.Event()
+        self._progress: float | None = None
+        self._last_beat = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name=f"lease-{job_id[:8]}", daemon=True)
+
+    def __enter__(self) -> _Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        until = utcnow() + timedelta(seconds=self._cfg.lease_seconds)
+        ok = self._store.heartbeat(
+            self._job_id, worker=self._cfg.worker_id, progress=self._progress, lease_until=until
+        )
+        self._last_beat = time.monotonic()
+        if not ok:
+            self._lost.set()
+        else:
+            self._keepalive()
+
+    def _loop(self) -> None:
+        interval = self._cfg.lease_seconds / 3
+        while not self._stop.wait(interval):
+            try:
+                self._beat()
+            except Exception:
+                log.warning("lease renewal failed", exc_info=True,
+                            extra={"fields": {"job_id": self._job_id}})
+
+    def checkpoint(self, fraction: float) -> None:
+        self._progress = min(max(float(fraction), 0.0), 1.0)
+        if time.monotonic() - self._last_beat > 0.5:
+            self._beat()
+        if self._lost.is_set():
+            raise JobCancelled("the job was cancelled or its lease was lost")
+
+    def release(self) -> None:
+        """Expire the lease now, so a redelivery can claim the job without waiting."""
+        self._store.heartbeat(
+            self._job_id, worker=self._cfg.worker_id, progress=None, lease_until=utcnow()
+        )
+
+
+def _fail(store: JobStore, job: Job, cfg: WorkerConfig, code: str, message: str) -> RunOutcome:
+    store.finish(job.id, worker=cfg.worker_id, now=utcnow(), status=JobStatus.FAILED,
+                 error=JobError(code, message))
+    log.info("job failed", extra={"fields": {"job_id": job.id, "code": code, "reason": message}})
+    return RunOutcome.DONE
+
+
+def run_job(
+    *,
+    job_id: str,
+    store: JobStore,
+    prices: PriceStore,
+    artifacts: ArtifactStore,
+    cfg: WorkerConfig,
+    keepalive: Callable[[], None] = lambda: None,
+) -> RunOutcome:
+    now = utcnow()
+    claim = store.claim(
+        job_id, worker=cfg.worker_id, now=now,
+        lease_until=now + timedelta(seconds=cfg.lease_seconds), max_attempts=cfg.max_attempts,
+    )
+    if claim.outcome == ClaimOutcome.LEASED_ELSEWHERE:
+        return RunOutcome.BUSY
+    if claim.outcome != ClaimOutcome.CLAIMED or claim.job is None:
+        log.info("message needs no run", extra={"fields": {"job_id": job_id,
+                                                             "claim": claim.outcome.value}})
+        return RunOutcome.DONE
+    job = claim.job
+    spec = get_spec(job.model)
+    if spec is None:
+        return _fail(store, job, cfg, "unknown_model", f"model {job.model!r} is not installed")
+    try:
+        params = spec.params.model_validate(job.params)
+    except ValidationError as exc:
+        return _fail(store, job, cfg, "invalid_params", str(exc))
+
+    with _Lease(store, job.id, cfg, keepalive) as lease:
+        started = time.monotonic()
+        try:
+            output = spec.run(params, RunContext(load_prices=prices.load_close,
+                                                 checkpoint=lease.checkpoint))
+            refs = _store_artifacts(artifacts, job.id, output)
+            result = json_safe(output.result)
+            json.dumps(result, allow_nan=False)
+        except JobCancelled:
+            log.info("job stopped at a checkpoint", extra={"fields": {"job_id": job.id}})
+            return RunOutcome.DONE
+        except ModelInputError as exc:
+            return _fail(store, job, cfg, exc.code, exc.message)
+        except TransientError as exc:
+            log.warning("transient failure; the job will be retried",
+                        extra={"fields": {"job_id": job.id, "reason": exc.message}})
+            lease.release()
+            return RunOutcome.RETRY
+        except Exception as exc:
+            log.exception("model raised", extra={"fields": {"job_id": job.id}})
+            return _fail(store, job, cfg, "model_error",
+                         f"the model failed unexpectedly ({type(exc).__name__}: {exc})")
+    finished = store.finish(job.id, worker=cfg.worker_id, now=utcnow(),
+                            status=JobStatus.SUCCEEDED, result=result, artifacts=refs)
+    log.info("job finished" if finished else "job result discarded (cancelled meanwhile)",
+             extra={"fields": {"job_id": job.id, "model": job.model,
+                               "seconds": round(time.monotonic() - started, 4)}})
+    return RunOutcome.DONE
+
+
+def _store_artifacts(store: ArtifactStore, job_id: str, output: ModelOutput) -> list[ArtifactRef]:
+    return [store.put(job_id, a.name, a.data, a.content_type) for a in output.artifacts]
+
+
+def reclaim_stale(
+    *, store: JobStore, queue: JobQueue, now: datetime, queued_grace: timedelta, limit: int = 100
+) -> int:
+    """Publish again the running jobs whose lease expired and the queued jobs that waited
+    past ``queued_grace`` (their message may have been lost). Claims are guarded, so a
+    duplicate message is harmless."""
+    count = 0
+    for job_id in store.reclaimable(now=now, queued_before=now - queued_grace, limit=limit):
+        if store.requeue(job_id, now=now):
+            queue.publish(job_id)
+            count += 1
+    if count:
+        log.info("reclaimed stale jobs", extra={"fields": {"count": count}})
+    return count

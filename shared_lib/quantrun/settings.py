@@ -1,0 +1,95 @@
+"""Configuration from ``QUANTRUN_*`` environment variables (pydantic-settings).
+
+``Settings()`` refuses to build on a missing or placeholder value and names the
+variable, so a misconfigured service fails at start, not at its first request.
+Embedded mode needs nothing: every value has a local default under ``data_dir``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER = re.compile(
+    r"^\s*(<.*>|changeme|change[-_ ]me|todo|tbd|xxx+|placeholder|your[-_].*|replace[-_]?me)\s*$",
+    re.IGNORECASE,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUANTRUN_", extra="ignore", frozen=True)
+
+    mode: Literal["embedded", "gcp"] = Field(
+        "embedded", description="embedded: one machine, no cloud. gcp: Google Cloud adapters."
+    )
+    data_dir: Path = Field(
+        Path(".quantrun"), description="Embedded mode's home: job DB, price DB, artifacts."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the job store (default: SQLite in data_dir)."
+    )
+    price_db_path: Path | None = Field(None, description="DuckDB file (default: data_dir).")
+    artifacts_dir: Path | None = Field(None, description="Artifact folder (default: data_dir).")
+    api_key: SecretStr | None = Field(
+        None, description="Embedded mode's dev API key (created and printed when unset)."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    lease_seconds: float = Field(
+        30.0, gt=0, description="A running job's lease; renewed while it runs."
+    )
+    max_attempts: int = Field(3, ge=1, description="Runs a job may start before it fails.")
+    worker_threads: int = Field(1, ge=1, le=64, description="Jobs one worker runs at once.")
+    reclaim_interval_seconds: float = Field(5.0, gt=0)
+    max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    sync_max_cost: float = Field(
+        5e6, gt=0, description="Largest input (model-specific cost units) a sync run accepts."
+    )
+    load_sample_data: bool = Field(
+        True, description="Embedded: load the bundled prices into an empty price store."
+    )
+
+    # gcp mode (required there; checked below)
+    project: str | None = Field(None, description="Google Cloud project id.")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_placeholders(cls, value: Any, info: Any) -> Any:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and _PLACEHOLDER.match(raw):
+            raise ValueError(
+                f"QUANTRUN_{info.field_name.upper()} is a placeholder ({raw!r}); set a real value"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _require_gcp_values(self) -> Settings:
+        if self.mode == "gcp":
+            missing = [
+                f"QUANTRUN_{name.upper()}"
+                for name in ("project", "database_url")
+                if getattr(self, name) in (None, "")
+            ]
+            if missing:
+                raise ValueError(f"QUANTRUN_MODE=gcp needs {', '.join(missing)}")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'quantrun.db').resolve()}"
+
+    @property
+    def resolved_price_db_path(self) -> Path:
+        return self.price_db_path or self.data_dir / "prices.duckdb"
+
+    @property
+    def resolved_artifacts_dir(self) -> Path:
+        return self.artifacts_dir or self.data_dir / "artifacts"
