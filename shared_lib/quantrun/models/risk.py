@@ -15,7 +15,8 @@ e = r - rf/252 the excess returns; 252 periods a year):
 - ``var_95`` = -q_5%(r), ``cvar_95`` = -mean(r | r <= q_5%(r)): daily, historical,
   positive fractions of value (numpy's linear quantile interpolation)
 
-Undefined values (zero volatility, no downside) are returned as None, never NaN.
+Undefined values (zero volatility, no downside, a constant benchmark) are returned as
+None, never NaN.
 Series are aligned with the benchmark per ``quantrun.models.history``.
 """
 
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 PERIODS = 252
+# A daily standard deviation below this is rounding noise of a constant series.
+ZERO_STD = 1e-12
 
 
 def equity_curve(returns: np.ndarray) -> np.ndarray:
@@ -84,7 +87,7 @@ def series_metrics(
     if benchmark is not None:
         b = np.asarray(benchmark, dtype=np.float64)
         var_b = float(np.var(b, ddof=1))
-        if var_b > 0:
+        if var_b > ZERO_STD**2:
             beta_v = float(np.cov(r, b, ddof=1)[0, 1]) / var_b
             beta = beta_v
             alpha = (mean_ex - beta_v * float(np.mean(b - rf))) * PERIODS
@@ -92,8 +95,8 @@ def series_metrics(
         observations=n,
         cagr=_finite(cagr),
         annual_volatility=_finite(std * math.sqrt(PERIODS)),
-        sharpe=_finite(mean_ex / ex_std * math.sqrt(PERIODS)) if ex_std > 0 else None,
-        sortino=_finite(mean_ex / downside * math.sqrt(PERIODS)) if downside > 0 else None,
+        sharpe=_finite(mean_ex / ex_std * math.sqrt(PERIODS)) if ex_std > ZERO_STD else None,
+        sortino=_finite(mean_ex / downside * math.sqrt(PERIODS)) if downside > ZERO_STD else None,
         max_drawdown=mdd,
         calmar=_finite(cagr / abs(mdd)) if mdd < 0 else None,
         beta=beta,

@@ -1,0 +1,98 @@
+"""A throwaway PostgreSQL cluster for the test session (see ../shared/EMULATORS.md).
+
+initdb refuses to run as root, so as root the cluster runs as the ``postgres`` user, in
+a folder under /tmp that user owns (a data dir under a 0700 root-owned parent fails).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _find(binary: str) -> str:
+    found = shutil.which(binary)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{binary}"))
+    if candidates:
+        return candidates[-1]
+    raise FileNotFoundError(
+        f"PostgreSQL's {binary} was not found; run `make system-deps` (apt: postgresql)"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PostgresServer:
+    base: Path
+    port: int
+    as_root: bool
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+pg8000://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *cmd: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        full = ["runuser", "-u", "postgres", "--", *cmd] if self.as_root else list(cmd)
+        return subprocess.run(full, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def start(self) -> None:
+        data = self.base / "data"
+        init = self._run(_find("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                         "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        if init.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
+        opts = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        started = self._run(_find("pg_ctl"), "-D", str(data), "-l", str(self.base / "pg.log"),
+                            "-w", "-t", "30", "start", "-o", opts)
+        if started.returncode != 0:
+            log = (self.base / "pg.log").read_text() if (self.base / "pg.log").exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start:\n{started.stderr}\n{log}")
+
+    def stop(self) -> None:
+        self._run(_find("pg_ctl"), "-D", str(self.base / "data"), "-m", "immediate", "-w", "stop",
+                  timeout=30)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def create_database(self, name: str) -> str:
+        import pg8000.native
+
+        conn = pg8000.native.Connection("postgres", host="127.0.0.1", port=self.port)
+        try:
+            conn.run(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
+        return f"postgresql+pg8000://postgres@127.0.0.1:{self.port}/{name}"
+
+
+def start_postgres() -> PostgresServer:
+    as_root = os.geteuid() == 0
+    base = Path(tempfile.mkdtemp(prefix="quantrun-pg-", dir="/tmp"))
+    if as_root:
+        shutil.chown(base, "postgres", "postgres")
+    base.chmod(0o700)
+    server = PostgresServer(base=base, port=free_port(), as_root=as_root)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            server.start()
+            return server
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            server.port = free_port()  # port taken between probe and start: try another
+            shutil.rmtree(base / "data", ignore_errors=True)

@@ -1,0 +1,103 @@
+"""Black-Scholes-Merton against textbook values, parity and finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quantrun.models.options import black_scholes
+
+
+def test_hull_example_15_6_call_and_put() -> None:
+    # Hull, Options, Futures, and Other Derivatives (9th ed.), Example 15.6:
+    # S0=42, K=40, r=10%, sigma=20%, T=0.5 -> c = 4.76, p = 0.81.
+    call = black_scholes(True, 42, 40, 0.5, 0.10, 0.20)
+    put = black_scholes(False, 42, 40, 0.5, 0.10, 0.20)
+    assert float(call.price) == pytest.approx(4.76, abs=0.005)
+    assert float(put.price) == pytest.approx(0.81, abs=0.005)
+
+
+def test_hull_chapter_19_greeks_of_the_20_week_call() -> None:
+    # Hull (9th ed.), ch. 19 running example: S0=49, K=50, r=5%, sigma=20%, T=20 weeks
+    # (0.3846 y). Price 2.40; delta 0.522, gamma 0.066, vega 12.1 (per 1.00 vol),
+    # theta -4.31 (per year), rho 8.91 (per 1.00 rate).
+    g = black_scholes(True, 49, 50, 0.3846, 0.05, 0.20)
+    assert float(g.price) == pytest.approx(2.40, abs=0.005)
+    assert float(g.delta) == pytest.approx(0.522, abs=0.0005)
+    assert float(g.gamma) == pytest.approx(0.066, abs=0.0005)
+    assert float(g.vega) == pytest.approx(12.1, abs=0.05)
+    assert float(g.theta) == pytest.approx(-4.31, abs=0.005)
+    assert float(g.rho) == pytest.approx(8.91, abs=0.005)
+
+
+def test_haug_generalised_bs_and_merton_dividend_examples() -> None:
+    # Haug, The Complete Guide to Option Pricing Formulas (2nd ed.), section 1.1:
+    # S=60, K=65, T=0.25, r=8%, b=r (no dividend), sigma=30% -> call 2.1334.
+    assert float(black_scholes(True, 60, 65, 0.25, 0.08, 0.30).price) == pytest.approx(
+        2.1334, abs=5e-5)
+    # Haug 1.1.1 (Merton 1973): S=100, K=95, T=0.5, r=10%, q=5%, sigma=20% -> put 2.4648.
+    assert float(black_scholes(False, 100, 95, 0.5, 0.10, 0.20, 0.05).price) == pytest.approx(
+        2.4648, abs=5e-5)
+
+
+@pytest.fixture
+def grid() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    n = 2000
+    return {
+        "spot": rng.uniform(20, 200, n), "strike": rng.uniform(20, 200, n),
+        "maturity": rng.uniform(0.01, 5, n), "rate": rng.uniform(-0.01, 0.1, n),
+        "volatility": rng.uniform(0.05, 1.0, n), "dividend_yield": rng.uniform(0, 0.06, n),
+    }
+
+
+def test_put_call_parity_over_a_random_grid(grid: dict[str, np.ndarray]) -> None:
+    s, k, t, r, q = grid["spot"], grid["strike"], grid["maturity"], grid["rate"], grid["dividend_yield"]
+    args = (s, k, t, r, grid["volatility"], q)
+    c = black_scholes(True, *args).price
+    p = black_scholes(False, *args).price
+    np.testing.assert_allclose(c - p, s * np.exp(-q * t) - k * np.exp(-r * t), atol=1e-9)
+
+
+@pytest.mark.parametrize("is_call", [True, False])
+def test_greeks_match_central_finite_differences(grid: dict[str, np.ndarray], is_call: bool) -> None:
+    g = dict(grid)
+    base = black_scholes(is_call, **g)
+
+    def bumped(name: str, h: np.ndarray) -> np.ndarray:
+        up = black_scholes(is_call, **{**g, name: g[name] + h}).price
+        dn = black_scholes(is_call, **{**g, name: g[name] - h}).price
+        return (up - dn) / (2 * h)
+
+    hs = 1e-4 * g["spot"]
+    np.testing.assert_allclose(base.delta, bumped("spot", hs), atol=1e-6, rtol=1e-5)
+    gamma_fd = (black_scholes(is_call, **{**g, "spot": g["spot"] + hs}).delta
+                - black_scholes(is_call, **{**g, "spot": g["spot"] - hs}).delta) / (2 * hs)
+    np.testing.assert_allclose(base.gamma, gamma_fd, atol=1e-6, rtol=1e-4)
+    np.testing.assert_allclose(base.vega, bumped("volatility", np.full_like(hs, 1e-5)),
+                               atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(base.rho, bumped("rate", np.full_like(hs, 1e-6)),
+                               atol=1e-5, rtol=1e-5)
+    # theta is minus the derivative in time to maturity (calendar time passing)
+    np.testing.assert_allclose(base.theta, -bumped("maturity", np.full_like(hs, 1e-6)),
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_inputs_broadcast_like_numpy() -> None:
+    strikes = np.array([[90.0], [100.0], [110.0]])
+    vols = np.array([0.1, 0.2, 0.3, 0.4])
+    out = black_scholes(True, 100.0, strikes, 1.0, 0.05, vols)
+    assert out.price.shape == (3, 4)
+    assert float(out.price[1, 1]) == pytest.approx(float(black_scholes(True, 100, 100, 1, 0.05, 0.2).price))
+    # a call is worth more at a lower strike and at a higher volatility
+    assert np.all(np.diff(out.price, axis=0) < 0)
+    assert np.all(np.diff(out.price, axis=1) > 0)
+
+
+def test_deep_itm_and_otm_limits() -> None:
+    deep_itm = black_scholes(True, 1000, 1, 1.0, 0.05, 0.2)
+    assert float(deep_itm.price) == pytest.approx(1000 - np.exp(-0.05), rel=1e-12)
+    assert float(deep_itm.delta) == pytest.approx(1.0)
+    deep_otm = black_scholes(True, 1, 1000, 1.0, 0.05, 0.2)
+    assert 0.0 <= float(deep_otm.price) < 1e-200
+    assert np.isfinite(deep_otm.gamma)

@@ -1,0 +1,113 @@
+"""Risk metrics against hand-computed values and an independent implementation
+(Python's ``statistics`` module, plain loops) on the real sample data."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import date
+
+import numpy as np
+import pytest
+
+from quantrun.adapters.embedded.prices import DuckDBPriceStore
+from quantrun.models.history import align
+from quantrun.models.risk import series_metrics
+
+SQRT252 = math.sqrt(252)
+
+
+def test_hand_computed_three_day_series() -> None:
+    # prices 100, 110, 99, 108.9 -> returns +10%, -10%, +10%
+    r = np.array([0.10, -0.10, 0.10])
+    b = r / 2  # benchmark moves half as much: beta 2, alpha 0
+    m = series_metrics(r, b)
+    # mean 1/30; deviations (1/15, -2/15, 1/15) -> sample variance (6/225)/2 = 1/75
+    std = math.sqrt(1 / 75)
+    assert m.annual_volatility == pytest.approx(std * SQRT252, rel=1e-12)
+    assert m.sharpe == pytest.approx((1 / 30) / std * SQRT252, rel=1e-12)  # 4.5826
+    assert m.sharpe == pytest.approx(4.5826, abs=1e-4)
+    # downside deviation sqrt((0 + 0.01 + 0) / 3)
+    assert m.sortino == pytest.approx((1 / 30) / math.sqrt(0.01 / 3) * SQRT252, rel=1e-12)
+    assert m.sortino == pytest.approx(9.1652, abs=1e-4)
+    # equity 1, 1.1, 0.99, 1.089: the 0.99 after the 1.1 peak is the worst, -10%
+    assert m.max_drawdown == pytest.approx(-0.10, rel=1e-12)
+    assert m.total_return == pytest.approx(0.089, rel=1e-12)
+    assert m.cagr == pytest.approx(1.089 ** (252 / 3) - 1, rel=1e-12)
+    assert m.calmar == pytest.approx(m.cagr / 0.10, rel=1e-12)
+    assert m.beta == pytest.approx(2.0, rel=1e-12)
+    assert m.alpha == pytest.approx(0.0, abs=1e-12)
+    # sorted -0.1, 0.1, 0.1: the 5% linear quantile sits 0.1 of the way from -0.1 to 0.1
+    assert m.var_95 == pytest.approx(0.08, rel=1e-12)
+    assert m.cvar_95 == pytest.approx(0.10, rel=1e-12)
+
+
+def test_a_loss_on_the_first_day_is_a_drawdown() -> None:
+    m = series_metrics(np.array([-0.05, 0.02, 0.01]), None)
+    assert m.max_drawdown == pytest.approx(-0.05)
+
+
+def test_risk_free_rate_enters_sharpe_and_alpha_per_day() -> None:
+    rng = np.random.default_rng(1)
+    r, b = rng.normal(0.001, 0.01, 500), rng.normal(0.0005, 0.008, 500)
+    m = series_metrics(r, b, risk_free_rate=0.0252)
+    e = r - 0.0252 / 252
+    assert m.sharpe == pytest.approx(e.mean() / e.std(ddof=1) * SQRT252, rel=1e-12)
+    beta = np.cov(r, b)[0, 1] / b.var(ddof=1)
+    assert m.alpha == pytest.approx((e.mean() - beta * (b - 0.0001).mean()) * 252, rel=1e-10)
+
+
+def test_undefined_ratios_are_none_not_nan() -> None:
+    m = series_metrics(np.full(30, 0.001), np.full(30, 0.0))
+    assert m.sharpe is None and m.sortino is None and m.calmar is None and m.beta is None
+    assert m.max_drawdown == 0.0
+
+
+@pytest.fixture(scope="module")
+def sample_store() -> DuckDBPriceStore:
+    store = DuckDBPriceStore(":memory:")
+    store.load_sample_data()
+    return store
+
+
+def _reference(prices: list[float], bench: list[float]) -> dict[str, float]:
+    """Straight from the contract's definitions, with plain Python."""
+    r = [prices[i] / prices[i - 1] - 1 for i in range(1, len(prices))]
+    b = [bench[i] / bench[i - 1] - 1 for i in range(1, len(bench))]
+    equity, peak, mdd = 1.0, 1.0, 0.0
+    for x in r:
+        equity *= 1 + x
+        peak = max(peak, equity)
+        mdd = min(mdd, equity / peak - 1)
+    n = len(r)
+    cagr = (prices[-1] / prices[0]) ** (252 / n) - 1
+    down = math.sqrt(sum(min(x, 0.0) ** 2 for x in r) / n)
+    beta = statistics.covariance(r, b) / statistics.variance(b)
+    return {
+        "cagr": cagr,
+        "annual_volatility": statistics.stdev(r) * SQRT252,
+        "sharpe": statistics.mean(r) / statistics.stdev(r) * SQRT252,
+        "sortino": statistics.mean(r) / down * SQRT252,
+        "max_drawdown": mdd,
+        "calmar": cagr / abs(mdd),
+        "beta": beta,
+        "alpha": (statistics.mean(r) - beta * statistics.mean(b)) * 252,
+    }
+
+
+@pytest.mark.parametrize("symbol", ["AAPL", "XOM", "GOOG"])
+def test_definitions_on_the_real_sample_data(sample_store: DuckDBPriceStore, symbol: str) -> None:
+    matrix = sample_store.load_close([symbol, "SPY"], date(2015, 1, 1), date(2017, 12, 31))
+    aligned = align(matrix.dates, matrix.close, [symbol, "SPY"])
+    m = series_metrics(aligned.returns[:, 0], aligned.returns[:, 1])
+    ref = _reference(aligned.prices[:, 0].tolist(), aligned.prices[:, 1].tolist())
+    for name, expected in ref.items():
+        assert getattr(m, name) == pytest.approx(expected, rel=1e-9), name
+    assert m.observations == 754  # 755 trading days in 2015-2017, one return fewer
+
+
+def test_benchmark_against_itself_has_beta_one_alpha_zero(sample_store: DuckDBPriceStore) -> None:
+    matrix = sample_store.load_close(["SPY"], date(2010, 1, 1), date(2012, 12, 31))
+    r = align(matrix.dates, matrix.close, ["SPY"]).returns[:, 0]
+    m = series_metrics(r, r)
+    assert m.beta == pytest.approx(1.0) and m.alpha == pytest.approx(0.0, abs=1e-12)
