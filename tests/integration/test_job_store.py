@@ -1,0 +1,198 @@
+"""The JobStore contract, run against SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from quantrun.adapters.sql.job_store import SqlJobStore
+from quantrun.errors import Conflict
+from quantrun.jobs.domain import ArtifactRef, ClaimOutcome, Job, JobError, JobStatus
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def new_job(store: SqlJobStore, user_id: str, *, at: datetime = T0, key: str | None = None,
+            model: str = "black_scholes") -> Job:
+    job = Job(id=str(uuid.uuid4()), user_id=user_id, model=model, params={"x": 1},
+              status=JobStatus.QUEUED, created_at=at, idempotency_key=key, params_hash="h")
+    return store.create_job(job)
+
+
+@pytest.fixture
+def alice(store: SqlJobStore) -> str:
+    return store.get_or_create_user("alice").id
+
+
+def test_users_and_hashed_keys(store: SqlJobStore) -> None:
+    user = store.get_or_create_user("bob")
+    assert store.get_or_create_user("bob") == user
+    store.add_api_key(user.id, "a" * 64, "qr_abcde")
+    store.add_api_key(user.id, "a" * 64, "qr_abcde")  # idempotent for the same user
+    assert store.user_for_key_hash("a" * 64) == user
+    assert store.user_for_key_hash("b" * 64) is None
+    other = store.get_or_create_user("carol")
+    with pytest.raises(Conflict):
+        store.add_api_key(other.id, "a" * 64, "qr_abcde")
+
+
+def test_job_round_trip_and_isolation(store: SqlJobStore, alice: str) -> None:
+    job = new_job(store, alice)
+    got = store.get_job(job.id, alice)
+    assert got is not None and got.status == JobStatus.QUEUED and got.created_at == T0
+    assert got.params == {"x": 1}
+    mallory = store.get_or_create_user("mallory").id
+    assert store.get_job(job.id, mallory) is None
+    assert store.list_jobs(mallory, status=None, model=None, limit=10, cursor=None).items == []
+
+
+def test_cursor_pagination_newest_first_without_gaps(store: SqlJobStore, alice: str) -> None:
+    ids = [new_job(store, alice, at=T0 + timedelta(seconds=i // 2)).id for i in range(7)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.list_jobs(alice, status=None, model=None, limit=3, cursor=cursor)
+        seen += [j.id for j in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(ids) and len(seen) == 7
+    created = [store.get_job(i).created_at for i in seen]  # type: ignore[union-attr]
+    assert created == sorted(created, reverse=True)
+    with pytest.raises(ValueError):
+        store.list_jobs(alice, status=None, model=None, limit=3, cursor="not-a-cursor")
+
+
+def test_filters(store: SqlJobStore, alice: str) -> None:
+    a = new_job(store, alice, model="black_scholes")
+    new_job(store, alice, model="risk_metrics")
+    store.cancel(a.id, user_id=alice, now=T0)
+    page = store.list_jobs(alice, status=JobStatus.CANCELLED, model=None, limit=10, cursor=None)
+    assert [j.id for j in page.items] == [a.id]
+    page = store.list_jobs(alice, status=None, model="risk_metrics", limit=10, cursor=None)
+    assert [j.model for j in page.items] == ["risk_metrics"]
+
+
+def test_idempotency_key_unique_per_user_and_expires(store: SqlJobStore, alice: str) -> None:
+    job = new_job(store, alice, key="k1")
+    with pytest.raises(Conflict):
+        new_job(store, alice, key="k1")
+    bob = store.get_or_create_user("bob").id
+    new_job(store, bob, key="k1")  # another user's key space
+    assert store.find_by_idempotency_key(alice, "k1", since=T0 - timedelta(hours=24)) == job
+    # past the window the key is released and can be used again
+    assert store.find_by_idempotency_key(alice, "k1", since=T0 + timedelta(seconds=1)) is None
+    new_job(store, alice, key="k1", at=T0 + timedelta(days=2))
+
+
+def test_claim_heartbeat_finish_and_events(store: SqlJobStore, alice: str) -> None:
+    job = new_job(store, alice)
+    claim = store.claim(job.id, worker="w1", now=T0, lease_until=T0 + timedelta(seconds=30),
+                        max_attempts=3)
+    assert claim.outcome == ClaimOutcome.CLAIMED and claim.job is not None
+    assert claim.job.attempts == 1 and claim.job.status == JobStatus.RUNNING
+    again = store.claim(job.id, worker="w2", now=T0, lease_until=T0 + timedelta(seconds=30),
+                        max_attempts=3)
+    assert again.outcome == ClaimOutcome.LEASED_ELSEWHERE
+    assert store.heartbeat(job.id, worker="w1", progress=0.5, lease_until=T0 + timedelta(60))
+    assert not store.heartbeat(job.id, worker="w2", progress=0.9, lease_until=T0)
+    assert not store.finish(job.id, worker="w2", now=T0, status=JobStatus.SUCCEEDED, result={})
+    refs = [ArtifactRef("a.png", "image/png", 3)]
+    assert store.finish(job.id, worker="w1", now=T0 + timedelta(seconds=1),
+                        status=JobStatus.SUCCEEDED, result={"price": 1.5}, artifacts=refs)
+    done = store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED
+    assert done.result == {"price": 1.5} and done.artifacts == tuple(refs) and done.progress == 1.0
+    assert not store.finish(job.id, worker="w1", now=T0, status=JobStatus.FAILED,
+                            error=JobError("x", "y"))
+    assert store.claim(job.id, worker="w3", now=T0 + timedelta(days=1), lease_until=T0,
+                       max_attempts=3).outcome == ClaimOutcome.ALREADY_FINISHED
+    transitions = [(e.from_status, e.to_status) for e in store.events(job.id)]
+    assert transitions == [(None, JobStatus.QUEUED), (JobStatus.QUEUED, JobStatus.RUNNING),
+                           (JobStatus.RUNNING, JobStatus.SUCCEEDED)]
+
+
+def test_expired_lease_is_reclaimed_and_attempts_are_bounded(store: SqlJobStore, alice: str) -> None:
+    job = new_job(store, alice)
+    lease = timedelta(seconds=10)
+    for attempt in (1, 2):
+        now = T0 + attempt * timedelta(minutes=1)
+        claim = store.claim(job.id, worker=f"w{attempt}", now=now, lease_until=now + lease,
+                            max_attempts=2)
+        assert claim.outcome == ClaimOutcome.CLAIMED
+    later = T0 + timedelta(minutes=5)
+    assert store.reclaimable(now=later, queued_before=T0, limit=10) == [job.id]
+    exhausted = store.claim(job.id, worker="w3", now=later, lease_until=later + lease,
+                            max_attempts=2)
+    assert exhausted.outcome == ClaimOutcome.ATTEMPTS_EXHAUSTED
+    failed = store.get_job(job.id)
+    assert failed is not None and failed.status == JobStatus.FAILED
+    assert failed.error is not None and failed.error.code == "attempts_exhausted"
+
+
+def test_requeue_only_takes_expired_leases(store: SqlJobStore, alice: str) -> None:
+    job = new_job(store, alice)
+    store.claim(job.id, worker="w1", now=T0, lease_until=T0 + timedelta(seconds=10),
+                max_attempts=3)
+    assert not store.requeue(job.id, now=T0 + timedelta(seconds=5))
+    assert store.requeue(job.id, now=T0 + timedelta(seconds=11))
+    requeued = store.get_job(job.id)
+    assert requeued is not None and requeued.status == JobStatus.QUEUED
+    assert requeued.lease_owner is None
+    assert "expired" in store.events(job.id)[-1].reason
+
+
+def test_cancel_queued_running_and_finished(store: SqlJobStore, alice: str) -> None:
+    queued = new_job(store, alice)
+    assert store.cancel(queued.id, user_id=alice, now=T0).status == JobStatus.CANCELLED  # type: ignore[union-attr]
+    running = new_job(store, alice)
+    store.claim(running.id, worker="w", now=T0, lease_until=T0 + timedelta(60), max_attempts=3)
+    assert store.cancel(running.id, user_id=alice, now=T0) is not None
+    # the worker learns at its next heartbeat and cannot finish it
+    assert not store.heartbeat(running.id, worker="w", progress=0.5, lease_until=T0)
+    assert not store.finish(running.id, worker="w", now=T0, status=JobStatus.SUCCEEDED)
+    # cancelling again is idempotent; a job that finished cannot be cancelled
+    assert store.cancel(running.id, user_id=alice, now=T0).status == JobStatus.CANCELLED  # type: ignore[union-attr]
+    done = new_job(store, alice)
+    store.claim(done.id, worker="w", now=T0, lease_until=T0 + timedelta(60), max_attempts=3)
+    store.finish(done.id, worker="w", now=T0, status=JobStatus.SUCCEEDED, result={})
+    with pytest.raises(Conflict):
+        store.cancel(done.id, user_id=alice, now=T0)
+    assert store.cancel(str(uuid.uuid4()), user_id=alice, now=T0) is None
+
+
+def test_racing_workers_claim_a_job_exactly_once(store: SqlJobStore, alice: str) -> None:
+    jobs = [new_job(store, alice) for _ in range(20)]
+    wins: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(4)
+
+    def worker(name: str) -> None:
+        barrier.wait()
+        for job in jobs:
+            claim = store.claim(job.id, worker=name, now=T0,
+                                lease_until=T0 + timedelta(seconds=60), max_attempts=3)
+            if claim.outcome == ClaimOutcome.CLAIMED:
+                with lock:
+                    wins.append((job.id, name))
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(j for j, _ in wins) == sorted(j.id for j in jobs)
+    for job in jobs:
+        got = store.get_job(job.id)
+        assert got is not None and got.attempts == 1
+
+
+def test_fail_is_guarded(store: SqlJobStore, alice: str) -> None:
+    job = new_job(store, alice)
+    assert store.fail(job.id, now=T0, error=JobError("poison", "bad message"))
+    assert not store.fail(job.id, now=T0, error=JobError("poison", "again"))
+    got = store.get_job(job.id)
+    assert got is not None and got.error == JobError("poison", "bad message")
