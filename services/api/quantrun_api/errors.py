@@ -57,7 +57,7 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif item in ("body",) and not parts:
+        elif item in ("body", "query", "path", "header") and not parts:
             continue
         elif isinstance(item, str) and ("[" in item or item.startswith("function-")):
             continue  # pydantic's union-branch / validator tags are noise to users

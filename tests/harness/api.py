@@ -1,0 +1,50 @@
+"""Serve the real app over real HTTP (uvicorn in a thread) for API tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+
+from quantrun.bootstrap import Container, bootstrap
+from quantrun.settings import Settings
+from quantrun_api.app import create_app
+from quantrun_worker.embedded import EmbeddedWorker
+from tests.harness.postgres import free_port
+
+
+@dataclass
+class RunningApi:
+    url: str
+    container: Container
+
+
+@contextmanager
+def running_api(settings: Settings, *, with_worker: bool = True) -> Iterator[RunningApi]:
+    container = bootstrap(settings)
+    port = free_port()
+    config = uvicorn.Config(create_app(container), host="127.0.0.1", port=port,
+                            log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.02)
+    worker = EmbeddedWorker(container) if with_worker else None
+    if worker:
+        worker.start()
+    try:
+        yield RunningApi(url=f"http://127.0.0.1:{port}", container=container)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        if worker:
+            worker.stop()
+        container.close()

@@ -1,0 +1,305 @@
+"""The API over real HTTP against the real app, embedded adapters and worker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from quantrun.jobs.auth import create_key
+from quantrun.models.options import black_scholes
+from quantrun.settings import Settings
+from tests.harness.api import RunningApi, running_api
+
+BS_PARAMS = {"type": "call", "spot": 42, "strike": 40, "maturity": 0.5, "rate": 0.1,
+             "volatility": 0.2}
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api"), lease_seconds=5,
+                        max_request_bytes=64 * 1024, sync_max_cost=1000)
+    with running_api(settings) as running:
+        yield running
+
+
+def _client(api: RunningApi, user: str) -> httpx.Client:
+    _, key = create_key(api.container.store, user)
+    return httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def alice(api: RunningApi) -> Iterator[httpx.Client]:
+    with _client(api, "alice") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def bob(api: RunningApi) -> Iterator[httpx.Client]:
+    with _client(api, "bob") as client:
+        yield client
+
+
+def wait_done(client: httpx.Client, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def assert_error(response: httpx.Response, status: int, code: str, field: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if field is not None:
+        fields = [d.get("field") for d in body["error"]["details"]]
+        assert field in fields, body
+
+
+def test_health_and_readiness_need_no_key(api: RunningApi) -> None:
+    assert httpx.get(f"{api.url}/healthz").json() == {"status": "ok", "checks": None}
+    ready = httpx.get(f"{api.url}/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"job_store": "ok", "queue": "ok", "price_store": "ok"}
+
+
+def test_missing_or_wrong_key_is_401(api: RunningApi) -> None:
+    assert_error(httpx.get(f"{api.url}/v1/jobs"), 401, "unauthenticated")
+    wrong = httpx.get(f"{api.url}/v1/models", headers={"Authorization": "Bearer qr_nope"})
+    assert_error(wrong, 401, "unauthenticated")
+    assert wrong.headers["www-authenticate"] == "Bearer"
+
+
+def test_black_scholes_job_matches_the_closed_form(alice: httpx.Client) -> None:
+    created = alice.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS})
+    assert created.status_code == 202
+    job = created.json()
+    assert job["status"] == "queued" and job["attempts"] == 0 and job["result"] is None
+    done = wait_done(alice, job["id"])
+    assert done["status"] == "succeeded" and done["progress"] == 1.0 and done["attempts"] == 1
+    expected = black_scholes(True, 42, 40, 0.5, 0.1, 0.2)
+    assert done["result"]["price"] == pytest.approx(float(expected.price), rel=1e-12)
+    assert done["result"]["price"] == pytest.approx(4.76, abs=0.005)  # Hull, Example 15.6
+    assert done["started_at"] and done["finished_at"] and done["created_at"].endswith("Z")
+
+
+def test_array_inputs_give_array_results(alice: httpx.Client) -> None:
+    params = {**BS_PARAMS, "type": ["call", "put"], "strike": [[40], [45]]}
+    done = wait_done(alice, alice.post("/v1/jobs", json={"model": "black_scholes",
+                                                         "params": params}).json()["id"])
+    assert done["status"] == "succeeded"
+    assert len(done["result"]["price"]) == 2 and len(done["result"]["price"][0]) == 2
+
+
+def test_risk_metrics_job_with_downloadable_charts(alice: httpx.Client) -> None:
+    params = {"symbols": ["AAPL", "AMZN"], "start": "2015-01-01", "end": "2017-12-31"}
+    job = alice.post("/v1/jobs", json={"model": "risk_metrics", "params": params}).json()
+    done = wait_done(alice, job["id"])
+    assert done["status"] == "succeeded", done["error"]
+    assert set(done["result"]["series"]) == {"AAPL", "AMZN"}
+    assert done["result"]["benchmark"]["symbol"] == "SPY"
+    names = {a["name"]: a for a in done["artifacts"]}
+    assert {"equity.png", "drawdown.png"} <= set(names)
+    png = alice.get(names["equity.png"]["url"])
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG") and len(png.content) == names["equity.png"]["size_bytes"]
+    assert_error(alice.get(f"/v1/jobs/{job['id']}/artifacts/nope.png"), 404, "not_found")
+
+
+def test_another_users_job_is_404(alice: httpx.Client, bob: httpx.Client) -> None:
+    job = alice.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS}).json()
+    assert_error(bob.get(f"/v1/jobs/{job['id']}"), 404, "not_found")
+    assert_error(bob.post(f"/v1/jobs/{job['id']}/cancel"), 404, "not_found")
+    wait_done(alice, job["id"])
+    assert_error(bob.get(f"/v1/jobs/{job['id']}/artifacts/x.png"), 404, "not_found")
+    assert job["id"] not in {j["id"] for j in bob.get("/v1/jobs").json()["items"]}
+
+
+def test_idempotency_key_replays_and_conflicts(alice: httpx.Client, bob: httpx.Client) -> None:
+    body = {"model": "black_scholes", "params": BS_PARAMS}
+    first = alice.post("/v1/jobs", json=body, headers={"Idempotency-Key": "order-42"})
+    again = alice.post("/v1/jobs", json=body, headers={"Idempotency-Key": "order-42"})
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    other = {"model": "black_scholes", "params": {**BS_PARAMS, "spot": 43}}
+    assert_error(alice.post("/v1/jobs", json=other, headers={"Idempotency-Key": "order-42"}),
+                 409, "idempotency_key_reused")
+    # keys are per user
+    theirs = bob.post("/v1/jobs", json=body, headers={"Idempotency-Key": "order-42"})
+    assert theirs.status_code == 202 and theirs.json()["id"] != first.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({"model": "nope", "params": {}}, 422, "unknown_model", "model"),
+        ({"model": "black_scholes", "params": {**BS_PARAMS, "volatility": -0.2}}, 422,
+         "validation_error", "params.volatility"),
+        ({"model": "black_scholes", "params": {**BS_PARAMS, "spot": "abc"}}, 422,
+         "validation_error", "params.spot"),
+        ({"model": "black_scholes", "params": {**BS_PARAMS, "strike": [1, [2, 3]]}}, 422,
+         "validation_error", "params.strike"),
+        ({"model": "black_scholes", "params": {**BS_PARAMS, "strike": [1, 2, 3],
+                                               "spot": [1, 2]}}, 422, "validation_error", "params"),
+        ({"model": "black_scholes", "params": {k: v for k, v in BS_PARAMS.items()
+                                               if k != "rate"}}, 422, "validation_error",
+         "params.rate"),
+        ({"model": "black_scholes", "params": {**BS_PARAMS, "colour": "red"}}, 422,
+         "validation_error", "params.colour"),
+        ({"model": "risk_metrics", "params": {"symbols": ["AAPL"], "start": "2017-01-01",
+                                              "end": "2016-01-01"}}, 422, "validation_error",
+         "params.end"),
+        ({"model": "risk_metrics", "params": {"symbols": ["AAPL", "ZZZZ"], "start": "2016-01-01",
+                                              "end": "2017-01-01"}}, 422, "unknown_symbol",
+         "params.symbols[1]"),
+        ({"model": "risk_metrics", "params": {"symbols": ["AAPL"], "start": "2016-13-01",
+                                              "end": "2017-01-01"}}, 422, "validation_error",
+         "params.start"),
+        ({"model": "black_scholes"}, 422, "validation_error", "params"),
+        ({"model": 5, "params": []}, 422, "validation_error", "model"),
+    ],
+)
+def test_bad_input_is_a_4xx_naming_the_problem(
+    alice: httpx.Client, body: dict[str, Any], status: int, code: str, field: str
+) -> None:
+    assert_error(alice.post("/v1/jobs", json=body), status, code, field)
+
+
+def test_garbage_json_and_wrong_media_are_4xx(alice: httpx.Client) -> None:
+    garbage = alice.post("/v1/jobs", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert_error(garbage, 400, "invalid_json")
+    assert garbage.status_code < 500
+    assert alice.post("/v1/jobs", content=b"\xff\xfe", headers={"Content-Type": "application/json"}).status_code < 500
+    assert alice.post("/v1/jobs", content=b"[]", headers={"Content-Type": "application/json"}).status_code == 422
+
+
+def test_body_over_the_limit_is_413(alice: httpx.Client) -> None:
+    big = {"model": "black_scholes", "params": {**BS_PARAMS, "spot": [100.0] * 20000}}
+    assert_error(alice.post("/v1/jobs", json=big), 413, "payload_too_large")
+
+
+def test_list_pagination_and_filters(api: RunningApi) -> None:
+    with _client(api, "lister") as client:
+        ids = [client.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS}).json()["id"]
+               for _ in range(5)]
+        seen, cursor = [], None
+        while True:
+            params: dict[str, Any] = {"limit": 2}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get("/v1/jobs", params=params).json()
+            seen += [j["id"] for j in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert seen == list(reversed(ids))
+        assert_error(client.get("/v1/jobs", params={"limit": 0}), 422, "validation_error", "limit")
+        assert_error(client.get("/v1/jobs", params={"limit": 201}), 422, "validation_error", "limit")
+        assert_error(client.get("/v1/jobs", params={"cursor": "garbage"}), 422, "validation_error",
+                     "cursor")
+        assert_error(client.get("/v1/jobs", params={"status": "bogus"}), 422, "validation_error",
+                     "status")
+        for job_id in ids:
+            wait_done(client, job_id)
+        page = client.get("/v1/jobs", params={"status": "succeeded", "model": "black_scholes"}).json()
+        assert len(page["items"]) == 5
+
+
+def test_cancel_then_409_when_finished(alice: httpx.Client) -> None:
+    job = alice.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS}).json()
+    done = wait_done(alice, job["id"])
+    assert done["status"] == "succeeded"
+    assert_error(alice.post(f"/v1/jobs/{job['id']}/cancel"), 409, "conflict")
+
+
+def test_cancel_a_queued_job(api: RunningApi) -> None:
+    # Without a worker consuming, the job stays queued until cancelled.
+    with _client(api, "canceller") as client:
+        queue = api.container.embedded_queue
+        assert queue is not None
+        job = client.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS}).json()
+        cancelled = client.post(f"/v1/jobs/{job['id']}/cancel")
+        if cancelled.status_code == 409:  # the worker was faster
+            assert client.get(f"/v1/jobs/{job['id']}").json()["status"] == "succeeded"
+        else:
+            assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+            time.sleep(0.3)
+            assert client.get(f"/v1/jobs/{job['id']}").json()["status"] == "cancelled"
+
+
+def test_models_list_has_json_schemas(alice: httpx.Client) -> None:
+    models = {m["name"]: m for m in alice.get("/v1/models").json()}
+    assert {"black_scholes", "risk_metrics"} <= set(models)
+    schema = models["black_scholes"]["params_schema"]
+    assert set(schema["required"]) == {"type", "spot", "strike", "maturity", "rate", "volatility"}
+    assert schema["properties"]["volatility"]["anyOf"][0]["exclusiveMinimum"] == 0
+    assert models["risk_metrics"]["params_schema"]["properties"]["benchmark"]["default"] == "SPY"
+
+
+def test_sync_run_returns_the_result_and_limits_size(alice: httpx.Client) -> None:
+    ok = alice.post("/v1/models/black_scholes/run", json={"params": BS_PARAMS})
+    assert ok.status_code == 200 and ok.json()["price"] == pytest.approx(4.7594, abs=1e-4)
+    big = {**BS_PARAMS, "strike": list(range(1, 2001))}
+    assert_error(alice.post("/v1/models/black_scholes/run", json={"params": big}), 413,
+                 "input_too_large")
+    assert_error(alice.post("/v1/models/nope/run", json={"params": {}}), 404, "unknown_model")
+    assert_error(alice.post("/v1/models/black_scholes/run",
+                            json={"params": {**BS_PARAMS, "maturity": 0}}), 422,
+                 "validation_error", "params.maturity")
+
+
+def test_sync_run_passes_model_errors_as_422(alice: httpx.Client) -> None:
+    params = {"symbols": ["FB"], "start": "2012-05-20", "end": "2012-05-31"}
+    response = alice.post("/v1/models/risk_metrics/run", json={"params": params})
+    assert_error(response, 422, "insufficient_history")
+    assert "FB" in response.json()["error"]["message"]
+
+
+def test_instruments_and_prices(alice: httpx.Client) -> None:
+    instruments = {i["symbol"]: i for i in alice.get("/v1/instruments").json()}
+    assert instruments["FB"]["first_date"] == "2012-05-18" and instruments["SPY"]["rows"] == 6765
+    prices = alice.get("/v1/prices", params={"symbols": "FB,AAPL", "start": "2012-05-16",
+                                             "end": "2012-05-18"}).json()
+    assert prices["symbols"] == ["FB", "AAPL"]
+    assert prices["dates"] == ["2012-05-16", "2012-05-17", "2012-05-18"]
+    assert prices["close"][0][0] is None and prices["close"][2][0] is not None
+    assert_error(alice.get("/v1/prices", params={"symbols": "ZZZZ", "start": "2012-01-01",
+                                                 "end": "2012-02-01"}), 422, "unknown_symbol")
+    assert_error(alice.get("/v1/prices", params={"symbols": "AAPL", "start": "2012-03-01",
+                                                 "end": "2012-02-01"}), 422, "validation_error",
+                 "end")
+    assert_error(alice.get("/v1/prices", params={"symbols": "AAPL"}), 422, "validation_error",
+                 "start")
+
+
+def test_openapi_documents_every_route(api: RunningApi) -> None:
+    spec = httpx.get(f"{api.url}/openapi.json").json()
+    paths = set(spec["paths"])
+    assert {"/healthz", "/readyz", "/v1/models", "/v1/models/{model}/run", "/v1/jobs",
+            "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/jobs/{job_id}/artifacts/{name}",
+            "/v1/instruments", "/v1/prices"} <= paths
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert httpx.get(f"{api.url}/docs").status_code == 200
+
+
+def test_unknown_route_uses_the_error_format(api: RunningApi) -> None:
+    assert_error(httpx.get(f"{api.url}/v1/nothing"), 404, "not_found")
+    assert_error(httpx.delete(f"{api.url}/healthz"), 405, "method_not_allowed")
+
+
+def test_readyz_names_a_failed_dependency(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    with running_api(settings, with_worker=False) as api:
+        api.container.prices.close()  # type: ignore[attr-defined]
+        response = httpx.get(f"{api.url}/readyz")
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "not_ready"
+        assert "price_store" in response.json()["error"]["message"]
