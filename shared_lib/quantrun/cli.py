@@ -228,7 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(os.environ.get("QUANTRUN_LOG_LEVEL", "INFO"))
+    if args.command in ("serve", "worker"):
+        configure_logging(os.environ.get("QUANTRUN_LOG_LEVEL", "INFO"))
+    else:  # a command's output is its stdout; logs go to stderr
+        configure_logging(os.environ.get("QUANTRUN_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     return int(args.func(args))
 
 

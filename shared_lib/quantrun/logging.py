@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 _SEVERITY = {
     logging.DEBUG: "DEBUG",
@@ -41,18 +41,18 @@ class CloudLoggingFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Route every logger through one JSON handler on stdout. Idempotent."""
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Route every logger through one JSON handler (stdout by default). Idempotent."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_quantrun", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(CloudLoggingFormatter())
     handler._quantrun = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    for noisy in ("uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from quantrun.jobs.catalog import black_scholes, risk_metrics
+from quantrun.jobs.catalog import black_scholes, monte_carlo_option, risk_metrics
 from quantrun.jobs.spec import ModelSpec
 
 REGISTRY: dict[str, ModelSpec[Any]] = {
-    spec.name: spec for spec in (black_scholes.SPEC, risk_metrics.SPEC)
+    spec.name: spec for spec in (black_scholes.SPEC, monte_carlo_option.SPEC, risk_metrics.SPEC)
 }
 
 

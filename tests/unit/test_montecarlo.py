@@ -1,0 +1,84 @@
+"""Monte Carlo against closed forms, and seeded reproducibility across chunkings."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from quantrun.jobs.catalog.monte_carlo_option import MonteCarloParams
+from quantrun.models.montecarlo import McOption, geometric_asian_closed_form, price_monte_carlo
+from quantrun.models.options import black_scholes
+
+
+@pytest.mark.parametrize("is_call", [True, False])
+def test_european_within_three_standard_errors_of_black_scholes(is_call: bool) -> None:
+    opt = McOption(is_call, 100, 95, 0.75, 0.04, 0.25, 0.01)
+    res = price_monte_carlo(opt, paths=400_000, seed=11)
+    exact = float(black_scholes(is_call, 100, 95, 0.75, 0.04, 0.25, 0.01).price)
+    assert abs(res.price - exact) < 3 * res.std_error
+    assert res.ci95[0] < res.price < res.ci95[1]
+    assert res.std_error < 0.01 * exact
+
+
+def test_geometric_asian_within_three_standard_errors_of_its_closed_form() -> None:
+    opt = McOption(True, 100, 100, 1.0, 0.05, 0.3, style="asian_geometric", steps=50)
+    res = price_monte_carlo(opt, paths=200_000, seed=3)
+    assert abs(res.price - geometric_asian_closed_form(opt)) < 3 * res.std_error
+
+
+def test_arithmetic_asian_sits_above_the_geometric_and_below_the_european() -> None:
+    common = dict(is_call=True, spot=100.0, strike=100.0, maturity=1.0, rate=0.05, volatility=0.3,
+                  steps=50)
+    arith = price_monte_carlo(McOption(**common, style="asian_arithmetic"), paths=100_000, seed=5)
+    geo = price_monte_carlo(McOption(**common, style="asian_geometric"), paths=100_000, seed=5)
+    assert geo.price < arith.price < float(black_scholes(True, 100, 100, 1, 0.05, 0.3).price)
+
+
+def test_knock_out_plus_knock_in_parity_bound() -> None:
+    # A knock-out is worth less than the vanilla, more with a farther barrier, and ~vanilla
+    # when the barrier is out of reach.
+    base = dict(is_call=True, spot=100.0, strike=100.0, maturity=1.0, rate=0.05, volatility=0.2,
+                steps=100)
+    near = price_monte_carlo(McOption(**base, style="up_and_out", barrier=120), paths=50_000, seed=1)
+    far = price_monte_carlo(McOption(**base, style="up_and_out", barrier=200), paths=50_000, seed=1)
+    unreachable = price_monte_carlo(McOption(**base, style="up_and_out", barrier=1e6),
+                                    paths=50_000, seed=1)
+    vanilla = price_monte_carlo(McOption(**base), paths=50_000, seed=1)
+    assert near.price < far.price <= unreachable.price
+    assert abs(unreachable.price - vanilla.price) < 4 * vanilla.std_error
+    down = price_monte_carlo(McOption(**{**base, "is_call": False}, style="down_and_out",
+                                      barrier=1e-6), paths=50_000, seed=1)
+    put = float(black_scholes(False, 100, 100, 1, 0.05, 0.2).price)
+    assert abs(down.price - put) < 4 * down.std_error
+
+
+@pytest.mark.parametrize("style", ["european", "asian_arithmetic", "up_and_out"])
+def test_same_seed_same_result_for_1_2_and_7_chunks(style: str) -> None:
+    opt = McOption(True, 100, 100, 1.0, 0.05, 0.2, style=style, barrier=130, steps=20)
+    results = {price_monte_carlo(opt, paths=100_001, seed=42, chunks=c).price for c in (1, 2, 7)}
+    assert len(results) == 1
+    assert price_monte_carlo(opt, paths=100_001, seed=43).price not in results
+
+
+def test_antithetic_reduces_the_standard_error() -> None:
+    opt = McOption(True, 100, 100, 1.0, 0.05, 0.2)
+    plain = price_monte_carlo(opt, paths=200_000, seed=9, antithetic=False)
+    anti = price_monte_carlo(opt, paths=200_000, seed=9, antithetic=True)
+    assert anti.std_error < plain.std_error
+
+
+def test_checkpoint_reports_progress_to_one() -> None:
+    seen: list[float] = []
+    price_monte_carlo(McOption(True, 100, 100, 1, 0.05, 0.2), paths=50_000, seed=1,
+                      checkpoint=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 7
+
+
+def test_barrier_params_are_checked() -> None:
+    base = dict(type="call", spot=100, strike=100, maturity=1, rate=0.05, volatility=0.2,
+                paths=1000)
+    with pytest.raises(ValidationError, match="barrier"):
+        MonteCarloParams.model_validate({**base, "style": "up_and_out"})
+    with pytest.raises(ValidationError, match="above spot"):
+        MonteCarloParams.model_validate({**base, "style": "up_and_out", "barrier": 90})
+    MonteCarloParams.model_validate({**base, "style": "down_and_out", "barrier": 90})
