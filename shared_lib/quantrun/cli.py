@@ -76,14 +76,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"Dev API key: {key}\n"
             "Try:\n"
             f"  curl -s -X POST {url}/v1/jobs -H 'Authorization: Bearer {key}' "
-            "-H 'Content-Type: application/json' -d '{\"model\": \"black_scholes\", "
-            "\"params\": {\"type\": \"call\", \"spot\": 100, \"strike\": 100, \"maturity\": 1, "
-            "\"rate\": 0.05, \"volatility\": 0.2}}'\n\n"
+            '-H \'Content-Type: application/json\' -d \'{"model": "black_scholes", '
+            '"params": {"type": "call", "spot": 100, "strike": 100, "maturity": 1, '
+            '"rate": 0.05, "volatility": 0.2}}\'\n\n'
         )
         sys.stderr.flush()
     try:
-        uvicorn.run(create_app(container), host=host, port=port, log_config=None,
-                    timeout_graceful_shutdown=8)
+        uvicorn.run(
+            create_app(container),
+            host=host,
+            port=port,
+            log_config=None,
+            timeout_graceful_shutdown=8,
+        )
     finally:
         worker.stop()
         container.close()
@@ -166,14 +171,17 @@ def _request(method: str, path: str, body: Any = None) -> dict[str, Any]:
 
     url, key = _client_config()
     try:
-        response = httpx.request(method, url + path, json=body, timeout=30,
-                                 headers={"Authorization": f"Bearer {key}"})
+        response = httpx.request(
+            method, url + path, json=body, timeout=30, headers={"Authorization": f"Bearer {key}"}
+        )
     except httpx.HTTPError as exc:
         raise SystemExit(f"quantrun: cannot reach {url}: {exc}") from None
     data: dict[str, Any] = response.json()
     if response.status_code >= 400:
         err = data.get("error", {})
-        raise SystemExit(f"quantrun: {response.status_code} {err.get('code')}: {err.get('message')}")
+        raise SystemExit(
+            f"quantrun: {response.status_code} {err.get('code')}: {err.get('message')}"
+        )
     return data
 
 
@@ -204,9 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run a worker on the embedded queue").set_defaults(
-        func=cmd_worker)
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command",
-                                                                  required=True)
+        func=cmd_worker
+    )
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
     create = keys.add_parser("create", help="print a new API key for a user (creating it)")
     create.add_argument("--user", required=True)
     create.set_defaults(func=cmd_keys_create)

@@ -26,9 +26,14 @@ class Server:
     def __init__(self, data_dir: Path, port: int, **env: str) -> None:
         self.data_dir, self.port = data_dir, port
         self.url = f"http://127.0.0.1:{port}"
-        self.env = {**os.environ, "QUANTRUN_DATA_DIR": str(data_dir), "QUANTRUN_PORT": str(port),
-                    "QUANTRUN_LEASE_SECONDS": "2", "QUANTRUN_RECLAIM_INTERVAL_SECONDS": "0.5",
-                    **env}
+        self.env = {
+            **os.environ,
+            "QUANTRUN_DATA_DIR": str(data_dir),
+            "QUANTRUN_PORT": str(port),
+            "QUANTRUN_LEASE_SECONDS": "2",
+            "QUANTRUN_RECLAIM_INTERVAL_SECONDS": "0.5",
+            **env,
+        }
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -36,8 +41,12 @@ class Server:
         self.starts += 1
         self.stderr = self.data_dir.parent / f"serve-{self.port}-{self.starts}.err"
         self.stdout = self.data_dir.parent / f"serve-{self.port}-{self.starts}.out"
-        self.proc = subprocess.Popen([QUANTRUN, "serve"], env=self.env,
-                                     stdout=self.stdout.open("wb"), stderr=self.stderr.open("wb"))
+        self.proc = subprocess.Popen(
+            [QUANTRUN, "serve"],
+            env=self.env,
+            stdout=self.stdout.open("wb"),
+            stderr=self.stderr.open("wb"),
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -68,8 +77,9 @@ class Server:
         return (self.data_dir / "dev-api-key").read_text().strip()
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"},
-                            timeout=30)
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=30
+        )
 
 
 @pytest.fixture
@@ -80,8 +90,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
     srv.stop()
 
 
-def wait_for(client: httpx.Client, job_id: str, done: tuple[str, ...] = ("succeeded", "failed",
-             "cancelled"), timeout: float = 60) -> dict[str, Any]:
+def wait_for(
+    client: httpx.Client,
+    job_id: str,
+    done: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
+    timeout: float = 60,
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
@@ -106,8 +120,15 @@ def test_serve_prints_url_key_and_a_working_curl_line(server: Server) -> None:
 
 def test_black_scholes_and_risk_metrics_jobs_over_http(server: Server) -> None:
     with server.client() as client:
-        params = {"type": "put", "spot": 100, "strike": 95, "maturity": 0.5, "rate": 0.1,
-                  "volatility": 0.2, "dividend_yield": 0.05}
+        params = {
+            "type": "put",
+            "spot": 100,
+            "strike": 95,
+            "maturity": 0.5,
+            "rate": 0.1,
+            "volatility": 0.2,
+            "dividend_yield": 0.05,
+        }
         job = client.post("/v1/jobs", json={"model": "black_scholes", "params": params}).json()
         done = wait_for(client, job["id"])
         expected = float(black_scholes(False, 100, 95, 0.5, 0.1, 0.2, 0.05).price)
@@ -124,9 +145,18 @@ def test_black_scholes_and_risk_metrics_jobs_over_http(server: Server) -> None:
 
 
 def test_a_job_killed_mid_run_is_reclaimed_and_finishes_once(server: Server) -> None:
-    params = {"type": "call", "spot": 100, "strike": 100, "maturity": 1, "rate": 0.05,
-              "volatility": 0.2, "style": "asian_arithmetic", "steps": 252,
-              "paths": 1_200_000, "seed": 7}
+    params = {
+        "type": "call",
+        "spot": 100,
+        "strike": 100,
+        "maturity": 1,
+        "rate": 0.05,
+        "volatility": 0.2,
+        "style": "asian_arithmetic",
+        "steps": 252,
+        "paths": 1_200_000,
+        "seed": 7,
+    }
     with server.client() as client:
         job = client.post("/v1/jobs", json={"model": "monte_carlo_option", "params": params}).json()
         deadline = time.monotonic() + 30
@@ -156,24 +186,48 @@ def test_a_job_killed_mid_run_is_reclaimed_and_finishes_once(server: Server) -> 
 
 def test_cli_keys_submit_status(server: Server) -> None:
     env = {**server.env, "QUANTRUN_URL": server.url}
-    key = subprocess.run([QUANTRUN, "keys", "create", "--user", "carol"], env=env,
-                         capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    key = subprocess.run(
+        [QUANTRUN, "keys", "create", "--user", "carol"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
     assert re.fullmatch(r"qr_[A-Za-z0-9_-]{40,}", key)
     env["QUANTRUN_API_KEY"] = key
-    params = json.dumps({"type": "call", "spot": 42, "strike": 40, "maturity": 0.5, "rate": 0.1,
-                         "volatility": 0.2})
-    out = subprocess.run([QUANTRUN, "submit", "black_scholes", "--params", params, "--wait"],
-                         env=env, capture_output=True, text=True, check=True, timeout=60)
+    params = json.dumps(
+        {"type": "call", "spot": 42, "strike": 40, "maturity": 0.5, "rate": 0.1, "volatility": 0.2}
+    )
+    out = subprocess.run(
+        [QUANTRUN, "submit", "black_scholes", "--params", params, "--wait"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     job = json.loads(out.stdout)
     assert job["status"] == "succeeded" and job["result"]["price"] == pytest.approx(4.76, abs=0.005)
-    status = subprocess.run([QUANTRUN, "status", job["id"]], env=env, capture_output=True,
-                            text=True, check=True, timeout=60)
+    status = subprocess.run(
+        [QUANTRUN, "status", job["id"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert json.loads(status.stdout)["id"] == job["id"]
     # the dev user cannot see carol's job
     with server.client() as client:
         assert client.get(f"/v1/jobs/{job['id']}").status_code == 404
-    bad = subprocess.run([QUANTRUN, "submit", "black_scholes", "--params", "{nope"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [QUANTRUN, "submit", "black_scholes", "--params", "{nope"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode != 0 and "not valid JSON" in bad.stderr
 
 
@@ -181,14 +235,16 @@ def test_cli_load_prices(tmp_path: Path) -> None:
     env = {**os.environ, "QUANTRUN_DATA_DIR": str(tmp_path / "data")}
     good = tmp_path / "prices.csv"
     good.write_text("date,symbol,close,volume\n2020-01-02,ACME,10.5,100\n2020-01-03,ACME,10.7,\n")
-    out = subprocess.run([QUANTRUN, "load-prices", str(good)], env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [QUANTRUN, "load-prices", str(good)], env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert "loaded 2 rows" in out.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text("date,symbol,close\n2020-01-02,ACME,-1\n2020-01-02,ACME,3\n")
-    out = subprocess.run([QUANTRUN, "load-prices", str(bad)], env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [QUANTRUN, "load-prices", str(bad)], env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 1
     assert "line 2" in out.stderr and "positive" in out.stderr
     srv = Server(tmp_path / "data", free_port())

@@ -27,8 +27,9 @@ class RunningApi:
 def running_api(settings: Settings, *, with_worker: bool = True) -> Iterator[RunningApi]:
     container = bootstrap(settings)
     port = free_port()
-    config = uvicorn.Config(create_app(container), host="127.0.0.1", port=port,
-                            log_config=None, lifespan="off")
+    config = uvicorn.Config(
+        create_app(container), host="127.0.0.1", port=port, log_config=None, lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

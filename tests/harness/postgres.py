@@ -51,21 +51,52 @@ class PostgresServer:
 
     def start(self) -> None:
         data = self.base / "data"
-        init = self._run(_find("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                         "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        init = self._run(
+            _find("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
-        opts = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        started = self._run(_find("pg_ctl"), "-D", str(data), "-l", str(self.base / "pg.log"),
-                            "-w", "-t", "30", "start", "-o", opts)
+        opts = (
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        started = self._run(
+            _find("pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(self.base / "pg.log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+            "-o",
+            opts,
+        )
         if started.returncode != 0:
             log = (self.base / "pg.log").read_text() if (self.base / "pg.log").exists() else ""
             raise RuntimeError(f"PostgreSQL did not start:\n{started.stderr}\n{log}")
 
     def stop(self) -> None:
-        self._run(_find("pg_ctl"), "-D", str(self.base / "data"), "-m", "immediate", "-w", "stop",
-                  timeout=30)
+        self._run(
+            _find("pg_ctl"),
+            "-D",
+            str(self.base / "data"),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+            timeout=30,
+        )
         shutil.rmtree(self.base, ignore_errors=True)
 
     def create_database(self, name: str) -> str:

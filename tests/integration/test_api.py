@@ -15,14 +15,24 @@ from quantrun.models.options import black_scholes
 from quantrun.settings import Settings
 from tests.harness.api import RunningApi, running_api
 
-BS_PARAMS = {"type": "call", "spot": 42, "strike": 40, "maturity": 0.5, "rate": 0.1,
-             "volatility": 0.2}
+BS_PARAMS = {
+    "type": "call",
+    "spot": 42,
+    "strike": 40,
+    "maturity": 0.5,
+    "rate": 0.1,
+    "volatility": 0.2,
+}
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("api"), lease_seconds=5,
-                        max_request_bytes=64 * 1024, sync_max_cost=1000)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("api"),
+        lease_seconds=5,
+        max_request_bytes=64 * 1024,
+        sync_max_cost=1000,
+    )
     with running_api(settings) as running:
         yield running
 
@@ -54,7 +64,9 @@ def wait_done(client: httpx.Client, job_id: str, timeout: float = 30) -> dict[st
     raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
-def assert_error(response: httpx.Response, status: int, code: str, field: str | None = None) -> None:
+def assert_error(
+    response: httpx.Response, status: int, code: str, field: str | None = None
+) -> None:
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error"} and body["error"]["code"] == code, body
@@ -93,8 +105,10 @@ def test_black_scholes_job_matches_the_closed_form(alice: httpx.Client) -> None:
 
 def test_array_inputs_give_array_results(alice: httpx.Client) -> None:
     params = {**BS_PARAMS, "type": ["call", "put"], "strike": [[40], [45]]}
-    done = wait_done(alice, alice.post("/v1/jobs", json={"model": "black_scholes",
-                                                         "params": params}).json()["id"])
+    done = wait_done(
+        alice,
+        alice.post("/v1/jobs", json={"model": "black_scholes", "params": params}).json()["id"],
+    )
     assert done["status"] == "succeeded"
     assert len(done["result"]["price"]) == 2 and len(done["result"]["price"][0]) == 2
 
@@ -110,7 +124,9 @@ def test_risk_metrics_job_with_downloadable_charts(alice: httpx.Client) -> None:
     assert {"equity.png", "drawdown.png"} <= set(names)
     png = alice.get(names["equity.png"]["url"])
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
-    assert png.content.startswith(b"\x89PNG") and len(png.content) == names["equity.png"]["size_bytes"]
+    assert (
+        png.content.startswith(b"\x89PNG") and len(png.content) == names["equity.png"]["size_bytes"]
+    )
     assert_error(alice.get(f"/v1/jobs/{job['id']}/artifacts/nope.png"), 404, "not_found")
 
 
@@ -130,8 +146,11 @@ def test_idempotency_key_replays_and_conflicts(alice: httpx.Client, bob: httpx.C
     assert first.status_code == 202 and again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     other = {"model": "black_scholes", "params": {**BS_PARAMS, "spot": 43}}
-    assert_error(alice.post("/v1/jobs", json=other, headers={"Idempotency-Key": "order-42"}),
-                 409, "idempotency_key_reused")
+    assert_error(
+        alice.post("/v1/jobs", json=other, headers={"Idempotency-Key": "order-42"}),
+        409,
+        "idempotency_key_reused",
+    )
     # keys are per user
     theirs = bob.post("/v1/jobs", json=body, headers={"Idempotency-Key": "order-42"})
     assert theirs.status_code == 202 and theirs.json()["id"] != first.json()["id"]
@@ -141,28 +160,75 @@ def test_idempotency_key_replays_and_conflicts(alice: httpx.Client, bob: httpx.C
     ("body", "status", "code", "field"),
     [
         ({"model": "nope", "params": {}}, 422, "unknown_model", "model"),
-        ({"model": "black_scholes", "params": {**BS_PARAMS, "volatility": -0.2}}, 422,
-         "validation_error", "params.volatility"),
-        ({"model": "black_scholes", "params": {**BS_PARAMS, "spot": "abc"}}, 422,
-         "validation_error", "params.spot"),
-        ({"model": "black_scholes", "params": {**BS_PARAMS, "strike": [1, [2, 3]]}}, 422,
-         "validation_error", "params.strike"),
-        ({"model": "black_scholes", "params": {**BS_PARAMS, "strike": [1, 2, 3],
-                                               "spot": [1, 2]}}, 422, "validation_error", "params"),
-        ({"model": "black_scholes", "params": {k: v for k, v in BS_PARAMS.items()
-                                               if k != "rate"}}, 422, "validation_error",
-         "params.rate"),
-        ({"model": "black_scholes", "params": {**BS_PARAMS, "colour": "red"}}, 422,
-         "validation_error", "params.colour"),
-        ({"model": "risk_metrics", "params": {"symbols": ["AAPL"], "start": "2017-01-01",
-                                              "end": "2016-01-01"}}, 422, "validation_error",
-         "params.end"),
-        ({"model": "risk_metrics", "params": {"symbols": ["AAPL", "ZZZZ"], "start": "2016-01-01",
-                                              "end": "2017-01-01"}}, 422, "unknown_symbol",
-         "params.symbols[1]"),
-        ({"model": "risk_metrics", "params": {"symbols": ["AAPL"], "start": "2016-13-01",
-                                              "end": "2017-01-01"}}, 422, "validation_error",
-         "params.start"),
+        (
+            {"model": "black_scholes", "params": {**BS_PARAMS, "volatility": -0.2}},
+            422,
+            "validation_error",
+            "params.volatility",
+        ),
+        (
+            {"model": "black_scholes", "params": {**BS_PARAMS, "spot": "abc"}},
+            422,
+            "validation_error",
+            "params.spot",
+        ),
+        (
+            {"model": "black_scholes", "params": {**BS_PARAMS, "strike": [1, [2, 3]]}},
+            422,
+            "validation_error",
+            "params.strike",
+        ),
+        (
+            {
+                "model": "black_scholes",
+                "params": {**BS_PARAMS, "strike": [1, 2, 3], "spot": [1, 2]},
+            },
+            422,
+            "validation_error",
+            "params",
+        ),
+        (
+            {
+                "model": "black_scholes",
+                "params": {k: v for k, v in BS_PARAMS.items() if k != "rate"},
+            },
+            422,
+            "validation_error",
+            "params.rate",
+        ),
+        (
+            {"model": "black_scholes", "params": {**BS_PARAMS, "colour": "red"}},
+            422,
+            "validation_error",
+            "params.colour",
+        ),
+        (
+            {
+                "model": "risk_metrics",
+                "params": {"symbols": ["AAPL"], "start": "2017-01-01", "end": "2016-01-01"},
+            },
+            422,
+            "validation_error",
+            "params.end",
+        ),
+        (
+            {
+                "model": "risk_metrics",
+                "params": {"symbols": ["AAPL", "ZZZZ"], "start": "2016-01-01", "end": "2017-01-01"},
+            },
+            422,
+            "unknown_symbol",
+            "params.symbols[1]",
+        ),
+        (
+            {
+                "model": "risk_metrics",
+                "params": {"symbols": ["AAPL"], "start": "2016-13-01", "end": "2017-01-01"},
+            },
+            422,
+            "validation_error",
+            "params.start",
+        ),
         ({"model": "black_scholes"}, 422, "validation_error", "params"),
         ({"model": 5, "params": []}, 422, "validation_error", "model"),
     ],
@@ -174,11 +240,23 @@ def test_bad_input_is_a_4xx_naming_the_problem(
 
 
 def test_garbage_json_and_wrong_media_are_4xx(alice: httpx.Client) -> None:
-    garbage = alice.post("/v1/jobs", content=b"{not json", headers={"Content-Type": "application/json"})
+    garbage = alice.post(
+        "/v1/jobs", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert_error(garbage, 400, "invalid_json")
     assert garbage.status_code < 500
-    assert alice.post("/v1/jobs", content=b"\xff\xfe", headers={"Content-Type": "application/json"}).status_code < 500
-    assert alice.post("/v1/jobs", content=b"[]", headers={"Content-Type": "application/json"}).status_code == 422
+    assert (
+        alice.post(
+            "/v1/jobs", content=b"\xff\xfe", headers={"Content-Type": "application/json"}
+        ).status_code
+        < 500
+    )
+    assert (
+        alice.post(
+            "/v1/jobs", content=b"[]", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 422
+    )
 
 
 def test_body_over_the_limit_is_413(alice: httpx.Client) -> None:
@@ -188,8 +266,12 @@ def test_body_over_the_limit_is_413(alice: httpx.Client) -> None:
 
 def test_list_pagination_and_filters(api: RunningApi) -> None:
     with _client(api, "lister") as client:
-        ids = [client.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS}).json()["id"]
-               for _ in range(5)]
+        ids = [
+            client.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS}).json()[
+                "id"
+            ]
+            for _ in range(5)
+        ]
         seen, cursor = [], None
         while True:
             params: dict[str, Any] = {"limit": 2}
@@ -202,14 +284,20 @@ def test_list_pagination_and_filters(api: RunningApi) -> None:
                 break
         assert seen == list(reversed(ids))
         assert_error(client.get("/v1/jobs", params={"limit": 0}), 422, "validation_error", "limit")
-        assert_error(client.get("/v1/jobs", params={"limit": 201}), 422, "validation_error", "limit")
-        assert_error(client.get("/v1/jobs", params={"cursor": "garbage"}), 422, "validation_error",
-                     "cursor")
-        assert_error(client.get("/v1/jobs", params={"status": "bogus"}), 422, "validation_error",
-                     "status")
+        assert_error(
+            client.get("/v1/jobs", params={"limit": 201}), 422, "validation_error", "limit"
+        )
+        assert_error(
+            client.get("/v1/jobs", params={"cursor": "garbage"}), 422, "validation_error", "cursor"
+        )
+        assert_error(
+            client.get("/v1/jobs", params={"status": "bogus"}), 422, "validation_error", "status"
+        )
         for job_id in ids:
             wait_done(client, job_id)
-        page = client.get("/v1/jobs", params={"status": "succeeded", "model": "black_scholes"}).json()
+        page = client.get(
+            "/v1/jobs", params={"status": "succeeded", "model": "black_scholes"}
+        ).json()
         assert len(page["items"]) == 5
 
 
@@ -248,12 +336,16 @@ def test_sync_run_returns_the_result_and_limits_size(alice: httpx.Client) -> Non
     ok = alice.post("/v1/models/black_scholes/run", json={"params": BS_PARAMS})
     assert ok.status_code == 200 and ok.json()["price"] == pytest.approx(4.7594, abs=1e-4)
     big = {**BS_PARAMS, "strike": list(range(1, 2001))}
-    assert_error(alice.post("/v1/models/black_scholes/run", json={"params": big}), 413,
-                 "input_too_large")
+    assert_error(
+        alice.post("/v1/models/black_scholes/run", json={"params": big}), 413, "input_too_large"
+    )
     assert_error(alice.post("/v1/models/nope/run", json={"params": {}}), 404, "unknown_model")
-    assert_error(alice.post("/v1/models/black_scholes/run",
-                            json={"params": {**BS_PARAMS, "maturity": 0}}), 422,
-                 "validation_error", "params.maturity")
+    assert_error(
+        alice.post("/v1/models/black_scholes/run", json={"params": {**BS_PARAMS, "maturity": 0}}),
+        422,
+        "validation_error",
+        "params.maturity",
+    )
 
 
 def test_sync_run_passes_model_errors_as_422(alice: httpx.Client) -> None:
@@ -266,26 +358,47 @@ def test_sync_run_passes_model_errors_as_422(alice: httpx.Client) -> None:
 def test_instruments_and_prices(alice: httpx.Client) -> None:
     instruments = {i["symbol"]: i for i in alice.get("/v1/instruments").json()}
     assert instruments["FB"]["first_date"] == "2012-05-18" and instruments["SPY"]["rows"] == 6765
-    prices = alice.get("/v1/prices", params={"symbols": "FB,AAPL", "start": "2012-05-16",
-                                             "end": "2012-05-18"}).json()
+    prices = alice.get(
+        "/v1/prices", params={"symbols": "FB,AAPL", "start": "2012-05-16", "end": "2012-05-18"}
+    ).json()
     assert prices["symbols"] == ["FB", "AAPL"]
     assert prices["dates"] == ["2012-05-16", "2012-05-17", "2012-05-18"]
     assert prices["close"][0][0] is None and prices["close"][2][0] is not None
-    assert_error(alice.get("/v1/prices", params={"symbols": "ZZZZ", "start": "2012-01-01",
-                                                 "end": "2012-02-01"}), 422, "unknown_symbol")
-    assert_error(alice.get("/v1/prices", params={"symbols": "AAPL", "start": "2012-03-01",
-                                                 "end": "2012-02-01"}), 422, "validation_error",
-                 "end")
-    assert_error(alice.get("/v1/prices", params={"symbols": "AAPL"}), 422, "validation_error",
-                 "start")
+    assert_error(
+        alice.get(
+            "/v1/prices", params={"symbols": "ZZZZ", "start": "2012-01-01", "end": "2012-02-01"}
+        ),
+        422,
+        "unknown_symbol",
+    )
+    assert_error(
+        alice.get(
+            "/v1/prices", params={"symbols": "AAPL", "start": "2012-03-01", "end": "2012-02-01"}
+        ),
+        422,
+        "validation_error",
+        "end",
+    )
+    assert_error(
+        alice.get("/v1/prices", params={"symbols": "AAPL"}), 422, "validation_error", "start"
+    )
 
 
 def test_openapi_documents_every_route(api: RunningApi) -> None:
     spec = httpx.get(f"{api.url}/openapi.json").json()
     paths = set(spec["paths"])
-    assert {"/healthz", "/readyz", "/v1/models", "/v1/models/{model}/run", "/v1/jobs",
-            "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/jobs/{job_id}/artifacts/{name}",
-            "/v1/instruments", "/v1/prices"} <= paths
+    assert {
+        "/healthz",
+        "/readyz",
+        "/v1/models",
+        "/v1/models/{model}/run",
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/jobs/{job_id}/cancel",
+        "/v1/jobs/{job_id}/artifacts/{name}",
+        "/v1/instruments",
+        "/v1/prices",
+    } <= paths
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert httpx.get(f"{api.url}/docs").status_code == 200
 

@@ -15,10 +15,24 @@ from quantrun.jobs.domain import ArtifactRef, ClaimOutcome, Job, JobError, JobSt
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 
-def new_job(store: SqlJobStore, user_id: str, *, at: datetime = T0, key: str | None = None,
-            model: str = "black_scholes") -> Job:
-    job = Job(id=str(uuid.uuid4()), user_id=user_id, model=model, params={"x": 1},
-              status=JobStatus.QUEUED, created_at=at, idempotency_key=key, params_hash="h")
+def new_job(
+    store: SqlJobStore,
+    user_id: str,
+    *,
+    at: datetime = T0,
+    key: str | None = None,
+    model: str = "black_scholes",
+) -> Job:
+    job = Job(
+        id=str(uuid.uuid4()),
+        user_id=user_id,
+        model=model,
+        params={"x": 1},
+        status=JobStatus.QUEUED,
+        created_at=at,
+        idempotency_key=key,
+        params_hash="h",
+    )
     return store.create_job(job)
 
 
@@ -90,43 +104,63 @@ def test_idempotency_key_unique_per_user_and_expires(store: SqlJobStore, alice: 
 
 def test_claim_heartbeat_finish_and_events(store: SqlJobStore, alice: str) -> None:
     job = new_job(store, alice)
-    claim = store.claim(job.id, worker="w1", now=T0, lease_until=T0 + timedelta(seconds=30),
-                        max_attempts=3)
+    claim = store.claim(
+        job.id, worker="w1", now=T0, lease_until=T0 + timedelta(seconds=30), max_attempts=3
+    )
     assert claim.outcome == ClaimOutcome.CLAIMED and claim.job is not None
     assert claim.job.attempts == 1 and claim.job.status == JobStatus.RUNNING
-    again = store.claim(job.id, worker="w2", now=T0, lease_until=T0 + timedelta(seconds=30),
-                        max_attempts=3)
+    again = store.claim(
+        job.id, worker="w2", now=T0, lease_until=T0 + timedelta(seconds=30), max_attempts=3
+    )
     assert again.outcome == ClaimOutcome.LEASED_ELSEWHERE
     assert store.heartbeat(job.id, worker="w1", progress=0.5, lease_until=T0 + timedelta(60))
     assert not store.heartbeat(job.id, worker="w2", progress=0.9, lease_until=T0)
     assert not store.finish(job.id, worker="w2", now=T0, status=JobStatus.SUCCEEDED, result={})
     refs = [ArtifactRef("a.png", "image/png", 3)]
-    assert store.finish(job.id, worker="w1", now=T0 + timedelta(seconds=1),
-                        status=JobStatus.SUCCEEDED, result={"price": 1.5}, artifacts=refs)
+    assert store.finish(
+        job.id,
+        worker="w1",
+        now=T0 + timedelta(seconds=1),
+        status=JobStatus.SUCCEEDED,
+        result={"price": 1.5},
+        artifacts=refs,
+    )
     done = store.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED
     assert done.result == {"price": 1.5} and done.artifacts == tuple(refs) and done.progress == 1.0
-    assert not store.finish(job.id, worker="w1", now=T0, status=JobStatus.FAILED,
-                            error=JobError("x", "y"))
-    assert store.claim(job.id, worker="w3", now=T0 + timedelta(days=1), lease_until=T0,
-                       max_attempts=3).outcome == ClaimOutcome.ALREADY_FINISHED
+    assert not store.finish(
+        job.id, worker="w1", now=T0, status=JobStatus.FAILED, error=JobError("x", "y")
+    )
+    assert (
+        store.claim(
+            job.id, worker="w3", now=T0 + timedelta(days=1), lease_until=T0, max_attempts=3
+        ).outcome
+        == ClaimOutcome.ALREADY_FINISHED
+    )
     transitions = [(e.from_status, e.to_status) for e in store.events(job.id)]
-    assert transitions == [(None, JobStatus.QUEUED), (JobStatus.QUEUED, JobStatus.RUNNING),
-                           (JobStatus.RUNNING, JobStatus.SUCCEEDED)]
+    assert transitions == [
+        (None, JobStatus.QUEUED),
+        (JobStatus.QUEUED, JobStatus.RUNNING),
+        (JobStatus.RUNNING, JobStatus.SUCCEEDED),
+    ]
 
 
-def test_expired_lease_is_reclaimed_and_attempts_are_bounded(store: SqlJobStore, alice: str) -> None:
+def test_expired_lease_is_reclaimed_and_attempts_are_bounded(
+    store: SqlJobStore, alice: str
+) -> None:
     job = new_job(store, alice)
     lease = timedelta(seconds=10)
     for attempt in (1, 2):
         now = T0 + attempt * timedelta(minutes=1)
-        claim = store.claim(job.id, worker=f"w{attempt}", now=now, lease_until=now + lease,
-                            max_attempts=2)
+        claim = store.claim(
+            job.id, worker=f"w{attempt}", now=now, lease_until=now + lease, max_attempts=2
+        )
         assert claim.outcome == ClaimOutcome.CLAIMED
     later = T0 + timedelta(minutes=5)
     assert store.reclaimable(now=later, queued_before=T0, limit=10) == [job.id]
-    exhausted = store.claim(job.id, worker="w3", now=later, lease_until=later + lease,
-                            max_attempts=2)
+    exhausted = store.claim(
+        job.id, worker="w3", now=later, lease_until=later + lease, max_attempts=2
+    )
     assert exhausted.outcome == ClaimOutcome.ATTEMPTS_EXHAUSTED
     failed = store.get_job(job.id)
     assert failed is not None and failed.status == JobStatus.FAILED
@@ -135,8 +169,7 @@ def test_expired_lease_is_reclaimed_and_attempts_are_bounded(store: SqlJobStore,
 
 def test_requeue_only_takes_expired_leases(store: SqlJobStore, alice: str) -> None:
     job = new_job(store, alice)
-    store.claim(job.id, worker="w1", now=T0, lease_until=T0 + timedelta(seconds=10),
-                max_attempts=3)
+    store.claim(job.id, worker="w1", now=T0, lease_until=T0 + timedelta(seconds=10), max_attempts=3)
     assert not store.requeue(job.id, now=T0 + timedelta(seconds=5))
     assert store.requeue(job.id, now=T0 + timedelta(seconds=11))
     requeued = store.get_job(job.id)
@@ -173,8 +206,9 @@ def test_racing_workers_claim_a_job_exactly_once(store: SqlJobStore, alice: str)
     def worker(name: str) -> None:
         barrier.wait()
         for job in jobs:
-            claim = store.claim(job.id, worker=name, now=T0,
-                                lease_until=T0 + timedelta(seconds=60), max_attempts=3)
+            claim = store.claim(
+                job.id, worker=name, now=T0, lease_until=T0 + timedelta(seconds=60), max_attempts=3
+            )
             if claim.outcome == ClaimOutcome.CLAIMED:
                 with lock:
                     wins.append((job.id, name))

@@ -27,8 +27,9 @@ def test_geometric_asian_within_three_standard_errors_of_its_closed_form() -> No
 
 
 def test_arithmetic_asian_sits_above_the_geometric_and_below_the_european() -> None:
-    common = dict(is_call=True, spot=100.0, strike=100.0, maturity=1.0, rate=0.05, volatility=0.3,
-                  steps=50)
+    common = dict(
+        is_call=True, spot=100.0, strike=100.0, maturity=1.0, rate=0.05, volatility=0.3, steps=50
+    )
     arith = price_monte_carlo(McOption(**common, style="asian_arithmetic"), paths=100_000, seed=5)
     geo = price_monte_carlo(McOption(**common, style="asian_geometric"), paths=100_000, seed=5)
     assert geo.price < arith.price < float(black_scholes(True, 100, 100, 1, 0.05, 0.3).price)
@@ -37,17 +38,24 @@ def test_arithmetic_asian_sits_above_the_geometric_and_below_the_european() -> N
 def test_knock_out_plus_knock_in_parity_bound() -> None:
     # A knock-out is worth less than the vanilla, more with a farther barrier, and ~vanilla
     # when the barrier is out of reach.
-    base = dict(is_call=True, spot=100.0, strike=100.0, maturity=1.0, rate=0.05, volatility=0.2,
-                steps=100)
-    near = price_monte_carlo(McOption(**base, style="up_and_out", barrier=120), paths=50_000, seed=1)
+    base = dict(
+        is_call=True, spot=100.0, strike=100.0, maturity=1.0, rate=0.05, volatility=0.2, steps=100
+    )
+    near = price_monte_carlo(
+        McOption(**base, style="up_and_out", barrier=120), paths=50_000, seed=1
+    )
     far = price_monte_carlo(McOption(**base, style="up_and_out", barrier=200), paths=50_000, seed=1)
-    unreachable = price_monte_carlo(McOption(**base, style="up_and_out", barrier=1e6),
-                                    paths=50_000, seed=1)
+    unreachable = price_monte_carlo(
+        McOption(**base, style="up_and_out", barrier=1e6), paths=50_000, seed=1
+    )
     vanilla = price_monte_carlo(McOption(**base), paths=50_000, seed=1)
     assert near.price < far.price <= unreachable.price
     assert abs(unreachable.price - vanilla.price) < 4 * vanilla.std_error
-    down = price_monte_carlo(McOption(**{**base, "is_call": False}, style="down_and_out",
-                                      barrier=1e-6), paths=50_000, seed=1)
+    down = price_monte_carlo(
+        McOption(**{**base, "is_call": False}, style="down_and_out", barrier=1e-6),
+        paths=50_000,
+        seed=1,
+    )
     put = float(black_scholes(False, 100, 100, 1, 0.05, 0.2).price)
     assert abs(down.price - put) < 4 * down.std_error
 
@@ -69,14 +77,16 @@ def test_antithetic_reduces_the_standard_error() -> None:
 
 def test_checkpoint_reports_progress_to_one() -> None:
     seen: list[float] = []
-    price_monte_carlo(McOption(True, 100, 100, 1, 0.05, 0.2), paths=50_000, seed=1,
-                      checkpoint=seen.append)
+    price_monte_carlo(
+        McOption(True, 100, 100, 1, 0.05, 0.2), paths=50_000, seed=1, checkpoint=seen.append
+    )
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 7
 
 
 def test_barrier_params_are_checked() -> None:
-    base = dict(type="call", spot=100, strike=100, maturity=1, rate=0.05, volatility=0.2,
-                paths=1000)
+    base = dict(
+        type="call", spot=100, strike=100, maturity=1, rate=0.05, volatility=0.2, paths=1000
+    )
     with pytest.raises(ValidationError, match="barrier"):
         MonteCarloParams.model_validate({**base, "style": "up_and_out"})
     with pytest.raises(ValidationError, match="above spot"):

@@ -34,10 +34,12 @@ def test_haug_generalised_bs_and_merton_dividend_examples() -> None:
     # Haug, The Complete Guide to Option Pricing Formulas (2nd ed.), section 1.1:
     # S=60, K=65, T=0.25, r=8%, b=r (no dividend), sigma=30% -> call 2.1334.
     assert float(black_scholes(True, 60, 65, 0.25, 0.08, 0.30).price) == pytest.approx(
-        2.1334, abs=5e-5)
+        2.1334, abs=5e-5
+    )
     # Haug 1.1.1 (Merton 1973): S=100, K=95, T=0.5, r=10%, q=5%, sigma=20% -> put 2.4648.
     assert float(black_scholes(False, 100, 95, 0.5, 0.10, 0.20, 0.05).price) == pytest.approx(
-        2.4648, abs=5e-5)
+        2.4648, abs=5e-5
+    )
 
 
 @pytest.fixture
@@ -45,14 +47,23 @@ def grid() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(7)
     n = 2000
     return {
-        "spot": rng.uniform(20, 200, n), "strike": rng.uniform(20, 200, n),
-        "maturity": rng.uniform(0.01, 5, n), "rate": rng.uniform(-0.01, 0.1, n),
-        "volatility": rng.uniform(0.05, 1.0, n), "dividend_yield": rng.uniform(0, 0.06, n),
+        "spot": rng.uniform(20, 200, n),
+        "strike": rng.uniform(20, 200, n),
+        "maturity": rng.uniform(0.01, 5, n),
+        "rate": rng.uniform(-0.01, 0.1, n),
+        "volatility": rng.uniform(0.05, 1.0, n),
+        "dividend_yield": rng.uniform(0, 0.06, n),
     }
 
 
 def test_put_call_parity_over_a_random_grid(grid: dict[str, np.ndarray]) -> None:
-    s, k, t, r, q = grid["spot"], grid["strike"], grid["maturity"], grid["rate"], grid["dividend_yield"]
+    s, k, t, r, q = (
+        grid["spot"],
+        grid["strike"],
+        grid["maturity"],
+        grid["rate"],
+        grid["dividend_yield"],
+    )
     args = (s, k, t, r, grid["volatility"], q)
     c = black_scholes(True, *args).price
     p = black_scholes(False, *args).price
@@ -60,7 +71,9 @@ def test_put_call_parity_over_a_random_grid(grid: dict[str, np.ndarray]) -> None
 
 
 @pytest.mark.parametrize("is_call", [True, False])
-def test_greeks_match_central_finite_differences(grid: dict[str, np.ndarray], is_call: bool) -> None:
+def test_greeks_match_central_finite_differences(
+    grid: dict[str, np.ndarray], is_call: bool
+) -> None:
     g = dict(grid)
     base = black_scholes(is_call, **g)
 
@@ -71,16 +84,21 @@ def test_greeks_match_central_finite_differences(grid: dict[str, np.ndarray], is
 
     hs = 1e-4 * g["spot"]
     np.testing.assert_allclose(base.delta, bumped("spot", hs), atol=1e-6, rtol=1e-5)
-    gamma_fd = (black_scholes(is_call, **{**g, "spot": g["spot"] + hs}).delta
-                - black_scholes(is_call, **{**g, "spot": g["spot"] - hs}).delta) / (2 * hs)
+    gamma_fd = (
+        black_scholes(is_call, **{**g, "spot": g["spot"] + hs}).delta
+        - black_scholes(is_call, **{**g, "spot": g["spot"] - hs}).delta
+    ) / (2 * hs)
     np.testing.assert_allclose(base.gamma, gamma_fd, atol=1e-6, rtol=1e-4)
-    np.testing.assert_allclose(base.vega, bumped("volatility", np.full_like(hs, 1e-5)),
-                               atol=1e-5, rtol=1e-5)
-    np.testing.assert_allclose(base.rho, bumped("rate", np.full_like(hs, 1e-6)),
-                               atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(
+        base.vega, bumped("volatility", np.full_like(hs, 1e-5)), atol=1e-5, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        base.rho, bumped("rate", np.full_like(hs, 1e-6)), atol=1e-5, rtol=1e-5
+    )
     # theta is minus the derivative in time to maturity (calendar time passing)
-    np.testing.assert_allclose(base.theta, -bumped("maturity", np.full_like(hs, 1e-6)),
-                               atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(
+        base.theta, -bumped("maturity", np.full_like(hs, 1e-6)), atol=1e-4, rtol=1e-4
+    )
 
 
 def test_inputs_broadcast_like_numpy() -> None:
@@ -88,7 +106,9 @@ def test_inputs_broadcast_like_numpy() -> None:
     vols = np.array([0.1, 0.2, 0.3, 0.4])
     out = black_scholes(True, 100.0, strikes, 1.0, 0.05, vols)
     assert out.price.shape == (3, 4)
-    assert float(out.price[1, 1]) == pytest.approx(float(black_scholes(True, 100, 100, 1, 0.05, 0.2).price))
+    assert float(out.price[1, 1]) == pytest.approx(
+        float(black_scholes(True, 100, 100, 1, 0.05, 0.2).price)
+    )
     # a call is worth more at a lower strike and at a higher volatility
     assert np.all(np.diff(out.price, axis=0) < 0)
     assert np.all(np.diff(out.price, axis=1) > 0)

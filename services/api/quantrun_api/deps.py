@@ -29,8 +29,12 @@ def get_current_user(
 ) -> User:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(401, "unauthenticated",
-                       "missing API key: send 'Authorization: Bearer <api key>'", headers=challenge)
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "missing API key: send 'Authorization: Bearer <api key>'",
+            headers=challenge,
+        )
     user = authenticate(container.store, credentials.credentials)
     if user is None:
         raise ApiError(401, "unauthenticated", "invalid API key", headers=challenge)

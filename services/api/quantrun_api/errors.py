@@ -28,26 +28,43 @@ from quantrun.logging import get_logger
 log = get_logger(__name__)
 
 _STATUS_CODES = {
-    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
-    500: "internal_error", 503: "unavailable",
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
 }
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str,
-                 details: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.details = details or []
         self.headers = headers
 
 
-def error_response(status: int, code: str, message: str,
-                   details: list[dict[str, Any]] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or []}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -71,8 +88,13 @@ def validation_details(errors: list[Any], prefix: tuple[str, ...] = ()) -> list[
     for err in errors:
         msg = str(err.get("msg", "invalid"))
         msg = msg.removeprefix("Value error, ")
-        details.append({"field": _field((*prefix, *err.get("loc", ()))) or ".".join(prefix),
-                        "message": msg, "type": err.get("type", "invalid")})
+        details.append(
+            {
+                "field": _field((*prefix, *err.get("loc", ()))) or ".".join(prefix),
+                "message": msg,
+                "type": err.get("type", "invalid"),
+            }
+        )
     return details
 
 
@@ -93,8 +115,9 @@ def install_error_handlers(app: FastAPI) -> None:
         details = validation_details(list(exc.errors()))
         for d in details:
             if d["type"] == "json_invalid":
-                return error_response(400, "invalid_json", "the request body is not valid JSON",
-                                      details)
+                return error_response(
+                    400, "invalid_json", "the request body is not valid JSON", details
+                )
         return error_response(422, "validation_error", _summary(details), details)
 
     @app.exception_handler(ValidationError)
@@ -122,7 +145,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(exc.status_code, code, message, headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

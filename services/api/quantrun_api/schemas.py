@@ -49,13 +49,26 @@ class JobOut(BaseModel):
     @classmethod
     def from_job(cls, job: Job) -> JobOut:
         return cls(
-            id=job.id, model=job.model, status=job.status.value, params=job.params,
-            created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
-            progress=job.progress, attempts=job.attempts, result=job.result,
-            error=JobErrorOut(code=job.error.code, message=job.error.message) if job.error else None,
+            id=job.id,
+            model=job.model,
+            status=job.status.value,
+            params=job.params,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            progress=job.progress,
+            attempts=job.attempts,
+            result=job.result,
+            error=JobErrorOut(code=job.error.code, message=job.error.message)
+            if job.error
+            else None,
             artifacts=[
-                ArtifactOut(name=a.name, content_type=a.content_type, size_bytes=a.size_bytes,
-                            url=f"/v1/jobs/{job.id}/artifacts/{a.name}")
+                ArtifactOut(
+                    name=a.name,
+                    content_type=a.content_type,
+                    size_bytes=a.size_bytes,
+                    url=f"/v1/jobs/{job.id}/artifacts/{a.name}",
+                )
                 for a in job.artifacts
             ],
         )
@@ -70,8 +83,16 @@ class SubmitJob(BaseModel):
     model: str = Field(description="a model name from GET /v1/models", examples=["black_scholes"])
     params: dict[str, Any] = Field(
         description="the model's params (see its params_schema)",
-        examples=[{"type": "call", "spot": 100, "strike": 100, "maturity": 1.0,
-                   "rate": 0.05, "volatility": 0.2}],
+        examples=[
+            {
+                "type": "call",
+                "spot": 100,
+                "strike": 100,
+                "maturity": 1.0,
+                "rate": 0.05,
+                "volatility": 0.2,
+            }
+        ],
     )
 
 

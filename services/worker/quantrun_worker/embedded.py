@@ -36,8 +36,10 @@ class EmbeddedWorker:
         sweeper = threading.Thread(target=self._sweep, name="reclaim-sweep", daemon=True)
         sweeper.start()
         self._threads.append(sweeper)
-        log.info("embedded worker started", extra={"fields": {
-            "threads": self._n, "worker_id": self._c.worker.worker_id}})
+        log.info(
+            "embedded worker started",
+            extra={"fields": {"threads": self._n, "worker_id": self._c.worker.worker_id}},
+        )
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -57,17 +59,23 @@ class EmbeddedWorker:
                 continue
             try:
                 outcome = run_job(
-                    job_id=delivery.job_id, store=self._c.store, prices=self._c.prices,
-                    artifacts=self._c.artifacts, cfg=self._c.worker,
+                    job_id=delivery.job_id,
+                    store=self._c.store,
+                    prices=self._c.prices,
+                    artifacts=self._c.artifacts,
+                    cfg=self._c.worker,
                     keepalive=lambda d=delivery: self._queue.extend(d),  # type: ignore[misc]
                 )
             except Exception:
-                log.exception("job run failed; the message will be redelivered",
-                              extra={"fields": {"job_id": delivery.job_id}})
+                log.exception(
+                    "job run failed; the message will be redelivered",
+                    extra={"fields": {"job_id": delivery.job_id}},
+                )
                 outcome = RunOutcome.RETRY
             if outcome == RunOutcome.RETRY:
-                self._queue.nack(delivery, delay_seconds=min(2.0**delivery.attempt,
-                                                             MAX_RETRY_DELAY))
+                self._queue.nack(
+                    delivery, delay_seconds=min(2.0**delivery.attempt, MAX_RETRY_DELAY)
+                )
             else:
                 self._queue.ack(delivery)
 
@@ -75,7 +83,11 @@ class EmbeddedWorker:
         interval = self._c.settings.reclaim_interval_seconds
         while not self._stop.wait(interval):
             try:
-                reclaim_stale(store=self._c.store, queue=self._c.queue, now=utcnow(),
-                              queued_grace=queued_grace(self._c.settings))
+                reclaim_stale(
+                    store=self._c.store,
+                    queue=self._c.queue,
+                    now=utcnow(),
+                    queued_grace=queued_grace(self._c.settings),
+                )
             except Exception:
                 log.exception("reclaim sweep failed")

@@ -99,8 +99,11 @@ class _Lease:
             try:
                 self._beat()
             except Exception:
-                log.warning("lease renewal failed", exc_info=True,
-                            extra={"fields": {"job_id": self._job_id}})
+                log.warning(
+                    "lease renewal failed",
+                    exc_info=True,
+                    extra={"fields": {"job_id": self._job_id}},
+                )
 
     def checkpoint(self, fraction: float) -> None:
         self._progress = min(max(float(fraction), 0.0), 1.0)
@@ -117,8 +120,13 @@ class _Lease:
 
 
 def _fail(store: JobStore, job: Job, cfg: WorkerConfig, code: str, message: str) -> RunOutcome:
-    store.finish(job.id, worker=cfg.worker_id, now=utcnow(), status=JobStatus.FAILED,
-                 error=JobError(code, message))
+    store.finish(
+        job.id,
+        worker=cfg.worker_id,
+        now=utcnow(),
+        status=JobStatus.FAILED,
+        error=JobError(code, message),
+    )
     log.info("job failed", extra={"fields": {"job_id": job.id, "code": code, "reason": message}})
     return RunOutcome.DONE
 
@@ -134,14 +142,19 @@ def run_job(
 ) -> RunOutcome:
     now = utcnow()
     claim = store.claim(
-        job_id, worker=cfg.worker_id, now=now,
-        lease_until=now + timedelta(seconds=cfg.lease_seconds), max_attempts=cfg.max_attempts,
+        job_id,
+        worker=cfg.worker_id,
+        now=now,
+        lease_until=now + timedelta(seconds=cfg.lease_seconds),
+        max_attempts=cfg.max_attempts,
     )
     if claim.outcome == ClaimOutcome.LEASED_ELSEWHERE:
         return RunOutcome.BUSY
     if claim.outcome != ClaimOutcome.CLAIMED or claim.job is None:
-        log.info("message needs no run", extra={"fields": {"job_id": job_id,
-                                                             "claim": claim.outcome.value}})
+        log.info(
+            "message needs no run",
+            extra={"fields": {"job_id": job_id, "claim": claim.outcome.value}},
+        )
         return RunOutcome.DONE
     job = claim.job
     spec = get_spec(job.model)
@@ -155,8 +168,9 @@ def run_job(
     with _Lease(store, job.id, cfg, keepalive) as lease:
         started = time.monotonic()
         try:
-            output = spec.run(params, RunContext(load_prices=prices.load_close,
-                                                 checkpoint=lease.checkpoint))
+            output = spec.run(
+                params, RunContext(load_prices=prices.load_close, checkpoint=lease.checkpoint)
+            )
             refs = _store_artifacts(artifacts, job.id, output)
             result = json_safe(output.result)
             json.dumps(result, allow_nan=False)
@@ -166,19 +180,39 @@ def run_job(
         except ModelInputError as exc:
             return _fail(store, job, cfg, exc.code, exc.message)
         except TransientError as exc:
-            log.warning("transient failure; the job will be retried",
-                        extra={"fields": {"job_id": job.id, "reason": exc.message}})
+            log.warning(
+                "transient failure; the job will be retried",
+                extra={"fields": {"job_id": job.id, "reason": exc.message}},
+            )
             lease.release()
             return RunOutcome.RETRY
         except Exception as exc:
             log.exception("model raised", extra={"fields": {"job_id": job.id}})
-            return _fail(store, job, cfg, "model_error",
-                         f"the model failed unexpectedly ({type(exc).__name__}: {exc})")
-    finished = store.finish(job.id, worker=cfg.worker_id, now=utcnow(),
-                            status=JobStatus.SUCCEEDED, result=result, artifacts=refs)
-    log.info("job finished" if finished else "job result discarded (cancelled meanwhile)",
-             extra={"fields": {"job_id": job.id, "model": job.model,
-                               "seconds": round(time.monotonic() - started, 4)}})
+            return _fail(
+                store,
+                job,
+                cfg,
+                "model_error",
+                f"the model failed unexpectedly ({type(exc).__name__}: {exc})",
+            )
+    finished = store.finish(
+        job.id,
+        worker=cfg.worker_id,
+        now=utcnow(),
+        status=JobStatus.SUCCEEDED,
+        result=result,
+        artifacts=refs,
+    )
+    log.info(
+        "job finished" if finished else "job result discarded (cancelled meanwhile)",
+        extra={
+            "fields": {
+                "job_id": job.id,
+                "model": job.model,
+                "seconds": round(time.monotonic() - started, 4),
+            }
+        },
+    )
     return RunOutcome.DONE
 
 

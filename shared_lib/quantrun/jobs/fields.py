@@ -55,12 +55,10 @@ def _check_numeric(
                 raise ValueError(f"{message} (got {float(arr)!r})")
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(f"{message} (got {float(arr[where])!r} at index {list(where)})")
-    return float(arr) if arr.ndim == 0 else value  # type: ignore[no-any-return]
+    return float(arr) if arr.ndim == 0 else value
 
 
-def numeric(
-    *, gt: float | None = None, ge: float | None = None, le: float | None = None
-) -> Any:
+def numeric(*, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:
     """``Annotated`` type for a validated number-or-array input."""
     bounds: dict[str, float] = {}
     if gt is not None:

@@ -62,11 +62,9 @@ def resolve_spec(model: str) -> ModelSpec[Any]:
     return spec
 
 
-def validate_params(
-    spec: ModelSpec[Any], raw: dict[str, Any], known: KnownSymbols
-) -> BaseModel:
+def validate_params(spec: ModelSpec[Any], raw: dict[str, Any], known: KnownSymbols) -> BaseModel:
     """Parse params (raises pydantic's ValidationError) and check the symbols exist."""
-    params = spec.params.model_validate(raw)
+    params: BaseModel = spec.params.model_validate(raw)
     symbols = spec.symbols(params)
     if symbols:
         available = known.get()
@@ -111,8 +109,13 @@ def submit_job(
         if existing is not None:
             return _replay(existing, fingerprint), False
     job = Job(
-        id=str(uuid.uuid4()), user_id=user.id, model=model, params=stored_params,
-        status=JobStatus.QUEUED, created_at=now, idempotency_key=idempotency_key,
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        model=model,
+        params=stored_params,
+        status=JobStatus.QUEUED,
+        created_at=now,
+        idempotency_key=idempotency_key,
         params_hash=fingerprint,
     )
     try:
@@ -127,7 +130,9 @@ def submit_job(
         queue.publish(job.id)
     except Exception:
         # The job is recorded; the reclaim sweep publishes queued jobs that wait too long.
-        log.exception("publish failed; the reclaim sweep will retry", extra={"fields": {"job_id": job.id}})
+        log.exception(
+            "publish failed; the reclaim sweep will retry", extra={"fields": {"job_id": job.id}}
+        )
     return job, True
 
 
@@ -161,6 +166,12 @@ def run_sync(
 
 
 __all__ = [
-    "KnownSymbols", "UnknownModel", "UnknownSymbol", "ValidationError", "resolve_spec",
-    "run_sync", "submit_job", "validate_params",
+    "KnownSymbols",
+    "UnknownModel",
+    "UnknownSymbol",
+    "ValidationError",
+    "resolve_spec",
+    "run_sync",
+    "submit_job",
+    "validate_params",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -33,7 +34,7 @@ def line_chart(
     fig = Figure(figsize=(9, 4.8))
     ax = fig.add_subplot()
     for name, (x, y) in series.items():
-        style: dict[str, object] = {"linewidth": 1.1}
+        style: dict[str, Any] = {"linewidth": 1.1}
         if name in emphasise:
             style = {"color": "black", "linestyle": "--", "linewidth": 1.4}
         ax.plot(np.asarray(x, dtype="datetime64[D]"), y, label=name, **style)

@@ -94,8 +94,9 @@ def align(
         )
     if np.any(prices <= 0):
         bad = symbols[int(np.nonzero((prices <= 0).any(axis=0))[0][0])]
-        raise ModelInputError(f"{bad}: non-positive price in the stored history",
-                              code="invalid_prices")
+        raise ModelInputError(
+            f"{bad}: non-positive price in the stored history", code="invalid_prices"
+        )
     returns = prices[1:] / prices[:-1] - 1.0
     return AlignedSeries(
         dates=np.asarray(dates)[common],

@@ -21,6 +21,7 @@ Memory is bounded by one block: BLOCK x steps float64 values (16 MB at 252 steps
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,8 +57,9 @@ class McResult:
     blocks: int
 
 
-def _block_payoffs(opt: McOption, n_paths: int, rng: np.random.Generator,
-                   antithetic: bool) -> np.ndarray:
+def _block_payoffs(
+    opt: McOption, n_paths: int, rng: np.random.Generator, antithetic: bool
+) -> np.ndarray:
     """Discount-free payoffs for one block; with antithetic, one value per pair."""
     half = n_paths // 2 if antithetic else n_paths
     t, sigma = opt.maturity, opt.volatility
@@ -67,8 +69,9 @@ def _block_payoffs(opt: McOption, n_paths: int, rng: np.random.Generator,
             z = np.concatenate([z, -z])
         drift = (opt.rate - opt.dividend_yield - 0.5 * sigma * sigma) * t
         s_t = opt.spot * np.exp(drift + sigma * math.sqrt(t) * z)
-        payoff = np.maximum(s_t - opt.strike, 0.0) if opt.is_call else np.maximum(
-            opt.strike - s_t, 0.0)
+        payoff = (
+            np.maximum(s_t - opt.strike, 0.0) if opt.is_call else np.maximum(opt.strike - s_t, 0.0)
+        )
     else:
         dt = t / opt.steps
         drift = (opt.rate - opt.dividend_yield - 0.5 * sigma * sigma) * dt
@@ -84,16 +87,22 @@ def _block_payoffs(opt: McOption, n_paths: int, rng: np.random.Generator,
         else:
             if opt.style in ("up_and_out", "down_and_out"):
                 log_b = math.log(float(opt.barrier) / opt.spot)  # type: ignore[arg-type]
-                hit = z.max(axis=1) >= log_b if opt.style == "up_and_out" else (
-                    z.min(axis=1) <= log_b)
+                hit = (
+                    z.max(axis=1) >= log_b
+                    if opt.style == "up_and_out"
+                    else (z.min(axis=1) <= log_b)
+                )
                 alive = ~hit
                 underlying = opt.spot * np.exp(z[:, -1])
             else:  # asian_arithmetic
                 np.exp(z, out=z)
                 underlying = opt.spot * z.mean(axis=1)
                 alive = None
-        payoff = np.maximum(underlying - opt.strike, 0.0) if opt.is_call else np.maximum(
-            opt.strike - underlying, 0.0)
+        payoff = (
+            np.maximum(underlying - opt.strike, 0.0)
+            if opt.is_call
+            else np.maximum(opt.strike - underlying, 0.0)
+        )
         if alive is not None:
             payoff = payoff * alive
     if antithetic:
@@ -101,8 +110,9 @@ def _block_payoffs(opt: McOption, n_paths: int, rng: np.random.Generator,
     return payoff
 
 
-def block_sums(opt: McOption, seed: int, block: int, n_paths: int,
-               antithetic: bool) -> tuple[float, float, int]:
+def block_sums(
+    opt: McOption, seed: int, block: int, n_paths: int, antithetic: bool
+) -> tuple[float, float, int]:
     """(sum, sum of squares, count) of one block's (pair-averaged) payoffs."""
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block,))))
     values = _block_payoffs(opt, n_paths, rng, antithetic)
@@ -128,7 +138,7 @@ def price_monte_carlo(
     per_block: list[tuple[float, float, int]] = [(0.0, 0.0, 0)] * n_blocks
     bounds = np.linspace(0, n_blocks, max(1, min(chunks, n_blocks)) + 1).astype(int)
     done = 0
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         for b in range(lo, hi):
             per_block[b] = block_sums(opt, seed, b, sizes[b], antithetic)
             done += 1
@@ -141,8 +151,14 @@ def price_monte_carlo(
     disc = math.exp(-opt.rate * opt.maturity)
     price = disc * mean
     se = disc * math.sqrt(variance / count)
-    return McResult(price=price, std_error=se, ci95=(price - 1.96 * se, price + 1.96 * se),
-                    paths=paths, steps=opt.steps, blocks=n_blocks)
+    return McResult(
+        price=price,
+        std_error=se,
+        ci95=(price - 1.96 * se, price + 1.96 * se),
+        paths=paths,
+        steps=opt.steps,
+        blocks=n_blocks,
+    )
 
 
 def geometric_asian_closed_form(opt: McOption) -> float:

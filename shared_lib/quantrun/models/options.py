@@ -33,7 +33,8 @@ class BlackScholesResult:
 
 
 def _pdf(x: np.ndarray) -> np.ndarray:
-    return _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    out: np.ndarray = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    return out
 
 
 def black_scholes(

@@ -35,7 +35,7 @@ ZERO_STD = 1e-12
 def equity_curve(returns: np.ndarray) -> np.ndarray:
     """Equity starting at 1.0 before the first return; length n + 1 along axis 0."""
     r = np.asarray(returns, dtype=np.float64)
-    ones = np.ones((1,) + r.shape[1:])
+    ones = np.ones((1, *r.shape[1:]))
     return np.concatenate([ones, np.cumprod(1.0 + r, axis=0)], axis=0)
 
 

@@ -22,8 +22,9 @@ MAX_PROBLEMS = 50
 
 class PriceFileError(ValueError):
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)"
-                                                    if len(problems) > 5 else ""))
+        super().__init__(
+            "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+        )
         self.problems = problems
 
 
@@ -41,8 +42,9 @@ def parse_price_csv(text: str) -> list[PriceRow]:
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise PriceFileError([f"header lacks column(s) {', '.join(missing)} "
-                              f"(need {','.join(REQUIRED)})"])
+        raise PriceFileError(
+            [f"header lacks column(s) {', '.join(missing)} (need {','.join(REQUIRED)})"]
+        )
     unknown = [h for h in header if h not in REQUIRED + OPTIONAL]
     if unknown:
         raise PriceFileError([f"unknown column(s) {', '.join(unknown)}"])
@@ -62,7 +64,9 @@ def parse_price_csv(text: str) -> list[PriceRow]:
             if volume is not None and volume < 0:
                 raise ValueError("volume must not be negative")
             row = PriceRow(
-                date=day, symbol=symbol, close=close,
+                date=day,
+                symbol=symbol,
+                close=close,
                 open=_price(rec.get("open") or "", "open"),
                 high=_price(rec.get("high") or "", "high"),
                 low=_price(rec.get("low") or "", "low"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -18,7 +18,10 @@ from quantrun_api.schemas import ErrorResponse, JobOut, JobPageOut, SubmitJob
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-_ERRORS = {401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+}
 
 
 def _job_or_404(container: ContainerDep, user_id: str, job_id: str) -> Job:
@@ -33,8 +36,11 @@ def _job_or_404(container: ContainerDep, user_id: str, job_id: str) -> Job:
     status_code=202,
     response_model=JobOut,
     summary="Submit a job",
-    responses={200: {"model": JobOut, "description": "replay of an Idempotency-Key"},
-               409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+    responses={
+        200: {"model": JobOut, "description": "replay of an Idempotency-Key"},
+        409: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+    },
 )
 def create_job(
     body: SubmitJob,
@@ -46,8 +52,14 @@ def create_job(
     ] = None,
 ) -> JobOut | JSONResponse:
     job, created = submit_job(
-        store=container.store, queue=container.queue, known=container.known_symbols, user=user,
-        model=body.model, params=body.params, idempotency_key=idempotency_key, now=utcnow(),
+        store=container.store,
+        queue=container.queue,
+        known=container.known_symbols,
+        user=user,
+        model=body.model,
+        params=body.params,
+        idempotency_key=idempotency_key,
+        now=utcnow(),
     )
     out = JobOut.from_job(job)
     if not created:
@@ -65,11 +77,13 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> JobPageOut:
     try:
-        page = container.store.list_jobs(user.id, status=status, model=model, limit=limit,
-                                         cursor=cursor)
+        page = container.store.list_jobs(
+            user.id, status=status, model=model, limit=limit, cursor=cursor
+        )
     except ValueError as exc:
-        raise ApiError(422, "validation_error", f"cursor: {exc}",
-                       [{"field": "cursor", "message": str(exc)}]) from None
+        raise ApiError(
+            422, "validation_error", f"cursor: {exc}", [{"field": "cursor", "message": str(exc)}]
+        ) from None
     return JobPageOut(items=[JobOut.from_job(j) for j in page.items], next_cursor=page.next_cursor)
 
 
@@ -78,8 +92,12 @@ def get_job(job_id: str, user: CurrentUser, container: ContainerDep) -> JobOut:
     return JobOut.from_job(_job_or_404(container, user.id, job_id))
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut, summary="Cancel a queued or running job",
-             responses={**_ERRORS, 409: {"model": ErrorResponse}})
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobOut,
+    summary="Cancel a queued or running job",
+    responses={**_ERRORS, 409: {"model": ErrorResponse}},
+)
 def cancel_job(job_id: str, user: CurrentUser, container: ContainerDep) -> JobOut:
     job = container.store.cancel(job_id, user_id=user.id, now=utcnow())
     if job is None:
@@ -90,8 +108,11 @@ def cancel_job(job_id: str, user: CurrentUser, container: ContainerDep) -> JobOu
 @router.get(
     "/{job_id}/artifacts/{name}",
     summary="Download an artifact (bytes, or a 307 to a short-lived signed URL)",
-    responses={**_ERRORS, 200: {"content": {"application/octet-stream": {}}},
-               307: {"description": "redirect to a signed URL"}},
+    responses={
+        **_ERRORS,
+        200: {"content": {"application/octet-stream": {}}},
+        307: {"description": "redirect to a signed URL"},
+    },
     response_class=Response,
 )
 def get_artifact(job_id: str, name: str, user: CurrentUser, container: ContainerDep) -> Response:
@@ -105,5 +126,8 @@ def get_artifact(job_id: str, name: str, user: CurrentUser, container: Container
     stored = container.artifacts.get(job_id, name)
     if stored is None:
         raise NotFound(f"artifact {name!r} of job {job_id} is missing from storage")
-    return Response(stored.data, media_type=stored.content_type,
-                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return Response(
+        stored.data,
+        media_type=stored.content_type,
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )

@@ -27,14 +27,22 @@ def list_models(_user: CurrentUser) -> list[ModelInfo]:
 @router.post(
     "/{model}/run",
     summary="Run a model on a small input and get the result in the response",
-    responses={404: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
-               422: {"model": ErrorResponse}},
+    responses={
+        404: {"model": ErrorResponse},
+        413: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+    },
 )
-def run_model(model: str, body: RunModel, user: CurrentUser,
-              container: ContainerDep) -> dict[str, Any]:
+def run_model(
+    model: str, body: RunModel, user: CurrentUser, container: ContainerDep
+) -> dict[str, Any]:
     if get_spec(model) is None:
         raise NotFound(f"unknown model {model!r}; GET /v1/models lists them", code="unknown_model")
-    output = run_sync(model=model, params=body.params, known=container.known_symbols,
-                      load_prices=container.prices.load_close,
-                      max_cost=container.settings.sync_max_cost)
+    output = run_sync(
+        model=model,
+        params=body.params,
+        known=container.known_symbols,
+        load_prices=container.prices.load_close,
+        max_cost=container.settings.sync_max_cost,
+    )
     return json_safe(output.result)  # type: ignore[no-any-return]

@@ -23,8 +23,12 @@ def instruments(_user: CurrentUser, container: ContainerDep) -> list[InstrumentO
     return [InstrumentOut(**vars(i)) for i in container.prices.instruments()]
 
 
-@router.get("/prices", response_model=PricesOut, summary="Adjusted close prices",
-            responses={422: {"model": ErrorResponse}})
+@router.get(
+    "/prices",
+    response_model=PricesOut,
+    summary="Adjusted close prices",
+    responses={422: {"model": ErrorResponse}},
+)
 def prices(
     _user: CurrentUser,
     container: ContainerDep,
@@ -39,23 +43,33 @@ def prices(
         try:
             wanted.append(parse_symbol(raw))
         except ValueError as exc:
-            raise ApiError(422, "validation_error", f"symbols: {exc}",
-                           [{"field": "symbols", "message": str(exc)}]) from None
+            raise ApiError(
+                422,
+                "validation_error",
+                f"symbols: {exc}",
+                [{"field": "symbols", "message": str(exc)}],
+            ) from None
     wanted = list(dict.fromkeys(wanted))
     if not wanted or len(wanted) > MAX_SYMBOLS:
         message = f"give 1 to {MAX_SYMBOLS} symbols"
-        raise ApiError(422, "validation_error", f"symbols: {message}",
-                       [{"field": "symbols", "message": message}])
+        raise ApiError(
+            422,
+            "validation_error",
+            f"symbols: {message}",
+            [{"field": "symbols", "message": message}],
+        )
     if start > end:
         message = f"must not be before start ({start.isoformat()})"
-        raise ApiError(422, "validation_error", f"end: {message}",
-                       [{"field": "end", "message": message}])
+        raise ApiError(
+            422, "validation_error", f"end: {message}", [{"field": "end", "message": message}]
+        )
     known = container.known_symbols.get()
     unknown = [s for s in wanted if s not in known]
     if unknown:
         message = f"no prices stored for {', '.join(unknown)}"
         raise ApiError(422, "unknown_symbol", message, [{"field": "symbols", "message": message}])
     matrix = container.prices.load_close(wanted, start, end)
-    close = np.where(np.isnan(matrix.close), None, matrix.close).tolist()
-    return PricesOut(dates=matrix.dates.astype(object).tolist(), symbols=list(matrix.symbols),
-                     close=close)
+    close = [[None if np.isnan(v) else float(v) for v in row] for row in matrix.close]
+    return PricesOut(
+        dates=matrix.dates.astype(object).tolist(), symbols=list(matrix.symbols), close=close
+    )

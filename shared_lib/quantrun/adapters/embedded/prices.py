@@ -32,15 +32,27 @@ CREATE TABLE IF NOT EXISTS instrument_names (symbol VARCHAR PRIMARY KEY, name VA
 
 # Names of the bundled sample symbols (the CSVs carry tickers only).
 SAMPLE_NAMES = {
-    "GOOG": "Alphabet Inc. Class C", "AAPL": "Apple Inc.", "FB": "Facebook, Inc.",
-    "BABA": "Alibaba Group Holding Ltd. ADR", "AMZN": "Amazon.com, Inc.",
-    "GE": "General Electric Company", "AMD": "Advanced Micro Devices, Inc.",
-    "WMT": "Walmart Inc.", "BAC": "Bank of America Corporation",
-    "GM": "General Motors Company", "T": "AT&T Inc.", "UAA": "Under Armour, Inc. Class A",
-    "SHLD": "Sears Holdings Corporation", "XOM": "Exxon Mobil Corporation",
-    "RRC": "Range Resources Corporation", "BBY": "Best Buy Co., Inc.",
-    "MA": "Mastercard Incorporated", "PFE": "Pfizer Inc.", "JPM": "JPMorgan Chase & Co.",
-    "SBUX": "Starbucks Corporation", "SPY": "SPDR S&P 500 ETF Trust",
+    "GOOG": "Alphabet Inc. Class C",
+    "AAPL": "Apple Inc.",
+    "FB": "Facebook, Inc.",
+    "BABA": "Alibaba Group Holding Ltd. ADR",
+    "AMZN": "Amazon.com, Inc.",
+    "GE": "General Electric Company",
+    "AMD": "Advanced Micro Devices, Inc.",
+    "WMT": "Walmart Inc.",
+    "BAC": "Bank of America Corporation",
+    "GM": "General Motors Company",
+    "T": "AT&T Inc.",
+    "UAA": "Under Armour, Inc. Class A",
+    "SHLD": "Sears Holdings Corporation",
+    "XOM": "Exxon Mobil Corporation",
+    "RRC": "Range Resources Corporation",
+    "BBY": "Best Buy Co., Inc.",
+    "MA": "Mastercard Incorporated",
+    "PFE": "Pfizer Inc.",
+    "JPM": "JPMorgan Chase & Co.",
+    "SBUX": "Starbucks Corporation",
+    "SPY": "SPDR S&P 500 ETF Trust",
 }
 
 
@@ -63,28 +75,38 @@ class DuckDBPriceStore:
         self._cursor().execute("SELECT 1").fetchall()
 
     def is_empty(self) -> bool:
-        row = self._cursor().execute("SELECT count(*) FROM (SELECT 1 FROM prices LIMIT 1)").fetchone()
+        row = (
+            self._cursor().execute("SELECT count(*) FROM (SELECT 1 FROM prices LIMIT 1)").fetchone()
+        )
         return row is None or row[0] == 0
 
     def instruments(self) -> list[Instrument]:
-        rows = self._cursor().execute(
-            """
+        rows = (
+            self._cursor()
+            .execute(
+                """
             SELECT p.symbol, coalesce(n.name, p.symbol), min(p.date), max(p.date), count(*)
             FROM prices p LEFT JOIN instrument_names n USING (symbol)
             GROUP BY p.symbol, n.name ORDER BY p.symbol
             """
-        ).fetchall()
+            )
+            .fetchall()
+        )
         return [Instrument(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
 
     def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
-        cols = self._cursor().execute(
-            """
+        cols = (
+            self._cursor()
+            .execute(
+                """
             SELECT date, symbol, coalesce(adj_close, close) AS px
             FROM prices
             WHERE symbol IN (SELECT unnest($symbols)) AND date BETWEEN $start AND $end
             """,
-            {"symbols": list(symbols), "start": start, "end": end},
-        ).fetchnumpy()
+                {"symbols": list(symbols), "start": start, "end": end},
+            )
+            .fetchnumpy()
+        )
         return pivot_long(
             np.asarray(cols["date"]).astype("datetime64[D]"),
             np.asarray(cols["symbol"]).astype(str),
@@ -131,17 +153,17 @@ class DuckDBPriceStore:
             for name in ("stock_prices.csv.gz", "spy_prices.csv.gz"):
                 path = folder / name
                 cur.execute(
-                    f"""
+                    """
                     INSERT OR REPLACE INTO prices
                     SELECT CAST(date AS DATE), symbol, NULL, NULL, NULL, px, px, NULL,
                            'sample', $now
-                    FROM (UNPIVOT (SELECT * FROM read_csv('{str(path).replace("'", "''")}', header = true,
+                    FROM (UNPIVOT (SELECT * FROM read_csv($path, header = true,
                                                             all_varchar = true))
                           ON COLUMNS(* EXCLUDE (date)) INTO NAME symbol VALUE raw)
                     CROSS JOIN LATERAL (SELECT TRY_CAST(raw AS DOUBLE) AS px)
                     WHERE px IS NOT NULL
                     """,
-                    {"now": now},
+                    {"now": now, "path": str(path)},
                 )
             cur.executemany(
                 "INSERT OR REPLACE INTO instrument_names VALUES (?, ?)", list(SAMPLE_NAMES.items())

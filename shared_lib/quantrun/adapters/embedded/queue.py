@@ -73,7 +73,9 @@ class EmbeddedQueue:
                     visible_at=now + self._visibility,
                     deliveries=queue_messages.c.deliveries + 1,
                 )
-                .returning(queue_messages.c.id, queue_messages.c.job_id, queue_messages.c.deliveries)
+                .returning(
+                    queue_messages.c.id, queue_messages.c.job_id, queue_messages.c.deliveries
+                )
             ).first()
         if row is None:  # another consumer took it between the two statements
             return None

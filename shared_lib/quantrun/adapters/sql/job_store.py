@@ -93,9 +93,7 @@ class SqlJobStore:
         user = User(id=str(uuid.uuid4()), name=name)
         try:
             with self._engine.begin() as conn:
-                conn.execute(
-                    insert(users).values(id=user.id, name=name, created_at=utcnow())
-                )
+                conn.execute(insert(users).values(id=user.id, name=name, created_at=utcnow()))
         except IntegrityError:  # created concurrently: read the winner's row
             with self._engine.connect() as conn:
                 row = conn.execute(select(users).where(users.c.name == name)).one()
@@ -158,9 +156,7 @@ class SqlJobStore:
                 return None
             if row.created_at < since:
                 # Expired: release the key so a new job may take it.
-                conn.execute(
-                    update(jobs).where(jobs.c.id == row.id).values(idempotency_key=None)
-                )
+                conn.execute(update(jobs).where(jobs.c.id == row.id).values(idempotency_key=None))
                 return None
             return _to_job(row)
 
@@ -372,7 +368,11 @@ class SqlJobStore:
                 ).rowcount
                 if updated:
                     _event(
-                        conn, job_id, now, JobStatus(row.status), JobStatus.CANCELLED,
+                        conn,
+                        job_id,
+                        now,
+                        JobStatus(row.status),
+                        JobStatus.CANCELLED,
                         "cancelled by user",
                     )
         job = self.get_job(job_id, user_id)
@@ -400,8 +400,11 @@ class SqlJobStore:
             updated = conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.status == row.status)
-                .where(jobs.c.lease_owner.is_(None) if row.lease_owner is None
-                       else jobs.c.lease_owner == row.lease_owner)
+                .where(
+                    jobs.c.lease_owner.is_(None)
+                    if row.lease_owner is None
+                    else jobs.c.lease_owner == row.lease_owner
+                )
                 .values(
                     status=JobStatus.QUEUED.value,
                     updated_at=now,
@@ -411,7 +414,11 @@ class SqlJobStore:
             ).rowcount
             if updated and row.status == JobStatus.RUNNING.value:
                 _event(
-                    conn, job_id, now, JobStatus.RUNNING, JobStatus.QUEUED,
+                    conn,
+                    job_id,
+                    now,
+                    JobStatus.RUNNING,
+                    JobStatus.QUEUED,
                     f"lease of {row.lease_owner} expired; requeued",
                 )
             return bool(updated)
@@ -421,9 +428,7 @@ class SqlJobStore:
             select(jobs.c.id)
             .where(
                 or_(
-                    and_(
-                        jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now
-                    ),
+                    and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now),
                     and_(
                         jobs.c.status == JobStatus.QUEUED.value,
                         jobs.c.updated_at < queued_before,

@@ -35,22 +35,32 @@ class BlackScholesParams(BaseModel):
 
     def _arrays(self) -> dict[str, Any]:
         return {
-            "type": self.type, "spot": self.spot, "strike": self.strike,
-            "maturity": self.maturity, "rate": self.rate, "volatility": self.volatility,
+            "type": self.type,
+            "spot": self.spot,
+            "strike": self.strike,
+            "maturity": self.maturity,
+            "rate": self.rate,
+            "volatility": self.volatility,
             "dividend_yield": self.dividend_yield,
         }
 
 
 def _out(x: np.ndarray, scalar: bool) -> float | list[Any]:
-    return float(x) if scalar else x.tolist()  # type: ignore[no-any-return]
+    return float(x) if scalar else x.tolist()
 
 
 def run(p: BlackScholesParams, ctx: RunContext) -> ModelOutput:
     arrays = p._arrays()
     scalar = all(np.ndim(v) == 0 for v in arrays.values())
     res = black_scholes(
-        np.asarray(p.type) == "call", p.spot, p.strike, p.maturity, p.rate, p.volatility,  # type: ignore[arg-type]
-        p.dividend_yield, greeks=p.greeks,  # type: ignore[arg-type]
+        np.asarray(p.type) == "call",
+        p.spot,
+        p.strike,
+        p.maturity,
+        p.rate,
+        p.volatility,
+        p.dividend_yield,
+        greeks=p.greeks,
     )
     ctx.checkpoint(1.0)
     result: dict[str, Any] = {"price": _out(res.price, scalar)}

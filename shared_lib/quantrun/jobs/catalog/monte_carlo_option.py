@@ -24,10 +24,16 @@ class MonteCarloParams(BaseModel):
     rate: float = Field(ge=-1, le=1, allow_inf_nan=False, description="continuous, per year")
     volatility: float = Field(gt=0, le=10, allow_inf_nan=False, description="per sqrt(year)")
     dividend_yield: float = Field(0.0, ge=-1, le=1, allow_inf_nan=False)
-    style: Literal["european", "asian_arithmetic", "asian_geometric", "up_and_out",
-                   "down_and_out"] = "european"
-    barrier: float | None = Field(None, gt=0, allow_inf_nan=False, validate_default=True,
-                                  description="required for up_and_out / down_and_out")
+    style: Literal[
+        "european", "asian_arithmetic", "asian_geometric", "up_and_out", "down_and_out"
+    ] = "european"
+    barrier: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        validate_default=True,
+        description="required for up_and_out / down_and_out",
+    )
     steps: int = Field(252, ge=1, le=10_000, description="monitoring dates (equal steps)")
     paths: int = Field(ge=2, le=MAX_PATHS)
     seed: int | None = Field(None, ge=0, lt=2**63, description="same seed, same result")
@@ -49,14 +55,29 @@ class MonteCarloParams(BaseModel):
 
 def run(p: MonteCarloParams, ctx: RunContext) -> ModelOutput:
     seed = p.seed if p.seed is not None else secrets.randbits(63)
-    opt = McOption(is_call=p.type == "call", spot=p.spot, strike=p.strike, maturity=p.maturity,
-                   rate=p.rate, volatility=p.volatility, dividend_yield=p.dividend_yield,
-                   style=p.style, barrier=p.barrier, steps=p.steps)
-    res = price_monte_carlo(opt, paths=p.paths, seed=seed, antithetic=p.antithetic,
-                            checkpoint=ctx.checkpoint)
+    opt = McOption(
+        is_call=p.type == "call",
+        spot=p.spot,
+        strike=p.strike,
+        maturity=p.maturity,
+        rate=p.rate,
+        volatility=p.volatility,
+        dividend_yield=p.dividend_yield,
+        style=p.style,
+        barrier=p.barrier,
+        steps=p.steps,
+    )
+    res = price_monte_carlo(
+        opt, paths=p.paths, seed=seed, antithetic=p.antithetic, checkpoint=ctx.checkpoint
+    )
     result: dict[str, Any] = {
-        "price": res.price, "std_error": res.std_error, "ci95": list(res.ci95),
-        "paths": res.paths, "steps": res.steps, "seed": seed, "style": p.style,
+        "price": res.price,
+        "std_error": res.std_error,
+        "ci95": list(res.ci95),
+        "paths": res.paths,
+        "steps": res.steps,
+        "seed": seed,
+        "style": p.style,
         "antithetic": p.antithetic,
     }
     return ModelOutput(result=result)

@@ -70,7 +70,9 @@ def run(p: RiskMetricsParams, ctx: RunContext) -> ModelOutput:
         port = aligned.returns[:, :-1] @ np.asarray(p.weights)
         m = series_metrics(port, aligned.returns[:, -1], risk_free_rate=p.risk_free_rate)
         series[PORTFOLIO] = {
-            **asdict(m), **_window(aligned.dates), "dates_dropped": aligned.dates_dropped,
+            **asdict(m),
+            **_window(aligned.dates),
+            "dates_dropped": aligned.dates_dropped,
             "prices_filled": dict(zip(p.symbols, aligned.prices_filled[:-1].tolist(), strict=True)),
             "weights": dict(zip(p.symbols, p.weights, strict=True)),
         }
@@ -84,7 +86,9 @@ def run(p: RiskMetricsParams, ctx: RunContext) -> ModelOutput:
                 aligned.returns[:, 0], aligned.returns[:, 1], risk_free_rate=p.risk_free_rate
             )
             series[symbol] = {
-                **asdict(m), **_window(aligned.dates), "dates_dropped": aligned.dates_dropped,
+                **asdict(m),
+                **_window(aligned.dates),
+                "dates_dropped": aligned.dates_dropped,
                 "prices_filled": int(aligned.prices_filled[0]),
             }
             curves[symbol] = (aligned.dates, aligned.returns[:, 0])
@@ -97,23 +101,46 @@ def run(p: RiskMetricsParams, ctx: RunContext) -> ModelOutput:
         "series": series,
         "benchmark": benchmark,
         "risk_free_rate": p.risk_free_rate,
-        "window": {"start": p.start.isoformat(), "end": p.end.isoformat(),
-                   "dates_in_window": int(matrix.dates.size)},
+        "window": {
+            "start": p.start.isoformat(),
+            "end": p.end.isoformat(),
+            "dates_in_window": int(matrix.dates.size),
+        },
         "missing_data": "interior gaps carried forward; each series aligned with the "
         "benchmark on common dates (dates_dropped counts the window dates left out)",
     }
-    artifacts = [Artifact("metrics.json", "application/json",
-                          json.dumps(result, indent=2).encode())]
+    artifacts = [
+        Artifact("metrics.json", "application/json", json.dumps(result, indent=2).encode())
+    ]
     if ctx.charts:
         curves[p.benchmark] = (bench.dates, bench.returns[:, 0])
         equity = {k: (d, equity_curve(r)) for k, (d, r) in curves.items()}
         drawdown = {k: (d, drawdown_curve(r)) for k, (d, r) in curves.items()}
-        artifacts.append(Artifact("equity.png", "image/png", charts.line_chart(
-            equity, title=f"Growth of 1.00 ({p.start} to {p.end})",
-            ylabel="Equity (start = 1.00)", emphasise=[p.benchmark])))
-        artifacts.append(Artifact("drawdown.png", "image/png", charts.line_chart(
-            drawdown, title="Drawdown from running peak", ylabel="Drawdown",
-            percent=True, emphasise=[p.benchmark])))
+        artifacts.append(
+            Artifact(
+                "equity.png",
+                "image/png",
+                charts.line_chart(
+                    equity,
+                    title=f"Growth of 1.00 ({p.start} to {p.end})",
+                    ylabel="Equity (start = 1.00)",
+                    emphasise=[p.benchmark],
+                ),
+            )
+        )
+        artifacts.append(
+            Artifact(
+                "drawdown.png",
+                "image/png",
+                charts.line_chart(
+                    drawdown,
+                    title="Drawdown from running peak",
+                    ylabel="Drawdown",
+                    percent=True,
+                    emphasise=[p.benchmark],
+                ),
+            )
+        )
     ctx.checkpoint(1.0)
     return ModelOutput(result=result, artifacts=artifacts)
 

@@ -1,0 +1,1 @@
+"""`make bench`: placeholder until the model-library issue fills the table."""
