@@ -1,4 +1,4 @@
-"""Long (date, symbol, price) columns to a dates x symbols matrix, without pandas."""
+"""Long price rows to a dates x symbols matrix, without pandas (shared by price stores)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,23 @@ import numpy as np
 from quantrun.ports import PriceMatrix
 
 
-def pivot_long(
-    dates: np.ndarray, symbols: np.ndarray, prices: np.ndarray, order: tuple[str, ...]
+def pivot_indexed(
+    days: np.ndarray, cols: np.ndarray, prices: np.ndarray, symbols: tuple[str, ...]
 ) -> PriceMatrix:
-    unique_dates, row = np.unique(dates, return_inverse=True)
-    lookup = {s: i for i, s in enumerate(order)}
-    uniq_syms, sym_inverse = np.unique(symbols, return_inverse=True)
-    col = np.array([lookup[s] for s in uniq_syms.tolist()], dtype=np.intp)[sym_inverse]
-    close = np.full((unique_dates.size, len(order)), np.nan)
-    close[row, col] = prices
-    return PriceMatrix(dates=unique_dates.astype("datetime64[D]"), symbols=order, close=close)
+    """``days``: day numbers since 1970-01-01; ``cols``: each row's index in ``symbols``."""
+    if days.size == 0:
+        return PriceMatrix(
+            dates=np.array([], dtype="datetime64[D]"),
+            symbols=symbols,
+            close=np.empty((0, len(symbols))),
+        )
+    lo = int(days.min())
+    span = int(days.max()) - lo + 1
+    present = np.zeros(span, dtype=bool)
+    present[days - lo] = True
+    unique_days = np.flatnonzero(present)
+    row_of_day = np.cumsum(present) - 1
+    close = np.full((unique_days.size, len(symbols)), np.nan)
+    close[row_of_day[days - lo], cols] = prices
+    dates = (unique_days + lo).astype("datetime64[D]")
+    return PriceMatrix(dates=dates, symbols=symbols, close=close)

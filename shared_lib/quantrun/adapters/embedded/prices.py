@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from quantrun.adapters.price_matrix import pivot_long
+from quantrun.adapters.price_matrix import pivot_indexed
 from quantrun.clock import utcnow
 from quantrun.ports import Instrument, PriceMatrix, PriceRow
 
@@ -95,21 +95,26 @@ class DuckDBPriceStore:
         return [Instrument(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
 
     def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
+        # Symbols travel as their index in the request and dates as day numbers, so the
+        # pivot below works on integers only (no strings on the hot path).
         cols = (
             self._cursor()
             .execute(
                 """
-            SELECT date, symbol, coalesce(adj_close, close) AS px
-            FROM prices
-            WHERE symbol IN (SELECT unnest($symbols)) AND date BETWEEN $start AND $end
-            """,
+                SELECT CAST(p.date - DATE '1970-01-01' AS INTEGER) AS day, w.idx - 1 AS col,
+                       coalesce(p.adj_close, p.close) AS px
+                FROM prices p
+                JOIN (SELECT unnest($symbols) AS symbol,
+                             generate_subscripts($symbols, 1) AS idx) w USING (symbol)
+                WHERE p.date BETWEEN $start AND $end
+                """,
                 {"symbols": list(symbols), "start": start, "end": end},
             )
             .fetchnumpy()
         )
-        return pivot_long(
-            np.asarray(cols["date"]).astype("datetime64[D]"),
-            np.asarray(cols["symbol"]).astype(str),
+        return pivot_indexed(
+            np.asarray(cols["day"], dtype=np.int64),
+            np.asarray(cols["col"], dtype=np.intp),
             np.asarray(cols["px"], dtype=np.float64),
             tuple(symbols),
         )
