@@ -35,8 +35,15 @@ def _time(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def paired(workload: str, unit: str, cand: Callable[[], object], cand_units: float,
-           ref_name: str, ref: Callable[[], object], ref_units: float) -> Row:
+def paired(
+    workload: str,
+    unit: str,
+    cand: Callable[[], object],
+    cand_units: float,
+    ref_name: str,
+    ref: Callable[[], object],
+    ref_units: float,
+) -> Row:
     cand(), ref()  # warm up (imports, caches, page faults)
     c_rates, r_rates, ratios = [], [], []
     for _ in range(REPEATS):
@@ -45,8 +52,9 @@ def paired(workload: str, unit: str, cand: Callable[[], object], cand_units: flo
         c_rates.append(c)
         r_rates.append(r)
         ratios.append(c / r)
-    return Row(workload, unit, statistics.median(c_rates), ref_name,
-               statistics.median(r_rates), ratios)
+    return Row(
+        workload, unit, statistics.median(c_rates), ref_name, statistics.median(r_rates), ratios
+    )
 
 
 def bench_black_scholes() -> Row:
@@ -67,14 +75,24 @@ def bench_black_scholes() -> Row:
             nd1 = 0.5 * (1 + math.erf(d1 / math.sqrt(2)))
             nd2 = 0.5 * (1 + math.erf(d2 / math.sqrt(2)))
             pdf = math.exp(-0.5 * d1 * d1) / math.sqrt(2 * math.pi)
-            _ = (s[i] * nd1 - k[i] * math.exp(-0.03 * t[i]) * nd2, nd1,
-                 pdf / (s[i] * v[i] * sq), s[i] * pdf * sq,
-                 -s[i] * pdf * v[i] / (2 * sq) - 0.03 * k[i] * math.exp(-0.03 * t[i]) * nd2,
-                 k[i] * t[i] * math.exp(-0.03 * t[i]) * nd2)
+            _ = (
+                s[i] * nd1 - k[i] * math.exp(-0.03 * t[i]) * nd2,
+                nd1,
+                pdf / (s[i] * v[i] * sq),
+                s[i] * pdf * sq,
+                -s[i] * pdf * v[i] / (2 * sq) - 0.03 * k[i] * math.exp(-0.03 * t[i]) * nd2,
+                k[i] * t[i] * math.exp(-0.03 * t[i]) * nd2,
+            )
 
-    return paired("Black-Scholes price + 5 Greeks, 1e6 options", "options/s",
-                  lambda: black_scholes(is_call, s, k, t, 0.03, v), n,
-                  "per-option Python loop", loop, m)
+    return paired(
+        "Black-Scholes price + 5 Greeks, 1e6 options",
+        "options/s",
+        lambda: black_scholes(is_call, s, k, t, 0.03, v),
+        n,
+        "per-option Python loop",
+        loop,
+        m,
+    )
 
 
 def bench_monte_carlo() -> Row:
@@ -93,8 +111,15 @@ def bench_monte_carlo() -> Row:
             rng.standard_normal((BLOCK, 252))
 
     work = blocks * BLOCK * 252
-    return paired("Monte Carlo GBM full paths (asian), 65k x 252", "path-steps/s",
-                  paths, work, "bare normal generation", normals, work)
+    return paired(
+        "Monte Carlo GBM full paths (asian), 65k x 252",
+        "path-steps/s",
+        paths,
+        work,
+        "bare normal generation",
+        normals,
+        work,
+    )
 
 
 def bench_risk_metrics() -> Row:
@@ -122,8 +147,15 @@ def bench_risk_metrics() -> Row:
                 mdd = min(mdd, eq / peak - 1)
             _ = (mean / sd, statistics.covariance(col, b.tolist()), mdd)
 
-    return paired("risk metrics, 500 series x 10 years", "series/s", ours, n_series,
-                  "plain-Python definitions", loop, sub)
+    return paired(
+        "risk metrics, 500 series x 10 years",
+        "series/s",
+        ours,
+        n_series,
+        "plain-Python definitions",
+        loop,
+        sub,
+    )
 
 
 def bench_price_load() -> Row:
@@ -142,7 +174,9 @@ def bench_price_load() -> Row:
         SELECT DATE '2008-01-01' + CAST(d AS INTEGER), 'S' || lpad(CAST(s AS VARCHAR), 3, '0'),
                NULL, NULL, NULL, 100 + random(), NULL, NULL, 'bench', now()
         FROM range($n_days) t(d), range($n_sym) u(s)
-        """, {"n_days": n_days, "n_sym": n_sym})
+        """,
+        {"n_days": n_days, "n_sym": n_sym},
+    )
     symbols = [f"S{i:03d}" for i in range(n_sym)]
     start, end = date(2008, 1, 1), date(2016, 12, 31)
 
@@ -151,11 +185,18 @@ def bench_price_load() -> Row:
             "SELECT CAST(date - DATE '1970-01-01' AS INTEGER), coalesce(adj_close, close) "
             "FROM prices "
             "WHERE symbol IN (SELECT unnest($s)) AND date BETWEEN $a AND $b",
-            {"s": symbols, "a": start, "b": end}).fetchnumpy()
+            {"s": symbols, "a": start, "b": end},
+        ).fetchnumpy()
 
-    row = paired("load 500 symbols x ~9 years into a dates x symbols matrix", "loads/s",
-                 lambda: store.load_close(symbols, start, end), 1,
-                 "raw columnar fetch (no pivot)", raw_fetch, 1)
+    row = paired(
+        "load 500 symbols x ~9 years into a dates x symbols matrix",
+        "loads/s",
+        lambda: store.load_close(symbols, start, end),
+        1,
+        "raw columnar fetch (no pivot)",
+        raw_fetch,
+        1,
+    )
     store.close()
     return row
 
@@ -166,8 +207,10 @@ def machine() -> str:
         from threadpoolctl import threadpool_info
 
         for pool in threadpool_info():
-            parts.append(f"{pool.get('internal_api')}:{pool.get('architecture')}"
-                         f" threads={pool.get('num_threads')}")
+            parts.append(
+                f"{pool.get('internal_api')}:{pool.get('architecture')}"
+                f" threads={pool.get('num_threads')}"
+            )
     except ImportError:
         parts.append("threadpoolctl not installed")
     return ", ".join(parts)
@@ -178,9 +221,13 @@ def main() -> None:
     print(f"machine: {machine()}; repeats={REPEATS}; figures are medians")
     header = ("workload", "QuantRun", "reference", "reference rate", "ratio (median, min-max)")
     table = [header] + [
-        (r.workload, f"{r.candidate:,.4g} {r.unit}", r.reference_name,
-         f"{r.reference:,.4g} {r.unit}",
-         f"{statistics.median(r.ratios):,.3g}x ({min(r.ratios):,.3g}-{max(r.ratios):,.3g})")
+        (
+            r.workload,
+            f"{r.candidate:,.4g} {r.unit}",
+            r.reference_name,
+            f"{r.reference:,.4g} {r.unit}",
+            f"{statistics.median(r.ratios):,.3g}x ({min(r.ratios):,.3g}-{max(r.ratios):,.3g})",
+        )
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

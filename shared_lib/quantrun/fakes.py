@@ -1,0 +1,87 @@
+"""In-memory fakes of the ports, for unit tests of the layers above them.
+
+Each fake keeps the port's observable contract (create-only artifacts, adjusted-close
+price matrices, publish order) and can be told to fail, to exercise error paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import numpy as np
+
+from quantrun.errors import Conflict, TransientError
+from quantrun.jobs.domain import ArtifactRef
+from quantrun.ports import Instrument, PriceMatrix, PriceRow, StoredArtifact
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.published: list[str] = []
+        self.fail = False
+
+    def ping(self) -> None:
+        if self.fail:
+            raise TransientError("queue down")
+
+    def publish(self, job_id: str) -> None:
+        if self.fail:
+            raise TransientError("queue down")
+        self.published.append(job_id)
+
+
+class FakePriceStore:
+    def __init__(self, rows: Sequence[PriceRow] = ()) -> None:
+        self.rows: dict[tuple[str, date], PriceRow] = {(r.symbol, r.date): r for r in rows}
+        self.fail_loads = 0  # the next N loads raise TransientError
+
+    def ping(self) -> None:
+        return None
+
+    def instruments(self) -> list[Instrument]:
+        by_symbol: dict[str, list[date]] = {}
+        for symbol, day in self.rows:
+            by_symbol.setdefault(symbol, []).append(day)
+        return [Instrument(s, s, min(d), max(d), len(d)) for s, d in sorted(by_symbol.items())]
+
+    def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
+        if self.fail_loads:
+            self.fail_loads -= 1
+            raise TransientError("price store unavailable")
+        wanted = set(symbols)
+        days = sorted({d for s, d in self.rows if s in wanted and start <= d <= end})
+        close = np.full((len(days), len(symbols)), np.nan)
+        row = {d: i for i, d in enumerate(days)}
+        for j, symbol in enumerate(symbols):
+            for d in days:
+                price = self.rows.get((symbol, d))
+                if price is not None:
+                    close[row[d], j] = price.adj_close if price.adj_close else price.close
+        return PriceMatrix(np.array(days, dtype="datetime64[D]"), tuple(symbols), close)
+
+    def upsert(self, rows: Sequence[PriceRow], *, source: str) -> int:
+        for r in rows:
+            self.rows[(r.symbol, r.date)] = r
+        return len(rows)
+
+
+class FakeArtifactStore:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], StoredArtifact] = {}
+
+    def ping(self) -> None:
+        return None
+
+    def put(self, job_id: str, name: str, data: bytes, content_type: str) -> ArtifactRef:
+        existing = self.objects.get((job_id, name))
+        if existing is not None and existing.data != data:
+            raise Conflict(f"artifact {name} of job {job_id} exists with other content")
+        self.objects[(job_id, name)] = StoredArtifact(content_type, data)
+        return ArtifactRef(name, content_type, len(data))
+
+    def get(self, job_id: str, name: str) -> StoredArtifact | None:
+        return self.objects.get((job_id, name))
+
+    def signed_url(self, job_id: str, name: str) -> str | None:
+        return None

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from quantrun.settings import Settings
+
+
+def test_embedded_defaults_need_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("QUANTRUN_MODE", "QUANTRUN_DATABASE_URL", "QUANTRUN_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    s = Settings()
+    assert s.mode == "embedded" and s.resolved_database_url.startswith("sqlite:///")
+
+
+@pytest.mark.parametrize("value", ["changeme", "<your key>", "your-project", "TODO", "xxx"])
+def test_placeholders_are_refused_with_the_variable_name(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("QUANTRUN_API_KEY", value)
+    with pytest.raises(ValidationError, match="QUANTRUN_API_KEY is a placeholder"):
+        Settings()
+
+
+def test_gcp_mode_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUANTRUN_MODE", "gcp")
+    monkeypatch.delenv("QUANTRUN_PROJECT", raising=False)
+    monkeypatch.delenv("QUANTRUN_DATABASE_URL", raising=False)
+    with pytest.raises(ValidationError, match="QUANTRUN_PROJECT, QUANTRUN_DATABASE_URL"):
+        Settings()
+
+
+def test_bad_types_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUANTRUN_PORT", "eighty")
+    with pytest.raises(ValidationError, match="port"):
+        Settings()

@@ -1,0 +1,201 @@
+"""submit_job, run_job and reclaim_stale against fakes of the queue, prices and artifacts
+(the job store is the real SQL adapter on a throwaway SQLite file: it is fast and its
+guarded transitions are the point)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from quantrun.adapters.sql import migrate
+from quantrun.adapters.sql.engine import make_engine
+from quantrun.adapters.sql.job_store import SqlJobStore
+from quantrun.clock import utcnow
+from quantrun.errors import Conflict
+from quantrun.fakes import FakeArtifactStore, FakePriceStore, FakeQueue
+from quantrun.jobs.domain import JobStatus, User
+from quantrun.jobs.execute import RunOutcome, WorkerConfig, reclaim_stale, run_job
+from quantrun.jobs.submit import KnownSymbols, UnknownModel, UnknownSymbol, submit_job
+from quantrun.ports import PriceRow
+
+BS = {"type": "call", "spot": 100, "strike": 100, "maturity": 1, "rate": 0.05, "volatility": 0.2}
+
+
+def _prices() -> FakePriceStore:
+    rng = np.random.default_rng(0)
+    days = [date(2020, 1, 1) + timedelta(days=i) for i in range(120)]
+    rows = []
+    for symbol in ("AAA", "BBB", "SPY"):
+        px = 100 * np.cumprod(1 + rng.normal(0, 0.01, len(days)))
+        rows += [PriceRow(d, symbol, float(p)) for d, p in zip(days, px, strict=True)]
+    return FakePriceStore(rows)
+
+
+class World:
+    def __init__(self, tmp: Path) -> None:
+        engine = make_engine(f"sqlite:///{tmp / 'jobs.db'}")
+        migrate.upgrade(engine)
+        self.store = SqlJobStore(engine)
+        self.queue = FakeQueue()
+        self.prices = _prices()
+        self.artifacts = FakeArtifactStore()
+        self.known = KnownSymbols(self.prices)
+        self.user: User = self.store.get_or_create_user("u")
+        self.cfg = WorkerConfig(worker_id="w1", lease_seconds=5, max_attempts=3)
+
+    def submit(self, model: str, params: dict[str, Any], key: str | None = None) -> Any:
+        return submit_job(
+            store=self.store,
+            queue=self.queue,
+            known=self.known,
+            user=self.user,
+            model=model,
+            params=params,
+            idempotency_key=key,
+            now=utcnow(),
+        )
+
+    def run(self, job_id: str, cfg: WorkerConfig | None = None) -> RunOutcome:
+        return run_job(
+            job_id=job_id,
+            store=self.store,
+            prices=self.prices,
+            artifacts=self.artifacts,
+            cfg=cfg or self.cfg,
+        )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+def test_submit_records_normalised_params_and_publishes(world: World) -> None:
+    job, created = world.submit("black_scholes", BS)
+    assert created and world.queue.published == [job.id]
+    assert job.params["dividend_yield"] == 0.0 and job.params["greeks"] is True
+
+
+def test_submit_rejects_unknown_models_symbols_and_bad_params(world: World) -> None:
+    with pytest.raises(UnknownModel):
+        world.submit("nope", {})
+    with pytest.raises(UnknownSymbol) as info:
+        world.submit(
+            "risk_metrics", {"symbols": ["AAA", "ZZZ"], "start": "2020-01-01", "end": "2020-04-01"}
+        )
+    assert info.value.field == "params.symbols[1]"
+    with pytest.raises(ValidationError):
+        world.submit("black_scholes", {**BS, "volatility": -1})
+    assert world.queue.published == []
+
+
+def test_idempotent_replay_and_conflict(world: World) -> None:
+    first, _ = world.submit("black_scholes", BS, key="k")
+    again, created = world.submit("black_scholes", dict(BS), key="k")
+    assert again.id == first.id and not created
+    assert world.queue.published == [first.id]
+    with pytest.raises(Conflict):
+        world.submit("black_scholes", {**BS, "spot": 101}, key="k")
+
+
+def test_a_failed_publish_still_records_the_job_and_the_sweep_publishes_it(world: World) -> None:
+    world.queue.fail = True
+    job, created = world.submit("black_scholes", BS)
+    assert created and world.store.get_job(job.id) is not None
+    world.queue.fail = False
+    later = utcnow() + timedelta(minutes=10)
+    assert (
+        reclaim_stale(
+            store=world.store, queue=world.queue, now=later, queued_grace=timedelta(minutes=1)
+        )
+        == 1
+    )
+    assert world.queue.published == [job.id]
+
+
+def test_run_job_succeeds_and_stores_artifacts(world: World) -> None:
+    job, _ = world.submit(
+        "risk_metrics", {"symbols": ["AAA"], "start": "2020-01-01", "end": "2020-04-30"}
+    )
+    assert world.run(job.id) == RunOutcome.DONE
+    done = world.store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED
+    assert {a.name for a in done.artifacts} == {"equity.png", "drawdown.png", "metrics.json"}
+    assert (job.id, "equity.png") in world.artifacts.objects
+    # a duplicate delivery acknowledges without running again
+    assert world.run(job.id) == RunOutcome.DONE
+    assert world.store.get_job(job.id).attempts == 1  # type: ignore[union-attr]
+
+
+def test_model_input_errors_fail_the_job_with_their_code(world: World) -> None:
+    job, _ = world.submit(
+        "risk_metrics", {"symbols": ["AAA"], "start": "2020-01-01", "end": "2020-01-10"}
+    )
+    assert world.run(job.id) == RunOutcome.DONE
+    failed = world.store.get_job(job.id)
+    assert failed is not None and failed.status == JobStatus.FAILED
+    assert failed.error is not None and failed.error.code == "insufficient_history"
+    assert "AAA" in failed.error.message
+
+
+def test_transient_failure_retries_and_releases_the_lease(world: World) -> None:
+    job, _ = world.submit(
+        "risk_metrics", {"symbols": ["AAA"], "start": "2020-01-01", "end": "2020-04-30"}
+    )
+    world.prices.fail_loads = 1
+    assert world.run(job.id) == RunOutcome.RETRY
+    held = world.store.get_job(job.id)
+    assert held is not None and held.status == JobStatus.RUNNING
+    assert held.lease_expires_at is not None and held.lease_expires_at <= utcnow()
+    assert world.run(job.id, WorkerConfig("w2", 5, 3)) == RunOutcome.DONE  # redelivery
+    done = world.store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED and done.attempts == 2
+
+
+def test_persistent_transient_failures_end_in_attempts_exhausted(world: World) -> None:
+    job, _ = world.submit(
+        "risk_metrics", {"symbols": ["AAA"], "start": "2020-01-01", "end": "2020-04-30"}
+    )
+    world.prices.fail_loads = 100
+    outcomes = [world.run(job.id) for _ in range(4)]
+    assert outcomes == [RunOutcome.RETRY] * 3 + [RunOutcome.DONE]
+    failed = world.store.get_job(job.id)
+    assert failed is not None and failed.status == JobStatus.FAILED
+    assert failed.error is not None and failed.error.code == "attempts_exhausted"
+
+
+def test_a_job_leased_elsewhere_is_busy(world: World) -> None:
+    job, _ = world.submit("black_scholes", BS)
+    now = utcnow()
+    world.store.claim(
+        job.id, worker="other", now=now, lease_until=now + timedelta(minutes=1), max_attempts=3
+    )
+    assert world.run(job.id) == RunOutcome.BUSY
+
+
+def test_cancel_stops_a_running_job_at_its_next_checkpoint(world: World) -> None:
+    params = {**BS, "style": "asian_arithmetic", "paths": 3_000_000, "steps": 100, "seed": 1}
+    job, _ = world.submit("monte_carlo_option", params)
+    outcome: list[RunOutcome] = []
+    runner = threading.Thread(target=lambda: outcome.append(world.run(job.id)))
+    runner.start()
+    deadline = time.monotonic() + 20
+    while world.store.get_job(job.id).status != JobStatus.RUNNING:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    world.store.cancel(job.id, user_id=world.user.id, now=utcnow())
+    runner.join(timeout=30)
+    assert outcome == [RunOutcome.DONE]
+    final = world.store.get_job(job.id)
+    assert final is not None and final.status == JobStatus.CANCELLED and final.result is None
+
+
+def test_unknown_job_is_acknowledged(world: World) -> None:
+    assert world.run("00000000-0000-0000-0000-000000000000") == RunOutcome.DONE
