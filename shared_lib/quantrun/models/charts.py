@@ -47,3 +47,73 @@ def line_chart(
     ax.legend(loc="best", fontsize="small", ncol=2 if len(series) > 6 else 1)
     fig.autofmt_xdate()
     return _png(fig)
+
+
+def pnl_distribution(
+    *,
+    title: str,
+    xlabel: str,
+    markers: Mapping[str, float],
+    samples: np.ndarray | None = None,
+    normal: tuple[float, float] | None = None,
+) -> bytes:
+    """A histogram of P&L samples, or the density of a normal P&L (mean, sd), with
+    vertical lines at ``markers`` (e.g. -VaR, -CVaR)."""
+    fig = Figure(figsize=(9, 4.8))
+    ax = fig.add_subplot()
+    if samples is not None and samples.size:
+        ax.hist(
+            samples,
+            bins=min(200, max(20, samples.size // 50)),
+            density=True,
+            color="#4c72b0",
+            alpha=0.8,
+            label="scenarios",
+        )
+    if normal is not None:
+        mean, sd = normal
+        x = np.linspace(mean - 4.5 * sd, mean + 4.5 * sd, 800)
+        ax.plot(
+            x,
+            np.exp(-0.5 * ((x - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)),
+            color="#4c72b0",
+            label="normal P&L",
+        )
+    for (name, value), color in zip(markers.items(), ("#c44e52", "#8c1c13"), strict=False):
+        ax.axvline(value, color=color, linestyle="--", linewidth=1.4, label=f"{name} {value:,.0f}")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Density")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return _png(fig)
+
+
+def frontier_chart(
+    *,
+    frontier: tuple[np.ndarray, np.ndarray] | None,
+    assets: Mapping[str, tuple[float, float]],
+    chosen: tuple[float, float],
+    chosen_label: str,
+) -> bytes:
+    """Efficient frontier (volatility, return), the assets, and the chosen portfolio."""
+    fig = Figure(figsize=(8, 5.5))
+    ax = fig.add_subplot()
+    if frontier is not None:
+        ax.plot(
+            frontier[0], frontier[1], color="#4c72b0", linewidth=1.6, label="efficient frontier"
+        )
+    for name, (vol, ret) in assets.items():
+        ax.scatter([vol], [ret], s=18, color="#55a868")
+        ax.annotate(name, (vol, ret), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.scatter(
+        [chosen[0]], [chosen[1]], s=90, marker="*", color="#c44e52", label=chosen_label, zorder=5
+    )
+    ax.set_title("Mean-variance portfolio (annualised)")
+    ax.set_xlabel("Volatility (per year)")
+    ax.set_ylabel("Expected return (per year)")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return _png(fig)

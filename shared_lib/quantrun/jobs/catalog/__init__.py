@@ -4,11 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from quantrun.jobs.catalog import black_scholes, monte_carlo_option, risk_metrics
+from quantrun.jobs.catalog import (
+    backtest,
+    black_scholes,
+    implied_volatility,
+    index_strategy,
+    markowitz,
+    monte_carlo_option,
+    portfolio_var,
+    risk_metrics,
+)
 from quantrun.jobs.spec import ModelSpec
 
 REGISTRY: dict[str, ModelSpec[Any]] = {
-    spec.name: spec for spec in (black_scholes.SPEC, monte_carlo_option.SPEC, risk_metrics.SPEC)
+    spec.name: spec
+    for spec in (
+        black_scholes.SPEC,
+        implied_volatility.SPEC,
+        monte_carlo_option.SPEC,
+        portfolio_var.SPEC,
+        markowitz.SPEC,
+        risk_metrics.SPEC,
+        backtest.SPEC,
+        index_strategy.SPEC,
+    )
 }
 
 

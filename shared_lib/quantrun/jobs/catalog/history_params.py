@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from quantrun.errors import ModelInputError
 from quantrun.jobs.fields import Symbols
+from quantrun.jobs.spec import RunContext
+from quantrun.models.history import AlignedSeries, align
+from quantrun.ports import PriceMatrix
 
 
 class HistoryParams(BaseModel):
@@ -26,3 +31,33 @@ class HistoryParams(BaseModel):
 
     def history_size(self) -> float:
         return float(len(self.symbols) * max((self.end - self.start).days, 1))
+
+
+def load_matrix(ctx: RunContext, symbols: list[str], start: date, end: date) -> PriceMatrix:
+    """Prices for the window, or ``insufficient_history`` when the store has none."""
+    matrix = ctx.load_prices(symbols, start, end)
+    if matrix.dates.size == 0:
+        raise ModelInputError(
+            f"no prices for {', '.join(symbols)} between {start} and {end}",
+            code="insufficient_history",
+        )
+    return matrix
+
+
+def load_aligned(ctx: RunContext, symbols: list[str], start: date, end: date) -> AlignedSeries:
+    """Prices of all symbols on their common dates (``quantrun.models.history``)."""
+    matrix = load_matrix(ctx, symbols, start, end)
+    return align(matrix.dates, matrix.close, symbols)
+
+
+def data_summary(aligned: AlignedSeries, symbols: list[str]) -> dict[str, Any]:
+    """What a result says about the dates and symbols it used."""
+    return {
+        "symbols": symbols,
+        "first_date": str(aligned.dates[0]),
+        "last_date": str(aligned.dates[-1]),
+        "observations": int(aligned.returns.shape[0]),
+        "dates_dropped": aligned.dates_dropped,
+        "prices_filled": dict(zip(symbols, aligned.prices_filled.tolist(), strict=True)),
+        "missing_data": "interior gaps carried forward; common dates of all symbols used",
+    }

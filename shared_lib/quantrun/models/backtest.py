@@ -1,0 +1,273 @@
+"""Vectorised long/flat backtests of rule-based strategies over a parameter grid.
+
+Semantics (the contract's): a signal computed from the close of day t sets the position
+held from the close of day t to the close of day t+1 onward (no look-ahead). Each
+symbol is a sleeve with an equal share of ``initial_cash``, fully invested or flat;
+sleeves are never rebalanced against each other. At each position change, fees and
+slippage, (fees_bps + slippage_bps) / 10,000 of the traded notional, are taken from the
+sleeve. Sleeve equity:
+
+    E_0 = C/N * (1 - c * pos_0)
+    E_t = E_{t-1} * (1 + pos_{t-1} * r_t) * (1 - c * |pos_t - pos_{t-1}|)
+
+Prices follow ``quantrun.models.history`` (interior gaps carried forward); a symbol is
+flat (signal 0, return 0) before its first and after its last price, and during each
+indicator's warm-up.
+
+Signals (1 = long, 0 = flat), with P the adjusted close of the symbol:
+
+- ``sma_cross`` {fast, slow}: SMA_fast(P) > SMA_slow(P); warm-up ``slow`` prices.
+- ``rsi`` {period, lower, upper}: Wilder-style RSI = 100 - 100 / (1 + G/L), G and L the
+  exponential averages (alpha = 1/period, seeded with the first change) of gains and
+  losses; enter when RSI < lower, exit when RSI > upper, otherwise hold; warm-up
+  ``period`` changes.
+- ``macd`` {fast, slow, signal}: MACD = EMA_fast(P) - EMA_slow(P) (alpha = 2/(span+1),
+  seeded with the first price), long while MACD > EMA_signal(MACD); warm-up
+  ``slow + signal - 1`` prices.
+- ``momentum`` {lookback, top_n}: long the ``top_n`` symbols with the highest trailing
+  return P_t / P_{t-lookback} - 1 (ties: earlier symbol first); warm-up ``lookback``.
+
+Results per parameter set: ``total_return``, ``cagr`` (252 periods a year),
+``sharpe`` (daily portfolio returns, rf = 0, x sqrt(252)), ``max_drawdown`` of the
+portfolio equity (starting at ``initial_cash``), ``trades`` (position changes summed
+over symbols) and ``turnover`` (traded notional / mean equity, per year).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter
+
+PERIODS = 252
+MAX_CHUNK_ELEMENTS = 8_000_000  # grid x dates x symbols per vectorised chunk
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Prices with leading/trailing gaps filled flat, plus where each symbol is live."""
+
+    filled: np.ndarray  # (T, N) no NaN
+    live: np.ndarray  # (T, N) bool: the symbol has a real (or carried) price
+    returns: np.ndarray  # (T, N) r_t, 0 where not live or at t = 0
+    age: np.ndarray  # (T, N) prices seen so far (1 on the first), 0 before listing
+
+
+def prepare(close: np.ndarray) -> Prepared:
+    from quantrun.models.history import fill_interior_gaps
+
+    filled, _ = fill_interior_gaps(close)
+    live = ~np.isnan(filled)
+    if not live.any(axis=0).all():
+        raise ValueError("every symbol needs at least one price")
+    t = np.arange(filled.shape[0])[:, None]
+    first = np.argmax(live, axis=0)
+    last = filled.shape[0] - 1 - np.argmax(live[::-1], axis=0)
+    before = t < first
+    out = filled.copy()
+    out = np.where(before, filled[first, np.arange(filled.shape[1])], out)
+    out = np.where(t > last, filled[last, np.arange(filled.shape[1])], out)
+    returns = np.zeros_like(out)
+    both = live[1:] & live[:-1]
+    returns[1:] = np.where(both, out[1:] / out[:-1] - 1.0, 0.0)
+    age = np.where(live, t - first + 1, 0)
+    return Prepared(filled=out, live=live, returns=returns, age=age)
+
+
+def ema(x: np.ndarray, alpha: float) -> np.ndarray:
+    """y_0 = x_0, y_t = alpha x_t + (1 - alpha) y_{t-1}, along axis 0."""
+    zi = (1.0 - alpha) * x[:1]
+    y, _ = lfilter([alpha], [1.0, -(1.0 - alpha)], x, axis=0, zi=zi)
+    return np.asarray(y)
+
+
+def sma(x: np.ndarray, window: int) -> np.ndarray:
+    """Rolling mean over ``window`` rows (the first window-1 rows average what exists)."""
+    c = np.cumsum(x, axis=0)
+    out = c.copy()
+    out[window:] = c[window:] - c[:-window]
+    counts = np.minimum(np.arange(1, x.shape[0] + 1), window)[:, None]
+    return out / counts
+
+
+def rsi(prepared: Prepared, period: int) -> np.ndarray:
+    p = prepared.filled
+    change = np.zeros_like(p)
+    change[1:] = p[1:] - p[:-1]
+    gain, loss = np.maximum(change, 0.0), np.maximum(-change, 0.0)
+    g, l_ = _ema_from(gain, prepared.age, 1.0 / period), _ema_from(loss, prepared.age, 1.0 / period)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(l_ == 0, np.where(g == 0, 50.0, 100.0), 100.0 - 100.0 / (1.0 + g / l_))
+    return np.asarray(out)
+
+
+def _ema_from(x: np.ndarray, age: np.ndarray, alpha: float) -> np.ndarray:
+    """EMA of price changes seeded at each symbol's first change (age 2)."""
+    seeded = np.where(age >= 2, x, 0.0)
+    out = np.empty_like(seeded)
+    for j in range(x.shape[1]):
+        start = int(np.argmax(age[:, j] >= 2)) if (age[:, j] >= 2).any() else x.shape[0]
+        out[:start, j] = 0.0
+        if start < x.shape[0]:
+            out[start:, j] = ema(seeded[start:, j : j + 1], alpha)[:, 0]
+    return out
+
+
+def signals_sma(prepared: Prepared, fast: int, slow: int) -> np.ndarray:
+    p = prepared.filled
+    return (sma(p, fast) > sma(p, slow)) & (prepared.age >= slow)
+
+
+def signals_macd(prepared: Prepared, fast: int, slow: int, signal: int) -> np.ndarray:
+    p = prepared.filled
+    macd = ema(p, 2.0 / (fast + 1)) - ema(p, 2.0 / (slow + 1))
+    line = ema(macd, 2.0 / (signal + 1))
+    out: np.ndarray = (macd > line) & (prepared.age >= slow + signal - 1)
+    return out
+
+
+def signals_rsi(prepared: Prepared, period: int, lower: float, upper: float) -> np.ndarray:
+    value = rsi(prepared, period)
+    ready = prepared.age >= period + 1
+    event = np.where(ready & (value < lower), 1.0, np.where(ready & (value > upper), 0.0, np.nan))
+    event[0] = np.where(np.isnan(event[0]), 0.0, event[0])
+    idx = np.where(~np.isnan(event), np.arange(event.shape[0])[:, None], 0)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    held = event[idx, np.arange(event.shape[1])]
+    out: np.ndarray = (held > 0.5) & prepared.live
+    return out
+
+
+def signals_momentum(prepared: Prepared, lookback: int, top_n: int) -> np.ndarray:
+    p = prepared.filled
+    trailing = np.full_like(p, -np.inf)
+    trailing[lookback:] = p[lookback:] / p[:-lookback] - 1.0
+    trailing = np.where((prepared.age > lookback) & prepared.live, trailing, -np.inf)
+    # rank by descending trailing return; a stable sort keeps earlier symbols first on ties
+    order = np.argsort(-trailing, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(p.shape[1])[None, :], axis=1)
+    out: np.ndarray = (ranks < top_n) & np.isfinite(trailing)
+    return out
+
+
+@dataclass(frozen=True)
+class GridResult:
+    params: list[dict[str, float]]
+    total_return: np.ndarray
+    cagr: np.ndarray
+    sharpe: np.ndarray  # NaN where undefined (flat all the time)
+    max_drawdown: np.ndarray
+    trades: np.ndarray
+    turnover: np.ndarray
+    equity: np.ndarray  # (G, T) portfolio equity
+
+
+def simulate(
+    positions: np.ndarray, prepared: Prepared, *, initial_cash: float, cost: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """positions (G, T, N) in {0, 1} -> portfolio equity (G, T), trades (G,), traded (G,)."""
+    pos = positions.astype(np.float64)
+    pos *= prepared.live[None]
+    change = np.abs(np.diff(pos, axis=1, prepend=0.0))
+    factor = 1.0 - cost * change
+    factor[:, 1:] *= 1.0 + pos[:, :-1] * prepared.returns[None, 1:]
+    sleeves = np.cumprod(factor, axis=1)
+    sleeves *= initial_cash / pos.shape[2]
+    # notional traded at t is the sleeve's value before the cost, i.e. E_t / factor_cost
+    before_cost = sleeves / (1.0 - cost * change)
+    traded = (before_cost * change).sum(axis=(1, 2))
+    return sleeves.sum(axis=2), change.sum(axis=(1, 2)), traded
+
+
+def grid_metrics(
+    equity: np.ndarray, initial_cash: float, traded: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n_returns = equity.shape[1] - 1
+    start = np.full((equity.shape[0], 1), initial_cash)
+    curve = np.concatenate([start, equity], axis=1)
+    total = equity[:, -1] / initial_cash - 1.0
+    years = max(n_returns, 1) / PERIODS
+    cagr = np.where(total > -1, np.sign(1 + total) * np.abs(1 + total) ** (1 / years) - 1, -1.0)
+    daily = equity[:, 1:] / equity[:, :-1] - 1.0
+    std = daily.std(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpe = np.where(std > 1e-12, daily.mean(axis=1) / std * math.sqrt(PERIODS), np.nan)
+    drawdown = (curve / np.maximum.accumulate(curve, axis=1) - 1.0).min(axis=1)
+    turnover = traded / equity.mean(axis=1) / years
+    return total, cagr, sharpe, drawdown, turnover
+
+
+SignalFn = Callable[[Prepared, dict[str, float]], np.ndarray]
+
+SIGNALS: dict[str, tuple[tuple[str, ...], SignalFn]] = {
+    "sma_cross": (("fast", "slow"), lambda p, k: signals_sma(p, int(k["fast"]), int(k["slow"]))),
+    "rsi": (
+        ("period", "lower", "upper"),
+        lambda p, k: signals_rsi(p, int(k["period"]), k["lower"], k["upper"]),
+    ),
+    "macd": (
+        ("fast", "slow", "signal"),
+        lambda p, k: signals_macd(p, int(k["fast"]), int(k["slow"]), int(k["signal"])),
+    ),
+    "momentum": (
+        ("lookback", "top_n"),
+        lambda p, k: signals_momentum(p, int(k["lookback"]), int(k["top_n"])),
+    ),
+}
+
+
+def valid_combination(strategy: str, params: dict[str, float]) -> bool:
+    if strategy in ("sma_cross", "macd"):
+        return params["fast"] < params["slow"]
+    if strategy == "rsi":
+        return params["lower"] < params["upper"]
+    return True
+
+
+def expand_grid(
+    strategy: str, lists: Mapping[str, Sequence[float]]
+) -> tuple[list[dict[str, float]], int]:
+    names = SIGNALS[strategy][0]
+    combos = [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product(*(lists[n] for n in names))
+    ]
+    valid = [c for c in combos if valid_combination(strategy, c)]
+    return valid, len(combos) - len(valid)
+
+
+def run_grid(
+    close: np.ndarray,
+    strategy: str,
+    grid: list[dict[str, float]],
+    *,
+    initial_cash: float,
+    fees_bps: float,
+    slippage_bps: float,
+    checkpoint: Callable[[float], None] = lambda _f: None,
+) -> GridResult:
+    prepared = prepare(close)
+    signal_fn = SIGNALS[strategy][1]
+    cost = (fees_bps + slippage_bps) / 10_000.0
+    t_len, n_sym = close.shape
+    per_chunk = max(1, MAX_CHUNK_ELEMENTS // (t_len * n_sym))
+    equities, trades, traded = [], [], []
+    for lo in range(0, len(grid), per_chunk):
+        chunk = grid[lo : lo + per_chunk]
+        pos = np.stack([signal_fn(prepared, params) for params in chunk])
+        eq, tr, notional = simulate(pos, prepared, initial_cash=initial_cash, cost=cost)
+        equities.append(eq)
+        trades.append(tr)
+        traded.append(notional)
+        checkpoint(min(1.0, (lo + len(chunk)) / len(grid)))
+    equity = np.concatenate(equities)
+    traded_all = np.concatenate(traded)
+    total, cagr, sharpe, mdd, turnover = grid_metrics(equity, initial_cash, traded_all)
+    return GridResult(
+        grid, total, cagr, sharpe, mdd, np.concatenate(trades).astype(int), turnover, equity
+    )
