@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from quantrun.jobs.auth import create_key
+from quantrun.jobs.catalog import REGISTRY
 from quantrun.models.options import black_scholes
 from quantrun.settings import Settings
 from tests.harness.api import RunningApi, running_api
@@ -416,3 +417,36 @@ def test_readyz_names_a_failed_dependency(tmp_path: Path) -> None:
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "not_ready"
         assert "price_store" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("model", sorted(REGISTRY))
+def test_every_model_runs_as_a_job_on_the_sample_data(alice: httpx.Client, model: str) -> None:
+    spec = REGISTRY[model]
+    job = alice.post("/v1/jobs", json={"model": model, "params": spec.example})
+    assert job.status_code == 202, job.text
+    done = wait_done(alice, job.json()["id"], timeout=120)
+    assert done["status"] == "succeeded", done["error"]
+    names = {a["name"] for a in done["artifacts"]}
+    assert set(spec.artifacts) <= names
+    for artifact in done["artifacts"]:
+        body = alice.get(artifact["url"])
+        assert body.status_code == 200 and len(body.content) == artifact["size_bytes"]
+        if artifact["name"].endswith(".png"):
+            assert body.content.startswith(b"\x89PNG")
+
+
+def test_infeasible_markowitz_fails_with_a_reason(alice: httpx.Client) -> None:
+    params = {**REGISTRY["markowitz"].example, "objective": "target_return", "target": 5.0}
+    done = wait_done(
+        alice, alice.post("/v1/jobs", json={"model": "markowitz", "params": params}).json()["id"]
+    )
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "infeasible"
+    assert "exceeds the highest attainable" in done["error"]["message"]
+    small = {
+        **params,
+        "symbols": ["AAPL", "XOM", "JPM"],
+        "start": "2017-01-01",
+        "end": "2017-06-01",
+    }  # under this server's sync limit
+    assert_error(alice.post("/v1/models/markowitz/run", json={"params": small}), 422, "infeasible")

@@ -104,6 +104,10 @@ class ModelInfo(BaseModel):
     name: str
     description: str
     params_schema: dict[str, Any]
+    artifacts: list[str] = Field(default_factory=list, description="artifacts a job writes")
+    example: dict[str, Any] = Field(
+        default_factory=dict, description="params that run on the bundled sample data"
+    )
 
 
 class InstrumentOut(BaseModel):

@@ -55,6 +55,8 @@ class ModelSpec(Generic[P]):
     cost: Callable[[P], float] = lambda _p: 1.0
     # Symbols the params name, checked against the price store at submit time.
     symbols: Callable[[P], list[str]] = lambda _p: []
+    # Params that run on the bundled sample data (shown by GET /v1/models, used in tests).
+    example: dict[str, Any] = field(default_factory=dict)
 
     def params_schema(self) -> dict[str, Any]:
         return self.params.model_json_schema()

@@ -19,7 +19,13 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 @router.get("", response_model=list[ModelInfo], summary="Models and their params schemas")
 def list_models(_user: CurrentUser) -> list[ModelInfo]:
     return [
-        ModelInfo(name=s.name, description=s.description, params_schema=s.params_schema())
+        ModelInfo(
+            name=s.name,
+            description=s.description,
+            params_schema=s.params_schema(),
+            artifacts=list(s.artifacts),
+            example=s.example,
+        )
         for s in REGISTRY.values()
     ]
 

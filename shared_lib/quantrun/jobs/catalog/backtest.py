@@ -198,4 +198,11 @@ SPEC = ModelSpec(
     artifacts=("equity.png", "grid.csv"),
     cost=lambda p: p.history_size() * p.grid_size(),
     symbols=lambda p: list(p.symbols),
+    example={
+        "symbols": ["AAPL", "XOM", "JPM"],
+        "start": "2012-01-01",
+        "end": "2017-12-31",
+        "strategy": {"name": "sma_cross", "fast": [10, 20], "slow": [50, 100]},
+        "fees_bps": 5,
+    },
 )

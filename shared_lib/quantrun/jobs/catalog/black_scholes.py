@@ -78,4 +78,12 @@ SPEC = ModelSpec(
     params=BlackScholesParams,
     run=run,
     cost=lambda p: float(element_count(*p._arrays().values())),
+    example={
+        "type": "call",
+        "spot": 42,
+        "strike": 40,
+        "maturity": 0.5,
+        "rate": 0.1,
+        "volatility": 0.2,
+    },
 )

@@ -77,4 +77,12 @@ SPEC = ModelSpec(
     params=ImpliedVolParams,
     run=run,
     cost=lambda p: float(element_count(*p.arrays().values())) * 5,
+    example={
+        "type": ["call", "put"],
+        "price": [4.76, 0.81],
+        "spot": 42,
+        "strike": 40,
+        "maturity": 0.5,
+        "rate": 0.1,
+    },
 )

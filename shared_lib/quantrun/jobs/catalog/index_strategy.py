@@ -102,4 +102,11 @@ SPEC = ModelSpec(
     artifacts=("index_vs_benchmark.png",),
     cost=lambda p: p.history_size() * (20 if p.weighting in ("min_variance", "risk_parity") else 1),
     symbols=lambda p: list(dict.fromkeys([*p.symbols, p.benchmark])),
+    example={
+        "symbols": ["AAPL", "XOM", "JPM", "WMT", "PFE"],
+        "start": "2012-01-01",
+        "end": "2017-12-31",
+        "weighting": "risk_parity",
+        "rebalance": "monthly",
+    },
 )

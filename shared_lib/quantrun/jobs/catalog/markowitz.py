@@ -181,4 +181,10 @@ SPEC = ModelSpec(
     artifacts=("frontier.png",),
     cost=lambda p: p.history_size() * (p.frontier_points if p.objective == "frontier" else 1),
     symbols=lambda p: list(p.symbols),
+    example={
+        "symbols": ["AAPL", "AMZN", "XOM", "JPM", "WMT", "PFE"],
+        "start": "2015-01-01",
+        "end": "2017-12-31",
+        "objective": "max_sharpe",
+    },
 )

@@ -94,4 +94,15 @@ SPEC = ModelSpec(
     params=MonteCarloParams,
     run=run,
     cost=_cost,
+    example={
+        "type": "call",
+        "spot": 100,
+        "strike": 100,
+        "maturity": 1,
+        "rate": 0.05,
+        "volatility": 0.2,
+        "style": "asian_arithmetic",
+        "paths": 100000,
+        "seed": 42,
+    },
 )

@@ -108,4 +108,12 @@ SPEC = ModelSpec(
         p.history_size() + (p.scenarios * len(p.symbols) if p.method == "monte_carlo" else 0)
     ),
     symbols=lambda p: list(p.symbols),
+    example={
+        "symbols": ["AAPL", "XOM", "JPM"],
+        "weights": [0.4, 0.3, 0.3],
+        "start": "2015-01-01",
+        "end": "2017-12-31",
+        "method": "historical",
+        "confidence": 0.99,
+    },
 )

@@ -154,4 +154,10 @@ SPEC = ModelSpec(
     artifacts=("equity.png", "drawdown.png", "metrics.json"),
     cost=lambda p: p.history_size(),
     symbols=lambda p: list(dict.fromkeys([*p.symbols, p.benchmark])),
+    example={
+        "symbols": ["AAPL", "AMZN"],
+        "start": "2015-01-01",
+        "end": "2017-12-31",
+        "benchmark": "SPY",
+    },
 )

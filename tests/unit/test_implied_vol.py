@@ -1,0 +1,66 @@
+"""Implied volatility: round trips over a grid (deep ITM/OTM, short maturities), bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quantrun.models.implied_vol import STATUS_NAMES, implied_volatility
+from quantrun.models.options import black_scholes
+
+
+def test_hull_example_15_6_prices_imply_twenty_percent() -> None:
+    # Hull (9th ed.) Example 15.6: c = 4.76, p = 0.81 at sigma = 20% (prices to the cent)
+    res = implied_volatility(np.array([True, False]), [4.76, 0.81], 42, 40, 0.5, 0.10)
+    assert res.status.tolist() == [0, 0]
+    np.testing.assert_allclose(res.vol, 0.20, atol=0.002)
+
+
+def test_round_trip_over_a_grid_with_extreme_moneyness_and_maturity() -> None:
+    spot = 100.0
+    strikes = np.array([20, 50, 80, 95, 100, 105, 120, 200, 400], dtype=float)[:, None, None]
+    maturities = np.array([1 / 365, 7 / 365, 0.1, 0.5, 1, 5])[None, :, None]
+    vols = np.array([0.05, 0.2, 0.6, 1.5, 3.0])[None, None, :]
+    for is_call in (True, False):
+        price = black_scholes(
+            is_call, spot, strikes, maturities, 0.03, vols, 0.01, greeks=False
+        ).price
+        vega = black_scholes(is_call, spot, strikes, maturities, 0.03, vols, 0.01).vega
+        res = implied_volatility(is_call, price, spot, strikes, maturities, 0.03, 0.01)
+        assert set(np.unique(res.status)) <= {0, 1, 2}
+        assert not np.isnan(res.vol[res.status == 0]).any()
+        # well-posed: the price carries information on volatility
+        well_posed = (vega > 1e-4 * spot) & (res.status == 0)
+        assert well_posed.sum() > 0.4 * well_posed.size
+        err = np.abs(res.vol - vols)[well_posed]
+        assert err.max() <= 1e-9
+        # every option whose price sits at a bound is reported, not NaN
+        assert np.all(np.isfinite(res.vol) | (res.status != 0))
+
+
+def test_statuses_below_intrinsic_and_above_max() -> None:
+    # call: lower bound S e^{-qT} - K e^{-rT}, upper bound S e^{-qT}
+    lower = 100 - 80 * np.exp(-0.05)
+    res = implied_volatility(True, [lower - 0.5, 100.0, 150.0, lower], 100, 80, 1.0, 0.05)
+    names = [STATUS_NAMES[s] for s in res.status.tolist()]
+    assert names == ["below_intrinsic", "above_max", "above_max", "ok"]
+    assert np.isnan(res.vol[:3]).all() and res.vol[3] == 0.0
+
+
+def test_random_well_posed_million_is_accurate() -> None:
+    rng = np.random.default_rng(3)
+    n = 200_000
+    s, k = rng.uniform(50, 150, n), rng.uniform(50, 150, n)
+    t, v, c = rng.uniform(0.02, 3, n), rng.uniform(0.05, 1.0, n), rng.random(n) < 0.5
+    bs = black_scholes(c, s, k, t, 0.03, v, 0.01)
+    res = implied_volatility(c, bs.price, s, k, t, 0.03, 0.01)
+    assert (res.status == 0).all()
+    ok = bs.vega > 1e-3 * s
+    assert np.abs(res.vol[ok] - v[ok]).max() <= 1e-9
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_shapes_are_kept(shape: tuple[int, ...]) -> None:
+    price = np.full(shape, 10.0)
+    res = implied_volatility(True, price, 100, 100, 1.0, 0.0)
+    assert res.vol.shape == shape and res.status.shape == shape
