@@ -64,13 +64,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     container = bootstrap(settings)
-    key = ensure_dev_key(settings, container.store) if settings.mode == "embedded" else None
     host = args.host or settings.host
-    port = args.port or settings.port
+    port = args.port or int(os.environ.get("PORT", settings.port))
     url = f"http://{host}:{port}"
-    worker = EmbeddedWorker(container)
-    worker.start()
-    if key:
+    worker: EmbeddedWorker | None = None
+    if settings.mode == "embedded":
+        key = ensure_dev_key(settings, container.store)
+        worker = EmbeddedWorker(container)
+        worker.start()
         sys.stderr.write(
             f"\nQuantRun (embedded mode) serving at {url}  (API docs: {url}/docs)\n"
             f"Dev API key: {key}\n"
@@ -81,6 +82,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             '"rate": 0.05, "volatility": 0.2}}\'\n\n'
         )
         sys.stderr.flush()
+    elif container.outbox is not None:
+        container.outbox.start_relay(settings.outbox_interval_seconds)
     try:
         uvicorn.run(
             create_app(container),
@@ -90,24 +93,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=8,
         )
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
         container.close()
     return 0
 
 
-def cmd_worker(_args: argparse.Namespace) -> int:
+def cmd_worker(args: argparse.Namespace) -> int:
     from quantrun.bootstrap import bootstrap
-    from quantrun_worker.embedded import EmbeddedWorker
 
-    container = bootstrap(_settings())
-    worker = EmbeddedWorker(container)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    worker.start()
-    stop.wait()
-    worker.stop()
-    container.close()
+    settings = _settings()
+    container = bootstrap(settings)
+    try:
+        if settings.mode == "embedded":
+            from quantrun_worker.embedded import EmbeddedWorker
+
+            worker = EmbeddedWorker(container)
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            worker.start()
+            stop.wait()
+            worker.stop()
+        elif args.pull:
+            from quantrun_worker.pull import run_pull_worker
+
+            run_pull_worker(container, subscription=args.pull)
+        else:
+            import uvicorn
+
+            from quantrun_worker.push import create_push_app
+
+            assert container.outbox is not None
+            container.outbox.start_relay(settings.outbox_interval_seconds)
+            port = args.port or int(os.environ.get("PORT", "8081"))
+            uvicorn.run(
+                create_push_app(container),
+                host=args.host or settings.host,
+                port=port,
+                log_config=None,
+                timeout_graceful_shutdown=8,
+            )
+    finally:
+        container.close()
     return 0
 
 
@@ -211,9 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
-    sub.add_parser("worker", help="run a worker on the embedded queue").set_defaults(
-        func=cmd_worker
+    worker = sub.add_parser(
+        "worker", help="run a worker: the embedded queue, or (gcp) the Pub/Sub push endpoint"
     )
+    worker.add_argument("--host")
+    worker.add_argument("--port", type=int, help="push endpoint port (default $PORT or 8081)")
+    worker.add_argument(
+        "--pull",
+        metavar="SUBSCRIPTION",
+        help="gcp: pull from this subscription instead of serving push",
+    )
+    worker.set_defaults(func=cmd_worker)
     keys = sub.add_parser("keys", help="API keys").add_subparsers(
         dest="keys_command", required=True
     )

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER = re.compile(
@@ -55,8 +55,35 @@ class Settings(BaseSettings):
         True, description="Embedded: load the bundled prices into an empty price store."
     )
 
-    # gcp mode (required there; checked below)
-    project: str | None = Field(None, description="Google Cloud project id.")
+    # gcp mode (required there; checked below). Resource names default to CONTRACT section 4.
+    project: str | None = Field(
+        None,
+        validation_alias=AliasChoices("QUANTRUN_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+        description="Google Cloud project id (QUANTRUN_PROJECT or GOOGLE_CLOUD_PROJECT).",
+    )
+    cloudsql_instance: str | None = Field(
+        None, description="PROJECT:REGION:INSTANCE; connects through the Cloud SQL connector."
+    )
+    db_user: str | None = Field(None, description="database user (IAM user with the connector)")
+    db_name: str = "quantrun"
+    jobs_topic: str = "quantrun-jobs"
+    dead_letter_topic: str = "quantrun-jobs-dead"
+    push_subscription: str = "quantrun-jobs-push"
+    bq_dataset: str = "quantrun"
+    bq_table: str = "prices"
+    artifacts_bucket: str | None = Field(None, description="bucket for jobs/<id>/<name>")
+    uploads_bucket: str | None = Field(None, description="bucket whose uploads/ are ingested")
+    verify_push_token: bool = Field(
+        True, description="verify the OIDC token on /pubsub/push (off only for emulators)"
+    )
+    push_audience: str | None = Field(None, description="the worker URL the token is for")
+    push_service_account: str | None = Field(None, description="the push identity's email")
+    signed_url_seconds: int = Field(900, ge=60, le=7 * 24 * 3600)
+    signing_service_account: str | None = Field(
+        None, description="email that signs URLs through IAM signBlob (Cloud Run)"
+    )
+    outbox_interval_seconds: float = Field(1.0, gt=0)
+    gcp_timeout_seconds: float = Field(30.0, gt=0, description="per call to a Google API")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -73,9 +100,11 @@ class Settings(BaseSettings):
         if self.mode == "gcp":
             missing = [
                 f"QUANTRUN_{name.upper()}"
-                for name in ("project", "database_url")
+                for name in ("project", "artifacts_bucket")
                 if getattr(self, name) in (None, "")
             ]
+            if not self.database_url and not self.cloudsql_instance:
+                missing.append("QUANTRUN_DATABASE_URL or QUANTRUN_CLOUDSQL_INSTANCE")
             if missing:
                 raise ValueError(f"QUANTRUN_MODE=gcp needs {', '.join(missing)}")
         return self

@@ -110,20 +110,20 @@ class PostgresServer:
         return f"postgresql+pg8000://postgres@127.0.0.1:{self.port}/{name}"
 
 
-def start_postgres() -> PostgresServer:
+def start_postgres(port: int | None = None) -> PostgresServer:
     as_root = os.geteuid() == 0
     base = Path(tempfile.mkdtemp(prefix="quantrun-pg-", dir="/tmp"))
     if as_root:
         shutil.chown(base, "postgres", "postgres")
     base.chmod(0o700)
-    server = PostgresServer(base=base, port=free_port(), as_root=as_root)
+    server = PostgresServer(base=base, port=port or free_port(), as_root=as_root)
     deadline = time.monotonic() + 60
     while True:
         try:
             server.start()
             return server
         except RuntimeError:
-            if time.monotonic() > deadline:
+            if port is not None or time.monotonic() > deadline:
                 raise
             server.port = free_port()  # port taken between probe and start: try another
             shutil.rmtree(base / "data", ignore_errors=True)

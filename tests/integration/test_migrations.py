@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect
 from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.schema import metadata
 
-TABLES = {"users", "api_keys", "jobs", "job_events", "queue_messages", "alembic_version"}
+TABLES = {"users", "api_keys", "jobs", "job_events", "queue_messages", "outbox", "alembic_version"}
 
 
 def test_upgrade_downgrade_upgrade(engine: Engine) -> None:

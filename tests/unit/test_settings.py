@@ -24,10 +24,24 @@ def test_placeholders_are_refused_with_the_variable_name(
 
 def test_gcp_mode_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUANTRUN_MODE", "gcp")
-    monkeypatch.delenv("QUANTRUN_PROJECT", raising=False)
-    monkeypatch.delenv("QUANTRUN_DATABASE_URL", raising=False)
-    with pytest.raises(ValidationError, match="QUANTRUN_PROJECT, QUANTRUN_DATABASE_URL"):
+    for var in (
+        "QUANTRUN_PROJECT",
+        "GOOGLE_CLOUD_PROJECT",
+        "QUANTRUN_DATABASE_URL",
+        "QUANTRUN_ARTIFACTS_BUCKET",
+        "QUANTRUN_CLOUDSQL_INSTANCE",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(
+        ValidationError,
+        match="QUANTRUN_PROJECT, QUANTRUN_ARTIFACTS_BUCKET, "
+        "QUANTRUN_DATABASE_URL or QUANTRUN_CLOUDSQL_INSTANCE",
+    ):
         Settings()
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p1")
+    monkeypatch.setenv("QUANTRUN_ARTIFACTS_BUCKET", "b1")
+    monkeypatch.setenv("QUANTRUN_CLOUDSQL_INSTANCE", "p1:europe-west1:db")
+    assert Settings().project == "p1"
 
 
 def test_bad_types_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

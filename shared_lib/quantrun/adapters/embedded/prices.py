@@ -14,6 +14,7 @@ import numpy as np
 from quantrun.adapters.price_matrix import pivot_indexed
 from quantrun.clock import utcnow
 from quantrun.ports import Instrument, PriceMatrix, PriceRow
+from quantrun.prices.sample import SAMPLE_DIR, SAMPLE_FILES, SAMPLE_NAMES
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS prices (
@@ -29,31 +30,6 @@ CREATE TABLE IF NOT EXISTS prices (
 );
 CREATE TABLE IF NOT EXISTS instrument_names (symbol VARCHAR PRIMARY KEY, name VARCHAR NOT NULL);
 """
-
-# Names of the bundled sample symbols (the CSVs carry tickers only).
-SAMPLE_NAMES = {
-    "GOOG": "Alphabet Inc. Class C",
-    "AAPL": "Apple Inc.",
-    "FB": "Facebook, Inc.",
-    "BABA": "Alibaba Group Holding Ltd. ADR",
-    "AMZN": "Amazon.com, Inc.",
-    "GE": "General Electric Company",
-    "AMD": "Advanced Micro Devices, Inc.",
-    "WMT": "Walmart Inc.",
-    "BAC": "Bank of America Corporation",
-    "GM": "General Motors Company",
-    "T": "AT&T Inc.",
-    "UAA": "Under Armour, Inc. Class A",
-    "SHLD": "Sears Holdings Corporation",
-    "XOM": "Exxon Mobil Corporation",
-    "RRC": "Range Resources Corporation",
-    "BBY": "Best Buy Co., Inc.",
-    "MA": "Mastercard Incorporated",
-    "PFE": "Pfizer Inc.",
-    "JPM": "JPMorgan Chase & Co.",
-    "SBUX": "Starbucks Corporation",
-    "SPY": "SPDR S&P 500 ETF Trust",
-}
 
 
 class DuckDBPriceStore:
@@ -150,12 +126,12 @@ class DuckDBPriceStore:
 
     def load_sample_data(self) -> int:
         """Load the bundled wide CSVs (close-only, adjusted) in one set-based statement."""
-        folder = Path(__file__).resolve().parents[2] / "sample_data"
+        folder = SAMPLE_DIR
         now = utcnow().replace(tzinfo=None)
         total = 0
         with self._write_lock:
             cur = self._cursor()
-            for name in ("stock_prices.csv.gz", "spy_prices.csv.gz"):
+            for name in SAMPLE_FILES:
                 path = folder / name
                 cur.execute(
                     """

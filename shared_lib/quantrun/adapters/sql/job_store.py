@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from quantrun.adapters.sql.schema import api_keys, job_events, jobs, users
+from quantrun.adapters.sql.schema import api_keys, job_events, jobs, outbox, users
 from quantrun.clock import utcnow
 from quantrun.errors import Conflict
 from quantrun.jobs.domain import (
@@ -76,8 +76,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 class SqlJobStore:
-    def __init__(self, engine: Engine) -> None:
+    """With ``outbox=True`` (gcp mode) a new job's outbox row commits with the job row, so
+    a crash between the commit and the publish never loses the job."""
+
+    def __init__(self, engine: Engine, *, outbox: bool = False) -> None:
         self._engine = engine
+        self._outbox = outbox
 
     # -- health ---------------------------------------------------------------
     def ping(self) -> None:
@@ -143,6 +147,10 @@ class SqlJobStore:
             with self._engine.begin() as conn:
                 conn.execute(insert(jobs).values(**values))
                 _event(conn, job.id, job.created_at, None, JobStatus.QUEUED, "submitted")
+                if self._outbox:
+                    conn.execute(
+                        insert(outbox).values(job_id=job.id, created_at=job.created_at, attempts=0)
+                    )
         except IntegrityError as exc:
             raise Conflict("a job with this Idempotency-Key already exists") from exc
         return job

@@ -110,3 +110,16 @@ queue_messages = Table(
     Column("visible_at", UTCDateTime(), nullable=False, index=True),
     Column("deliveries", Integer, nullable=False, default=0),
 )
+
+# gcp mode: jobs to publish, written in the same transaction as the job row.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(36), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_unsent", "sent_at", "id"),
+)

@@ -1,0 +1,69 @@
+"""A pull runner for environments without push (``quantrun worker --pull SUBSCRIPTION``):
+streaming pull with flow control, the same ``run_job`` and acknowledgement rule as push."""
+
+from __future__ import annotations
+
+import base64
+import signal
+import threading
+from typing import Any
+
+from quantrun.bootstrap import Container
+from quantrun.jobs.execute import RunOutcome, run_job
+from quantrun.logging import get_logger
+from quantrun_worker.push import MalformedMessage, decode_envelope
+
+log = get_logger(__name__)
+
+
+def handle_pulled(container: Container, message: Any) -> None:
+    envelope = {
+        "message": {
+            "data": base64.b64encode(message.data).decode(),
+            "attributes": dict(message.attributes),
+            "messageId": message.message_id,
+        },
+        "deliveryAttempt": message.delivery_attempt,
+    }
+    try:
+        decoded = decode_envelope(envelope)
+    except MalformedMessage as exc:
+        log.error("malformed message acknowledged", extra={"fields": {"reason": str(exc)}})
+        message.ack()
+        return
+    try:
+        outcome = run_job(
+            job_id=decoded.job_id,
+            store=container.store,
+            prices=container.prices,
+            artifacts=container.artifacts,
+            cfg=container.worker,
+            keepalive=lambda: None,
+        )
+    except Exception:
+        log.exception("job run failed; the message will be redelivered")
+        outcome = RunOutcome.RETRY
+    if outcome == RunOutcome.RETRY:
+        message.nack()
+    else:
+        message.ack()
+
+
+def run_pull_worker(container: Container, *, subscription: str) -> None:
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    subscriber = pubsub_v1.SubscriberClient()
+    path = (
+        subscription
+        if "/" in subscription
+        else subscriber.subscription_path(container.settings.project, subscription)
+    )
+    flow = pubsub_v1.types.FlowControl(max_messages=container.settings.worker_threads)
+    future = subscriber.subscribe(path, lambda m: handle_pulled(container, m), flow_control=flow)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("pull worker started", extra={"fields": {"subscription": path}})
+    stop.wait()
+    future.cancel()
+    subscriber.close()

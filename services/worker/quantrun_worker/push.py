@@ -1,0 +1,189 @@
+"""The worker's HTTP entry for Pub/Sub push (``POST /pubsub/push``).
+
+It only decodes the envelope and calls ``run_job``; the acknowledgement rule (as in
+GoogleCloudPlatform/python-docs-samples run/pubsub): any 2xx acknowledges, anything else
+makes Pub/Sub redeliver with backoff.
+
+- 204 once the job's result and artifacts are stored, or when the job needs no run
+  (finished, cancelled, held by a live lease elsewhere, unknown);
+- 204 for a malformed message, logged with the reason (redelivery cannot fix it);
+- 503 on a transient failure, so Pub/Sub retries;
+- 401 when the OIDC token is missing or wrong (gcp mode; off only for emulators).
+
+``POST /pubsub/dead-letter`` receives what the dead-letter topic holds after the retry
+limit and fails the job with the reason. ``POST /tasks/reclaim`` runs one reclaim sweep
+(Cloud Scheduler calls it; ``make stack`` runs it on a timer).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from quantrun.adapters.gcp.oidc import InvalidPushToken, verify_push_token
+from quantrun.bootstrap import Container, queued_grace
+from quantrun.clock import utcnow
+from quantrun.jobs.domain import JobError
+from quantrun.jobs.execute import RunOutcome, reclaim_stale, run_job
+from quantrun.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class MalformedMessage(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    job_id: str
+    message_id: str | None
+    delivery_attempt: int | None
+
+
+def decode_envelope(body: Any) -> PushMessage:
+    """The job id from a push envelope (``message.data`` JSON, or the ``job_id`` attribute)."""
+    if not isinstance(body, dict) or not isinstance(body.get("message"), dict):
+        raise MalformedMessage("not a Pub/Sub push envelope (no message object)")
+    message = body["message"]
+    attributes = message.get("attributes") or {}
+    job_id = attributes.get("job_id") if isinstance(attributes, dict) else None
+    if not job_id and message.get("data"):
+        try:
+            decoded = json.loads(base64.b64decode(message["data"], validate=True))
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise MalformedMessage(f"message data is not base64 JSON: {exc}") from None
+        job_id = decoded.get("job_id") if isinstance(decoded, dict) else None
+    if not isinstance(job_id, str):
+        raise MalformedMessage("message names no job_id")
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        raise MalformedMessage(f"job_id {job_id[:80]!r} is not a job id") from None
+    attempt = body.get("deliveryAttempt")
+    return PushMessage(
+        job_id,
+        message.get("messageId") or message.get("message_id"),
+        attempt if isinstance(attempt, int) else None,
+    )
+
+
+def create_push_app(container: Container) -> FastAPI:
+    settings = container.settings
+    verify = settings.mode == "gcp" and settings.verify_push_token
+    if verify and not (settings.push_audience and settings.push_service_account):
+        raise ValueError(
+            "verifying push tokens needs QUANTRUN_PUSH_AUDIENCE and "
+            "QUANTRUN_PUSH_SERVICE_ACCOUNT (or QUANTRUN_VERIFY_PUSH_TOKEN=false "
+            "for an emulator)"
+        )
+    app = FastAPI(title="QuantRun worker", docs_url=None, redoc_url=None)
+    app.state.container = container
+
+    def authorised(request: Request) -> JSONResponse | None:
+        if not verify:
+            return None
+        try:
+            verify_push_token(
+                request.headers.get("authorization"),
+                audience=str(settings.push_audience),
+                email=str(settings.push_service_account),
+            )
+        except InvalidPushToken as exc:
+            log.warning("push rejected", extra={"fields": {"reason": str(exc)}})
+            return JSONResponse(
+                {"error": {"code": "unauthenticated", "message": str(exc), "details": []}},
+                status_code=401,
+            )
+        return None
+
+    async def read_message(request: Request) -> PushMessage | None:
+        try:
+            return decode_envelope(json.loads(await request.body()))
+        except (MalformedMessage, ValueError) as exc:
+            log.error("malformed push message acknowledged", extra={"fields": {"reason": str(exc)}})
+            return None
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/pubsub/push", status_code=204)
+    async def push(request: Request) -> Response:
+        denied = authorised(request)
+        if denied is not None:
+            return denied
+        message = await read_message(request)
+        if message is None:
+            return Response(status_code=204)
+        from starlette.concurrency import run_in_threadpool
+
+        outcome = await run_in_threadpool(
+            run_job,
+            job_id=message.job_id,
+            store=container.store,
+            prices=container.prices,
+            artifacts=container.artifacts,
+            cfg=container.worker,
+        )
+        log.info(
+            "push handled",
+            extra={
+                "fields": {
+                    "job_id": message.job_id,
+                    "message_id": message.message_id,
+                    "delivery_attempt": message.delivery_attempt,
+                    "outcome": outcome.value,
+                }
+            },
+        )
+        return Response(status_code=503 if outcome == RunOutcome.RETRY else 204)
+
+    @app.post("/pubsub/dead-letter", status_code=204)
+    async def dead_letter(request: Request) -> Response:
+        denied = authorised(request)
+        if denied is not None:
+            return denied
+        message = await read_message(request)
+        if message is not None:
+            attempts = (
+                f" after {message.delivery_attempt} attempts" if message.delivery_attempt else ""
+            )
+            failed = container.store.fail(
+                message.job_id,
+                now=utcnow(),
+                error=JobError(
+                    "dead_lettered",
+                    f"the job's message could not be processed{attempts} and was dead-lettered",
+                ),
+            )
+            log.error(
+                "dead-lettered job",
+                extra={"fields": {"job_id": message.job_id, "marked_failed": failed}},
+            )
+        return Response(status_code=204)
+
+    @app.post("/tasks/reclaim")
+    async def reclaim(request: Request) -> Response:
+        denied = authorised(request)
+        if denied is not None:
+            return denied
+        from starlette.concurrency import run_in_threadpool
+
+        count = await run_in_threadpool(
+            reclaim_stale,
+            store=container.store,
+            queue=container.queue,
+            now=utcnow(),
+            queued_grace=queued_grace(settings),
+        )
+        return JSONResponse({"reclaimed": count})
+
+    return app

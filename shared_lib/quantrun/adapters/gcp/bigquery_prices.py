@@ -1,0 +1,210 @@
+"""``PriceStore`` on BigQuery: the ``prices`` table of CONTRACT section 4.
+
+Queries are parameterised (``UNNEST(@symbols)``, ``BETWEEN @start AND @end``), results
+come back as Arrow and go to numpy without per-row Python, and every call has a bounded
+retry and timeout. Writes load the rows into a staging table and MERGE them on
+(symbol, date), so a rerun changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from quantrun.adapters.gcp.clients import bounded_retry
+from quantrun.adapters.price_matrix import pivot_indexed
+from quantrun.clock import utcnow
+from quantrun.errors import TransientError
+from quantrun.ports import Instrument, PriceMatrix, PriceRow
+
+
+def prices_schema() -> list[Any]:
+    from google.cloud import bigquery
+
+    f = bigquery.SchemaField
+    return [
+        f("date", "DATE", mode="REQUIRED"),
+        f("symbol", "STRING", mode="REQUIRED"),
+        f("open", "FLOAT64"),
+        f("high", "FLOAT64"),
+        f("low", "FLOAT64"),
+        f("close", "FLOAT64", mode="REQUIRED"),
+        f("adj_close", "FLOAT64"),
+        f("volume", "INT64"),
+        f("source", "STRING"),
+        f("ingested_at", "TIMESTAMP"),
+    ]
+
+
+class BigQueryPriceStore:
+    def __init__(
+        self, client: Any, *, dataset: str, table: str = "prices", timeout: float = 30.0
+    ) -> None:
+        self._client = client
+        self._dataset = f"{client.project}.{dataset}"
+        self._table = f"{self._dataset}.{table}"
+        self._names = f"{self._dataset}.instrument_names"
+        self._timeout = timeout
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        from google.api_core import exceptions
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(query_parameters=list(params))
+        retry = bounded_retry(self._timeout)
+        try:
+            job = self._client.query(sql, job_config=config, retry=retry, timeout=self._timeout)
+            return job.result(timeout=self._timeout, retry=retry)
+        except (
+            exceptions.ServerError,
+            exceptions.TooManyRequests,
+            exceptions.ServiceUnavailable,
+            ConnectionError,
+            TimeoutError,
+        ) as exc:
+            raise TransientError(f"BigQuery is unavailable: {exc}") from exc
+
+    def ensure_schema(self, location: str | None = None) -> None:
+        """Create the dataset and the partitioned, clustered tables if they are missing."""
+        from google.cloud import bigquery
+
+        retry = bounded_retry(self._timeout)
+        dataset = bigquery.Dataset(self._dataset)
+        if location:
+            dataset.location = location
+        self._client.create_dataset(dataset, exists_ok=True, retry=retry, timeout=self._timeout)
+        table = bigquery.Table(self._table, schema=prices_schema())
+        table.time_partitioning = bigquery.TimePartitioning(field="date")
+        table.clustering_fields = ["symbol"]
+        self._client.create_table(table, exists_ok=True, retry=retry, timeout=self._timeout)
+        names = bigquery.Table(
+            self._names,
+            schema=[
+                bigquery.SchemaField("symbol", "STRING", mode="REQUIRED"),
+                bigquery.SchemaField("name", "STRING", mode="REQUIRED"),
+            ],
+        )
+        self._client.create_table(names, exists_ok=True, retry=retry, timeout=self._timeout)
+
+    # -- PriceStore ----------------------------------------------------------------------
+    def ping(self) -> None:
+        self._client.get_table(
+            self._table, retry=bounded_retry(self._timeout), timeout=self._timeout
+        )
+
+    def instruments(self) -> list[Instrument]:
+        rows = self._query(
+            f"""
+            SELECT p.symbol, COALESCE(ANY_VALUE(n.name), p.symbol) AS name,
+                   MIN(p.date) AS first_date, MAX(p.date) AS last_date, COUNT(*) AS n
+            FROM `{self._table}` p LEFT JOIN `{self._names}` n ON n.symbol = p.symbol
+            GROUP BY p.symbol ORDER BY p.symbol
+            """  # noqa: S608 - table names come from configuration, values are parameters
+        )
+        return [
+            Instrument(r["symbol"], r["name"], r["first_date"], r["last_date"], int(r["n"]))
+            for r in rows
+        ]
+
+    def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
+        from google.cloud import bigquery
+
+        result = self._query(
+            f"""
+            SELECT DATE_DIFF(date, DATE '1970-01-01', DAY) AS day, symbol,
+                   COALESCE(adj_close, close) AS px
+            FROM `{self._table}`
+            WHERE symbol IN UNNEST(@symbols) AND date BETWEEN @start AND @end
+            """,  # noqa: S608
+            [
+                bigquery.ArrayQueryParameter("symbols", "STRING", list(symbols)),
+                bigquery.ScalarQueryParameter("start", "DATE", start),
+                bigquery.ScalarQueryParameter("end", "DATE", end),
+            ],
+        )
+        table = result.to_arrow(create_bqstorage_client=False)
+        order = tuple(symbols)
+        if table.num_rows == 0:
+            return pivot_indexed(np.empty(0, np.int64), np.empty(0, np.intp), np.empty(0), order)
+        # Map symbols to their column through the Arrow dictionary: no per-row Python.
+        encoded = table.column("symbol").combine_chunks().dictionary_encode()
+        lookup = {s: i for i, s in enumerate(order)}
+        to_col = np.array([lookup[s] for s in encoded.dictionary.to_pylist()], dtype=np.intp)
+        cols = to_col[encoded.indices.to_numpy(zero_copy_only=False)]
+        days = table.column("day").to_numpy().astype(np.int64)
+        prices = table.column("px").to_numpy().astype(np.float64)
+        return pivot_indexed(days, cols, prices, order)
+
+    def upsert(self, rows: Sequence[PriceRow], *, source: str) -> int:
+        if not rows:
+            return 0
+        now = utcnow().isoformat()
+        payload = [
+            {
+                "date": r.date.isoformat(),
+                "symbol": r.symbol,
+                "open": r.open,
+                "high": r.high,
+                "low": r.low,
+                "close": r.close,
+                "adj_close": r.adj_close,
+                "volume": r.volume,
+                "source": source,
+                "ingested_at": now,
+            }
+            for r in rows
+        ]
+        columns = [f.name for f in prices_schema()]
+        self._merge(payload, prices_schema(), self._table, keys=("symbol", "date"), columns=columns)
+        return len(rows)
+
+    def set_names(self, names: dict[str, str]) -> None:
+        from google.cloud import bigquery
+
+        schema = [
+            bigquery.SchemaField("symbol", "STRING", mode="REQUIRED"),
+            bigquery.SchemaField("name", "STRING", mode="REQUIRED"),
+        ]
+        payload = [{"symbol": s, "name": n} for s, n in names.items()]
+        self._merge(payload, schema, self._names, keys=("symbol",), columns=["symbol", "name"])
+
+    def _merge(
+        self,
+        payload: list[dict[str, Any]],
+        schema: list[Any],
+        target: str,
+        *,
+        keys: tuple[str, ...],
+        columns: list[str],
+    ) -> None:
+        """Load into a staging table, MERGE on ``keys``, drop the staging table."""
+        from google.cloud import bigquery
+
+        staging = f"{self._dataset}._staging_{uuid.uuid4().hex[:12]}"
+        retry = bounded_retry(self._timeout)
+        job = self._client.load_table_from_json(
+            payload,
+            staging,
+            job_config=bigquery.LoadJobConfig(schema=schema),
+            timeout=self._timeout,
+        )
+        on = " AND ".join(f"T.{k} = S.{k}" for k in keys)
+        updates = ", ".join(f"{c} = S.{c}" for c in columns if c not in keys)
+        names = ", ".join(columns)
+        values = ", ".join(f"S.{c}" for c in columns)
+        try:
+            job.result(timeout=self._timeout, retry=retry)
+            self._query(
+                f"MERGE `{target}` T USING `{staging}` S ON {on} "  # noqa: S608
+                f"WHEN MATCHED THEN UPDATE SET {updates} "
+                f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
+            )
+        finally:
+            self._client.delete_table(
+                staging, not_found_ok=True, retry=retry, timeout=self._timeout
+            )

@@ -1,0 +1,47 @@
+"""The job store's engine on Cloud SQL for PostgreSQL through the Cloud SQL Python
+Connector (pg8000, IAM database authentication). Built only on that path: the
+connector needs Google credentials at construction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+
+
+def cloudsql_engine(
+    instance: str,
+    *,
+    user: str,
+    database: str,
+    password: str | None = None,
+    private_ip: bool = True,
+    pool_size: int = 5,
+) -> tuple[Engine, Any]:
+    """Returns the engine and the connector (close it at shutdown)."""
+    from google.cloud.sql.connector import Connector, IPTypes
+
+    connector = Connector(refresh_strategy="lazy")
+
+    def connect() -> Any:
+        return connector.connect(
+            instance,
+            "pg8000",
+            user=user,
+            db=database,
+            password=password,
+            enable_iam_auth=password is None,
+            ip_type=IPTypes.PRIVATE if private_ip else IPTypes.PUBLIC,
+        )
+
+    # Cloud Run: few connections per instance, recycled before Cloud SQL drops idle ones.
+    engine = create_engine(
+        "postgresql+pg8000://",
+        creator=connect,
+        pool_size=pool_size,
+        max_overflow=2,
+        pool_timeout=30,
+        pool_recycle=1800,
+        pool_pre_ping=True,
+    )
+    return engine, connector

@@ -1,0 +1,104 @@
+"""``ArtifactStore`` on Cloud Storage: objects ``jobs/<job id>/<name>``.
+
+Writes are create-only (``if_generation_match=0``): a retried job that produces the same
+bytes succeeds, one that would overwrite different bytes fails. Downloads go through
+short-lived V4 signed URLs: signed with a key when the credentials hold one (tests,
+service-account keys), or through IAM signBlob on Cloud Run (``service_account_email`` +
+an access token), where the runtime identity holds no key.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from quantrun.adapters.gcp.clients import bounded_retry
+from quantrun.errors import Conflict, TransientError
+from quantrun.jobs.artifacts import check_artifact_name
+from quantrun.jobs.domain import ArtifactRef
+from quantrun.ports import StoredArtifact
+
+
+class GcsArtifactStore:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        *,
+        url_seconds: int = 900,
+        signing_credentials: Any = None,
+        signing_email: str | None = None,
+        api_endpoint: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._client = client
+        self._bucket = client.bucket(bucket)
+        self._url_seconds = url_seconds
+        self._signing_credentials = signing_credentials
+        self._signing_email = signing_email
+        self._api_endpoint = api_endpoint
+        self._timeout = timeout
+
+    def _blob(self, job_id: str, name: str) -> Any:
+        check_artifact_name(job_id)
+        check_artifact_name(name)
+        return self._bucket.blob(f"jobs/{job_id}/{name}")
+
+    def ping(self) -> None:
+        self._client.get_bucket(
+            self._bucket.name, timeout=self._timeout, retry=bounded_retry(self._timeout)
+        )
+
+    def put(self, job_id: str, name: str, data: bytes, content_type: str) -> ArtifactRef:
+        from google.api_core import exceptions
+
+        blob = self._blob(job_id, name)
+        try:
+            blob.upload_from_string(
+                data,
+                content_type=content_type,
+                if_generation_match=0,
+                timeout=self._timeout,
+                retry=bounded_retry(self._timeout),
+            )
+        except exceptions.PreconditionFailed:
+            if blob.download_as_bytes(timeout=self._timeout) != data:
+                raise Conflict(
+                    f"artifact {name} of job {job_id} exists with other content"
+                ) from None
+        except (exceptions.ServerError, exceptions.TooManyRequests, ConnectionError) as exc:
+            raise TransientError(f"Cloud Storage is unavailable: {exc}") from exc
+        return ArtifactRef(name=name, content_type=content_type, size_bytes=len(data))
+
+    def get(self, job_id: str, name: str) -> StoredArtifact | None:
+        from google.api_core import exceptions
+
+        blob = self._blob(job_id, name)
+        try:
+            data = blob.download_as_bytes(timeout=self._timeout)
+        except exceptions.NotFound:
+            return None
+        return StoredArtifact(
+            content_type=blob.content_type or "application/octet-stream", data=data
+        )
+
+    def signed_url(self, job_id: str, name: str) -> str | None:
+        blob = self._blob(job_id, name)
+        options: dict[str, Any] = {
+            "version": "v4",
+            "method": "GET",
+            "expiration": timedelta(seconds=self._url_seconds),
+        }
+        if self._api_endpoint:
+            options["api_access_endpoint"] = self._api_endpoint
+        if self._signing_credentials is not None:
+            options["credentials"] = self._signing_credentials
+        elif self._signing_email:
+            import google.auth
+            import google.auth.transport.requests
+
+            credentials, _ = google.auth.default()
+            credentials.refresh(google.auth.transport.requests.Request())
+            options["service_account_email"] = self._signing_email
+            options["access_token"] = credentials.token
+        return str(blob.generate_signed_url(**options))

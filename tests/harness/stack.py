@@ -1,0 +1,303 @@
+"""The emulator stack: PostgreSQL + Pub/Sub, BigQuery and storage emulators, resources
+provisioned as Terraform would in a project, and the API and worker as real processes in
+gcp mode, the worker fed by a real Pub/Sub push subscription.
+
+``make stack`` runs ``python -m tests.harness.stack`` (fixed ports, ``.stack/env``, serves
+until Ctrl-C); the e2e tests start the same stack with free ports and unique names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.harness.emulators import ROOT, Emulators, start_emulators
+from tests.harness.postgres import PostgresServer, free_port, start_postgres
+
+QUANTRUN = str(Path(sys.executable).parent / "quantrun")
+
+
+@dataclass
+class Names:
+    suffix: str = ""
+
+    def _n(self, base: str) -> str:
+        return f"{base}-{self.suffix}" if self.suffix else base
+
+    @property
+    def topic(self) -> str:
+        return self._n("quantrun-jobs")
+
+    @property
+    def dead_topic(self) -> str:
+        return self._n("quantrun-jobs-dead")
+
+    @property
+    def subscription(self) -> str:
+        return self._n("quantrun-jobs-push")
+
+    @property
+    def dead_subscription(self) -> str:
+        return self._n("quantrun-jobs-dead-push")
+
+    @property
+    def dataset(self) -> str:
+        return "quantrun" + (f"_{self.suffix}" if self.suffix else "")
+
+    @property
+    def artifacts_bucket(self) -> str:
+        return self._n("quantrun-artifacts")
+
+    @property
+    def uploads_bucket(self) -> str:
+        return self._n("quantrun-uploads")
+
+
+def gcp_env(emu: Emulators, database_url: str, names: Names) -> dict[str, str]:
+    return {
+        **emu.env(),
+        "QUANTRUN_MODE": "gcp",
+        "QUANTRUN_PROJECT": emu.project,
+        "QUANTRUN_DATABASE_URL": database_url,
+        "QUANTRUN_JOBS_TOPIC": names.topic,
+        "QUANTRUN_DEAD_LETTER_TOPIC": names.dead_topic,
+        "QUANTRUN_PUSH_SUBSCRIPTION": names.subscription,
+        "QUANTRUN_BQ_DATASET": names.dataset,
+        "QUANTRUN_ARTIFACTS_BUCKET": names.artifacts_bucket,
+        "QUANTRUN_UPLOADS_BUCKET": names.uploads_bucket,
+        # The emulator sends no OIDC token; production verifies it (see README).
+        "QUANTRUN_VERIFY_PUSH_TOKEN": "false",
+    }
+
+
+def provision(env: dict[str, str], names: Names, worker_url: str, *,
+              load_sample: bool = True, ack_deadline: int = 60) -> None:
+    """Create what Terraform creates in a real project (idempotent)."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        from google.api_core import exceptions
+        from google.cloud import pubsub_v1, storage  # type: ignore[attr-defined]
+        from google.protobuf import duration_pb2
+
+        from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
+        from quantrun.adapters.gcp.clients import bigquery_client, storage_client
+        from quantrun.prices.sample import SAMPLE_NAMES, sample_rows
+
+        project = env["QUANTRUN_PROJECT"]
+        publisher = pubsub_v1.PublisherClient()
+        subscriber = pubsub_v1.SubscriberClient()
+        for topic in (names.topic, names.dead_topic):
+            try:
+                publisher.create_topic(name=publisher.topic_path(project, topic), timeout=10)
+            except exceptions.AlreadyExists:
+                pass
+        dead_topic = publisher.topic_path(project, names.dead_topic)
+        retry = pubsub_v1.types.RetryPolicy(
+            minimum_backoff=duration_pb2.Duration(seconds=1),
+            maximum_backoff=duration_pb2.Duration(seconds=10))
+        subscriptions = [
+            (names.subscription, names.topic, f"{worker_url}/pubsub/push",
+             pubsub_v1.types.DeadLetterPolicy(dead_letter_topic=dead_topic,
+                                              max_delivery_attempts=5)),
+            (names.dead_subscription, names.dead_topic, f"{worker_url}/pubsub/dead-letter", None),
+        ]
+        for sub, topic, endpoint, dead_letter in subscriptions:
+            request: dict[str, Any] = {
+                "name": subscriber.subscription_path(project, sub),
+                "topic": publisher.topic_path(project, topic),
+                "push_config": pubsub_v1.types.PushConfig(push_endpoint=endpoint),
+                "ack_deadline_seconds": ack_deadline, "retry_policy": retry,
+            }
+            if dead_letter is not None:
+                request["dead_letter_policy"] = dead_letter
+            try:
+                subscriber.create_subscription(request=request, timeout=10)
+            except exceptions.AlreadyExists:
+                pass
+        client: storage.Client = storage_client(project)
+        for bucket in (names.artifacts_bucket, names.uploads_bucket):
+            try:
+                client.create_bucket(bucket, timeout=10)
+            except exceptions.Conflict:
+                pass
+        prices = BigQueryPriceStore(bigquery_client(project), dataset=names.dataset)
+        prices.ensure_schema()
+        if load_sample:
+            prices.upsert(sample_rows(), source="sample")
+            prices.set_names(SAMPLE_NAMES)
+        publisher.stop()
+        subscriber.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def start_service(name: str, args: list[str], port: int, env: dict[str, str],
+                  workdir: Path, ready_path: str = "/healthz") -> Service:
+    log = workdir / f"{name}.log"
+    proc = subprocess.Popen([QUANTRUN, *args, "--port", str(port)], stdout=log.open("ab"),
+                            stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=ROOT)
+    service = Service(name, f"http://127.0.0.1:{port}", proc, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(service.url + ready_path, timeout=1).status_code == 200:
+                return service
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    service.stop()
+    raise RuntimeError(f"{name} did not become ready:\n{log.read_text()[-4000:]}")
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    postgres: PostgresServer
+    emulators: Emulators
+    names: Names
+    env: dict[str, str]
+    api_port: int
+    worker_port: int
+    api: Service | None = None
+    worker: Service | None = None
+    extra: list[Service] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def worker_url(self) -> str:
+        return f"http://127.0.0.1:{self.worker_port}"
+
+    def start_worker(self, **extra_env: str) -> Service:
+        self.worker = start_service("worker", ["worker"], self.worker_port,
+                                    {**self.env, **extra_env}, self.workdir)
+        return self.worker
+
+    def start_api(self, **extra_env: str) -> Service:
+        self.api = start_service("api", ["serve"], self.api_port, {**self.env, **extra_env},
+                                 self.workdir, ready_path="/readyz")
+        return self.api
+
+    def stop(self) -> None:
+        for service in (self.api, self.worker, *self.extra):
+            if service is not None:
+                service.stop()
+        self.emulators.stop()
+        self.postgres.stop()
+
+
+def start_stack(*, workdir: Path | None = None, suffix: str | None = None,
+                ports: dict[str, int] | None = None, load_sample: bool = True,
+                start_services: bool = True, ack_deadline: int = 60) -> Stack:
+    ports = ports or {}
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="quantrun-stack-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    names = Names(uuid.uuid4().hex[:8] if suffix is None else suffix)
+    results: dict[str, Any] = {}
+
+    def boot_pg() -> None:
+        try:
+            results["pg"] = start_postgres(port=ports.get("postgres"))
+        except Exception as exc:
+            results["pg_error"] = exc
+
+    pg_thread = threading.Thread(target=boot_pg)
+    pg_thread.start()
+    emu = start_emulators(workdir / "emulators", pubsub_port=ports.get("pubsub"),
+                          bigquery_port=ports.get("bigquery"), storage_port=ports.get("storage"))
+    pg_thread.join()
+    if "pg_error" in results:
+        emu.stop()
+        raise results["pg_error"]
+    pg: PostgresServer = results["pg"]
+    try:
+        database_url = pg.create_database("quantrun")
+        env = gcp_env(emu, database_url, names)
+        stack = Stack(workdir, pg, emu, names, env, ports.get("api") or free_port(),
+                      ports.get("worker") or free_port())
+        provision(env, names, stack.worker_url, load_sample=load_sample,
+                  ack_deadline=ack_deadline)
+        if start_services:
+            stack.start_worker()
+            stack.start_api()
+        return stack
+    except Exception:
+        emu.stop()
+        pg.stop()
+        raise
+
+
+def write_env_file(stack: Stack, path: Path) -> None:
+    lines = {**stack.env, "QUANTRUN_API_URL": stack.api_url,
+             "QUANTRUN_WORKER_URL": stack.worker_url}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"export {k}='{v}'\n" for k, v in sorted(lines.items())))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="QuantRun in gcp mode on the emulators")
+    for name, default in (("api", 8080), ("worker", 8081), ("pubsub", 8085),
+                          ("bigquery", 9050), ("storage", 4443), ("postgres", 5432)):
+        parser.add_argument(f"--{name}-port", type=int,
+                            default=int(os.environ.get(f"{name.upper()}_PORT", default)))
+    args = parser.parse_args()
+    ports = {n: getattr(args, f"{n}_port") for n in ("api", "worker", "pubsub", "bigquery",
+                                                      "storage", "postgres")}
+    stack = start_stack(workdir=ROOT / ".stack" / "run", suffix="", ports=ports)
+    env_file = ROOT / ".stack" / "env"
+    write_env_file(stack, env_file)
+    sys.stderr.write(
+        f"\nQuantRun (gcp mode on emulators): API {stack.api_url}, worker {stack.worker_url}\n"
+        f"Environment: source {env_file}\n"
+        f"API key: .venv/bin/quantrun keys create --user you  (after sourcing the env file)\n"
+        "Ctrl-C stops everything.\n")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.wait(5.0):
+            try:  # the reclaim sweep Cloud Scheduler runs in production
+                httpx.post(f"{stack.worker_url}/tasks/reclaim", timeout=10)
+            except httpx.HTTPError:
+                pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
