@@ -9,6 +9,7 @@ until Ctrl-C); the e2e tests start the same stack with free ports and unique nam
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -82,8 +83,14 @@ def gcp_env(emu: Emulators, database_url: str, names: Names) -> dict[str, str]:
     }
 
 
-def provision(env: dict[str, str], names: Names, worker_url: str, *,
-              load_sample: bool = True, ack_deadline: int = 60) -> None:
+def provision(
+    env: dict[str, str],
+    names: Names,
+    worker_url: str,
+    *,
+    load_sample: bool = True,
+    ack_deadline: int = 60,
+) -> None:
     """Create what Terraform creates in a real project (idempotent)."""
     saved = dict(os.environ)
     os.environ.update(env)
@@ -100,18 +107,22 @@ def provision(env: dict[str, str], names: Names, worker_url: str, *,
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
         for topic in (names.topic, names.dead_topic):
-            try:
+            with contextlib.suppress(exceptions.AlreadyExists):
                 publisher.create_topic(name=publisher.topic_path(project, topic), timeout=10)
-            except exceptions.AlreadyExists:
-                pass
         dead_topic = publisher.topic_path(project, names.dead_topic)
         retry = pubsub_v1.types.RetryPolicy(
             minimum_backoff=duration_pb2.Duration(seconds=1),
-            maximum_backoff=duration_pb2.Duration(seconds=10))
+            maximum_backoff=duration_pb2.Duration(seconds=10),
+        )
         subscriptions = [
-            (names.subscription, names.topic, f"{worker_url}/pubsub/push",
-             pubsub_v1.types.DeadLetterPolicy(dead_letter_topic=dead_topic,
-                                              max_delivery_attempts=5)),
+            (
+                names.subscription,
+                names.topic,
+                f"{worker_url}/pubsub/push",
+                pubsub_v1.types.DeadLetterPolicy(
+                    dead_letter_topic=dead_topic, max_delivery_attempts=5
+                ),
+            ),
             (names.dead_subscription, names.dead_topic, f"{worker_url}/pubsub/dead-letter", None),
         ]
         for sub, topic, endpoint, dead_letter in subscriptions:
@@ -119,20 +130,17 @@ def provision(env: dict[str, str], names: Names, worker_url: str, *,
                 "name": subscriber.subscription_path(project, sub),
                 "topic": publisher.topic_path(project, topic),
                 "push_config": pubsub_v1.types.PushConfig(push_endpoint=endpoint),
-                "ack_deadline_seconds": ack_deadline, "retry_policy": retry,
+                "ack_deadline_seconds": ack_deadline,
+                "retry_policy": retry,
             }
             if dead_letter is not None:
                 request["dead_letter_policy"] = dead_letter
-            try:
+            with contextlib.suppress(exceptions.AlreadyExists):
                 subscriber.create_subscription(request=request, timeout=10)
-            except exceptions.AlreadyExists:
-                pass
         client: storage.Client = storage_client(project)
         for bucket in (names.artifacts_bucket, names.uploads_bucket):
-            try:
+            with contextlib.suppress(exceptions.Conflict):
                 client.create_bucket(bucket, timeout=10)
-            except exceptions.Conflict:
-                pass
         prices = BigQueryPriceStore(bigquery_client(project), dataset=names.dataset)
         prices.ensure_schema()
         if load_sample:
@@ -162,11 +170,22 @@ class Service:
                 self.proc.wait(timeout=10)
 
 
-def start_service(name: str, args: list[str], port: int, env: dict[str, str],
-                  workdir: Path, ready_path: str = "/healthz") -> Service:
+def start_service(
+    name: str,
+    args: list[str],
+    port: int,
+    env: dict[str, str],
+    workdir: Path,
+    ready_path: str = "/healthz",
+) -> Service:
     log = workdir / f"{name}.log"
-    proc = subprocess.Popen([QUANTRUN, *args, "--port", str(port)], stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=ROOT)
+    proc = subprocess.Popen(
+        [QUANTRUN, *args, "--port", str(port)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
     service = Service(name, f"http://127.0.0.1:{port}", proc, log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -204,13 +223,20 @@ class Stack:
         return f"http://127.0.0.1:{self.worker_port}"
 
     def start_worker(self, **extra_env: str) -> Service:
-        self.worker = start_service("worker", ["worker"], self.worker_port,
-                                    {**self.env, **extra_env}, self.workdir)
+        self.worker = start_service(
+            "worker", ["worker"], self.worker_port, {**self.env, **extra_env}, self.workdir
+        )
         return self.worker
 
     def start_api(self, **extra_env: str) -> Service:
-        self.api = start_service("api", ["serve"], self.api_port, {**self.env, **extra_env},
-                                 self.workdir, ready_path="/readyz")
+        self.api = start_service(
+            "api",
+            ["serve"],
+            self.api_port,
+            {**self.env, **extra_env},
+            self.workdir,
+            ready_path="/readyz",
+        )
         return self.api
 
     def stop(self) -> None:
@@ -221,9 +247,15 @@ class Stack:
         self.postgres.stop()
 
 
-def start_stack(*, workdir: Path | None = None, suffix: str | None = None,
-                ports: dict[str, int] | None = None, load_sample: bool = True,
-                start_services: bool = True, ack_deadline: int = 60) -> Stack:
+def start_stack(
+    *,
+    workdir: Path | None = None,
+    suffix: str | None = None,
+    ports: dict[str, int] | None = None,
+    load_sample: bool = True,
+    start_services: bool = True,
+    ack_deadline: int = 60,
+) -> Stack:
     ports = ports or {}
     workdir = workdir or Path(tempfile.mkdtemp(prefix="quantrun-stack-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -238,8 +270,12 @@ def start_stack(*, workdir: Path | None = None, suffix: str | None = None,
 
     pg_thread = threading.Thread(target=boot_pg)
     pg_thread.start()
-    emu = start_emulators(workdir / "emulators", pubsub_port=ports.get("pubsub"),
-                          bigquery_port=ports.get("bigquery"), storage_port=ports.get("storage"))
+    emu = start_emulators(
+        workdir / "emulators",
+        pubsub_port=ports.get("pubsub"),
+        bigquery_port=ports.get("bigquery"),
+        storage_port=ports.get("storage"),
+    )
     pg_thread.join()
     if "pg_error" in results:
         emu.stop()
@@ -248,10 +284,16 @@ def start_stack(*, workdir: Path | None = None, suffix: str | None = None,
     try:
         database_url = pg.create_database("quantrun")
         env = gcp_env(emu, database_url, names)
-        stack = Stack(workdir, pg, emu, names, env, ports.get("api") or free_port(),
-                      ports.get("worker") or free_port())
-        provision(env, names, stack.worker_url, load_sample=load_sample,
-                  ack_deadline=ack_deadline)
+        stack = Stack(
+            workdir,
+            pg,
+            emu,
+            names,
+            env,
+            ports.get("api") or free_port(),
+            ports.get("worker") or free_port(),
+        )
+        provision(env, names, stack.worker_url, load_sample=load_sample, ack_deadline=ack_deadline)
         if start_services:
             stack.start_worker()
             stack.start_api()
@@ -263,21 +305,33 @@ def start_stack(*, workdir: Path | None = None, suffix: str | None = None,
 
 
 def write_env_file(stack: Stack, path: Path) -> None:
-    lines = {**stack.env, "QUANTRUN_API_URL": stack.api_url,
-             "QUANTRUN_WORKER_URL": stack.worker_url}
+    lines = {
+        **stack.env,
+        "QUANTRUN_API_URL": stack.api_url,
+        "QUANTRUN_WORKER_URL": stack.worker_url,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"export {k}='{v}'\n" for k, v in sorted(lines.items())))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="QuantRun in gcp mode on the emulators")
-    for name, default in (("api", 8080), ("worker", 8081), ("pubsub", 8085),
-                          ("bigquery", 9050), ("storage", 4443), ("postgres", 5432)):
-        parser.add_argument(f"--{name}-port", type=int,
-                            default=int(os.environ.get(f"{name.upper()}_PORT", default)))
+    for name, default in (
+        ("api", 8080),
+        ("worker", 8081),
+        ("pubsub", 8085),
+        ("bigquery", 9050),
+        ("storage", 4443),
+        ("postgres", 5432),
+    ):
+        parser.add_argument(
+            f"--{name}-port", type=int, default=int(os.environ.get(f"{name.upper()}_PORT", default))
+        )
     args = parser.parse_args()
-    ports = {n: getattr(args, f"{n}_port") for n in ("api", "worker", "pubsub", "bigquery",
-                                                      "storage", "postgres")}
+    ports = {
+        n: getattr(args, f"{n}_port")
+        for n in ("api", "worker", "pubsub", "bigquery", "storage", "postgres")
+    }
     stack = start_stack(workdir=ROOT / ".stack" / "run", suffix="", ports=ports)
     env_file = ROOT / ".stack" / "env"
     write_env_file(stack, env_file)
@@ -285,16 +339,16 @@ def main() -> None:
         f"\nQuantRun (gcp mode on emulators): API {stack.api_url}, worker {stack.worker_url}\n"
         f"Environment: source {env_file}\n"
         f"API key: .venv/bin/quantrun keys create --user you  (after sourcing the env file)\n"
-        "Ctrl-C stops everything.\n")
+        "Ctrl-C stops everything.\n"
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
         while not stop.wait(5.0):
-            try:  # the reclaim sweep Cloud Scheduler runs in production
+            # the reclaim sweep that Cloud Scheduler runs in production
+            with contextlib.suppress(httpx.HTTPError):
                 httpx.post(f"{stack.worker_url}/tasks/reclaim", timeout=10)
-            except httpx.HTTPError:
-                pass
     finally:
         stack.stop()
 
