@@ -90,6 +90,7 @@ def provision(
     *,
     load_sample: bool = True,
     ack_deadline: int = 60,
+    sample_symbols: list[str] | None = None,
 ) -> None:
     """Create what Terraform creates in a real project (idempotent)."""
     saved = dict(os.environ)
@@ -144,7 +145,10 @@ def provision(
         prices = BigQueryPriceStore(bigquery_client(project), dataset=names.dataset)
         prices.ensure_schema()
         if load_sample:
-            prices.upsert(sample_rows(), source="sample")
+            rows = sample_rows()
+            if sample_symbols is not None:
+                rows = [r for r in rows if r.symbol in sample_symbols]
+            prices.upsert(rows, source="sample")
             prices.set_names(SAMPLE_NAMES)
         publisher.stop()
         subscriber.close()
@@ -213,6 +217,7 @@ class Stack:
     api: Service | None = None
     worker: Service | None = None
     extra: list[Service] = field(default_factory=list)
+    owns_backends: bool = True
 
     @property
     def api_url(self) -> str:
@@ -243,8 +248,9 @@ class Stack:
         for service in (self.api, self.worker, *self.extra):
             if service is not None:
                 service.stop()
-        self.emulators.stop()
-        self.postgres.stop()
+        if self.owns_backends:
+            self.emulators.stop()
+            self.postgres.stop()
 
 
 def start_stack(
@@ -253,13 +259,19 @@ def start_stack(
     suffix: str | None = None,
     ports: dict[str, int] | None = None,
     load_sample: bool = True,
+    sample_symbols: list[str] | None = None,
     start_services: bool = True,
     ack_deadline: int = 60,
+    postgres: PostgresServer | None = None,
+    emulators: Emulators | None = None,
+    service_env: dict[str, str] | None = None,
 ) -> Stack:
+    """Start (or reuse) PostgreSQL and the emulators, provision, and start the services."""
     ports = ports or {}
     workdir = workdir or Path(tempfile.mkdtemp(prefix="quantrun-stack-"))
     workdir.mkdir(parents=True, exist_ok=True)
     names = Names(uuid.uuid4().hex[:8] if suffix is None else suffix)
+    owns = postgres is None and emulators is None
     results: dict[str, Any] = {}
 
     def boot_pg() -> None:
@@ -268,22 +280,25 @@ def start_stack(
         except Exception as exc:
             results["pg_error"] = exc
 
-    pg_thread = threading.Thread(target=boot_pg)
-    pg_thread.start()
-    emu = start_emulators(
+    if postgres is None:
+        pg_thread = threading.Thread(target=boot_pg)
+        pg_thread.start()
+    emu = emulators or start_emulators(
         workdir / "emulators",
         pubsub_port=ports.get("pubsub"),
         bigquery_port=ports.get("bigquery"),
         storage_port=ports.get("storage"),
     )
-    pg_thread.join()
-    if "pg_error" in results:
-        emu.stop()
-        raise results["pg_error"]
-    pg: PostgresServer = results["pg"]
+    if postgres is None:
+        pg_thread.join()
+        if "pg_error" in results:
+            if owns:
+                emu.stop()
+            raise results["pg_error"]
+    pg: PostgresServer = postgres or results["pg"]
     try:
-        database_url = pg.create_database("quantrun")
-        env = gcp_env(emu, database_url, names)
+        database_url = pg.create_database(f"quantrun{('_' + names.suffix) if names.suffix else ''}")
+        env = {**gcp_env(emu, database_url, names), **(service_env or {})}
         stack = Stack(
             workdir,
             pg,
@@ -292,15 +307,24 @@ def start_stack(
             env,
             ports.get("api") or free_port(),
             ports.get("worker") or free_port(),
+            owns_backends=owns,
         )
-        provision(env, names, stack.worker_url, load_sample=load_sample, ack_deadline=ack_deadline)
+        provision(
+            env,
+            names,
+            stack.worker_url,
+            load_sample=load_sample,
+            ack_deadline=ack_deadline,
+            sample_symbols=sample_symbols,
+        )
         if start_services:
             stack.start_worker()
             stack.start_api()
         return stack
     except Exception:
-        emu.stop()
-        pg.stop()
+        if owns:
+            emu.stop()
+            pg.stop()
         raise
 
 

@@ -1,0 +1,254 @@
+"""Edges of the Google Cloud adapters: the outbox when publishing fails, Secret Manager
+through the real client against an in-process gRPC server, and OIDC push tokens through
+google-auth's real verifier against locally served certificates."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent import futures
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import grpc
+import pytest
+from sqlalchemy import Engine, select
+
+from quantrun.adapters.embedded.secrets import EnvSecrets
+from quantrun.adapters.gcp.clients import publisher_client
+from quantrun.adapters.gcp.oidc import InvalidPushToken, verify_push_token
+from quantrun.adapters.gcp.pubsub import PubSubPublisher
+from quantrun.adapters.gcp.secret_manager import SecretManagerSecrets
+from quantrun.adapters.sql.job_store import SqlJobStore
+from quantrun.adapters.sql.outbox import OutboxQueue
+from quantrun.adapters.sql.schema import outbox
+from quantrun.errors import Conflict
+from quantrun.jobs.domain import Job, JobStatus
+from tests.harness.emulators import Emulators
+from tests.harness.postgres import free_port
+
+
+def _new_job(store: SqlJobStore, user: str, key: str | None = None) -> Job:
+    job = Job(
+        id=str(uuid.uuid4()),
+        user_id=user,
+        model="black_scholes",
+        params={},
+        status=JobStatus.QUEUED,
+        created_at=datetime.now(UTC),
+        idempotency_key=key,
+    )
+    return store.create_job(job)
+
+
+def _outbox_rows(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(outbox).order_by(outbox.c.id)))
+
+
+def test_outbox_row_commits_with_the_job_and_survives_a_failed_publish(
+    engine: Engine, gcp_env: Emulators, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqlJobStore(engine, outbox=True)
+    user = store.get_or_create_user("u").id
+    job = _new_job(store, user, key="k")
+    with pytest.raises(Conflict):
+        _new_job(store, user, key="k")  # the failed insert leaves no outbox row behind
+    assert [r.job_id for r in _outbox_rows(engine)] == [job.id]
+
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    topic = f"outbox-{uuid.uuid4().hex[:8]}"
+    admin = pubsub_v1.PublisherClient()
+    admin.create_topic(name=admin.topic_path(gcp_env.project, topic))
+    # a publisher whose broker is unreachable: the real client, pointed at a closed port
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{free_port()}")
+    broken = OutboxQueue(
+        engine, PubSubPublisher(publisher_client(), gcp_env.project, topic, timeout=1.0)
+    )
+    assert broken.flush() == 0
+    (row,) = _outbox_rows(engine)
+    assert row.sent_at is None and row.attempts == 1 and row.last_error
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", gcp_env.pubsub_host)
+    healthy = OutboxQueue(
+        engine, PubSubPublisher(publisher_client(), gcp_env.project, topic, timeout=10)
+    )
+    assert healthy.flush() == 1
+    assert _outbox_rows(engine)[0].sent_at is not None
+    assert healthy.flush() == 0 and healthy.pending() == 0
+    # publish() of a job already sent adds a fresh row (a reclaim republish)
+    healthy.publish(job.id)
+    assert len(_outbox_rows(engine)) == 2 and healthy.pending() == 0
+
+
+def test_outbox_relay_thread_retries_until_published(engine: Engine, gcp_env: Emulators) -> None:
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    topic = f"relay-{uuid.uuid4().hex[:8]}"
+    admin = pubsub_v1.PublisherClient()
+    store = SqlJobStore(engine, outbox=True)
+    user = store.get_or_create_user("u").id
+    _new_job(store, user)
+    queue = OutboxQueue(
+        engine, PubSubPublisher(publisher_client(), gcp_env.project, topic, timeout=1.0)
+    )
+    queue.start_relay(0.2)
+    try:
+        time.sleep(0.5)  # the topic does not exist yet: publishes fail
+        assert queue.pending() == 1
+        admin.create_topic(name=admin.topic_path(gcp_env.project, topic))
+        deadline = time.monotonic() + 15
+        while queue.pending() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert queue.pending() == 0
+    finally:
+        queue.stop_relay()
+
+
+# -- Secret Manager ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def secret_manager_server() -> Iterator[tuple[str, dict[str, bytes], list[str]]]:
+    """A gRPC server answering AccessSecretVersion like Secret Manager does."""
+    from google.cloud.secretmanager_v1 import types
+
+    secrets: dict[str, bytes] = {}
+    calls: list[str] = []
+
+    def access(request_bytes: bytes, context: grpc.ServicerContext) -> bytes:
+        request = types.AccessSecretVersionRequest.deserialize(request_bytes)
+        calls.append(request.name)
+        if request.name not in secrets:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Secret [{request.name}] not found")
+        return types.AccessSecretVersionResponse.serialize(
+            types.AccessSecretVersionResponse(
+                name=request.name, payload=types.SecretPayload(data=secrets[request.name])
+            )
+        )
+
+    handler = grpc.method_handlers_generic_handler(
+        "google.cloud.secretmanager.v1.SecretManagerService",
+        {"AccessSecretVersion": grpc.unary_unary_rpc_method_handler(access)},
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}", secrets, calls
+    server.stop(0)
+
+
+def test_secret_manager_env_first_then_api_cached(
+    secret_manager_server: tuple[str, dict[str, bytes], list[str]],
+) -> None:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import secretmanager
+    from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
+        SecretManagerServiceGrpcTransport,
+    )
+
+    address, secrets, calls = secret_manager_server
+    secrets["projects/p1/secrets/db-password/versions/latest"] = b"s3cret"
+    transport = SecretManagerServiceGrpcTransport(
+        channel=grpc.insecure_channel(address), credentials=AnonymousCredentials()
+    )
+    client = secretmanager.SecretManagerServiceClient(transport=transport)
+    env = EnvSecrets({"QUANTRUN_SECRET_PROVIDER_KEY": "from-env"})
+    store = SecretManagerSecrets(client, "p1", env=env, timeout=5)
+    assert store.get("provider-key") == "from-env"  # Cloud Run's secret env var wins
+    assert store.get("db-password") == "s3cret"
+    assert store.get("db-password") == "s3cret"
+    assert calls == ["projects/p1/secrets/db-password/versions/latest"]  # cached
+    assert store.get("missing") is None
+
+
+# -- OIDC push tokens --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signer_and_certs() -> Iterator[tuple[Any, str]]:
+    """An RSA key and its certificate served like Google's certs endpoint."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    from google.auth import crypt
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-signer")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now.replace(year=now.year + 1))
+        .sign(key, hashes.SHA256())
+    )
+    pem_cert = cert.public_bytes(serialization.Encoding.PEM).decode()
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    body = json.dumps({"kid-1": pem_cert}).encode()
+
+    class Certs(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Certs)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    signer = crypt.RSASigner.from_string(pem_key, key_id="kid-1")
+    yield signer, f"http://127.0.0.1:{server.server_address[1]}/certs"
+    server.shutdown()
+
+
+def _token(signer: Any, **claims: Any) -> str:
+    from google.auth import jwt
+
+    now = int(time.time())
+    payload = {
+        "iss": "https://accounts.google.com",
+        "aud": "https://worker.example",
+        "email": "push@p1.iam.gserviceaccount.com",
+        "email_verified": True,
+        "iat": now,
+        "exp": now + 600,
+        **claims,
+    }
+    return jwt.encode(signer, payload).decode()
+
+
+def test_push_tokens_are_verified(signer_and_certs: tuple[Any, str]) -> None:
+    signer, certs = signer_and_certs
+    ok = {
+        "audience": "https://worker.example",
+        "email": "push@p1.iam.gserviceaccount.com",
+        "certs_url": certs,
+    }
+    claims = verify_push_token(f"Bearer {_token(signer)}", **ok)
+    assert claims["email"] == "push@p1.iam.gserviceaccount.com"
+    bad = [
+        None,
+        "Basic abc",
+        f"Bearer {_token(signer, aud='https://elsewhere')}",
+        f"Bearer {_token(signer, email='intruder@evil.example')}",
+        f"Bearer {_token(signer, iss='https://evil.example')}",
+        f"Bearer {_token(signer, exp=int(time.time()) - 3600, iat=int(time.time()) - 7200)}",
+        f"Bearer {_token(signer)[:-4]}AAAA",
+    ]
+    for header in bad:
+        with pytest.raises(InvalidPushToken):
+            verify_push_token(header, **ok)

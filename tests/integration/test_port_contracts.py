@@ -1,0 +1,181 @@
+"""One contract suite per port, run against every adapter of it: the embedded ones on
+real files, the Google Cloud ones through the real clients against the emulators."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from sqlalchemy import Engine
+
+from quantrun.adapters.embedded.artifacts import LocalArtifactStore
+from quantrun.adapters.embedded.prices import DuckDBPriceStore
+from quantrun.adapters.embedded.queue import EmbeddedQueue
+from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
+from quantrun.adapters.gcp.clients import bigquery_client, publisher_client, storage_client
+from quantrun.adapters.gcp.gcs_artifacts import GcsArtifactStore
+from quantrun.adapters.gcp.pubsub import PubSubPublisher
+from quantrun.adapters.sql import migrate
+from quantrun.adapters.sql.engine import make_engine
+from quantrun.adapters.sql.outbox import OutboxQueue
+from quantrun.bootstrap import _emulator_signing_credentials
+from quantrun.errors import Conflict
+from quantrun.ports import PriceRow
+from tests.harness.emulators import Emulators
+
+# -- PriceStore ------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
+def price_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "duckdb":
+        store = DuckDBPriceStore(tmp_path / "prices.duckdb")
+        yield store
+        store.close()
+        return
+    request.getfixturevalue("gcp_env")
+    emu: Emulators = request.getfixturevalue("emulators")
+    store = BigQueryPriceStore(
+        bigquery_client(emu.project), dataset=f"contract_{uuid.uuid4().hex[:8]}", timeout=20
+    )
+    store.ensure_schema()
+    yield store
+
+
+ROWS = [
+    PriceRow(date(2020, 1, 2), "AAA", 10.0, volume=100),
+    PriceRow(date(2020, 1, 3), "AAA", 11.0, adj_close=10.5),
+    PriceRow(date(2020, 1, 6), "AAA", 12.0),
+    PriceRow(date(2020, 1, 3), "BBB", 5.0),
+    PriceRow(date(2020, 1, 6), "BBB", 5.5),
+]
+
+
+def test_price_store_contract(price_store: Any) -> None:
+    assert price_store.upsert(ROWS, source="test") == 5
+    price_store.upsert(ROWS, source="test")  # idempotent MERGE
+    instruments = {i.symbol: i for i in price_store.instruments()}
+    assert set(instruments) == {"AAA", "BBB"}
+    assert instruments["AAA"].rows == 3 and instruments["AAA"].first_date == date(2020, 1, 2)
+    assert instruments["BBB"].last_date == date(2020, 1, 6)
+    m = price_store.load_close(["BBB", "AAA"], date(2020, 1, 1), date(2020, 1, 5))
+    assert m.symbols == ("BBB", "AAA")
+    assert [str(d) for d in m.dates] == ["2020-01-02", "2020-01-03"]
+    np.testing.assert_array_equal(m.close, [[np.nan, 10.0], [5.0, 10.5]])  # adj_close wins
+    # an update through the MERGE replaces the row
+    price_store.upsert([PriceRow(date(2020, 1, 6), "BBB", 6.0)], source="fix")
+    m = price_store.load_close(["BBB"], date(2020, 1, 6), date(2020, 1, 6))
+    assert m.close.tolist() == [[6.0]]
+    empty = price_store.load_close(["AAA"], date(1999, 1, 1), date(1999, 2, 1))
+    assert empty.dates.size == 0 and empty.close.shape == (0, 1)
+    price_store.ping()
+
+
+# -- ArtifactStore ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=["local", "gcs"])
+def artifact_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "local":
+        return LocalArtifactStore(tmp_path)
+    request.getfixturevalue("gcp_env")
+    emu: Emulators = request.getfixturevalue("emulators")
+    client = storage_client(emu.project)
+    bucket = f"contract-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(bucket)
+    return GcsArtifactStore(
+        client,
+        bucket,
+        signing_credentials=_emulator_signing_credentials(),
+        api_endpoint=emu.storage_url,
+        url_seconds=300,
+    )
+
+
+def test_artifact_store_contract(artifact_store: Any) -> None:
+    job = str(uuid.uuid4())
+    ref = artifact_store.put(job, "result.json", b'{"a": 1}', "application/json")
+    assert (ref.name, ref.content_type, ref.size_bytes) == ("result.json", "application/json", 8)
+    artifact_store.put(job, "result.json", b'{"a": 1}', "application/json")  # same bytes: ok
+    with pytest.raises(Conflict):
+        artifact_store.put(job, "result.json", b'{"a": 2}', "application/json")
+    got = artifact_store.get(job, "result.json")
+    assert got is not None and got.data == b'{"a": 1}' and got.content_type == "application/json"
+    assert artifact_store.get(job, "missing.png") is None
+    url = artifact_store.signed_url(job, "result.json")
+    if url is not None:  # Cloud Storage: the signed URL downloads the object
+        assert "X-Goog-Signature=" in url and "X-Goog-Expires=300" in url
+        response = httpx.get(url, timeout=10)
+        assert response.status_code == 200 and json.loads(response.content) == {"a": 1}
+    artifact_store.ping()
+
+
+# -- JobQueue --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def queue_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _pubsub_consumer(emu: Emulators) -> tuple[PubSubPublisher, Any]:
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    topic = f"contract-{uuid.uuid4().hex[:8]}"
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic_path = publisher.topic_path(emu.project, topic)
+    publisher.create_topic(name=topic_path)
+    sub_path = subscriber.subscription_path(emu.project, topic + "-pull")
+    subscriber.create_subscription(name=sub_path, topic=topic_path)
+
+    def receive() -> list[str]:
+        ids: list[str] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(ids) < 2:
+            response = subscriber.pull(subscription=sub_path, max_messages=10, timeout=5)
+            for msg in response.received_messages:
+                ids.append(json.loads(msg.message.data)["job_id"])
+                assert msg.message.attributes["job_id"] == ids[-1]
+            if response.received_messages:
+                subscriber.acknowledge(
+                    subscription=sub_path, ack_ids=[m.ack_id for m in response.received_messages]
+                )
+        return ids
+
+    return PubSubPublisher(publisher_client(), emu.project, topic, timeout=10), receive
+
+
+@pytest.mark.parametrize("kind", ["embedded", "pubsub"])
+def test_job_queue_contract(
+    kind: str, queue_engine: Engine, request: pytest.FixtureRequest
+) -> None:
+    ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    if kind == "embedded":
+        queue: Any = EmbeddedQueue(queue_engine, visibility_seconds=30)
+
+        def receive() -> list[str]:
+            got = []
+            while (d := queue.receive(wait_seconds=0)) is not None:
+                got.append(d.job_id)
+                queue.ack(d)
+            return got
+    else:
+        request.getfixturevalue("gcp_env")
+        publisher, receive = _pubsub_consumer(request.getfixturevalue("emulators"))
+        queue = OutboxQueue(queue_engine, publisher)
+    queue.ping()
+    for job_id in ids:
+        queue.publish(job_id)
+    assert sorted(receive()) == sorted(ids)
