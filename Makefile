@@ -5,13 +5,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv run test test-unit lint fmt bench stack deploy system-deps clean
+.PHONY: help venv run test test-unit lint fmt bench stack deploy system-deps emulators clean
 
 help:
 	@echo "make run     serve API + worker in embedded mode at http://127.0.0.1:8080"
 	@echo "make test    set up everything and run the whole test suite"
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   print the benchmark table"
+	@echo "make stack   gcp mode on the emulators (API 8080, worker 8081), writes .stack/env"
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,10 +27,13 @@ venv: $(STAMP)
 system-deps:
 	@bash tests/harness/install-system-deps.sh
 
+emulators: venv
+	@bash tests/harness/install-emulators.sh
+
 run: venv
 	$(BIN)/quantrun serve
 
-test: venv system-deps
+test: venv system-deps emulators
 	$(BIN)/python -m pytest
 
 test-unit: venv
@@ -47,13 +51,13 @@ fmt: venv
 bench: venv
 	$(BIN)/python -m benchmarks
 
-stack:
-	@echo "make stack (gcp mode on the emulators) arrives with the Google Cloud adapters; not built yet" >&2
-	@exit 2
+# gcp mode on the emulators; ports overridable: make stack API_PORT=9080 PUBSUB_PORT=9085 ...
+stack: venv system-deps emulators
+	$(BIN)/python -m tests.harness.stack
 
 deploy:
 	@echo "make deploy ENV=... arrives with the Terraform and Cloud Build work; not built yet" >&2
 	@exit 2
 
 clean:
-	rm -rf $(VENV) .quantrun .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-emu .emulators .stack .quantrun .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,8 @@ retry and timeout. Writes load the rows into a staging table and MERGE them on
 
 from __future__ import annotations
 
+import concurrent.futures
+import concurrent.futures
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -58,14 +60,19 @@ class BigQueryPriceStore:
         config = bigquery.QueryJobConfig(query_parameters=list(params))
         retry = bounded_retry(self._timeout)
         try:
-            job = self._client.query(sql, job_config=config, retry=retry, timeout=self._timeout)
-            return job.result(timeout=self._timeout, retry=retry)
+            # job_retry=None: the client's default re-inserts failed query jobs for up to
+            # 10 minutes; our bounded request retry is the only retry here.
+            job = self._client.query(
+                sql, job_config=config, retry=retry, timeout=self._timeout, job_retry=None
+            )
+            return job.result(timeout=self._timeout, retry=retry, job_retry=None)
         except (
             exceptions.ServerError,
             exceptions.TooManyRequests,
-            exceptions.ServiceUnavailable,
-            ConnectionError,
+            exceptions.RetryError,
+            OSError,  # requests' connection errors are IOErrors
             TimeoutError,
+            concurrent.futures.TimeoutError,
         ) as exc:
             raise TransientError(f"BigQuery is unavailable: {exc}") from exc
 

@@ -1,0 +1,402 @@
+"""QuantRun in gcp mode on the emulator stack: the API and the worker as real processes,
+PostgreSQL, the outbox, a real Pub/Sub push subscription, BigQuery and Cloud Storage.
+Each reliability test asserts that nothing is lost and nothing runs twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from quantrun.adapters.sql.engine import make_engine
+from quantrun.adapters.sql.job_store import SqlJobStore
+from quantrun.adapters.sql.schema import outbox
+from quantrun.jobs.domain import Job, JobStatus
+from tests.harness.emulators import Emulators
+from tests.harness.postgres import PostgresServer, free_port
+from tests.harness.stack import QUANTRUN, Stack, start_service, start_stack
+
+SYMBOLS = ["AAPL", "AMZN", "XOM", "JPM", "WMT", "PFE", "SPY"]
+MC = {
+    "type": "call",
+    "spot": 100,
+    "strike": 100,
+    "maturity": 1,
+    "rate": 0.05,
+    "volatility": 0.2,
+    "style": "asian_arithmetic",
+    "steps": 252,
+    "seed": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def stack(postgres_server: PostgresServer, emulators: Emulators) -> Iterator[Stack]:
+    s = start_stack(
+        postgres=postgres_server,
+        emulators=emulators,
+        sample_symbols=SYMBOLS,
+        service_env={"QUANTRUN_LEASE_SECONDS": "2", "QUANTRUN_MAX_ATTEMPTS": "5"},
+    )
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def client(stack: Stack) -> Iterator[httpx.Client]:
+    key = subprocess.run(
+        [QUANTRUN, "keys", "create", "--user", "e2e"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **stack.env},
+    ).stdout.strip()
+    with httpx.Client(
+        base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def store(stack: Stack) -> Iterator[SqlJobStore]:
+    engine = make_engine(stack.env["QUANTRUN_DATABASE_URL"])
+    yield SqlJobStore(engine)
+    engine.dispose()
+
+
+def wait_for(
+    client: httpx.Client, job_id: str, *, timeout: float = 90, reclaim: Stack | None = None
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        if reclaim is not None:  # what Cloud Scheduler does in production
+            try:
+                httpx.post(f"{reclaim.worker_url}/tasks/reclaim", timeout=10)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    raise AssertionError(f"job did not finish: {job}")
+
+
+def succeeded_events(store: SqlJobStore, job_id: str) -> int:
+    return [e.to_status for e in store.events(job_id)].count(JobStatus.SUCCEEDED)
+
+
+@pytest.mark.parametrize("model", ["risk_metrics", "markowitz", "black_scholes"])
+def test_a_job_goes_through_every_cloud_part(
+    stack: Stack, client: httpx.Client, store: SqlJobStore, model: str
+) -> None:
+    params = {
+        "risk_metrics": {"symbols": ["AAPL", "AMZN"], "start": "2015-01-01", "end": "2017-12-31"},
+        "markowitz": {
+            "symbols": ["AAPL", "AMZN", "XOM", "JPM", "WMT", "PFE"],
+            "start": "2015-01-01",
+            "end": "2017-12-31",
+        },
+        "black_scholes": {
+            "type": "call",
+            "spot": 42,
+            "strike": 40,
+            "maturity": 0.5,
+            "rate": 0.1,
+            "volatility": 0.2,
+        },
+    }[model]
+    created = client.post("/v1/jobs", json={"model": model, "params": params})
+    assert created.status_code == 202
+    job_id = created.json()["id"]
+    assert store.get_job(job_id) is not None  # the row is in PostgreSQL
+    done = wait_for(client, job_id)
+    assert done["status"] == "succeeded", done["error"]
+    for artifact in done["artifacts"]:
+        redirect = client.get(artifact["url"], follow_redirects=False)
+        assert redirect.status_code == 307
+        location = redirect.headers["location"]
+        assert f"/jobs/{job_id}/{artifact['name']}" in location and "X-Goog-Signature" in location
+        body = httpx.get(location, timeout=10)
+        assert body.status_code == 200 and len(body.content) == artifact["size_bytes"]
+    if model != "black_scholes":
+        assert done["artifacts"]
+    assert succeeded_events(store, job_id) == 1
+
+
+def test_readyz_checks_the_cloud_dependencies(stack: Stack) -> None:
+    ready = httpx.get(f"{stack.api_url}/readyz").json()
+    assert ready["checks"] == {"job_store": "ok", "queue": "ok", "price_store": "ok"}
+
+
+def test_instruments_and_prices_come_from_bigquery(client: httpx.Client) -> None:
+    instruments = {i["symbol"]: i for i in client.get("/v1/instruments").json()}
+    assert set(instruments) == set(SYMBOLS)
+    assert instruments["AAPL"]["name"] == "Apple Inc."
+    prices = client.get(
+        "/v1/prices", params={"symbols": "SPY,AAPL", "start": "2018-04-10", "end": "2018-04-11"}
+    ).json()
+    assert prices["dates"] == ["2018-04-10", "2018-04-11"] and prices["symbols"] == ["SPY", "AAPL"]
+
+
+def _publish(stack: Stack, topic: str, job_id: str) -> None:
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    saved = os.environ.get("PUBSUB_EMULATOR_HOST")
+    os.environ["PUBSUB_EMULATOR_HOST"] = stack.emulators.pubsub_host
+    try:
+        publisher = pubsub_v1.PublisherClient()
+        publisher.publish(
+            publisher.topic_path(stack.emulators.project, topic),
+            json.dumps({"job_id": job_id}).encode(),
+            job_id=job_id,
+        ).result(10)
+    finally:
+        if saved is None:
+            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+        else:
+            os.environ["PUBSUB_EMULATOR_HOST"] = saved
+
+
+def test_the_same_message_delivered_twice_runs_once(
+    stack: Stack, client: httpx.Client, store: SqlJobStore
+) -> None:
+    job = client.post(
+        "/v1/jobs",
+        json={
+            "model": "black_scholes",
+            "params": {
+                "type": "put",
+                "spot": 100,
+                "strike": 95,
+                "maturity": 0.5,
+                "rate": 0.1,
+                "volatility": 0.2,
+                "dividend_yield": 0.05,
+            },
+        },
+    ).json()
+    done = wait_for(client, job["id"])
+    _publish(stack, stack.names.topic, job["id"])
+    _publish(stack, stack.names.topic, job["id"])
+    time.sleep(2)
+    again = client.get(f"/v1/jobs/{job['id']}").json()
+    assert again["status"] == "succeeded" and again["attempts"] == 1
+    assert again["finished_at"] == done["finished_at"]
+    assert succeeded_events(store, job["id"]) == 1
+
+
+def test_worker_killed_mid_job_is_reclaimed_and_finishes_once(
+    stack: Stack, client: httpx.Client, store: SqlJobStore
+) -> None:
+    job = client.post(
+        "/v1/jobs", json={"model": "monte_carlo_option", "params": {**MC, "paths": 1_000_000}}
+    ).json()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        current = client.get(f"/v1/jobs/{job['id']}").json()
+        if current["status"] == "running":
+            break
+        time.sleep(0.05)
+    assert current["status"] == "running"
+    assert stack.worker is not None
+    stack.worker.stop(signal.SIGKILL)
+    stack.start_worker()
+    done = wait_for(client, job["id"], timeout=120, reclaim=stack)
+    assert done["status"] == "succeeded" and done["attempts"] == 2
+    assert succeeded_events(store, job["id"]) == 1
+
+
+def test_publish_failing_after_commit_is_recovered_by_the_outbox(
+    stack: Stack, client: httpx.Client, store: SqlJobStore
+) -> None:
+    # An API process whose Pub/Sub is unreachable: the commit succeeds, the publish fails.
+    broken = start_service(
+        "api-broken",
+        ["serve"],
+        free_port(),
+        {
+            **stack.env,
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{free_port()}",
+            "QUANTRUN_GCP_TIMEOUT_SECONDS": "1",
+            "QUANTRUN_OUTBOX_INTERVAL_SECONDS": "3600",
+        },
+        stack.workdir,
+        ready_path="/healthz",
+    )
+    stack.extra.append(broken)
+    key = client.headers["authorization"]
+    response = httpx.post(
+        f"{broken.url}/v1/jobs",
+        headers={"Authorization": key},
+        timeout=30,
+        json={
+            "model": "black_scholes",
+            "params": {
+                "type": "call",
+                "spot": 50,
+                "strike": 55,
+                "maturity": 1,
+                "rate": 0.02,
+                "volatility": 0.3,
+            },
+        },
+    )
+    assert response.status_code == 202
+    job_id = response.json()["id"]
+    engine = make_engine(stack.env["QUANTRUN_DATABASE_URL"])
+    with engine.connect() as conn:
+        row = conn.execute(select(outbox).where(outbox.c.job_id == job_id)).one()
+    engine.dispose()
+    assert row.last_error and row.attempts >= 1  # the publish was tried and failed
+    broken.stop()
+    # the healthy processes' relays publish it; it runs once
+    done = wait_for(client, job_id)
+    assert done["status"] == "succeeded"
+    assert succeeded_events(store, job_id) == 1
+
+
+def _side_subscription(stack: Stack, worker_url: str, *, dead_letter: bool) -> str:
+    """A topic whose push subscription targets ``worker_url`` (fast retries, and a
+    dead-letter topic pushed to the same worker's /pubsub/dead-letter)."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+    from google.protobuf import duration_pb2
+
+    saved = os.environ.get("PUBSUB_EMULATOR_HOST")
+    os.environ["PUBSUB_EMULATOR_HOST"] = stack.emulators.pubsub_host
+    try:
+        project = stack.emulators.project
+        suffix = uuid.uuid4().hex[:8]
+        publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+        topic = publisher.topic_path(project, f"side-{suffix}")
+        dead = publisher.topic_path(project, f"side-dead-{suffix}")
+        publisher.create_topic(name=topic)
+        publisher.create_topic(name=dead)
+        retry = pubsub_v1.types.RetryPolicy(
+            minimum_backoff=duration_pb2.Duration(nanos=10**8),
+            maximum_backoff=duration_pb2.Duration(seconds=1),
+        )
+        request: dict[str, Any] = {
+            "name": subscriber.subscription_path(project, f"side-{suffix}"),
+            "topic": topic,
+            "push_config": pubsub_v1.types.PushConfig(push_endpoint=f"{worker_url}/pubsub/push"),
+            "ack_deadline_seconds": 30,
+            "retry_policy": retry,
+        }
+        if dead_letter:
+            request["dead_letter_policy"] = pubsub_v1.types.DeadLetterPolicy(
+                dead_letter_topic=dead, max_delivery_attempts=5
+            )
+        subscriber.create_subscription(request=request)
+        subscriber.create_subscription(
+            request={
+                "name": subscriber.subscription_path(project, f"side-dead-{suffix}"),
+                "topic": dead,
+                "push_config": pubsub_v1.types.PushConfig(
+                    push_endpoint=f"{worker_url}/pubsub/dead-letter"
+                ),
+            }
+        )
+        return f"side-{suffix}"
+    finally:
+        if saved is None:
+            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+        else:
+            os.environ["PUBSUB_EMULATOR_HOST"] = saved
+
+
+def _queued_job(store: SqlJobStore, client: httpx.Client) -> str:
+    """A job row that no one has published (the test publishes it where it wants)."""
+    user = store.get_or_create_user("e2e")
+    job = Job(
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        model="risk_metrics",
+        params={
+            "symbols": ["AAPL"],
+            "start": "2016-01-01",
+            "end": "2016-12-31",
+            "benchmark": "SPY",
+            "risk_free_rate": 0.0,
+            "weights": None,
+        },
+        status=JobStatus.QUEUED,
+        created_at=datetime.now(UTC),
+    )
+    store.create_job(job)
+    return job.id
+
+
+def test_transient_price_store_error_gets_5xx_then_succeeds_on_redelivery(
+    stack: Stack, client: httpx.Client, store: SqlJobStore
+) -> None:
+    port = free_port()
+    # a worker whose BigQuery is unreachable answers 503 (transient) to the push
+    down = start_service(
+        "worker-bq-down",
+        ["worker"],
+        port,
+        {
+            **stack.env,
+            "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{free_port()}",
+            "QUANTRUN_GCP_TIMEOUT_SECONDS": "1",
+            "QUANTRUN_MAX_ATTEMPTS": "10",
+        },
+        stack.workdir,
+    )
+    stack.extra.append(down)
+    topic = _side_subscription(stack, f"http://127.0.0.1:{port}", dead_letter=False)
+    job_id = _queued_job(store, client)
+    _publish(stack, topic, job_id)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and '"outcome": "retry"' not in down.log.read_text():
+        time.sleep(0.1)
+    assert '"outcome": "retry"' in down.log.read_text()  # it answered 503 to Pub/Sub
+    held = store.get_job(job_id)
+    assert held is not None and held.status == JobStatus.RUNNING and held.result is None
+    down.stop()
+    # the same port now serves a healthy worker: the next redelivery succeeds
+    up = start_service("worker-bq-up", ["worker"], port, stack.env, stack.workdir)
+    stack.extra.append(up)
+    done = wait_for(client, job_id, timeout=60)
+    assert done["status"] == "succeeded" and done["attempts"] >= 2
+    assert succeeded_events(store, job_id) == 1
+
+
+def test_poison_message_is_dead_lettered_and_the_job_fails_with_the_reason(
+    stack: Stack, client: httpx.Client, store: SqlJobStore
+) -> None:
+    port = free_port()
+    poisoned = start_service(
+        "worker-poisoned",
+        ["worker"],
+        port,
+        {
+            **stack.env,
+            "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{free_port()}",
+            "QUANTRUN_GCP_TIMEOUT_SECONDS": "1",
+            "QUANTRUN_MAX_ATTEMPTS": "50",
+        },
+        stack.workdir,
+    )
+    stack.extra.append(poisoned)
+    topic = _side_subscription(stack, f"http://127.0.0.1:{port}", dead_letter=True)
+    job_id = _queued_job(store, client)
+    _publish(stack, topic, job_id)
+    done = wait_for(client, job_id, timeout=120)
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "dead_lettered"
+    assert "dead-lettered" in done["error"]["message"]
+    poisoned.stop()
