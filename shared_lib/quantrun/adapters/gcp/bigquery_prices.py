@@ -9,7 +9,6 @@ retry and timeout. Writes load the rows into a staging table and MERGE them on
 from __future__ import annotations
 
 import concurrent.futures
-import concurrent.futures
 import uuid
 from collections.abc import Sequence
 from datetime import date
