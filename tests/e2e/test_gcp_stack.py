@@ -4,6 +4,7 @@ Each reliability test asserts that nothing is lost and nothing runs twice."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -86,10 +87,8 @@ def wait_for(
         if job["status"] in ("succeeded", "failed", "cancelled"):
             return job
         if reclaim is not None:  # what Cloud Scheduler does in production
-            try:
+            with contextlib.suppress(httpx.HTTPError):
                 httpx.post(f"{reclaim.worker_url}/tasks/reclaim", timeout=10)
-            except httpx.HTTPError:
-                pass
         time.sleep(0.2)
     raise AssertionError(f"job did not finish: {job}")
 
