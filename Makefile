@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv run test test-unit lint fmt bench stack deploy system-deps emulators clean
+.PHONY: help venv run test test-unit lint fmt bench bench-load stack deploy system-deps emulators clean
 
 help:
 	@echo "make run     serve API + worker in embedded mode at http://127.0.0.1:8080"
@@ -50,6 +50,10 @@ fmt: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks
+
+# the load test through the emulator stack (API + worker in gcp mode, Pub/Sub push)
+bench-load: venv system-deps emulators
+	$(BIN)/python benchmarks/load.py
 
 # gcp mode on the emulators; ports overridable: make stack API_PORT=9080 PUBSUB_PORT=9085 ...
 stack: venv system-deps emulators

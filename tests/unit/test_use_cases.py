@@ -199,3 +199,22 @@ def test_cancel_stops_a_running_job_at_its_next_checkpoint(world: World) -> None
 
 def test_unknown_job_is_acknowledged(world: World) -> None:
     assert world.run("00000000-0000-0000-0000-000000000000") == RunOutcome.DONE
+
+
+def test_a_released_lease_is_not_renewed_afterwards(world: World) -> None:
+    # A renewal landing after the release would make the lease live again, and the
+    # redelivery would be acknowledged as "busy": the job would stall until a reclaim.
+    from quantrun.jobs.execute import _Lease
+
+    cfg = WorkerConfig(worker_id="w1", lease_seconds=0.3, max_attempts=3)
+    job, _ = world.submit("black_scholes", BS)
+    now = utcnow()
+    world.store.claim(
+        job.id, worker="w1", now=now, lease_until=now + timedelta(seconds=0.3), max_attempts=3
+    )
+    with _Lease(world.store, job.id, cfg, keepalive=lambda: None) as lease:
+        lease.release()
+        time.sleep(0.35)  # more than three renewal intervals
+        held = world.store.get_job(job.id)
+        assert held is not None and held.lease_expires_at is not None
+        assert held.lease_expires_at <= utcnow() - timedelta(seconds=0.3)

@@ -113,7 +113,10 @@ class _Lease:
             raise JobCancelled("the job was cancelled or its lease was lost")
 
     def release(self) -> None:
-        """Expire the lease now, so a redelivery can claim the job without waiting."""
+        """Expire the lease now, so a redelivery can claim the job without waiting. The
+        renewal thread stops first: a renewal after this would make the lease live again."""
+        self._stop.set()
+        self._thread.join(timeout=30)
         self._store.heartbeat(
             self._job_id, worker=self._cfg.worker_id, progress=None, lease_until=utcnow()
         )

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 
 
-def make_engine(url: str, *, pool_size: int = 5, connect_timeout: float = 10.0) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
@@ -29,7 +29,7 @@ def make_engine(url: str, *, pool_size: int = 5, connect_timeout: float = 10.0) 
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=2,
+        max_overflow=5,
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"timeout": connect_timeout},

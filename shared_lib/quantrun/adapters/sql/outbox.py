@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, literal, select, update
 
-from quantrun.adapters.sql.schema import outbox
+from quantrun.adapters.sql.schema import UTCDateTime, outbox
 from quantrun.clock import utcnow
 from quantrun.logging import get_logger
 
@@ -36,20 +36,34 @@ class OutboxQueue:
         self._batch = batch
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def ping(self) -> None:
         self._publisher.ping()
 
     def publish(self, job_id: str) -> None:
-        """Make sure an unsent outbox row exists for the job, then flush now."""
+        """Make sure an unsent outbox row exists for the job (a new job has one already,
+        committed with it), then have it published: by the relay thread when it runs (the
+        request does not wait for the broker), else right here."""
+        already = (
+            select(outbox.c.id)
+            .where(outbox.c.job_id == job_id, outbox.c.sent_at.is_(None))
+            .exists()
+        )
         with self._engine.begin() as conn:
-            pending = conn.execute(
-                select(outbox.c.id).where(outbox.c.job_id == job_id, outbox.c.sent_at.is_(None))
-            ).first()
-            if pending is None:
-                conn.execute(insert(outbox).values(job_id=job_id, created_at=utcnow(), attempts=0))
-        self.flush()
+            conn.execute(
+                insert(outbox).from_select(
+                    ["job_id", "created_at", "attempts"],
+                    select(literal(job_id), literal(utcnow(), UTCDateTime()), literal(0)).where(
+                        ~already
+                    ),
+                )
+            )
+        if self._thread is not None and self._thread.is_alive():
+            self._wake.set()
+        else:
+            self.flush()
 
     def flush(self) -> int:
         """Publish unsent rows; returns how many were sent. Never raises for a publish
@@ -107,7 +121,11 @@ class OutboxQueue:
 
     def start_relay(self, interval: float) -> None:
         def loop() -> None:
-            while not self._stop.wait(interval):
+            while not self._stop.is_set():
+                self._wake.wait(interval)
+                self._wake.clear()
+                if self._stop.is_set():
+                    return
                 try:
                     self.flush()
                 except Exception:
@@ -118,5 +136,6 @@ class OutboxQueue:
 
     def stop_relay(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

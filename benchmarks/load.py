@@ -1,0 +1,175 @@
+"""`make bench-load`: the API and worker in gcp mode on the emulator stack (PostgreSQL,
+Pub/Sub push, BigQuery, Cloud Storage), driven over HTTP from this process.
+
+Reports submits/s and POST /v1/jobs latency, end-to-end jobs/s and submit-to-done
+latency for N small jobs, and submit-to-done at a paced offered rate. Figures only."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.harness.stack import QUANTRUN, start_stack  # noqa: E402
+
+N_JOBS = int(os.environ.get("LOAD_JOBS", "2000"))
+CONCURRENCY = int(os.environ.get("LOAD_CONCURRENCY", "16"))
+PACED_RATE = float(os.environ.get("LOAD_RATE", "100"))
+PACED_JOBS = int(os.environ.get("LOAD_PACED_JOBS", "500"))
+BODY = {
+    "model": "black_scholes",
+    "params": {
+        "type": "call",
+        "spot": 100,
+        "strike": 100,
+        "maturity": 1,
+        "rate": 0.05,
+        "volatility": 0.2,
+    },
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def submit_many(
+    url: str, key: str, n: int, concurrency: int
+) -> tuple[list[str], list[float], float]:
+    local = threading.local()
+
+    def one(_i: int) -> tuple[str, float]:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(
+                base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+            )
+        start = time.perf_counter()
+        response = local.client.post("/v1/jobs", json=BODY)
+        elapsed = time.perf_counter() - start
+        response.raise_for_status()
+        return response.json()["id"], elapsed
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(one, range(n)))
+    wall = time.perf_counter() - started
+    return [r[0] for r in results], [r[1] for r in results], wall
+
+
+def wait_all(client: httpx.Client, ids: list[str], timeout: float = 600) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    pending = set(ids)
+    done: dict[str, dict] = {}
+    while pending and time.monotonic() < deadline:
+        page = client.get("/v1/jobs", params={"status": "succeeded", "limit": 200}).json()
+        cursor = None
+        while True:
+            for job in page["items"]:
+                if job["id"] in pending:
+                    pending.discard(job["id"])
+                    done[job["id"]] = job
+            cursor = page["next_cursor"]
+            if not cursor or not pending:
+                break
+            page = client.get(
+                "/v1/jobs", params={"status": "succeeded", "limit": 200, "cursor": cursor}
+            ).json()
+        time.sleep(0.5)
+    if pending:
+        raise RuntimeError(f"{len(pending)} jobs did not finish")
+    return [done[i] for i in ids]
+
+
+def to_done_ms(jobs: list[dict]) -> list[float]:
+    out = []
+    for job in jobs:
+        created = datetime.fromisoformat(job["created_at"].replace("Z", "+00:00"))
+        finished = datetime.fromisoformat(job["finished_at"].replace("Z", "+00:00"))
+        out.append((finished - created).total_seconds() * 1000)
+    return out
+
+
+def main() -> None:
+    stack = start_stack(sample_symbols=["AAPL", "SPY"])
+    try:
+        key = subprocess.run(
+            [QUANTRUN, "keys", "create", "--user", "load"],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **stack.env},
+        ).stdout.strip()
+        client = httpx.Client(
+            base_url=stack.api_url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+        )
+        submit_many(stack.api_url, key, 50, 4)  # warm up
+        t0 = time.perf_counter()
+        ids, latencies, wall = submit_many(stack.api_url, key, N_JOBS, CONCURRENCY)
+        jobs = wait_all(client, ids)
+        last_finish = max(
+            datetime.fromisoformat(j["finished_at"].replace("Z", "+00:00")) for j in jobs
+        )
+        first_create = min(
+            datetime.fromisoformat(j["created_at"].replace("Z", "+00:00")) for j in jobs
+        )
+        e2e_wall = (last_finish - first_create).total_seconds()
+        burst_done = to_done_ms(jobs)
+        del t0
+
+        paced_ids: list[str] = []
+        interval = 1.0 / PACED_RATE
+        start = time.perf_counter()
+        for i in range(PACED_JOBS):
+            target = start + i * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            paced_ids.append(client.post("/v1/jobs", json=BODY).json()["id"])
+        achieved = PACED_JOBS / (time.perf_counter() - start)
+        paced_done = to_done_ms(wait_all(client, paced_ids))
+
+        rows = [
+            (
+                "POST /v1/jobs (concurrency %d)" % CONCURRENCY,
+                f"{N_JOBS / wall:,.0f} submits/s",
+                f"p50 {pct(latencies, 0.5) * 1000:.1f} ms",
+                f"p99 {pct(latencies, 0.99) * 1000:.1f} ms",
+            ),
+            (
+                f"{N_JOBS} small jobs end to end",
+                f"{N_JOBS / e2e_wall:,.0f} jobs/s",
+                f"p50 {pct(burst_done, 0.5):,.0f} ms",
+                f"p99 {pct(burst_done, 0.99):,.0f} ms",
+            ),
+            (
+                f"paced {PACED_RATE:.0f} jobs/s offered ({achieved:.0f} achieved)",
+                "submit-to-done",
+                f"p50 {pct(paced_done, 0.5):,.0f} ms",
+                f"p99 {pct(paced_done, 0.99):,.0f} ms",
+            ),
+        ]
+        print(
+            f"load test through the emulator stack; cores={os.cpu_count()}, "
+            f"load1={os.getloadavg()[0]:.2f}"
+        )
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+        print(f"mean submit latency {statistics.fmean(latencies) * 1000:.1f} ms")
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
