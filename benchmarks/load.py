@@ -20,7 +20,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness.stack import QUANTRUN, start_stack  # noqa: E402
+from tests.harness.stack import QUANTRUN, start_stack
 
 N_JOBS = int(os.environ.get("LOAD_JOBS", "2000"))
 CONCURRENCY = int(os.environ.get("LOAD_CONCURRENCY", "16"))
@@ -141,7 +141,7 @@ def main() -> None:
 
         rows = [
             (
-                "POST /v1/jobs (concurrency %d)" % CONCURRENCY,
+                f"POST /v1/jobs (concurrency {CONCURRENCY})",
                 f"{N_JOBS / wall:,.0f} submits/s",
                 f"p50 {pct(latencies, 0.5) * 1000:.1f} ms",
                 f"p99 {pct(latencies, 0.99) * 1000:.1f} ms",

@@ -1,0 +1,151 @@
+resource "google_bigquery_dataset" "this" {
+  project                    = var.project_id
+  dataset_id                 = var.dataset_id
+  location                   = var.location
+  description                = "QuantRun market data"
+  delete_contents_on_destroy = false
+
+  dynamic "default_encryption_configuration" {
+    for_each = var.kms_key_name == null ? [] : [var.kms_key_name]
+    content {
+      kms_key_name = default_encryption_configuration.value
+    }
+  }
+}
+
+resource "google_bigquery_table" "prices" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.this.dataset_id
+  table_id            = "prices"
+  deletion_protection = var.deletion_protection
+
+  time_partitioning {
+    type  = "DAY"
+    field = "date"
+  }
+  clustering = ["symbol"]
+
+  schema = jsonencode([
+    { name = "date", type = "DATE", mode = "REQUIRED" },
+    { name = "symbol", type = "STRING", mode = "REQUIRED" },
+    { name = "open", type = "FLOAT64", mode = "NULLABLE" },
+    { name = "high", type = "FLOAT64", mode = "NULLABLE" },
+    { name = "low", type = "FLOAT64", mode = "NULLABLE" },
+    { name = "close", type = "FLOAT64", mode = "REQUIRED" },
+    { name = "adj_close", type = "FLOAT64", mode = "NULLABLE" },
+    { name = "volume", type = "INT64", mode = "NULLABLE" },
+    { name = "source", type = "STRING", mode = "NULLABLE" },
+    { name = "ingested_at", type = "TIMESTAMP", mode = "NULLABLE" },
+  ])
+}
+
+resource "google_bigquery_table" "instrument_names" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.this.dataset_id
+  table_id            = "instrument_names"
+  deletion_protection = var.deletion_protection
+  schema = jsonencode([
+    { name = "symbol", type = "STRING", mode = "REQUIRED" },
+    { name = "name", type = "STRING", mode = "REQUIRED" },
+  ])
+}
+
+resource "google_bigquery_dataset_iam_member" "readers" {
+  for_each   = toset(var.dataset_readers)
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.this.dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = each.value
+}
+
+resource "google_bigquery_dataset_iam_member" "writers" {
+  for_each   = toset(var.dataset_writers)
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.this.dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = each.value
+}
+
+# Running queries is a project-level permission (jobs are billed to the project).
+resource "google_project_iam_member" "job_users" {
+  for_each = toset(distinct(concat(var.dataset_readers, var.dataset_writers)))
+  project  = var.project_id
+  role     = "roles/bigquery.jobUser"
+  member   = each.value
+}
+
+resource "google_storage_bucket" "artifacts" {
+  #checkov:skip=CKV_GCP_62:Access logs go to Cloud Audit Logs (data access logs enabled per project); a second log bucket adds cost without new information.
+  project                     = var.project_id
+  name                        = var.artifacts_bucket_name
+  location                    = var.location
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      age = var.artifact_retention_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 7
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+resource "google_storage_bucket" "uploads" {
+  #checkov:skip=CKV_GCP_62:Access logs go to Cloud Audit Logs (data access logs enabled per project); a second log bucket adds cost without new information.
+  project                     = var.project_id
+  name                        = var.uploads_bucket_name
+  location                    = var.location
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      age = 90
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+resource "google_storage_bucket_iam_member" "artifact_writers" {
+  for_each = toset(var.artifact_writers)
+  bucket   = google_storage_bucket.artifacts.name
+  role     = "roles/storage.objectAdmin"
+  member   = each.value
+}
+
+resource "google_storage_bucket_iam_member" "artifact_readers" {
+  for_each = toset(var.artifact_readers)
+  bucket   = google_storage_bucket.artifacts.name
+  role     = "roles/storage.objectViewer"
+  member   = each.value
+}
+
+resource "google_storage_bucket_iam_member" "upload_processors" {
+  for_each = toset(var.upload_processors)
+  bucket   = google_storage_bucket.uploads.name
+  role     = "roles/storage.objectAdmin"
+  member   = each.value
+}

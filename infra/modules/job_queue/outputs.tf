@@ -1,0 +1,19 @@
+output "topic_id" {
+  description = "Jobs topic id."
+  value       = google_pubsub_topic.jobs.id
+}
+
+output "dead_letter_topic_id" {
+  description = "Dead-letter topic id."
+  value       = google_pubsub_topic.dead_letter.id
+}
+
+output "subscription_name" {
+  description = "Push subscription name."
+  value       = google_pubsub_subscription.push.name
+}
+
+output "push_invoker_email" {
+  description = "The OIDC identity of pushes (the worker checks it)."
+  value       = google_service_account.push_invoker.email
+}

@@ -1,0 +1,65 @@
+variable "project_id" {
+  type        = string
+  description = "Project of the topics and subscriptions."
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the worker service."
+}
+
+variable "topic_name" {
+  type        = string
+  description = "Jobs topic (CONTRACT: quantrun-jobs)."
+  default     = "quantrun-jobs"
+}
+
+variable "dead_letter_topic_name" {
+  type        = string
+  description = "Dead-letter topic (CONTRACT: quantrun-jobs-dead)."
+  default     = "quantrun-jobs-dead"
+}
+
+variable "subscription_name" {
+  type        = string
+  description = "Push subscription (CONTRACT: quantrun-jobs-push)."
+  default     = "quantrun-jobs-push"
+}
+
+variable "worker_url" {
+  type        = string
+  description = "HTTPS URL of the worker service; also the OIDC audience the worker checks."
+}
+
+variable "worker_service_name" {
+  type        = string
+  description = "Name of the worker Cloud Run service (run.invoker is granted on it only)."
+}
+
+variable "invoker_account_id" {
+  type        = string
+  description = "Account id of the push invoker service account."
+  default     = "quantrun-push"
+}
+
+variable "ack_deadline_seconds" {
+  type        = number
+  description = "Push ack deadline; at least the worker's request timeout so a running job is not redelivered."
+  default     = 600
+  validation {
+    condition     = var.ack_deadline_seconds >= 10 && var.ack_deadline_seconds <= 600
+    error_message = "Pub/Sub allows 10-600 seconds."
+  }
+}
+
+variable "max_delivery_attempts" {
+  type        = number
+  description = "Deliveries before a message is dead-lettered."
+  default     = 5
+}
+
+variable "publisher_members" {
+  type        = list(string)
+  description = "Members allowed to publish jobs (the API's service account)."
+  default     = []
+}
