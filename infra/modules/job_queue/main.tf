@@ -7,36 +7,31 @@ locals {
 }
 
 resource "google_pubsub_topic" "jobs" {
+  #checkov:skip=CKV_GCP_83:Google-managed encryption; messages hold job ids only, no customer data.
   project                    = var.project_id
   name                       = var.topic_name
   message_retention_duration = "86400s"
 }
 
 resource "google_pubsub_topic" "dead_letter" {
+  #checkov:skip=CKV_GCP_83:Google-managed encryption; messages hold job ids only, no customer data.
   project                    = var.project_id
   name                       = var.dead_letter_topic_name
   message_retention_duration = "604800s"
 }
 
-# The identity Pub/Sub signs push OIDC tokens as; it may invoke the worker and nothing else.
-resource "google_service_account" "push_invoker" {
-  project      = var.project_id
-  account_id   = var.invoker_account_id
-  display_name = "QuantRun Pub/Sub push invoker"
-  description  = "OIDC identity of the job push subscription; run.invoker on the worker only."
-}
-
+# The push identity (var.push_service_account) may invoke the worker and nothing else.
 resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
   project  = var.project_id
   location = var.region
   name     = var.worker_service_name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.push_invoker.email}"
+  member   = "serviceAccount:${var.push_service_account_email}"
 }
 
-# Pub/Sub's service agent mints the OIDC tokens for the invoker identity.
+# Pub/Sub's service agent mints the OIDC tokens for the push identity.
 resource "google_service_account_iam_member" "agent_token_creator" {
-  service_account_id = google_service_account.push_invoker.name
+  service_account_id = var.push_service_account_id
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
 }
@@ -51,7 +46,7 @@ resource "google_pubsub_subscription" "push" {
   push_config {
     push_endpoint = "${var.worker_url}/pubsub/push"
     oidc_token {
-      service_account_email = google_service_account.push_invoker.email
+      service_account_email = var.push_service_account_email
       audience              = var.worker_url
     }
   }
@@ -79,7 +74,7 @@ resource "google_pubsub_subscription" "dead_letter_push" {
   push_config {
     push_endpoint = "${var.worker_url}/pubsub/dead-letter"
     oidc_token {
-      service_account_email = google_service_account.push_invoker.email
+      service_account_email = var.push_service_account_email
       audience              = var.worker_url
     }
   }

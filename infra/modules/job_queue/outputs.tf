@@ -13,7 +13,7 @@ output "subscription_name" {
   value       = google_pubsub_subscription.push.name
 }
 
-output "push_invoker_email" {
+output "push_service_account_email" {
   description = "The OIDC identity of pushes (the worker checks it)."
-  value       = google_service_account.push_invoker.email
+  value       = var.push_service_account_email
 }

@@ -36,10 +36,14 @@ variable "worker_service_name" {
   description = "Name of the worker Cloud Run service (run.invoker is granted on it only)."
 }
 
-variable "invoker_account_id" {
+variable "push_service_account_email" {
   type        = string
-  description = "Account id of the push invoker service account."
-  default     = "quantrun-push"
+  description = "Email of the identity push requests carry as OIDC token (holds run.invoker on the worker only)."
+}
+
+variable "push_service_account_id" {
+  type        = string
+  description = "Fully qualified id (projects/.../serviceAccounts/...) of the push identity."
 }
 
 variable "ack_deadline_seconds" {

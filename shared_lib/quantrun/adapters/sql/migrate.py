@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 
@@ -17,8 +17,15 @@ def _config(engine: Engine) -> Config:
     return cfg
 
 
+# Any constant: every process that migrates takes the same PostgreSQL advisory lock, so
+# Cloud Run instances starting together run the migrations one after the other.
+_MIGRATION_LOCK = 7240011
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         cfg = _config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
