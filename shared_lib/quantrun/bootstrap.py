@@ -25,6 +25,7 @@ from quantrun.jobs.execute import WorkerConfig
 from quantrun.jobs.submit import KnownSymbols
 from quantrun.logging import get_logger
 from quantrun.ports import ArtifactStore, JobQueue, JobStore, PriceStore, Secrets
+from quantrun.prices.cache import SingleFlightCache
 from quantrun.settings import Settings
 
 log = get_logger(__name__)
@@ -42,6 +43,7 @@ class Container:
     known_symbols: KnownSymbols
     worker: WorkerConfig
     # The consumer side of the embedded queue (None where Pub/Sub pushes to the worker).
+    read_cache: SingleFlightCache = field(default_factory=lambda: SingleFlightCache(0.0))
     embedded_queue: EmbeddedQueue | None = None
     # gcp mode's outbox (its relay runs in the processes that publish).
     outbox: OutboxQueue | None = None
@@ -111,6 +113,7 @@ def bootstrap(settings: Settings | None = None, *, migrate_db: bool = True) -> C
         artifacts=LocalArtifactStore(settings.resolved_artifacts_dir),
         secrets=EnvSecrets(),
         known_symbols=KnownSymbols(prices),
+        read_cache=SingleFlightCache(settings.read_cache_seconds),
         worker=_worker_config(settings),
         embedded_queue=queue,
         closers=[prices, engine],
@@ -161,6 +164,7 @@ def _bootstrap_gcp(settings: Settings, *, migrate_db: bool) -> Container:
         artifacts=artifacts,
         secrets=SecretManagerSecrets(_secret_client(), project),
         known_symbols=KnownSymbols(prices),
+        read_cache=SingleFlightCache(settings.read_cache_seconds),
         worker=_worker_config(settings),
         outbox=outbox,
         closers=[*closers, engine],

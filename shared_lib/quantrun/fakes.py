@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,10 @@ class FakePriceStore:
     def __init__(self, rows: Sequence[PriceRow] = ()) -> None:
         self.rows: dict[tuple[str, date], PriceRow] = {(r.symbol, r.date): r for r in rows}
         self.fail_loads = 0  # the next N loads raise TransientError
+        self.loads = 0
+        self.upserts = 0
+        self.sources: dict[tuple[str, date], str] = {}
+        self.runs: list[dict[str, Any]] = []
 
     def ping(self) -> None:
         return None
@@ -46,6 +51,7 @@ class FakePriceStore:
         return [Instrument(s, s, min(d), max(d), len(d)) for s, d in sorted(by_symbol.items())]
 
     def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
+        self.loads += 1
         if self.fail_loads:
             self.fail_loads -= 1
             raise TransientError("price store unavailable")
@@ -63,7 +69,25 @@ class FakePriceStore:
     def upsert(self, rows: Sequence[PriceRow], *, source: str) -> int:
         for r in rows:
             self.rows[(r.symbol, r.date)] = r
+        self.sources.update({(r.symbol, r.date): source for r in rows})
+        self.upserts += 1
         return len(rows)
+
+    def existing(
+        self, symbols: Sequence[str], start: date, end: date
+    ) -> dict[tuple[str, date], tuple[float, float | None]]:
+        return {
+            k: (r.close, r.adj_close)
+            for k, r in self.rows.items()
+            if k[0] in symbols and start <= k[1] <= end
+        }
+
+    def record_ingest_run(self, run: dict[str, Any]) -> None:
+        self.runs.append(run)
+
+    def last_ingest_run(self, symbol: str) -> dict[str, Any] | None:
+        matching = [r for r in self.runs if symbol in str(r["symbol"]).split(",")]
+        return matching[-1] if matching else None
 
 
 class FakeArtifactStore:

@@ -138,6 +138,18 @@ class PriceStore(Protocol):
         """MERGE on (symbol, date); returns rows written. Idempotent."""
         ...
 
+    def existing(
+        self, symbols: Sequence[str], start: date, end: date
+    ) -> dict[tuple[str, date], tuple[float, float | None]]:
+        """Stored (close, adj_close) per (symbol, date) in the range."""
+        ...
+
+    def record_ingest_run(self, run: dict[str, Any]) -> None:
+        """Append one ``ingest_runs`` record (run_id, symbol, source, status, counts...)."""
+        ...
+
+    def last_ingest_run(self, symbol: str) -> dict[str, Any] | None: ...
+
 
 @dataclass(frozen=True)
 class StoredArtifact:

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     sync_max_cost: float = Field(
         5e6, gt=0, description="Largest input (model-specific cost units) a sync run accepts."
     )
+    read_cache_seconds: float = Field(
+        5.0, ge=0, description="TTL of the API's cache of instruments and price windows"
+    )
     load_sample_data: bool = Field(
         True, description="Embedded: load the bundled prices into an empty price store."
     )

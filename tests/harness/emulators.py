@@ -133,6 +133,9 @@ class Emulators:
         self.processes.clear()
 
 
+UPLOAD_EVENTS_TOPIC = "quantrun-upload-events"
+
+
 def start_emulators(
     workdir: Path | None = None,
     *,
@@ -204,8 +207,16 @@ def start_emulators(
                 f"127.0.0.1:{emu.storage_port}",
                 "-log-level",
                 "warn",
+                # object notifications to Pub/Sub, as bucket notifications do in production
+                "-event.pubsub-project-id",
+                project,
+                "-event.pubsub-topic",
+                UPLOAD_EVENTS_TOPIC,
+                "-event.list",
+                "finalize",
             ],
             workdir / "storage.log",
+            env={"PUBSUB_EMULATOR_HOST": emu.pubsub_host},
         )
         emu.processes.append(storage)
         _wait_http(pubsub, f"http://{emu.pubsub_host}/")

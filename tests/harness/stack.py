@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from tests.harness.emulators import ROOT, Emulators, start_emulators
+from tests.harness.emulators import ROOT, UPLOAD_EVENTS_TOPIC, Emulators, start_emulators
 from tests.harness.postgres import PostgresServer, free_port, start_postgres
 
 QUANTRUN = str(Path(sys.executable).parent / "quantrun")
@@ -58,6 +58,14 @@ class Names:
         return "quantrun" + (f"_{self.suffix}" if self.suffix else "")
 
     @property
+    def ingest_topic(self) -> str:
+        return self._n("quantrun-ingest")
+
+    @property
+    def upload_events_subscription(self) -> str:
+        return self._n("quantrun-upload-events-push")
+
+    @property
     def artifacts_bucket(self) -> str:
         return self._n("quantrun-artifacts")
 
@@ -78,6 +86,7 @@ def gcp_env(emu: Emulators, database_url: str, names: Names) -> dict[str, str]:
         "QUANTRUN_BQ_DATASET": names.dataset,
         "QUANTRUN_ARTIFACTS_BUCKET": names.artifacts_bucket,
         "QUANTRUN_UPLOADS_BUCKET": names.uploads_bucket,
+        "QUANTRUN_INGEST_TOPIC": names.ingest_topic,
         # The emulator sends no OIDC token; production verifies it (see README).
         "QUANTRUN_VERIFY_PUSH_TOKEN": "false",
     }
@@ -91,6 +100,7 @@ def provision(
     load_sample: bool = True,
     ack_deadline: int = 60,
     sample_symbols: list[str] | None = None,
+    functions_url: dict[str, str] | None = None,
 ) -> None:
     """Create what Terraform creates in a real project (idempotent)."""
     saved = dict(os.environ)
@@ -107,7 +117,7 @@ def provision(
         project = env["QUANTRUN_PROJECT"]
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
-        for topic in (names.topic, names.dead_topic):
+        for topic in (names.topic, names.dead_topic, names.ingest_topic, UPLOAD_EVENTS_TOPIC):
             with contextlib.suppress(exceptions.AlreadyExists):
                 publisher.create_topic(name=publisher.topic_path(project, topic), timeout=10)
         dead_topic = publisher.topic_path(project, names.dead_topic)
@@ -126,6 +136,21 @@ def provision(
             ),
             (names.dead_subscription, names.dead_topic, f"{worker_url}/pubsub/dead-letter", None),
         ]
+        if functions_url:  # Eventarc's role: Pub/Sub push into the functions
+            subscriptions += [
+                (
+                    names._n("quantrun-ingest-push"),
+                    names.ingest_topic,
+                    functions_url["ingest_prices"],
+                    None,
+                ),
+                (
+                    names.upload_events_subscription,
+                    UPLOAD_EVENTS_TOPIC,
+                    functions_url["ingest_upload"],
+                    None,
+                ),
+            ]
         for sub, topic, endpoint, dead_letter in subscriptions:
             request: dict[str, Any] = {
                 "name": subscriber.subscription_path(project, sub),
@@ -218,6 +243,62 @@ class Stack:
     worker: Service | None = None
     extra: list[Service] = field(default_factory=list)
     owns_backends: bool = True
+    function_ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def functions_url(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{port}" for name, port in self.function_ports.items()}
+
+    def start_functions(self, **extra_env: str) -> list[Service]:
+        """The ingest functions under functions-framework, as Cloud Functions runs them."""
+        started = []
+        framework = str(Path(sys.executable).parent / "functions-framework")
+        for name, port in self.function_ports.items():
+            log = self.workdir / f"function-{name}.log"
+            env = {
+                **os.environ,
+                **self.env,
+                "HOME": str(self.workdir),
+                "QUANTRUN_INGEST_PROVIDERS": "synthetic",
+                **extra_env,
+            }
+            proc = subprocess.Popen(
+                [
+                    framework,
+                    "--target",
+                    name,
+                    "--source",
+                    str(ROOT / "functions" / name / "main.py"),
+                    "--signature-type",
+                    "cloudevent",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                stdout=log.open("ab"),
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
+            )
+            service = Service(f"function-{name}", f"http://127.0.0.1:{port}", proc, log)
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited:\n{log.read_text()[-4000:]}")
+                try:
+                    httpx.get(service.url, timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        service.stop()
+                        raise RuntimeError(
+                            f"{name} did not start:\n{log.read_text()[-4000:]}"
+                        ) from None
+                    time.sleep(0.1)
+            self.extra.append(service)
+            started.append(service)
+        return started
 
     @property
     def api_url(self) -> str:
@@ -265,8 +346,11 @@ def start_stack(
     postgres: PostgresServer | None = None,
     emulators: Emulators | None = None,
     service_env: dict[str, str] | None = None,
+    with_functions: bool = False,
+    function_env: dict[str, str] | None = None,
 ) -> Stack:
-    """Start (or reuse) PostgreSQL and the emulators, provision, and start the services."""
+    """Start (or reuse) PostgreSQL and the emulators, provision, and start the services
+    (and, with ``with_functions``, the ingest functions fed by push subscriptions)."""
     ports = ports or {}
     workdir = workdir or Path(tempfile.mkdtemp(prefix="quantrun-stack-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -309,6 +393,11 @@ def start_stack(
             ports.get("worker") or free_port(),
             owns_backends=owns,
         )
+        if with_functions:
+            stack.function_ports = {
+                "ingest_prices": ports.get("ingest_prices") or free_port(),
+                "ingest_upload": ports.get("ingest_upload") or free_port(),
+            }
         provision(
             env,
             names,
@@ -316,10 +405,13 @@ def start_stack(
             load_sample=load_sample,
             ack_deadline=ack_deadline,
             sample_symbols=sample_symbols,
+            functions_url=stack.functions_url if with_functions else None,
         )
         if start_services:
             stack.start_worker()
             stack.start_api()
+        if with_functions:
+            stack.start_functions(**(function_env or {}))
         return stack
     except Exception:
         if owns:
@@ -356,7 +448,9 @@ def main() -> None:
         n: getattr(args, f"{n}_port")
         for n in ("api", "worker", "pubsub", "bigquery", "storage", "postgres")
     }
-    stack = start_stack(workdir=ROOT / ".stack" / "run", suffix="", ports=ports)
+    stack = start_stack(
+        workdir=ROOT / ".stack" / "run", suffix="", ports=ports, with_functions=True
+    )
     env_file = ROOT / ".stack" / "env"
     write_env_file(stack, env_file)
     sys.stderr.write(

@@ -230,3 +230,36 @@ def test_fail_is_guarded(store: SqlJobStore, alice: str) -> None:
     assert not store.fail(job.id, now=T0, error=JobError("poison", "again"))
     got = store.get_job(job.id)
     assert got is not None and got.error == JobError("poison", "bad message")
+
+
+def test_cancel_racing_a_claim_still_cancels(store: SqlJobStore, alice: str) -> None:
+    # A worker claims while users cancel: every cancel must end cancelled or 409-finished,
+    # never a spurious "already finished (running)".
+    for _ in range(15):
+        job = new_job(store, alice)
+        barrier = threading.Barrier(2)
+        errors: list[Exception] = []
+
+        def claim(job_id: str = job.id, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            store.claim(job_id, worker="w", now=T0, lease_until=T0 + timedelta(60), max_attempts=3)
+
+        def cancel(
+            job_id: str = job.id,
+            barrier: threading.Barrier = barrier,
+            errors: list[Exception] = errors,
+        ) -> None:
+            barrier.wait()
+            try:
+                store.cancel(job_id, user_id=alice, now=T0)
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=claim), threading.Thread(target=cancel)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        final = store.get_job(job.id)
+        assert final is not None and final.status == JobStatus.CANCELLED

@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,34 @@ def test_price_store_contract(price_store: Any) -> None:
     assert m.close.tolist() == [[6.0]]
     empty = price_store.load_close(["AAA"], date(1999, 1, 1), date(1999, 2, 1))
     assert empty.dates.size == 0 and empty.close.shape == (0, 1)
+    stored = price_store.existing(["AAA", "BBB"], date(2020, 1, 3), date(2020, 1, 6))
+    assert stored == {
+        ("AAA", date(2020, 1, 3)): (11.0, 10.5),
+        ("AAA", date(2020, 1, 6)): (12.0, None),
+        ("BBB", date(2020, 1, 3)): (5.0, None),
+        ("BBB", date(2020, 1, 6)): (6.0, None),
+    }
+    assert price_store.last_ingest_run("AAA") is None
+    at = datetime(2020, 1, 7, 12, tzinfo=UTC)
+    for i, symbols in enumerate(("AAA", "AAA,BBB")):
+        price_store.record_ingest_run(
+            {
+                "run_id": f"r{i}",
+                "symbol": symbols,
+                "source": f"s{i}",
+                "status": "ok",
+                "detail": "",
+                "run_at": at + timedelta(minutes=i),
+                "fetched": 3,
+                "inserted": 1,
+                "updated": 1,
+                "unchanged": 1,
+                "rejected": 0,
+            }
+        )
+    last = price_store.last_ingest_run("BBB")
+    assert last is not None and last["run_id"] == "r1" and last["source"] == "s1"
+    assert price_store.last_ingest_run("AAA")["run_id"] == "r1"
     price_store.ping()
 
 

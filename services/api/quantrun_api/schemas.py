@@ -118,6 +118,21 @@ class InstrumentOut(BaseModel):
     rows: int
 
 
+class CoverageOut(BaseModel):
+    symbol: str
+    name: str
+    first_date: date
+    last_date: date
+    rows: int
+    missing_weekdays: int = Field(
+        description="weekdays between first and last date with no price (holidays included)"
+    )
+    missing_sample: list[str] = Field(description="up to 50 of those dates")
+    last_ingest: dict[str, Any] | None = Field(
+        description="the latest ingest run that touched the symbol (source, counts, time)"
+    )
+
+
 class PricesOut(BaseModel):
     dates: list[date]
     symbols: list[str]

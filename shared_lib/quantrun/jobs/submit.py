@@ -34,21 +34,38 @@ class UnknownSymbol(QuantRunError):
 
 
 class KnownSymbols:
-    """The price store's symbols, cached for ``ttl`` seconds (checked on every submit)."""
+    """The price store's symbols, cached for ``ttl`` seconds (checked on every submit).
+    A symbol missing from the cache triggers one refresh (at most every ``refresh_gap``
+    seconds), so freshly ingested symbols are usable at once."""
 
-    def __init__(self, prices: PriceStore, ttl: float = 60.0) -> None:
+    def __init__(self, prices: PriceStore, ttl: float = 60.0, refresh_gap: float = 1.0) -> None:
         self._prices = prices
         self._ttl = ttl
+        self._gap = refresh_gap
         self._lock = threading.Lock()
         self._symbols: frozenset[str] = frozenset()
         self._loaded_at = -1e18
 
+    def _refresh(self) -> None:
+        self._symbols = frozenset(i.symbol for i in self._prices.instruments())
+        self._loaded_at = time.monotonic()
+
     def get(self) -> frozenset[str]:
         with self._lock:
             if time.monotonic() - self._loaded_at > self._ttl:
-                self._symbols = frozenset(i.symbol for i in self._prices.instruments())
-                self._loaded_at = time.monotonic()
+                self._refresh()
             return self._symbols
+
+    def missing(self, symbols: Sequence[str]) -> list[str]:
+        """The symbols the price store has no prices for."""
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self._ttl:
+                self._refresh()
+            unknown = [s for s in symbols if s not in self._symbols]
+            if unknown and time.monotonic() - self._loaded_at > self._gap:
+                self._refresh()
+                unknown = [s for s in symbols if s not in self._symbols]
+            return unknown
 
     def invalidate(self) -> None:
         with self._lock:
@@ -67,8 +84,7 @@ def validate_params(spec: ModelSpec[Any], raw: dict[str, Any], known: KnownSymbo
     params: BaseModel = spec.params.model_validate(raw)
     symbols = spec.symbols(params)
     if symbols:
-        available = known.get()
-        missing = [s for s in symbols if s not in available]
+        missing = known.missing(symbols)
         if missing:
             field = "symbols"
             if hasattr(params, "symbols") and missing[0] in params.symbols:

@@ -8,10 +8,11 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Query
 
+from quantrun.errors import NotFound
 from quantrun.jobs.fields import parse_symbol
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.errors import ApiError
-from quantrun_api.schemas import ErrorResponse, InstrumentOut, PricesOut
+from quantrun_api.schemas import CoverageOut, ErrorResponse, InstrumentOut, PricesOut
 
 router = APIRouter(prefix="/v1", tags=["prices"])
 
@@ -20,7 +21,40 @@ MAX_SYMBOLS = 100
 
 @router.get("/instruments", response_model=list[InstrumentOut], summary="Symbols with prices")
 def instruments(_user: CurrentUser, container: ContainerDep) -> list[InstrumentOut]:
-    return [InstrumentOut(**vars(i)) for i in container.prices.instruments()]
+    cached = container.read_cache.get(("instruments",), container.prices.instruments)
+    return [InstrumentOut(**vars(i)) for i in cached]
+
+
+@router.get(
+    "/instruments/{symbol}/coverage",
+    response_model=CoverageOut,
+    summary="Stored dates of a symbol, gaps against a weekday calendar, the last ingest",
+    responses={404: {"model": ErrorResponse}},
+)
+def coverage(symbol: str, _user: CurrentUser, container: ContainerDep) -> CoverageOut:
+    try:
+        symbol = parse_symbol(symbol)
+    except ValueError as exc:
+        raise ApiError(
+            422, "validation_error", f"symbol: {exc}", [{"field": "symbol", "message": str(exc)}]
+        ) from None
+    found = next((i for i in container.prices.instruments() if i.symbol == symbol), None)
+    if found is None:
+        raise NotFound(f"no prices stored for {symbol}")
+    matrix = container.prices.load_close([symbol], found.first_date, found.last_date)
+    weekdays = np.arange(np.datetime64(found.first_date), np.datetime64(found.last_date) + 1)
+    weekdays = weekdays[np.is_busday(weekdays)]
+    missing = np.setdiff1d(weekdays, matrix.dates)
+    return CoverageOut(
+        symbol=symbol,
+        name=found.name,
+        first_date=found.first_date,
+        last_date=found.last_date,
+        rows=found.rows,
+        missing_weekdays=int(missing.size),
+        missing_sample=[str(d) for d in missing[:50]],
+        last_ingest=container.prices.last_ingest_run(symbol),
+    )
 
 
 @router.get(
@@ -63,12 +97,14 @@ def prices(
         raise ApiError(
             422, "validation_error", f"end: {message}", [{"field": "end", "message": message}]
         )
-    known = container.known_symbols.get()
-    unknown = [s for s in wanted if s not in known]
+    unknown = container.known_symbols.missing(wanted)
     if unknown:
         message = f"no prices stored for {', '.join(unknown)}"
         raise ApiError(422, "unknown_symbol", message, [{"field": "symbols", "message": message}])
-    matrix = container.prices.load_close(wanted, start, end)
+    matrix = container.read_cache.get(
+        ("prices", tuple(wanted), start, end),
+        lambda: container.prices.load_close(wanted, start, end),
+    )
     close = [[None if np.isnan(v) else float(v) for v in row] for row in matrix.close]
     return PricesOut(
         dates=matrix.dates.astype(object).tolist(), symbols=list(matrix.symbols), close=close

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -29,6 +30,11 @@ CREATE TABLE IF NOT EXISTS prices (
     PRIMARY KEY (symbol, date)
 );
 CREATE TABLE IF NOT EXISTS instrument_names (symbol VARCHAR PRIMARY KEY, name VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS ingest_runs (
+    run_id VARCHAR, symbol VARCHAR, source VARCHAR, status VARCHAR, detail VARCHAR,
+    run_at TIMESTAMP, fetched BIGINT, inserted BIGINT, updated BIGINT, unchanged BIGINT,
+    rejected BIGINT
+);
 """
 
 
@@ -123,6 +129,54 @@ class DuckDBPriceStore:
                 cur.execute("ROLLBACK")
                 raise
         return len(rows)
+
+    def existing(
+        self, symbols: Sequence[str], start: date, end: date
+    ) -> dict[tuple[str, date], tuple[float, float | None]]:
+        rows = (
+            self._cursor()
+            .execute(
+                "SELECT symbol, date, close, adj_close FROM prices "
+                "WHERE symbol IN (SELECT unnest($s)) AND date BETWEEN $a AND $b",
+                {"s": list(symbols), "a": start, "b": end},
+            )
+            .fetchall()
+        )
+        return {(r[0], r[1]): (float(r[2]), None if r[3] is None else float(r[3])) for r in rows}
+
+    def record_ingest_run(self, run: dict[str, Any]) -> None:
+        at = run["run_at"].astimezone(UTC).replace(tzinfo=None)
+        with self._write_lock:
+            self._cursor().execute(
+                "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run["run_id"],
+                    run["symbol"],
+                    run["source"],
+                    run["status"],
+                    run["detail"],
+                    at,
+                    run["fetched"],
+                    run["inserted"],
+                    run["updated"],
+                    run["unchanged"],
+                    run["rejected"],
+                ],
+            )
+
+    def last_ingest_run(self, symbol: str) -> dict[str, Any] | None:
+        cur = self._cursor().execute(
+            "SELECT * FROM ingest_runs WHERE list_contains(string_split(symbol, ','), ?) "
+            "ORDER BY run_at DESC LIMIT 1",
+            [symbol],
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        names = [d[0] for d in cur.description]
+        out = dict(zip(names, row, strict=True))
+        out["run_at"] = out["run_at"].replace(tzinfo=UTC).isoformat()
+        return out
 
     def load_sample_data(self) -> int:
         """Load the bundled wide CSVs (close-only, adjusted) in one set-based statement."""

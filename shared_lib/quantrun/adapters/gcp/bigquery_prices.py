@@ -41,6 +41,25 @@ def prices_schema() -> list[Any]:
     ]
 
 
+def ingest_runs_schema() -> list[Any]:
+    from google.cloud import bigquery
+
+    f = bigquery.SchemaField
+    return [
+        f("run_id", "STRING", mode="REQUIRED"),
+        f("symbol", "STRING"),
+        f("source", "STRING"),
+        f("status", "STRING"),
+        f("detail", "STRING"),
+        f("run_at", "TIMESTAMP", mode="REQUIRED"),
+        f("fetched", "INT64"),
+        f("inserted", "INT64"),
+        f("updated", "INT64"),
+        f("unchanged", "INT64"),
+        f("rejected", "INT64"),
+    ]
+
+
 class BigQueryPriceStore:
     def __init__(
         self, client: Any, *, dataset: str, table: str = "prices", timeout: float = 30.0
@@ -49,6 +68,7 @@ class BigQueryPriceStore:
         self._dataset = f"{client.project}.{dataset}"
         self._table = f"{self._dataset}.{table}"
         self._names = f"{self._dataset}.instrument_names"
+        self._runs = f"{self._dataset}.ingest_runs"
         self._timeout = timeout
 
     # -- plumbing ----------------------------------------------------------------------
@@ -88,6 +108,9 @@ class BigQueryPriceStore:
         table.time_partitioning = bigquery.TimePartitioning(field="date")
         table.clustering_fields = ["symbol"]
         self._client.create_table(table, exists_ok=True, retry=retry, timeout=self._timeout)
+        runs = bigquery.Table(self._runs, schema=ingest_runs_schema())
+        runs.time_partitioning = bigquery.TimePartitioning(field="run_at")
+        self._client.create_table(runs, exists_ok=True, retry=retry, timeout=self._timeout)
         names = bigquery.Table(
             self._names,
             schema=[
@@ -168,6 +191,56 @@ class BigQueryPriceStore:
         columns = [f.name for f in prices_schema()]
         self._merge(payload, prices_schema(), self._table, keys=("symbol", "date"), columns=columns)
         return len(rows)
+
+    def existing(
+        self, symbols: Sequence[str], start: date, end: date
+    ) -> dict[tuple[str, date], tuple[float, float | None]]:
+        from google.cloud import bigquery
+
+        rows = self._query(
+            f"SELECT symbol, date, close, adj_close FROM `{self._table}` "  # noqa: S608
+            "WHERE symbol IN UNNEST(@symbols) AND date BETWEEN @start AND @end",
+            [
+                bigquery.ArrayQueryParameter("symbols", "STRING", list(symbols)),
+                bigquery.ScalarQueryParameter("start", "DATE", start),
+                bigquery.ScalarQueryParameter("end", "DATE", end),
+            ],
+        )
+        return {
+            (r["symbol"], r["date"]): (
+                float(r["close"]),
+                None if r["adj_close"] is None else float(r["adj_close"]),
+            )
+            for r in rows
+        }
+
+    def record_ingest_run(self, run: dict[str, Any]) -> None:
+        from google.cloud import bigquery
+
+        payload = [{**run, "run_at": run["run_at"].isoformat()}]
+        job = self._client.load_table_from_json(
+            payload,
+            self._runs,
+            job_config=bigquery.LoadJobConfig(schema=ingest_runs_schema()),
+            timeout=self._timeout,
+        )
+        job.result(timeout=self._timeout, retry=bounded_retry(self._timeout))
+
+    def last_ingest_run(self, symbol: str) -> dict[str, Any] | None:
+        from google.cloud import bigquery
+
+        rows = list(
+            self._query(
+                f"SELECT * FROM `{self._runs}` WHERE symbol = @symbol "  # noqa: S608
+                "OR @symbol IN UNNEST(SPLIT(symbol, ',')) ORDER BY run_at DESC LIMIT 1",
+                [bigquery.ScalarQueryParameter("symbol", "STRING", symbol)],
+            )
+        )
+        if not rows:
+            return None
+        out = dict(rows[0].items())
+        out["run_at"] = out["run_at"].isoformat()
+        return out
 
     def set_names(self, names: dict[str, str]) -> None:
         from google.cloud import bigquery

@@ -356,13 +356,17 @@ class SqlJobStore:
             return bool(updated)
 
     def cancel(self, job_id: str, *, user_id: str, now: datetime) -> Job | None:
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                select(jobs.c.status).where(jobs.c.id == job_id, jobs.c.user_id == user_id)
-            ).first()
-            if row is None:
-                return None
-            if row.status in _ACTIVE:
+        # The guarded UPDATE loses when a worker moves the job (queued -> running) between
+        # our read and our write; read again and retry, since a running job can be cancelled.
+        for _ in range(5):
+            with self._engine.begin() as conn:
+                row = conn.execute(
+                    select(jobs.c.status).where(jobs.c.id == job_id, jobs.c.user_id == user_id)
+                ).first()
+                if row is None:
+                    return None
+                if row.status not in _ACTIVE:
+                    break
                 updated = conn.execute(
                     update(jobs)
                     .where(jobs.c.id == job_id, jobs.c.status == row.status)
@@ -383,6 +387,7 @@ class SqlJobStore:
                         JobStatus.CANCELLED,
                         "cancelled by user",
                     )
+                    break
         job = self.get_job(job_id, user_id)
         assert job is not None
         if job.status != JobStatus.CANCELLED:

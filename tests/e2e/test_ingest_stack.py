@@ -1,0 +1,250 @@
+"""The ingest functions wired as in production, on the emulators: a message on the ingest
+topic drives ingest_prices through a push subscription; a file finalized under uploads/
+drives ingest_upload through the storage emulator's Pub/Sub notifications. Providers are
+the real client code against recorded responses on a local server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
+from tests.harness.emulators import Emulators
+from tests.harness.postgres import PostgresServer
+from tests.harness.recorded_http import Recorded, load, recorded_server
+from tests.harness.stack import QUANTRUN, Stack, start_stack
+
+
+@pytest.fixture(scope="module")
+def recorded() -> Iterator[Recorded]:
+    with recorded_server() as server:
+        server.routes[("/q/d/l/", "aapl.us")] = (200, "text/csv", load("stooq_aapl_us.csv"))
+        server.routes[("/query", "IBM")] = (200, "application/json", load("alphavantage_ibm.json"))
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(
+    postgres_server: PostgresServer, emulators: Emulators, recorded: Recorded
+) -> Iterator[Stack]:
+    s = start_stack(
+        postgres=postgres_server,
+        emulators=emulators,
+        sample_symbols=["SPY"],
+        with_functions=True,
+        service_env={"QUANTRUN_READ_CACHE_SECONDS": "0.5"},
+        function_env={
+            "QUANTRUN_INGEST_PROVIDERS": "stooq,alphavantage",
+            "QUANTRUN_STOOQ_URL": recorded.url,
+            "QUANTRUN_ALPHAVANTAGE_URL": recorded.url,
+            "QUANTRUN_SECRET_PROVIDER_ALPHAVANTAGE_KEY": "test-key",
+            "QUANTRUN_SECRETS_FROM_ENV_ONLY": "true",
+            "QUANTRUN_GCP_TIMEOUT_SECONDS": "20",
+        },
+    )
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def client(stack: Stack) -> Iterator[httpx.Client]:
+    key = subprocess.run(
+        [QUANTRUN, "keys", "create", "--user", "ingest"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **stack.env},
+    ).stdout.strip()
+    with httpx.Client(
+        base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as c:
+        yield c
+
+
+def _with_env(stack: Stack) -> dict[str, str | None]:
+    saved = {k: os.environ.get(k) for k in stack.env}
+    os.environ.update(stack.env)
+    return saved
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def publish_ingest(stack: Stack, message: dict[str, Any]) -> None:
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    saved = _with_env(stack)
+    try:
+        publisher = pubsub_v1.PublisherClient()
+        topic = publisher.topic_path(stack.emulators.project, stack.names.ingest_topic)
+        publisher.publish(topic, json.dumps(message).encode()).result(10)
+    finally:
+        _restore(saved)
+
+
+def price_store(stack: Stack) -> BigQueryPriceStore:
+    from quantrun.adapters.gcp.clients import bigquery_client
+
+    saved = _with_env(stack)
+    try:
+        return BigQueryPriceStore(
+            bigquery_client(stack.emulators.project), dataset=stack.names.dataset, timeout=20
+        )
+    finally:
+        _restore(saved)
+
+
+def wait_until(predicate: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("condition not reached in time")
+
+
+def test_an_ingest_message_loads_rows_and_a_rerun_changes_nothing(
+    stack: Stack, client: httpx.Client, recorded: Recorded
+) -> None:
+    store = price_store(stack)
+    recorded.script[("/q/d/l/", "aapl.us")].append(500)  # the first call fails: retried
+    publish_ingest(stack, {"symbols": ["AAPL"], "start": "2024-01-01", "end": "2024-01-12"})
+    run = wait_until(lambda: store.last_ingest_run("AAPL"))
+    assert run["source"] == "stooq" and run["inserted"] == 9 and run["status"] == "ok"
+    assert recorded.hits[("/q/d/l/", "aapl.us")] >= 2
+    prices = client.get(
+        "/v1/prices", params={"symbols": "AAPL", "start": "2024-01-01", "end": "2024-01-12"}
+    ).json()
+    assert len(prices["dates"]) == 9 and prices["close"][0] == [185.64]
+    publish_ingest(stack, {"symbols": ["AAPL"], "start": "2024-01-01", "end": "2024-01-12"})
+    again = wait_until(
+        lambda: (r := store.last_ingest_run("AAPL")) and r["run_id"] != run["run_id"] and r
+    )
+    assert again["inserted"] == 0 and again["updated"] == 0 and again["unchanged"] == 9
+    assert (
+        store.instruments()[0].rows == 9
+        or {i.symbol: i.rows for i in store.instruments()}["AAPL"] == 9
+    )
+
+
+def test_the_second_provider_supplies_when_the_first_has_nothing(stack: Stack) -> None:
+    store = price_store(stack)
+    publish_ingest(stack, {"symbols": ["IBM"], "start": "2024-01-01", "end": "2024-01-12"})
+    run = wait_until(lambda: store.last_ingest_run("IBM"))
+    assert run["source"] == "alphavantage" and run["inserted"] == 5
+
+
+def _upload(stack: Stack, name: str, body: bytes) -> None:
+    from quantrun.adapters.gcp.clients import storage_client
+
+    saved = _with_env(stack)
+    try:
+        bucket = storage_client(stack.emulators.project).bucket(stack.names.uploads_bucket)
+        bucket.blob(name).upload_from_string(body, content_type="text/csv")
+    finally:
+        _restore(saved)
+
+
+def _objects(stack: Stack, prefix: str) -> dict[str, bytes]:
+    from quantrun.adapters.gcp.clients import storage_client
+
+    saved = _with_env(stack)
+    try:
+        client = storage_client(stack.emulators.project)
+        return {
+            b.name: b.download_as_bytes()
+            for b in client.list_blobs(stack.names.uploads_bucket, prefix=prefix)
+        }
+    finally:
+        _restore(saved)
+
+
+def _acme_csv(days: int = 60) -> bytes:
+    rng = np.random.default_rng(1)
+    day = date(2017, 1, 3)
+    lines = ["date,symbol,close,volume"]
+    price = 20.0
+    while len(lines) <= days:
+        if day.weekday() < 5:
+            price *= 1 + rng.normal(0.001, 0.02)
+            lines.append(f"{day},ACME,{price:.4f},{1000 + len(lines)}")
+        day += timedelta(days=1)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_an_uploaded_file_is_loaded_and_a_model_job_sees_it(
+    stack: Stack, client: httpx.Client
+) -> None:
+    _upload(stack, "uploads/acme.csv", _acme_csv())
+    wait_until(lambda: "processed/acme.csv" in _objects(stack, "processed/"))
+    assert "uploads/acme.csv" not in _objects(stack, "uploads/")
+    coverage = wait_until(
+        lambda: (r := client.get("/v1/instruments/ACME/coverage")).status_code == 200 and r.json()
+    )
+    assert coverage["rows"] == 60 and coverage["last_ingest"]["source"] == "upload:acme.csv"
+    params = {"symbols": ["ACME"], "start": "2017-01-01", "end": "2017-03-31", "benchmark": "SPY"}
+    # the API re-reads the symbol list at most once a second on a miss
+    job = wait_until(
+        lambda: (
+            (
+                r := client.post("/v1/jobs", json={"model": "risk_metrics", "params": params})
+            ).status_code
+            == 202
+            and r
+        ),
+        timeout=10,
+    )
+    assert job.status_code == 202, job.text
+    deadline = time.monotonic() + 60
+    while (done := client.get(f"/v1/jobs/{job.json()['id']}").json())["status"] in (
+        "queued",
+        "running",
+    ) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert done["status"] == "succeeded", done["error"]
+    assert done["result"]["series"]["ACME"]["observations"] == 59
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "problem"),
+    [
+        (
+            "negative.csv",
+            b"date,symbol,close\n2017-01-03,BADCO,10\n2017-01-04,BADCO,-2\n",
+            "line 3",
+        ),
+        ("dupe.csv", b"date,symbol,close\n2017-01-03,BADCO,10\n2017-01-03,BADCO,11\n", "duplicate"),
+    ],
+)
+def test_a_bad_upload_loads_nothing_and_leaves_a_report(
+    stack: Stack, client: httpx.Client, name: str, body: bytes, problem: str
+) -> None:
+    _upload(stack, f"uploads/{name}", body)
+    rejected = wait_until(
+        lambda: (
+            (objs := _objects(stack, "rejected/"))
+            and f"rejected/{name}.report.json" in objs
+            and objs
+        )
+    )
+    assert rejected[f"rejected/{name}"] == body
+    report = json.loads(rejected[f"rejected/{name}.report.json"])
+    assert report["accepted"] is False and problem in json.dumps(report)
+    assert client.get("/v1/instruments/BADCO/coverage").status_code == 404
