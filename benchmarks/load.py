@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +19,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness.stack import QUANTRUN, start_stack
+from tests.harness.stack import start_stack
 
 N_JOBS = int(os.environ.get("LOAD_JOBS", "2000"))
 CONCURRENCY = int(os.environ.get("LOAD_CONCURRENCY", "16"))
@@ -103,13 +102,7 @@ def to_done_ms(jobs: list[dict]) -> list[float]:
 def main() -> None:
     stack = start_stack(sample_symbols=["AAPL", "SPY"])
     try:
-        key = subprocess.run(
-            [QUANTRUN, "keys", "create", "--user", "load"],
-            check=True,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **stack.env},
-        ).stdout.strip()
+        key = stack.create_key("load")
         client = httpx.Client(
             base_url=stack.api_url, timeout=30, headers={"Authorization": f"Bearer {key}"}
         )

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ from quantrun.adapters.sql.schema import outbox
 from quantrun.jobs.domain import Job, JobStatus
 from tests.harness.emulators import Emulators
 from tests.harness.postgres import PostgresServer, free_port
-from tests.harness.stack import QUANTRUN, Stack, start_service, start_stack
+from tests.harness.stack import Stack, start_service, start_stack
 
 SYMBOLS = ["AAPL", "AMZN", "XOM", "JPM", "WMT", "PFE", "SPY"]
 MC = {
@@ -63,16 +61,7 @@ def stack(postgres_server: PostgresServer, emulators: Emulators) -> Iterator[Sta
 
 @pytest.fixture(scope="module")
 def client(stack: Stack) -> Iterator[httpx.Client]:
-    key = subprocess.run(
-        [QUANTRUN, "keys", "create", "--user", "e2e"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **stack.env},
-    ).stdout.strip()
-    with httpx.Client(
-        base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    ) as c:
+    with stack.client("e2e") as c:
         yield c
 
 
@@ -159,20 +148,13 @@ def test_instruments_and_prices_come_from_bigquery(client: httpx.Client) -> None
 def _publish(stack: Stack, topic: str, job_id: str) -> None:
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-    saved = os.environ.get("PUBSUB_EMULATOR_HOST")
-    os.environ["PUBSUB_EMULATOR_HOST"] = stack.emulators.pubsub_host
-    try:
+    with stack.env_applied():
         publisher = pubsub_v1.PublisherClient()
         publisher.publish(
             publisher.topic_path(stack.emulators.project, topic),
             json.dumps({"job_id": job_id}).encode(),
             job_id=job_id,
         ).result(10)
-    finally:
-        if saved is None:
-            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
-        else:
-            os.environ["PUBSUB_EMULATOR_HOST"] = saved
 
 
 def test_the_same_message_delivered_twice_runs_once(
@@ -284,9 +266,7 @@ def _side_subscription(stack: Stack, worker_url: str, *, dead_letter: bool) -> s
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
     from google.protobuf import duration_pb2
 
-    saved = os.environ.get("PUBSUB_EMULATOR_HOST")
-    os.environ["PUBSUB_EMULATOR_HOST"] = stack.emulators.pubsub_host
-    try:
+    with stack.env_applied():
         project = stack.emulators.project
         suffix = uuid.uuid4().hex[:8]
         publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
@@ -320,11 +300,6 @@ def _side_subscription(stack: Stack, worker_url: str, *, dead_letter: bool) -> s
             }
         )
         return f"side-{suffix}"
-    finally:
-        if saved is None:
-            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
-        else:
-            os.environ["PUBSUB_EMULATOR_HOST"] = saved
 
 
 def _queued_job(store: SqlJobStore, client: httpx.Client) -> str:

@@ -6,8 +6,6 @@ the real client code against recorded responses on a local server."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -21,7 +19,7 @@ from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
 from tests.harness.emulators import Emulators
 from tests.harness.postgres import PostgresServer
 from tests.harness.recorded_http import Recorded, load, recorded_server
-from tests.harness.stack import QUANTRUN, Stack, start_stack
+from tests.harness.stack import Stack, start_stack
 
 
 @pytest.fixture(scope="module")
@@ -59,55 +57,26 @@ def stack(
 
 @pytest.fixture(scope="module")
 def client(stack: Stack) -> Iterator[httpx.Client]:
-    key = subprocess.run(
-        [QUANTRUN, "keys", "create", "--user", "ingest"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **stack.env},
-    ).stdout.strip()
-    with httpx.Client(
-        base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    ) as c:
+    with stack.client("ingest") as c:
         yield c
-
-
-def _with_env(stack: Stack) -> dict[str, str | None]:
-    saved = {k: os.environ.get(k) for k in stack.env}
-    os.environ.update(stack.env)
-    return saved
-
-
-def _restore(saved: dict[str, str | None]) -> None:
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 def publish_ingest(stack: Stack, message: dict[str, Any]) -> None:
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-    saved = _with_env(stack)
-    try:
+    with stack.env_applied():
         publisher = pubsub_v1.PublisherClient()
         topic = publisher.topic_path(stack.emulators.project, stack.names.ingest_topic)
         publisher.publish(topic, json.dumps(message).encode()).result(10)
-    finally:
-        _restore(saved)
 
 
 def price_store(stack: Stack) -> BigQueryPriceStore:
     from quantrun.adapters.gcp.clients import bigquery_client
 
-    saved = _with_env(stack)
-    try:
+    with stack.env_applied():
         return BigQueryPriceStore(
             bigquery_client(stack.emulators.project), dataset=stack.names.dataset, timeout=20
         )
-    finally:
-        _restore(saved)
 
 
 def wait_until(predicate: Any, timeout: float = 60) -> Any:
@@ -154,26 +123,20 @@ def test_the_second_provider_supplies_when_the_first_has_nothing(stack: Stack) -
 def _upload(stack: Stack, name: str, body: bytes) -> None:
     from quantrun.adapters.gcp.clients import storage_client
 
-    saved = _with_env(stack)
-    try:
+    with stack.env_applied():
         bucket = storage_client(stack.emulators.project).bucket(stack.names.uploads_bucket)
         bucket.blob(name).upload_from_string(body, content_type="text/csv")
-    finally:
-        _restore(saved)
 
 
 def _objects(stack: Stack, prefix: str) -> dict[str, bytes]:
     from quantrun.adapters.gcp.clients import storage_client
 
-    saved = _with_env(stack)
-    try:
+    with stack.env_applied():
         client = storage_client(stack.emulators.project)
         return {
             b.name: b.download_as_bytes()
             for b in client.list_blobs(stack.names.uploads_bucket, prefix=prefix)
         }
-    finally:
-        _restore(saved)
 
 
 def _acme_csv(days: int = 60) -> bytes:

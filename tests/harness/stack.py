@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,37 @@ class Stack:
     @property
     def worker_url(self) -> str:
         return f"http://127.0.0.1:{self.worker_port}"
+
+    def create_key(self, user: str) -> str:
+        """A new API key, made the way an operator does (``quantrun keys create``)."""
+        return subprocess.run(
+            [QUANTRUN, "keys", "create", "--user", user],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, **self.env},
+        ).stdout.strip()
+
+    def client(self, user: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api_url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.create_key(user)}"},
+        )
+
+    @contextlib.contextmanager
+    def env_applied(self) -> Iterator[None]:
+        """This process's environment pointed at the stack (for google-cloud clients)."""
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
     def start_worker(self, **extra_env: str) -> Service:
         self.worker = start_service(
