@@ -126,5 +126,3 @@ class SqlJobStore(SqlUsers, SqlTransitions):
             )
             for r in rows
         ]
-
-    # -- transitions ----------------------------------------------------------
