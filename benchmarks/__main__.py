@@ -201,6 +201,131 @@ def bench_price_load() -> Row:
     return row
 
 
+def bench_implied_vol() -> Row:
+    from scipy.optimize import brentq
+
+    from quantrun.models.implied_vol import implied_volatility
+    from quantrun.models.options import black_scholes
+
+    n = 1_000_000
+    rng = np.random.default_rng(3)
+    s, k = rng.uniform(50, 150, n), rng.uniform(50, 150, n)
+    t, v = rng.uniform(0.05, 3, n), rng.uniform(0.05, 0.8, n)
+    c = rng.random(n) < 0.5
+    price = black_scholes(c, s, k, t, 0.03, v, greeks=False).price
+    m = 300
+
+    def loop() -> None:  # per-option Brent root finding on the closed form (SciPy)
+        for i in range(m):
+            brentq(
+                lambda x, i=i: (
+                    float(black_scholes(c[i], s[i], k[i], t[i], 0.03, x, greeks=False).price)
+                    - price[i]
+                ),
+                1e-6,
+                10.0,
+                xtol=1e-12,
+            )
+
+    return paired(
+        "implied volatility, 1e6 options",
+        "options/s",
+        lambda: implied_volatility(c, price, s, k, t, 0.03),
+        n,
+        "per-option scipy brentq",
+        loop,
+        m,
+    )
+
+
+def bench_var_mc() -> Row:
+    from quantrun.models.var import monte_carlo_var
+
+    rng = np.random.default_rng(4)
+    returns = rng.normal(0.0003, 0.01, size=(1500, 50))
+    w = np.full(50, 1 / 50)
+    n = 1_000_000
+    gen = np.random.default_rng(5)
+
+    def normals() -> None:  # the floor: the same normals, nothing else
+        for _ in range(16):
+            gen.standard_normal((n // 16, 50))
+
+    return paired(
+        "Monte Carlo VaR/CVaR, 1e6 scenarios x 50 assets",
+        "runs/s",
+        lambda: monte_carlo_var(
+            returns, w, confidence=0.99, horizon_days=1, value=1e6, scenarios=n, seed=1
+        ),
+        1,
+        "bare normal generation",
+        normals,
+        1,
+    )
+
+
+def bench_markowitz() -> Row:
+    from scipy.optimize import Bounds, LinearConstraint, minimize
+
+    from quantrun.models import portfolio as pf
+
+    rng = np.random.default_rng(6)
+    n_assets = 100
+    f = rng.normal(0, 0.01, size=(1000, 5))
+    returns = f @ rng.normal(0, 1, size=(5, n_assets)) + rng.normal(0.0004, 0.01, (1000, n_assets))
+    mu = returns.mean(axis=0) * 252
+    cov = np.cov(returns, rowvar=False) * 252
+    cons = pf.build_constraints([str(i) for i in range(n_assets)], (0.0, 1.0), None, None)
+
+    def second_solver() -> None:  # the same max-Sharpe problem, SciPy trust-constr
+        minimize(
+            lambda x: -(mu @ x) / np.sqrt(x @ cov @ x),
+            np.full(n_assets, 1 / n_assets),
+            method="trust-constr",
+            bounds=Bounds(0, 1),
+            constraints=[LinearConstraint(np.ones((1, n_assets)), 1, 1)],
+            options={"maxiter": 300},
+        )
+
+    return paired(
+        "Markowitz max-Sharpe, 100 assets, long-only",
+        "solves/s",
+        lambda: pf.max_sharpe(mu, cov, cons, 0.0),
+        1,
+        "scipy trust-constr",
+        second_solver,
+        1,
+    )
+
+
+def bench_backtest() -> Row:
+    from quantrun.models import backtest as bt
+
+    rng = np.random.default_rng(7)
+    close = 50 * np.cumprod(1 + rng.normal(0.0003, 0.02, size=(2520, 100)), axis=0)
+    grid, _ = bt.expand_grid("sma_cross", {"fast": [5, 10, 20, 50], "slow": [60, 100, 150, 200]})
+
+    def loop() -> None:  # one parameter set, one symbol, day by day in Python
+        p = close[:, 0].tolist()
+        pos = 0
+        eq = 1.0
+        for t in range(200, len(p)):
+            if pos:
+                eq *= p[t] / p[t - 1]
+            pos = int(sum(p[t - 9 : t + 1]) / 10 > sum(p[t - 99 : t + 1]) / 100)
+
+    backtests = len(grid) * close.shape[1]
+    return paired(
+        "backtest sma_cross, 16 pairs x 100 symbols x 10 years",
+        "backtests/s",
+        lambda: bt.run_grid(close, "sma_cross", grid, initial_cash=1e6, fees_bps=1, slippage_bps=1),
+        backtests,
+        "per-day Python loop",
+        loop,
+        1,
+    )
+
+
 def machine() -> str:
     parts = [f"cores={os.cpu_count()}", f"load1={os.getloadavg()[0]:.2f}"]
     try:
@@ -217,7 +342,16 @@ def machine() -> str:
 
 
 def main() -> None:
-    rows = [bench_black_scholes(), bench_monte_carlo(), bench_risk_metrics(), bench_price_load()]
+    rows = [
+        bench_black_scholes(),
+        bench_implied_vol(),
+        bench_monte_carlo(),
+        bench_var_mc(),
+        bench_markowitz(),
+        bench_risk_metrics(),
+        bench_backtest(),
+        bench_price_load(),
+    ]
     print(f"machine: {machine()}; repeats={REPEATS}; figures are medians")
     header = ("workload", "QuantRun", "reference", "reference rate", "ratio (median, min-max)")
     table = [header] + [
