@@ -265,3 +265,16 @@ def test_configuration_errors_name_the_variable(tmp_path: Path) -> None:
     env = {**os.environ, "QUANTRUN_DATA_DIR": str(tmp_path), "QUANTRUN_API_KEY": "changeme"}
     out = subprocess.run([QUANTRUN, "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "QUANTRUN_API_KEY" in out.stderr and "placeholder" in out.stderr
+
+
+def test_quantrun_api_key_sets_the_dev_key(tmp_path: Path) -> None:
+    chosen = "qr_chosen-dev-key-for-this-test-0123456789"
+    srv = Server(tmp_path / "data", free_port(), QUANTRUN_API_KEY=chosen)
+    srv.start()
+    try:
+        assert chosen in srv.stderr.read_text()
+        ok = httpx.get(f"{srv.url}/v1/models", headers={"Authorization": f"Bearer {chosen}"})
+        assert ok.status_code == 200
+        assert httpx.get(f"{srv.url}/v1/models").status_code == 401
+    finally:
+        srv.stop()

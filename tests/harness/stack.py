@@ -471,19 +471,36 @@ def main() -> None:
         ("bigquery", 9050),
         ("storage", 4443),
         ("postgres", 5432),
+        ("ingest_prices", 8091),
+        ("ingest_upload", 8092),
     ):
         parser.add_argument(
-            f"--{name}-port", type=int, default=int(os.environ.get(f"{name.upper()}_PORT", default))
+            f"--{name.replace('_', '-')}-port",
+            type=int,
+            default=int(os.environ.get(f"{name.upper()}_PORT", default)),
         )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=ROOT / ".stack",
+        help="where the env file and logs go (default .stack)",
+    )
     args = parser.parse_args()
     ports = {
         n: getattr(args, f"{n}_port")
-        for n in ("api", "worker", "pubsub", "bigquery", "storage", "postgres")
+        for n in (
+            "api",
+            "worker",
+            "pubsub",
+            "bigquery",
+            "storage",
+            "postgres",
+            "ingest_prices",
+            "ingest_upload",
+        )
     }
-    stack = start_stack(
-        workdir=ROOT / ".stack" / "run", suffix="", ports=ports, with_functions=True
-    )
-    env_file = ROOT / ".stack" / "env"
+    stack = start_stack(workdir=args.dir / "run", suffix="", ports=ports, with_functions=True)
+    env_file = args.dir / "env"
     write_env_file(stack, env_file)
     sys.stderr.write(
         f"\nQuantRun (gcp mode on emulators): API {stack.api_url}, worker {stack.worker_url}\n"
