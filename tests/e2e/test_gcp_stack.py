@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from quantrun.adapters.sql.schema import outbox
 from quantrun.jobs.domain import Job, JobStatus
 from tests.harness.emulators import Emulators
 from tests.harness.postgres import PostgresServer, free_port
-from tests.harness.stack import Stack, start_service, start_stack
+from tests.harness.stack import QUANTRUN, Stack, start_service, start_stack
 
 SYMBOLS = ["AAPL", "AMZN", "XOM", "JPM", "WMT", "PFE", "SPY"]
 MC = {
@@ -385,3 +387,36 @@ def test_poison_message_is_dead_lettered_and_the_job_fails_with_the_reason(
     assert done["error"]["code"] == "dead_lettered"
     assert "dead-lettered" in done["error"]["message"]
     poisoned.stop()
+
+
+def test_pull_runner_processes_a_pulled_job(
+    stack: Stack, client: httpx.Client, store: SqlJobStore
+) -> None:
+    """`quantrun worker --pull SUBSCRIPTION` for environments without push."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    suffix = uuid.uuid4().hex[:8]
+    with stack.env_applied():
+        publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+        topic = publisher.topic_path(stack.emulators.project, f"pull-{suffix}")
+        publisher.create_topic(name=topic)
+        subscriber.create_subscription(
+            name=subscriber.subscription_path(stack.emulators.project, f"pull-{suffix}"),
+            topic=topic,
+            ack_deadline_seconds=60,
+        )
+    job_id = _queued_job(store, client)
+    _publish(stack, f"pull-{suffix}", job_id)
+    log = stack.workdir / "worker-pull.log"
+    proc = subprocess.Popen(
+        [QUANTRUN, "worker", "--pull", f"pull-{suffix}"],
+        env={**os.environ, **stack.env},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        done = wait_for(client, job_id, timeout=60)
+        assert done["status"] == "succeeded" and done["attempts"] == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)

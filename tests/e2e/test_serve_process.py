@@ -278,3 +278,13 @@ def test_quantrun_api_key_sets_the_dev_key(tmp_path: Path) -> None:
         assert httpx.get(f"{srv.url}/v1/models").status_code == 401
     finally:
         srv.stop()
+
+
+def test_sigterm_stops_the_server_within_cloud_runs_ten_seconds(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "data", free_port())
+    srv.start()
+    assert srv.proc is not None
+    started = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(timeout=15)
+    assert time.monotonic() - started < 10
