@@ -111,3 +111,38 @@ def test_benchmark_against_itself_has_beta_one_alpha_zero(sample_store: DuckDBPr
     r = align(matrix.dates, matrix.close, ["SPY"]).returns[:, 0]
     m = series_metrics(r, r)
     assert m.beta == pytest.approx(1.0) and m.alpha == pytest.approx(0.0, abs=1e-12)
+
+
+def test_matrix_kernel_matches_the_single_series_path() -> None:
+    rng = np.random.default_rng(9)
+    r = rng.normal(0.0005, 0.02, size=(600, 7))
+    b = rng.normal(0.0003, 0.01, size=600)
+    from quantrun.models.risk import metrics_matrix
+
+    together = metrics_matrix(r, b, risk_free_rate=0.02)
+    for j in range(7):
+        alone = series_metrics(r[:, j], b, risk_free_rate=0.02)
+        for name, value in vars(alone).items():
+            assert getattr(together[j], name) == pytest.approx(value, rel=1e-12, abs=1e-15), name
+
+
+def test_risk_metrics_aligns_each_series_with_the_benchmark(sample_store: DuckDBPriceStore) -> None:
+    from quantrun.jobs.catalog.risk_metrics import SPEC
+    from quantrun.jobs.spec import RunContext
+
+    params = SPEC.params.model_validate(
+        {"symbols": ["AAPL", "FB", "XOM"], "start": "2012-01-01", "end": "2013-12-31"}
+    )
+    out = SPEC.run(params, RunContext(load_prices=sample_store.load_close, charts=False))
+    series = out.result["series"]
+    assert list(series) == ["AAPL", "FB", "XOM"]
+    assert (
+        series["FB"]["first_date"] == "2012-05-18" and series["AAPL"]["first_date"] == "2012-01-03"
+    )
+    assert series["FB"]["dates_dropped"] > 0 and series["AAPL"]["dates_dropped"] == 0
+    # the vectorised group gives what the pair-by-pair definition gives
+    m = sample_store.load_close(["XOM", "SPY"], date(2012, 1, 1), date(2013, 12, 31))
+    pair = align(m.dates, m.close, ["XOM", "SPY"])
+    alone = series_metrics(pair.returns[:, 0], pair.returns[:, 1])
+    assert series["XOM"]["sharpe"] == pytest.approx(alone.sharpe, rel=1e-12)
+    assert series["XOM"]["beta"] == pytest.approx(alone.beta, rel=1e-12)

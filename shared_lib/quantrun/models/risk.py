@@ -64,44 +64,76 @@ class SeriesMetrics:
     total_return: float
 
 
+def metrics_matrix(
+    returns: np.ndarray, benchmark: np.ndarray | None, *, risk_free_rate: float = 0.0
+) -> list[SeriesMetrics]:
+    """All metrics of k return series on the same dates (columns of an (n, k) matrix)
+    against one benchmark (n,), vectorised across the series."""
+    r = np.asarray(returns, dtype=np.float64)
+    if r.ndim == 1:
+        r = r[:, None]
+    n, k = r.shape
+    if n < 2:
+        raise ValueError("need at least two returns")
+    # One series per row, contiguous: reductions and accumulations along the fast axis.
+    rows = np.ascontiguousarray(r.T)
+    rf = risk_free_rate / PERIODS
+    excess = rows - rf
+    equity = np.cumprod(1.0 + rows, axis=1)
+    growth = equity[:, -1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cagr = np.where(growth > 0, np.abs(growth) ** (PERIODS / n) - 1.0, -1.0)
+    std = rows.std(axis=1, ddof=1)
+    ex_std = excess.std(axis=1, ddof=1)
+    mean_ex = excess.mean(axis=1)
+    downside = np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2, axis=1))
+    # the curve starts at 1.0 before the first return, so the running peak is at least 1
+    peak = np.maximum(np.maximum.accumulate(equity, axis=1), 1.0)
+    mdd = np.minimum((equity / peak - 1.0).min(axis=1), 0.0)
+    # numpy's linear quantile: interpolate between two order statistics (partition, no sort)
+    pos = 0.05 * (n - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, n - 1)
+    part = np.partition(rows, [lo, hi], axis=1)
+    q05 = part[:, lo] + (pos - lo) * (part[:, hi] - part[:, lo])
+    in_tail = rows <= q05[:, None]
+    cvar = -np.where(in_tail, rows, 0.0).sum(axis=1) / in_tail.sum(axis=1)
+    beta = alpha = np.full(k, np.nan)
+    if benchmark is not None:
+        b = np.asarray(benchmark, dtype=np.float64)
+        var_b = float(b.var(ddof=1))
+        if var_b > ZERO_STD**2:
+            cov = (rows - rows.mean(axis=1)[:, None]) @ (b - b.mean()) / (n - 1)
+            beta = cov / var_b
+            alpha = (mean_ex - beta * float(np.mean(b - rf))) * PERIODS
+    root = math.sqrt(PERIODS)
+    out = []
+    for j in range(k):
+        out.append(
+            SeriesMetrics(
+                observations=n,
+                cagr=_finite(cagr[j]),
+                annual_volatility=_finite(std[j] * root),
+                sharpe=_finite(mean_ex[j] / ex_std[j] * root) if ex_std[j] > ZERO_STD else None,
+                sortino=_finite(mean_ex[j] / downside[j] * root)
+                if downside[j] > ZERO_STD
+                else None,
+                max_drawdown=float(mdd[j]),
+                calmar=_finite(cagr[j] / abs(mdd[j])) if mdd[j] < 0 else None,
+                beta=_finite(beta[j]),
+                alpha=_finite(alpha[j]),
+                var_95=-float(q05[j]),
+                cvar_95=float(cvar[j]),
+                total_return=float(growth[j] - 1.0),
+            )
+        )
+    return out
+
+
 def series_metrics(
     returns: np.ndarray, benchmark: np.ndarray | None, *, risk_free_rate: float = 0.0
 ) -> SeriesMetrics:
     """All metrics of one return series (1-D) against a benchmark on the same dates."""
-    r = np.asarray(returns, dtype=np.float64)
-    n = r.size
-    if n < 2:
-        raise ValueError("need at least two returns")
-    rf = risk_free_rate / PERIODS
-    excess = r - rf
-    growth = float(np.prod(1.0 + r))
-    cagr = growth ** (PERIODS / n) - 1.0 if growth > 0 else -1.0
-    std = float(np.std(r, ddof=1))
-    ex_std = float(np.std(excess, ddof=1))
-    mean_ex = float(np.mean(excess))
-    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
-    mdd = float(np.min(drawdown_curve(r)))
-    q05 = float(np.quantile(r, 0.05))
-    tail = r[r <= q05]
-    beta = alpha = None
-    if benchmark is not None:
-        b = np.asarray(benchmark, dtype=np.float64)
-        var_b = float(np.var(b, ddof=1))
-        if var_b > ZERO_STD**2:
-            beta_v = float(np.cov(r, b, ddof=1)[0, 1]) / var_b
-            beta = beta_v
-            alpha = (mean_ex - beta_v * float(np.mean(b - rf))) * PERIODS
-    return SeriesMetrics(
-        observations=n,
-        cagr=_finite(cagr),
-        annual_volatility=_finite(std * math.sqrt(PERIODS)),
-        sharpe=_finite(mean_ex / ex_std * math.sqrt(PERIODS)) if ex_std > ZERO_STD else None,
-        sortino=_finite(mean_ex / downside * math.sqrt(PERIODS)) if downside > ZERO_STD else None,
-        max_drawdown=mdd,
-        calmar=_finite(cagr / abs(mdd)) if mdd < 0 else None,
-        beta=beta,
-        alpha=alpha,
-        var_95=-q05,
-        cvar_95=-float(np.mean(tail)),
-        total_return=growth - 1.0,
-    )
+    return metrics_matrix(
+        np.asarray(returns, dtype=np.float64)[:, None], benchmark, risk_free_rate=risk_free_rate
+    )[0]

@@ -15,8 +15,8 @@ from quantrun.jobs.catalog.history_params import HistoryParams
 from quantrun.jobs.fields import Symbol
 from quantrun.jobs.spec import Artifact, ModelOutput, ModelSpec, RunContext
 from quantrun.models import charts
-from quantrun.models.history import align
-from quantrun.models.risk import drawdown_curve, equity_curve, series_metrics
+from quantrun.models.history import align, fill_interior_gaps
+from quantrun.models.risk import drawdown_curve, equity_curve, metrics_matrix, series_metrics
 
 PORTFOLIO = "portfolio"
 
@@ -79,20 +79,31 @@ def run(p: RiskMetricsParams, ctx: RunContext) -> ModelOutput:
         curves[PORTFOLIO] = (aligned.dates, port)
         ctx.checkpoint(0.8)
     else:
-        for i, symbol in enumerate(p.symbols):
-            pair = np.column_stack([matrix.close[:, col[symbol]], bench_col])
-            aligned = align(matrix.dates, pair, [symbol, p.benchmark])
-            m = series_metrics(
-                aligned.returns[:, 0], aligned.returns[:, 1], risk_free_rate=p.risk_free_rate
+        # Each series is aligned with the benchmark on its own common dates; series that
+        # share those dates (the usual case) are computed together, vectorised.
+        bench_has = ~np.isnan(fill_interior_gaps(bench_col)[0][:, 0])
+        groups: dict[bytes, list[str]] = {}
+        for symbol in p.symbols:
+            has = ~np.isnan(fill_interior_gaps(matrix.close[:, col[symbol]])[0][:, 0])
+            groups.setdefault((has & bench_has).tobytes(), []).append(symbol)
+        done = 0
+        for members in groups.values():
+            cols = [col[s] for s in members] + [col[p.benchmark]]
+            aligned = align(matrix.dates, matrix.close[:, cols], [*members, p.benchmark])
+            metrics = metrics_matrix(
+                aligned.returns[:, :-1], aligned.returns[:, -1], risk_free_rate=p.risk_free_rate
             )
-            series[symbol] = {
-                **asdict(m),
-                **_window(aligned.dates),
-                "dates_dropped": aligned.dates_dropped,
-                "prices_filled": int(aligned.prices_filled[0]),
-            }
-            curves[symbol] = (aligned.dates, aligned.returns[:, 0])
-            ctx.checkpoint(0.8 * (i + 1) / len(p.symbols))
+            for j, (symbol, m) in enumerate(zip(members, metrics, strict=True)):
+                series[symbol] = {
+                    **asdict(m),
+                    **_window(aligned.dates),
+                    "dates_dropped": aligned.dates_dropped,
+                    "prices_filled": int(aligned.prices_filled[j]),
+                }
+                curves[symbol] = (aligned.dates, aligned.returns[:, j])
+            done += len(members)
+            ctx.checkpoint(0.8 * done / len(p.symbols))
+        series = {s: series[s] for s in p.symbols}
 
     bench = align(matrix.dates, bench_col, [p.benchmark])
     bench_m = series_metrics(bench.returns[:, 0], None, risk_free_rate=p.risk_free_rate)
