@@ -16,8 +16,9 @@ Each option gets a status instead of a bare NaN:
 
 Method: Newton-Raphson on sigma, safeguarded by a bisection bracket [lo, hi] that every
 step maintains: a Newton step that leaves the bracket, or a tiny vega, falls back to
-bisection. The first guess is the Brenner-Subrahmanyam/Corrado-Miller approximation,
-clipped into the bracket. Conventions as in ``quantrun.models.options``.
+bisection. Unfinished options are compacted into a working set each iteration. The first
+guess is the Brenner-Subrahmanyam/Corrado-Miller approximation, clipped into the bracket.
+Conventions as in ``quantrun.models.options``.
 """
 
 from __future__ import annotations
@@ -88,33 +89,41 @@ def implied_volatility(
     iterations = 0
     if todo.size:
         cc, pp, fs, pk, tt = c[todo], p[todo], fwd_s[todo], pv_k[todo], t[todo]
-        hi_price, _ = _price_vega(cc, fs, pk, tt, np.full(todo.size, max_vol))
+        hi_price = _price_vega(cc, fs, pk, tt, np.full(todo.size, max_vol))[0]
         too_high = pp > hi_price
         # Corrado-Miller first guess, clipped into the bracket
         mid = 0.5 * (fs - pk)
         disc = np.maximum((pp - mid) ** 2 - (fs - pk) ** 2 / np.pi, 0.0)
         guess = np.sqrt(2 * np.pi / tt) / (fs + pk) * (pp - mid + np.sqrt(disc))
-        lo, hi = np.full(todo.size, 1e-12), np.full(todo.size, max_vol)
         sigma = np.clip(np.where(np.isfinite(guess) & (guess > 0), guess, 0.3), 1e-4, max_vol)
         done = too_high.copy()
+        # The working set holds only unfinished options, compacted every iteration, so each
+        # pass costs as much as what is left to solve (no gathers from the full arrays).
+        ids = np.flatnonzero(~done)
+        w_c, w_p, w_fs, w_pk, w_t, w_sg = cc[ids], pp[ids], fs[ids], pk[ids], tt[ids], sigma[ids]
+        w_lo, w_hi = np.full(ids.size, 1e-12), np.full(ids.size, max_vol)
         for iterations in range(1, max_iter + 1):  # noqa: B007
-            active = np.flatnonzero(~done)
-            if active.size == 0:
+            if ids.size == 0:
                 break
-            sg = sigma[active]
-            model, vega = _price_vega(cc[active], fs[active], pk[active], tt[active], sg)
-            diff = model - pp[active]
-            lo[active] = np.where(diff < 0, np.maximum(lo[active], sg), lo[active])
-            hi[active] = np.where(diff > 0, np.minimum(hi[active], sg), hi[active])
+            model, vega = _price_vega(w_c, w_fs, w_pk, w_t, w_sg)
+            diff = model - w_p
+            np.copyto(w_lo, w_sg, where=diff < 0)
+            np.copyto(w_hi, w_sg, where=diff > 0)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 step = diff / vega
-                newton = sg - step
-            converged = (diff == 0) | (np.abs(step) <= 1e-12 * np.maximum(sg, 1e-3))
-            bad = ~np.isfinite(newton) | (newton <= lo[active]) | (newton >= hi[active])
-            nxt = np.where(bad, 0.5 * (lo[active] + hi[active]), newton)
-            narrow = (hi[active] - lo[active]) < 1e-13
-            sigma[active] = np.where(converged, sg, nxt)
-            done[active] = converged | narrow
+                newton = w_sg - step
+            converged = (diff == 0) | (np.abs(step) <= 1e-12 * np.maximum(w_sg, 1e-3))
+            bad = ~np.isfinite(newton) | (newton <= w_lo) | (newton >= w_hi)
+            nxt = np.where(bad, 0.5 * (w_lo + w_hi), newton)
+            finished = converged | ((w_hi - w_lo) < 1e-13)
+            w_sg = np.where(converged, w_sg, nxt)
+            if finished.any():
+                sigma[ids[finished]] = w_sg[finished]
+                done[ids[finished]] = True
+                keep = ~finished
+                ids = ids[keep]
+                w_c, w_p, w_fs, w_pk, w_t = w_c[keep], w_p[keep], w_fs[keep], w_pk[keep], w_t[keep]
+                w_sg, w_lo, w_hi = w_sg[keep], w_lo[keep], w_hi[keep]
         final = done & ~too_high
         status[todo[final]] = STATUS_OK
         vol[todo[final]] = sigma[final]
