@@ -44,6 +44,7 @@ class Container:
     worker: WorkerConfig
     # The consumer side of the embedded queue (None where Pub/Sub pushes to the worker).
     read_cache: SingleFlightCache = field(default_factory=lambda: SingleFlightCache(0.0))
+    auth_cache: SingleFlightCache = field(default_factory=lambda: SingleFlightCache(0.0))
     embedded_queue: EmbeddedQueue | None = None
     # gcp mode's outbox (its relay runs in the processes that publish).
     outbox: OutboxQueue | None = None
@@ -114,6 +115,7 @@ def bootstrap(settings: Settings | None = None, *, migrate_db: bool = True) -> C
         secrets=EnvSecrets(),
         known_symbols=KnownSymbols(prices),
         read_cache=SingleFlightCache(settings.read_cache_seconds),
+        auth_cache=SingleFlightCache(settings.auth_cache_seconds),
         worker=_worker_config(settings),
         embedded_queue=queue,
         closers=[prices, engine],
@@ -165,6 +167,7 @@ def _bootstrap_gcp(settings: Settings, *, migrate_db: bool) -> Container:
         secrets=SecretManagerSecrets(_secret_client(), project),
         known_symbols=KnownSymbols(prices),
         read_cache=SingleFlightCache(settings.read_cache_seconds),
+        auth_cache=SingleFlightCache(settings.auth_cache_seconds),
         worker=_worker_config(settings),
         outbox=outbox,
         closers=[*closers, engine],

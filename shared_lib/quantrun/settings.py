@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     sync_max_cost: float = Field(
         5e6, gt=0, description="Largest input (model-specific cost units) a sync run accepts."
     )
+    auth_cache_seconds: float = Field(
+        30.0, ge=0, description="how long the API remembers a valid API key (0: always ask)"
+    )
     read_cache_seconds: float = Field(
         5.0, ge=0, description="TTL of the API's cache of instruments and price windows"
     )

@@ -218,3 +218,26 @@ def test_a_released_lease_is_not_renewed_afterwards(world: World) -> None:
         held = world.store.get_job(job.id)
         assert held is not None and held.lease_expires_at is not None
         assert held.lease_expires_at <= utcnow() - timedelta(seconds=0.3)
+
+
+def test_api_key_lookups_are_cached_only_when_valid(world: World) -> None:
+    from quantrun.jobs.auth import authenticate, create_key, generate_key
+    from quantrun.prices.cache import SingleFlightCache
+
+    calls: list[str] = []
+    real = world.store.user_for_key_hash
+
+    def counting(key_hash: str) -> Any:
+        calls.append(key_hash)
+        return real(key_hash)
+
+    world.store.user_for_key_hash = counting  # type: ignore[method-assign]
+    cache = SingleFlightCache(ttl_seconds=60)
+    _, key = create_key(world.store, "cached")
+    for _ in range(3):
+        assert authenticate(world.store, key, cache) is not None
+    assert len(calls) == 1
+    later = generate_key()
+    assert authenticate(world.store, later, cache) is None  # not created yet
+    create_key(world.store, "cached", later)
+    assert authenticate(world.store, later, cache) is not None  # works at once

@@ -35,7 +35,7 @@ def get_current_user(
             "missing API key: send 'Authorization: Bearer <api key>'",
             headers=challenge,
         )
-    user = authenticate(container.store, credentials.credentials)
+    user = authenticate(container.store, credentials.credentials, container.auth_cache)
     if user is None:
         raise ApiError(401, "unauthenticated", "invalid API key", headers=challenge)
     return user

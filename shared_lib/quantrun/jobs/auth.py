@@ -7,6 +7,7 @@ import secrets
 
 from quantrun.jobs.domain import User
 from quantrun.ports import JobStore
+from quantrun.prices.cache import SingleFlightCache
 
 KEY_PREFIX = "qr_"
 
@@ -28,7 +29,27 @@ def create_key(store: JobStore, user_name: str, key: str | None = None) -> tuple
     return user, key
 
 
-def authenticate(store: JobStore, key: str) -> User | None:
+class _UnknownKey(Exception):
+    pass
+
+
+def authenticate(store: JobStore, key: str, cache: SingleFlightCache | None = None) -> User | None:
+    """The key's user, or None. With a cache, known keys are remembered for its TTL (one
+    database round trip saved per request); unknown keys are never cached, so a key works
+    as soon as it is created."""
     if not key:
         return None
-    return store.user_for_key_hash(hash_key(key))
+    key_hash = hash_key(key)
+    if cache is None:
+        return store.user_for_key_hash(key_hash)
+
+    def load() -> User:
+        user = store.user_for_key_hash(key_hash)
+        if user is None:
+            raise _UnknownKey
+        return user
+
+    try:
+        return cache.get(("api-key", key_hash), load)
+    except _UnknownKey:
+        return None

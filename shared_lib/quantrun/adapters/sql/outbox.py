@@ -37,37 +37,56 @@ class OutboxQueue:
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._requested: list[str] = []
+        self._requested_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def ping(self) -> None:
         self._publisher.ping()
 
     def publish(self, job_id: str) -> None:
-        """Make sure an unsent outbox row exists for the job (a new job has one already,
-        committed with it), then have it published: by the relay thread when it runs (the
-        request does not wait for the broker), else right here."""
-        already = (
-            select(outbox.c.id)
-            .where(outbox.c.job_id == job_id, outbox.c.sent_at.is_(None))
-            .exists()
-        )
-        with self._engine.begin() as conn:
-            conn.execute(
-                insert(outbox).from_select(
-                    ["job_id", "created_at", "attempts"],
-                    select(literal(job_id), literal(utcnow(), UTCDateTime()), literal(0)).where(
-                        ~already
-                    ),
-                )
-            )
+        """Have the job published. A new job's outbox row committed with the job; a
+        republished one (reclaim) gets a row if it has no unsent one. With the relay thread
+        running, the caller only hands over the id (no database work in the request);
+        otherwise the row is ensured and flushed right here."""
         if self._thread is not None and self._thread.is_alive():
+            with self._requested_lock:
+                self._requested.append(job_id)
             self._wake.set()
         else:
+            self._ensure_rows([job_id])
             self.flush()
+
+    def _ensure_rows(self, job_ids: list[str]) -> None:
+        now = utcnow()
+        with self._engine.begin() as conn:
+            for job_id in dict.fromkeys(job_ids):
+                already = (
+                    select(outbox.c.id)
+                    .where(outbox.c.job_id == job_id, outbox.c.sent_at.is_(None))
+                    .exists()
+                )
+                conn.execute(
+                    insert(outbox).from_select(
+                        ["job_id", "created_at", "attempts"],
+                        select(literal(job_id), literal(now, UTCDateTime()), literal(0)).where(
+                            ~already
+                        ),
+                    )
+                )
 
     def flush(self) -> int:
         """Publish unsent rows; returns how many were sent. Never raises for a publish
         failure (the row stays unsent and the relay retries)."""
+        with self._requested_lock:
+            requested, self._requested = self._requested, []
+        if requested:
+            try:
+                self._ensure_rows(requested)
+            except Exception:
+                with self._requested_lock:  # keep them for the next pass
+                    self._requested[:0] = requested
+                raise
         sent = 0
         with self._flush_lock:
             while True:
