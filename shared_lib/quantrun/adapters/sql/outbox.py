@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from sqlalchemy import Engine, insert, literal, select, update
+from sqlalchemy import Engine, insert, select, update
 
-from quantrun.adapters.sql.schema import UTCDateTime, outbox
+from quantrun.adapters.sql.schema import outbox
 from quantrun.clock import utcnow
 from quantrun.logging import get_logger
 
@@ -58,22 +58,26 @@ class OutboxQueue:
             self.flush()
 
     def _ensure_rows(self, job_ids: list[str]) -> None:
+        """One query for the ids that already have an unsent row (new jobs all do), one
+        insert for the rest (reclaimed jobs)."""
+        wanted = list(dict.fromkeys(job_ids))
         now = utcnow()
         with self._engine.begin() as conn:
-            for job_id in dict.fromkeys(job_ids):
-                already = (
-                    select(outbox.c.id)
-                    .where(outbox.c.job_id == job_id, outbox.c.sent_at.is_(None))
-                    .exists()
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                pending = set(
+                    conn.execute(
+                        select(outbox.c.job_id).where(
+                            outbox.c.job_id.in_(chunk), outbox.c.sent_at.is_(None)
+                        )
+                    ).scalars()
                 )
-                conn.execute(
-                    insert(outbox).from_select(
-                        ["job_id", "created_at", "attempts"],
-                        select(literal(job_id), literal(now, UTCDateTime()), literal(0)).where(
-                            ~already
-                        ),
+                missing = [j for j in chunk if j not in pending]
+                if missing:
+                    conn.execute(
+                        insert(outbox),
+                        [{"job_id": j, "created_at": now, "attempts": 0} for j in missing],
                     )
-                )
 
     def flush(self) -> int:
         """Publish unsent rows; returns how many were sent. Never raises for a publish
