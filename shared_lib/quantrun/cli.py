@@ -63,9 +63,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from quantrun_worker.embedded import EmbeddedWorker
 
     settings = _settings()
-    container = bootstrap(settings)
     host = args.host or settings.host
     port = args.port or int(os.environ.get("PORT", settings.port))
+    if settings.mode == "gcp" and args.workers > 1:
+        # Several processes: each builds its own adapters (and outbox relay) at start.
+        bootstrap(settings).close()  # migrate once before the workers start
+        uvicorn.run(
+            "quantrun_api.asgi:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_config=None,
+            timeout_graceful_shutdown=8,
+        )
+        return 0
+    container = bootstrap(settings)
     url = f"http://{host}:{port}"
     worker: EmbeddedWorker | None = None
     if settings.mode == "embedded":
@@ -238,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the API and a worker (embedded mode)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("QUANTRUN_API_WORKERS", "1")),
+        help="gcp mode: API processes (default $QUANTRUN_API_WORKERS or 1)",
+    )
     serve.set_defaults(func=cmd_serve)
     worker = sub.add_parser(
         "worker", help="run a worker: the embedded queue, or (gcp) the Pub/Sub push endpoint"

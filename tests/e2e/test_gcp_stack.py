@@ -420,3 +420,42 @@ def test_pull_runner_processes_a_pulled_job(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_api_with_several_worker_processes(stack: Stack, client: httpx.Client) -> None:
+    """`quantrun serve --workers 2` (gcp mode): each process builds its adapters and relay."""
+    multi = start_service(
+        "api-multi",
+        ["serve"],
+        free_port(),
+        {**stack.env, "QUANTRUN_API_WORKERS": "2"},
+        stack.workdir,
+        ready_path="/readyz",
+    )
+    stack.extra.append(multi)
+    try:
+        key = client.headers["authorization"]
+        ids = []
+        for _ in range(6):
+            response = httpx.post(
+                f"{multi.url}/v1/jobs",
+                headers={"Authorization": key},
+                timeout=30,
+                json={
+                    "model": "black_scholes",
+                    "params": {
+                        "type": "call",
+                        "spot": 10,
+                        "strike": 11,
+                        "maturity": 1,
+                        "rate": 0.01,
+                        "volatility": 0.3,
+                    },
+                },
+            )
+            assert response.status_code == 202
+            ids.append(response.json()["id"])
+        for job_id in ids:
+            assert wait_for(client, job_id)["status"] == "succeeded"
+    finally:
+        multi.stop()
