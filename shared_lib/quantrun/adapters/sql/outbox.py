@@ -122,7 +122,7 @@ class OutboxQueue:
                     conn.execute(
                         update(outbox)
                         .where(outbox.c.id == row.id)
-                        .values(attempts=outbox.c.attempts + 1, last_error=str(err)[:2000])
+                        .values(attempts=outbox.c.attempts + 1, last_error=_describe(err)[:2000])
                     )
             failed = len(rows) - len(ok)
             if failed:
@@ -131,7 +131,7 @@ class OutboxQueue:
                     extra={
                         "fields": {
                             "failed": failed,
-                            "error": str(next(e for e in results if e is not None))[:300],
+                            "error": _describe(next(e for e in results if e is not None))[:300],
                         }
                     },
                 )
@@ -162,3 +162,9 @@ class OutboxQueue:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _describe(err: Exception) -> str:
+    """Never empty: some client errors (timeouts) carry no message."""
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
