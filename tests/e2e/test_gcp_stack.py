@@ -326,24 +326,30 @@ def _queued_job(store: SqlJobStore, client: httpx.Client) -> str:
     return job.id
 
 
-def test_transient_price_store_error_gets_5xx_then_succeeds_on_redelivery(
-    stack: Stack, client: httpx.Client, store: SqlJobStore
-) -> None:
-    port = free_port()
-    # a worker whose BigQuery is unreachable answers 503 (transient) to the push
-    down = start_service(
-        "worker-bq-down",
+def _worker_without_bigquery(stack: Stack, name: str, port: int, *, max_attempts: int) -> Any:
+    """A worker whose BigQuery is unreachable: every run is a transient failure (503)."""
+    worker = start_service(
+        name,
         ["worker"],
         port,
         {
             **stack.env,
             "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{free_port()}",
             "QUANTRUN_GCP_TIMEOUT_SECONDS": "1",
-            "QUANTRUN_MAX_ATTEMPTS": "10",
+            "QUANTRUN_MAX_ATTEMPTS": str(max_attempts),
         },
         stack.workdir,
     )
-    stack.extra.append(down)
+    stack.extra.append(worker)
+    return worker
+
+
+def test_transient_price_store_error_gets_5xx_then_succeeds_on_redelivery(
+    stack: Stack, client: httpx.Client, store: SqlJobStore
+) -> None:
+    port = free_port()
+    # a worker whose BigQuery is unreachable answers 503 (transient) to the push
+    down = _worker_without_bigquery(stack, "worker-bq-down", port, max_attempts=10)
     topic = _side_subscription(stack, f"http://127.0.0.1:{port}", dead_letter=False)
     job_id = _queued_job(store, client)
     _publish(stack, topic, job_id)
@@ -366,19 +372,7 @@ def test_poison_message_is_dead_lettered_and_the_job_fails_with_the_reason(
     stack: Stack, client: httpx.Client, store: SqlJobStore
 ) -> None:
     port = free_port()
-    poisoned = start_service(
-        "worker-poisoned",
-        ["worker"],
-        port,
-        {
-            **stack.env,
-            "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{free_port()}",
-            "QUANTRUN_GCP_TIMEOUT_SECONDS": "1",
-            "QUANTRUN_MAX_ATTEMPTS": "50",
-        },
-        stack.workdir,
-    )
-    stack.extra.append(poisoned)
+    poisoned = _worker_without_bigquery(stack, "worker-poisoned", port, max_attempts=50)
     topic = _side_subscription(stack, f"http://127.0.0.1:{port}", dead_letter=True)
     job_id = _queued_job(store, client)
     _publish(stack, topic, job_id)

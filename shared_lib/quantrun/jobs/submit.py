@@ -50,12 +50,6 @@ class KnownSymbols:
         self._symbols = frozenset(i.symbol for i in self._prices.instruments())
         self._loaded_at = time.monotonic()
 
-    def get(self) -> frozenset[str]:
-        with self._lock:
-            if time.monotonic() - self._loaded_at > self._ttl:
-                self._refresh()
-            return self._symbols
-
     def missing(self, symbols: Sequence[str]) -> list[str]:
         """The symbols the price store has no prices for."""
         with self._lock:
@@ -66,10 +60,6 @@ class KnownSymbols:
                 self._refresh()
                 unknown = [s for s in symbols if s not in self._symbols]
             return unknown
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._loaded_at = -1e18
 
 
 def resolve_spec(model: str) -> ModelSpec[Any]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from quantrun.errors import NotFound
 from quantrun.jobs.fields import parse_symbol
+from quantrun.ports import Instrument
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.errors import ApiError
 from quantrun_api.schemas import CoverageOut, ErrorResponse, InstrumentOut, PricesOut
@@ -21,8 +22,12 @@ MAX_SYMBOLS = 100
 
 @router.get("/instruments", response_model=list[InstrumentOut], summary="Symbols with prices")
 def instruments(_user: CurrentUser, container: ContainerDep) -> list[InstrumentOut]:
-    cached = container.read_cache.get(("instruments",), container.prices.instruments)
-    return [InstrumentOut(**vars(i)) for i in cached]
+    return [InstrumentOut(**vars(i)) for i in _instruments(container)]
+
+
+def _instruments(container: ContainerDep) -> list[Instrument]:
+    """The price store's instruments through the read cache (one GROUP BY per TTL)."""
+    return container.read_cache.get(("instruments",), container.prices.instruments)
 
 
 @router.get(
@@ -38,7 +43,7 @@ def coverage(symbol: str, _user: CurrentUser, container: ContainerDep) -> Covera
         raise ApiError(
             422, "validation_error", f"symbol: {exc}", [{"field": "symbol", "message": str(exc)}]
         ) from None
-    found = next((i for i in container.prices.instruments() if i.symbol == symbol), None)
+    found = next((i for i in _instruments(container) if i.symbol == symbol), None)
     if found is None:
         raise NotFound(f"no prices stored for {symbol}")
     matrix = container.prices.load_close([symbol], found.first_date, found.last_date)
