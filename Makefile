@@ -4,8 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+# the bench environment: QuantRun's pins plus the peer libraries it is measured against
+BENCH_VENV ?= .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements.lock benchmarks/requirements-peers.lock pyproject.toml | sha256sum | cut -c1-12)
+PIP_QUIET := -q --disable-pip-version-check
 
-.PHONY: help venv run test test-unit lint fmt bench bench-load stack deploy system-deps emulators \
+.PHONY: help venv bench-venv run test test-unit lint fmt bench bench-load stack deploy system-deps emulators \
 	infra-tools infra-check clean
 
 help:
@@ -25,6 +29,16 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 venv: $(STAMP)
+
+$(BENCH_STAMP): requirements.lock benchmarks/requirements-peers.lock pyproject.toml
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	set -o pipefail; $(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) --upgrade pip==26.3 2>&1 | sed '/^WARNING: Location/d'
+	set -o pipefail; $(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements.lock -r benchmarks/requirements-peers.lock 2>&1 | sed '/^WARNING: Location/d'
+	set -o pipefail; $(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e . 2>&1 | sed '/^WARNING: Location/d'
+	@rm -f $(BENCH_VENV)/.installed-*
+	@touch $@
+
+bench-venv: $(BENCH_STAMP)
 
 system-deps:
 	@bash tests/harness/install-system-deps.sh
@@ -58,8 +72,9 @@ fmt: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: venv
-	$(BIN)/python -m benchmarks
+# QuantRun against its peers and plain references (BENCH_REPEATS=5 paired runs per row)
+bench: bench-venv
+	$(BENCH_VENV)/bin/python -m benchmarks
 
 # the load test through the emulator stack (API + worker in gcp mode, Pub/Sub push)
 bench-load: venv system-deps emulators

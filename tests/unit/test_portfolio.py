@@ -12,6 +12,7 @@ from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, minimi
 
 from quantrun.adapters.embedded.prices import DuckDBPriceStore
 from quantrun.errors import ModelInputError
+from quantrun.models import estimators
 from quantrun.models import portfolio as pf
 from quantrun.models.history import align
 
@@ -25,8 +26,8 @@ def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     m = store.load_close(SYMBOLS, date(2010, 1, 1), date(2017, 12, 31))
     a = align(m.dates, m.close, SYMBOLS)
     return (
-        pf.expected_returns(a.prices, a.returns, "mean"),
-        pf.covariance(a.returns, "sample"),
+        estimators.expected_returns(a.prices, a.returns, "mean"),
+        estimators.covariance(a.returns, "sample"),
         a.returns,
     )
 
@@ -147,7 +148,7 @@ def test_ledoit_wolf_against_its_formula_written_out(data) -> None:  # type: ign
     b2 = sum(np.linalg.norm(np.outer(x[k], x[k]) - s, "fro") ** 2 for k in range(n)) / n**2 / p
     shrink = min(b2, d2) / d2
     expected = shrink * m * np.eye(p) + (1 - shrink) * s
-    got, intensity = pf.ledoit_wolf(r)
+    got, intensity = estimators.ledoit_wolf(r)
     assert intensity == pytest.approx(shrink, rel=1e-9)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-15)
 
@@ -156,5 +157,28 @@ def test_cagr_returns(data) -> None:  # type: ignore[no-untyped-def]
     prices = np.array([[100.0, 50.0], [110.0, 50.0], [121.0, 55.0]])
     r = prices[1:] / prices[:-1] - 1
     np.testing.assert_allclose(
-        pf.expected_returns(prices, r, "cagr"), [1.21 ** (252 / 2) - 1, 1.1 ** (252 / 2) - 1]
+        estimators.expected_returns(prices, r, "cagr"),
+        [1.21 ** (252 / 2) - 1, 1.1 ** (252 / 2) - 1],
     )
+
+
+def test_a_100_asset_frontier_matches_a_second_solver() -> None:
+    """A factor model of 100 assets (SLSQP stopped at its iteration limit on this
+    frontier): every point feasible, the frontier rising, one point cross-checked with
+    SciPy's trust-constr."""
+    rng = np.random.default_rng(6)
+    factors = rng.normal(0, 0.01, size=(1500, 5))
+    r = factors @ rng.normal(0, 1, size=(5, 100)) + rng.normal(0.0004, 0.01, (1500, 100))
+    mu, cov = r.mean(axis=0) * 252, np.cov(r, rowvar=False) * 252
+    c = pf.build_constraints([str(i) for i in range(100)], (0.0, 1.0), None, None)
+    points = pf.frontier(mu, cov, c, 50)
+    rets = np.array([mu @ w for w in points])
+    vols = np.array([math.sqrt(w @ cov @ w) for w in points])
+    assert np.all(np.diff(rets) > 0) and np.all(np.diff(vols) > -1e-12)
+    assert all(abs(w.sum() - 1) < 1e-12 and (w >= 0).all() for w in points)
+    middle = points[25]
+    ref = _trust_constr(
+        lambda x: x @ cov @ x, 100, extra=[LinearConstraint(mu[None, :], rets[25], rets[25])]
+    )
+    assert middle @ cov @ middle <= ref @ cov @ ref * (1 + 1e-7)
+    assert middle @ cov @ middle == pytest.approx(ref @ cov @ ref, rel=1e-5)

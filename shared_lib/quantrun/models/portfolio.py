@@ -1,15 +1,15 @@
 """Mean-variance (Markowitz) portfolio optimisation, long-only or bounded.
 
-Conventions: expected returns are annual, either the arithmetic mean of daily returns
-x 252 (``mean``) or each asset's compound annual growth (``cagr``); the covariance is
-annual, the sample covariance of daily returns x 252 (ddof 1) or its Ledoit-Wolf (2004)
-shrinkage toward a scaled identity (``ledoit_wolf``). Weights sum to 1.
+Conventions: expected returns and covariance are annual (``quantrun.models.estimators``);
+weights sum to 1.
 
 Constraints: per-asset bounds lo_i <= w_i <= hi_i; optional sector bounds
 L_s <= sum_{i in s} w_i <= U_s. Objectives: ``min_variance``, ``max_sharpe`` (solved as
 the convex problem min y'Sy s.t. (mu - rf)'y = 1, sum y = k, bounds scaled by k >= 0, then
 w = y / k), ``target_return`` (min variance at mu'w = target), ``target_volatility``
-(max return at w'Sw <= target^2) and ``frontier`` (min variance at evenly spaced target
+(max return at w'Sw <= target^2: the frontier point whose volatility is the target, found
+by Brent's method on the frontier's return, or the highest-return portfolio when even
+that is within the target) and ``frontier`` (min variance at evenly spaced target
 returns from the min-variance portfolio's return to the highest attainable).
 
 Infeasible problems raise ``ModelInputError(code="infeasible")`` with a message naming
@@ -17,9 +17,11 @@ the constraint: bounds that cannot sum to 1, a sector whose bounds its assets ca
 meet, a target return above the highest (or below the lowest) attainable, a target
 volatility below the minimum attainable, no asset above the risk-free rate.
 
-Solver: SciPy's SLSQP with analytic gradients, feasibility and extreme returns by
-linear programming (HiGHS). The tests cross-check against SciPy's trust-constr and the
-KKT conditions.
+Solver: every objective is a convex QP solved by the dense active-set method of
+``quantrun.models.qp`` (SLSQP on the same QP if it cannot finish), started from a
+feasible vertex: greedy when there are only bounds, linear programming (HiGHS) with
+sector bounds. Frontier points are warm-started from their neighbour. The tests
+cross-check against SciPy's trust-constr, a second solver, and the KKT conditions.
 """
 
 from __future__ import annotations
@@ -29,43 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linprog, minimize
+from scipy.optimize import brentq, linprog
 
 from quantrun.errors import ModelInputError
-
-PERIODS = 252
-
-
-def expected_returns(prices: np.ndarray, returns: np.ndarray, method: str) -> np.ndarray:
-    if method == "mean":
-        return np.asarray(returns.mean(axis=0) * PERIODS)
-    if method == "cagr":
-        n = returns.shape[0]
-        return np.asarray((prices[-1] / prices[0]) ** (PERIODS / n) - 1.0)
-    raise ValueError(f"unknown returns method {method!r}")
-
-
-def ledoit_wolf(returns: np.ndarray) -> tuple[np.ndarray, float]:
-    """Ledoit & Wolf (2004), 'A well-conditioned estimator for large-dimensional
-    covariance matrices': shrink the (ddof 0) sample covariance toward mu*I. Returns the
-    daily shrunk covariance and the shrinkage intensity."""
-    x = returns - returns.mean(axis=0)
-    n, p = x.shape
-    s = x.T @ x / n
-    mu = float(np.trace(s)) / p
-    delta = float(np.sum((s - mu * np.eye(p)) ** 2)) / p
-    x2 = x * x
-    beta = float(np.sum(x2.T @ x2) / n - np.sum(s * s)) / (n * p)
-    shrinkage = 0.0 if delta == 0 else min(max(beta / delta, 0.0), 1.0)
-    return shrinkage * mu * np.eye(p) + (1.0 - shrinkage) * s, shrinkage
-
-
-def covariance(returns: np.ndarray, method: str) -> np.ndarray:
-    if method == "sample":
-        return np.atleast_2d(np.cov(returns, rowvar=False, ddof=1)) * PERIODS
-    if method == "ledoit_wolf":
-        return ledoit_wolf(returns)[0] * PERIODS
-    raise ValueError(f"unknown covariance method {method!r}")
+from quantrun.models import qp
 
 
 @dataclass(frozen=True)
@@ -137,69 +106,54 @@ def check_feasible(c: Constraints) -> None:
         raise _infeasible("the sector bounds together cannot be met with weights summing to 1")
 
 
-def _lp_constraints(c: Constraints) -> dict[str, object]:
-    a_ub = b_ub = None
-    if c.sector_names:
-        a_ub = np.vstack([c.sector_matrix, -c.sector_matrix])
-        b_ub = np.concatenate([c.sector_upper, -c.sector_lower])
-    return {
-        "A_ub": a_ub,
-        "b_ub": b_ub,
-        "A_eq": np.ones((1, c.n)),
-        "b_eq": [1.0],
-        "bounds": list(zip(c.lower, c.upper, strict=True)),
-    }
+def _extreme(mu: np.ndarray, c: Constraints, *, maximise: bool) -> np.ndarray | None:
+    """A vertex of the feasible set maximising (or minimising) mu'w; None if empty."""
+    if not c.sector_names:
+        if c.lower.sum() > 1 + 1e-9 or c.upper.sum() < 1 - 1e-9:
+            return None
+        # only bounds and the budget: fill the best assets first (a fractional knapsack)
+        w = c.lower.copy()
+        left = 1.0 - float(w.sum())
+        for i in np.argsort(-mu if maximise else mu, kind="stable"):
+            add = min(float(c.upper[i] - c.lower[i]), left)
+            w[i] += add
+            left -= add
+            if left <= 0:
+                break
+        return w
+    res = linprog(
+        -mu if maximise else mu,
+        A_ub=np.vstack([c.sector_matrix, -c.sector_matrix]),
+        b_ub=np.concatenate([c.sector_upper, -c.sector_lower]),
+        A_eq=np.ones((1, c.n)),
+        b_eq=[1.0],
+        bounds=list(zip(c.lower, c.upper, strict=True)),
+        method="highs",
+    )
+    return np.asarray(res.x) if res.status == 0 else None
 
 
 def _extreme_return(mu: np.ndarray, c: Constraints, *, maximise: bool) -> float | None:
-    res = linprog(-mu if maximise else mu, method="highs", **_lp_constraints(c))
-    if res.status != 0:
-        return None
-    return float(mu @ res.x)
+    w = _extreme(mu, c, maximise=maximise)
+    return None if w is None else float(mu @ w)
 
 
-def _ineq(c: Constraints) -> list[dict[str, object]]:
-    out: list[dict[str, object]] = []
-    if c.sector_names:
-        a = c.sector_matrix
-        out.append(
-            {
-                "type": "ineq",
-                "fun": lambda w: np.concatenate([a @ w - c.sector_lower, c.sector_upper - a @ w]),
-                "jac": lambda _w: np.vstack([a, -a]),
-            }
-        )
-    return out
-
-
-def _slsqp(
-    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    x0: np.ndarray,
-    bounds: Sequence[tuple[float | None, float | None]],
-    constraints: list[dict[str, object]],
-    what: str,
-) -> np.ndarray:
-    res = minimize(
-        objective,
-        x0,
-        jac=True,
-        method="SLSQP",
-        bounds=bounds,
-        constraints=constraints,
-        options={"maxiter": 1000, "ftol": 1e-15},
-    )
-    if not res.success:
-        raise ModelInputError(
-            f"the optimiser did not converge for {what}: {res.message}", code="no_convergence"
-        )
-    return np.asarray(res.x)
-
-
-def _start(c: Constraints) -> np.ndarray:
-    res = linprog(np.zeros(c.n), method="highs", **_lp_constraints(c))
+def _sector_rows(c: Constraints) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if not c.sector_names:
+        return None, None
     return (
-        np.asarray(res.x) if res.status == 0 else np.clip(np.full(c.n, 1 / c.n), c.lower, c.upper)
+        np.vstack([c.sector_matrix, -c.sector_matrix]),
+        np.concatenate([c.sector_upper, -c.sector_lower]),
     )
+
+
+def _solve(what: str, problem: qp.QP, x0: np.ndarray, warm: bool = False) -> np.ndarray:
+    try:
+        return qp.solve_with_fallback(problem, x0, warm=warm)
+    except qp.QPFailure as exc:
+        raise ModelInputError(
+            f"the optimiser did not converge for {what}: {exc}", code="no_convergence"
+        ) from exc
 
 
 def _clean(w: np.ndarray, c: Constraints) -> np.ndarray:
@@ -213,93 +167,94 @@ def min_variance(
     *,
     target_return: float | None = None,
     mu: np.ndarray | None = None,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
-    cons: list[dict[str, object]] = [
-        {
-            "type": "eq",
-            "fun": lambda w: np.array([w.sum() - 1.0]),
-            "jac": lambda w: np.ones((1, w.size)),
-        },
-        *_ineq(c),
-    ]
+    """Minimum variance, optionally at mu'w = target_return (then ``start``, if given,
+    must be a feasible point with that return; a start from a neighbouring solution
+    also seeds the active set)."""
+    warm = start is not None
+    eq, rhs = np.ones((1, c.n)), np.ones(1)
     if target_return is not None:
         assert mu is not None
-        cons.append(
-            {
-                "type": "eq",
-                "fun": lambda w: np.array([mu @ w - target_return]),
-                "jac": lambda _w: mu[None, :],
-            }
-        )
+        eq, rhs = np.vstack([eq, mu]), np.array([1.0, target_return])
+        if start is None:
+            start = _point_with_return(mu, c, target_return)
+    elif start is None:
+        # the low-variance assets first: a vertex near the optimum
+        start = _extreme(-np.diag(cov), c, maximise=True)
+        assert start is not None, "check_feasible first"
+    c_mat, d_vec = _sector_rows(c)
+    w = _solve(
+        "minimum variance",
+        qp.QP(cov, np.zeros(c.n), eq, rhs, c.lower, c.upper, c_mat, d_vec),
+        start,
+        warm=warm,
+    )
+    return _clean(w, c)
 
-    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
-        g = cov @ w
-        return float(w @ g), 2.0 * g
 
-    bounds = list(zip(c.lower, c.upper, strict=True))
-    return _clean(_slsqp(objective, _start(c), bounds, cons, "minimum variance"), c)
+def _point_with_return(mu: np.ndarray, c: Constraints, target: float) -> np.ndarray:
+    """A feasible portfolio with return exactly ``target``: on the segment between the
+    lowest- and highest-return vertices."""
+    lo, hi = _extreme(mu, c, maximise=False), _extreme(mu, c, maximise=True)
+    assert lo is not None and hi is not None
+    span = float(mu @ hi - mu @ lo)
+    theta = 0.0 if span <= 0 else min(max((target - float(mu @ lo)) / span, 0.0), 1.0)
+    return np.asarray(lo + theta * (hi - lo))
 
 
 def max_sharpe(
     mu: np.ndarray, cov: np.ndarray, c: Constraints, risk_free_rate: float
 ) -> np.ndarray:
     excess = mu - risk_free_rate
-    best = _extreme_return(mu, c, maximise=True)
-    if best is None or best <= risk_free_rate + 1e-12:
+    top = _extreme(mu, c, maximise=True)
+    best = None if top is None else float(mu @ top)
+    if top is None or best is None or best <= risk_free_rate + 1e-12:
         raise _infeasible(
             f"no portfolio within these bounds has an expected return above the risk-free "
             f"rate {risk_free_rate:.4g} (highest attainable: {best})"
         )
     n = c.n
     # variables x = (y, k): min y'Sy s.t. excess'y = 1, sum(y) = k, lo k <= y <= hi k, k >= 0
-    cons: list[dict[str, object]] = [
-        {
-            "type": "eq",
-            "fun": lambda x: np.array([excess @ x[:n] - 1.0]),
-            "jac": lambda _x: np.concatenate([excess, [0.0]])[None, :],
-        },
-        {
-            "type": "eq",
-            "fun": lambda x: np.array([x[:n].sum() - x[n]]),
-            "jac": lambda _x: np.concatenate([np.ones(n), [-1.0]])[None, :],
-        },
-        {
-            "type": "ineq",
-            "fun": lambda x: np.concatenate([x[:n] - c.lower * x[n], c.upper * x[n] - x[:n]]),
-            "jac": lambda _x: np.vstack(
-                [
-                    np.hstack([np.eye(n), -c.lower[:, None]]),
-                    np.hstack([-np.eye(n), c.upper[:, None]]),
-                ]
-            ),
-        },
-    ]
-    if c.sector_names:
-        a = c.sector_matrix
-        cons.append(
-            {
-                "type": "ineq",
-                "fun": lambda x: np.concatenate(
-                    [a @ x[:n] - c.sector_lower * x[n], c.sector_upper * x[n] - a @ x[:n]]
-                ),
-                "jac": lambda _x: np.vstack(
-                    [
-                        np.hstack([a, -c.sector_lower[:, None]]),
-                        np.hstack([-a, c.sector_upper[:, None]]),
-                    ]
-                ),
-            }
-        )
-
-    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-        g = cov @ x[:n]
-        return float(x[:n] @ g), np.concatenate([2.0 * g, [0.0]])
-
-    w0 = _start(c)
-    k0 = 1.0 / max(float(excess @ w0), 1e-6) if excess @ w0 > 0 else 1.0
-    x0 = np.concatenate([w0 * k0, [k0]])
-    bounds = [(None, None)] * n + [(0.0, None)]
-    x = _slsqp(objective, x0, bounds, cons, "maximum Sharpe ratio")
+    h = np.zeros((n + 1, n + 1))
+    h[:n, :n] = cov
+    eq = np.zeros((2, n + 1))
+    eq[0, :n], eq[1, :n], eq[1, n] = excess, 1.0, -1.0
+    lower = np.append(np.where(c.lower == 0, 0.0, -np.inf), 0.0)
+    rows, rhs = [], []
+    for i in np.flatnonzero(c.lower != 0):  # lo_i k - y_i <= 0, a plain bound if lo_i = 0
+        row = np.zeros(n + 1)
+        row[i], row[n] = -1.0, c.lower[i]
+        rows.append(row)
+        rhs.append(0.0)
+    # y_i <= hi_i k is implied by sum(y) = k when all weights are >= 0 and hi_i >= 1
+    all_long = bool((c.lower >= 0).all())
+    for i in np.flatnonzero(~(all_long & (c.upper >= 1))):
+        row = np.zeros(n + 1)
+        row[i], row[n] = 1.0, -c.upper[i]
+        rows.append(row)
+        rhs.append(0.0)
+    for s in range(len(c.sector_names)):
+        a = np.append(c.sector_matrix[s], 0.0)
+        rows.append(a - np.eye(1, n + 1, n)[0] * c.sector_upper[s])
+        rows.append(-a + np.eye(1, n + 1, n)[0] * c.sector_lower[s])
+        rhs += [0.0, 0.0]
+    k0 = 1.0 / float(excess @ top)
+    x0 = np.append(top * k0, k0)
+    x = _solve(
+        "maximum Sharpe ratio",
+        qp.QP(
+            h,
+            np.zeros(n + 1),
+            eq,
+            np.array([1.0, 0.0]),
+            lower,
+            np.full(n + 1, np.inf),
+            np.array(rows) if rows else None,
+            np.array(rhs) if rhs else None,
+        ),
+        x0,
+    )
     return _clean(x[:n] / x[n], c)
 
 
@@ -322,35 +277,40 @@ def target_return_portfolio(
     return min_variance(cov, c, target_return=min(max(target, lo), hi), mu=mu)
 
 
+def _vol(w: np.ndarray, cov: np.ndarray) -> float:
+    return math.sqrt(max(float(w @ cov @ w), 0.0))
+
+
 def target_volatility_portfolio(
     mu: np.ndarray, cov: np.ndarray, c: Constraints, target: float
 ) -> np.ndarray:
     w_min = min_variance(cov, c)
-    vol_min = math.sqrt(max(float(w_min @ cov @ w_min), 0.0))
+    vol_min = _vol(w_min, cov)
     if target < vol_min - 1e-9:
         raise _infeasible(
             f"target volatility {target:.4g} is below the minimum attainable "
             f"under these bounds ({vol_min:.4g})"
         )
-    cons: list[dict[str, object]] = [
-        {
-            "type": "eq",
-            "fun": lambda w: np.array([w.sum() - 1.0]),
-            "jac": lambda w: np.ones((1, w.size)),
-        },
-        {
-            "type": "ineq",
-            "fun": lambda w: np.array([target**2 - w @ cov @ w]),
-            "jac": lambda w: (-2.0 * cov @ w)[None, :],
-        },
-        *_ineq(c),
-    ]
+    top = _extreme(mu, c, maximise=True)
+    assert top is not None
+    lo, hi = float(mu @ w_min), float(mu @ top)
+    w_top = min_variance(cov, c, target_return=hi, mu=mu)
+    if _vol(w_top, cov) <= target or hi - lo <= 1e-12:
+        return w_top  # the highest return is within the target
+    if target <= vol_min:
+        return w_min
 
-    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
-        return -float(mu @ w), -mu
+    # the efficient frontier's volatility rises with its return above the minimum-
+    # variance point: find the return whose minimum volatility is the target
+    def on_frontier(ret: float) -> np.ndarray:
+        # warm start on the segment from the minimum-variance point to the top vertex
+        start = w_min + (ret - lo) / (hi - lo) * (top - w_min)
+        return min_variance(cov, c, target_return=ret, mu=mu, start=start)
 
-    bounds = list(zip(c.lower, c.upper, strict=True))
-    return _clean(_slsqp(objective, w_min, bounds, cons, "target volatility"), c)
+    ret = brentq(
+        lambda r: _vol(on_frontier(r), cov) - target, lo, hi, xtol=1e-13, rtol=1e-15, maxiter=200
+    )
+    return on_frontier(float(ret))
 
 
 def frontier(
@@ -361,11 +321,19 @@ def frontier(
     checkpoint: Callable[[float], None] = lambda _f: None,
 ) -> list[np.ndarray]:
     w_min = min_variance(cov, c)
-    lo = float(mu @ w_min)
-    hi = _extreme_return(mu, c, maximise=True)
-    assert hi is not None
-    out = []
-    for i, target in enumerate(np.linspace(lo, hi, points)):
-        out.append(w_min if i == 0 else min_variance(cov, c, target_return=float(target), mu=mu))
-        checkpoint((i + 1) / points)
+    top = _extreme(mu, c, maximise=True)
+    assert top is not None
+    lo, hi = float(mu @ w_min), float(mu @ top)
+    out = [w_min]
+    checkpoint(1 / points)
+    prev = w_min
+    for i, target in enumerate(np.linspace(lo, hi, points)[1:], start=2):
+        # warm start: the step from the previous point toward the top-return vertex
+        # that reaches this return keeps every constraint and most of the active set
+        gap = hi - float(mu @ prev)
+        theta = 1.0 if gap <= 0 else min(max((target - float(mu @ prev)) / gap, 0.0), 1.0)
+        start = prev + theta * (top - prev)
+        prev = min_variance(cov, c, target_return=float(target), mu=mu, start=start)
+        out.append(prev)
+        checkpoint(i / points)
     return out

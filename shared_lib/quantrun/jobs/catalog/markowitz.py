@@ -10,7 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from quantrun.jobs.catalog.history_params import HistoryParams, data_summary, load_aligned
 from quantrun.jobs.spec import Artifact, ModelOutput, ModelSpec, RunContext
-from quantrun.models import charts
+from quantrun.models import charts, estimators
 from quantrun.models import portfolio as pf
 
 CHART_FRONTIER_POINTS = 25
@@ -101,8 +101,8 @@ def _stats(w: np.ndarray, mu: np.ndarray, cov: np.ndarray, rf: float) -> dict[st
 def run(p: MarkowitzParams, ctx: RunContext) -> ModelOutput:
     symbols = list(p.symbols)
     aligned = load_aligned(ctx, symbols, p.start, p.end)
-    mu = pf.expected_returns(aligned.prices, aligned.returns, p.returns)
-    cov = pf.covariance(aligned.returns, p.covariance)
+    mu = estimators.expected_returns(aligned.prices, aligned.returns, p.returns)
+    cov = estimators.covariance(aligned.returns, p.covariance)
     cons = pf.build_constraints(symbols, p.bounds, p.sector_map, p.sector_bounds)
     pf.check_feasible(cons)
     ctx.checkpoint(0.1)
@@ -136,7 +136,7 @@ def run(p: MarkowitzParams, ctx: RunContext) -> ModelOutput:
         "data": data_summary(aligned, symbols),
     }
     if p.covariance == "ledoit_wolf":
-        result["shrinkage"] = pf.ledoit_wolf(aligned.returns)[1]
+        result["shrinkage"] = estimators.ledoit_wolf(aligned.returns)[1]
     if frontier_pts is not None:
         result["frontier"] = [
             {

@@ -1,0 +1,283 @@
+"""QuantRun's hot paths against references that need no third-party library: a plain
+Python loop of the textbook definition, or the floor (bare normal-number generation,
+a raw columnar fetch)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.harness import Row, paired
+
+
+def bench_black_scholes() -> Row:
+    from quantrun.models.options import black_scholes
+
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    s, k = rng.uniform(50, 150, n), rng.uniform(50, 150, n)
+    t, v = rng.uniform(0.05, 3, n), rng.uniform(0.05, 0.8, n)
+    is_call = rng.random(n) < 0.5
+    m = 5_000
+
+    def loop() -> None:  # per-option textbook formulas in plain Python (math.erf)
+        for i in range(m):
+            sq = math.sqrt(t[i])
+            d1 = (math.log(s[i] / k[i]) + (0.03 + 0.5 * v[i] ** 2) * t[i]) / (v[i] * sq)
+            d2 = d1 - v[i] * sq
+            nd1 = 0.5 * (1 + math.erf(d1 / math.sqrt(2)))
+            nd2 = 0.5 * (1 + math.erf(d2 / math.sqrt(2)))
+            pdf = math.exp(-0.5 * d1 * d1) / math.sqrt(2 * math.pi)
+            _ = (
+                s[i] * nd1 - k[i] * math.exp(-0.03 * t[i]) * nd2,
+                nd1,
+                pdf / (s[i] * v[i] * sq),
+                s[i] * pdf * sq,
+                -s[i] * pdf * v[i] / (2 * sq) - 0.03 * k[i] * math.exp(-0.03 * t[i]) * nd2,
+                k[i] * t[i] * math.exp(-0.03 * t[i]) * nd2,
+            )
+
+    return paired(
+        "Black-Scholes price + 5 Greeks, 1e6 options",
+        "options/s",
+        lambda: black_scholes(is_call, s, k, t, 0.03, v),
+        n,
+        "per-option Python loop",
+        loop,
+        m,
+    )
+
+
+def bench_monte_carlo() -> Row:
+    from quantrun.models.montecarlo import BLOCK, McOption, block_sums
+
+    opt = McOption(True, 100, 100, 1.0, 0.05, 0.2, style="asian_arithmetic", steps=252)
+    blocks = 8
+    rng = np.random.default_rng(1)
+
+    def paths() -> None:
+        for b in range(blocks):
+            block_sums(opt, 7, b, BLOCK, antithetic=False)
+
+    def normals() -> None:  # the floor: drawing the same normals and nothing else
+        for _ in range(blocks):
+            rng.standard_normal((BLOCK, 252))
+
+    work = blocks * BLOCK * 252
+    return paired(
+        "Monte Carlo GBM full paths (asian), 65k x 252",
+        "path-steps/s",
+        paths,
+        work,
+        "bare normal generation",
+        normals,
+        work,
+    )
+
+
+def bench_risk_metrics() -> Row:
+    from quantrun.models.risk import metrics_matrix
+
+    n_days, n_series = 2520, 500
+    rng = np.random.default_rng(2)
+    r = rng.normal(0.0004, 0.015, (n_days, n_series))
+    b = rng.normal(0.0003, 0.01, n_days)
+
+    def ours() -> None:
+        metrics_matrix(r, b)
+
+    sub = 10
+
+    def loop() -> None:  # definitions in plain Python (statistics module), 10 series
+        for j in range(sub):
+            col = r[:, j].tolist()
+            mean, sd = statistics.fmean(col), statistics.stdev(col)
+            eq, peak, mdd = 1.0, 1.0, 0.0
+            for x in col:
+                eq *= 1 + x
+                peak = max(peak, eq)
+                mdd = min(mdd, eq / peak - 1)
+            _ = (mean / sd, statistics.covariance(col, b.tolist()), mdd)
+
+    return paired(
+        "risk metrics, 500 series x 10 years",
+        "series/s",
+        ours,
+        n_series,
+        "plain-Python definitions",
+        loop,
+        sub,
+    )
+
+
+def bench_price_load() -> Row:
+    import duckdb
+
+    from quantrun.adapters.embedded.prices import DuckDBPriceStore
+
+    n_sym, n_days = 500, 2520
+    folder = Path(tempfile.mkdtemp(prefix="qr-bench-"))
+    store = DuckDBPriceStore(folder / "prices.duckdb")
+    con = duckdb.connect(str(folder / "prices.duckdb"))
+    con.close()
+    store._cursor().execute(  # bulk synthetic history: 1.26M rows
+        """
+        INSERT INTO prices
+        SELECT DATE '2008-01-01' + CAST(d AS INTEGER), 'S' || lpad(CAST(s AS VARCHAR), 3, '0'),
+               NULL, NULL, NULL, 100 + random(), NULL, NULL, 'bench', now()
+        FROM range($n_days) t(d), range($n_sym) u(s)
+        """,
+        {"n_days": n_days, "n_sym": n_sym},
+    )
+    symbols = [f"S{i:03d}" for i in range(n_sym)]
+    start, end = date(2008, 1, 1), date(2016, 12, 31)
+
+    def raw_fetch() -> None:  # the floor: the same rows fetched as columns, no pivot
+        store._cursor().execute(
+            "SELECT CAST(date - DATE '1970-01-01' AS INTEGER), coalesce(adj_close, close) "
+            "FROM prices "
+            "WHERE symbol IN (SELECT unnest($s)) AND date BETWEEN $a AND $b",
+            {"s": symbols, "a": start, "b": end},
+        ).fetchnumpy()
+
+    row = paired(
+        "load 500 symbols x ~9 years into a dates x symbols matrix",
+        "loads/s",
+        lambda: store.load_close(symbols, start, end),
+        1,
+        "raw columnar fetch (no pivot)",
+        raw_fetch,
+        1,
+    )
+    store.close()
+    return row
+
+
+def bench_implied_vol() -> Row:
+    from scipy.optimize import brentq
+
+    from quantrun.models.implied_vol import implied_volatility
+    from quantrun.models.options import black_scholes
+
+    n = 1_000_000
+    rng = np.random.default_rng(3)
+    s, k = rng.uniform(50, 150, n), rng.uniform(50, 150, n)
+    t, v = rng.uniform(0.05, 3, n), rng.uniform(0.05, 0.8, n)
+    c = rng.random(n) < 0.5
+    price = black_scholes(c, s, k, t, 0.03, v, greeks=False).price
+    m = 300
+
+    def loop() -> None:  # per-option Brent root finding on the closed form (SciPy)
+        for i in range(m):
+            brentq(
+                lambda x, i=i: (
+                    float(black_scholes(c[i], s[i], k[i], t[i], 0.03, x, greeks=False).price)
+                    - price[i]
+                ),
+                1e-6,
+                10.0,
+                xtol=1e-12,
+            )
+
+    return paired(
+        "implied volatility, 1e6 options",
+        "options/s",
+        lambda: implied_volatility(c, price, s, k, t, 0.03),
+        n,
+        "per-option scipy brentq",
+        loop,
+        m,
+    )
+
+
+def bench_var_mc() -> Row:
+    from quantrun.models.var import monte_carlo_var
+
+    rng = np.random.default_rng(4)
+    returns = rng.normal(0.0003, 0.01, size=(1500, 50))
+    w = np.full(50, 1 / 50)
+    n = 1_000_000
+    gen = np.random.default_rng(5)
+
+    def normals() -> None:  # the floor: the same normals, nothing else
+        for _ in range(16):
+            gen.standard_normal((n // 16, 50))
+
+    return paired(
+        "Monte Carlo VaR/CVaR, 1e6 scenarios x 50 assets",
+        "runs/s",
+        lambda: monte_carlo_var(
+            returns, w, confidence=0.99, horizon_days=1, value=1e6, scenarios=n, seed=1
+        ),
+        1,
+        "bare normal generation",
+        normals,
+        1,
+    )
+
+
+def bench_markowitz() -> Row:
+    from scipy.optimize import Bounds, LinearConstraint, minimize
+
+    from quantrun.models import portfolio as pf
+
+    rng = np.random.default_rng(6)
+    n_assets = 100
+    f = rng.normal(0, 0.01, size=(1000, 5))
+    returns = f @ rng.normal(0, 1, size=(5, n_assets)) + rng.normal(0.0004, 0.01, (1000, n_assets))
+    mu = returns.mean(axis=0) * 252
+    cov = np.cov(returns, rowvar=False) * 252
+    cons = pf.build_constraints([str(i) for i in range(n_assets)], (0.0, 1.0), None, None)
+
+    def second_solver() -> None:  # the same max-Sharpe problem, SciPy trust-constr
+        minimize(
+            lambda x: -(mu @ x) / np.sqrt(x @ cov @ x),
+            np.full(n_assets, 1 / n_assets),
+            method="trust-constr",
+            bounds=Bounds(0, 1),
+            constraints=[LinearConstraint(np.ones((1, n_assets)), 1, 1)],
+            options={"maxiter": 300},
+        )
+
+    return paired(
+        "Markowitz max-Sharpe, 100 assets, long-only",
+        "solves/s",
+        lambda: pf.max_sharpe(mu, cov, cons, 0.0),
+        1,
+        "scipy trust-constr",
+        second_solver,
+        1,
+    )
+
+
+def bench_backtest() -> Row:
+    from quantrun.models import backtest as bt
+
+    rng = np.random.default_rng(7)
+    close = 50 * np.cumprod(1 + rng.normal(0.0003, 0.02, size=(2520, 100)), axis=0)
+    grid, _ = bt.expand_grid("sma_cross", {"fast": [5, 10, 20, 50], "slow": [60, 100, 150, 200]})
+
+    def loop() -> None:  # one parameter set, one symbol, day by day in Python
+        p = close[:, 0].tolist()
+        pos = 0
+        eq = 1.0
+        for t in range(200, len(p)):
+            if pos:
+                eq *= p[t] / p[t - 1]
+            pos = int(sum(p[t - 9 : t + 1]) / 10 > sum(p[t - 99 : t + 1]) / 100)
+
+    backtests = len(grid) * close.shape[1]
+    return paired(
+        "backtest sma_cross, 16 pairs x 100 symbols x 10 years",
+        "backtests/s",
+        lambda: bt.run_grid(close, "sma_cross", grid, initial_cash=1e6, fees_bps=1, slippage_bps=1),
+        backtests,
+        "per-day Python loop",
+        loop,
+        1,
+    )
