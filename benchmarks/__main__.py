@@ -33,7 +33,7 @@ def main() -> None:
                 models.bench_var_mc(),
                 models.bench_markowitz(),
                 models.bench_risk_metrics(),
-                models.bench_backtest(),
+                *models.bench_backtest(),
                 models.bench_price_load(),
             ]
         )

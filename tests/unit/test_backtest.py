@@ -179,3 +179,24 @@ def test_metrics_follow_their_definitions(close: np.ndarray) -> None:
 def test_invalid_combinations_are_skipped() -> None:
     grid, skipped = bt.expand_grid("sma_cross", {"fast": [10, 50], "slow": [20, 100]})
     assert skipped == 1 and {"fast": 50, "slow": 20} not in grid
+
+
+@pytest.mark.parametrize(("strategy", "lists"), CASES)
+def test_the_compiled_kernels_match_their_numpy_twin(
+    close: np.ndarray, strategy: str, lists: dict[str, list[float]]
+) -> None:
+    """run_grid's kernels (sma_cross with the signal fused in) against `simulate` and
+    the signal functions in numpy, and split over threads against one thread."""
+    grid, _ = bt.expand_grid(strategy, lists)
+    prepared = bt.prepare(close)
+    positions = np.stack([bt.SIGNALS[strategy][1](prepared, k) for k in grid])
+    equity, trades, traded = bt.simulate(positions, prepared, initial_cash=1e6, cost=1e-3)
+    one = bt.run_grid(close, strategy, grid, initial_cash=1e6, fees_bps=7, slippage_bps=3)
+    two = bt.run_grid(
+        close, strategy, grid, initial_cash=1e6, fees_bps=7, slippage_bps=3, threads=2
+    )
+    np.testing.assert_allclose(one.equity, equity, rtol=1e-13, atol=0)
+    np.testing.assert_array_equal(one.trades, trades)
+    _, _, _, _, turnover = bt.grid_metrics(equity, 1e6, traded)
+    np.testing.assert_allclose(one.turnover, turnover, rtol=1e-13)
+    np.testing.assert_array_equal(two.equity, one.equity)

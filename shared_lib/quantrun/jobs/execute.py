@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -172,7 +173,13 @@ def run_job(
         started = time.monotonic()
         try:
             output = spec.run(
-                params, RunContext(load_prices=prices.load_close, checkpoint=lease.checkpoint)
+                params,
+                # a queued job may use the machine; a sync run (submit.py) keeps to one
+                RunContext(
+                    load_prices=prices.load_close,
+                    checkpoint=lease.checkpoint,
+                    threads=os.cpu_count() or 1,
+                ),
             )
             refs = _store_artifacts(artifacts, job.id, output)
             result = json_safe(output.result)

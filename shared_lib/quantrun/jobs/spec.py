@@ -33,7 +33,8 @@ def _never_cancelled(_fraction: float) -> None:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a model run may use: prices, a progress checkpoint, whether to draw charts.
+    """What a model run may use: prices, a progress checkpoint, whether to draw charts,
+    how many threads its compiled kernels may split work over.
 
     ``checkpoint(fraction)`` records progress and raises ``JobCancelled`` when the job
     was cancelled (or its lease lost): call it between chunks of work.
@@ -42,6 +43,7 @@ class RunContext:
     load_prices: Callable[[Sequence[str], date, date], PriceMatrix]
     checkpoint: Callable[[float], None] = _never_cancelled
     charts: bool = True
+    threads: int = 1
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
+from quantrun.models import kernels
+
 PERIODS = 252
 MAX_CHUNK_ELEMENTS = 8_000_000  # grid x dates x symbols per vectorised chunk
 
@@ -250,24 +252,82 @@ def run_grid(
     fees_bps: float,
     slippage_bps: float,
     checkpoint: Callable[[float], None] = lambda _f: None,
+    threads: int = 1,
 ) -> GridResult:
+    """Every parameter set of ``grid`` on every symbol. The sleeves run in a compiled
+    kernel (``quantrun.models.kernels``; `simulate` is its numpy twin), sma_cross with
+    its signal fused in, on ``threads`` threads; ``checkpoint`` is called between
+    chunks of the grid."""
     prepared = prepare(close)
-    signal_fn = SIGNALS[strategy][1]
     cost = (fees_bps + slippage_bps) / 10_000.0
     t_len, n_sym = close.shape
     per_chunk = max(1, MAX_CHUNK_ELEMENTS // (t_len * n_sym))
-    equities, trades, traded = [], [], []
-    for lo in range(0, len(grid), per_chunk):
-        chunk = grid[lo : lo + per_chunk]
-        pos = np.stack([signal_fn(prepared, params) for params in chunk])
-        eq, tr, notional = simulate(pos, prepared, initial_cash=initial_cash, cost=cost)
-        equities.append(eq)
-        trades.append(tr)
-        traded.append(notional)
-        checkpoint(min(1.0, (lo + len(chunk)) / len(grid)))
-    equity = np.concatenate(equities)
-    traded_all = np.concatenate(traded)
-    total, cagr, sharpe, mdd, turnover = grid_metrics(equity, initial_cash, traded_all)
-    return GridResult(
-        grid, total, cagr, sharpe, mdd, np.concatenate(trades).astype(int), turnover, equity
+    equity = np.empty((len(grid), t_len))
+    trades, traded = np.empty(len(grid)), np.empty(len(grid))
+    run_chunk = (
+        _sma_cross_chunks(prepared, grid, cost, initial_cash, equity, trades, traded)
+        if strategy == "sma_cross"
+        else _signal_chunks(prepared, strategy, grid, cost, initial_cash, equity, trades, traded)
     )
+    for lo in range(0, len(grid), per_chunk):
+        hi = min(lo + per_chunk, len(grid))
+        run_chunk(lo, hi, threads)
+        checkpoint(hi / len(grid))
+    total, cagr, sharpe, mdd, turnover = grid_metrics(equity, initial_cash, traded)
+    return GridResult(grid, total, cagr, sharpe, mdd, trades.astype(int), turnover, equity)
+
+
+ChunkRunner = Callable[[int, int, int], None]
+
+
+def _sma_cross_chunks(
+    prepared: Prepared,
+    grid: list[dict[str, float]],
+    cost: float,
+    cash: float,
+    equity: np.ndarray,
+    trades: np.ndarray,
+    traded: np.ndarray,
+) -> ChunkRunner:
+    csum = np.cumsum(prepared.filled, axis=0)
+    age = np.ascontiguousarray(prepared.age, dtype=np.int64)
+    fast = np.array([int(g["fast"]) for g in grid], dtype=np.int64)
+    slow = np.array([int(g["slow"]) for g in grid], dtype=np.int64)
+
+    def run(lo: int, hi: int, threads: int) -> None:
+        def part(a: int, b: int) -> None:
+            kernels.simulate_sma_cross(
+                csum, age, prepared.returns, fast[lo + a : lo + b],
+                slow[lo + a : lo + b], cost, cash, equity[lo + a : lo + b],
+                trades[lo + a : lo + b], traded[lo + a : lo + b],
+            )  # fmt: skip
+
+        kernels.run_split(part, hi - lo, threads)
+
+    return run
+
+
+def _signal_chunks(
+    prepared: Prepared,
+    strategy: str,
+    grid: list[dict[str, float]],
+    cost: float,
+    cash: float,
+    equity: np.ndarray,
+    trades: np.ndarray,
+    traded: np.ndarray,
+) -> ChunkRunner:
+    signal_fn = SIGNALS[strategy][1]
+
+    def run(lo: int, hi: int, threads: int) -> None:
+        positions = np.stack([signal_fn(prepared, params) for params in grid[lo:hi]])
+
+        def part(a: int, b: int) -> None:
+            kernels.simulate_positions(
+                positions[a:b], prepared.live, prepared.returns, cost, cash,
+                equity[lo + a : lo + b], trades[lo + a : lo + b], traded[lo + a : lo + b],
+            )  # fmt: skip
+
+        kernels.run_split(part, hi - lo, threads)
+
+    return run

@@ -126,6 +126,7 @@ def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
         fees_bps=p.fees_bps,
         slippage_bps=p.slippage_bps,
         checkpoint=lambda f: ctx.checkpoint(0.9 * f),
+        threads=ctx.threads,
     )
     rows = [_row(g, res, i) for i, g in enumerate(grid)]
     finite = np.where(np.isfinite(res.sharpe), res.sharpe, -np.inf)
