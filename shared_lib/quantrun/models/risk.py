@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quantrun.models import kernels
+
 PERIODS = 252
 # A daily standard deviation below this is rounding noise of a constant series.
 ZERO_STD = 1e-12
@@ -64,70 +66,118 @@ class SeriesMetrics:
     total_return: float
 
 
+def statistics_numpy(returns: np.ndarray, benchmark: np.ndarray | None, rf: float) -> np.ndarray:
+    """The per-series statistics table of ``kernels.series_moments``/``series_tails``
+    (rows MEAN .. COV, one column per series) in numpy, from the definitions above: the
+    compiled kernels' twin, held to it by the tests."""
+    rows = np.ascontiguousarray(np.asarray(returns, dtype=np.float64).T)
+    k, n = rows.shape
+    out = np.zeros((8, k))
+    out[kernels.MEAN] = rows.mean(axis=1)
+    out[kernels.STD] = rows.std(axis=1, ddof=1)
+    out[kernels.DOWNSIDE] = np.sqrt(np.mean(np.minimum(rows - rf, 0.0) ** 2, axis=1))
+    equity = np.cumprod(1.0 + rows, axis=1)
+    out[kernels.GROWTH] = equity[:, -1]
+    # the curve starts at 1.0 before the first return, so the running peak is at least 1
+    peak = np.maximum(np.maximum.accumulate(equity, axis=1), 1.0)
+    out[kernels.MAX_DRAWDOWN] = np.minimum((equity / peak - 1.0).min(axis=1), 0.0)
+    lo, hi, frac = _quantile_position(n)
+    part = np.partition(rows, [lo, hi], axis=1)
+    q05 = part[:, lo] + frac * (part[:, hi] - part[:, lo])
+    in_tail = rows <= q05[:, None]
+    out[kernels.QUANTILE] = q05
+    out[kernels.TAIL_MEAN] = np.where(in_tail, rows, 0.0).sum(axis=1) / in_tail.sum(axis=1)
+    if benchmark is not None:
+        b = np.asarray(benchmark, dtype=np.float64)
+        out[kernels.COV] = (rows - rows.mean(axis=1)[:, None]) @ (b - b.mean()) / (n - 1)
+    return out
+
+
+def _quantile_position(n: int) -> tuple[int, int, float]:
+    """numpy's linear quantile at 5%: between order statistics lo and hi."""
+    pos = 0.05 * (n - 1)
+    lo = math.floor(pos)
+    return lo, min(lo + 1, n - 1), pos - lo
+
+
+def statistics_compiled(
+    returns: np.ndarray, benchmark: np.ndarray | None, rf: float, threads: int = 1
+) -> np.ndarray:
+    r = np.ascontiguousarray(returns, dtype=np.float64)
+    n, k = r.shape
+    b = np.zeros(0) if benchmark is None else np.asarray(benchmark, dtype=np.float64)
+    out = np.zeros((8, k))
+    lo, hi, frac = _quantile_position(n)
+
+    def part(a: int, z: int) -> None:
+        block = np.empty((8, z - a))
+        kernels.series_moments(r[:, a:z], b, rf, block)
+        kernels.series_tails(r[:, a:z], lo, hi, frac, block)
+        out[:, a:z] = block
+
+    kernels.run_split(part, k, threads)
+    return out
+
+
 def metrics_matrix(
-    returns: np.ndarray, benchmark: np.ndarray | None, *, risk_free_rate: float = 0.0
+    returns: np.ndarray,
+    benchmark: np.ndarray | None,
+    *,
+    risk_free_rate: float = 0.0,
+    threads: int = 1,
 ) -> list[SeriesMetrics]:
     """All metrics of k return series on the same dates (columns of an (n, k) matrix)
-    against one benchmark (n,), vectorised across the series."""
+    against one benchmark (n,), the per-series statistics from compiled kernels
+    (``quantrun.models.kernels``; `statistics_numpy` is their twin) split over
+    ``threads``."""
     r = np.asarray(returns, dtype=np.float64)
     if r.ndim == 1:
         r = r[:, None]
     n, k = r.shape
     if n < 2:
         raise ValueError("need at least two returns")
-    # One series per row, contiguous: reductions and accumulations along the fast axis.
-    rows = np.ascontiguousarray(r.T)
     rf = risk_free_rate / PERIODS
-    excess = rows - rf
-    equity = np.cumprod(1.0 + rows, axis=1)
-    growth = equity[:, -1]
+    stats = statistics_compiled(r, benchmark, rf, threads)
+    growth = stats[kernels.GROWTH]
     with np.errstate(invalid="ignore", divide="ignore"):
         cagr = np.where(growth > 0, np.abs(growth) ** (PERIODS / n) - 1.0, -1.0)
-    std = rows.std(axis=1, ddof=1)
-    ex_std = excess.std(axis=1, ddof=1)
-    mean_ex = excess.mean(axis=1)
-    downside = np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2, axis=1))
-    # the curve starts at 1.0 before the first return, so the running peak is at least 1
-    peak = np.maximum(np.maximum.accumulate(equity, axis=1), 1.0)
-    mdd = np.minimum((equity / peak - 1.0).min(axis=1), 0.0)
-    # numpy's linear quantile: interpolate between two order statistics (partition, no sort)
-    pos = 0.05 * (n - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, n - 1)
-    part = np.partition(rows, [lo, hi], axis=1)
-    q05 = part[:, lo] + (pos - lo) * (part[:, hi] - part[:, lo])
-    in_tail = rows <= q05[:, None]
-    cvar = -np.where(in_tail, rows, 0.0).sum(axis=1) / in_tail.sum(axis=1)
+    std = stats[kernels.STD]  # the excess returns' too: a constant shift
+    mean_ex = stats[kernels.MEAN] - rf
+    downside = stats[kernels.DOWNSIDE]
+    mdd = stats[kernels.MAX_DRAWDOWN]
     beta = alpha = np.full(k, np.nan)
     if benchmark is not None:
         b = np.asarray(benchmark, dtype=np.float64)
         var_b = float(b.var(ddof=1))
         if var_b > ZERO_STD**2:
-            cov = (rows - rows.mean(axis=1)[:, None]) @ (b - b.mean()) / (n - 1)
-            beta = cov / var_b
+            beta = stats[kernels.COV] / var_b
             alpha = (mean_ex - beta * float(np.mean(b - rf))) * PERIODS
     root = math.sqrt(PERIODS)
-    out = []
-    for j in range(k):
-        out.append(
-            SeriesMetrics(
-                observations=n,
-                cagr=_finite(cagr[j]),
-                annual_volatility=_finite(std[j] * root),
-                sharpe=_finite(mean_ex[j] / ex_std[j] * root) if ex_std[j] > ZERO_STD else None,
-                sortino=_finite(mean_ex[j] / downside[j] * root)
-                if downside[j] > ZERO_STD
-                else None,
-                max_drawdown=float(mdd[j]),
-                calmar=_finite(cagr[j] / abs(mdd[j])) if mdd[j] < 0 else None,
-                beta=_finite(beta[j]),
-                alpha=_finite(alpha[j]),
-                var_95=-float(q05[j]),
-                cvar_95=float(cvar[j]),
-                total_return=float(growth[j] - 1.0),
-            )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sharpe = np.where(std > ZERO_STD, mean_ex / std * root, np.nan)
+        sortino = np.where(downside > ZERO_STD, mean_ex / downside * root, np.nan)
+        calmar = np.where(mdd < 0, cagr / np.abs(mdd), np.nan)
+    return [
+        SeriesMetrics(
+            observations=n,
+            cagr=_finite(c),
+            annual_volatility=_finite(v * root),
+            sharpe=_finite(sh),
+            sortino=_finite(so),
+            max_drawdown=float(dd),
+            calmar=_finite(ca),
+            beta=_finite(be),
+            alpha=_finite(al),
+            var_95=-float(q),
+            cvar_95=-float(tm),
+            total_return=float(g - 1.0),
         )
-    return out
+        for c, v, sh, so, dd, ca, be, al, q, tm, g in zip(
+            cagr.tolist(), std.tolist(), sharpe.tolist(), sortino.tolist(), mdd.tolist(),
+            calmar.tolist(), beta.tolist(), alpha.tolist(), stats[kernels.QUANTILE].tolist(),
+            stats[kernels.TAIL_MEAN].tolist(), growth.tolist(), strict=True,
+        )
+    ]  # fmt: skip
 
 
 def series_metrics(
