@@ -27,12 +27,12 @@ def main() -> None:
         print("\nQuantRun against plain references\n")
         print_table(
             [
-                models.bench_black_scholes(),
-                models.bench_implied_vol(),
+                *models.bench_black_scholes(),
+                *models.bench_implied_vol(),
                 models.bench_monte_carlo(),
                 models.bench_var_mc(),
                 models.bench_markowitz(),
-                models.bench_risk_metrics(),
+                *models.bench_risk_metrics(),
                 *models.bench_backtest(),
                 models.bench_price_load(),
             ]

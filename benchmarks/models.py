@@ -16,7 +16,15 @@ import numpy as np
 from benchmarks.harness import Row, paired
 
 
-def bench_black_scholes() -> Row:
+def two_threads(name: str, unit: str, run: Callable[[int], object], units: float) -> Row:
+    """The same workload on 2 threads against 1 (the ratio is the speed-up)."""
+    return paired(
+        f"{name}, 2 threads", unit, lambda: run(2), units, "the same on 1 thread",
+        lambda: run(1), units,
+    )  # fmt: skip
+
+
+def bench_black_scholes() -> list[Row]:
     from quantrun.models.options import black_scholes
 
     n = 1_000_000
@@ -43,15 +51,14 @@ def bench_black_scholes() -> Row:
                 k[i] * t[i] * math.exp(-0.03 * t[i]) * nd2,
             )
 
-    return paired(
-        "Black-Scholes price + 5 Greeks, 1e6 options",
-        "options/s",
-        lambda: black_scholes(is_call, s, k, t, 0.03, v),
-        n,
-        "per-option Python loop",
-        loop,
-        m,
-    )
+    name = "Black-Scholes price + 5 Greeks, 1e6 options"
+    return [
+        paired(f"{name}, 1 thread", "options/s",
+               lambda: black_scholes(is_call, s, k, t, 0.03, v), n,
+               "per-option Python loop", loop, m),
+        two_threads(name, "options/s",
+                    lambda th: black_scholes(is_call, s, k, t, 0.03, v, threads=th), n),
+    ]  # fmt: skip
 
 
 def bench_monte_carlo() -> Row:
@@ -81,7 +88,7 @@ def bench_monte_carlo() -> Row:
     )
 
 
-def bench_risk_metrics() -> Row:
+def bench_risk_metrics() -> list[Row]:
     from quantrun.models.risk import metrics_matrix
 
     n_days, n_series = 2520, 500
@@ -105,15 +112,12 @@ def bench_risk_metrics() -> Row:
                 mdd = min(mdd, eq / peak - 1)
             _ = (mean / sd, statistics.covariance(col, b.tolist()), mdd)
 
-    return paired(
-        "risk metrics, 500 series x 10 years",
-        "series/s",
-        ours,
-        n_series,
-        "plain-Python definitions",
-        loop,
-        sub,
-    )
+    name = "risk metrics (all 12), 500 series x 10 years"
+    return [
+        paired(f"{name}, 1 thread", "series/s", ours, n_series, "plain-Python definitions",
+               loop, sub),
+        two_threads(name, "series/s", lambda th: metrics_matrix(r, b, threads=th), n_series),
+    ]  # fmt: skip
 
 
 def bench_price_load() -> Row:
@@ -159,7 +163,7 @@ def bench_price_load() -> Row:
     return row
 
 
-def bench_implied_vol() -> Row:
+def bench_implied_vol() -> list[Row]:
     from scipy.optimize import brentq
 
     from quantrun.models.implied_vol import implied_volatility
@@ -185,15 +189,14 @@ def bench_implied_vol() -> Row:
                 xtol=1e-12,
             )
 
-    return paired(
-        "implied volatility, 1e6 options",
-        "options/s",
-        lambda: implied_volatility(c, price, s, k, t, 0.03),
-        n,
-        "per-option scipy brentq",
-        loop,
-        m,
-    )
+    name = "implied volatility, 1e6 options"
+    return [
+        paired(f"{name}, 1 thread", "options/s",
+               lambda: implied_volatility(c, price, s, k, t, 0.03), n,
+               "per-option scipy brentq", loop, m),
+        two_threads(name, "options/s",
+                    lambda th: implied_volatility(c, price, s, k, t, 0.03, threads=th), n),
+    ]  # fmt: skip
 
 
 def bench_var_mc() -> Row:
@@ -286,6 +289,5 @@ def bench_backtest() -> list[Row]:
     return [
         paired(f"{name}, 1 thread", "backtests/s", run(1), backtests, "per-day Python loop",
                loop, 1),
-        paired(f"{name}, 2 threads", "backtests/s", run(2), backtests, "the same on 1 thread",
-               run(1), backtests),
+        two_threads(name, "backtests/s", lambda th: run(th)(), backtests),
     ]  # fmt: skip

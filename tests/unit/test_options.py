@@ -121,3 +121,32 @@ def test_deep_itm_and_otm_limits() -> None:
     deep_otm = black_scholes(True, 1, 1000, 1.0, 0.05, 0.2)
     assert 0.0 <= float(deep_otm.price) < 1e-200
     assert np.isfinite(deep_otm.gamma)
+
+
+def test_the_compiled_kernel_matches_its_numpy_twin() -> None:
+    """Random options incl. dividends, deep in/out of the money and short maturities,
+    broadcast against scalars, on one and two threads."""
+    from quantrun.models.options import black_scholes_numpy
+
+    rng = np.random.default_rng(21)
+    n = 20_000
+    args = (
+        rng.random(n) < 0.5,
+        rng.uniform(20, 200, n),
+        rng.uniform(20, 200, n),
+        rng.uniform(1 / 365, 5, n),
+        0.03,
+        rng.uniform(0.01, 1.5, n),
+        rng.uniform(0, 0.05, n),
+    )
+    twin = black_scholes_numpy(*args)
+    for threads in (1, 2):
+        got = black_scholes(*args, threads=threads)
+        for name in ("price", "delta", "gamma", "vega", "theta", "rho"):
+            np.testing.assert_allclose(
+                getattr(got, name), getattr(twin, name), rtol=1e-12, atol=1e-12, err_msg=name
+            )
+    scalar = black_scholes(True, 100.0, 95.0, 0.5, 0.05, 0.2)
+    assert scalar.price.shape == () and float(scalar.price) == pytest.approx(
+        float(black_scholes_numpy(True, 100.0, 95.0, 0.5, 0.05, 0.2).price), rel=1e-14
+    )

@@ -16,8 +16,10 @@ Each option gets a status instead of a bare NaN:
 
 Method: Newton-Raphson on sigma, safeguarded by a bisection bracket [lo, hi] that every
 step maintains: a Newton step that leaves the bracket, or a tiny vega, falls back to
-bisection. Unfinished options are compacted into a working set each iteration. The first
-guess is the Brenner-Subrahmanyam/Corrado-Miller approximation, clipped into the bracket.
+bisection. The first guess is the Brenner-Subrahmanyam/Corrado-Miller approximation,
+clipped into the bracket. `implied_volatility` runs it per option in a compiled kernel;
+`implied_volatility_numpy`, its twin, runs it on whole arrays, compacting the unfinished
+options into a working set each iteration.
 Conventions as in ``quantrun.models.options``.
 """
 
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr
+
+from quantrun.models import kernels
 
 STATUS_OK, STATUS_BELOW, STATUS_ABOVE, STATUS_NO_CONV = 0, 1, 2, 3
 STATUS_NAMES = ("ok", "below_intrinsic", "above_max", "no_convergence")
@@ -63,7 +67,45 @@ def implied_volatility(
     *,
     max_vol: float = 10.0,
     max_iter: int = 100,
+    threads: int = 1,
 ) -> ImpliedVolResult:
+    """Implied volatilities by the compiled per-option kernel (``quantrun.models.kernels``;
+    `implied_volatility_numpy` is its twin) split over ``threads``. ``iterations`` is the
+    most any option needed."""
+    shape, flat_c, (p, s, k, t, r, q) = kernels.flat_options(
+        is_call, price, spot, strike, maturity, rate, dividend_yield
+    )
+    vol = np.empty(flat_c.size)
+    status = np.empty(flat_c.size, dtype=np.int8)
+    iterations = np.zeros(flat_c.size, dtype=np.int64)
+
+    def part(a: int, b: int) -> None:
+        kernels.implied_volatility(
+            flat_c[a:b], p[a:b], s[a:b], k[a:b], t[a:b], r[a:b], q[a:b], max_vol, max_iter,
+            vol[a:b], status[a:b], iterations[a:b],
+        )  # fmt: skip
+
+    kernels.run_split(part, flat_c.size, threads)
+    return ImpliedVolResult(
+        vol=vol.reshape(shape),
+        status=status.reshape(shape),
+        iterations=int(iterations.max(initial=0)),
+    )
+
+
+def implied_volatility_numpy(
+    is_call: np.ndarray | bool,
+    price: np.ndarray | float,
+    spot: np.ndarray | float,
+    strike: np.ndarray | float,
+    maturity: np.ndarray | float,
+    rate: np.ndarray | float,
+    dividend_yield: np.ndarray | float = 0.0,
+    *,
+    max_vol: float = 10.0,
+    max_iter: int = 100,
+) -> ImpliedVolResult:
+    """`implied_volatility` on whole numpy arrays: the kernel's twin."""
     c, p, s, k, t, r, q = np.broadcast_arrays(
         np.asarray(is_call, dtype=bool),
         *(

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from quantrun.models import kernels
+
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
@@ -47,9 +49,40 @@ def black_scholes(
     dividend_yield: np.ndarray | float = 0.0,
     *,
     greeks: bool = True,
+    threads: int = 1,
 ) -> BlackScholesResult:
-    """Prices (and Greeks) of European calls/puts. Inputs must be positive where it matters
-    (spot, strike, maturity, volatility > 0); the params schema checks that before here."""
+    """Prices (and Greeks) of European calls/puts, by the compiled per-option kernel
+    (``quantrun.models.kernels``; `black_scholes_numpy` is its twin) split over
+    ``threads``. Inputs must be positive where it matters (spot, strike, maturity,
+    volatility > 0); the params schema checks that before here."""
+    shape, flat_c, (s, k, t, r, v, q) = kernels.flat_options(
+        is_call, spot, strike, maturity, rate, volatility, dividend_yield
+    )
+    out = np.empty((6, flat_c.size))
+    if not greeks:
+        out[1:] = np.nan
+
+    def part(a: int, b: int) -> None:
+        kernels.black_scholes(
+            flat_c[a:b], s[a:b], k[a:b], t[a:b], r[a:b], v[a:b], q[a:b], greeks, out[:, a:b]
+        )
+
+    kernels.run_split(part, flat_c.size, threads)
+    return BlackScholesResult(*(row.reshape(shape) for row in out))
+
+
+def black_scholes_numpy(
+    is_call: np.ndarray | bool,
+    spot: np.ndarray | float,
+    strike: np.ndarray | float,
+    maturity: np.ndarray | float,
+    rate: np.ndarray | float,
+    volatility: np.ndarray | float,
+    dividend_yield: np.ndarray | float = 0.0,
+    *,
+    greeks: bool = True,
+) -> BlackScholesResult:
+    """`black_scholes` in whole-array numpy: the kernel's twin, from the formulas."""
     c, s, k, t, r, v, q = np.broadcast_arrays(
         np.asarray(is_call, dtype=bool),
         np.asarray(spot, dtype=np.float64),

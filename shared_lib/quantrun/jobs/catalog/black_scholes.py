@@ -61,6 +61,7 @@ def run(p: BlackScholesParams, ctx: RunContext) -> ModelOutput:
         p.volatility,
         p.dividend_yield,
         greeks=p.greeks,
+        threads=ctx.threads,
     )
     ctx.checkpoint(1.0)
     result: dict[str, Any] = {"price": _out(res.price, scalar)}

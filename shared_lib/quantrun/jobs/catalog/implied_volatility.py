@@ -55,6 +55,7 @@ def run(p: ImpliedVolParams, ctx: RunContext) -> ModelOutput:
         p.maturity,
         p.rate,
         p.dividend_yield,
+        threads=ctx.threads,
     )
     ctx.checkpoint(1.0)
     names = np.asarray(STATUS_NAMES, dtype=object)[res.status]

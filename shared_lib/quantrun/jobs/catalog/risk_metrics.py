@@ -91,7 +91,10 @@ def run(p: RiskMetricsParams, ctx: RunContext) -> ModelOutput:
             cols = [col[s] for s in members] + [col[p.benchmark]]
             aligned = align(matrix.dates, matrix.close[:, cols], [*members, p.benchmark])
             metrics = metrics_matrix(
-                aligned.returns[:, :-1], aligned.returns[:, -1], risk_free_rate=p.risk_free_rate
+                aligned.returns[:, :-1],
+                aligned.returns[:, -1],
+                risk_free_rate=p.risk_free_rate,
+                threads=ctx.threads,
             )
             for j, (symbol, m) in enumerate(zip(members, metrics, strict=True)):
                 series[symbol] = {
