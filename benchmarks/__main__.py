@@ -29,8 +29,8 @@ def main() -> None:
             [
                 *models.bench_black_scholes(),
                 *models.bench_implied_vol(),
-                models.bench_monte_carlo(),
-                models.bench_var_mc(),
+                *models.bench_monte_carlo(),
+                *models.bench_var_mc(),
                 models.bench_markowitz(),
                 *models.bench_risk_metrics(),
                 *models.bench_backtest(),

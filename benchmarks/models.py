@@ -61,31 +61,32 @@ def bench_black_scholes() -> list[Row]:
     ]  # fmt: skip
 
 
-def bench_monte_carlo() -> Row:
-    from quantrun.models.montecarlo import BLOCK, McOption, block_sums
+def bench_monte_carlo() -> list[Row]:
+    from quantrun.models.montecarlo import BLOCK, McOption, price_monte_carlo
 
     opt = McOption(True, 100, 100, 1.0, 0.05, 0.2, style="asian_arithmetic", steps=252)
-    blocks = 8
+    paths = 16 * BLOCK
     rng = np.random.default_rng(1)
 
-    def paths() -> None:
-        for b in range(blocks):
-            block_sums(opt, 7, b, BLOCK, antithetic=False)
-
-    def normals() -> None:  # the floor: drawing the same normals and nothing else
-        for _ in range(blocks):
+    def normals() -> None:  # the floor: one normal per path-step, nothing else
+        for _ in range(16):
             rng.standard_normal((BLOCK, 252))
 
-    work = blocks * BLOCK * 252
-    return paired(
-        "Monte Carlo GBM full paths (asian), 65k x 252",
-        "path-steps/s",
-        paths,
-        work,
-        "bare normal generation",
-        normals,
-        work,
-    )
+    def run(antithetic: bool, threads: int) -> Callable[[], object]:
+        return lambda: price_monte_carlo(
+            opt, paths=paths, seed=7, antithetic=antithetic, threads=threads
+        )
+
+    work = paths * 252
+    name = "Monte Carlo GBM full paths (asian), 131k x 252"
+    return [
+        paired(f"{name}, plain, 1 thread", "path-steps/s", run(False, 1), work,
+               "bare normal generation (1 per path-step)", normals, work),
+        paired(f"{name}, antithetic, 1 thread", "path-steps/s", run(True, 1), work,
+               "bare normal generation (1 per path-step)", normals, work),
+        two_threads(f"{name}, antithetic", "path-steps/s",
+                    lambda th: run(True, th)(), work),
+    ]  # fmt: skip
 
 
 def bench_risk_metrics() -> list[Row]:
@@ -199,7 +200,7 @@ def bench_implied_vol() -> list[Row]:
     ]  # fmt: skip
 
 
-def bench_var_mc() -> Row:
+def bench_var_mc() -> list[Row]:
     from quantrun.models.var import monte_carlo_var
 
     rng = np.random.default_rng(4)
@@ -212,17 +213,18 @@ def bench_var_mc() -> Row:
         for _ in range(16):
             gen.standard_normal((n // 16, 50))
 
-    return paired(
-        "Monte Carlo VaR/CVaR, 1e6 scenarios x 50 assets",
-        "runs/s",
-        lambda: monte_carlo_var(
-            returns, w, confidence=0.99, horizon_days=1, value=1e6, scenarios=n, seed=1
-        ),
-        1,
-        "bare normal generation",
-        normals,
-        1,
-    )
+    def run(threads: int) -> object:
+        return monte_carlo_var(
+            returns, w, confidence=0.99, horizon_days=1, value=1e6, scenarios=n, seed=1,
+            threads=threads,
+        )  # fmt: skip
+
+    name = "Monte Carlo VaR/CVaR, 1e6 scenarios x 50 assets"
+    return [
+        paired(f"{name}, 1 thread", "runs/s", lambda: run(1), 1, "bare normal generation",
+               normals, 1),
+        two_threads(name, "runs/s", run, 1),
+    ]  # fmt: skip
 
 
 def bench_markowitz() -> Row:

@@ -62,8 +62,13 @@ def test_knock_out_plus_knock_in_parity_bound() -> None:
 
 @pytest.mark.parametrize("style", ["european", "asian_arithmetic", "up_and_out"])
 def test_same_seed_same_result_for_1_2_and_7_chunks(style: str) -> None:
+    """...and on 1 or 2 threads: the blocks, not the way they are run, fix the result."""
     opt = McOption(True, 100, 100, 1.0, 0.05, 0.2, style=style, barrier=130, steps=20)
-    results = {price_monte_carlo(opt, paths=100_001, seed=42, chunks=c).price for c in (1, 2, 7)}
+    results = {
+        price_monte_carlo(opt, paths=100_001, seed=42, chunks=c, threads=th).price
+        for c in (1, 2, 7)
+        for th in (1, 2)
+    }
     assert len(results) == 1
     assert price_monte_carlo(opt, paths=100_001, seed=43).price not in results
 
@@ -81,6 +86,23 @@ def test_checkpoint_reports_progress_to_one() -> None:
         McOption(True, 100, 100, 1, 0.05, 0.2), paths=50_000, seed=1, checkpoint=seen.append
     )
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 7
+
+
+def test_a_cancelled_run_stops_on_threads_too() -> None:
+    class Cancelled(Exception):
+        pass
+
+    calls: list[float] = []
+
+    def checkpoint(fraction: float) -> None:
+        calls.append(fraction)
+        if len(calls) == 2:
+            raise Cancelled
+
+    opt = McOption(True, 100, 100, 1, 0.05, 0.2, style="asian_arithmetic", steps=50)
+    with pytest.raises(Cancelled):
+        price_monte_carlo(opt, paths=400_000, seed=1, checkpoint=checkpoint, threads=2)
+    assert len(calls) == 2
 
 
 def test_barrier_params_are_checked() -> None:

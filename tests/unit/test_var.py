@@ -64,3 +64,7 @@ def test_monte_carlo_is_reproducible_for_a_seed() -> None:
     b = monte_carlo_var(r, w, confidence=0.95, horizon_days=1, value=1.0, scenarios=100_000, seed=9)
     c = monte_carlo_var(r, w, confidence=0.95, horizon_days=1, value=1.0, scenarios=100_000, seed=8)
     assert a.var == b.var and a.cvar == b.cvar and a.var != c.var
+    two = monte_carlo_var(
+        r, w, confidence=0.95, horizon_days=1, value=1.0, scenarios=100_000, seed=9, threads=2
+    )
+    assert (two.var, two.cvar) == (a.var, a.cvar)

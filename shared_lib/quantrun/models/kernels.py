@@ -17,7 +17,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import TypeVar
 
 import numpy as np
 from numba import njit
@@ -322,6 +323,36 @@ def run_split(work: Callable[[int, int], None], n: int, threads: int) -> None:
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for f in [pool.submit(work, int(a), int(b)) for a, b in itertools.pairwise(bounds)]:
             f.result()
+
+
+T = TypeVar("T")
+
+
+def map_blocks(
+    work: Callable[[int], T],
+    n: int,
+    threads: int,
+    progress: Callable[[float], None] = lambda _f: None,
+) -> list[T]:
+    """[work(0), ..., work(n - 1)] on ``threads`` threads (numpy's generators and array
+    passes release the GIL), ``progress(done / n)`` called on the calling thread after
+    each; if it raises (a cancelled job), the blocks not started are dropped."""
+    if threads <= 1 or n <= 1:
+        out = []
+        for i in range(n):
+            out.append(work(i))
+            progress((i + 1) / n)
+        return out
+    results: dict[int, T] = {}
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
+        futures = {pool.submit(work, i): i for i in range(n)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            progress(done / n)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [results[i] for i in range(n)]
 
 
 def warm() -> None:

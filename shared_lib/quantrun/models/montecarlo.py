@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from quantrun.models import kernels
+
 BLOCK = 8192  # paths per block (even, so antithetic pairs never straddle blocks)
 STYLES = ("european", "asian_arithmetic", "asian_geometric", "up_and_out", "down_and_out")
 
@@ -127,22 +129,27 @@ def price_monte_carlo(
     antithetic: bool = True,
     chunks: int = 1,
     checkpoint: Callable[[float], None] = lambda _f: None,
+    threads: int = 1,
 ) -> McResult:
     """Price with ``paths`` paths (rounded up to even with antithetic). ``chunks`` splits
-    the blocks into that many contiguous groups (the unit a worker would take); the
-    result does not depend on it. ``checkpoint(fraction)`` is called between blocks."""
+    the blocks into that many contiguous groups (the unit a worker would take), each
+    group's blocks run on ``threads`` threads; the result depends on neither.
+    ``checkpoint(fraction)`` is called between blocks."""
     if antithetic and paths % 2:
         paths += 1
     n_blocks = -(-paths // BLOCK)
     sizes = [BLOCK] * (n_blocks - 1) + [paths - BLOCK * (n_blocks - 1)]
     per_block: list[tuple[float, float, int]] = [(0.0, 0.0, 0)] * n_blocks
     bounds = np.linspace(0, n_blocks, max(1, min(chunks, n_blocks)) + 1).astype(int)
-    done = 0
     for lo, hi in itertools.pairwise(bounds):
-        for b in range(lo, hi):
-            per_block[b] = block_sums(opt, seed, b, sizes[b], antithetic)
-            done += 1
-            checkpoint(done / n_blocks)
+
+        def one(i: int, lo: int = lo) -> tuple[float, float, int]:
+            return block_sums(opt, seed, lo + i, sizes[lo + i], antithetic)
+
+        def progress(f: float, lo: int = lo, hi: int = hi) -> None:
+            checkpoint((lo + f * (hi - lo)) / n_blocks)
+
+        per_block[lo:hi] = kernels.map_blocks(one, hi - lo, threads, progress)
     total = math.fsum(s for s, _, _ in per_block)
     total_sq = math.fsum(q for _, q, _ in per_block)
     count = sum(c for _, _, c in per_block)

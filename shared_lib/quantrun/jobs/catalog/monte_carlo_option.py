@@ -68,7 +68,12 @@ def run(p: MonteCarloParams, ctx: RunContext) -> ModelOutput:
         steps=p.steps,
     )
     res = price_monte_carlo(
-        opt, paths=p.paths, seed=seed, antithetic=p.antithetic, checkpoint=ctx.checkpoint
+        opt,
+        paths=p.paths,
+        seed=seed,
+        antithetic=p.antithetic,
+        checkpoint=ctx.checkpoint,
+        threads=ctx.threads,
     )
     result: dict[str, Any] = {
         "price": res.price,

@@ -57,6 +57,7 @@ def run(p: PortfolioVarParams, ctx: RunContext) -> ModelOutput:
             scenarios=p.scenarios,
             seed=seed,
             checkpoint=lambda f: ctx.checkpoint(0.1 + 0.8 * f),
+            threads=ctx.threads,
             **common,
         )
         result["seed"] = seed
