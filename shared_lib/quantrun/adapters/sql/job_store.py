@@ -48,16 +48,41 @@ class SqlJobStore(SqlUsers, SqlTransitions):
             "params_hash": job.params_hash,
         }
         try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(jobs).values(**values))
-                write_event(conn, job.id, job.created_at, None, JobStatus.QUEUED, "submitted")
-                if self._outbox:
-                    conn.execute(
-                        insert(outbox).values(job_id=job.id, created_at=job.created_at, attempts=0)
-                    )
+            if self._engine.dialect.name == "postgresql":
+                self._create_in_one_statement(job, values)
+            else:
+                with self._engine.begin() as conn:
+                    conn.execute(insert(jobs).values(**values))
+                    write_event(conn, job.id, job.created_at, None, JobStatus.QUEUED, "submitted")
+                    if self._outbox:
+                        conn.execute(insert(outbox).values(**self._outbox_row(job)))
         except IntegrityError as exc:
             raise Conflict("a job with this Idempotency-Key already exists") from exc
         return job
+
+    def _create_in_one_statement(self, job: Job, values: dict[str, object]) -> None:
+        """Job row, its first event and (gcp) its outbox row as one PostgreSQL statement
+        (data-modifying CTEs; the foreign key is checked at the statement's end): one
+        round trip instead of three. (Not autocommit: the pool's pre-ping has already
+        opened a transaction on the connection by then, and its rollback on return would
+        drop the rows.)"""
+        new_job = insert(jobs).values(**values).returning(jobs.c.id).cte("new_job")
+        event = insert(job_events).values(
+            job_id=job.id,
+            at=job.created_at,
+            from_status=None,
+            to_status=JobStatus.QUEUED.value,
+            reason="submitted",
+        )
+        stmt = select(new_job.c.id).add_cte(event.cte("new_event"))
+        if self._outbox:
+            stmt = stmt.add_cte(insert(outbox).values(**self._outbox_row(job)).cte("new_outbox"))
+        with self._engine.begin() as conn:
+            conn.execute(stmt)
+
+    @staticmethod
+    def _outbox_row(job: Job) -> dict[str, object]:
+        return {"job_id": job.id, "created_at": job.created_at, "attempts": 0}
 
     def find_by_idempotency_key(self, user_id: str, key: str, since: datetime) -> Job | None:
         with self._engine.begin() as conn:
