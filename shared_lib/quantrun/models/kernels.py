@@ -356,7 +356,8 @@ def map_blocks(
 
 
 def warm() -> None:
-    """Compile (or load from the cache) every kernel on tiny inputs."""
+    """Compile (or load from the cache) every kernel on tiny inputs, in the array
+    layouts the callers pass: contiguous, and the column slices of a split over threads."""
     days, sym = 3, 2
     live = np.ones((days, sym), dtype=np.bool_)
     returns = np.zeros((days, sym))
@@ -373,14 +374,16 @@ def warm() -> None:
         *out,
     )
     one = np.ones(1)
-    black_scholes(np.ones(1, dtype=np.bool_), one, one, one, one * 0.0, one, one * 0.0, True,
-                  np.empty((6, 1)))  # fmt: skip
+    for greeks_out in (np.empty((6, 1)), np.empty((6, 2))[:, :1]):
+        black_scholes(np.ones(1, dtype=np.bool_), one, one, one, one * 0.0, one, one * 0.0,
+                      True, greeks_out)  # fmt: skip
     implied_volatility(np.ones(1, dtype=np.bool_), one * 0.1, one, one, one, one * 0.0,
                        one * 0.0, 10.0, 100, np.empty(1), np.empty(1, dtype=np.int8),
                        np.empty(1, dtype=np.int64))  # fmt: skip
-    table = np.empty((8, sym))
-    series_moments(np.zeros((days, sym)), np.zeros(days), 0.0, table)
-    series_tails(np.zeros((days, sym)), 0, 1, 0.5, table)
+    for matrix in (np.zeros((days, sym)), np.zeros((days, sym + 1))[:, :sym]):
+        table = np.empty((8, sym))
+        series_moments(matrix, np.zeros(days), 0.0, table)
+        series_tails(matrix, 0, 1, 0.5, table)
 
 
 if __name__ == "__main__":
