@@ -262,6 +262,8 @@ def run_grid(
     cost = (fees_bps + slippage_bps) / 10_000.0
     t_len, n_sym = close.shape
     per_chunk = max(1, MAX_CHUNK_ELEMENTS // (t_len * n_sym))
+    if strategy == "sma_cross":  # no positions in memory: chunks only pace the checkpoints
+        per_chunk = max(per_chunk, -(-len(grid) // 20))
     equity = np.empty((len(grid), t_len))
     trades, traded = np.empty(len(grid)), np.empty(len(grid))
     run_chunk = (

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TypeVar
@@ -312,16 +314,38 @@ def flat_options(
     return c.shape, np.ascontiguousarray(c).ravel(), flat
 
 
+_helpers: ThreadPoolExecutor | None = None
+_helpers_lock = threading.Lock()
+
+
+def _helper_pool() -> ThreadPoolExecutor:
+    """One pool of helper threads per process, made on first use: starting threads for
+    every call cost more than the work of a small chunk (~3 ms per split)."""
+    global _helpers
+    with _helpers_lock:
+        if _helpers is None:
+            _helpers = ThreadPoolExecutor(
+                max_workers=max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="kernels"
+            )
+        return _helpers
+
+
 def run_split(work: Callable[[int, int], None], n: int, threads: int) -> None:
-    """Call work(lo, hi) over [0, n) in ``threads`` contiguous parts at once (the kernels
-    release the GIL, so the parts run in parallel)."""
+    """Call work(lo, hi) over [0, n) in ``threads`` contiguous parts at once: the first
+    on the calling thread, the rest on the process's helper threads (the kernels release
+    the GIL, so the parts run in parallel; a busy pool only delays them)."""
     threads = max(1, min(threads, n))
     if threads == 1:
         work(0, n)
         return
-    bounds = np.linspace(0, n, threads + 1).astype(int)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for f in [pool.submit(work, int(a), int(b)) for a, b in itertools.pairwise(bounds)]:
+    bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
+    parts = list(itertools.pairwise(bounds))
+    pool = _helper_pool()
+    futures = [pool.submit(work, a, b) for a, b in parts[1:]]
+    try:
+        work(*parts[0])
+    finally:
+        for f in futures:
             f.result()
 
 
