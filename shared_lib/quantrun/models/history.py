@@ -44,6 +44,8 @@ def fill_interior_gaps(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if values.ndim == 1:
         values = values[:, None]
     observed = ~np.isnan(values)
+    if observed.all():  # nothing to fill (the common case): skip the scans
+        return values.copy(), np.zeros(values.shape[1], dtype=np.int64)
     n = values.shape[0]
     idx = np.where(observed, np.arange(n)[:, None], -1)
     last_seen = np.maximum.accumulate(idx, axis=0)
