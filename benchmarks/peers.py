@@ -247,6 +247,8 @@ def markowitz_vs_pypfopt(n_assets: int) -> list[Row]:
     # PyPortfolioOpt's own frontier plot: efficient_return from the minimum-volatility
     # return to just below the highest
     targets = np.linspace(lo, float(mu.max()) - 1e-4, points)
+    if n_assets > 100:  # ~1 s a point at 500 assets: time every 5th (the rate is per frontier)
+        targets = targets[::5]
 
     failures: list[str] = []
 
@@ -280,14 +282,14 @@ def markowitz_vs_pypfopt(n_assets: int) -> list[Row]:
         "runs/s",
         frontier_fn,
         1,
-        f"{version}, efficient_return x {points}",
+        f"{version}, efficient_return x {len(targets)}",
         their_frontier,
-        1,
+        len(targets) / points,
     )
     if failures:
         row.note = (
-            f"the peer failed on {len(failures)} of {points} points ({failures[0]}); its "
-            "time covers the rest"
+            f"the peer failed on {len(failures)} of {len(targets)} points ({failures[0]}); "
+            "its rate counts every attempted point"
         )
     rows.append(row)
     return rows
