@@ -4,6 +4,7 @@ machine is shared and noisy)."""
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -80,9 +81,17 @@ def machine() -> str:
 
 
 def _rate(value: float, unit: str) -> str:
+    if math.isnan(value):
+        return "n/a"
     if unit == "runs/s" and value < 1000:  # a single solve or run: wall time reads better
         return f"{1e3 / value:,.3g} ms/run"
     return f"{value:,.4g} {unit}"
+
+
+def _ratio(ratios: list[float]) -> str:
+    if any(math.isnan(x) for x in ratios):
+        return "n/a (the peer failed)"
+    return f"{statistics.median(ratios):,.3g}x ({min(ratios):,.3g}-{max(ratios):,.3g})"
 
 
 def print_table(rows: list[Row]) -> None:
@@ -93,7 +102,7 @@ def print_table(rows: list[Row]) -> None:
             _rate(r.candidate, r.unit),
             r.reference_name,
             _rate(r.reference, r.unit),
-            f"{statistics.median(r.ratios):,.3g}x ({min(r.ratios):,.3g}-{max(r.ratios):,.3g})",
+            _ratio(r.ratios),
         )
         for r in rows
     ]
