@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.harness import Row, paired
+from benchmarks.harness import Row, paired, timed
 
 RATE = 0.03
 
@@ -296,8 +296,6 @@ def markowitz_vs_pypfopt(n_assets: int) -> list[Row]:
 
 
 def _failed_row(workload: str, ours: Callable[[], object], peer: str, exc: Exception) -> Row:
-    from benchmarks.harness import timed
-
     ours()
     seconds = sorted(timed(ours) for _ in range(3))[1]
     return Row(

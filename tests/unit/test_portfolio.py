@@ -182,3 +182,14 @@ def test_a_100_asset_frontier_matches_a_second_solver() -> None:
     )
     assert middle @ cov @ middle <= ref @ cov @ ref * (1 + 1e-7)
     assert middle @ cov @ middle == pytest.approx(ref @ cov @ ref, rel=1e-5)
+
+
+def test_a_target_volatility_above_the_top_return_portfolio_gets_that_portfolio(data) -> None:  # type: ignore[no-untyped-def]
+    """CONTRACT target_volatility: the highest return with volatility <= target. When even
+    the highest-return portfolio is within the target, that is the answer."""
+    mu, cov, _ = data
+    c = pf.build_constraints(SYMBOLS, (0.0, 0.25), None, None)
+    w = pf.target_volatility_portfolio(mu, cov, c, 5.0)
+    # the highest attainable return under these bounds: the four best assets at 25%
+    assert mu @ w == pytest.approx(np.sort(mu)[-4:].sum() * 0.25, rel=1e-12)
+    assert math.sqrt(w @ cov @ w) <= 5.0

@@ -264,72 +264,73 @@ def run_grid(
     per_chunk = max(1, MAX_CHUNK_ELEMENTS // (t_len * n_sym))
     if strategy == "sma_cross":  # no positions in memory: chunks only pace the checkpoints
         per_chunk = max(per_chunk, -(-len(grid) // 20))
-    equity = np.empty((len(grid), t_len))
-    trades, traded = np.empty(len(grid)), np.empty(len(grid))
+    out = _GridOutputs.allocate(len(grid), t_len)
     run_chunk = (
-        _sma_cross_chunks(prepared, grid, cost, initial_cash, equity, trades, traded)
+        _sma_cross_chunks(prepared, grid, cost, initial_cash, out)
         if strategy == "sma_cross"
-        else _signal_chunks(prepared, strategy, grid, cost, initial_cash, equity, trades, traded)
+        else _signal_chunks(prepared, SIGNALS[strategy][1], grid, cost, initial_cash, out)
     )
     for lo in range(0, len(grid), per_chunk):
         hi = min(lo + per_chunk, len(grid))
-        run_chunk(lo, hi, threads)
+        kernels.run_split(run_chunk(lo, hi), hi - lo, threads, start=lo)
         checkpoint(hi / len(grid))
-    total, cagr, sharpe, mdd, turnover = grid_metrics(equity, initial_cash, traded)
-    return GridResult(grid, total, cagr, sharpe, mdd, trades.astype(int), turnover, equity)
+    total, cagr, sharpe, mdd, turnover = grid_metrics(out.equity, initial_cash, out.traded)
+    return GridResult(grid, total, cagr, sharpe, mdd, out.trades.astype(int), turnover, out.equity)
 
 
-ChunkRunner = Callable[[int, int, int], None]
+@dataclass(frozen=True)
+class _GridOutputs:
+    """What the sleeve kernels write, one row per parameter set."""
+
+    equity: np.ndarray  # (G, T)
+    trades: np.ndarray  # (G,)
+    traded: np.ndarray  # (G,)
+
+    @staticmethod
+    def allocate(n_grid: int, n_days: int) -> _GridOutputs:
+        return _GridOutputs(np.empty((n_grid, n_days)), np.empty(n_grid), np.empty(n_grid))
+
+    def rows(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.equity[a:b], self.trades[a:b], self.traded[a:b]
+
+
+# chunk (lo, hi) -> the kernel call for the parameter sets [a, b) inside it
+ChunkRunner = Callable[[int, int], Callable[[int, int], None]]
 
 
 def _sma_cross_chunks(
-    prepared: Prepared,
-    grid: list[dict[str, float]],
-    cost: float,
-    cash: float,
-    equity: np.ndarray,
-    trades: np.ndarray,
-    traded: np.ndarray,
+    prepared: Prepared, grid: list[dict[str, float]], cost: float, cash: float, out: _GridOutputs
 ) -> ChunkRunner:
     csum = np.cumsum(prepared.filled, axis=0)
     age = np.ascontiguousarray(prepared.age, dtype=np.int64)
     fast = np.array([int(g["fast"]) for g in grid], dtype=np.int64)
     slow = np.array([int(g["slow"]) for g in grid], dtype=np.int64)
 
-    def run(lo: int, hi: int, threads: int) -> None:
-        def part(a: int, b: int) -> None:
-            kernels.simulate_sma_cross(
-                csum, age, prepared.returns, fast[lo + a : lo + b],
-                slow[lo + a : lo + b], cost, cash, equity[lo + a : lo + b],
-                trades[lo + a : lo + b], traded[lo + a : lo + b],
-            )  # fmt: skip
+    def part(a: int, b: int) -> None:
+        kernels.simulate_sma_cross(
+            csum, age, prepared.returns, fast[a:b], slow[a:b], cost, cash, *out.rows(a, b)
+        )
 
-        kernels.run_split(part, hi - lo, threads)
-
-    return run
+    return lambda _lo, _hi: part
 
 
 def _signal_chunks(
     prepared: Prepared,
-    strategy: str,
+    signal_fn: SignalFn,
     grid: list[dict[str, float]],
     cost: float,
     cash: float,
-    equity: np.ndarray,
-    trades: np.ndarray,
-    traded: np.ndarray,
+    out: _GridOutputs,
 ) -> ChunkRunner:
-    signal_fn = SIGNALS[strategy][1]
-
-    def run(lo: int, hi: int, threads: int) -> None:
+    def chunk(lo: int, hi: int) -> Callable[[int, int], None]:
         positions = np.stack([signal_fn(prepared, params) for params in grid[lo:hi]])
 
         def part(a: int, b: int) -> None:
             kernels.simulate_positions(
-                positions[a:b], prepared.live, prepared.returns, cost, cash,
-                equity[lo + a : lo + b], trades[lo + a : lo + b], traded[lo + a : lo + b],
+                positions[a - lo : b - lo], prepared.live, prepared.returns, cost, cash,
+                *out.rows(a, b),
             )  # fmt: skip
 
-        kernels.run_split(part, hi - lo, threads)
+        return part
 
-    return run
+    return chunk

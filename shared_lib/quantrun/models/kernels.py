@@ -333,15 +333,15 @@ def _helper_pool() -> ThreadPoolExecutor:
         return _helpers
 
 
-def run_split(work: Callable[[int, int], None], n: int, threads: int) -> None:
-    """Call work(lo, hi) over [0, n) in ``threads`` contiguous parts at once: the first
-    on the calling thread, the rest on the process's helper threads (the kernels release
-    the GIL, so the parts run in parallel; a busy pool only delays them)."""
+def run_split(work: Callable[[int, int], None], n: int, threads: int, start: int = 0) -> None:
+    """Call work(lo, hi) over [start, start + n) in ``threads`` contiguous parts at once:
+    the first on the calling thread, the rest on the process's helper threads (the
+    kernels release the GIL, so the parts run in parallel; a busy pool only delays them)."""
     threads = max(1, min(threads, n))
     if threads == 1:
-        work(0, n)
+        work(start, start + n)
         return
-    bounds = [int(x) for x in np.linspace(0, n, threads + 1)]
+    bounds = [start + int(x) for x in np.linspace(0, n, threads + 1)]
     parts = list(itertools.pairwise(bounds))
     pool = _helper_pool()
     futures = [pool.submit(work, a, b) for a, b in parts[1:]]

@@ -102,7 +102,7 @@ def check_feasible(c: Constraints) -> None:
                 f"cannot be met: its {int(members.sum())} assets' bounds allow "
                 f"[{can_lo:.4g}, {can_hi:.4g}]"
             )
-    if c.sector_names and _extreme_return(np.zeros(c.n), c, maximise=True) is None:
+    if c.sector_names and _extreme(np.zeros(c.n), c, maximise=True) is None:
         raise _infeasible("the sector bounds together cannot be met with weights summing to 1")
 
 
@@ -131,11 +131,6 @@ def _extreme(mu: np.ndarray, c: Constraints, *, maximise: bool) -> np.ndarray | 
         method="highs",
     )
     return np.asarray(res.x) if res.status == 0 else None
-
-
-def _extreme_return(mu: np.ndarray, c: Constraints, *, maximise: bool) -> float | None:
-    w = _extreme(mu, c, maximise=maximise)
-    return None if w is None else float(mu @ w)
 
 
 def _sector_rows(c: Constraints) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -168,17 +163,15 @@ def min_variance(
     target_return: float | None = None,
     mu: np.ndarray | None = None,
     start: np.ndarray | None = None,
+    warm: bool = False,
 ) -> np.ndarray:
-    """Minimum variance, optionally at mu'w = target_return (then ``start``, if given,
-    must be a feasible point with that return; a start from a neighbouring solution
-    also seeds the active set)."""
-    warm = start is not None
+    """Minimum variance, optionally at mu'w = target_return: then ``start`` is a
+    feasible point with that return (`_on_segment`). ``warm``: the start is near the
+    answer (a neighbouring solution), so its active bounds seed the solver."""
     eq, rhs = np.ones((1, c.n)), np.ones(1)
     if target_return is not None:
-        assert mu is not None
+        assert mu is not None and start is not None
         eq, rhs = np.vstack([eq, mu]), np.array([1.0, target_return])
-        if start is None:
-            start = _point_with_return(mu, c, target_return)
     elif start is None:
         # the low-variance assets first: a vertex near the optimum
         start = _extreme(-np.diag(cov), c, maximise=True)
@@ -193,14 +186,12 @@ def min_variance(
     return _clean(w, c)
 
 
-def _point_with_return(mu: np.ndarray, c: Constraints, target: float) -> np.ndarray:
-    """A feasible portfolio with return exactly ``target``: on the segment between the
-    lowest- and highest-return vertices."""
-    lo, hi = _extreme(mu, c, maximise=False), _extreme(mu, c, maximise=True)
-    assert lo is not None and hi is not None
-    span = float(mu @ hi - mu @ lo)
-    theta = 0.0 if span <= 0 else min(max((target - float(mu @ lo)) / span, 0.0), 1.0)
-    return np.asarray(lo + theta * (hi - lo))
+def _on_segment(a: np.ndarray, b: np.ndarray, mu: np.ndarray, target: float) -> np.ndarray:
+    """The point of the segment from portfolio a to portfolio b (mu'a <= target <= mu'b)
+    with return ``target``: feasible whenever a and b are, as the set is convex."""
+    span = float(mu @ b - mu @ a)
+    theta = 1.0 if span <= 0 else min(max((target - float(mu @ a)) / span, 0.0), 1.0)
+    return np.asarray(a + theta * (b - a))
 
 
 def max_sharpe(
@@ -209,7 +200,7 @@ def max_sharpe(
     excess = mu - risk_free_rate
     top = _extreme(mu, c, maximise=True)
     best = None if top is None else float(mu @ top)
-    if top is None or best is None or best <= risk_free_rate + 1e-12:
+    if top is None or float(mu @ top) <= risk_free_rate + 1e-12:
         raise _infeasible(
             f"no portfolio within these bounds has an expected return above the risk-free "
             f"rate {risk_free_rate:.4g} (highest attainable: {best})"
@@ -261,9 +252,9 @@ def max_sharpe(
 def target_return_portfolio(
     mu: np.ndarray, cov: np.ndarray, c: Constraints, target: float
 ) -> np.ndarray:
-    hi = _extreme_return(mu, c, maximise=True)
-    lo = _extreme_return(mu, c, maximise=False)
-    assert hi is not None and lo is not None
+    w_hi, w_lo = _extreme(mu, c, maximise=True), _extreme(mu, c, maximise=False)
+    assert w_hi is not None and w_lo is not None
+    hi, lo = float(mu @ w_hi), float(mu @ w_lo)
     if target > hi + 1e-9:
         raise _infeasible(
             f"target return {target:.4g} exceeds the highest attainable under "
@@ -274,7 +265,9 @@ def target_return_portfolio(
             f"target return {target:.4g} is below the lowest attainable under "
             f"these bounds ({lo:.4g})"
         )
-    return min_variance(cov, c, target_return=min(max(target, lo), hi), mu=mu)
+    target = min(max(target, lo), hi)
+    start = _on_segment(w_lo, w_hi, mu, target)
+    return min_variance(cov, c, target_return=target, mu=mu, start=start)
 
 
 def _vol(w: np.ndarray, cov: np.ndarray) -> float:
@@ -294,7 +287,7 @@ def target_volatility_portfolio(
     top = _extreme(mu, c, maximise=True)
     assert top is not None
     lo, hi = float(mu @ w_min), float(mu @ top)
-    w_top = min_variance(cov, c, target_return=hi, mu=mu)
+    w_top = min_variance(cov, c, target_return=hi, mu=mu, start=top)
     if _vol(w_top, cov) <= target or hi - lo <= 1e-12:
         return w_top  # the highest return is within the target
     if target <= vol_min:
@@ -303,9 +296,8 @@ def target_volatility_portfolio(
     # the efficient frontier's volatility rises with its return above the minimum-
     # variance point: find the return whose minimum volatility is the target
     def on_frontier(ret: float) -> np.ndarray:
-        # warm start on the segment from the minimum-variance point to the top vertex
-        start = w_min + (ret - lo) / (hi - lo) * (top - w_min)
-        return min_variance(cov, c, target_return=ret, mu=mu, start=start)
+        start = _on_segment(w_min, top, mu, ret)
+        return min_variance(cov, c, target_return=ret, mu=mu, start=start, warm=True)
 
     ret = brentq(
         lambda r: _vol(on_frontier(r), cov) - target, lo, hi, xtol=1e-13, rtol=1e-15, maxiter=200
@@ -330,10 +322,8 @@ def frontier(
     for i, target in enumerate(np.linspace(lo, hi, points)[1:], start=2):
         # warm start: the step from the previous point toward the top-return vertex
         # that reaches this return keeps every constraint and most of the active set
-        gap = hi - float(mu @ prev)
-        theta = 1.0 if gap <= 0 else min(max((target - float(mu @ prev)) / gap, 0.0), 1.0)
-        start = prev + theta * (top - prev)
-        prev = min_variance(cov, c, target_return=float(target), mu=mu, start=start)
+        start = _on_segment(prev, top, mu, float(target))
+        prev = min_variance(cov, c, target_return=float(target), mu=mu, start=start, warm=True)
         out.append(prev)
         checkpoint(i / points)
     return out

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 
 from quantrun.adapters.sql.rows import to_job, write_event
 from quantrun.adapters.sql.schema import jobs
@@ -16,6 +16,15 @@ from quantrun.errors import Conflict
 from quantrun.jobs.domain import ArtifactRef, Claim, ClaimOutcome, Job, JobError, JobStatus
 
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+def _leased_to(job_id: str, worker: str) -> ColumnElement[bool]:
+    """The job is running under this worker's lease (a lost lease updates no row)."""
+    return and_(
+        jobs.c.id == job_id,
+        jobs.c.status == JobStatus.RUNNING.value,
+        jobs.c.lease_owner == worker,
+    )
 
 
 class SqlTransitions:
@@ -82,15 +91,7 @@ class SqlTransitions:
         if progress is not None:
             values["progress"] = progress
         with self._engine.begin() as conn:
-            result = conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id == job_id,
-                    jobs.c.status == JobStatus.RUNNING.value,
-                    jobs.c.lease_owner == worker,
-                )
-                .values(**values)
-            )
+            result = conn.execute(update(jobs).where(_leased_to(job_id, worker)).values(**values))
             return bool(result.rowcount)
 
     def finish(
@@ -109,11 +110,7 @@ class SqlTransitions:
         with self._engine.begin() as conn:
             updated = conn.execute(
                 update(jobs)
-                .where(
-                    jobs.c.id == job_id,
-                    jobs.c.status == JobStatus.RUNNING.value,
-                    jobs.c.lease_owner == worker,
-                )
+                .where(_leased_to(job_id, worker))
                 .values(
                     status=status.value,
                     result=result,
