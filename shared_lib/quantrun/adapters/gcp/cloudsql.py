@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
+from quantrun.adapters.sql.engine import PG_DRIVER, ping_when_idle
+
 
 def cloudsql_engine(
     instance: str,
@@ -36,12 +38,12 @@ def cloudsql_engine(
 
     # Cloud Run: few connections per instance, recycled before Cloud SQL drops idle ones.
     engine = create_engine(
-        "postgresql+pg8000://",
+        f"{PG_DRIVER}://",
         creator=connect,
         pool_size=pool_size,
         max_overflow=2,
         pool_timeout=30,
         pool_recycle=1800,
-        pool_pre_ping=True,
     )
+    ping_when_idle(engine)
     return engine, connector

@@ -1,10 +1,23 @@
-"""Engine construction for the job store: SQLite (embedded) or PostgreSQL via pg8000."""
+"""Engine construction for the job store: SQLite (embedded) or PostgreSQL via pg8000.
+
+PostgreSQL engines use ``postgresql+pg8000_prepared`` (``pg8000_dialect.py``: prepared
+statements, one round trip per statement) and check a pooled connection's liveness only
+when it sat idle for ``IDLE_PING_SECONDS``: a connection in steady use is not pinged on
+every checkout (a round trip per transaction), while one that may have been dropped while
+idle (Cloud SQL maintenance, NAT timeouts) is tested and replaced before use.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
+
+import quantrun.adapters.sql.pg8000_dialect  # noqa: F401 - registers the dialect
+
+IDLE_PING_SECONDS = 30.0
+PG_DRIVER = "postgresql+pg8000_prepared"
 
 
 def make_engine(url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> Engine:
@@ -24,13 +37,34 @@ def make_engine(url: str, *, pool_size: int = 10, connect_timeout: float = 10.0)
             cur.close()
 
         return engine
-    if url.startswith("postgresql") and "+pg8000" not in url.split("://", 1)[0]:
-        url = url.replace("postgresql://", "postgresql+pg8000://", 1)
-    return create_engine(
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgresql", "postgres", "postgresql+pg8000"):
+        url = f"{PG_DRIVER}://{rest}"
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=5,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"timeout": connect_timeout},
     )
+    ping_when_idle(engine)
+    return engine
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
+    """Test a connection on checkout if it was idle for ``idle_seconds``; a dead one makes
+    the pool discard it and connect afresh (SQLAlchemy's ``DisconnectionError`` rule)."""
+
+    @event.listens_for(engine, "checkin")
+    def _stamp(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {error}") from error

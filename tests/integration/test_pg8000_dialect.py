@@ -1,0 +1,195 @@
+"""The round-trip-saving pg8000 dialect against real PostgreSQL: the same results and
+errors as SQLAlchemy's stock pg8000 dialect, fewer round trips, stale statements
+evicted, and dead idle connections replaced on checkout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, exc, text
+
+from quantrun.adapters.sql import pg8000_dialect
+from quantrun.adapters.sql.engine import PG_DRIVER, make_engine, ping_when_idle
+
+
+class CountingSocket:
+    """Wraps pg8000's buffered socket: every flush sends what the client waits on, so
+    flushes count round trips."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self._sock.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+@pytest.fixture
+def engines(postgres_url: str) -> Iterator[tuple[Engine, Engine]]:
+    stock = create_engine(postgres_url)  # postgresql+pg8000://
+    assert stock.dialect.driver == "pg8000"
+    prepared = make_engine(postgres_url)
+    assert prepared.dialect.driver == "pg8000_prepared"
+    with stock.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE t (id int PRIMARY KEY, name text, doc jsonb, at timestamptz, "
+                "x double precision)"
+            )
+        )
+    yield stock, prepared
+    stock.dispose()
+    prepared.dispose()
+
+
+def _workload(engine: Engine, offset: int) -> list[Any]:
+    at = datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
+    seen: list[Any] = []
+    with engine.begin() as conn:
+        for i in range(3):
+            conn.execute(
+                text("INSERT INTO t VALUES (:id, :name, CAST(:doc AS jsonb), :at, :x)"),
+                {
+                    "id": offset + i,
+                    "name": f"o'neil {i}",
+                    "doc": '{"a": [1, 2]}',
+                    "at": at,
+                    "x": i / 3,
+                },
+            )
+        conn.execute(
+            text("INSERT INTO t (id, name) VALUES (:id, :name)"),
+            [{"id": offset + 10, "name": None}, {"id": offset + 11, "name": "%s %%"}],
+        )
+        updated = conn.execute(
+            text("UPDATE t SET x = x * 2 WHERE id >= :lo AND id < :hi"),
+            {"lo": offset, "hi": offset + 2},
+        )
+        seen.append(updated.rowcount)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id - :o, name, doc, at, x FROM t "
+                "WHERE id - :o BETWEEN 0 AND 999 ORDER BY id"
+            ),
+            {"o": offset},
+        ).all()
+        seen.append([tuple(r) for r in rows])
+        seen.append(conn.execute(text("SELECT count(*) FROM t WHERE id >= 1000000")).scalar())
+    return seen
+
+
+def test_results_match_the_stock_dialect(engines: tuple[Engine, Engine]) -> None:
+    stock, prepared = engines
+    assert _workload(prepared, 1000) == _workload(stock, 0)
+    # twice: the second run goes through the statements prepared by the first
+    assert _workload(prepared, 2000) == _workload(stock, 3000)
+
+
+def test_errors_are_the_stock_classes_and_the_connection_stays_usable(
+    engines: tuple[Engine, Engine],
+) -> None:
+    _, prepared = engines
+    insert = text("INSERT INTO t (id, name) VALUES (:id, :name)")
+    with prepared.begin() as conn:
+        conn.execute(insert, {"id": 1, "name": "a"})
+    for _ in range(2):  # unprepared, then prepared
+        with (
+            pytest.raises(exc.IntegrityError, match="duplicate key"),
+            prepared.begin() as conn,
+        ):
+            conn.execute(insert, {"id": 1, "name": "b"})
+    with pytest.raises(exc.ProgrammingError, match="syntax error"), prepared.connect() as conn:
+        conn.execute(text("SELEC id FROM t WHERE id = :id"), {"id": 1})
+    with prepared.connect() as conn:
+        assert conn.execute(text("SELECT name FROM t WHERE id = :id"), {"id": 1}).scalar() == "a"
+
+
+def _round_trips(engine: Engine, statement: Any, params: dict[str, Any], *, write: bool) -> int:
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        counter = CountingSocket(raw._sock)  # type: ignore[attr-defined]
+        raw._sock = counter  # type: ignore[attr-defined]
+        try:
+            if write:
+                with conn.begin():
+                    conn.execute(statement, params)
+            else:
+                conn.execute(statement, params).all()
+                conn.rollback()
+        finally:
+            raw._sock = counter._sock  # type: ignore[attr-defined]
+        return counter.flushes
+
+
+def test_a_one_statement_transaction_takes_two_round_trips(
+    engines: tuple[Engine, Engine],
+) -> None:
+    stock, prepared = engines
+    prepared.dispose()
+    prepared = create_engine(f"{PG_DRIVER}://{str(prepared.url).split('://', 1)[1]}", pool_size=1)
+    update = text("UPDATE t SET x = :x WHERE id = :id")
+    select = text("SELECT x FROM t WHERE id = :id")
+    _round_trips(prepared, update, {"x": 1.0, "id": 1}, write=True)  # prepares
+    _round_trips(prepared, select, {"id": 1}, write=False)
+    # BEGIN + statement in one write, then COMMIT; a read is BEGIN + SELECT, ROLLBACK
+    assert _round_trips(prepared, update, {"x": 2.0, "id": 1}, write=True) == 2
+    assert _round_trips(prepared, select, {"id": 1}, write=False) == 2
+    # the stock dialect: BEGIN, Parse, Describe, Bind+Execute, then COMMIT as three more
+    assert _round_trips(stock, update, {"x": 3.0, "id": 1}, write=True) == 7
+    prepared.dispose()
+
+
+def test_a_statement_invalidated_by_a_schema_change_is_prepared_again(
+    engines: tuple[Engine, Engine],
+) -> None:
+    stock, prepared = engines
+    query = text("SELECT * FROM t WHERE id > :id")
+    with prepared.connect() as conn:
+        assert conn.execute(query, {"id": 0}).all() == []
+        conn.rollback()  # release the table for the ALTER
+        with stock.begin() as admin:
+            admin.execute(text("ALTER TABLE t ADD COLUMN extra int"))
+        with pytest.raises(exc.DBAPIError, match="cached plan must not change result type"):
+            conn.execute(query, {"id": 0})
+        conn.rollback()
+        assert conn.execute(query, {"id": 0}).keys() == ["id", "name", "doc", "at", "x", "extra"]
+
+
+def test_a_connection_dropped_while_idle_is_replaced_on_checkout(postgres_url: str) -> None:
+    engine = create_engine(
+        f"{PG_DRIVER}://{postgres_url.split('://', 1)[1]}", pool_size=1, max_overflow=0
+    )
+    ping_when_idle(engine, idle_seconds=0.05)
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    with create_engine(postgres_url).begin() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    time.sleep(0.1)
+    with engine.connect() as conn:  # pinged, found dead, reconnected: no error here
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    engine.dispose()
+
+
+def test_the_statement_cache_is_bounded(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, prepared = engines
+    monkeypatch.setattr(pg8000_dialect, "STATEMENT_CACHE", 4)
+    with prepared.connect() as conn:
+        for i in range(10):
+            value = conn.execute(text(f"SELECT {i} + :n"), {"n": 1}).scalar()
+            assert value == i + 1
+        raw = conn.connection.dbapi_connection
+        names = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
+    assert len(pg8000_dialect._caches[raw]) == 4
+    assert names == 4
