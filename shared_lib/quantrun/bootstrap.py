@@ -21,7 +21,7 @@ from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.outbox import OutboxQueue
-from quantrun.jobs.execute import WorkerConfig
+from quantrun.jobs.lease import WorkerConfig
 from quantrun.jobs.submit import KnownSymbols
 from quantrun.logging import get_logger
 from quantrun.ports import ArtifactStore, JobQueue, JobStore, PriceStore, Secrets

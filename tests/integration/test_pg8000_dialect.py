@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine, create_engine, exc, text
 
 from quantrun.adapters.sql import pg8000_dialect
@@ -113,39 +114,44 @@ def test_errors_are_the_stock_classes_and_the_connection_stays_usable(
         assert conn.execute(text("SELECT name FROM t WHERE id = :id"), {"id": 1}).scalar() == "a"
 
 
-def _round_trips(engine: Engine, statement: Any, params: dict[str, Any], *, write: bool) -> int:
+def _round_trips(engine: Engine, statement: Any, params: dict[str, Any], *, begin: bool) -> int:
+    """Flushes from checkout to checkin (the pool's reset included)."""
     with engine.connect() as conn:
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        counter = CountingSocket(raw._sock)  # type: ignore[attr-defined]
-        raw._sock = counter  # type: ignore[attr-defined]
-        try:
-            if write:
-                with conn.begin():
-                    conn.execute(statement, params)
-            else:
-                conn.execute(statement, params).all()
-                conn.rollback()
-        finally:
-            raw._sock = counter._sock  # type: ignore[attr-defined]
-        return counter.flushes
+        raw: Any = conn.connection.dbapi_connection
+        counter = CountingSocket(raw._sock)
+        raw._sock = counter
+        if begin:
+            with conn.begin():
+                conn.execute(statement, params)
+        else:
+            conn.execute(statement, params)
+    raw._sock = counter._sock
+    return counter.flushes
 
 
-def test_a_one_statement_transaction_takes_two_round_trips(
-    engines: tuple[Engine, Engine],
-) -> None:
+def test_round_trips_per_transaction(engines: tuple[Engine, Engine]) -> None:
     stock, prepared = engines
     prepared.dispose()
     prepared = create_engine(f"{PG_DRIVER}://{str(prepared.url).split('://', 1)[1]}", pool_size=1)
+    autocommit = prepared.execution_options(isolation_level="AUTOCOMMIT")
     update = text("UPDATE t SET x = :x WHERE id = :id")
     select = text("SELECT x FROM t WHERE id = :id")
-    _round_trips(prepared, update, {"x": 1.0, "id": 1}, write=True)  # prepares
-    _round_trips(prepared, select, {"id": 1}, write=False)
-    # BEGIN + statement in one write, then COMMIT; a read is BEGIN + SELECT, ROLLBACK
-    assert _round_trips(prepared, update, {"x": 2.0, "id": 1}, write=True) == 2
-    assert _round_trips(prepared, select, {"id": 1}, write=False) == 2
+    _round_trips(prepared, update, {"x": 1.0, "id": 1}, begin=True)  # prepares
+    _round_trips(prepared, select, {"id": 1}, begin=False)
+    # BEGIN + statement in one write, then COMMIT; a read is BEGIN + SELECT, then ROLLBACK
+    assert _round_trips(prepared, update, {"x": 2.0, "id": 1}, begin=True) == 2
+    assert _round_trips(prepared, select, {"id": 1}, begin=False) == 2
+    # autocommit: the statement alone, and switching the pooled connection costs nothing
+    assert _round_trips(autocommit, update, {"x": 2.5, "id": 1}, begin=False) == 1
+    assert _round_trips(autocommit, select, {"id": 1}, begin=False) == 1
     # the stock dialect: BEGIN, Parse, Describe, Bind+Execute, then COMMIT as three more
-    assert _round_trips(stock, update, {"x": 3.0, "id": 1}, write=True) == 7
+    assert _round_trips(stock, update, {"x": 3.0, "id": 1}, begin=True) == 7
+    with prepared.connect() as conn:
+        conn.execution_options(isolation_level="SERIALIZABLE")
+        assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "serializable"
+    with prepared.connect() as conn:  # reset on return, as with the stock dialect
+        assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "read committed"
+        assert conn.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
     prepared.dispose()
 
 
@@ -193,3 +199,20 @@ def test_the_statement_cache_is_bounded(
         names = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
     assert len(pg8000_dialect._caches[raw]) == 4
     assert names == 4
+
+
+def test_statements_that_vary_with_their_values_are_not_cached(
+    engines: tuple[Engine, Engine],
+) -> None:
+    _, prepared = engines
+    table = sa.table("t", sa.column("id"), sa.column("name"))
+    with prepared.begin() as conn:
+        conn.execute(sa.insert(table), [{"id": i, "name": str(i)} for i in range(6)])
+    with prepared.connect() as conn:
+        for n in range(1, 6):
+            ids = list(range(n))
+            found = conn.execute(sa.select(table.c.id).where(table.c.id.in_(ids))).scalars()
+            assert sorted(found) == ids
+        raw = conn.connection.dbapi_connection
+        cached = list(pg8000_dialect._caches.get(raw, {}))
+    assert not any("IN (" in sql for sql in cached), cached

@@ -21,7 +21,8 @@ from quantrun.clock import utcnow
 from quantrun.errors import Conflict
 from quantrun.fakes import FakeArtifactStore, FakePriceStore, FakeQueue
 from quantrun.jobs.domain import JobStatus, User
-from quantrun.jobs.execute import RunOutcome, WorkerConfig, reclaim_stale, run_job
+from quantrun.jobs.execute import RunOutcome, reclaim_stale, run_job
+from quantrun.jobs.lease import WorkerConfig
 from quantrun.jobs.submit import KnownSymbols, UnknownModel, UnknownSymbol, submit_job
 from quantrun.ports import PriceRow
 
@@ -204,7 +205,7 @@ def test_unknown_job_is_acknowledged(world: World) -> None:
 def test_a_released_lease_is_not_renewed_afterwards(world: World) -> None:
     # A renewal landing after the release would make the lease live again, and the
     # redelivery would be acknowledged as "busy": the job would stall until a reclaim.
-    from quantrun.jobs.execute import _Lease
+    from quantrun.jobs.lease import Lease
 
     cfg = WorkerConfig(worker_id="w1", lease_seconds=0.3, max_attempts=3)
     job, _ = world.submit("black_scholes", BS)
@@ -212,7 +213,7 @@ def test_a_released_lease_is_not_renewed_afterwards(world: World) -> None:
     world.store.claim(
         job.id, worker="w1", now=now, lease_until=now + timedelta(seconds=0.3), max_attempts=3
     )
-    with _Lease(world.store, job.id, cfg, keepalive=lambda: None) as lease:
+    with Lease(world.store, job.id, cfg, keepalive=lambda: None) as lease:
         lease.release()
         time.sleep(0.35)  # more than three renewal intervals
         held = world.store.get_job(job.id)

@@ -15,10 +15,8 @@ import enum
 import json
 import math
 import os
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +26,7 @@ from quantrun.clock import utcnow
 from quantrun.errors import JobCancelled, ModelInputError, TransientError
 from quantrun.jobs.catalog import get_spec
 from quantrun.jobs.domain import ArtifactRef, ClaimOutcome, Job, JobError, JobStatus
+from quantrun.jobs.lease import Lease, WorkerConfig
 from quantrun.jobs.spec import ModelOutput, RunContext
 from quantrun.logging import get_logger
 from quantrun.ports import ArtifactStore, JobQueue, JobStore, PriceStore
@@ -41,13 +40,6 @@ class RunOutcome(enum.StrEnum):
     RETRY = "retry"
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
-    worker_id: str
-    lease_seconds: float = 30.0
-    max_attempts: int = 3
-
-
 def json_safe(value: Any) -> Any:
     """Results are JSON: NaN/inf become null (a documented 'undefined'), never bare NaN."""
     if isinstance(value, float):
@@ -59,68 +51,6 @@ def json_safe(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):  # numpy scalar
         return json_safe(value.item())
     return value
-
-
-class _Lease:
-    """Keeps a claimed job's lease alive in the background and turns a lost lease or a
-    cancellation into ``JobCancelled`` at the model's next checkpoint."""
-
-    def __init__(
-        self, store: JobStore, job_id: str, cfg: WorkerConfig, keepalive: Callable[[], None]
-    ) -> None:
-        self._store, self._job_id, self._cfg, self._keepalive = store, job_id, cfg, keepalive
-        self._lost = threading.Event()
-        self._stop = threading.Event()
-        self._progress: float | None = None
-        self._last_beat = time.monotonic()
-        self._thread = threading.Thread(target=self._loop, name=f"lease-{job_id[:8]}", daemon=True)
-
-    def __enter__(self) -> _Lease:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _beat(self) -> None:
-        until = utcnow() + timedelta(seconds=self._cfg.lease_seconds)
-        ok = self._store.heartbeat(
-            self._job_id, worker=self._cfg.worker_id, progress=self._progress, lease_until=until
-        )
-        self._last_beat = time.monotonic()
-        if not ok:
-            self._lost.set()
-        else:
-            self._keepalive()
-
-    def _loop(self) -> None:
-        interval = self._cfg.lease_seconds / 3
-        while not self._stop.wait(interval):
-            try:
-                self._beat()
-            except Exception:
-                log.warning(
-                    "lease renewal failed",
-                    exc_info=True,
-                    extra={"fields": {"job_id": self._job_id}},
-                )
-
-    def checkpoint(self, fraction: float) -> None:
-        self._progress = min(max(float(fraction), 0.0), 1.0)
-        if time.monotonic() - self._last_beat > 0.5:
-            self._beat()
-        if self._lost.is_set():
-            raise JobCancelled("the job was cancelled or its lease was lost")
-
-    def release(self) -> None:
-        """Expire the lease now, so a redelivery can claim the job without waiting. The
-        renewal thread stops first: a renewal after this would make the lease live again."""
-        self._stop.set()
-        self._thread.join(timeout=30)
-        self._store.heartbeat(
-            self._job_id, worker=self._cfg.worker_id, progress=None, lease_until=utcnow()
-        )
 
 
 def _fail(store: JobStore, job: Job, cfg: WorkerConfig, code: str, message: str) -> RunOutcome:
@@ -169,7 +99,7 @@ def run_job(
     except ValidationError as exc:
         return _fail(store, job, cfg, "invalid_params", str(exc))
 
-    with _Lease(store, job.id, cfg, keepalive) as lease:
+    with Lease(store, job.id, cfg, keepalive) as lease:
         started = time.monotonic()
         try:
             output = spec.run(

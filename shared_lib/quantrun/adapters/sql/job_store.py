@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine, and_, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from quantrun.adapters.sql import pg_statements
 from quantrun.adapters.sql.rows import decode_cursor, encode_cursor, to_job, write_event
 from quantrun.adapters.sql.schema import job_events, jobs, outbox
 from quantrun.adapters.sql.transitions import SqlTransitions
@@ -20,15 +21,22 @@ __all__ = ["SqlJobStore", "decode_cursor", "encode_cursor"]
 
 class SqlJobStore(SqlUsers, SqlTransitions):
     """With ``outbox=True`` (gcp mode) a new job's outbox row commits with the job row, so
-    a crash between the commit and the publish never loses the job."""
+    a crash between the commit and the publish never loses the job.
+
+    Reads and single-statement writes go through ``_autocommit`` (one round trip on
+    PostgreSQL, no BEGIN/COMMIT); writes of several statements through ``_engine.begin()``.
+    On PostgreSQL the hot transitions (create, claim, finish) are single statements
+    (``pg_statements.py``)."""
 
     def __init__(self, engine: Engine, *, outbox: bool = False) -> None:
         self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._single_statements = engine.dialect.name == "postgresql"
         self._outbox = outbox
 
     # -- health ---------------------------------------------------------------
     def ping(self) -> None:
-        with self._engine.connect() as conn:
+        with self._autocommit.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     # -- jobs -----------------------------------------------------------------
@@ -48,8 +56,9 @@ class SqlJobStore(SqlUsers, SqlTransitions):
             "params_hash": job.params_hash,
         }
         try:
-            if self._engine.dialect.name == "postgresql":
-                self._create_in_one_statement(job, values)
+            if self._single_statements:
+                with self._autocommit.connect() as conn:
+                    pg_statements.create_job(conn, values, with_outbox=self._outbox)
             else:
                 with self._engine.begin() as conn:
                     conn.execute(insert(jobs).values(**values))
@@ -59,26 +68,6 @@ class SqlJobStore(SqlUsers, SqlTransitions):
         except IntegrityError as exc:
             raise Conflict("a job with this Idempotency-Key already exists") from exc
         return job
-
-    def _create_in_one_statement(self, job: Job, values: dict[str, object]) -> None:
-        """Job row, its first event and (gcp) its outbox row as one PostgreSQL statement
-        (data-modifying CTEs; the foreign key is checked at the statement's end): one
-        round trip instead of three. (Not autocommit: the pool's pre-ping has already
-        opened a transaction on the connection by then, and its rollback on return would
-        drop the rows.)"""
-        new_job = insert(jobs).values(**values).returning(jobs.c.id).cte("new_job")
-        event = insert(job_events).values(
-            job_id=job.id,
-            at=job.created_at,
-            from_status=None,
-            to_status=JobStatus.QUEUED.value,
-            reason="submitted",
-        )
-        stmt = select(new_job.c.id).add_cte(event.cte("new_event"))
-        if self._outbox:
-            stmt = stmt.add_cte(insert(outbox).values(**self._outbox_row(job)).cte("new_outbox"))
-        with self._engine.begin() as conn:
-            conn.execute(stmt)
 
     @staticmethod
     def _outbox_row(job: Job) -> dict[str, object]:
@@ -101,7 +90,7 @@ class SqlJobStore(SqlUsers, SqlTransitions):
         query = select(jobs).where(jobs.c.id == job_id)
         if user_id is not None:
             query = query.where(jobs.c.user_id == user_id)
-        with self._engine.connect() as conn:
+        with self._autocommit.connect() as conn:
             row = conn.execute(query).first()
         return to_job(row) if row else None
 
@@ -128,7 +117,7 @@ class SqlJobStore(SqlUsers, SqlTransitions):
                 )
             )
         query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
-        with self._engine.connect() as conn:
+        with self._autocommit.connect() as conn:
             rows = conn.execute(query).all()
         items = [to_job(r) for r in rows[:limit]]
         next_cursor = (
@@ -137,7 +126,7 @@ class SqlJobStore(SqlUsers, SqlTransitions):
         return JobPage(items=items, next_cursor=next_cursor)
 
     def events(self, job_id: str) -> list[JobEvent]:
-        with self._engine.connect() as conn:
+        with self._autocommit.connect() as conn:
             rows = conn.execute(
                 select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
             ).all()

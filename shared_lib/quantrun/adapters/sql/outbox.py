@@ -1,19 +1,23 @@
 """``JobQueue`` for gcp mode: the transactional outbox and its relay.
 
 The job store writes an outbox row in the job's own transaction; ``flush`` publishes the
-unsent rows through a ``Publisher`` (Pub/Sub) and marks them sent. A relay thread flushes
-every ``interval`` seconds, so a publish that failed (or a process that died between the
-commit and the publish) is retried until it goes through. On PostgreSQL, concurrent
-relays skip each other's rows (FOR UPDATE SKIP LOCKED); a duplicate publish is harmless
-anyway, since claims are guarded.
+unsent rows through a ``Publisher`` (Pub/Sub) and marks them sent. A relay thread
+publishes the jobs its own process asked for as soon as it is woken, and every
+``interval`` seconds sweeps up the rows nobody published within ``orphan_after`` seconds
+(a failed publish, a process that died between the commit and the publish). Leaving other
+processes' fresh rows alone keeps each job to one publish: a relay that published
+another process's row would make that process's own request look like a republish. On
+PostgreSQL, concurrent relays skip each other's locked rows (FOR UPDATE SKIP LOCKED); a
+duplicate publish is harmless anyway, since claims are guarded.
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import ColumnElement, Engine, and_, insert, or_, select, true, update
 
 from quantrun.adapters.sql.schema import outbox
 from quantrun.clock import utcnow
@@ -30,10 +34,18 @@ class Publisher(Protocol):
 
 
 class OutboxQueue:
-    def __init__(self, engine: Engine, publisher: Publisher, *, batch: int = 200) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        publisher: Publisher,
+        *,
+        batch: int = 200,
+        orphan_after: float = 5.0,
+    ) -> None:
         self._engine = engine
         self._publisher = publisher
         self._batch = batch
+        self._orphan_after = timedelta(seconds=orphan_after)
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -49,13 +61,12 @@ class OutboxQueue:
         republished one (reclaim) gets a row if it has no unsent one. With the relay thread
         running, the caller only hands over the id (no database work in the request);
         otherwise the row is ensured and flushed right here."""
+        with self._requested_lock:
+            self._requested.append(job_id)
         if self._thread is not None and self._thread.is_alive():
-            with self._requested_lock:
-                self._requested.append(job_id)
             self._wake.set()
         else:
-            self._ensure_rows([job_id])
-            self.flush()
+            self._flush(orphans_before=utcnow() - self._orphan_after)
 
     def _ensure_rows(self, job_ids: list[str]) -> None:
         """One query for the ids that already have an unsent row (new jobs all do), one
@@ -80,8 +91,13 @@ class OutboxQueue:
                     )
 
     def flush(self) -> int:
-        """Publish unsent rows; returns how many were sent. Never raises for a publish
+        """Publish every unsent row; returns how many were sent. Never raises for a publish
         failure (the row stays unsent and the relay retries)."""
+        return self._flush(orphans_before=None)
+
+    def _flush(self, orphans_before: datetime | None) -> int:
+        """Publish the requested jobs' rows and, when ``orphans_before`` is given, only
+        those of the other unsent rows created before it (None: all of them)."""
         with self._requested_lock:
             requested, self._requested = self._requested, []
         if requested:
@@ -91,19 +107,22 @@ class OutboxQueue:
                 with self._requested_lock:  # keep them for the next pass
                     self._requested[:0] = requested
                 raise
+        scope: ColumnElement[bool] = true()
+        if orphans_before is not None:
+            scope = or_(outbox.c.created_at < orphans_before, outbox.c.job_id.in_(requested))
         sent = 0
         with self._flush_lock:
             while True:
-                batch_sent, more = self._flush_batch()
+                batch_sent, more = self._flush_batch(scope)
                 sent += batch_sent
                 if not more:
                     return sent
 
-    def _flush_batch(self) -> tuple[int, bool]:
+    def _flush_batch(self, scope: ColumnElement[bool]) -> tuple[int, bool]:
         with self._engine.begin() as conn:
             query = (
                 select(outbox.c.id, outbox.c.job_id)
-                .where(outbox.c.sent_at.is_(None))
+                .where(and_(outbox.c.sent_at.is_(None), scope))
                 .order_by(outbox.c.id)
                 .limit(self._batch)
             )
@@ -150,7 +169,7 @@ class OutboxQueue:
                 if self._stop.is_set():
                     return
                 try:
-                    self.flush()
+                    self._flush(orphans_before=utcnow() - self._orphan_after)
                 except Exception:
                     log.exception("outbox relay failed")
 

@@ -8,13 +8,18 @@ of a short transaction's time. This dialect keeps pg8000's wire format and type 
 and changes only how the messages are grouped:
 
 - each connection keeps its statements prepared (named, an LRU of ``STATEMENT_CACHE``
-  per connection, statements with at most ``MAX_CACHED_PARAMS`` parameters), so a
-  statement seen before is one Bind+Execute round trip;
+  per connection), so a statement seen before is one Bind+Execute round trip; left to
+  pg8000's own path are statements whose text varies with their values (``IN`` lists,
+  which would fill the cache with one entry per length) and those with more than
+  ``MAX_CACHED_PARAMS`` parameters;
 - the ``BEGIN`` a transaction needs goes out in the same write as its first statement;
 - ``COMMIT``, ``ROLLBACK`` and the pool's liveness ping use the simple protocol (one
-  round trip each).
+  round trip each);
+- switching a pooled connection to ``AUTOCOMMIT`` and back to the server's default
+  isolation level is a flag on the connection, not two statements.
 
-A transaction of one statement is thus two round trips instead of seven. Parameter types
+A transaction of one statement is thus two round trips instead of seven, and a single
+statement in autocommit one. Parameter types
 come from the statement text (SQLAlchemy renders casts for pg8000), so a statement
 prepared once is valid for any values. A prepared statement that the server dropped or
 that a schema change invalidated is evicted, and the error is raised as usual.
@@ -47,6 +52,8 @@ _STALE_STATEMENT = {"26000", "0A000"}
 
 _Prepared = tuple[bytes, Any, Any]  # statement name, result columns, column decoders
 _caches: weakref.WeakKeyDictionary[Any, OrderedDict[str, _Prepared]] = weakref.WeakKeyDictionary()
+# connections whose session isolation level was set away from the server default
+_custom_level: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -76,6 +83,11 @@ def _evict(conn: Any, sql: str) -> None:
     cache = _caches.get(conn)
     if cache is not None:
         cache.pop(sql, None)
+
+
+def _expands(context: Any) -> bool:
+    compiled = getattr(context, "compiled", None)
+    return compiled is not None and any(b.expanding for b in compiled.binds.values())
 
 
 def _needs_begin(conn: Any) -> bool:
@@ -126,6 +138,7 @@ class PreparingPG8000Dialect(PGDialect_pg8000):
             or len(parameters) > MAX_CACHED_PARAMS
             or cursor._input_oids
             or not isinstance(parameters, tuple | list)
+            or _expands(context)
         ):
             if not parameters:
                 self.do_execute_no_params(cursor, statement, context)
@@ -179,6 +192,19 @@ class PreparingPG8000Dialect(PGDialect_pg8000):
             self.do_execute(cursor, statement, row, context)
             rowcount += max(cursor._context.row_count, 0)
         cursor._context.row_count = rowcount
+
+    def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
+        level = level.replace("_", " ")
+        if level == "AUTOCOMMIT":
+            dbapi_connection.autocommit = True
+        elif level == self.default_isolation_level and dbapi_connection not in _custom_level:
+            dbapi_connection.autocommit = False
+        else:
+            super().set_isolation_level(dbapi_connection, level)  # type: ignore[no-untyped-call]
+            if level == self.default_isolation_level:
+                _custom_level.discard(dbapi_connection)
+            else:
+                _custom_level.add(dbapi_connection)
 
     def do_commit(self, dbapi_connection: Any) -> None:
         dbapi_connection.execute_simple("commit")

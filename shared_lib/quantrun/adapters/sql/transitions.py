@@ -1,5 +1,7 @@
 """Job state transitions in the SQL job store: each one guarded UPDATE plus its event row,
-in one transaction (a lost race shows as zero rows updated, never as a lost update)."""
+atomically (a lost race shows as zero rows updated, never as a lost update). On
+PostgreSQL claim and finish are single statements (``pg_statements.py``); elsewhere, and
+for the rarer transitions, several statements in one transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 
+from quantrun.adapters.sql import pg_statements
 from quantrun.adapters.sql.rows import to_job, write_event
 from quantrun.adapters.sql.schema import jobs
 from quantrun.errors import Conflict
@@ -29,6 +32,9 @@ def _leased_to(job_id: str, worker: str) -> ColumnElement[bool]:
 
 class SqlTransitions:
     _engine: Engine
+    _autocommit: Engine
+    _single_statements: bool
+    _outbox: bool
 
     def get_job(self, job_id: str, user_id: str | None = None) -> Job | None:
         raise NotImplementedError  # provided by SqlJobStore
@@ -36,6 +42,19 @@ class SqlTransitions:
     def claim(
         self, job_id: str, *, worker: str, now: datetime, lease_until: datetime, max_attempts: int
     ) -> Claim:
+        if self._single_statements:
+            with self._autocommit.connect() as conn:
+                row = pg_statements.claim(
+                    conn,
+                    job_id,
+                    worker=worker,
+                    now=now,
+                    lease_until=lease_until,
+                    max_attempts=max_attempts,
+                )
+            if row is not None:
+                return Claim(ClaimOutcome.CLAIMED, to_job(row))
+            return self._unclaimed(job_id, now=now, max_attempts=max_attempts)
         with self._engine.begin() as conn:
             row = conn.execute(
                 update(jobs)
@@ -66,6 +85,10 @@ class SqlTransitions:
                 previous = JobStatus.QUEUED if job.attempts == 1 else JobStatus.RUNNING
                 write_event(conn, job_id, now, previous, JobStatus.RUNNING, reason)
                 return Claim(ClaimOutcome.CLAIMED, job)
+        return self._unclaimed(job_id, now=now, max_attempts=max_attempts)
+
+    def _unclaimed(self, job_id: str, *, now: datetime, max_attempts: int) -> Claim:
+        """Why a claim updated no row (and fail a job out of attempts)."""
         current = self.get_job(job_id)
         if current is None:
             return Claim(ClaimOutcome.NOT_FOUND)
@@ -90,7 +113,7 @@ class SqlTransitions:
         values: dict[str, Any] = {"lease_expires_at": lease_until}
         if progress is not None:
             values["progress"] = progress
-        with self._engine.begin() as conn:
+        with self._autocommit.connect() as conn:
             result = conn.execute(update(jobs).where(_leased_to(job_id, worker)).values(**values))
             return bool(result.rowcount)
 
@@ -107,24 +130,40 @@ class SqlTransitions:
     ) -> bool:
         if status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
             raise ValueError(f"finish() takes succeeded or failed, not {status}")
+        reason = "completed" if error is None else f"{error.code}: {error.message}"
+        values: dict[str, Any] = {
+            "result": result,
+            "error": asdict(error) if error else None,
+            "artifacts": [asdict(a) for a in artifacts],
+            "progress": 1.0 if status == JobStatus.SUCCEEDED else None,  # None: keep it
+        }
+        if self._single_statements:
+            with self._autocommit.connect() as conn:
+                return pg_statements.finish(
+                    conn,
+                    job_id,
+                    worker=worker,
+                    now=now,
+                    status=status,
+                    values=values,
+                    reason=reason,
+                )
+        if values["progress"] is None:
+            del values["progress"]
         with self._engine.begin() as conn:
             updated = conn.execute(
                 update(jobs)
                 .where(_leased_to(job_id, worker))
                 .values(
                     status=status.value,
-                    result=result,
-                    error=asdict(error) if error else None,
-                    artifacts=[asdict(a) for a in artifacts],
-                    progress=1.0 if status == JobStatus.SUCCEEDED else jobs.c.progress,
                     finished_at=now,
                     updated_at=now,
                     lease_owner=None,
                     lease_expires_at=None,
+                    **values,
                 )
             ).rowcount
             if updated:
-                reason = "completed" if error is None else f"{error.code}: {error.message}"
                 write_event(conn, job_id, now, JobStatus.RUNNING, status, reason)
             return bool(updated)
 
