@@ -78,7 +78,7 @@ def build_job_store(settings: Settings, *, migrate_db: bool = True) -> tuple[Eng
 
 def _engine(settings: Settings, closers: list[Any]) -> Engine:
     if settings.database_url:
-        return make_engine(settings.database_url)
+        return make_engine(settings.database_url, pool_size=settings.db_pool_size)
     if settings.mode == "gcp" and settings.cloudsql_instance:
         from quantrun.adapters.gcp.cloudsql import cloudsql_engine
 
@@ -87,7 +87,11 @@ def _engine(settings: Settings, closers: list[Any]) -> Engine:
             raise ValueError("QUANTRUN_CLOUDSQL_INSTANCE needs QUANTRUN_DB_USER")
         password = EnvSecrets().get("db-password")
         engine, connector = cloudsql_engine(
-            settings.cloudsql_instance, user=user, database=settings.db_name, password=password
+            settings.cloudsql_instance,
+            user=user,
+            database=settings.db_name,
+            password=password,
+            pool_size=settings.db_pool_size,
         )
         closers.append(connector)
         return engine

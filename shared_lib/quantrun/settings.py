@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the job store (default: SQLite in data_dir)."
     )
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="PostgreSQL connections per process; a request beyond them waits for a "
+        "free one (no connect per request under load). Keep pool size x instances under "
+        "the Cloud SQL tier's max_connections.",
+    )
     price_db_path: Path | None = Field(None, description="DuckDB file (default: data_dir).")
     artifacts_dir: Path | None = Field(None, description="Artifact folder (default: data_dir).")
     api_key: SecretStr | None = Field(

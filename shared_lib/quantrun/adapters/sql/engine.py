@@ -1,10 +1,11 @@
 """Engine construction for the job store: SQLite (embedded) or PostgreSQL via pg8000.
 
-PostgreSQL engines use ``postgresql+pg8000_prepared`` (``pg8000_dialect.py``: prepared
-statements, one round trip per statement) and check a pooled connection's liveness only
-when it sat idle for ``IDLE_PING_SECONDS``: a connection in steady use is not pinged on
-every checkout (a round trip per transaction), while one that may have been dropped while
-idle (Cloud SQL maintenance, NAT timeouts) is tested and replaced before use.
+PostgreSQL engines keep ``pool_size`` connections, use ``postgresql+pg8000_prepared``
+(``pg8000_dialect.py``: prepared statements, one round trip per statement) and check a
+pooled connection's liveness only when it sat idle for ``IDLE_PING_SECONDS``: a
+connection in steady use is not pinged on every checkout (a round trip per transaction),
+while one that may have been dropped while idle (Cloud SQL maintenance, NAT timeouts) is
+tested and replaced before use.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ def make_engine(url: str, *, pool_size: int = 10, connect_timeout: float = 10.0)
     engine = create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=5,
+        # no overflow: a connection opened past the pool is closed on return, and under
+        # load that means a connect (TCP, startup, TLS context) per request
+        max_overflow=0,
+        pool_timeout=30,
         pool_recycle=1800,
         connect_args={"timeout": connect_timeout},
     )
