@@ -92,7 +92,10 @@ class JobQueue(Protocol):
     """Hands job ids from the API to workers, at least once (Pub/Sub / embedded table)."""
 
     def ping(self) -> None: ...
-    def publish(self, job_id: str) -> None: ...
+    def publish(self, job_id: str) -> None:
+        """Deliver a job the store holds as queued (just created or requeued). In gcp
+        mode the store wrote its outbox row in that transaction; this publishes it."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,9 @@ def test_outbox_row_commits_with_the_job_and_survives_a_failed_publish(
     assert healthy.flush() == 1
     assert _outbox_rows(engine)[0].sent_at is not None
     assert healthy.flush() == 0 and healthy.pending() == 0
-    # publish() of a job already sent adds a fresh row (a reclaim republish)
+    # a requeue (the reclaim sweep) writes a fresh row with the transition; publish sends it
+    assert store.requeue(job.id, now=datetime.now(UTC))
+    assert healthy.pending() == 1
     healthy.publish(job.id)
     assert len(_outbox_rows(engine)) == 2 and healthy.pending() == 0
 
@@ -107,6 +109,52 @@ def test_outbox_relay_thread_retries_until_published(engine: Engine, gcp_env: Em
         assert queue.pending() == 0
     finally:
         queue.stop_relay()
+
+
+def test_two_relays_publish_each_job_once(engine: Engine, gcp_env: Emulators) -> None:
+    """Two API processes, each with its relay, on one database: every job is published
+    exactly once (a relay publishing the other's fresh rows made the other's request look
+    like a republish: 1 in 3 jobs ran twice under load)."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    topic = f"relays-{uuid.uuid4().hex[:8]}"
+    admin = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic_path = admin.topic_path(gcp_env.project, topic)
+    admin.create_topic(name=topic_path)
+    sub_path = subscriber.subscription_path(gcp_env.project, topic + "-pull")
+    subscriber.create_subscription(name=sub_path, topic=topic_path)
+    store = SqlJobStore(engine, outbox=True)
+    user = store.get_or_create_user("u").id
+    relays = [
+        OutboxQueue(engine, PubSubPublisher(publisher_client(), gcp_env.project, topic))
+        for _ in range(2)
+    ]
+    for relay in relays:
+        relay.start_relay(0.05)
+    try:
+        jobs = [_new_job(store, user) for _ in range(60)]
+        for i, job in enumerate(jobs):
+            relays[i % 2].publish(job.id)
+        deadline = time.monotonic() + 20
+        while relays[0].pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert relays[0].pending() == 0
+    finally:
+        for relay in relays:
+            relay.stop_relay()
+    delivered: list[str] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        response = subscriber.pull(subscription=sub_path, max_messages=100, timeout=2)
+        if not response.received_messages and len(delivered) >= len(jobs):
+            break
+        delivered += [m.message.attributes["job_id"] for m in response.received_messages]
+        if response.received_messages:
+            subscriber.acknowledge(
+                subscription=sub_path, ack_ids=[m.ack_id for m in response.received_messages]
+            )
+    assert sorted(delivered) == sorted(j.id for j in jobs)
 
 
 # -- Secret Manager ----------------------------------------------------------------------

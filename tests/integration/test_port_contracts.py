@@ -25,9 +25,11 @@ from quantrun.adapters.gcp.gcs_artifacts import GcsArtifactStore
 from quantrun.adapters.gcp.pubsub import PubSubPublisher
 from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.engine import make_engine
+from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.outbox import OutboxQueue
 from quantrun.bootstrap import _emulator_signing_credentials
 from quantrun.errors import Conflict
+from quantrun.jobs.domain import Job, JobStatus
 from quantrun.ports import PriceRow
 from tests.harness.emulators import Emulators
 
@@ -185,11 +187,26 @@ def _pubsub_consumer(emu: Emulators) -> tuple[PubSubPublisher, Any]:
     return PubSubPublisher(publisher_client(), emu.project, topic, timeout=10), receive
 
 
+def _queued_job(store: SqlJobStore, user_id: str) -> Job:
+    job = Job(
+        id=str(uuid.uuid4()),
+        user_id=user_id,
+        model="black_scholes",
+        params={},
+        status=JobStatus.QUEUED,
+        created_at=datetime.now(UTC),
+    )
+    return store.create_job(job)
+
+
 @pytest.mark.parametrize("kind", ["embedded", "pubsub"])
 def test_job_queue_contract(
     kind: str, queue_engine: Engine, request: pytest.FixtureRequest
 ) -> None:
-    ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    # the queue hands on jobs the store holds as queued (in gcp mode with their outbox rows)
+    store = SqlJobStore(queue_engine, outbox=kind == "pubsub")
+    user = store.get_or_create_user("contract")
+    ids = [_queued_job(store, user.id).id for _ in range(2)]
     if kind == "embedded":
         queue: Any = EmbeddedQueue(queue_engine, visibility_seconds=30)
 

@@ -1,23 +1,37 @@
 """``JobQueue`` for gcp mode: the transactional outbox and its relay.
 
-The job store writes an outbox row in the job's own transaction; ``flush`` publishes the
-unsent rows through a ``Publisher`` (Pub/Sub) and marks them sent. A relay thread
-publishes the jobs its own process asked for as soon as it is woken, and every
-``interval`` seconds sweeps up the rows nobody published within ``orphan_after`` seconds
-(a failed publish, a process that died between the commit and the publish). Leaving other
-processes' fresh rows alone keeps each job to one publish: a relay that published
-another process's row would make that process's own request look like a republish. On
-PostgreSQL, concurrent relays skip each other's locked rows (FOR UPDATE SKIP LOCKED); a
-duplicate publish is harmless anyway, since claims are guarded.
+The job store writes a job's outbox row in the transaction that makes it queued (created,
+or requeued by the reclaim sweep), so a crash between the commit and the publish never
+loses a job. ``publish(job_id)`` hands such a committed job to the relay, which publishes
+it through a ``Publisher`` (Pub/Sub) at once, with no read of the outbox, and then marks
+its row sent in one statement. Every ``interval`` seconds the relay also sweeps up the
+rows nobody published within ``orphan_after`` seconds (a failed publish, a process that
+died between the commit and the publish). Leaving other processes' fresh rows to them
+keeps each job to one publish; a duplicate (a process dying between the publish and the
+mark, a sweep racing a slow relay) is harmless anyway, since claims are guarded. On
+PostgreSQL, concurrent sweeps skip each other's rows (FOR UPDATE SKIP LOCKED).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Engine, and_, insert, or_, select, true, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    and_,
+    any_,
+    bindparam,
+    select,
+    true,
+    update,
+)
 
 from quantrun.adapters.sql.schema import outbox
 from quantrun.clock import utcnow
@@ -43,6 +57,7 @@ class OutboxQueue:
         orphan_after: float = 5.0,
     ) -> None:
         self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._publisher = publisher
         self._batch = batch
         self._orphan_after = timedelta(seconds=orphan_after)
@@ -57,10 +72,9 @@ class OutboxQueue:
         self._publisher.ping()
 
     def publish(self, job_id: str) -> None:
-        """Have the job published. A new job's outbox row committed with the job; a
-        republished one (reclaim) gets a row if it has no unsent one. With the relay thread
-        running, the caller only hands over the id (no database work in the request);
-        otherwise the row is ensured and flushed right here."""
+        """Publish a job whose outbox row is committed. With the relay thread running, the
+        caller only hands over the id (no database work in the request); otherwise it is
+        published right here."""
         with self._requested_lock:
             self._requested.append(job_id)
         if self._thread is not None and self._thread.is_alive():
@@ -68,94 +82,76 @@ class OutboxQueue:
         else:
             self._flush(orphans_before=utcnow() - self._orphan_after)
 
-    def _ensure_rows(self, job_ids: list[str]) -> None:
-        """One query for the ids that already have an unsent row (new jobs all do), one
-        insert for the rest (reclaimed jobs)."""
-        wanted = list(dict.fromkeys(job_ids))
-        now = utcnow()
-        with self._engine.begin() as conn:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                pending = set(
-                    conn.execute(
-                        select(outbox.c.job_id).where(
-                            outbox.c.job_id.in_(chunk), outbox.c.sent_at.is_(None)
-                        )
-                    ).scalars()
-                )
-                missing = [j for j in chunk if j not in pending]
-                if missing:
-                    conn.execute(
-                        insert(outbox),
-                        [{"job_id": j, "created_at": now, "attempts": 0} for j in missing],
-                    )
-
     def flush(self) -> int:
-        """Publish every unsent row; returns how many were sent. Never raises for a publish
-        failure (the row stays unsent and the relay retries)."""
+        """Publish every unsent row; returns how many jobs were sent. Never raises for a
+        publish failure (the row stays unsent and the relay retries)."""
         return self._flush(orphans_before=None)
 
     def _flush(self, orphans_before: datetime | None) -> int:
-        """Publish the requested jobs' rows and, when ``orphans_before`` is given, only
-        those of the other unsent rows created before it (None: all of them)."""
+        """Publish the requested jobs, then the unsent rows created before
+        ``orphans_before`` (None: all of them)."""
         with self._requested_lock:
             requested, self._requested = self._requested, []
-        if requested:
-            try:
-                self._ensure_rows(requested)
-            except Exception:
-                with self._requested_lock:  # keep them for the next pass
-                    self._requested[:0] = requested
-                raise
         scope: ColumnElement[bool] = true()
         if orphans_before is not None:
-            scope = or_(outbox.c.created_at < orphans_before, outbox.c.job_id.in_(requested))
+            scope = outbox.c.created_at < orphans_before
         sent = 0
         with self._flush_lock:
+            for start in range(0, len(requested), self._batch):
+                chunk = list(dict.fromkeys(requested[start : start + self._batch]))
+                sent += self._publish_and_mark(chunk)
             while True:
-                batch_sent, more = self._flush_batch(scope)
+                batch_sent, more = self._sweep_batch(scope)
                 sent += batch_sent
                 if not more:
                     return sent
 
-    def _flush_batch(self, scope: ColumnElement[bool]) -> tuple[int, bool]:
+    def _sweep_batch(self, scope: ColumnElement[bool]) -> tuple[int, bool]:
         with self._engine.begin() as conn:
             query = (
-                select(outbox.c.id, outbox.c.job_id)
+                select(outbox.c.job_id)
                 .where(and_(outbox.c.sent_at.is_(None), scope))
                 .order_by(outbox.c.id)
                 .limit(self._batch)
             )
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            rows = conn.execute(query).all()
-            if not rows:
+            job_ids = list(dict.fromkeys(conn.execute(query).scalars()))
+            if not job_ids:
                 return 0, False
-            results = self._publisher.publish_many([r.job_id for r in rows])
-            now = utcnow()
-            ok = [r.id for r, err in zip(rows, results, strict=True) if err is None]
-            if ok:
-                conn.execute(update(outbox).where(outbox.c.id.in_(ok)).values(sent_at=now))
-            for row, err in zip(rows, results, strict=True):
-                if err is not None:
-                    conn.execute(
-                        update(outbox)
-                        .where(outbox.c.id == row.id)
-                        .values(attempts=outbox.c.attempts + 1, last_error=_describe(err)[:2000])
-                    )
-            failed = len(rows) - len(ok)
-            if failed:
-                log.warning(
-                    "outbox publish failed; will retry",
-                    extra={
-                        "fields": {
-                            "failed": failed,
-                            "error": _describe(next(e for e in results if e is not None))[:300],
-                        }
-                    },
-                )
+            sent = self._publish_and_mark(job_ids, locked=conn)
             # stop after a failing batch: the broker is likely down, the relay retries later
-            return len(ok), failed == 0 and len(rows) == self._batch
+            return sent, sent == len(job_ids) and len(job_ids) == self._batch
+
+    def _publish_and_mark(self, job_ids: Sequence[str], locked: Connection | None = None) -> int:
+        """Publish, then mark the published jobs' unsent rows sent and count an attempt on
+        the others (on ``locked``, the sweep's transaction, else in autocommit: no
+        connection is held while publishing); returns how many were published."""
+        results = self._publisher.publish_many(list(job_ids))
+        ok = [j for j, err in zip(job_ids, results, strict=True) if err is None]
+        failed = [(j, err) for j, err in zip(job_ids, results, strict=True) if err is not None]
+        if locked is not None:
+            self._mark(locked, ok, failed)
+        else:
+            with self._autocommit.connect() as conn:
+                self._mark(conn, ok, failed)
+        if failed:
+            log.warning(
+                "outbox publish failed; will retry",
+                extra={"fields": {"failed": len(failed), "error": _describe(failed[0][1])[:300]}},
+            )
+        return len(ok)
+
+    @staticmethod
+    def _mark(conn: Connection, ok: list[str], failed: list[tuple[str, Exception]]) -> None:
+        if ok:
+            conn.execute(update(outbox).where(_unsent_rows_of(conn, ok)).values(sent_at=utcnow()))
+        for job_id, err in failed:
+            conn.execute(
+                update(outbox)
+                .where(_unsent_rows_of(conn, [job_id]))
+                .values(attempts=outbox.c.attempts + 1, last_error=_describe(err)[:2000])
+            )
 
     def pending(self) -> int:
         with self._engine.connect() as conn:
@@ -181,6 +177,15 @@ class OutboxQueue:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _unsent_rows_of(conn: Connection, job_ids: list[str]) -> ColumnElement[bool]:
+    # PostgreSQL: one array parameter, so the statement text (and its prepared statement)
+    # is the same for any number of ids
+    if conn.dialect.name == "postgresql":
+        ids = bindparam("job_ids", value=job_ids, type_=ARRAY(String))
+        return and_(outbox.c.sent_at.is_(None), outbox.c.job_id == any_(ids))
+    return and_(outbox.c.sent_at.is_(None), outbox.c.job_id.in_(job_ids))
 
 
 def _describe(err: Exception) -> str:

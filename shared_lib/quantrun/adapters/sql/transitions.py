@@ -10,11 +10,11 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Engine, and_, func, insert, or_, select, update
 
 from quantrun.adapters.sql import pg_statements
 from quantrun.adapters.sql.rows import to_job, write_event
-from quantrun.adapters.sql.schema import jobs
+from quantrun.adapters.sql.schema import jobs, outbox
 from quantrun.errors import Conflict
 from quantrun.jobs.domain import ArtifactRef, Claim, ClaimOutcome, Job, JobError, JobStatus
 
@@ -261,6 +261,8 @@ class SqlTransitions:
                     lease_expires_at=None,
                 )
             ).rowcount
+            if updated and self._outbox:  # published by the relay, as a new job's row
+                conn.execute(insert(outbox).values(job_id=job_id, created_at=now, attempts=0))
             if updated and row.status == JobStatus.RUNNING.value:
                 write_event(
                     conn,
