@@ -242,3 +242,30 @@ def test_api_key_lookups_are_cached_only_when_valid(world: World) -> None:
     assert authenticate(world.store, later, cache) is None  # not created yet
     create_key(world.store, "cached", later)
     assert authenticate(world.store, later, cache) is not None  # works at once
+
+
+class _HeartbeatLog:
+    """Records heartbeats; every renewal succeeds."""
+
+    def __init__(self) -> None:
+        self.beats: list[str] = []
+
+    def heartbeat(self, job_id: str, **_kwargs: Any) -> bool:
+        self.beats.append(job_id)
+        return True
+
+
+def test_one_keeper_renews_leases_of_different_lengths() -> None:
+    from quantrun.jobs.lease import Lease
+
+    store: Any = _HeartbeatLog()
+    long_lease = Lease(store, "long", WorkerConfig("w", lease_seconds=30.0), lambda: None)
+    short_lease = Lease(store, "short", WorkerConfig("w", lease_seconds=0.15), lambda: None)
+    with long_lease:
+        time.sleep(0.05)  # the keeper now sleeps until the long lease is due (10 s)
+        with short_lease:
+            time.sleep(0.5)  # ten renewal intervals of the short lease
+        renewed = store.beats.count("short")
+        time.sleep(0.2)
+        assert store.beats.count("short") == renewed  # none after the job ended
+    assert renewed >= 5 and "long" not in store.beats

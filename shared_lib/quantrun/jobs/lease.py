@@ -94,14 +94,19 @@ class _Keeper:
         self._leases: set[Lease] = set()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wake_at = 0.0  # when the keeper next wakes by itself (monotonic)
 
     def add(self, lease: Lease) -> None:
         with self._changed:
+            idle = not self._leases
             self._leases.add(lease)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
                 self._thread.start()
-            self._changed.notify()
+            elif idle or lease.next_beat < self._wake_at:
+                # otherwise the keeper already wakes in time for it (waking it for every
+                # job would cost more than the job's own bookkeeping)
+                self._changed.notify()
 
     def discard(self, lease: Lease) -> None:
         with self._changed:
@@ -113,8 +118,9 @@ class _Keeper:
                 now = time.monotonic()
                 due = [lease for lease in self._leases if lease.next_beat <= now]
                 if not due:
-                    wake = min((lease.next_beat for lease in self._leases), default=now + 60)
-                    self._changed.wait(max(wake - now, 0.01))
+                    self._wake_at = min((ls.next_beat for ls in self._leases), default=now + 60)
+                    self._changed.wait(max(self._wake_at - now, 0.01))
+                    self._wake_at = 0.0
                     continue
             for lease in due:
                 try:
