@@ -123,7 +123,7 @@ def to_done_ms(jobs: list[dict]) -> list[float]:
 def main() -> None:
     stack = start_stack(
         sample_symbols=["AAPL", "SPY"],
-        service_env={"QUANTRUN_API_WORKERS": os.environ.get("LOAD_API_WORKERS", "1")},
+        service_env={"QUANTRUN_API_WORKERS": os.environ.get("LOAD_API_WORKERS", "2")},
     )
     try:
         key = stack.create_key("load")
