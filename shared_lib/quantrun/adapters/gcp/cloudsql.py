@@ -18,7 +18,7 @@ def cloudsql_engine(
     database: str,
     password: str | None = None,
     private_ip: bool = True,
-    pool_size: int = 10,
+    pool_size: int = 5,
 ) -> tuple[Engine, Any]:
     """Returns the engine and the connector (close it at shutdown)."""
     from google.cloud.sql.connector import Connector, IPTypes

@@ -21,7 +21,7 @@ IDLE_PING_SECONDS = 30.0
 PG_DRIVER = "postgresql+pg8000_prepared"
 
 
-def make_engine(url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, connect_timeout: float = 10.0) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
