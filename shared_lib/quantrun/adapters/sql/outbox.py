@@ -15,6 +15,7 @@ PostgreSQL, concurrent sweeps skip each other's rows (FOR UPDATE SKIP LOCKED).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -87,8 +88,8 @@ class OutboxQueue:
         publish failure (the row stays unsent and the relay retries)."""
         return self._flush(orphans_before=None)
 
-    def _flush(self, orphans_before: datetime | None) -> int:
-        """Publish the requested jobs, then the unsent rows created before
+    def _flush(self, orphans_before: datetime | None, *, sweep: bool = True) -> int:
+        """Publish the requested jobs, then (``sweep``) the unsent rows created before
         ``orphans_before`` (None: all of them)."""
         with self._requested_lock:
             requested, self._requested = self._requested, []
@@ -100,11 +101,12 @@ class OutboxQueue:
             for start in range(0, len(requested), self._batch):
                 chunk = list(dict.fromkeys(requested[start : start + self._batch]))
                 sent += self._publish_and_mark(chunk)
-            while True:
+            while sweep:
                 batch_sent, more = self._sweep_batch(scope)
                 sent += batch_sent
                 if not more:
-                    return sent
+                    break
+        return sent
 
     def _sweep_batch(self, scope: ColumnElement[bool]) -> tuple[int, bool]:
         with self._engine.begin() as conn:
@@ -158,16 +160,23 @@ class OutboxQueue:
             return len(conn.execute(select(outbox.c.id).where(outbox.c.sent_at.is_(None))).all())
 
     def start_relay(self, interval: float) -> None:
+        """Publish requested jobs as soon as they come; sweep for orphans every
+        ``interval`` seconds (not on every wake: under load that is a query per batch)."""
+
         def loop() -> None:
+            last_sweep = -interval
             while not self._stop.is_set():
                 self._wake.wait(interval)
                 self._wake.clear()
                 if self._stop.is_set():
                     return
+                sweep = time.monotonic() - last_sweep >= interval
                 try:
-                    self._flush(orphans_before=utcnow() - self._orphan_after)
+                    self._flush(orphans_before=utcnow() - self._orphan_after, sweep=sweep)
                 except Exception:
                     log.exception("outbox relay failed")
+                if sweep:
+                    last_sweep = time.monotonic()
 
         self._thread = threading.Thread(target=loop, name="outbox-relay", daemon=True)
         self._thread.start()
