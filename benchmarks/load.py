@@ -3,6 +3,11 @@ Pub/Sub push, BigQuery, Cloud Storage), driven over HTTP from this process.
 
 Reports submits/s and POST /v1/jobs latency, end-to-end jobs/s and submit-to-done
 latency for N small jobs, and submit-to-done at a paced offered rate. Figures only.
+Last, the same N jobs through the pull runner (``quantrun worker --pull``, the push
+subscription turned into a pull one): the Pub/Sub emulator pushes from two loops, one
+message at a time each, so push throughput is two over the time one push takes; the pull
+row shows what the pipeline does without that limit. Each phase submits as its own user,
+so waiting for a phase lists only its jobs.
 
 The load generator shares the two cores with everything it measures, so it is kept light:
 ``http.client`` on one keep-alive connection per thread (~0.5 ms of CPU per request
@@ -13,7 +18,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -26,12 +33,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness.stack import start_stack
+from tests.harness.stack import QUANTRUN, Stack, start_stack
 
 N_JOBS = int(os.environ.get("LOAD_JOBS", "2000"))
 CONCURRENCY = int(os.environ.get("LOAD_CONCURRENCY", "16"))
 PACED_RATE = float(os.environ.get("LOAD_RATE", "100"))
 PACED_JOBS = int(os.environ.get("LOAD_PACED_JOBS", "500"))
+PULL_THREADS = int(os.environ.get("LOAD_PULL_THREADS", "8"))
 BODY = {
     "model": "black_scholes",
     "params": {
@@ -105,7 +113,7 @@ def wait_all(client: httpx.Client, ids: list[str], timeout: float = 600) -> list
             page = client.get(
                 "/v1/jobs", params={"status": "succeeded", "limit": 200, "cursor": cursor}
             ).json()
-        time.sleep(0.5)
+        time.sleep(1.0)
     if pending:
         raise RuntimeError(f"{len(pending)} jobs did not finish")
     return [done[i] for i in ids]
@@ -120,29 +128,64 @@ def to_done_ms(jobs: list[dict]) -> list[float]:
     return out
 
 
+def end_to_end(jobs: list[dict]) -> float:
+    """Jobs per second from the first submit to the last finish."""
+    last_finish = max(datetime.fromisoformat(j["finished_at"].replace("Z", "+00:00")) for j in jobs)
+    first_create = min(datetime.fromisoformat(j["created_at"].replace("Z", "+00:00")) for j in jobs)
+    return len(jobs) / (last_finish - first_create).total_seconds()
+
+
+def through_pull_runner(stack: Stack) -> list[dict]:
+    """N jobs with the push subscription turned into a pull one and a pull runner."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    assert stack.worker is not None
+    stack.worker.stop()
+    with stack.env_applied():
+        subscriber = pubsub_v1.SubscriberClient()
+        path = subscriber.subscription_path(stack.emulators.project, stack.names.subscription)
+        subscriber.modify_push_config(subscription=path, push_config={})
+        subscriber.close()
+    log = stack.workdir / "worker-pull.log"
+    proc = subprocess.Popen(
+        [QUANTRUN, "worker", "--pull", stack.names.subscription],
+        env={**os.environ, **stack.env, "QUANTRUN_WORKER_THREADS": str(PULL_THREADS)},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        key, client = phase_user(stack, "load-pull")
+        ids, _, _ = submit_many(stack.api_url, key, N_JOBS, CONCURRENCY)
+        return wait_all(client, ids)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def phase_user(stack: Stack, name: str) -> tuple[str, httpx.Client]:
+    key = stack.create_key(name)
+    client = httpx.Client(
+        base_url=stack.api_url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+    )
+    return key, client
+
+
 def main() -> None:
     stack = start_stack(
         sample_symbols=["AAPL", "SPY"],
         service_env={"QUANTRUN_API_WORKERS": os.environ.get("LOAD_API_WORKERS", "2")},
     )
     try:
-        key = stack.create_key("load")
-        client = httpx.Client(
-            base_url=stack.api_url, timeout=30, headers={"Authorization": f"Bearer {key}"}
-        )
-        submit_many(stack.api_url, key, 50, 4)  # warm up
+        key, _ = phase_user(stack, "load-warm-up")
+        submit_many(stack.api_url, key, 50, 4)
+        key, client = phase_user(stack, "load-burst")
         ids, latencies, wall = submit_many(stack.api_url, key, N_JOBS, CONCURRENCY)
         jobs = wait_all(client, ids)
-        last_finish = max(
-            datetime.fromisoformat(j["finished_at"].replace("Z", "+00:00")) for j in jobs
-        )
-        first_create = min(
-            datetime.fromisoformat(j["created_at"].replace("Z", "+00:00")) for j in jobs
-        )
-        e2e_wall = (last_finish - first_create).total_seconds()
+        burst_rate = end_to_end(jobs)
         burst_done = to_done_ms(jobs)
 
         paced_ids: list[str] = []
+        key, client = phase_user(stack, "load-paced")
         submitter = Submitter(stack.api_url, key)
         interval = 1.0 / PACED_RATE
         start = time.perf_counter()
@@ -154,6 +197,8 @@ def main() -> None:
             paced_ids.append(submitter.submit())
         achieved = PACED_JOBS / (time.perf_counter() - start)
         paced_done = to_done_ms(wait_all(client, paced_ids))
+        pulled = through_pull_runner(stack)
+        pull_done = to_done_ms(pulled)
 
         rows = [
             (
@@ -164,7 +209,7 @@ def main() -> None:
             ),
             (
                 f"{N_JOBS} small jobs end to end",
-                f"{N_JOBS / e2e_wall:,.0f} jobs/s",
+                f"{burst_rate:,.0f} jobs/s",
                 f"p50 {pct(burst_done, 0.5):,.0f} ms",
                 f"p99 {pct(burst_done, 0.99):,.0f} ms",
             ),
@@ -173,6 +218,12 @@ def main() -> None:
                 "submit-to-done",
                 f"p50 {pct(paced_done, 0.5):,.0f} ms",
                 f"p99 {pct(paced_done, 0.99):,.0f} ms",
+            ),
+            (
+                f"{N_JOBS} small jobs, pull runner ({PULL_THREADS} threads)",
+                f"{end_to_end(pulled):,.0f} jobs/s",
+                f"p50 {pct(pull_done, 0.5):,.0f} ms",
+                f"p99 {pct(pull_done, 0.99):,.0f} ms",
             ),
         ]
         print(
