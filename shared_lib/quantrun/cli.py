@@ -9,6 +9,7 @@ embedded mode's dev key.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -55,6 +56,12 @@ def ensure_dev_key(settings: Settings, store: Any) -> str:
     return key
 
 
+def freeze_startup_heap() -> None:
+    """What start-up built (modules, numba/scipy, clients) lives as long as the server:
+    keep it out of the garbage collector's full passes, which otherwise stall requests."""
+    gc.freeze()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -97,6 +104,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.stderr.flush()
     elif container.outbox is not None:
         container.outbox.start_relay(settings.outbox_interval_seconds)
+    freeze_startup_heap()
     try:
         uvicorn.run(
             create_app(container),
@@ -140,6 +148,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             assert container.outbox is not None
             container.outbox.start_relay(settings.outbox_interval_seconds)
             port = args.port or int(os.environ.get("PORT", "8081"))
+            freeze_startup_heap()
             uvicorn.run(
                 create_push_app(container),
                 host=args.host or settings.host,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -80,7 +79,4 @@ def create_app(container: Container) -> FastAPI:
     for router in (health.router, models.router, jobs.router, prices.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_request_bytes)
-    # What start-up built (modules, numba/scipy, clients) lives as long as the process:
-    # keep it out of the collector's full passes, which otherwise stall requests.
-    gc.freeze()
     return app

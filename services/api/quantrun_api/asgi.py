@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from quantrun.bootstrap import bootstrap
+from quantrun.cli import freeze_startup_heap
 from quantrun.logging import configure_logging
 from quantrun.settings import Settings
 from quantrun_api.app import create_app
@@ -20,4 +21,5 @@ def create_app_from_env() -> FastAPI:
         container.outbox.start_relay(settings.outbox_interval_seconds)
     app = create_app(container)
     app.router.on_shutdown.append(container.close)
+    freeze_startup_heap()
     return app

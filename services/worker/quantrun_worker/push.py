@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gc
 import json
 import uuid
 from dataclasses import dataclass
@@ -187,5 +186,4 @@ def create_push_app(container: Container) -> FastAPI:
         )
         return JSONResponse({"reclaimed": count})
 
-    gc.freeze()  # as the API (quantrun_api.app): start-up objects out of full collections
     return app
