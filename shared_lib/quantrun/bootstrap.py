@@ -78,7 +78,11 @@ def build_job_store(settings: Settings, *, migrate_db: bool = True) -> tuple[Eng
 
 def _engine(settings: Settings, closers: list[Any]) -> Engine:
     if settings.database_url:
-        return make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        return make_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            prepared_statements=settings.db_prepared_statements,
+        )
     if settings.mode == "gcp" and settings.cloudsql_instance:
         from quantrun.adapters.gcp.cloudsql import cloudsql_engine
 
@@ -92,6 +96,7 @@ def _engine(settings: Settings, closers: list[Any]) -> Engine:
             database=settings.db_name,
             password=password,
             pool_size=settings.db_pool_size,
+            prepared_statements=settings.db_prepared_statements,
         )
         closers.append(connector)
         return engine

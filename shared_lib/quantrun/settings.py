@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         "load: ~115 ms with 4, ~290 ms with 10, measured here). Keep pool size x "
         "instances under the Cloud SQL tier's max_connections.",
     )
+    db_prepared_statements: bool = Field(
+        True,
+        description="Keep statements prepared per connection (fewer round trips); false "
+        "behind a transaction-pooling proxy (PgBouncer transaction mode).",
+    )
     price_db_path: Path | None = Field(None, description="DuckDB file (default: data_dir).")
     artifacts_dir: Path | None = Field(None, description="Artifact folder (default: data_dir).")
     api_key: SecretStr | None = Field(

@@ -11,13 +11,16 @@ from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-stock-dialect"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The job store's engines: SQLite (embedded), PostgreSQL through the prepared-statement
+    dialect, and through SQLAlchemy's stock pg8000 dialect (QUANTRUN_DB_PREPARED_STATEMENTS
+    =false, for transaction-pooling proxies)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'jobs.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    eng = make_engine(url)
+    eng = make_engine(url, prepared_statements=request.param != "postgresql-stock-dialect")
     migrate.upgrade(eng)
     yield eng
     eng.dispose()

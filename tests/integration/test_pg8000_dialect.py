@@ -171,13 +171,19 @@ def test_a_statement_invalidated_by_a_schema_change_is_prepared_again(
         assert conn.execute(query, {"id": 0}).keys() == ["id", "name", "doc", "at", "x", "extra"]
 
 
-def test_a_connection_dropped_while_idle_is_replaced_on_checkout(postgres_url: str) -> None:
-    engine = create_engine(
-        f"{PG_DRIVER}://{postgres_url.split('://', 1)[1]}", pool_size=1, max_overflow=0
-    )
+@pytest.mark.parametrize("driver", [PG_DRIVER, "postgresql+pg8000"])
+def test_a_connection_dropped_while_idle_is_replaced_on_checkout(
+    postgres_url: str, driver: str
+) -> None:
+    engine = create_engine(f"{driver}://{postgres_url.split('://', 1)[1]}", pool_size=1)
     ping_when_idle(engine, idle_seconds=0.05)
     with engine.connect() as conn:
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    time.sleep(0.1)
+    with engine.connect() as conn:  # pinged and alive: the same connection
+        raw: Any = conn.connection.dbapi_connection
+        assert not raw._in_transaction  # the stock ping's transaction was closed
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid
     with create_engine(postgres_url).begin() as admin:
         admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     time.sleep(0.1)

@@ -19,6 +19,7 @@ def cloudsql_engine(
     password: str | None = None,
     private_ip: bool = True,
     pool_size: int = 5,
+    prepared_statements: bool = True,
 ) -> tuple[Engine, Any]:
     """Returns the engine and the connector (close it at shutdown)."""
     from google.cloud.sql.connector import Connector, IPTypes
@@ -38,7 +39,7 @@ def cloudsql_engine(
 
     # Cloud Run: few connections per instance, recycled before Cloud SQL drops idle ones.
     engine = create_engine(
-        f"{PG_DRIVER}://",
+        f"{PG_DRIVER}://" if prepared_statements else "postgresql+pg8000://",
         creator=connect,
         pool_size=pool_size,
         max_overflow=0,  # as make_engine: no connect per request under load

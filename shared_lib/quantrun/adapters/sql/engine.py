@@ -21,7 +21,16 @@ IDLE_PING_SECONDS = 30.0
 PG_DRIVER = "postgresql+pg8000_prepared"
 
 
-def make_engine(url: str, *, pool_size: int = 5, connect_timeout: float = 10.0) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    connect_timeout: float = 10.0,
+    prepared_statements: bool = True,
+) -> Engine:
+    """``prepared_statements=False``: SQLAlchemy's stock pg8000 dialect, for a
+    transaction-pooling proxy in front of PostgreSQL (named statements do not survive the
+    proxy's switching of server connections)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
@@ -40,7 +49,7 @@ def make_engine(url: str, *, pool_size: int = 5, connect_timeout: float = 10.0) 
         return engine
     scheme, rest = url.split("://", 1)
     if scheme in ("postgresql", "postgres", "postgresql+pg8000"):
-        url = f"{PG_DRIVER}://{rest}"
+        url = f"{PG_DRIVER if prepared_statements else 'postgresql+pg8000'}://{rest}"
     engine = create_engine(
         url,
         pool_size=pool_size,
@@ -70,5 +79,8 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> N
             return
         try:
             engine.dialect.do_ping(dbapi_conn)
+            # the stock pg8000 ping opens a transaction; left open, it would swallow the
+            # autocommit statements that follow (a no-op for pg8000_prepared's ping)
+            dbapi_conn.rollback()
         except Exception as error:
             raise exc.DisconnectionError(f"pooled connection failed its ping: {error}") from error
