@@ -242,6 +242,14 @@ def test_api_key_lookups_are_cached_only_when_valid(world: World) -> None:
     assert authenticate(world.store, later, cache) is None  # not created yet
     create_key(world.store, "cached", later)
     assert authenticate(world.store, later, cache) is not None  # works at once
+    # the API's event loop reads the cache without the database, and only fresh entries
+    from quantrun.jobs.auth import cached_user
+
+    calls.clear()
+    assert cached_user(key, cache) is not None and cached_user(later, cache) is not None
+    assert cached_user(generate_key(), cache) is None
+    assert cached_user(key, SingleFlightCache(ttl_seconds=0)) is None
+    assert calls == []
 
 
 class _HeartbeatLog:

@@ -33,6 +33,13 @@ class _UnknownKey(Exception):
     pass
 
 
+def cached_user(key: str, cache: SingleFlightCache) -> User | None:
+    """The key's user if the cache remembers it (no database call; None: ask
+    ``authenticate``)."""
+    user = cache.peek(("api-key", hash_key(key))) if key else None
+    return user if isinstance(user, User) else None
+
+
 def authenticate(store: JobStore, key: str, cache: SingleFlightCache | None = None) -> User | None:
     """The key's user, or None. With a cache, known keys are remembered for its TTL (one
     database round trip saved per request); unknown keys are never cached, so a key works

@@ -34,6 +34,14 @@ class SingleFlightCache:
         self._values: dict[Hashable, tuple[float, Any]] = {}
         self._flights: dict[Hashable, _Flight] = {}
 
+    def peek(self, key: Hashable) -> Any | None:
+        """The fresh cached value, or None; never loads (for callers that must not block)."""
+        with self._lock:
+            hit = self._values.get(key)
+            if hit is not None and self._clock() - hit[0] < self._ttl:
+                return hit[1]
+            return None
+
     def get(self, key: Hashable, load: Callable[[], T]) -> T:
         with self._lock:
             hit = self._values.get(key)
