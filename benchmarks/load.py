@@ -96,42 +96,42 @@ def submit_many(
 
 
 def wait_all(client: httpx.Client, ids: list[str], timeout: float = 600) -> list[dict]:
+    """The jobs once all have finished (the client's user has only these); a failed or
+    cancelled one stops the run, since its figures would be wrong."""
     deadline = time.monotonic() + timeout
     pending = set(ids)
     done: dict[str, dict] = {}
     while pending and time.monotonic() < deadline:
-        page = client.get("/v1/jobs", params={"status": "succeeded", "limit": 200}).json()
-        cursor = None
-        while True:
+        params: dict[str, str | int] = {"limit": 200}
+        while pending:
+            page = client.get("/v1/jobs", params=params).json()
             for job in page["items"]:
-                if job["id"] in pending:
+                if job["id"] in pending and job["status"] in ("succeeded", "failed", "cancelled"):
+                    if job["status"] != "succeeded":
+                        raise RuntimeError(f"job {job['id']} {job['status']}: {job['error']}")
                     pending.discard(job["id"])
                     done[job["id"]] = job
-            cursor = page["next_cursor"]
-            if not cursor or not pending:
+            if not page["next_cursor"]:
                 break
-            page = client.get(
-                "/v1/jobs", params={"status": "succeeded", "limit": 200, "cursor": cursor}
-            ).json()
+            params["cursor"] = page["next_cursor"]
         time.sleep(1.0)
     if pending:
         raise RuntimeError(f"{len(pending)} jobs did not finish")
     return [done[i] for i in ids]
 
 
+def _at(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
 def to_done_ms(jobs: list[dict]) -> list[float]:
-    out = []
-    for job in jobs:
-        created = datetime.fromisoformat(job["created_at"].replace("Z", "+00:00"))
-        finished = datetime.fromisoformat(job["finished_at"].replace("Z", "+00:00"))
-        out.append((finished - created).total_seconds() * 1000)
-    return out
+    return [(_at(j["finished_at"]) - _at(j["created_at"])).total_seconds() * 1000 for j in jobs]
 
 
 def end_to_end(jobs: list[dict]) -> float:
     """Jobs per second from the first submit to the last finish."""
-    last_finish = max(datetime.fromisoformat(j["finished_at"].replace("Z", "+00:00")) for j in jobs)
-    first_create = min(datetime.fromisoformat(j["created_at"].replace("Z", "+00:00")) for j in jobs)
+    last_finish = max(_at(j["finished_at"]) for j in jobs)
+    first_create = min(_at(j["created_at"]) for j in jobs)
     return len(jobs) / (last_finish - first_create).total_seconds()
 
 

@@ -27,22 +27,9 @@ from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.outbox import OutboxQueue
 from quantrun.adapters.sql.schema import outbox
 from quantrun.errors import Conflict
-from quantrun.jobs.domain import Job, JobStatus
 from tests.harness.emulators import Emulators
 from tests.harness.postgres import free_port
-
-
-def _new_job(store: SqlJobStore, user: str, key: str | None = None) -> Job:
-    job = Job(
-        id=str(uuid.uuid4()),
-        user_id=user,
-        model="black_scholes",
-        params={},
-        status=JobStatus.QUEUED,
-        created_at=datetime.now(UTC),
-        idempotency_key=key,
-    )
-    return store.create_job(job)
+from tests.integration.helpers import pulled_topic, queued_job
 
 
 def _outbox_rows(engine: Engine) -> list[Any]:
@@ -55,9 +42,9 @@ def test_outbox_row_commits_with_the_job_and_survives_a_failed_publish(
 ) -> None:
     store = SqlJobStore(engine, outbox=True)
     user = store.get_or_create_user("u").id
-    job = _new_job(store, user, key="k")
+    job = queued_job(store, user, key="k")
     with pytest.raises(Conflict):
-        _new_job(store, user, key="k")  # the failed insert leaves no outbox row behind
+        queued_job(store, user, key="k")  # the failed insert leaves no outbox row behind
     assert [r.job_id for r in _outbox_rows(engine)] == [job.id]
 
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
@@ -94,7 +81,7 @@ def test_outbox_relay_thread_retries_until_published(engine: Engine, gcp_env: Em
     admin = pubsub_v1.PublisherClient()
     store = SqlJobStore(engine, outbox=True)
     user = store.get_or_create_user("u").id
-    _new_job(store, user)
+    queued_job(store, user)
     queue = OutboxQueue(
         engine, PubSubPublisher(publisher_client(), gcp_env.project, topic, timeout=1.0)
     )
@@ -115,15 +102,7 @@ def test_two_relays_publish_each_job_once(engine: Engine, gcp_env: Emulators) ->
     """Two API processes, each with its relay, on one database: every job is published
     exactly once (a relay publishing the other's fresh rows made the other's request look
     like a republish: 1 in 3 jobs ran twice under load)."""
-    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-
-    topic = f"relays-{uuid.uuid4().hex[:8]}"
-    admin = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    topic_path = admin.topic_path(gcp_env.project, topic)
-    admin.create_topic(name=topic_path)
-    sub_path = subscriber.subscription_path(gcp_env.project, topic + "-pull")
-    subscriber.create_subscription(name=sub_path, topic=topic_path)
+    topic, receive = pulled_topic(gcp_env.project, "relays")
     store = SqlJobStore(engine, outbox=True)
     user = store.get_or_create_user("u").id
     relays = [
@@ -133,7 +112,7 @@ def test_two_relays_publish_each_job_once(engine: Engine, gcp_env: Emulators) ->
     for relay in relays:
         relay.start_relay(0.05)
     try:
-        jobs = [_new_job(store, user) for _ in range(60)]
+        jobs = [queued_job(store, user) for _ in range(60)]
         for i, job in enumerate(jobs):
             relays[i % 2].publish(job.id)
         deadline = time.monotonic() + 20
@@ -143,18 +122,7 @@ def test_two_relays_publish_each_job_once(engine: Engine, gcp_env: Emulators) ->
     finally:
         for relay in relays:
             relay.stop_relay()
-    delivered: list[str] = []
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        response = subscriber.pull(subscription=sub_path, max_messages=100, timeout=2)
-        if not response.received_messages and len(delivered) >= len(jobs):
-            break
-        delivered += [m.message.attributes["job_id"] for m in response.received_messages]
-        if response.received_messages:
-            subscriber.acknowledge(
-                subscription=sub_path, ack_ids=[m.ack_id for m in response.received_messages]
-            )
-    assert sorted(delivered) == sorted(j.id for j in jobs)
+    assert sorted(receive(len(jobs))) == sorted(j.id for j in jobs)
 
 
 # -- Secret Manager ----------------------------------------------------------------------

@@ -167,6 +167,29 @@ def test_expired_lease_is_reclaimed_and_attempts_are_bounded(
     assert failed.error is not None and failed.error.code == "attempts_exhausted"
 
 
+def test_a_claim_records_the_status_the_job_had(store: SqlJobStore, alice: str) -> None:
+    """Running (an expired lease taken over) or queued (requeued first): the event says
+    which, not a guess from the attempt count."""
+    job = new_job(store, alice)
+    lease = timedelta(seconds=10)
+    for attempt, now in enumerate((T0, T0 + timedelta(minutes=1)), start=1):
+        claim = store.claim(
+            job.id, worker=f"w{attempt}", now=now, lease_until=now + lease, max_attempts=5
+        )
+        assert claim.outcome == ClaimOutcome.CLAIMED
+    later = T0 + timedelta(minutes=2)
+    assert store.requeue(job.id, now=later)
+    third = store.claim(job.id, worker="w3", now=later, lease_until=later + lease, max_attempts=5)
+    assert third.job is not None and third.job.attempts == 3
+    claims = [e for e in store.events(job.id) if e.to_status == JobStatus.RUNNING]
+    assert [e.from_status for e in claims] == [
+        JobStatus.QUEUED,
+        JobStatus.RUNNING,
+        JobStatus.QUEUED,
+    ]
+    assert claims[-1].reason == "claimed by w3 (attempt 3)"
+
+
 def test_requeue_only_takes_expired_leases(store: SqlJobStore, alice: str) -> None:
     job = new_job(store, alice)
     store.claim(job.id, worker="w1", now=T0, lease_until=T0 + timedelta(seconds=10), max_attempts=3)

@@ -4,7 +4,6 @@ real files, the Google Cloud ones through the real clients against the emulators
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -29,9 +28,9 @@ from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.outbox import OutboxQueue
 from quantrun.bootstrap import _emulator_signing_credentials
 from quantrun.errors import Conflict
-from quantrun.jobs.domain import Job, JobStatus
 from quantrun.ports import PriceRow
 from tests.harness.emulators import Emulators
+from tests.integration.helpers import pulled_topic, queued_job
 
 # -- PriceStore ------------------------------------------------------------------------
 
@@ -159,46 +158,6 @@ def queue_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _pubsub_consumer(emu: Emulators) -> tuple[PubSubPublisher, Any]:
-    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-
-    topic = f"contract-{uuid.uuid4().hex[:8]}"
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    topic_path = publisher.topic_path(emu.project, topic)
-    publisher.create_topic(name=topic_path)
-    sub_path = subscriber.subscription_path(emu.project, topic + "-pull")
-    subscriber.create_subscription(name=sub_path, topic=topic_path)
-
-    def receive() -> list[str]:
-        ids: list[str] = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(ids) < 2:
-            response = subscriber.pull(subscription=sub_path, max_messages=10, timeout=5)
-            for msg in response.received_messages:
-                ids.append(json.loads(msg.message.data)["job_id"])
-                assert msg.message.attributes["job_id"] == ids[-1]
-            if response.received_messages:
-                subscriber.acknowledge(
-                    subscription=sub_path, ack_ids=[m.ack_id for m in response.received_messages]
-                )
-        return ids
-
-    return PubSubPublisher(publisher_client(), emu.project, topic, timeout=10), receive
-
-
-def _queued_job(store: SqlJobStore, user_id: str) -> Job:
-    job = Job(
-        id=str(uuid.uuid4()),
-        user_id=user_id,
-        model="black_scholes",
-        params={},
-        status=JobStatus.QUEUED,
-        created_at=datetime.now(UTC),
-    )
-    return store.create_job(job)
-
-
 @pytest.mark.parametrize("kind", ["embedded", "pubsub"])
 def test_job_queue_contract(
     kind: str, queue_engine: Engine, request: pytest.FixtureRequest
@@ -206,11 +165,11 @@ def test_job_queue_contract(
     # the queue hands on jobs the store holds as queued (in gcp mode with their outbox rows)
     store = SqlJobStore(queue_engine, outbox=kind == "pubsub")
     user = store.get_or_create_user("contract")
-    ids = [_queued_job(store, user.id).id for _ in range(2)]
+    ids = [queued_job(store, user.id).id for _ in range(2)]
     if kind == "embedded":
         queue: Any = EmbeddedQueue(queue_engine, visibility_seconds=30)
 
-        def receive() -> list[str]:
+        def receive(_expected: int) -> list[str]:
             got = []
             while (d := queue.receive(wait_seconds=0)) is not None:
                 got.append(d.job_id)
@@ -218,9 +177,12 @@ def test_job_queue_contract(
             return got
     else:
         request.getfixturevalue("gcp_env")
-        publisher, receive = _pubsub_consumer(request.getfixturevalue("emulators"))
-        queue = OutboxQueue(queue_engine, publisher)
+        project = request.getfixturevalue("emulators").project
+        topic, receive = pulled_topic(project, "contract")
+        queue = OutboxQueue(
+            queue_engine, PubSubPublisher(publisher_client(), project, topic, timeout=10)
+        )
     queue.ping()
     for job_id in ids:
         queue.publish(job_id)
-    assert sorted(receive()) == sorted(ids)
+    assert sorted(receive(len(ids))) == sorted(ids)

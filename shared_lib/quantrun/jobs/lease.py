@@ -46,11 +46,11 @@ class Lease:
         self.next_beat = self._last_beat + self.interval
 
     def __enter__(self) -> Lease:
-        _keeper().add(self)
+        _KEEPER.add(self)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        _keeper().discard(self)
+        _KEEPER.discard(self)
 
     def beat(self) -> None:
         """Renew now (the keeper's thread, or a checkpoint); a refused renewal means the
@@ -79,7 +79,7 @@ class Lease:
     def release(self) -> None:
         """Expire the lease now, so a redelivery can claim the job without waiting. No
         renewal happens after this (one would make the lease live again)."""
-        _keeper().discard(self)
+        _KEEPER.discard(self)
         with self._lock:
             self._released = True
         self._store.heartbeat(
@@ -135,7 +135,3 @@ class _Keeper:
 
 
 _KEEPER = _Keeper()
-
-
-def _keeper() -> _Keeper:
-    return _KEEPER

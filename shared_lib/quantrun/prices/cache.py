@@ -34,18 +34,20 @@ class SingleFlightCache:
         self._values: dict[Hashable, tuple[float, Any]] = {}
         self._flights: dict[Hashable, _Flight] = {}
 
+    def _fresh(self, key: Hashable) -> tuple[float, Any] | None:
+        hit = self._values.get(key)
+        return hit if hit is not None and self._clock() - hit[0] < self._ttl else None
+
     def peek(self, key: Hashable) -> Any | None:
         """The fresh cached value, or None; never loads (for callers that must not block)."""
         with self._lock:
-            hit = self._values.get(key)
-            if hit is not None and self._clock() - hit[0] < self._ttl:
-                return hit[1]
-            return None
+            hit = self._fresh(key)
+            return None if hit is None else hit[1]
 
     def get(self, key: Hashable, load: Callable[[], T]) -> T:
         with self._lock:
-            hit = self._values.get(key)
-            if hit is not None and self._clock() - hit[0] < self._ttl:
+            hit = self._fresh(key)
+            if hit is not None:
                 return hit[1]  # type: ignore[no-any-return]
             flight = self._flights.get(key)
             leader = flight is None

@@ -9,8 +9,14 @@ from sqlalchemy import Engine, and_, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from quantrun.adapters.sql import pg_statements
-from quantrun.adapters.sql.rows import decode_cursor, encode_cursor, to_job, write_event
-from quantrun.adapters.sql.schema import job_events, jobs, outbox
+from quantrun.adapters.sql.rows import (
+    decode_cursor,
+    encode_cursor,
+    to_job,
+    write_event,
+    write_outbox,
+)
+from quantrun.adapters.sql.schema import job_events, jobs
 from quantrun.adapters.sql.transitions import SqlTransitions
 from quantrun.adapters.sql.users import SqlUsers
 from quantrun.errors import Conflict
@@ -64,14 +70,10 @@ class SqlJobStore(SqlUsers, SqlTransitions):
                     conn.execute(insert(jobs).values(**values))
                     write_event(conn, job.id, job.created_at, None, JobStatus.QUEUED, "submitted")
                     if self._outbox:
-                        conn.execute(insert(outbox).values(**self._outbox_row(job)))
+                        write_outbox(conn, job.id, job.created_at)
         except IntegrityError as exc:
             raise Conflict("a job with this Idempotency-Key already exists") from exc
         return job
-
-    @staticmethod
-    def _outbox_row(job: Job) -> dict[str, object]:
-        return {"job_id": job.id, "created_at": job.created_at, "attempts": 0}
 
     def find_by_idempotency_key(self, user_id: str, key: str, since: datetime) -> Job | None:
         with self._engine.begin() as conn:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    func,
     select,
     true,
     update,
@@ -156,8 +157,9 @@ class OutboxQueue:
             )
 
     def pending(self) -> int:
-        with self._engine.connect() as conn:
-            return len(conn.execute(select(outbox.c.id).where(outbox.c.sent_at.is_(None))).all())
+        with self._autocommit.connect() as conn:
+            query = select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+            return int(conn.execute(query).scalar_one())
 
     def start_relay(self, interval: float) -> None:
         """Publish requested jobs as soon as they come; sweep for orphans every

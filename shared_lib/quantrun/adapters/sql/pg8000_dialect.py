@@ -90,8 +90,13 @@ def _expands(context: Any) -> bool:
     return compiled is not None and any(b.expanding for b in compiled.binds.values())
 
 
-def _needs_begin(conn: Any) -> bool:
-    return not conn._in_transaction and not conn.autocommit
+def _begin_if_needed(conn: Any) -> list[Context]:
+    """Queue ``BEGIN`` (unflushed, so it goes out with the statement) when the connection
+    needs a transaction and has none; the reply to read for it, if any."""
+    if conn._in_transaction or conn.autocommit:
+        return []
+    conn.send_QUERY("begin transaction")
+    return [Context("begin transaction")]
 
 
 def _read_replies(conn: Any, contexts: Sequence[Context]) -> None:
@@ -150,11 +155,7 @@ class PreparingPG8000Dialect(PGDialect_pg8000):
         try:
             name, columns, decoders = _prepared(conn, sql)
             result = Context(sql, columns=columns, input_funcs=decoders)
-            replies = []
-            if _needs_begin(conn):
-                conn.send_QUERY("begin transaction")
-                replies.append(Context("begin transaction"))
-            replies.append(result)
+            replies = [*_begin_if_needed(conn), result]
             conn.send_BIND(name, make_params(conn.py_types, parameters))
             conn.send_EXECUTE()
             _write(conn._sock, SYNC_MSG)
@@ -169,12 +170,8 @@ class PreparingPG8000Dialect(PGDialect_pg8000):
 
     def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
         conn = cursor._c
-        replies = []
-        if _needs_begin(conn):
-            conn.send_QUERY("begin transaction")
-            replies.append(Context("begin transaction"))
         result = Context(statement)
-        replies.append(result)
+        replies = [*_begin_if_needed(conn), result]
         conn.send_QUERY(statement)
         _flush(conn._sock)
         try:
@@ -219,5 +216,4 @@ class PreparingPG8000Dialect(PGDialect_pg8000):
         return True
 
 
-dialect = PreparingPG8000Dialect
 registry.register("postgresql.pg8000_prepared", __name__, "PreparingPG8000Dialect")

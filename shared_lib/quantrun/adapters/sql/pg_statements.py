@@ -19,24 +19,24 @@ from sqlalchemy import (
     Row,
     Select,
     String,
-    and_,
     bindparam,
     cast,
     func,
     insert,
     literal,
-    or_,
     select,
     update,
 )
 
+from quantrun.adapters.sql.rows import claimable, leased_to
 from quantrun.adapters.sql.schema import job_events, jobs, outbox
 from quantrun.jobs.domain import JobStatus
 
 _EVENT_COLUMNS = ["job_id", "at", "from_status", "to_status", "reason"]
 _RUNNING = JobStatus.RUNNING.value
-_UNSET_AT_CREATE = {"started_at", "finished_at", "lease_owner", "lease_expires_at"}
-_CREATE_COLUMNS = [c.name for c in jobs.c if c.name not in _UNSET_AT_CREATE | {"result", "error"}]
+# columns a new job leaves NULL until it runs
+_SET_LATER = {"started_at", "finished_at", "lease_owner", "lease_expires_at", "result", "error"}
+_CREATE_COLUMNS = [c.name for c in jobs.c if c.name not in _SET_LATER]
 
 
 def _param(name: str, column: Any) -> Any:
@@ -84,16 +84,11 @@ def _claim_statement() -> Select[Any]:
         .with_for_update()
         .cte("previous")
     )
-    claimable = or_(
-        jobs.c.status == JobStatus.QUEUED.value,
-        and_(jobs.c.status == _RUNNING, jobs.c.lease_expires_at < now),
-    )
     claimed = (
         update(jobs)
         .where(
-            jobs.c.id == previous.c.id,
+            claimable(previous.c.id, now),
             jobs.c.attempts < bindparam("p_max_attempts", type_=Integer),
-            claimable,
         )
         .values(
             status=_RUNNING,
@@ -149,11 +144,7 @@ def _finish_statement() -> Select[Any]:
     status = bindparam("p_status", type_=String)
     finished = (
         update(jobs)
-        .where(
-            jobs.c.id == bindparam("p_job_id", type_=String),
-            jobs.c.status == _RUNNING,
-            jobs.c.lease_owner == bindparam("p_worker", type_=String),
-        )
+        .where(leased_to(bindparam("p_job_id", type_=String), bindparam("p_worker", type_=String)))
         .values(
             status=status,
             result=_param("p_result", jobs.c.result),

@@ -1,4 +1,6 @@
-"""Row <-> domain mapping, list cursors and the job-event writer shared by the SQL store."""
+"""Row <-> domain mapping, list cursors, the guards and the event/outbox writers shared by
+the SQL store's statements (``job_store.py``, ``transitions.py``, ``pg_statements.py``).
+The guards take values or bound parameters alike."""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import ColumnElement, Connection, and_, insert, or_
 
-from quantrun.adapters.sql.schema import job_events
+from quantrun.adapters.sql.schema import job_events, jobs, outbox
 from quantrun.jobs.domain import ArtifactRef, Job, JobError, JobStatus
 
 
@@ -73,3 +75,28 @@ def write_event(
             reason=reason[:2000],
         )
     )
+
+
+def claimable(job_id: Any, now: Any) -> ColumnElement[bool]:
+    """The job is queued, or running under a lease that expired before ``now``."""
+    return and_(
+        jobs.c.id == job_id,
+        or_(
+            jobs.c.status == JobStatus.QUEUED.value,
+            and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now),
+        ),
+    )
+
+
+def leased_to(job_id: Any, worker: Any) -> ColumnElement[bool]:
+    """The job is running under this worker's lease (a lost lease updates no row)."""
+    return and_(
+        jobs.c.id == job_id,
+        jobs.c.status == JobStatus.RUNNING.value,
+        jobs.c.lease_owner == worker,
+    )
+
+
+def write_outbox(conn: Connection, job_id: str, at: datetime) -> None:
+    """gcp mode: the job's outbox row, in the transaction that made it queued."""
+    conn.execute(insert(outbox).values(job_id=job_id, created_at=at, attempts=0))

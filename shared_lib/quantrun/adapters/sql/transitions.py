@@ -10,24 +10,15 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 
 from quantrun.adapters.sql import pg_statements
-from quantrun.adapters.sql.rows import to_job, write_event
-from quantrun.adapters.sql.schema import jobs, outbox
+from quantrun.adapters.sql.rows import claimable, leased_to, to_job, write_event, write_outbox
+from quantrun.adapters.sql.schema import jobs
 from quantrun.errors import Conflict
 from quantrun.jobs.domain import ArtifactRef, Claim, ClaimOutcome, Job, JobError, JobStatus
 
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-
-
-def _leased_to(job_id: str, worker: str) -> ColumnElement[bool]:
-    """The job is running under this worker's lease (a lost lease updates no row)."""
-    return and_(
-        jobs.c.id == job_id,
-        jobs.c.status == JobStatus.RUNNING.value,
-        jobs.c.lease_owner == worker,
-    )
 
 
 class SqlTransitions:
@@ -56,34 +47,34 @@ class SqlTransitions:
                 return Claim(ClaimOutcome.CLAIMED, to_job(row))
             return self._unclaimed(job_id, now=now, max_attempts=max_attempts)
         with self._engine.begin() as conn:
-            row = conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id == job_id,
-                    jobs.c.attempts < max_attempts,
-                    or_(
-                        jobs.c.status == JobStatus.QUEUED.value,
-                        and_(
-                            jobs.c.status == JobStatus.RUNNING.value,
-                            jobs.c.lease_expires_at < now,
-                        ),
-                    ),
-                )
-                .values(
-                    status=JobStatus.RUNNING.value,
-                    lease_owner=worker,
-                    lease_expires_at=lease_until,
-                    attempts=jobs.c.attempts + 1,
-                    started_at=func.coalesce(jobs.c.started_at, now),
-                    updated_at=now,
-                )
-                .returning(*jobs.c)
-            ).first()
-            if row is not None:
+            # read the status first, so the event says what it really was; the guarded
+            # UPDATE loses (zero rows) if another worker moved the job in between
+            previous = conn.execute(
+                select(jobs.c.status).where(claimable(job_id, now))
+            ).scalar_one_or_none()
+            row = None
+            if previous is not None:
+                row = conn.execute(
+                    update(jobs)
+                    .where(
+                        claimable(job_id, now),
+                        jobs.c.status == previous,
+                        jobs.c.attempts < max_attempts,
+                    )
+                    .values(
+                        status=JobStatus.RUNNING.value,
+                        lease_owner=worker,
+                        lease_expires_at=lease_until,
+                        attempts=jobs.c.attempts + 1,
+                        started_at=func.coalesce(jobs.c.started_at, now),
+                        updated_at=now,
+                    )
+                    .returning(*jobs.c)
+                ).first()
+            if row is not None and previous is not None:
                 job = to_job(row)
                 reason = f"claimed by {worker} (attempt {job.attempts})"
-                previous = JobStatus.QUEUED if job.attempts == 1 else JobStatus.RUNNING
-                write_event(conn, job_id, now, previous, JobStatus.RUNNING, reason)
+                write_event(conn, job_id, now, JobStatus(previous), JobStatus.RUNNING, reason)
                 return Claim(ClaimOutcome.CLAIMED, job)
         return self._unclaimed(job_id, now=now, max_attempts=max_attempts)
 
@@ -114,7 +105,7 @@ class SqlTransitions:
         if progress is not None:
             values["progress"] = progress
         with self._autocommit.connect() as conn:
-            result = conn.execute(update(jobs).where(_leased_to(job_id, worker)).values(**values))
+            result = conn.execute(update(jobs).where(leased_to(job_id, worker)).values(**values))
             return bool(result.rowcount)
 
     def finish(
@@ -153,7 +144,7 @@ class SqlTransitions:
         with self._engine.begin() as conn:
             updated = conn.execute(
                 update(jobs)
-                .where(_leased_to(job_id, worker))
+                .where(leased_to(job_id, worker))
                 .values(
                     status=status.value,
                     finished_at=now,
@@ -233,16 +224,7 @@ class SqlTransitions:
     def requeue(self, job_id: str, *, now: datetime) -> bool:
         with self._engine.begin() as conn:
             row = conn.execute(
-                select(jobs.c.status, jobs.c.lease_owner).where(
-                    jobs.c.id == job_id,
-                    or_(
-                        jobs.c.status == JobStatus.QUEUED.value,
-                        and_(
-                            jobs.c.status == JobStatus.RUNNING.value,
-                            jobs.c.lease_expires_at < now,
-                        ),
-                    ),
-                )
+                select(jobs.c.status, jobs.c.lease_owner).where(claimable(job_id, now))
             ).first()
             if row is None:
                 return False
@@ -262,7 +244,7 @@ class SqlTransitions:
                 )
             ).rowcount
             if updated and self._outbox:  # published by the relay, as a new job's row
-                conn.execute(insert(outbox).values(job_id=job_id, created_at=now, attempts=0))
+                write_outbox(conn, job_id, now)
             if updated and row.status == JobStatus.RUNNING.value:
                 write_event(
                     conn,
