@@ -277,3 +277,9 @@ def test_one_keeper_renews_leases_of_different_lengths() -> None:
         time.sleep(0.2)
         assert store.beats.count("short") == renewed  # none after the job ended
     assert renewed >= 5 and "long" not in store.beats
+    # the keeper has no lease now and sleeps past this one's first renewal: adding it
+    # must wake the keeper (a lease due later than its wake never does)
+    late = Lease(store, "late", WorkerConfig("w", lease_seconds=0.15), lambda: None)
+    with late:
+        time.sleep(0.3)
+    assert store.beats.count("late") >= 3

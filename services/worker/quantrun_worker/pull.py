@@ -39,6 +39,10 @@ def handle_pulled(container: Container, message: Any) -> None:
             artifacts=container.artifacts,
             cfg=container.worker,
             keepalive=lambda: None,
+            log_fields={
+                "message_id": decoded.message_id,
+                "delivery_attempt": decoded.delivery_attempt,
+            },
         )
     except Exception:
         log.exception("job run failed; the message will be redelivered")

@@ -132,16 +132,9 @@ def create_push_app(container: Container) -> FastAPI:
             prices=container.prices,
             artifacts=container.artifacts,
             cfg=container.worker,
-        )
-        log.info(
-            "push handled",
-            extra={
-                "fields": {
-                    "job_id": message.job_id,
-                    "message_id": message.message_id,
-                    "delivery_attempt": message.delivery_attempt,
-                    "outcome": outcome.value,
-                }
+            log_fields={
+                "message_id": message.message_id,
+                "delivery_attempt": message.delivery_attempt,
             },
         )
         return Response(status_code=503 if outcome == RunOutcome.RETRY else 204)

@@ -12,11 +12,12 @@ Its outcome tells the consumer whether to acknowledge the message:
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,7 +54,20 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def _fail(store: JobStore, job: Job, cfg: WorkerConfig, code: str, message: str) -> RunOutcome:
+@functools.cache
+def _cpu_count() -> int:
+    # os.cpu_count() reads /sys on every call
+    return os.cpu_count() or 1
+
+
+def _fail(
+    store: JobStore,
+    job: Job,
+    cfg: WorkerConfig,
+    code: str,
+    message: str,
+    log_fields: Mapping[str, Any],
+) -> RunOutcome:
     store.finish(
         job.id,
         worker=cfg.worker_id,
@@ -61,7 +75,10 @@ def _fail(store: JobStore, job: Job, cfg: WorkerConfig, code: str, message: str)
         status=JobStatus.FAILED,
         error=JobError(code, message),
     )
-    log.info("job failed", extra={"fields": {"job_id": job.id, "code": code, "reason": message}})
+    log.info(
+        "job failed",
+        extra={"fields": {**log_fields, "job_id": job.id, "code": code, "reason": message}},
+    )
     return RunOutcome.DONE
 
 
@@ -73,7 +90,11 @@ def run_job(
     artifacts: ArtifactStore,
     cfg: WorkerConfig,
     keepalive: Callable[[], None] = lambda: None,
+    log_fields: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
+    """Claim, run and finish one job. ``log_fields`` (the message's id, its delivery
+    attempt) go on the one line logged per message."""
+    fields = dict(log_fields or {})
     now = utcnow()
     claim = store.claim(
         job_id,
@@ -82,22 +103,24 @@ def run_job(
         lease_until=now + timedelta(seconds=cfg.lease_seconds),
         max_attempts=cfg.max_attempts,
     )
-    if claim.outcome == ClaimOutcome.LEASED_ELSEWHERE:
-        return RunOutcome.BUSY
     if claim.outcome != ClaimOutcome.CLAIMED or claim.job is None:
         log.info(
             "message needs no run",
-            extra={"fields": {"job_id": job_id, "claim": claim.outcome.value}},
+            extra={"fields": {**fields, "job_id": job_id, "claim": claim.outcome.value}},
         )
+        if claim.outcome == ClaimOutcome.LEASED_ELSEWHERE:
+            return RunOutcome.BUSY
         return RunOutcome.DONE
     job = claim.job
     spec = get_spec(job.model)
     if spec is None:
-        return _fail(store, job, cfg, "unknown_model", f"model {job.model!r} is not installed")
+        return _fail(
+            store, job, cfg, "unknown_model", f"model {job.model!r} is not installed", fields
+        )
     try:
         params = spec.params.model_validate(job.params)
     except ValidationError as exc:
-        return _fail(store, job, cfg, "invalid_params", str(exc))
+        return _fail(store, job, cfg, "invalid_params", str(exc), fields)
 
     with Lease(store, job.id, cfg, keepalive) as lease:
         started = time.monotonic()
@@ -108,32 +131,33 @@ def run_job(
                 RunContext(
                     load_prices=prices.load_close,
                     checkpoint=lease.checkpoint,
-                    threads=os.cpu_count() or 1,
+                    threads=_cpu_count(),
                 ),
             )
             refs = _store_artifacts(artifacts, job.id, output)
             result = json_safe(output.result)
             json.dumps(result, allow_nan=False)
         except JobCancelled:
-            log.info("job stopped at a checkpoint", extra={"fields": {"job_id": job.id}})
+            log.info("job stopped at a checkpoint", extra={"fields": {**fields, "job_id": job.id}})
             return RunOutcome.DONE
         except ModelInputError as exc:
-            return _fail(store, job, cfg, exc.code, exc.message)
+            return _fail(store, job, cfg, exc.code, exc.message, fields)
         except TransientError as exc:
             log.warning(
                 "transient failure; the job will be retried",
-                extra={"fields": {"job_id": job.id, "reason": exc.message}},
+                extra={"fields": {**fields, "job_id": job.id, "reason": exc.message}},
             )
             lease.release()
             return RunOutcome.RETRY
         except Exception as exc:
-            log.exception("model raised", extra={"fields": {"job_id": job.id}})
+            log.exception("model raised", extra={"fields": {**fields, "job_id": job.id}})
             return _fail(
                 store,
                 job,
                 cfg,
                 "model_error",
                 f"the model failed unexpectedly ({type(exc).__name__}: {exc})",
+                fields,
             )
     finished = store.finish(
         job.id,
@@ -147,6 +171,7 @@ def run_job(
         "job finished" if finished else "job result discarded (cancelled meanwhile)",
         extra={
             "fields": {
+                **fields,
                 "job_id": job.id,
                 "model": job.model,
                 "seconds": round(time.monotonic() - started, 4),

@@ -96,16 +96,19 @@ class _Keeper:
         self._thread: threading.Thread | None = None
         self._wake_at = 0.0  # when the keeper next wakes by itself (monotonic)
 
+    # with no lease to renew, the keeper still wakes this often: a new lease (due a
+    # renewal interval later) then never needs to wake it, which under load would cost
+    # a thread switch per job
+    IDLE_WAKE_SECONDS = 1.0
+
     def add(self, lease: Lease) -> None:
         with self._changed:
-            idle = not self._leases
             self._leases.add(lease)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
                 self._thread.start()
-            elif idle or lease.next_beat < self._wake_at:
-                # otherwise the keeper already wakes in time for it (waking it for every
-                # job would cost more than the job's own bookkeeping)
+            elif lease.next_beat < self._wake_at:
+                # otherwise the keeper already wakes in time for it
                 self._changed.notify()
 
     def discard(self, lease: Lease) -> None:
@@ -118,7 +121,9 @@ class _Keeper:
                 now = time.monotonic()
                 due = [lease for lease in self._leases if lease.next_beat <= now]
                 if not due:
-                    self._wake_at = min((ls.next_beat for ls in self._leases), default=now + 60)
+                    self._wake_at = min(
+                        (ls.next_beat for ls in self._leases), default=now + self.IDLE_WAKE_SECONDS
+                    )
                     self._changed.wait(max(self._wake_at - now, 0.01))
                     self._wake_at = 0.0
                     continue
