@@ -125,6 +125,57 @@ def test_two_relays_publish_each_job_once(engine: Engine, gcp_env: Emulators) ->
     assert sorted(receive(len(jobs))) == sorted(j.id for j in jobs)
 
 
+def test_the_relay_marks_what_it_published_in_one_statement(
+    engine: Engine, gcp_env: Emulators
+) -> None:
+    """Jobs published one by one are marked sent together once ``mark_delay`` has
+    passed (a statement per publish cost the API and the database under load), and
+    stopping the relay marks what it published last."""
+    from sqlalchemy import event
+
+    topic, receive = pulled_topic(gcp_env.project, "marks")
+    store = SqlJobStore(engine, outbox=True)
+    user = store.get_or_create_user("u").id
+    marks: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
+            marks.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    relay = OutboxQueue(
+        engine, PubSubPublisher(publisher_client(), gcp_env.project, topic), mark_delay=0.5
+    )
+    relay.start_relay(30)
+
+    def wait_marked() -> None:
+        deadline = time.monotonic() + 5
+        while relay.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert relay.pending() == 0
+
+    try:
+        first = queued_job(store, user)
+        relay.publish(first.id)  # its wake also runs the relay's first sweep
+        assert receive(1) == [first.id]
+        wait_marked()
+        marks.clear()
+        jobs = [queued_job(store, user) for _ in range(20)]
+        for job in jobs:
+            relay.publish(job.id)
+            time.sleep(0.01)  # each on its own wake of the relay
+        assert sorted(receive(len(jobs))) == sorted(j.id for j in jobs)
+        wait_marked()
+        assert len(marks) == 1
+        last = queued_job(store, user)
+        relay.publish(last.id)
+        assert receive(1) == [last.id]
+    finally:
+        relay.stop_relay()
+        event.remove(engine, "before_cursor_execute", count)
+    assert relay.pending() == 0 and len(marks) == 2
+
+
 # -- Secret Manager ----------------------------------------------------------------------
 
 

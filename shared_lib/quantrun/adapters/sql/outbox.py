@@ -3,8 +3,10 @@
 The job store writes a job's outbox row in the transaction that makes it queued (created,
 or requeued by the reclaim sweep), so a crash between the commit and the publish never
 loses a job. ``publish(job_id)`` hands such a committed job to the relay, which publishes
-it through a ``Publisher`` (Pub/Sub) at once, with no read of the outbox, and then marks
-its row sent in one statement. Every ``interval`` seconds the relay also sweeps up the
+it through a ``Publisher`` (Pub/Sub) at once, with no read of the outbox; it marks the
+published rows sent in one statement per ``mark_delay`` seconds (0.1: one UPDATE for
+every few dozen jobs under load, not one per publish), far inside the ``orphan_after``
+that a sweep waits for. Every ``interval`` seconds the relay also sweeps up the
 rows nobody published within ``orphan_after`` seconds (a failed publish, a process that
 died between the commit and the publish). Leaving other processes' fresh rows to them
 keeps each job to one publish; a duplicate (a process dying between the publish and the
@@ -57,12 +59,16 @@ class OutboxQueue:
         *,
         batch: int = 200,
         orphan_after: float = 5.0,
+        mark_delay: float = 0.1,
     ) -> None:
         self._engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._publisher = publisher
         self._batch = batch
         self._orphan_after = timedelta(seconds=orphan_after)
+        self._mark_delay = mark_delay
+        self._published: list[str] = []  # published by the relay, not yet marked sent
+        self._mark_due = 0.0
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -89,9 +95,12 @@ class OutboxQueue:
         publish failure (the row stays unsent and the relay retries)."""
         return self._flush(orphans_before=None)
 
-    def _flush(self, orphans_before: datetime | None, *, sweep: bool = True) -> int:
+    def _flush(
+        self, orphans_before: datetime | None, *, sweep: bool = True, defer_marks: bool = False
+    ) -> int:
         """Publish the requested jobs, then (``sweep``) the unsent rows created before
-        ``orphans_before`` (None: all of them)."""
+        ``orphans_before`` (None: all of them). ``defer_marks`` (the relay) leaves marking
+        the requested jobs sent to ``_mark_published``."""
         with self._requested_lock:
             requested, self._requested = self._requested, []
         scope: ColumnElement[bool] = true()
@@ -101,7 +110,9 @@ class OutboxQueue:
         with self._flush_lock:
             for start in range(0, len(requested), self._batch):
                 chunk = list(dict.fromkeys(requested[start : start + self._batch]))
-                sent += self._publish_and_mark(chunk)
+                sent += self._publish_and_mark(chunk, defer=defer_marks)
+            if sweep or not defer_marks:
+                self._mark_published(force=True)
             while sweep:
                 batch_sent, more = self._sweep_batch(scope)
                 sent += batch_sent
@@ -126,16 +137,24 @@ class OutboxQueue:
             # stop after a failing batch: the broker is likely down, the relay retries later
             return sent, sent == len(job_ids) and len(job_ids) == self._batch
 
-    def _publish_and_mark(self, job_ids: Sequence[str], locked: Connection | None = None) -> int:
-        """Publish, then mark the published jobs' unsent rows sent and count an attempt on
-        the others (on ``locked``, the sweep's transaction, else in autocommit: no
-        connection is held while publishing); returns how many were published."""
+    def _publish_and_mark(
+        self, job_ids: Sequence[str], locked: Connection | None = None, *, defer: bool = False
+    ) -> int:
+        """Publish, then mark the published jobs' unsent rows sent (``defer``: later, in
+        ``_mark_published``) and count an attempt on the others (on ``locked``, the sweep's
+        transaction, else in autocommit: no connection is held while publishing); returns
+        how many were published."""
         results = self._publisher.publish_many(list(job_ids))
         ok = [j for j, err in zip(job_ids, results, strict=True) if err is None]
         failed = [(j, err) for j, err in zip(job_ids, results, strict=True) if err is not None]
+        if defer and ok:
+            if not self._published:
+                self._mark_due = time.monotonic() + self._mark_delay
+            self._published.extend(ok)
+            ok = []
         if locked is not None:
             self._mark(locked, ok, failed)
-        else:
+        elif ok or failed:
             with self._autocommit.connect() as conn:
                 self._mark(conn, ok, failed)
         if failed:
@@ -144,6 +163,25 @@ class OutboxQueue:
                 extra={"fields": {"failed": len(failed), "error": _describe(failed[0][1])[:300]}},
             )
         return len(ok)
+
+    def _mark_published(self, *, force: bool = False) -> None:
+        """Mark the relay's published jobs sent, once ``mark_delay`` has passed (or
+        ``force``). Called with the flush lock held, or by the relay's own thread."""
+        if not self._published or not (force or time.monotonic() >= self._mark_due):
+            return
+        published, self._published = self._published, []
+        try:
+            with self._autocommit.connect() as conn:
+                for start in range(0, len(published), self._batch):
+                    self._mark(conn, published[start : start + self._batch], [])
+        except Exception:
+            self._published[:0] = published  # marked on a later wake
+            raise
+
+    def _wait_seconds(self, interval: float) -> float:
+        if not self._published:
+            return interval
+        return min(interval, max(self._mark_due - time.monotonic(), 0.0))
 
     @staticmethod
     def _mark(conn: Connection, ok: list[str], failed: list[tuple[str, Exception]]) -> None:
@@ -168,13 +206,19 @@ class OutboxQueue:
         def loop() -> None:
             last_sweep = -interval
             while not self._stop.is_set():
-                self._wake.wait(interval)
+                self._wake.wait(self._wait_seconds(interval))
                 self._wake.clear()
-                if self._stop.is_set():
-                    return
                 sweep = time.monotonic() - last_sweep >= interval
                 try:
-                    self._flush(orphans_before=utcnow() - self._orphan_after, sweep=sweep)
+                    if self._stop.is_set():
+                        with self._flush_lock:
+                            self._mark_published(force=True)
+                        return
+                    self._flush(
+                        orphans_before=utcnow() - self._orphan_after, sweep=sweep, defer_marks=True
+                    )
+                    with self._flush_lock:
+                        self._mark_published()
                 except Exception:
                     log.exception("outbox relay failed")
                 if sweep:
