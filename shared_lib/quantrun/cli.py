@@ -82,6 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=port,
             workers=args.workers,
             log_config=None,
+            access_log=False,  # Cloud Run logs every request itself
             timeout_graceful_shutdown=8,
         )
         return 0
@@ -111,6 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=host,
             port=port,
             log_config=None,
+            access_log=False,  # Cloud Run logs every request itself
             timeout_graceful_shutdown=8,
         )
     finally:
@@ -154,6 +156,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 host=args.host or settings.host,
                 port=port,
                 log_config=None,
+                access_log=False,
                 timeout_graceful_shutdown=8,
             )
     finally:

@@ -125,6 +125,7 @@ def create_push_app(container: Container) -> FastAPI:
             return Response(status_code=204)
         from starlette.concurrency import run_in_threadpool
 
+        fields = {"message_id": message.message_id, "delivery_attempt": message.delivery_attempt}
         outcome = await run_in_threadpool(
             run_job,
             job_id=message.job_id,
@@ -132,12 +133,15 @@ def create_push_app(container: Container) -> FastAPI:
             prices=container.prices,
             artifacts=container.artifacts,
             cfg=container.worker,
-            log_fields={
-                "message_id": message.message_id,
-                "delivery_attempt": message.delivery_attempt,
-            },
+            log_fields=fields,
         )
-        return Response(status_code=503 if outcome == RunOutcome.RETRY else 204)
+        if outcome == RunOutcome.RETRY:
+            log.warning(
+                "push answered 503: Pub/Sub redelivers the message",
+                extra={"fields": {**fields, "job_id": message.job_id, "status": 503}},
+            )
+            return Response(status_code=503)
+        return Response(status_code=204)
 
     @app.post("/pubsub/dead-letter", status_code=204)
     async def dead_letter(request: Request) -> Response:

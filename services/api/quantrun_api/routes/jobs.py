@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 
 from quantrun.clock import utcnow
 from quantrun.errors import NotFound
@@ -22,6 +22,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
 }
+
+
+def job_response(job: Job, status_code: int = 200) -> Response:
+    """The job as JSON, serialised once by pydantic (returning the model would have
+    FastAPI validate it again against ``response_model``, which only documents it)."""
+    return Response(
+        JobOut.from_job(job).model_dump_json(),
+        status_code=status_code,
+        media_type="application/json",
+    )
 
 
 def _job_or_404(container: ContainerDep, user_id: str, job_id: str) -> Job:
@@ -50,7 +60,7 @@ def create_job(
         str | None,
         Header(max_length=255, description="the same key within 24 h returns the same job"),
     ] = None,
-) -> JobOut | JSONResponse:
+) -> Response:
     job, created = submit_job(
         store=container.store,
         queue=container.queue,
@@ -61,10 +71,7 @@ def create_job(
         idempotency_key=idempotency_key,
         now=utcnow(),
     )
-    out = JobOut.from_job(job)
-    if not created:
-        return JSONResponse(out.model_dump(mode="json"), status_code=200)
-    return out
+    return job_response(job, status_code=202 if created else 200)
 
 
 @router.get("", response_model=JobPageOut, summary="List your jobs, newest first")
@@ -88,8 +95,8 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="Read a job", responses=_ERRORS)
-def get_job(job_id: str, user: CurrentUser, container: ContainerDep) -> JobOut:
-    return JobOut.from_job(_job_or_404(container, user.id, job_id))
+def get_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Response:
+    return job_response(_job_or_404(container, user.id, job_id))
 
 
 @router.post(
@@ -98,11 +105,11 @@ def get_job(job_id: str, user: CurrentUser, container: ContainerDep) -> JobOut:
     summary="Cancel a queued or running job",
     responses={**_ERRORS, 409: {"model": ErrorResponse}},
 )
-def cancel_job(job_id: str, user: CurrentUser, container: ContainerDep) -> JobOut:
+def cancel_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Response:
     job = container.store.cancel(job_id, user_id=user.id, now=utcnow())
     if job is None:
         raise NotFound(f"no job {job_id}")
-    return JobOut.from_job(job)
+    return job_response(job)
 
 
 @router.get(
