@@ -44,8 +44,6 @@ def storage_client(project: str) -> Any:
 def publisher_client() -> Any:
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-    # Low latency over throughput: the outbox relay hands over all it has at once and
-    # waits, so a batch needs no time to fill; a job waits at most 2 ms for its batch.
-    return pubsub_v1.PublisherClient(
-        batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.002, max_messages=500)
-    )
+    # PubSubPublisher sends its own batches (one Publish RPC per relay hand-over); the
+    # library's client still carries the emulator's channel and the admin methods
+    return pubsub_v1.PublisherClient()
