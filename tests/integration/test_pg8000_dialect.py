@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -222,3 +222,52 @@ def test_statements_that_vary_with_their_values_are_not_cached(
         raw = conn.connection.dbapi_connection
         cached = list(pg8000_dialect._caches.get(raw, {}))
     assert not any("IN (" in sql for sql in cached), cached
+
+
+@pytest.mark.filterwarnings("ignore:tzname BC identified")  # pg8000's reading of BC
+@pytest.mark.parametrize("prepared", [True, False], ids=["pg8000_prepared", "stock"])
+def test_timestamps_read_as_pg8000_reads_them(postgres_url: str, prepared: bool) -> None:
+    """make_engine parses timestamps with datetime.fromisoformat; every value reads as
+    pg8000's own converter reads it, including those fromisoformat cannot read (infinity,
+    BC, years past 9999: pg8000 gives them as text), except a UTC offset with seconds,
+    which pg8000 cannot read (it gives the text) and this reads right."""
+    values = [
+        "2026-11-22 09:45:13.123456",
+        "2026-11-22 09:45:13.1",
+        "2026-11-22 09:45:13",
+        "1999-12-31 23:59:59.99999",
+        "1850-06-01 00:00:00",  # local mean time in Kathmandu: +05:41:16
+        "infinity",
+        "-infinity",
+        "0044-03-15 12:00:00 BC",
+        "12000-01-01 00:00:00",
+    ]
+    zones = ["UTC", "Asia/Kolkata", "America/Los_Angeles"]
+    query = text(
+        "SELECT CAST(v AS timestamp), CAST(v AS timestamp) AT TIME ZONE z "
+        "FROM unnest(CAST(:values AS text[])) AS v, unnest(CAST(:zones AS text[])) AS z"
+    )
+    params = {"values": values, "zones": zones}
+    stock = create_engine(postgres_url)
+    native = make_engine(postgres_url, prepared_statements=prepared)
+    try:
+        with native.connect() as conn:
+            conn.exec_driver_sql("SET TIME ZONE 'Asia/Kathmandu'")
+            # timestamptz reads in the session's zone: +05:45, and +05:41:16 before 1920
+            got = conn.execute(query, params).all()
+        with stock.connect() as conn:
+            conn.exec_driver_sql("SET TIME ZONE 'Asia/Kathmandu'")
+            want = conn.execute(query, params).all()
+    finally:
+        stock.dispose()
+        native.dispose()
+    assert len(got) == len(values) * len(zones) == len(want)
+    assert any(isinstance(row[0], datetime) for row in got)
+    assert any(isinstance(row[0], str) for row in got)  # beyond Python's datetime
+    differ = [(g, w) for g, w in zip(got, want, strict=True) if g != w]
+    lmt = timezone(timedelta(hours=5, minutes=41, seconds=16))
+    assert differ and all(
+        g[0] == w[0] and isinstance(w[1], str) and w[1].endswith("+05:41:16") for g, w in differ
+    )
+    # 1850-06-01 00:00 UTC is 05:41:16 in Kathmandu's local mean time
+    assert (datetime(1850, 6, 1), datetime(1850, 6, 1, 5, 41, 16, tzinfo=lmt)) in got

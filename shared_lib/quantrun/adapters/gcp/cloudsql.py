@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
-from quantrun.adapters.sql.engine import PG_DRIVER, ping_when_idle
+from quantrun.adapters.sql.engine import PG_DRIVER, parse_timestamps_natively, ping_when_idle
 
 
 def cloudsql_engine(
@@ -47,4 +47,5 @@ def cloudsql_engine(
         pool_recycle=1800,
     )
     ping_when_idle(engine)
+    parse_timestamps_natively(engine)
     return engine, connector

@@ -5,12 +5,15 @@ PostgreSQL engines keep ``pool_size`` connections, use ``postgresql+pg8000_prepa
 pooled connection's liveness only when it sat idle for ``IDLE_PING_SECONDS``: a
 connection in steady use is not pinged on every checkout (a round trip per transaction),
 while one that may have been dropped while idle (Cloud SQL maintenance, NAT timeouts) is
-tested and replaced before use.
+tested and replaced before use. Timestamps are parsed with ``datetime.fromisoformat``
+(``parse_timestamps_natively``): pg8000's ``strptime`` cost ~30 us per value, four per
+claimed job.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc
@@ -61,7 +64,34 @@ def make_engine(
         connect_args={"timeout": connect_timeout},
     )
     ping_when_idle(engine)
+    parse_timestamps_natively(engine)
     return engine
+
+
+def parse_timestamps_natively(engine: Engine) -> None:
+    """Have pg8000 read ``timestamp`` and ``timestamptz`` values with the C-implemented
+    ``datetime.fromisoformat``; what it cannot read (infinity, BC, years past 9999)
+    still goes to pg8000's own converter, so every value reads as before."""
+    from pg8000 import converters
+
+    def reader(fallback: Any) -> Any:
+        def read(text: str) -> Any:
+            try:
+                return datetime.fromisoformat(text)
+            except ValueError:
+                return fallback(text)
+
+        return read
+
+    timestamp, timestamptz = (
+        reader(converters.timestamp_in),
+        reader(converters.timestamptz_in),
+    )
+
+    @event.listens_for(engine, "connect")
+    def _register(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.register_in_adapter(converters.TIMESTAMP, timestamp)
+        dbapi_conn.register_in_adapter(converters.TIMESTAMPTZ, timestamptz)
 
 
 def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
