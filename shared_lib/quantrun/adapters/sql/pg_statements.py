@@ -78,16 +78,21 @@ def create_job(conn: Connection, values: dict[str, Any], *, with_outbox: bool) -
 @functools.cache
 def _claim_statement() -> Select[Any]:
     now = _param("p_now", jobs.c.updated_at)
+    job_id = bindparam("p_job_id", type_=String)
     previous = (
         select(jobs.c.id, jobs.c.status)
-        .where(jobs.c.id == bindparam("p_job_id", type_=String))
+        .where(jobs.c.id == job_id)
         .with_for_update()
         .cte("previous")
     )
     claimed = (
         update(jobs)
         .where(
-            claimable(previous.c.id, now),
+            # the row by its key, not only through the join with ``previous``: a generic
+            # plan made without statistics (a new or fast-growing table) otherwise found
+            # it through the status index, reading every queued job on each claim
+            claimable(job_id, now),
+            jobs.c.id == previous.c.id,
             jobs.c.attempts < bindparam("p_max_attempts", type_=Integer),
         )
         .values(
