@@ -43,6 +43,8 @@ from quantrun.logging import get_logger
 
 log = get_logger(__name__)
 
+MARK_RETRY_SECONDS = 1.0  # after a failed mark (database unreachable)
+
 
 class Publisher(Protocol):
     def ping(self) -> None: ...
@@ -147,6 +149,7 @@ class OutboxQueue:
         results = self._publisher.publish_many(list(job_ids))
         ok = [j for j, err in zip(job_ids, results, strict=True) if err is None]
         failed = [(j, err) for j, err in zip(job_ids, results, strict=True) if err is not None]
+        published = len(ok)
         if defer and ok:
             if not self._published:
                 self._mark_due = time.monotonic() + self._mark_delay
@@ -162,11 +165,11 @@ class OutboxQueue:
                 "outbox publish failed; will retry",
                 extra={"fields": {"failed": len(failed), "error": _describe(failed[0][1])[:300]}},
             )
-        return len(ok)
+        return published
 
     def _mark_published(self, *, force: bool = False) -> None:
         """Mark the relay's published jobs sent, once ``mark_delay`` has passed (or
-        ``force``). Called with the flush lock held, or by the relay's own thread."""
+        ``force``). Called with the flush lock held."""
         if not self._published or not (force or time.monotonic() >= self._mark_due):
             return
         published, self._published = self._published, []
@@ -175,7 +178,8 @@ class OutboxQueue:
                 for start in range(0, len(published), self._batch):
                     self._mark(conn, published[start : start + self._batch], [])
         except Exception:
-            self._published[:0] = published  # marked on a later wake
+            self._published[:0] = published
+            self._mark_due = time.monotonic() + MARK_RETRY_SECONDS  # not a busy loop
             raise
 
     def _wait_seconds(self, interval: float) -> float:
