@@ -91,10 +91,19 @@ def test_missing_or_wrong_key_is_401(api: RunningApi) -> None:
     assert wrong.headers["www-authenticate"] == "Bearer"
 
 
+# CONTRACT section 2: what a job is
+JOB_FIELDS = {
+    "id", "model", "status", "params", "created_at", "started_at", "finished_at",
+    "progress", "attempts", "result", "error", "artifacts",
+}  # fmt: skip
+
+
 def test_black_scholes_job_matches_the_closed_form(alice: httpx.Client) -> None:
     created = alice.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS})
     assert created.status_code == 202
+    assert created.headers["content-type"] == "application/json"
     job = created.json()
+    assert set(job) == JOB_FIELDS
     assert job["status"] == "queued" and job["attempts"] == 0 and job["result"] is None
     done = wait_done(alice, job["id"])
     assert done["status"] == "succeeded" and done["progress"] == 1.0 and done["attempts"] == 1
@@ -102,6 +111,7 @@ def test_black_scholes_job_matches_the_closed_form(alice: httpx.Client) -> None:
     assert done["result"]["price"] == pytest.approx(float(expected.price), rel=1e-12)
     assert done["result"]["price"] == pytest.approx(4.76, abs=0.005)  # Hull, Example 15.6
     assert done["started_at"] and done["finished_at"] and done["created_at"].endswith("Z")
+    assert set(done) == JOB_FIELDS
 
 
 def test_array_inputs_give_array_results(alice: httpx.Client) -> None:
@@ -401,6 +411,16 @@ def test_openapi_documents_every_route(api: RunningApi) -> None:
         "/v1/prices",
     } <= paths
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    # the job routes return a serialised job, still documented as the JobOut schema
+    for path, method, status in [
+        ("/v1/jobs", "post", "202"),
+        ("/v1/jobs", "post", "200"),
+        ("/v1/jobs/{job_id}", "get", "200"),
+        ("/v1/jobs/{job_id}/cancel", "post", "200"),
+    ]:
+        content = spec["paths"][path][method]["responses"][status]["content"]
+        assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/JobOut"}
+    assert set(spec["components"]["schemas"]["JobOut"]["properties"]) == JOB_FIELDS
     assert httpx.get(f"{api.url}/docs").status_code == 200
 
 

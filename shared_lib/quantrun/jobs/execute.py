@@ -77,7 +77,7 @@ def _fail(
     )
     log.info(
         "job failed",
-        extra={"fields": {**log_fields, "job_id": job.id, "code": code, "reason": message}},
+        extra={"fields": {**log_fields, "code": code, "reason": message}},
     )
     return RunOutcome.DONE
 
@@ -93,8 +93,8 @@ def run_job(
     log_fields: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
     """Claim, run and finish one job. ``log_fields`` (the message's id, its delivery
-    attempt) go on the one line logged per message."""
-    fields = dict(log_fields or {})
+    attempt) go on the one line logged per message, with the job's id."""
+    fields = {**(log_fields or {}), "job_id": job_id}
     now = utcnow()
     claim = store.claim(
         job_id,
@@ -106,7 +106,7 @@ def run_job(
     if claim.outcome != ClaimOutcome.CLAIMED or claim.job is None:
         log.info(
             "message needs no run",
-            extra={"fields": {**fields, "job_id": job_id, "claim": claim.outcome.value}},
+            extra={"fields": {**fields, "claim": claim.outcome.value}},
         )
         if claim.outcome == ClaimOutcome.LEASED_ELSEWHERE:
             return RunOutcome.BUSY
@@ -138,19 +138,19 @@ def run_job(
             result = json_safe(output.result)
             json.dumps(result, allow_nan=False)
         except JobCancelled:
-            log.info("job stopped at a checkpoint", extra={"fields": {**fields, "job_id": job.id}})
+            log.info("job stopped at a checkpoint", extra={"fields": fields})
             return RunOutcome.DONE
         except ModelInputError as exc:
             return _fail(store, job, cfg, exc.code, exc.message, fields)
         except TransientError as exc:
             log.warning(
                 "transient failure; the job will be retried",
-                extra={"fields": {**fields, "job_id": job.id, "reason": exc.message}},
+                extra={"fields": {**fields, "reason": exc.message}},
             )
             lease.release()
             return RunOutcome.RETRY
         except Exception as exc:
-            log.exception("model raised", extra={"fields": {**fields, "job_id": job.id}})
+            log.exception("model raised", extra={"fields": fields})
             return _fail(
                 store,
                 job,
@@ -172,7 +172,6 @@ def run_job(
         extra={
             "fields": {
                 **fields,
-                "job_id": job.id,
                 "model": job.model,
                 "seconds": round(time.monotonic() - started, 4),
             }

@@ -90,16 +90,16 @@ class Lease:
 class _Keeper:
     """The process's renewal thread, started on first use."""
 
+    # with no lease to renew, the keeper still wakes this often: a new lease (due a
+    # renewal interval later) then never needs to wake it, which under load would cost
+    # a thread switch per job
+    IDLE_WAKE_SECONDS = 1.0
+
     def __init__(self) -> None:
         self._leases: set[Lease] = set()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._wake_at = 0.0  # when the keeper next wakes by itself (monotonic)
-
-    # with no lease to renew, the keeper still wakes this often: a new lease (due a
-    # renewal interval later) then never needs to wake it, which under load would cost
-    # a thread switch per job
-    IDLE_WAKE_SECONDS = 1.0
 
     def add(self, lease: Lease) -> None:
         with self._changed:

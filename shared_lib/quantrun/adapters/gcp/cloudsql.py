@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
-from quantrun.adapters.sql.engine import PG_DRIVER, parse_timestamps_natively, ping_when_idle
+from quantrun.adapters.sql.engine import pg8000_url, postgres_engine
 
 
 def cloudsql_engine(
@@ -37,15 +37,10 @@ def cloudsql_engine(
             ip_type=IPTypes.PRIVATE if private_ip else IPTypes.PUBLIC,
         )
 
-    # Cloud Run: few connections per instance, recycled before Cloud SQL drops idle ones.
-    engine = create_engine(
-        f"{PG_DRIVER}://" if prepared_statements else "postgresql+pg8000://",
-        creator=connect,
+    # Cloud Run: few connections per instance (pool_size)
+    engine = postgres_engine(
+        pg8000_url("", prepared_statements=prepared_statements),
         pool_size=pool_size,
-        max_overflow=0,  # as make_engine: no connect per request under load
-        pool_timeout=30,
-        pool_recycle=1800,
+        creator=connect,
     )
-    ping_when_idle(engine)
-    parse_timestamps_natively(engine)
     return engine, connector

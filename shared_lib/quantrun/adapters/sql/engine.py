@@ -52,7 +52,19 @@ def make_engine(
         return engine
     scheme, rest = url.split("://", 1)
     if scheme in ("postgresql", "postgres", "postgresql+pg8000"):
-        url = f"{PG_DRIVER if prepared_statements else 'postgresql+pg8000'}://{rest}"
+        url = pg8000_url(rest, prepared_statements=prepared_statements)
+    return postgres_engine(url, pool_size=pool_size, connect_args={"timeout": connect_timeout})
+
+
+def pg8000_url(address: str, *, prepared_statements: bool) -> str:
+    """The URL for ``address`` (what follows ``://``) through this dialect or, without
+    prepared statements, SQLAlchemy's stock pg8000 dialect."""
+    return f"{PG_DRIVER if prepared_statements else 'postgresql+pg8000'}://{address}"
+
+
+def postgres_engine(url: str, *, pool_size: int, **engine_args: Any) -> Engine:
+    """A PostgreSQL engine with a fixed pool, the idle ping and the timestamp readers
+    (``engine_args``: the connect arguments, or the Cloud SQL connector's ``creator``)."""
     engine = create_engine(
         url,
         pool_size=pool_size,
@@ -60,8 +72,9 @@ def make_engine(
         # load that means a connect (TCP, startup, TLS context) per request
         max_overflow=0,
         pool_timeout=30,
+        # recycled before Cloud SQL or a NAT drops a long-lived connection
         pool_recycle=1800,
-        connect_args={"timeout": connect_timeout},
+        **engine_args,
     )
     ping_when_idle(engine)
     parse_timestamps_natively(engine)

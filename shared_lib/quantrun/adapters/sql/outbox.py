@@ -101,8 +101,8 @@ class OutboxQueue:
         self, orphans_before: datetime | None, *, sweep: bool = True, defer_marks: bool = False
     ) -> int:
         """Publish the requested jobs, then (``sweep``) the unsent rows created before
-        ``orphans_before`` (None: all of them). ``defer_marks`` (the relay) leaves marking
-        the requested jobs sent to ``_mark_published``."""
+        ``orphans_before`` (None: all of them). ``defer_marks`` (the relay) marks the
+        requested jobs sent only once ``mark_delay`` has passed (or before a sweep)."""
         with self._requested_lock:
             requested, self._requested = self._requested, []
         scope: ColumnElement[bool] = true()
@@ -113,8 +113,7 @@ class OutboxQueue:
             for start in range(0, len(requested), self._batch):
                 chunk = list(dict.fromkeys(requested[start : start + self._batch]))
                 sent += self._publish_and_mark(chunk, defer=defer_marks)
-            if sweep or not defer_marks:
-                self._mark_published(force=True)
+            self._mark_published(force=sweep or not defer_marks)
             while sweep:
                 batch_sent, more = self._sweep_batch(scope)
                 sent += batch_sent
@@ -221,8 +220,6 @@ class OutboxQueue:
                     self._flush(
                         orphans_before=utcnow() - self._orphan_after, sweep=sweep, defer_marks=True
                     )
-                    with self._flush_lock:
-                        self._mark_published()
                 except Exception:
                     log.exception("outbox relay failed")
                 if sweep:
