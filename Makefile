@@ -9,13 +9,14 @@ BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements.lock benchmarks/requirements-peers.lock pyproject.toml | sha256sum | cut -c1-12)
 PIP_QUIET := -q --disable-pip-version-check
 
-.PHONY: help venv bench-venv run test test-unit lint fmt bench bench-load stack deploy system-deps emulators \
-	infra-tools infra-check clean
+.PHONY: help venv bench-venv run test test-unit test-integration test-e2e lint fmt bench bench-load stack \
+	deploy system-deps emulators infra-tools infra-check clean
 
 help:
 	@echo "make run     serve API + worker in embedded mode at http://127.0.0.1:8080"
 	@echo "make test    set up everything and run the whole test suite"
-	@echo "make lint    ruff + mypy"
+	@echo "make test-unit | test-integration | test-e2e   one layer of the suite"
+	@echo "make lint    ruff + mypy + the layer rules"
 	@echo "make bench   print the benchmark table"
 	@echo "make stack   gcp mode on the emulators (API 8080, worker 8081), writes .stack/env"
 
@@ -41,13 +42,13 @@ $(BENCH_STAMP): requirements.lock benchmarks/requirements-peers.lock pyproject.t
 bench-venv: $(BENCH_STAMP)
 
 system-deps:
-	@bash tests/harness/install-system-deps.sh
+	@bash devtools/install-system-deps.sh
 
 emulators: venv
-	@bash tests/harness/install-emulators.sh
+	@bash devtools/install-emulators.sh
 
 infra-tools:
-	@bash tests/harness/install-infra-tools.sh
+	@bash devtools/install-infra-tools.sh
 
 # Terraform checks that run offline: fmt, checkov, and the wiring tests (python-hcl2)
 infra-check: venv infra-tools
@@ -63,10 +64,18 @@ test: venv system-deps emulators infra-tools
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit
 
+test-integration: venv system-deps emulators
+	$(BIN)/python -m pytest tests/integration
+
+test-e2e: venv system-deps emulators
+	$(BIN)/python -m pytest tests/e2e
+
+# ruff, mypy, and the architecture's import rules (tests/unit/test_layers.py)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_layers.py
 
 fmt: venv
 	$(BIN)/ruff check --fix .
@@ -82,7 +91,7 @@ bench-load: venv system-deps emulators
 
 # gcp mode on the emulators; ports overridable: make stack API_PORT=9080 PUBSUB_PORT=9085 ...
 stack: venv system-deps emulators
-	$(BIN)/python -m tests.harness.stack
+	$(BIN)/python -m devtools.stack
 
 # Deploy to your own project through Cloud Build (README: "Deploying to your project").
 REGION ?= europe-west1

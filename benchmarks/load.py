@@ -38,7 +38,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness.stack import QUANTRUN, Stack, start_stack
+from devtools.jobs import BLACK_SCHOLES
+from devtools.stack import QUANTRUN, Stack, start_stack
 
 N_JOBS = int(os.environ.get("LOAD_JOBS", "2000"))
 CONCURRENCY = int(os.environ.get("LOAD_CONCURRENCY", "16"))
@@ -47,17 +48,7 @@ PACED_JOBS = int(os.environ.get("LOAD_PACED_JOBS", "500"))
 PULL_THREADS = int(os.environ.get("LOAD_PULL_THREADS", "8"))
 WARM_UP_JOBS = int(os.environ.get("LOAD_WARM_UP_JOBS", "500"))
 BURSTS = int(os.environ.get("LOAD_BURSTS", "3"))
-BODY = {
-    "model": "black_scholes",
-    "params": {
-        "type": "call",
-        "spot": 100,
-        "strike": 100,
-        "maturity": 1,
-        "rate": 0.05,
-        "volatility": 0.2,
-    },
-}
+BODY = {"model": "black_scholes", "params": BLACK_SCHOLES}
 
 
 def _median_range(values: list[float]) -> str:

@@ -7,8 +7,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.emulators import Emulators, start_emulators
-from tests.harness.postgres import PostgresServer, start_postgres
+from devtools.emulators import Emulators, start_emulators
+from devtools.postgres import PostgresServer, start_postgres
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The declared markers, applied where they hold: ``e2e`` on everything under
+    tests/e2e, ``postgres`` on every test that needs the PostgreSQL server (so
+    ``pytest -m "not e2e"`` and ``-m "not postgres"`` select as they say)."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+        callspec = getattr(item, "callspec", None)
+        engine_param = callspec.params.get("engine", "") if callspec is not None else ""
+        needs = getattr(item, "fixturenames", ())
+        if "postgres_server" in needs or str(engine_param).startswith("postgresql"):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")

@@ -2,20 +2,21 @@
 
 Message: ``{"symbols": [...], "start"?: "YYYY-MM-DD", "end"?: ..., "since_last"?: true}``.
 A malformed message is logged and acknowledged; a failure of BigQuery raises, so the
-trigger retries. The work is in ``quantrun.ingest``.
+trigger retries. The work is in ``quantrun.app.ingest``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import functions_framework
 
-from quantrun.ingest import runtime
-from quantrun.ingest.events import BadEvent, pubsub_payload
-from quantrun.ingest.usecases import ingest_prices as run_ingest
-from quantrun.ingest.usecases import parse_ingest_message
+from quantrun.adapters.gcp.events import BadEvent, pubsub_payload
+from quantrun.app.ingest import ingest_prices as run_ingest
+from quantrun.app.ingest import parse_ingest_message
+from quantrun.bootstrap import ingest_from_env
+from quantrun.clock import utcnow
 from quantrun.logging import get_logger
 
 log = get_logger("functions.ingest_prices")
@@ -29,10 +30,11 @@ def ingest_prices(cloud_event: Any) -> None:
     except (BadEvent, ValueError) as exc:
         log.error("ingest message rejected", extra={"fields": {"reason": str(exc)}})
         return
+    container = ingest_from_env()
     run_ingest(
         request=request,
-        fetcher=runtime.fetcher(),
-        store=runtime.price_store(),
-        now=datetime.now(UTC),
+        fetcher=container.fetcher,
+        store=container.prices,
+        now=utcnow(),
         today=date.today(),
     )

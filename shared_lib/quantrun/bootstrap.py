@@ -1,14 +1,28 @@
-"""The composition root: settings in, adapters out. Built once per process, on demand,
-never at import time. ``QUANTRUN_MODE`` picks the embedded or the Google Cloud adapters;
-the use cases see only the ports."""
+"""The composition root: settings in, adapters out, and the only module that names an
+adapter. Built once per process, on demand, never at import time.
+
+- ``bootstrap(settings)``: the job processes' container (the API, the worker, and in
+  embedded mode both in one process, sharing it). ``QUANTRUN_MODE`` picks the embedded
+  or the Google Cloud adapters; the use cases see only the ports.
+- ``push_verifier(settings)``: how the worker checks a Pub/Sub push's OIDC token.
+- ``ingest(settings)``: the ingest functions' container (BigQuery, storage, providers).
+- ``admin(settings)``: the job store alone, for the CLI's admin commands.
+
+Every container keeps the closers of what it built (engines, the Cloud SQL connector,
+the DuckDB file) and ``close()`` calls them, last built first.
+
+Long on purpose: it is the one place that names an adapter; split, the choice of
+adapters per mode would be spread over several files.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -21,14 +35,40 @@ from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.outbox import OutboxQueue
-from quantrun.jobs.lease import WorkerConfig
-from quantrun.jobs.submit import KnownSymbols
-from quantrun.logging import get_logger
-from quantrun.ports import ArtifactStore, JobQueue, JobStore, PriceStore, Secrets
-from quantrun.prices.cache import SingleFlightCache
-from quantrun.settings import Settings
+from quantrun.app.cache import SingleFlightCache
+from quantrun.app.fallback import FallbackFetcher
+from quantrun.app.lease import WorkerConfig
+from quantrun.app.submit import KnownSymbols
+from quantrun.logging import configure_logging, get_logger
+from quantrun.ports import (
+    ArtifactStore,
+    JobQueue,
+    JobStore,
+    PriceProvider,
+    PriceStore,
+    PushVerifier,
+    Secrets,
+    UploadedFiles,
+)
+from quantrun.settings import Settings, load_settings, secret_environment
 
 log = get_logger(__name__)
+
+
+@dataclass
+class Closers:
+    """What a container built and must release, in reverse order of building."""
+
+    items: list[Callable[[], Any]] = field(default_factory=list)
+
+    def add(self, resource: Any) -> None:
+        close = getattr(resource, "close", None) or getattr(resource, "dispose", None)
+        if close is not None:
+            self.items.append(close)
+
+    def close(self) -> None:
+        while self.items:
+            self.items.pop()()
 
 
 @dataclass
@@ -39,190 +79,238 @@ class Container:
     queue: JobQueue
     prices: PriceStore
     artifacts: ArtifactStore
-    secrets: Secrets
     known_symbols: KnownSymbols
     worker: WorkerConfig
+    read_cache: SingleFlightCache
+    auth_cache: SingleFlightCache
+    closers: Closers
     # The consumer side of the embedded queue (None where Pub/Sub pushes to the worker).
-    read_cache: SingleFlightCache = field(default_factory=lambda: SingleFlightCache(0.0))
-    auth_cache: SingleFlightCache = field(default_factory=lambda: SingleFlightCache(0.0))
     embedded_queue: EmbeddedQueue | None = None
     # gcp mode's outbox (its relay runs in the processes that publish).
     outbox: OutboxQueue | None = None
-    closers: list[Any] = field(default_factory=list)
+
+    def start_relay(self) -> None:
+        """gcp mode: publish this process's jobs (and sweep up orphans) in the background."""
+        if self.outbox is not None:
+            self.outbox.start_relay(self.settings.gcp.outbox_interval_seconds)
 
     def close(self) -> None:
         if self.outbox is not None:
             self.outbox.stop_relay()
-        for closer in self.closers:
-            close = getattr(closer, "close", None) or getattr(closer, "dispose", None)
-            if close:
-                close()
+        self.closers.close()
+
+
+@dataclass
+class AdminContainer:
+    settings: Settings
+    store: JobStore
+    closers: Closers
+
+    def prices(self) -> PriceStore:
+        """The mode's price store, built on first use (DuckDB is a single-writer file)."""
+        store = _price_store(self.settings, self.closers)
+        return store
+
+    def close(self) -> None:
+        self.closers.close()
+
+
+@dataclass
+class IngestContainer:
+    settings: Settings
+    prices: PriceStore
+    fetcher: FallbackFetcher
+    uploads: UploadedFiles
+    closers: Closers
+
+    def close(self) -> None:
+        self.closers.close()
 
 
 def _worker_config(settings: Settings) -> WorkerConfig:
+    lease = settings.worker.lease_seconds
     return WorkerConfig(
         worker_id=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
-        lease_seconds=settings.lease_seconds,
-        max_attempts=settings.max_attempts,
+        lease_seconds=lease,
+        max_attempts=settings.worker.max_attempts,
+        # how long a queued job may wait before the sweep publishes it again
+        queued_grace_seconds=max(10 * lease, 60.0),
     )
 
 
-def build_job_store(settings: Settings, *, migrate_db: bool = True) -> tuple[Engine, SqlJobStore]:
-    """Just the job store (for admin commands that need nothing else)."""
-    closers: list[Any] = []
-    engine = _engine(settings, closers)
-    if migrate_db:
-        migrate.upgrade(engine)
-    return engine, SqlJobStore(engine, outbox=settings.mode == "gcp")
-
-
-def _engine(settings: Settings, closers: list[Any]) -> Engine:
-    if settings.database_url:
-        return make_engine(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            prepared_statements=settings.db_prepared_statements,
-        )
-    if settings.mode == "gcp" and settings.cloudsql_instance:
+def _engine(settings: Settings, closers: Closers, *, migrate_db: bool) -> Engine:
+    db = settings.db
+    if settings.mode == "gcp" and db.cloudsql_instance and not db.url:
         from quantrun.adapters.gcp.cloudsql import cloudsql_engine
 
-        user = settings.db_user
-        if not user:
-            raise ValueError("QUANTRUN_CLOUDSQL_INSTANCE needs QUANTRUN_DB_USER")
-        password = EnvSecrets().get("db-password")
         engine, connector = cloudsql_engine(
-            settings.cloudsql_instance,
-            user=user,
-            database=settings.db_name,
-            password=password,
-            pool_size=settings.db_pool_size,
-            prepared_statements=settings.db_prepared_statements,
+            db.cloudsql_instance,
+            user=str(db.user),
+            database=db.name,
+            password=db.password.get_secret_value() if db.password else None,
+            pool_size=db.pool_size,
+            prepared_statements=db.prepared_statements,
         )
-        closers.append(connector)
-        return engine
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.resolved_database_url)
-
-
-def bootstrap(settings: Settings | None = None, *, migrate_db: bool = True) -> Container:
-    settings = settings or Settings()
-    if settings.mode == "gcp":
-        return _bootstrap_gcp(settings, migrate_db=migrate_db)
-    engine, store = build_job_store(settings, migrate_db=migrate_db)
-    prices = DuckDBPriceStore(settings.resolved_price_db_path)
-    if settings.load_sample_data and prices.is_empty():
-        rows = prices.load_sample_data()
-        log.info("loaded the bundled sample prices", extra={"fields": {"rows": rows}})
-    queue = EmbeddedQueue(engine, visibility_seconds=max(2 * settings.lease_seconds, 10.0))
-    return Container(
-        settings=settings,
-        engine=engine,
-        store=store,
-        queue=queue,
-        prices=prices,
-        artifacts=LocalArtifactStore(settings.resolved_artifacts_dir),
-        secrets=EnvSecrets(),
-        known_symbols=KnownSymbols(prices),
-        read_cache=SingleFlightCache(settings.read_cache_seconds),
-        auth_cache=SingleFlightCache(settings.auth_cache_seconds),
-        worker=_worker_config(settings),
-        embedded_queue=queue,
-        closers=[prices, engine],
-    )
-
-
-def _bootstrap_gcp(settings: Settings, *, migrate_db: bool) -> Container:
-    from quantrun.adapters.gcp import clients
-    from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
-    from quantrun.adapters.gcp.gcs_artifacts import GcsArtifactStore
-    from quantrun.adapters.gcp.pubsub import PubSubPublisher
-    from quantrun.adapters.gcp.secret_manager import SecretManagerSecrets
-
-    project = str(settings.project)
-    timeout = settings.gcp_timeout_seconds
-    closers: list[Any] = []
-    engine = _engine(settings, closers)
+        closers.add(connector)
+    elif db.url:
+        engine = make_engine(
+            db.url, pool_size=db.pool_size, prepared_statements=db.prepared_statements
+        )
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database_url)
+    closers.add(engine)
     if migrate_db:
         migrate.upgrade(engine)
-    store = SqlJobStore(engine, outbox=True)
-    publisher = PubSubPublisher(
-        clients.publisher_client(), project, settings.jobs_topic, timeout=timeout
-    )
-    outbox = OutboxQueue(engine, publisher)
-    prices = BigQueryPriceStore(
-        clients.bigquery_client(project),
-        dataset=settings.bq_dataset,
-        table=settings.bq_table,
-        timeout=timeout,
-    )
-    storage = clients.storage_client(project)
-    emulator = os.environ.get("STORAGE_EMULATOR_HOST")
-    artifacts = GcsArtifactStore(
-        storage,
-        str(settings.artifacts_bucket),
-        url_seconds=settings.signed_url_seconds,
-        signing_credentials=_emulator_signing_credentials() if emulator else None,
-        signing_email=settings.signing_service_account,
+    return engine
+
+
+def admin(settings: Settings, *, migrate_db: bool = True) -> AdminContainer:
+    closers = Closers()
+    engine = _engine(settings, closers, migrate_db=migrate_db)
+    return AdminContainer(settings, SqlJobStore(engine, outbox=settings.mode == "gcp"), closers)
+
+
+def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
+    closers = Closers()
+    engine = _engine(settings, closers, migrate_db=migrate_db)
+    store = SqlJobStore(engine, outbox=settings.mode == "gcp")
+    prices = _price_store(settings, closers)
+    common: dict[str, Any] = {
+        "settings": settings,
+        "engine": engine,
+        "store": store,
+        "prices": prices,
+        "known_symbols": KnownSymbols(prices),
+        "worker": _worker_config(settings),
+        "read_cache": SingleFlightCache(settings.api.read_cache_seconds),
+        "auth_cache": SingleFlightCache(settings.api.auth_cache_seconds),
+        "closers": closers,
+    }
+    if settings.mode == "gcp":
+        from quantrun.adapters.gcp import clients
+        from quantrun.adapters.gcp.pubsub import PubSubPublisher
+
+        gcp = settings.gcp
+        publisher = PubSubPublisher(
+            clients.publisher_client(),
+            str(gcp.project),
+            gcp.jobs_topic,
+            timeout=gcp.gcp_timeout_seconds,
+        )
+        outbox = OutboxQueue(engine, publisher)
+        return Container(**common, queue=outbox, artifacts=_gcs_artifacts(settings), outbox=outbox)
+    visibility = max(2 * settings.worker.lease_seconds, 10.0)
+    queue = EmbeddedQueue(engine, visibility_seconds=visibility)
+    artifacts = LocalArtifactStore(settings.artifacts_dir)
+    return Container(**common, queue=queue, artifacts=artifacts, embedded_queue=queue)
+
+
+def _price_store(settings: Settings, closers: Closers) -> PriceStore:
+    if settings.mode == "gcp":
+        from quantrun.adapters.gcp import clients
+        from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
+
+        gcp = settings.gcp
+        client = clients.bigquery_client(str(gcp.project), emulator=gcp.bigquery_emulator_host)
+        return BigQueryPriceStore(
+            client, dataset=gcp.bq_dataset, table=gcp.bq_table, timeout=gcp.gcp_timeout_seconds
+        )
+    prices = DuckDBPriceStore(settings.price_db_path)
+    closers.add(prices)
+    if settings.embedded.load_sample_data and prices.is_empty():
+        rows = prices.load_sample_data()
+        log.info("loaded the bundled sample prices", extra={"fields": {"rows": rows}})
+    return prices
+
+
+def _gcs_artifacts(settings: Settings) -> ArtifactStore:
+    from quantrun.adapters.gcp import clients
+    from quantrun.adapters.gcp.gcs_artifacts import GcsArtifactStore
+
+    gcp = settings.gcp
+    emulator = gcp.storage_emulator_host
+    signing = None
+    if emulator:
+        from quantrun.adapters.gcp.emulator import throwaway_signing_credentials
+
+        signing = throwaway_signing_credentials()
+    return GcsArtifactStore(
+        clients.storage_client(str(gcp.project), emulator=emulator),
+        str(gcp.artifacts_bucket),
+        url_seconds=gcp.signed_url_seconds,
+        signing_credentials=signing,
+        signing_email=gcp.signing_service_account,
         api_endpoint=emulator,
-        timeout=timeout,
-    )
-    return Container(
-        settings=settings,
-        engine=engine,
-        store=store,
-        queue=outbox,
-        prices=prices,
-        artifacts=artifacts,
-        secrets=SecretManagerSecrets(_secret_client(), project),
-        known_symbols=KnownSymbols(prices),
-        read_cache=SingleFlightCache(settings.read_cache_seconds),
-        auth_cache=SingleFlightCache(settings.auth_cache_seconds),
-        worker=_worker_config(settings),
-        outbox=outbox,
-        closers=[*closers, engine],
+        timeout=gcp.gcp_timeout_seconds,
     )
 
 
-def _secret_client() -> Any:
-    """Built lazily: the Secret Manager client needs credentials, and most runs read every
-    secret from the environment (Cloud Run injects them)."""
+def push_verifier(settings: Settings) -> PushVerifier:
+    """The worker's check of a push request: Google's OIDC token for the push identity in
+    gcp mode; nothing for emulators (``QUANTRUN_VERIFY_PUSH_TOKEN=false``) or embedded."""
+    from quantrun.adapters.gcp.oidc import AcceptAll, OidcPushVerifier
 
-    class _Lazy:
-        _client: Any = None
+    worker = settings.worker
+    if settings.mode != "gcp" or not worker.verify_push_token:
+        return AcceptAll()
+    if not (worker.push_audience and worker.push_service_account):
+        raise ValueError(
+            "verifying push tokens needs QUANTRUN_PUSH_AUDIENCE and "
+            "QUANTRUN_PUSH_SERVICE_ACCOUNT (or QUANTRUN_VERIFY_PUSH_TOKEN=false "
+            "for an emulator)"
+        )
+    return OidcPushVerifier(audience=worker.push_audience, email=worker.push_service_account)
 
-        def __getattr__(self, name: str) -> Any:
-            if self._client is None:
-                from google.cloud import secretmanager
 
-                self._client = secretmanager.SecretManagerServiceClient()
-            return getattr(self._client, name)
+def secrets(settings: Settings) -> Secrets:
+    """Secrets by ``QUANTRUN_SECRET_<NAME>`` first; in gcp mode then Secret Manager."""
+    env = EnvSecrets(secret_environment())
+    if settings.mode != "gcp" or settings.ingest.secrets_from_env_only or not settings.gcp.project:
+        return env
+    from quantrun.adapters.gcp.secret_manager import SecretManagerSecrets, lazy_client
 
-    return _Lazy()
+    return SecretManagerSecrets(lazy_client(), settings.gcp.project, env=env)
 
 
-def _emulator_signing_credentials() -> Any:
-    """A throwaway service-account key, so V4 URLs can be signed for the storage emulator
-    (which does not check signatures)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from google.oauth2 import service_account
+def ingest(settings: Settings) -> IngestContainer:
+    """The ingest functions' adapters (always Google Cloud's: BigQuery and storage)."""
+    from quantrun.adapters.gcp import clients
+    from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
+    from quantrun.adapters.gcp.uploads import GcsUploadedFiles
+    from quantrun.adapters.providers import AlphaVantageProvider, StooqProvider, SyntheticProvider
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return service_account.Credentials.from_service_account_info(
-        {
-            "type": "service_account",
-            "client_email": "emulator@quantrun-local.iam.gserviceaccount.com",
-            "private_key": pem,
-            "private_key_id": "emulator",
-            "token_uri": "http://127.0.0.1/token",
-            "project_id": "quantrun-local",
-        }
+    gcp = settings.gcp
+    if not gcp.project:
+        raise ValueError("the ingest functions need QUANTRUN_PROJECT or GOOGLE_CLOUD_PROJECT")
+    providers: list[PriceProvider] = []
+    for name in settings.ingest.providers:
+        if name == "stooq":
+            providers.append(StooqProvider(settings.ingest.stooq_url))
+        elif name == "alphavantage":
+            key = secrets(settings).get("provider-alphavantage-key")
+            if key:
+                providers.append(AlphaVantageProvider(key, settings.ingest.alphavantage_url))
+            else:
+                log.warning("alphavantage has no key (secret provider-alphavantage-key); skipped")
+        elif name == "synthetic":
+            providers.append(SyntheticProvider())
+        else:
+            raise ValueError(f"unknown provider {name!r} in QUANTRUN_INGEST_PROVIDERS")
+    prices = BigQueryPriceStore(
+        clients.bigquery_client(gcp.project, emulator=gcp.bigquery_emulator_host),
+        dataset=gcp.bq_dataset,
+        table=gcp.bq_table,
+        timeout=gcp.gcp_timeout_seconds,
     )
+    storage = clients.storage_client(gcp.project, emulator=gcp.storage_emulator_host)
+    uploads = GcsUploadedFiles(storage, timeout=max(gcp.gcp_timeout_seconds, 60.0))
+    return IngestContainer(settings, prices, FallbackFetcher(providers), uploads, Closers())
 
 
-def queued_grace(settings: Settings) -> timedelta:
-    """How long a queued job may wait before the sweep publishes it again."""
-    return timedelta(seconds=max(10 * settings.lease_seconds, 60.0))
+@functools.cache
+def ingest_from_env() -> IngestContainer:
+    """The ingest functions' container, built on the first event an instance receives."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return ingest(settings)

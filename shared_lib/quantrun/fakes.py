@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from quantrun.errors import Conflict, TransientError
-from quantrun.jobs.domain import ArtifactRef
-from quantrun.ports import Instrument, PriceMatrix, PriceRow, StoredArtifact
+from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
+from quantrun.domain.errors import Conflict, TransientError
+from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
 
 
 class FakeQueue:

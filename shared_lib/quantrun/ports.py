@@ -1,28 +1,21 @@
 """The ports: what the use cases need from the outside world, as typed Protocols.
 
-Each port has one adapter per mode (``adapters/``) and an in-memory fake for unit
-tests (``fakes.py``). A contract test suite runs against every adapter of a port.
+Protocols only; they speak the domain's types (``quantrun.domain``) and import nothing
+else of QuantRun. Each port has one adapter per mode (``adapters/``), built only by the
+composition root (``bootstrap``), and an in-memory fake for unit tests (``fakes.py``)
+where the use cases need one. A contract test suite runs against every adapter of a port.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-import numpy as np
-
-from quantrun.jobs.domain import (
-    ArtifactRef,
-    Claim,
-    Job,
-    JobError,
-    JobEvent,
-    JobPage,
-    JobStatus,
-    User,
-)
+from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
+from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
+from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
+from quantrun.domain.users import User
 
 
 class JobStore(Protocol):
@@ -53,7 +46,11 @@ class JobStore(Protocol):
 
     def claim(
         self, job_id: str, *, worker: str, now: datetime, lease_until: datetime, max_attempts: int
-    ) -> Claim: ...
+    ) -> Claim:
+        """Lease the job if ``TRANSITIONS["claim"]`` allows it; else say why not
+        (``unclaimed_outcome``: a job out of attempts is reported, not failed)."""
+        ...
+
     def heartbeat(
         self, job_id: str, *, worker: str, progress: float | None, lease_until: datetime
     ) -> bool:
@@ -76,7 +73,8 @@ class JobStore(Protocol):
         ...
 
     def cancel(self, job_id: str, *, user_id: str, now: datetime) -> Job | None:
-        """Cancel a queued/running job. None if not found; raises ``Conflict`` if finished."""
+        """Cancel the user's queued or running job: the cancelled job, or None when
+        nothing moved (unknown, another user's, or already finished)."""
         ...
 
     def requeue(self, job_id: str, *, now: datetime) -> bool:
@@ -96,36 +94,6 @@ class JobQueue(Protocol):
         """Deliver a job the store holds as queued (just created or requeued). In gcp
         mode the store wrote its outbox row in that transaction; this publishes it."""
         ...
-
-
-@dataclass(frozen=True)
-class PriceMatrix:
-    """Close prices as a dates x symbols matrix; NaN where the store has no price."""
-
-    dates: np.ndarray  # datetime64[D], ascending
-    symbols: tuple[str, ...]
-    close: np.ndarray  # float64, shape (len(dates), len(symbols))
-
-
-@dataclass(frozen=True)
-class Instrument:
-    symbol: str
-    name: str
-    first_date: date
-    last_date: date
-    rows: int
-
-
-@dataclass(frozen=True)
-class PriceRow:
-    date: date
-    symbol: str
-    close: float
-    open: float | None = None
-    high: float | None = None
-    low: float | None = None
-    adj_close: float | None = None
-    volume: int | None = None
 
 
 class PriceStore(Protocol):
@@ -154,12 +122,6 @@ class PriceStore(Protocol):
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None: ...
 
 
-@dataclass(frozen=True)
-class StoredArtifact:
-    content_type: str
-    data: bytes
-
-
 class ArtifactStore(Protocol):
     """Job outputs at ``jobs/<job id>/<name>`` (Cloud Storage / a local folder)."""
 
@@ -178,3 +140,31 @@ class Secrets(Protocol):
     """Named secrets (database password, provider API keys): env first, then Secret Manager."""
 
     def get(self, name: str) -> str | None: ...
+
+
+class PriceProvider(Protocol):
+    """A market-data source (Stooq, Alpha Vantage, synthetic) for the ingest functions."""
+
+    name: str
+
+    def fetch(self, symbol: str, start: date, end: date) -> list[PriceRow]: ...
+
+
+class PushVerifier(Protocol):
+    """Checks that a push request comes from our Pub/Sub subscription."""
+
+    def verify(self, authorization: str | None) -> None:
+        """Raises ``Unauthenticated`` when the ``Authorization`` header is not accepted."""
+        ...
+
+
+class UploadedFiles(Protocol):
+    """The uploads bucket: price files dropped under ``uploads/`` (Cloud Storage)."""
+
+    def size(self, bucket: str, name: str) -> int | None:
+        """The object's size in bytes, or None when it is gone (already processed)."""
+        ...
+
+    def read(self, bucket: str, name: str) -> bytes: ...
+    def write(self, bucket: str, name: str, data: bytes, content_type: str) -> None: ...
+    def move(self, bucket: str, name: str, target: str) -> None: ...

@@ -1,15 +1,31 @@
-"""Configuration from ``QUANTRUN_*`` environment variables (pydantic-settings).
+"""Configuration: the only reader of ``QUANTRUN_*`` (and the emulator) variables.
 
-``Settings()`` refuses to build on a missing or placeholder value and names the
-variable, so a misconfigured service fails at start, not at its first request.
+``Settings()`` gathers one group per concern, each a pydantic-settings class that reads
+its own variables and is validated when it is built, so a misconfigured service stops at
+start naming the variable, not at its first request:
+
+- ``db``: the job store (``QUANTRUN_DATABASE_URL``, ``QUANTRUN_DB_*``, Cloud SQL);
+- ``api``: the HTTP API (``QUANTRUN_HOST``, ``QUANTRUN_PORT``, limits, caches);
+- ``worker``: running jobs (threads, leases, attempts, push verification);
+- ``gcp``: Google Cloud names, timeouts and the emulator hosts;
+- ``embedded``: embedded mode's files and dev key;
+- ``ingest``: the ingest functions' providers.
+
+``ClientSettings`` is what the CLI's client commands (``submit``, ``status``) read, and
+``secret_environment()`` the ``QUANTRUN_SECRET_<NAME>`` variables (Cloud Run injects
+secrets that way). Variable names are the public contract's: the groups only arrange them.
 Embedded mode needs nothing: every value has a local default under ``data_dir``.
+
+Long on purpose: it is the one reader of the environment, and a group's variables,
+defaults and descriptions (README's configuration table) read best side by side.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,128 +34,289 @@ _PLACEHOLDER = re.compile(
     r"^\s*(<.*>|changeme|change[-_ ]me|todo|tbd|xxx+|placeholder|your[-_].*|replace[-_]?me)\s*$",
     re.IGNORECASE,
 )
+SECRET_PREFIX = "QUANTRUN_SECRET_"  # noqa: S105 (a variable name prefix)
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QUANTRUN_", extra="ignore", frozen=True)
+class _Group(BaseSettings):
+    """A group of settings: frozen, unknown variables ignored, placeholders refused."""
 
-    mode: Literal["embedded", "gcp"] = Field(
-        "embedded", description="embedded: one machine, no cloud. gcp: Google Cloud adapters."
-    )
-    data_dir: Path = Field(
-        Path(".quantrun"), description="Embedded mode's home: job DB, price DB, artifacts."
-    )
-    database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the job store (default: SQLite in data_dir)."
-    )
-    db_pool_size: int = Field(
-        5,
-        ge=1,
-        le=200,
-        description="PostgreSQL connections per process; a request beyond them waits for a "
-        "free one. Few on purpose: each statement is one short round trip, and more "
-        "concurrent writers than cores convoy on PostgreSQL's locks (p99 of a submit under "
-        "load: ~115 ms with 4, ~290 ms with 10, measured here). Keep pool size x "
-        "instances under the Cloud SQL tier's max_connections.",
-    )
-    db_prepared_statements: bool = Field(
-        True,
-        description="Keep statements prepared per connection (fewer round trips); false "
-        "behind a transaction-pooling proxy (PgBouncer transaction mode).",
-    )
-    price_db_path: Path | None = Field(None, description="DuckDB file (default: data_dir).")
-    artifacts_dir: Path | None = Field(None, description="Artifact folder (default: data_dir).")
-    api_key: SecretStr | None = Field(
-        None, description="Embedded mode's dev API key (created and printed when unset)."
-    )
-    host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-    lease_seconds: float = Field(
-        30.0, gt=0, description="A running job's lease; renewed while it runs."
-    )
-    max_attempts: int = Field(3, ge=1, description="Runs a job may start before it fails.")
-    worker_threads: int = Field(1, ge=1, le=64, description="Jobs one worker runs at once.")
-    reclaim_interval_seconds: float = Field(5.0, gt=0)
-    max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)
-    sync_max_cost: float = Field(
-        5e6, gt=0, description="Largest input (model-specific cost units) a sync run accepts."
-    )
-    auth_cache_seconds: float = Field(
-        30.0, ge=0, description="how long the API remembers a valid API key (0: always ask)"
-    )
-    read_cache_seconds: float = Field(
-        5.0, ge=0, description="TTL of the API's cache of instruments and price windows"
-    )
-    load_sample_data: bool = Field(
-        True, description="Embedded: load the bundled prices into an empty price store."
+    model_config = SettingsConfigDict(
+        env_prefix="QUANTRUN_", extra="ignore", frozen=True, populate_by_name=True
     )
 
-    # gcp mode (required there; checked below). Resource names default to CONTRACT section 4.
-    project: str | None = Field(
-        None,
-        validation_alias=AliasChoices("QUANTRUN_PROJECT", "GOOGLE_CLOUD_PROJECT"),
-        description="Google Cloud project id (QUANTRUN_PROJECT or GOOGLE_CLOUD_PROJECT).",
-    )
-    cloudsql_instance: str | None = Field(
-        None, description="PROJECT:REGION:INSTANCE; connects through the Cloud SQL connector."
-    )
-    db_user: str | None = Field(None, description="database user (IAM user with the connector)")
-    db_name: str = "quantrun"
-    jobs_topic: str = "quantrun-jobs"
-    dead_letter_topic: str = "quantrun-jobs-dead"
-    push_subscription: str = "quantrun-jobs-push"
-    bq_dataset: str = "quantrun"
-    bq_table: str = "prices"
-    artifacts_bucket: str | None = Field(None, description="bucket for jobs/<id>/<name>")
-    uploads_bucket: str | None = Field(None, description="bucket whose uploads/ are ingested")
-    verify_push_token: bool = Field(
-        True, description="verify the OIDC token on /pubsub/push (off only for emulators)"
-    )
-    push_audience: str | None = Field(None, description="the worker URL the token is for")
-    push_service_account: str | None = Field(None, description="the push identity's email")
-    signed_url_seconds: int = Field(900, ge=60, le=7 * 24 * 3600)
-    signing_service_account: str | None = Field(
-        None, description="email that signs URLs through IAM signBlob (Cloud Run)"
-    )
-    outbox_interval_seconds: float = Field(1.0, gt=0)
-    gcp_timeout_seconds: float = Field(30.0, gt=0, description="per call to a Google API")
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """The environment variable(s) each field is read from, by field name."""
+        prefix = cls.model_config.get("env_prefix", "")
+        names: dict[str, str] = {}
+        for name, info in cls.model_fields.items():
+            alias = info.validation_alias
+            if isinstance(alias, AliasChoices):
+                names[name] = " or ".join(str(c) for c in alias.choices)
+            elif isinstance(alias, str):
+                names[name] = alias
+            else:
+                names[name] = f"{prefix}{name}".upper()
+        return names
 
     @field_validator("*", mode="before")
     @classmethod
     def _refuse_placeholders(cls, value: Any, info: Any) -> Any:
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         if isinstance(raw, str) and _PLACEHOLDER.match(raw):
-            raise ValueError(
-                f"QUANTRUN_{info.field_name.upper()} is a placeholder ({raw!r}); set a real value"
-            )
+            variable = cls.variables().get(info.field_name, info.field_name)
+            raise ValueError(f"{variable} is a placeholder ({raw!r}); set a real value")
         return value
+
+
+class DbSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="QUANTRUN_DB_")
+
+    url: str | None = Field(
+        None,
+        validation_alias="QUANTRUN_DATABASE_URL",
+        description="SQLAlchemy URL of the job store (default: SQLite in the data dir); "
+        "`postgresql+pg8000://...` for PostgreSQL",
+    )
+    pool_size: int = Field(
+        5,
+        ge=1,
+        le=200,
+        description="PostgreSQL connections per process; a request beyond them waits for a "
+        "free one. Few on purpose: more concurrent writers than cores convoy on "
+        "PostgreSQL's locks (p99 of a submit under load: ~115 ms with 4, ~290 ms with 10). "
+        "Keep pool size x instances under the Cloud SQL tier's max_connections",
+    )
+    prepared_statements: bool = Field(
+        True,
+        description="keep statements prepared per PostgreSQL connection (fewer round trips); "
+        "false behind a transaction-pooling proxy",
+    )
+    cloudsql_instance: str | None = Field(
+        None,
+        validation_alias="QUANTRUN_CLOUDSQL_INSTANCE",
+        description="gcp: PROJECT:REGION:INSTANCE, reached through the Cloud SQL connector",
+    )
+    user: str | None = Field(None, description="gcp: database user (IAM user with the connector)")
+    name: str = Field("quantrun", description="gcp: database name on the Cloud SQL instance")
+    password: SecretStr | None = Field(
+        None,
+        validation_alias=SECRET_PREFIX + "DB_PASSWORD",
+        description="gcp: a database password instead of IAM database authentication",
+    )
+
+
+class ApiSettings(_Group):
+    host: str = Field("127.0.0.1", description="where `quantrun serve` listens")
+    port: int = Field(8080, ge=1, le=65535, description="its port (`PORT` wins on Cloud Run)")
+    api_workers: int = Field(
+        1, ge=1, le=64, description="gcp: API processes of `quantrun serve` (or `--workers N`)"
+    )
+    max_request_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="request body limit (413 above)"
+    )
+    sync_max_cost: float = Field(
+        5e6,
+        gt=0,
+        description="largest input for a synchronous run (model units: options, path-steps, "
+        "symbol-days)",
+    )
+    auth_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="how long the API remembers a valid API key (unknown keys are never cached)",
+    )
+    read_cache_seconds: float = Field(
+        5.0, ge=0, description="TTL of the instruments/prices read cache"
+    )
+
+
+class WorkerSettings(_Group):
+    worker_threads: int = Field(1, ge=1, le=64, description="jobs one worker process runs at once")
+    lease_seconds: float = Field(
+        30.0, gt=0, description="a running job's lease (renewed every third of it)"
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="runs a job may start before it fails `attempts_exhausted`"
+    )
+    reclaim_interval_seconds: float = Field(
+        5.0, gt=0, description="embedded: how often the worker sweeps for stale jobs"
+    )
+    verify_push_token: bool = Field(
+        True,
+        description="gcp worker: verify the OIDC token of push requests (off only for emulators)",
+    )
+    push_audience: str | None = Field(None, description="gcp worker: the URL the token is for")
+    push_service_account: str | None = Field(
+        None, description="gcp worker: the push identity's email"
+    )
+
+
+class GcpSettings(_Group):
+    project: str | None = Field(
+        None,
+        validation_alias=AliasChoices("QUANTRUN_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+        description="gcp: the Google Cloud project id",
+    )
+    jobs_topic: str = Field("quantrun-jobs", description="gcp: the jobs topic")
+    dead_letter_topic: str = Field("quantrun-jobs-dead", description="gcp: the dead-letter topic")
+    push_subscription: str = Field(
+        "quantrun-jobs-push", description="gcp: the worker's push subscription"
+    )
+    bq_dataset: str = Field("quantrun", description="gcp: the BigQuery dataset")
+    bq_table: str = Field("prices", description="gcp: the prices table")
+    artifacts_bucket: str | None = Field(None, description="gcp: bucket for jobs/<id>/<name>")
+    uploads_bucket: str | None = Field(None, description="gcp: bucket whose uploads/ are ingested")
+    signed_url_seconds: int = Field(
+        900, ge=60, le=7 * 24 * 3600, description="gcp: lifetime of a signed artifact URL"
+    )
+    signing_service_account: str | None = Field(
+        None, description="gcp: email that signs URLs through IAM signBlob (Cloud Run)"
+    )
+    outbox_interval_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="gcp: how often the outbox relay sweeps for rows nobody published within "
+        "5 s (it publishes its own process's jobs as soon as they are submitted)",
+    )
+    gcp_timeout_seconds: float = Field(
+        30.0, gt=0, description="gcp: bound on every Google API call, retries included"
+    )
+    storage_emulator_host: str | None = Field(
+        None,
+        validation_alias="STORAGE_EMULATOR_HOST",
+        description="the storage emulator (the standard variable)",
+    )
+    bigquery_emulator_host: str | None = Field(
+        None,
+        validation_alias="BIGQUERY_EMULATOR_HOST",
+        description="the BigQuery emulator, an http:// URL",
+    )
+
+
+class EmbeddedSettings(_Group):
+    price_db_path: Path | None = Field(None, description="DuckDB file (default: in the data dir)")
+    artifacts_dir: Path | None = Field(
+        None, description="artifact folder (default: in the data dir)"
+    )
+    api_key: SecretStr | None = Field(
+        None, description="embedded mode's dev API key (generated and printed when unset)"
+    )
+    load_sample_data: bool = Field(
+        True, description="load the bundled sample prices into an empty price store"
+    )
+
+
+class IngestSettings(_Group):
+    ingest_providers: str = Field(
+        "stooq,alphavantage",
+        description="functions: provider order, comma-separated (`synthetic` for demos)",
+    )
+    stooq_url: str = Field("https://stooq.com", description="functions: Stooq's base URL")
+    alphavantage_url: str = Field(
+        "https://www.alphavantage.co", description="functions: Alpha Vantage's base URL"
+    )
+    secrets_from_env_only: bool = Field(
+        False, description="functions: read provider keys only from QUANTRUN_SECRET_* variables"
+    )
+
+    @property
+    def providers(self) -> list[str]:
+        return [n.strip() for n in self.ingest_providers.split(",") if n.strip()]
+
+
+class Settings(_Group):
+    """Everything a QuantRun process reads, by group; built once in each entrypoint."""
+
+    mode: Literal["embedded", "gcp"] = Field(
+        "embedded", description="`embedded` (one machine, no cloud) or `gcp`"
+    )
+    data_dir: Path = Field(
+        Path(".quantrun"), description="embedded mode's home (job DB, price DB, artifacts, key)"
+    )
+    log_level: LogLevel = Field(
+        "INFO", description="logs are JSON lines with Cloud Logging's fields"
+    )
+    db: DbSettings = Field(default_factory=DbSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    gcp: GcpSettings = Field(default_factory=GcpSettings)
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+
+    GROUPS: ClassVar[tuple[str, ...]] = ("db", "api", "worker", "gcp", "embedded", "ingest")
 
     @model_validator(mode="after")
     def _require_gcp_values(self) -> Settings:
         if self.mode == "gcp":
-            missing = [
-                f"QUANTRUN_{name.upper()}"
-                for name in ("project", "artifacts_bucket")
-                if getattr(self, name) in (None, "")
-            ]
-            if not self.database_url and not self.cloudsql_instance:
+            missing = []
+            if not self.gcp.project:
+                missing.append("QUANTRUN_PROJECT")
+            if not self.gcp.artifacts_bucket:
+                missing.append("QUANTRUN_ARTIFACTS_BUCKET")
+            if not self.db.url and not self.db.cloudsql_instance:
                 missing.append("QUANTRUN_DATABASE_URL or QUANTRUN_CLOUDSQL_INSTANCE")
+            if self.db.cloudsql_instance and not self.db.url and not self.db.user:
+                missing.append("QUANTRUN_DB_USER (for QUANTRUN_CLOUDSQL_INSTANCE)")
             if missing:
                 raise ValueError(f"QUANTRUN_MODE=gcp needs {', '.join(missing)}")
         return self
 
+    @classmethod
+    def documented_variables(cls) -> dict[str, str]:
+        """Every variable the settings read, with its description (README's table)."""
+        found: dict[str, str] = {}
+        for group in (cls, *(cls.model_fields[g].annotation for g in cls.GROUPS)):
+            assert isinstance(group, type) and issubclass(group, _Group)
+            for name, variable in group.variables().items():
+                if name in cls.GROUPS:
+                    continue
+                found[variable] = group.model_fields[name].description or ""
+        return found
+
     @property
-    def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+    def database_url(self) -> str:
+        if self.db.url:
+            return self.db.url
         return f"sqlite:///{(self.data_dir / 'quantrun.db').resolve()}"
 
     @property
-    def resolved_price_db_path(self) -> Path:
-        return self.price_db_path or self.data_dir / "prices.duckdb"
+    def price_db_path(self) -> Path:
+        return self.embedded.price_db_path or self.data_dir / "prices.duckdb"
 
     @property
-    def resolved_artifacts_dir(self) -> Path:
-        return self.artifacts_dir or self.data_dir / "artifacts"
+    def artifacts_dir(self) -> Path:
+        return self.embedded.artifacts_dir or self.data_dir / "artifacts"
+
+
+class ClientSettings(_Group):
+    """The CLI's client commands: where the API is and which key to send."""
+
+    url: str = Field("http://127.0.0.1:8080", description="CLI: the API the client commands call")
+    api_key: SecretStr | None = Field(
+        None, description="the API key the CLI sends (default: embedded mode's dev key file)"
+    )
+    data_dir: Path = Field(Path(".quantrun"), description="where the dev key file is looked for")
+    log_level: LogLevel = Field("WARNING", description="client commands' log level (stderr)")
+
+
+def secret_environment() -> dict[str, str]:
+    """The ``QUANTRUN_SECRET_<NAME>`` variables (a secret by env var; else Secret Manager)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(SECRET_PREFIX) and v}
+
+
+def load_settings() -> Settings:
+    """``Settings()`` with the groups' errors gathered; raises ``ConfigurationError``."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigurationError(problems) from None
+
+
+class ConfigurationError(ValueError):
+    """The environment does not configure a runnable service; the message names why."""

@@ -19,26 +19,16 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from devtools.emulators import Emulators
+from devtools.jobs import HAUG_PUT, HULL_CALL, asian_monte_carlo, wait_for_job
+from devtools.postgres import PostgresServer, free_port
+from devtools.stack import QUANTRUN, Stack, start_service, start_stack
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.schema import outbox
-from quantrun.jobs.domain import Job, JobStatus
-from tests.harness.emulators import Emulators
-from tests.harness.postgres import PostgresServer, free_port
-from tests.harness.stack import QUANTRUN, Stack, start_service, start_stack
+from quantrun.domain.jobs import Job, JobStatus
 
 SYMBOLS = ["AAPL", "AMZN", "XOM", "JPM", "WMT", "PFE", "SPY"]
-MC = {
-    "type": "call",
-    "spot": 100,
-    "strike": 100,
-    "maturity": 1,
-    "rate": 0.05,
-    "volatility": 0.2,
-    "style": "asian_arithmetic",
-    "steps": 252,
-    "seed": 3,
-}
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +67,12 @@ def store(stack: Stack) -> Iterator[SqlJobStore]:
 def wait_for(
     client: httpx.Client, job_id: str, *, timeout: float = 90, reclaim: Stack | None = None
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        if reclaim is not None:  # what Cloud Scheduler does in production
+    def sweep() -> None:  # what Cloud Scheduler does in production
+        if reclaim is not None:
             with contextlib.suppress(httpx.HTTPError):
                 httpx.post(f"{reclaim.worker_url}/tasks/reclaim", timeout=10)
-        time.sleep(0.2)
-    raise AssertionError(f"job did not finish: {job}")
+
+    return wait_for_job(client, job_id, timeout=timeout, interval=0.2, between=sweep)
 
 
 def succeeded_events(store: SqlJobStore, job_id: str) -> int:
@@ -105,14 +90,7 @@ def test_a_job_goes_through_every_cloud_part(
             "start": "2015-01-01",
             "end": "2017-12-31",
         },
-        "black_scholes": {
-            "type": "call",
-            "spot": 42,
-            "strike": 40,
-            "maturity": 0.5,
-            "rate": 0.1,
-            "volatility": 0.2,
-        },
+        "black_scholes": HULL_CALL,
     }[model]
     created = client.post("/v1/jobs", json={"model": model, "params": params})
     assert created.status_code == 202
@@ -166,15 +144,7 @@ def test_the_same_message_delivered_twice_runs_once(
         "/v1/jobs",
         json={
             "model": "black_scholes",
-            "params": {
-                "type": "put",
-                "spot": 100,
-                "strike": 95,
-                "maturity": 0.5,
-                "rate": 0.1,
-                "volatility": 0.2,
-                "dividend_yield": 0.05,
-            },
+            "params": HAUG_PUT,
         },
     ).json()
     done = wait_for(client, job["id"])
@@ -191,7 +161,8 @@ def test_worker_killed_mid_job_is_reclaimed_and_finishes_once(
     stack: Stack, client: httpx.Client, store: SqlJobStore
 ) -> None:
     job = client.post(
-        "/v1/jobs", json={"model": "monte_carlo_option", "params": {**MC, "paths": 1_000_000}}
+        "/v1/jobs",
+        json={"model": "monte_carlo_option", "params": asian_monte_carlo(paths=1_000_000, seed=3)},
     ).json()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -15,11 +15,12 @@ import httpx
 import numpy as np
 import pytest
 
+from devtools.emulators import Emulators
+from devtools.jobs import wait_until
+from devtools.postgres import PostgresServer
+from devtools.stack import Stack, start_stack
 from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
-from tests.harness.emulators import Emulators
-from tests.harness.postgres import PostgresServer
 from tests.harness.recorded_http import Recorded, load, recorded_server
-from tests.harness.stack import Stack, start_stack
 
 
 @pytest.fixture(scope="module")
@@ -75,18 +76,10 @@ def price_store(stack: Stack) -> BigQueryPriceStore:
 
     with stack.env_applied():
         return BigQueryPriceStore(
-            bigquery_client(stack.emulators.project), dataset=stack.names.dataset, timeout=20
+            bigquery_client(stack.emulators.project, emulator=stack.emulators.bigquery_url),
+            dataset=stack.names.dataset,
+            timeout=20,
         )
-
-
-def wait_until(predicate: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("condition not reached in time")
 
 
 def test_an_ingest_message_loads_rows_and_a_rerun_changes_nothing(
@@ -124,7 +117,9 @@ def _upload(stack: Stack, name: str, body: bytes) -> None:
     from quantrun.adapters.gcp.clients import storage_client
 
     with stack.env_applied():
-        bucket = storage_client(stack.emulators.project).bucket(stack.names.uploads_bucket)
+        bucket = storage_client(
+            stack.emulators.project, emulator=stack.emulators.storage_url
+        ).bucket(stack.names.uploads_bucket)
         bucket.blob(name).upload_from_string(body, content_type="text/csv")
 
 
@@ -132,7 +127,7 @@ def _objects(stack: Stack, prefix: str) -> dict[str, bytes]:
     from quantrun.adapters.gcp.clients import storage_client
 
     with stack.env_applied():
-        client = storage_client(stack.emulators.project)
+        client = storage_client(stack.emulators.project, emulator=stack.emulators.storage_url)
         return {
             b.name: b.download_as_bytes()
             for b in client.list_blobs(stack.names.uploads_bucket, prefix=prefix)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness.emulators import ROOT
-from tests.harness.postgres import free_port
+from devtools.emulators import ROOT
+from devtools.jobs import BLACK_SCHOLES
+from devtools.postgres import free_port
 
 NAMES = (
     "api",
@@ -36,7 +37,7 @@ def _listening(port: int) -> bool:
 
 def test_make_stack_serves_writes_env_and_stops_everything(tmp_path: Path) -> None:
     ports = {name: free_port() for name in NAMES}
-    args = [sys.executable, "-m", "tests.harness.stack", "--dir", str(tmp_path)]
+    args = [sys.executable, "-m", "devtools.stack", "--dir", str(tmp_path)]
     for name, port in ports.items():
         args += [f"--{name}-port", str(port)]
     log = (tmp_path / "stack.log").open("wb")
@@ -82,17 +83,7 @@ def test_make_stack_serves_writes_env_and_stops_everything(tmp_path: Path) -> No
         ) as client:
             job = client.post(
                 "/v1/jobs",
-                json={
-                    "model": "black_scholes",
-                    "params": {
-                        "type": "call",
-                        "spot": 100,
-                        "strike": 100,
-                        "maturity": 1,
-                        "rate": 0.05,
-                        "volatility": 0.2,
-                    },
-                },
+                json={"model": "black_scholes", "params": BLACK_SCHOLES},
             ).json()
             deadline = time.monotonic() + 60
             while (done := client.get(f"/v1/jobs/{job['id']}").json())["status"] in (

@@ -11,13 +11,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from devtools.jobs import HAUG_PUT, asian_monte_carlo, wait_for_job
+from devtools.postgres import free_port
 from quantrun.models.options import black_scholes
-from tests.harness.postgres import free_port
 
 QUANTRUN = str(Path(sys.executable).parent / "quantrun")
 
@@ -90,21 +90,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
     srv.stop()
 
 
-def wait_for(
-    client: httpx.Client,
-    job_id: str,
-    done: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
-    timeout: float = 60,
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in done:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job stuck: {job}")
-
-
 def test_serve_prints_url_key_and_a_working_curl_line(server: Server) -> None:
     banner = server.stderr.read_text()
     assert server.url in banner and server.key in banner
@@ -112,7 +97,7 @@ def test_serve_prints_url_key_and_a_working_curl_line(server: Server) -> None:
     out = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=30, check=True)
     job = json.loads(out.stdout)
     with server.client() as client:
-        assert wait_for(client, job["id"])["status"] == "succeeded"
+        assert wait_for_job(client, job["id"])["status"] == "succeeded"
     # logs are JSON lines with Cloud Logging's fields
     first = json.loads(server.stdout.read_text().splitlines()[0])
     assert {"severity", "message", "time"} <= set(first)
@@ -120,24 +105,15 @@ def test_serve_prints_url_key_and_a_working_curl_line(server: Server) -> None:
 
 def test_black_scholes_and_risk_metrics_jobs_over_http(server: Server) -> None:
     with server.client() as client:
-        params = {
-            "type": "put",
-            "spot": 100,
-            "strike": 95,
-            "maturity": 0.5,
-            "rate": 0.1,
-            "volatility": 0.2,
-            "dividend_yield": 0.05,
-        }
-        job = client.post("/v1/jobs", json={"model": "black_scholes", "params": params}).json()
-        done = wait_for(client, job["id"])
+        job = client.post("/v1/jobs", json={"model": "black_scholes", "params": HAUG_PUT}).json()
+        done = wait_for_job(client, job["id"])
         expected = float(black_scholes(False, 100, 95, 0.5, 0.1, 0.2, 0.05).price)
         assert done["result"]["price"] == pytest.approx(expected, rel=1e-12)
         assert done["result"]["price"] == pytest.approx(2.4648, abs=5e-5)  # Haug 1.1.1
 
         params = {"symbols": ["AAPL", "XOM"], "start": "2015-01-01", "end": "2017-12-31"}
         job = client.post("/v1/jobs", json={"model": "risk_metrics", "params": params}).json()
-        done = wait_for(client, job["id"])
+        done = wait_for_job(client, job["id"])
         assert done["status"] == "succeeded"
         for artifact in done["artifacts"]:
             body = client.get(artifact["url"])
@@ -145,18 +121,7 @@ def test_black_scholes_and_risk_metrics_jobs_over_http(server: Server) -> None:
 
 
 def test_a_job_killed_mid_run_is_reclaimed_and_finishes_once(server: Server) -> None:
-    params = {
-        "type": "call",
-        "spot": 100,
-        "strike": 100,
-        "maturity": 1,
-        "rate": 0.05,
-        "volatility": 0.2,
-        "style": "asian_arithmetic",
-        "steps": 252,
-        "paths": 1_200_000,
-        "seed": 7,
-    }
+    params = asian_monte_carlo(paths=1_200_000, seed=7)
     with server.client() as client:
         job = client.post("/v1/jobs", json={"model": "monte_carlo_option", "params": params}).json()
         deadline = time.monotonic() + 30
@@ -169,7 +134,7 @@ def test_a_job_killed_mid_run_is_reclaimed_and_finishes_once(server: Server) -> 
     server.kill()
     server.start()
     with server.client() as client:
-        done = wait_for(client, job["id"], timeout=120)
+        done = wait_for_job(client, job["id"], timeout=120)
         assert done["status"] == "succeeded", done
         assert done["attempts"] == 2
         assert client.get("/v1/jobs", params={"status": "running"}).json()["items"] == []

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from devtools.postgres import free_port
 from quantrun.bootstrap import Container, bootstrap
 from quantrun.settings import Settings
 from quantrun_api.app import create_app
 from quantrun_worker.embedded import EmbeddedWorker
-from tests.harness.postgres import free_port
 
 
 @dataclass

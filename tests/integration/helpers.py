@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from quantrun.adapters.sql.job_store import SqlJobStore
-from quantrun.jobs.domain import Job, JobStatus
+from quantrun.domain.jobs import Job, JobStatus
 
 
 def queued_job(store: SqlJobStore, user_id: str, key: str | None = None) -> Job:

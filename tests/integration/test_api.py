@@ -10,29 +10,22 @@ from typing import Any
 import httpx
 import pytest
 
-from quantrun.jobs.auth import create_key
-from quantrun.jobs.catalog import REGISTRY
+from devtools.jobs import HULL_CALL, wait_for_job
+from quantrun.app.auth import create_key
+from quantrun.catalog import REGISTRY
 from quantrun.models.options import black_scholes
-from quantrun.settings import Settings
+from quantrun.settings import ApiSettings, Settings, WorkerSettings
 from tests.harness.api import RunningApi, running_api
 
-BS_PARAMS = {
-    "type": "call",
-    "spot": 42,
-    "strike": 40,
-    "maturity": 0.5,
-    "rate": 0.1,
-    "volatility": 0.2,
-}
+BS_PARAMS = HULL_CALL
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("api"),
-        lease_seconds=5,
-        max_request_bytes=64 * 1024,
-        sync_max_cost=1000,
+        worker=WorkerSettings(lease_seconds=5),
+        api=ApiSettings(max_request_bytes=64 * 1024, sync_max_cost=1000),
     )
     with running_api(settings) as running:
         yield running
@@ -53,16 +46,6 @@ def alice(api: RunningApi) -> Iterator[httpx.Client]:
 def bob(api: RunningApi) -> Iterator[httpx.Client]:
     with _client(api, "bob") as client:
         yield client
-
-
-def wait_done(client: httpx.Client, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 def assert_error(
@@ -105,7 +88,7 @@ def test_black_scholes_job_matches_the_closed_form(alice: httpx.Client) -> None:
     job = created.json()
     assert set(job) == JOB_FIELDS
     assert job["status"] == "queued" and job["attempts"] == 0 and job["result"] is None
-    done = wait_done(alice, job["id"])
+    done = wait_for_job(alice, job["id"])
     assert done["status"] == "succeeded" and done["progress"] == 1.0 and done["attempts"] == 1
     expected = black_scholes(True, 42, 40, 0.5, 0.1, 0.2)
     assert done["result"]["price"] == pytest.approx(float(expected.price), rel=1e-12)
@@ -116,7 +99,7 @@ def test_black_scholes_job_matches_the_closed_form(alice: httpx.Client) -> None:
 
 def test_array_inputs_give_array_results(alice: httpx.Client) -> None:
     params = {**BS_PARAMS, "type": ["call", "put"], "strike": [[40], [45]]}
-    done = wait_done(
+    done = wait_for_job(
         alice,
         alice.post("/v1/jobs", json={"model": "black_scholes", "params": params}).json()["id"],
     )
@@ -127,7 +110,7 @@ def test_array_inputs_give_array_results(alice: httpx.Client) -> None:
 def test_risk_metrics_job_with_downloadable_charts(alice: httpx.Client) -> None:
     params = {"symbols": ["AAPL", "AMZN"], "start": "2015-01-01", "end": "2017-12-31"}
     job = alice.post("/v1/jobs", json={"model": "risk_metrics", "params": params}).json()
-    done = wait_done(alice, job["id"])
+    done = wait_for_job(alice, job["id"])
     assert done["status"] == "succeeded", done["error"]
     assert set(done["result"]["series"]) == {"AAPL", "AMZN"}
     assert done["result"]["benchmark"]["symbol"] == "SPY"
@@ -145,7 +128,7 @@ def test_another_users_job_is_404(alice: httpx.Client, bob: httpx.Client) -> Non
     job = alice.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS}).json()
     assert_error(bob.get(f"/v1/jobs/{job['id']}"), 404, "not_found")
     assert_error(bob.post(f"/v1/jobs/{job['id']}/cancel"), 404, "not_found")
-    wait_done(alice, job["id"])
+    wait_for_job(alice, job["id"])
     assert_error(bob.get(f"/v1/jobs/{job['id']}/artifacts/x.png"), 404, "not_found")
     assert job["id"] not in {j["id"] for j in bob.get("/v1/jobs").json()["items"]}
 
@@ -305,7 +288,7 @@ def test_list_pagination_and_filters(api: RunningApi) -> None:
             client.get("/v1/jobs", params={"status": "bogus"}), 422, "validation_error", "status"
         )
         for job_id in ids:
-            wait_done(client, job_id)
+            wait_for_job(client, job_id)
         page = client.get(
             "/v1/jobs", params={"status": "succeeded", "model": "black_scholes"}
         ).json()
@@ -314,7 +297,7 @@ def test_list_pagination_and_filters(api: RunningApi) -> None:
 
 def test_cancel_then_409_when_finished(alice: httpx.Client) -> None:
     job = alice.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS}).json()
-    done = wait_done(alice, job["id"])
+    done = wait_for_job(alice, job["id"])
     assert done["status"] == "succeeded"
     assert_error(alice.post(f"/v1/jobs/{job['id']}/cancel"), 409, "conflict")
 
@@ -444,7 +427,7 @@ def test_every_model_runs_as_a_job_on_the_sample_data(alice: httpx.Client, model
     spec = REGISTRY[model]
     job = alice.post("/v1/jobs", json={"model": model, "params": spec.example})
     assert job.status_code == 202, job.text
-    done = wait_done(alice, job.json()["id"], timeout=120)
+    done = wait_for_job(alice, job.json()["id"], timeout=120)
     assert done["status"] == "succeeded", done["error"]
     names = {a["name"] for a in done["artifacts"]}
     assert set(spec.artifacts) <= names
@@ -457,7 +440,7 @@ def test_every_model_runs_as_a_job_on_the_sample_data(alice: httpx.Client, model
 
 def test_infeasible_markowitz_fails_with_a_reason(alice: httpx.Client) -> None:
     params = {**REGISTRY["markowitz"].example, "objective": "target_return", "target": 5.0}
-    done = wait_done(
+    done = wait_for_job(
         alice, alice.post("/v1/jobs", json={"model": "markowitz", "params": params}).json()["id"]
     )
     assert done["status"] == "failed"

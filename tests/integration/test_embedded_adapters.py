@@ -17,8 +17,8 @@ from quantrun.adapters.embedded.prices import DuckDBPriceStore
 from quantrun.adapters.embedded.queue import EmbeddedQueue
 from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.engine import make_engine
-from quantrun.errors import Conflict, QuantRunError
-from quantrun.ports import PriceRow
+from quantrun.domain.errors import Conflict, QuantRunError
+from quantrun.domain.prices import PriceRow
 
 
 @pytest.fixture

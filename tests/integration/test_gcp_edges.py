@@ -18,6 +18,8 @@ import grpc
 import pytest
 from sqlalchemy import Engine, select
 
+from devtools.emulators import Emulators
+from devtools.postgres import free_port
 from quantrun.adapters.embedded.secrets import EnvSecrets
 from quantrun.adapters.gcp.clients import publisher_client
 from quantrun.adapters.gcp.oidc import InvalidPushToken, verify_push_token
@@ -26,9 +28,7 @@ from quantrun.adapters.gcp.secret_manager import SecretManagerSecrets
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.outbox import OutboxQueue
 from quantrun.adapters.sql.schema import outbox
-from quantrun.errors import Conflict
-from tests.harness.emulators import Emulators
-from tests.harness.postgres import free_port
+from quantrun.domain.errors import Conflict
 from tests.integration.helpers import pulled_topic, queued_job
 
 

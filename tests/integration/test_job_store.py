@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from quantrun.adapters.sql.job_store import SqlJobStore
-from quantrun.errors import Conflict
-from quantrun.jobs.domain import ArtifactRef, ClaimOutcome, Job, JobError, JobStatus
+from quantrun.app.jobs import cancel_job
+from quantrun.domain.artifacts import ArtifactRef
+from quantrun.domain.errors import Conflict, NotFound
+from quantrun.domain.jobs import ClaimOutcome, Job, JobError, JobStatus
+from quantrun.domain.users import User
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -161,10 +164,9 @@ def test_expired_lease_is_reclaimed_and_attempts_are_bounded(
     exhausted = store.claim(
         job.id, worker="w3", now=later, lease_until=later + lease, max_attempts=2
     )
+    # the store reports it; failing the job is the use case's decision (run_job)
     assert exhausted.outcome == ClaimOutcome.ATTEMPTS_EXHAUSTED
-    failed = store.get_job(job.id)
-    assert failed is not None and failed.status == JobStatus.FAILED
-    assert failed.error is not None and failed.error.code == "attempts_exhausted"
+    assert exhausted.job is not None and exhausted.job.status == JobStatus.RUNNING
 
 
 def test_a_claim_records_the_status_the_job_had(store: SqlJobStore, alice: str) -> None:
@@ -202,22 +204,28 @@ def test_requeue_only_takes_expired_leases(store: SqlJobStore, alice: str) -> No
 
 
 def test_cancel_queued_running_and_finished(store: SqlJobStore, alice: str) -> None:
+    user = User(alice, "alice")
     queued = new_job(store, alice)
-    assert store.cancel(queued.id, user_id=alice, now=T0).status == JobStatus.CANCELLED  # type: ignore[union-attr]
+    assert cancel_job(store=store, user=user, job_id=queued.id, now=T0).status == "cancelled"
     running = new_job(store, alice)
     store.claim(running.id, worker="w", now=T0, lease_until=T0 + timedelta(60), max_attempts=3)
     assert store.cancel(running.id, user_id=alice, now=T0) is not None
     # the worker learns at its next heartbeat and cannot finish it
     assert not store.heartbeat(running.id, worker="w", progress=0.5, lease_until=T0)
     assert not store.finish(running.id, worker="w", now=T0, status=JobStatus.SUCCEEDED)
-    # cancelling again is idempotent; a job that finished cannot be cancelled
-    assert store.cancel(running.id, user_id=alice, now=T0).status == JobStatus.CANCELLED  # type: ignore[union-attr]
+    # cancelling again moves nothing and answers the job; a finished job is a conflict
+    assert store.cancel(running.id, user_id=alice, now=T0) is None
+    assert cancel_job(store=store, user=user, job_id=running.id, now=T0).status == "cancelled"
     done = new_job(store, alice)
     store.claim(done.id, worker="w", now=T0, lease_until=T0 + timedelta(60), max_attempts=3)
     store.finish(done.id, worker="w", now=T0, status=JobStatus.SUCCEEDED, result={})
     with pytest.raises(Conflict):
-        store.cancel(done.id, user_id=alice, now=T0)
-    assert store.cancel(str(uuid.uuid4()), user_id=alice, now=T0) is None
+        cancel_job(store=store, user=user, job_id=done.id, now=T0)
+    with pytest.raises(NotFound):
+        cancel_job(store=store, user=user, job_id=str(uuid.uuid4()), now=T0)
+    # another user's job is not theirs to cancel, nor to see
+    with pytest.raises(NotFound):
+        cancel_job(store=store, user=User("someone-else", "eve"), job_id=queued.id, now=T0)
 
 
 def test_racing_workers_claim_a_job_exactly_once(store: SqlJobStore, alice: str) -> None:
@@ -274,7 +282,7 @@ def test_cancel_racing_a_claim_still_cancels(store: SqlJobStore, alice: str) -> 
         ) -> None:
             barrier.wait()
             try:
-                store.cancel(job_id, user_id=alice, now=T0)
+                cancel_job(store=store, user=User(alice, "alice"), job_id=job_id, now=T0)
             except Exception as exc:
                 errors.append(exc)
 
@@ -298,8 +306,9 @@ def test_hot_transitions_read_one_job_row_whatever_the_statistics(
     with 3,000 queued, growing with the backlog)."""
     from sqlalchemy import text
 
-    from quantrun.adapters.sql import migrate, pg_statements
+    from quantrun.adapters.sql import migrate
     from quantrun.adapters.sql.engine import make_engine
+    from quantrun.adapters.sql.runners import pg_statement
     from tests.integration.helpers import queued_job
 
     engine = make_engine(postgres_url)
@@ -320,21 +329,20 @@ def test_hot_transitions_read_one_job_row_whatever_the_statistics(
         with engine.begin() as conn:
             conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
             before = conn.execute(rows_read).scalar_one()
+            params: dict[str, object] = {"p_now": now, "p_worker": "w"}
             if statement == "claim":
-                done = pg_statements.claim(
-                    conn, ids[0], worker="w", now=now, lease_until=lease, max_attempts=3
-                )
+                params.update(p_job_id=ids[0], p_lease_expires_at=lease, p_max_attempts=3)
             else:
-                values = {"result": {"x": 1}, "error": None, "artifacts": [], "progress": 1.0}
-                done = pg_statements.finish(
-                    conn,
-                    ids[1],
-                    worker="w",
-                    now=now,
-                    status=JobStatus.SUCCEEDED,
-                    values=values,
-                    reason="completed",
+                params.update(
+                    p_job_id=ids[1],
+                    p_status="succeeded",
+                    p_result={"x": 1},
+                    p_error=None,
+                    p_artifacts=[],
+                    p_progress=1.0,
+                    p_reason="completed",
                 )
+            done = conn.execute(pg_statement(statement, True), params).first() is not None
             read = conn.execute(rows_read).scalar_one() - before
     finally:
         engine.dispose()

@@ -15,21 +15,21 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine
 
+from devtools.emulators import Emulators
 from quantrun.adapters.embedded.artifacts import LocalArtifactStore
 from quantrun.adapters.embedded.prices import DuckDBPriceStore
 from quantrun.adapters.embedded.queue import EmbeddedQueue
 from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
 from quantrun.adapters.gcp.clients import bigquery_client, publisher_client, storage_client
+from quantrun.adapters.gcp.emulator import throwaway_signing_credentials
 from quantrun.adapters.gcp.gcs_artifacts import GcsArtifactStore
 from quantrun.adapters.gcp.pubsub import PubSubPublisher
 from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.outbox import OutboxQueue
-from quantrun.bootstrap import _emulator_signing_credentials
-from quantrun.errors import Conflict
-from quantrun.ports import PriceRow
-from tests.harness.emulators import Emulators
+from quantrun.domain.errors import Conflict
+from quantrun.domain.prices import PriceRow
 from tests.integration.helpers import pulled_topic, queued_job
 
 # -- PriceStore ------------------------------------------------------------------------
@@ -45,7 +45,9 @@ def price_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     request.getfixturevalue("gcp_env")
     emu: Emulators = request.getfixturevalue("emulators")
     store = BigQueryPriceStore(
-        bigquery_client(emu.project), dataset=f"contract_{uuid.uuid4().hex[:8]}", timeout=20
+        bigquery_client(emu.project, emulator=emu.bigquery_url),
+        dataset=f"contract_{uuid.uuid4().hex[:8]}",
+        timeout=20,
     )
     store.ensure_schema()
     yield store
@@ -117,13 +119,13 @@ def artifact_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         return LocalArtifactStore(tmp_path)
     request.getfixturevalue("gcp_env")
     emu: Emulators = request.getfixturevalue("emulators")
-    client = storage_client(emu.project)
+    client = storage_client(emu.project, emulator=emu.storage_url)
     bucket = f"contract-{uuid.uuid4().hex[:8]}"
     client.create_bucket(bucket)
     return GcsArtifactStore(
         client,
         bucket,
-        signing_credentials=_emulator_signing_credentials(),
+        signing_credentials=throwaway_signing_credentials(),
         api_endpoint=emu.storage_url,
         url_seconds=300,
     )

@@ -36,7 +36,7 @@ def test_function_packages_and_imports(name: str, tmp_path: Path) -> None:
         "main.py",
         "requirements.txt",
         "quantrun/__init__.py",
-        "quantrun/ingest/usecases.py",
+        "quantrun/app/ingest.py",
     } <= {n.removeprefix("./") for n in names}
     assert not any("sample_data" in n or "__pycache__" in n for n in names)
     # the entry point imports with the unpacked folder first on the path (as the runtime does)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantrun.errors import ModelInputError
+from quantrun.domain.errors import ModelInputError
 from quantrun.models.history import align, fill_interior_gaps
 
 NAN = np.nan

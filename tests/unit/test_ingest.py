@@ -10,25 +10,20 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from quantrun.fakes import FakePriceStore
-from quantrun.ingest.events import BadEvent, pubsub_payload, storage_object
-from quantrun.ingest.providers import (
+from quantrun.adapters.gcp.events import BadEvent, pubsub_payload, storage_object
+from quantrun.adapters.providers import (
     AlphaVantageProvider,
-    FallbackFetcher,
     HttpPolicy,
-    ProviderError,
     RateLimiter,
     StooqProvider,
     SyntheticProvider,
 )
-from quantrun.ingest.usecases import (
-    IngestRequest,
-    ingest_file,
-    ingest_prices,
-    parse_ingest_message,
-)
-from quantrun.ingest.validation import validate
-from quantrun.ports import PriceRow
+from quantrun.app.fallback import FallbackFetcher
+from quantrun.app.ingest import IngestRequest, ingest_file, ingest_prices, parse_ingest_message
+from quantrun.domain.errors import ProviderError
+from quantrun.domain.price_checks import validate
+from quantrun.domain.prices import PriceRow
+from quantrun.fakes import FakePriceStore
 from tests.harness.recorded_http import Recorded, load, recorded_server
 
 JAN = (date(2024, 1, 1), date(2024, 1, 12))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from quantrun.jobs.catalog.monte_carlo_option import MonteCarloParams
+from quantrun.catalog.monte_carlo_option import MonteCarloParams
 from quantrun.models.montecarlo import McOption, geometric_asian_closed_form, price_monte_carlo
 from quantrun.models.options import black_scholes
 

@@ -11,7 +11,7 @@ import pytest
 from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, minimize
 
 from quantrun.adapters.embedded.prices import DuckDBPriceStore
-from quantrun.errors import ModelInputError
+from quantrun.domain.errors import ModelInputError
 from quantrun.models import estimators
 from quantrun.models import portfolio as pf
 from quantrun.models.history import align

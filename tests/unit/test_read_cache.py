@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from quantrun.prices.cache import SingleFlightCache
+from quantrun.app.cache import SingleFlightCache
 
 
 def test_concurrent_identical_reads_run_one_query() -> None:

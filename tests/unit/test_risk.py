@@ -128,8 +128,8 @@ def test_matrix_kernel_matches_the_single_series_path() -> None:
 
 
 def test_risk_metrics_aligns_each_series_with_the_benchmark(sample_store: DuckDBPriceStore) -> None:
-    from quantrun.jobs.catalog.risk_metrics import SPEC
-    from quantrun.jobs.spec import RunContext
+    from quantrun.catalog.risk_metrics import SPEC
+    from quantrun.catalog.spec import RunContext
 
     params = SPEC.params.model_validate(
         {"symbols": ["AAPL", "FB", "XOM"], "start": "2012-01-01", "end": "2013-12-31"}

@@ -17,14 +17,16 @@ from pydantic import ValidationError
 from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
+from quantrun.app.execute import RunOutcome, run_job
+from quantrun.app.lease import WorkerConfig
+from quantrun.app.reclaim import reclaim_stale
+from quantrun.app.submit import KnownSymbols, UnknownModel, UnknownSymbol, submit_job
 from quantrun.clock import utcnow
-from quantrun.errors import Conflict
+from quantrun.domain.errors import Conflict
+from quantrun.domain.jobs import JobStatus
+from quantrun.domain.prices import PriceRow
+from quantrun.domain.users import User
 from quantrun.fakes import FakeArtifactStore, FakePriceStore, FakeQueue
-from quantrun.jobs.domain import JobStatus, User
-from quantrun.jobs.execute import RunOutcome, reclaim_stale, run_job
-from quantrun.jobs.lease import WorkerConfig
-from quantrun.jobs.submit import KnownSymbols, UnknownModel, UnknownSymbol, submit_job
-from quantrun.ports import PriceRow
 
 BS = {"type": "call", "spot": 100, "strike": 100, "maturity": 1, "rate": 0.05, "volatility": 0.2}
 
@@ -205,7 +207,7 @@ def test_unknown_job_is_acknowledged(world: World) -> None:
 def test_a_released_lease_is_not_renewed_afterwards(world: World) -> None:
     # A renewal landing after the release would make the lease live again, and the
     # redelivery would be acknowledged as "busy": the job would stall until a reclaim.
-    from quantrun.jobs.lease import Lease
+    from quantrun.app.lease import Lease
 
     cfg = WorkerConfig(worker_id="w1", lease_seconds=0.3, max_attempts=3)
     job, _ = world.submit("black_scholes", BS)
@@ -222,8 +224,8 @@ def test_a_released_lease_is_not_renewed_afterwards(world: World) -> None:
 
 
 def test_api_key_lookups_are_cached_only_when_valid(world: World) -> None:
-    from quantrun.jobs.auth import authenticate, create_key, generate_key
-    from quantrun.prices.cache import SingleFlightCache
+    from quantrun.app.auth import authenticate, create_key, generate_key
+    from quantrun.app.cache import SingleFlightCache
 
     calls: list[str] = []
     real = world.store.user_for_key_hash
@@ -243,7 +245,7 @@ def test_api_key_lookups_are_cached_only_when_valid(world: World) -> None:
     create_key(world.store, "cached", later)
     assert authenticate(world.store, later, cache) is not None  # works at once
     # the API's event loop reads the cache without the database, and only fresh entries
-    from quantrun.jobs.auth import cached_user
+    from quantrun.app.auth import cached_user
 
     calls.clear()
     assert cached_user(key, cache) is not None and cached_user(later, cache) is not None
@@ -264,7 +266,7 @@ class _HeartbeatLog:
 
 
 def test_one_keeper_renews_leases_of_different_lengths() -> None:
-    from quantrun.jobs.lease import Lease
+    from quantrun.app.lease import Lease
 
     store: Any = _HeartbeatLog()
     long_lease = Lease(store, "long", WorkerConfig("w", lease_seconds=30.0), lambda: None)

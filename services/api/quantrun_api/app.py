@@ -78,5 +78,5 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     for router in (health.router, models.router, jobs.router, prices.router):
         app.include_router(router)
-    app.add_middleware(BodyLimit, max_bytes=container.settings.max_request_bytes)
+    app.add_middleware(BodyLimit, max_bytes=container.settings.api.max_request_bytes)
     return app

@@ -8,9 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from quantrun.app.auth import authenticate, cached_user
 from quantrun.bootstrap import Container
-from quantrun.jobs.auth import authenticate, cached_user
-from quantrun.jobs.domain import User
+from quantrun.domain.users import User
 from quantrun_api.errors import ApiError
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from `quantrun keys create`")

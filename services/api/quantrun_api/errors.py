@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from quantrun.errors import (
+from quantrun.app.submit import UnknownModel, UnknownSymbol
+from quantrun.domain.errors import (
     Conflict,
     InputTooLarge,
     ModelInputError,
@@ -22,7 +23,6 @@ from quantrun.errors import (
     QuantRunError,
     TransientError,
 )
-from quantrun.jobs.submit import UnknownModel, UnknownSymbol
 from quantrun.logging import get_logger
 
 log = get_logger(__name__)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from quantrun.jobs.domain import Job
+from quantrun.domain.jobs import Job
 
 
 class ErrorBody(BaseModel):

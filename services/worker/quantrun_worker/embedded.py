@@ -7,10 +7,12 @@ is finished (or needs no run), and left for redelivery after a transient failure
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
-from quantrun.bootstrap import Container, queued_grace
+from quantrun.app.execute import RunOutcome, run_job
+from quantrun.app.reclaim import reclaim_stale
+from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
-from quantrun.jobs.execute import RunOutcome, reclaim_stale, run_job
 from quantrun.logging import get_logger
 
 log = get_logger(__name__)
@@ -24,7 +26,7 @@ class EmbeddedWorker:
             raise ValueError("the embedded worker needs the embedded queue")
         self._c = container
         self._queue = container.embedded_queue
-        self._n = threads or container.settings.worker_threads
+        self._n = threads or container.settings.worker.worker_threads
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -80,14 +82,15 @@ class EmbeddedWorker:
                 self._queue.ack(delivery)
 
     def _sweep(self) -> None:
-        interval = self._c.settings.reclaim_interval_seconds
+        interval = self._c.settings.worker.reclaim_interval_seconds
+        grace = timedelta(seconds=self._c.worker.queued_grace_seconds)
         while not self._stop.wait(interval):
             try:
                 reclaim_stale(
                     store=self._c.store,
                     queue=self._c.queue,
                     now=utcnow(),
-                    queued_grace=queued_grace(self._c.settings),
+                    queued_grace=grace,
                 )
             except Exception:
                 log.exception("reclaim sweep failed")

@@ -8,8 +8,8 @@ import signal
 import threading
 from typing import Any
 
+from quantrun.app.execute import RunOutcome, run_job
 from quantrun.bootstrap import Container
-from quantrun.jobs.execute import RunOutcome, run_job
 from quantrun.logging import get_logger
 from quantrun_worker.push import MalformedMessage, decode_envelope
 
@@ -60,9 +60,9 @@ def run_pull_worker(container: Container, *, subscription: str) -> None:
     path = (
         subscription
         if "/" in subscription
-        else subscriber.subscription_path(container.settings.project, subscription)
+        else subscriber.subscription_path(container.settings.gcp.project, subscription)
     )
-    flow = pubsub_v1.types.FlowControl(max_messages=container.settings.worker_threads)
+    flow = pubsub_v1.types.FlowControl(max_messages=container.settings.worker.worker_threads)
     future = subscriber.subscribe(path, lambda m: handle_pulled(container, m), flow_control=flow)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -22,17 +22,21 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from quantrun.adapters.gcp.oidc import InvalidPushToken, verify_push_token
-from quantrun.bootstrap import Container, queued_grace
+from quantrun.app.dead_letter import fail_dead_lettered
+from quantrun.app.execute import RunOutcome, run_job
+from quantrun.app.reclaim import reclaim_stale
+from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
-from quantrun.jobs.domain import JobError
-from quantrun.jobs.execute import RunOutcome, reclaim_stale, run_job
+from quantrun.domain.errors import Unauthenticated
 from quantrun.logging import get_logger
+from quantrun.ports import PushVerifier
 
 log = get_logger(__name__)
 
@@ -75,31 +79,17 @@ def decode_envelope(body: Any) -> PushMessage:
     )
 
 
-def create_push_app(container: Container) -> FastAPI:
-    settings = container.settings
-    verify = settings.mode == "gcp" and settings.verify_push_token
-    if verify and not (settings.push_audience and settings.push_service_account):
-        raise ValueError(
-            "verifying push tokens needs QUANTRUN_PUSH_AUDIENCE and "
-            "QUANTRUN_PUSH_SERVICE_ACCOUNT (or QUANTRUN_VERIFY_PUSH_TOKEN=false "
-            "for an emulator)"
-        )
+def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
     app = FastAPI(title="QuantRun worker", docs_url=None, redoc_url=None)
     app.state.container = container
 
     def authorised(request: Request) -> JSONResponse | None:
-        if not verify:
-            return None
         try:
-            verify_push_token(
-                request.headers.get("authorization"),
-                audience=str(settings.push_audience),
-                email=str(settings.push_service_account),
-            )
-        except InvalidPushToken as exc:
-            log.warning("push rejected", extra={"fields": {"reason": str(exc)}})
+            verifier.verify(request.headers.get("authorization"))
+        except Unauthenticated as exc:
+            log.warning("push rejected", extra={"fields": {"reason": exc.message}})
             return JSONResponse(
-                {"error": {"code": "unauthenticated", "message": str(exc), "details": []}},
+                {"error": {"code": exc.code, "message": exc.message, "details": []}},
                 status_code=401,
             )
         return None
@@ -123,8 +113,6 @@ def create_push_app(container: Container) -> FastAPI:
         message = await read_message(request)
         if message is None:
             return Response(status_code=204)
-        from starlette.concurrency import run_in_threadpool
-
         fields = {"message_id": message.message_id, "delivery_attempt": message.delivery_attempt}
         outcome = await run_in_threadpool(
             run_job,
@@ -150,20 +138,12 @@ def create_push_app(container: Container) -> FastAPI:
             return denied
         message = await read_message(request)
         if message is not None:
-            attempts = (
-                f" after {message.delivery_attempt} attempts" if message.delivery_attempt else ""
-            )
-            failed = container.store.fail(
-                message.job_id,
+            await run_in_threadpool(
+                fail_dead_lettered,
+                store=container.store,
+                job_id=message.job_id,
+                delivery_attempt=message.delivery_attempt,
                 now=utcnow(),
-                error=JobError(
-                    "dead_lettered",
-                    f"the job's message could not be processed{attempts} and was dead-lettered",
-                ),
-            )
-            log.error(
-                "dead-lettered job",
-                extra={"fields": {"job_id": message.job_id, "marked_failed": failed}},
             )
         return Response(status_code=204)
 
@@ -172,14 +152,12 @@ def create_push_app(container: Container) -> FastAPI:
         denied = authorised(request)
         if denied is not None:
             return denied
-        from starlette.concurrency import run_in_threadpool
-
         count = await run_in_threadpool(
             reclaim_stale,
             store=container.store,
             queue=container.queue,
             now=utcnow(),
-            queued_grace=queued_grace(settings),
+            queued_grace=timedelta(seconds=container.worker.queued_grace_seconds),
         )
         return JSONResponse({"reclaimed": count})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantrun.ports import PriceMatrix
+from quantrun.domain.prices import PriceMatrix
 
 
 def pivot_indexed(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quantrun.errors import ModelInputError
+from quantrun.domain.errors import ModelInputError
 
 DEFAULT_MIN_RETURNS = 20
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quantrun.errors import ModelInputError
+from quantrun.domain.errors import ModelInputError
 from quantrun.models.history import fill_interior_gaps
 from quantrun.models.portfolio import Constraints, min_variance
 

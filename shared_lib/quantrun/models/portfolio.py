@@ -27,119 +27,33 @@ cross-check against SciPy's trust-constr, a second solver, and the KKT condition
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import brentq, linprog
+from scipy.optimize import brentq
 
-from quantrun.errors import ModelInputError
+from quantrun.domain.errors import ModelInputError
 from quantrun.models import qp
+from quantrun.models.constraints import (
+    Constraints,
+    build_constraints,
+    check_feasible,
+    extreme_vertex,
+    infeasible,
+    sector_rows,
+)
 
-
-@dataclass(frozen=True)
-class Constraints:
-    lower: np.ndarray
-    upper: np.ndarray
-    sector_names: tuple[str, ...] = ()
-    sector_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    sector_lower: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    sector_upper: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-    @property
-    def n(self) -> int:
-        return int(self.lower.size)
-
-
-def build_constraints(
-    symbols: Sequence[str],
-    bounds: tuple[float, float],
-    sector_map: dict[str, str] | None,
-    sector_bounds: dict[str, tuple[float, float]] | None,
-) -> Constraints:
-    n = len(symbols)
-    lower, upper = np.full(n, float(bounds[0])), np.full(n, float(bounds[1]))
-    if not sector_bounds:
-        return Constraints(lower, upper)
-    sector_map = sector_map or {}
-    names = tuple(sector_bounds)
-    matrix = np.array(
-        [[1.0 if sector_map.get(s) == name else 0.0 for s in symbols] for name in names]
-    )
-    return Constraints(
-        lower,
-        upper,
-        names,
-        matrix,
-        np.array([sector_bounds[s][0] for s in names], dtype=float),
-        np.array([sector_bounds[s][1] for s in names], dtype=float),
-    )
-
-
-def _infeasible(message: str) -> ModelInputError:
-    return ModelInputError(message, code="infeasible")
-
-
-def check_feasible(c: Constraints) -> None:
-    """Raise a message naming the first constraint that makes the set empty."""
-    lo_sum, hi_sum = float(c.lower.sum()), float(c.upper.sum())
-    if lo_sum > 1 + 1e-9 or hi_sum < 1 - 1e-9:
-        raise _infeasible(
-            f"bounds cannot sum to 1: with {c.n} assets the weights can only sum to "
-            f"between {lo_sum:.4g} and {hi_sum:.4g}"
-        )
-    for k, name in enumerate(c.sector_names):
-        members = c.sector_matrix[k] > 0
-        can_lo = float(c.lower[members].sum())
-        can_hi = float(c.upper[members].sum())
-        if not members.any() and c.sector_lower[k] > 1e-12:
-            raise _infeasible(
-                f"sector {name!r} has no assets but a lower bound {c.sector_lower[k]:.4g}"
-            )
-        if can_hi < c.sector_lower[k] - 1e-9 or can_lo > c.sector_upper[k] + 1e-9:
-            raise _infeasible(
-                f"sector {name!r} bounds [{c.sector_lower[k]:.4g}, {c.sector_upper[k]:.4g}] "
-                f"cannot be met: its {int(members.sum())} assets' bounds allow "
-                f"[{can_lo:.4g}, {can_hi:.4g}]"
-            )
-    if c.sector_names and _extreme(np.zeros(c.n), c, maximise=True) is None:
-        raise _infeasible("the sector bounds together cannot be met with weights summing to 1")
-
-
-def _extreme(mu: np.ndarray, c: Constraints, *, maximise: bool) -> np.ndarray | None:
-    """A vertex of the feasible set maximising (or minimising) mu'w; None if empty."""
-    if not c.sector_names:
-        if c.lower.sum() > 1 + 1e-9 or c.upper.sum() < 1 - 1e-9:
-            return None
-        # only bounds and the budget: fill the best assets first (a fractional knapsack)
-        w = c.lower.copy()
-        left = 1.0 - float(w.sum())
-        for i in np.argsort(-mu if maximise else mu, kind="stable"):
-            add = min(float(c.upper[i] - c.lower[i]), left)
-            w[i] += add
-            left -= add
-            if left <= 0:
-                break
-        return w
-    res = linprog(
-        -mu if maximise else mu,
-        A_ub=np.vstack([c.sector_matrix, -c.sector_matrix]),
-        b_ub=np.concatenate([c.sector_upper, -c.sector_lower]),
-        A_eq=np.ones((1, c.n)),
-        b_eq=[1.0],
-        bounds=list(zip(c.lower, c.upper, strict=True)),
-        method="highs",
-    )
-    return np.asarray(res.x) if res.status == 0 else None
-
-
-def _sector_rows(c: Constraints) -> tuple[np.ndarray | None, np.ndarray | None]:
-    if not c.sector_names:
-        return None, None
-    return (
-        np.vstack([c.sector_matrix, -c.sector_matrix]),
-        np.concatenate([c.sector_upper, -c.sector_lower]),
-    )
+# the feasible set is built and checked through this module too (``pf.build_constraints``)
+__all__ = [
+    "Constraints",
+    "build_constraints",
+    "check_feasible",
+    "frontier",
+    "max_sharpe",
+    "min_variance",
+    "target_return_portfolio",
+    "target_volatility_portfolio",
+]
 
 
 def _solve(what: str, problem: qp.QP, x0: np.ndarray, warm: bool = False) -> np.ndarray:
@@ -174,9 +88,9 @@ def min_variance(
         eq, rhs = np.vstack([eq, mu]), np.array([1.0, target_return])
     elif start is None:
         # the low-variance assets first: a vertex near the optimum
-        start = _extreme(-np.diag(cov), c, maximise=True)
+        start = extreme_vertex(-np.diag(cov), c, maximise=True)
         assert start is not None, "check_feasible first"
-    c_mat, d_vec = _sector_rows(c)
+    c_mat, d_vec = sector_rows(c)
     w = _solve(
         "minimum variance",
         qp.QP(cov, np.zeros(c.n), eq, rhs, c.lower, c.upper, c_mat, d_vec),
@@ -198,10 +112,10 @@ def max_sharpe(
     mu: np.ndarray, cov: np.ndarray, c: Constraints, risk_free_rate: float
 ) -> np.ndarray:
     excess = mu - risk_free_rate
-    top = _extreme(mu, c, maximise=True)
+    top = extreme_vertex(mu, c, maximise=True)
     best = None if top is None else float(mu @ top)
     if top is None or float(mu @ top) <= risk_free_rate + 1e-12:
-        raise _infeasible(
+        raise infeasible(
             f"no portfolio within these bounds has an expected return above the risk-free "
             f"rate {risk_free_rate:.4g} (highest attainable: {best})"
         )
@@ -252,16 +166,16 @@ def max_sharpe(
 def target_return_portfolio(
     mu: np.ndarray, cov: np.ndarray, c: Constraints, target: float
 ) -> np.ndarray:
-    w_hi, w_lo = _extreme(mu, c, maximise=True), _extreme(mu, c, maximise=False)
+    w_hi, w_lo = extreme_vertex(mu, c, maximise=True), extreme_vertex(mu, c, maximise=False)
     assert w_hi is not None and w_lo is not None
     hi, lo = float(mu @ w_hi), float(mu @ w_lo)
     if target > hi + 1e-9:
-        raise _infeasible(
+        raise infeasible(
             f"target return {target:.4g} exceeds the highest attainable under "
             f"these bounds ({hi:.4g})"
         )
     if target < lo - 1e-9:
-        raise _infeasible(
+        raise infeasible(
             f"target return {target:.4g} is below the lowest attainable under "
             f"these bounds ({lo:.4g})"
         )
@@ -280,11 +194,11 @@ def target_volatility_portfolio(
     w_min = min_variance(cov, c)
     vol_min = _vol(w_min, cov)
     if target < vol_min - 1e-9:
-        raise _infeasible(
+        raise infeasible(
             f"target volatility {target:.4g} is below the minimum attainable "
             f"under these bounds ({vol_min:.4g})"
         )
-    top = _extreme(mu, c, maximise=True)
+    top = extreme_vertex(mu, c, maximise=True)
     assert top is not None
     lo, hi = float(mu @ w_min), float(mu @ top)
     w_top = min_variance(cov, c, target_return=hi, mu=mu, start=top)
@@ -313,7 +227,7 @@ def frontier(
     checkpoint: Callable[[float], None] = lambda _f: None,
 ) -> list[np.ndarray]:
     w_min = min_variance(cov, c)
-    top = _extreme(mu, c, maximise=True)
+    top = extreme_vertex(mu, c, maximise=True)
     assert top is not None
     lo, hi = float(mu @ w_min), float(mu @ top)
     out = [w_min]

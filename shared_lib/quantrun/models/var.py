@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from quantrun.errors import ModelInputError
+from quantrun.domain.errors import ModelInputError
 from quantrun.models import kernels
 
 MC_BLOCK = 65_536

@@ -7,13 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import RedirectResponse
 
+from quantrun.app import jobs
+from quantrun.app.submit import submit_job
 from quantrun.clock import utcnow
-from quantrun.errors import NotFound
-from quantrun.jobs.artifacts import check_artifact_name
-from quantrun.jobs.domain import Job, JobStatus
-from quantrun.jobs.submit import submit_job
+from quantrun.domain.jobs import Job, JobStatus
 from quantrun_api.deps import ContainerDep, CurrentUser
-from quantrun_api.errors import ApiError
 from quantrun_api.schemas import ErrorResponse, JobOut, JobPageOut, SubmitJob
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -32,13 +30,6 @@ def job_response(job: Job, status_code: int = 200) -> Response:
         status_code=status_code,
         media_type="application/json",
     )
-
-
-def _job_or_404(container: ContainerDep, user_id: str, job_id: str) -> Job:
-    job = container.store.get_job(job_id, user_id)
-    if job is None:
-        raise NotFound(f"no job {job_id}")
-    return job
 
 
 @router.post(
@@ -83,20 +74,15 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> JobPageOut:
-    try:
-        page = container.store.list_jobs(
-            user.id, status=status, model=model, limit=limit, cursor=cursor
-        )
-    except ValueError as exc:
-        raise ApiError(
-            422, "validation_error", f"cursor: {exc}", [{"field": "cursor", "message": str(exc)}]
-        ) from None
+    page = jobs.list_jobs(
+        store=container.store, user=user, status=status, model=model, limit=limit, cursor=cursor
+    )
     return JobPageOut(items=[JobOut.from_job(j) for j in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="Read a job", responses=_ERRORS)
 def get_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Response:
-    return job_response(_job_or_404(container, user.id, job_id))
+    return job_response(jobs.get_job(store=container.store, user=user, job_id=job_id))
 
 
 @router.post(
@@ -106,10 +92,9 @@ def get_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Response
     responses={**_ERRORS, 409: {"model": ErrorResponse}},
 )
 def cancel_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Response:
-    job = container.store.cancel(job_id, user_id=user.id, now=utcnow())
-    if job is None:
-        raise NotFound(f"no job {job_id}")
-    return job_response(job)
+    return job_response(
+        jobs.cancel_job(store=container.store, user=user, job_id=job_id, now=utcnow())
+    )
 
 
 @router.get(
@@ -123,18 +108,13 @@ def cancel_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Respo
     response_class=Response,
 )
 def get_artifact(job_id: str, name: str, user: CurrentUser, container: ContainerDep) -> Response:
-    job = _job_or_404(container, user.id, job_id)
-    check_artifact_name(name)
-    if name not in {a.name for a in job.artifacts}:
-        raise NotFound(f"job {job_id} has no artifact {name!r}")
-    url = container.artifacts.signed_url(job_id, name)
-    if url is not None:
-        return RedirectResponse(url, status_code=307)
-    stored = container.artifacts.get(job_id, name)
-    if stored is None:
-        raise NotFound(f"artifact {name!r} of job {job_id} is missing from storage")
+    download = jobs.artifact_download(
+        store=container.store, artifacts=container.artifacts, user=user, job_id=job_id, name=name
+    )
+    if download.url is not None:
+        return RedirectResponse(download.url, status_code=307)
     return Response(
-        stored.data,
-        media_type=stored.content_type,
+        download.data,
+        media_type=download.content_type,
         headers={"Content-Disposition": f'inline; filename="{name}"'},
     )

@@ -6,10 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from quantrun.errors import Conflict
-from quantrun.jobs.artifacts import check_artifact_name
-from quantrun.jobs.domain import ArtifactRef
-from quantrun.ports import StoredArtifact
+from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, check_artifact_name
+from quantrun.domain.errors import Conflict
 
 _TYPES_FILE = ".content-types"
 

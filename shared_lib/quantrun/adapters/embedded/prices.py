@@ -12,10 +12,11 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from quantrun.adapters.embedded.sample import SAMPLE_DIR, SAMPLE_FILES, SAMPLE_NAMES
 from quantrun.adapters.price_matrix import pivot_indexed
 from quantrun.clock import utcnow
-from quantrun.ports import Instrument, PriceMatrix, PriceRow
-from quantrun.prices.sample import SAMPLE_DIR, SAMPLE_FILES, SAMPLE_NAMES
+from quantrun.domain.errors import TransientError
+from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS prices (
@@ -42,7 +43,10 @@ class DuckDBPriceStore:
     def __init__(self, path: Path | str) -> None:
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(path))
+        try:
+            self._con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:  # another process holds the file (single writer)
+            raise TransientError(f"cannot open the price store {path}: {exc}") from None
         self._con.execute(_SCHEMA)
         self._write_lock = threading.Lock()
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
+from collections.abc import Mapping
 
 
 class EnvSecrets:
     """``get("db-password")`` reads ``QUANTRUN_SECRET_DB_PASSWORD``."""
 
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
-        self._environ = environ if environ is not None else dict(os.environ)
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        # the settings read the environment (``secret_environment()``); this only looks up
+        self._environ = dict(environ)
 
     @staticmethod
     def variable_for(name: str) -> str:

@@ -19,8 +19,8 @@ import numpy as np
 from quantrun.adapters.gcp.clients import bounded_retry
 from quantrun.adapters.price_matrix import pivot_indexed
 from quantrun.clock import utcnow
-from quantrun.errors import TransientError
-from quantrun.ports import Instrument, PriceMatrix, PriceRow
+from quantrun.domain.errors import TransientError
+from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
 
 
 def prices_schema() -> list[Any]:

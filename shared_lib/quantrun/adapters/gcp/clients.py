@@ -1,10 +1,9 @@
-"""Client construction, in one place. The emulator variables switch a client to its
-emulator: ``PUBSUB_EMULATOR_HOST`` (read by the Pub/Sub client itself),
-``STORAGE_EMULATOR_HOST`` and ``BIGQUERY_EMULATOR_HOST`` (an ``http://`` URL)."""
+"""Client construction, in one place. An emulator host (from the settings) switches a
+client to its emulator: ``BIGQUERY_EMULATOR_HOST`` (an ``http://`` URL) and
+``STORAGE_EMULATOR_HOST``; the Pub/Sub client reads ``PUBSUB_EMULATOR_HOST`` itself."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from google.api_core.retry import Retry
@@ -16,10 +15,9 @@ def bounded_retry(timeout: float) -> Retry:
     return Retry(initial=0.2, maximum=5.0, multiplier=2.0, timeout=timeout)
 
 
-def bigquery_client(project: str) -> Any:
+def bigquery_client(project: str, *, emulator: str | None = None) -> Any:
     from google.cloud import bigquery
 
-    emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
     if emulator:
         import google.cloud.bigquery.client as bq_client
 
@@ -33,10 +31,12 @@ def bigquery_client(project: str) -> Any:
     return bigquery.Client(project=project)
 
 
-def storage_client(project: str) -> Any:
+def storage_client(project: str, *, emulator: str | None = None) -> Any:
+    """With ``emulator`` set the library itself reads ``STORAGE_EMULATOR_HOST`` for the
+    endpoint; this only drops the credentials it would otherwise look for."""
     from google.cloud import storage  # type: ignore[attr-defined]
 
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
+    if emulator:
         return storage.Client(project=project, credentials=AnonymousCredentials())
     return storage.Client(project=project)
 

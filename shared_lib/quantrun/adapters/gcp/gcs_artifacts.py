@@ -13,10 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 from quantrun.adapters.gcp.clients import bounded_retry
-from quantrun.errors import Conflict, TransientError
-from quantrun.jobs.artifacts import check_artifact_name
-from quantrun.jobs.domain import ArtifactRef
-from quantrun.ports import StoredArtifact
+from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, check_artifact_name
+from quantrun.domain.errors import Conflict, TransientError
 
 
 class GcsArtifactStore:

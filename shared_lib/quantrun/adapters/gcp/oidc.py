@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from quantrun.domain.errors import Unauthenticated
+
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 
 
-class InvalidPushToken(Exception):
+class InvalidPushToken(Unauthenticated):
     pass
 
 
@@ -39,3 +41,20 @@ def verify_push_token(
     if claims.get("email") != email or not claims.get("email_verified", False):
         raise InvalidPushToken(f"token is for {claims.get('email')!r}, not the push identity")
     return claims
+
+
+class OidcPushVerifier:
+    """``PushVerifier``: Google's OIDC token, for ``audience``, issued to ``email``."""
+
+    def __init__(self, *, audience: str, email: str) -> None:
+        self._audience, self._email = audience, email
+
+    def verify(self, authorization: str | None) -> None:
+        verify_push_token(authorization, audience=self._audience, email=self._email)
+
+
+class AcceptAll:
+    """``PushVerifier`` for emulators and embedded mode, which attach no token."""
+
+    def verify(self, authorization: str | None) -> None:
+        return None

@@ -12,11 +12,11 @@ from quantrun.adapters.gcp.clients import bounded_retry
 
 class SecretManagerSecrets:
     def __init__(
-        self, client: Any, project: str, *, env: EnvSecrets | None = None, timeout: float = 10.0
+        self, client: Any, project: str, *, env: EnvSecrets, timeout: float = 10.0
     ) -> None:
         self._client = client
         self._project = project
-        self._env = env or EnvSecrets()
+        self._env = env
         self._timeout = timeout
         self._cache: dict[str, str | None] = {}
         self._lock = threading.Lock()
@@ -44,3 +44,20 @@ class SecretManagerSecrets:
         except exceptions.NotFound:
             return None
         return str(response.payload.data.decode("utf-8"))
+
+
+def lazy_client() -> Any:
+    """The Secret Manager client, built on first use: it needs credentials, and most runs
+    read every secret from the environment (Cloud Run injects them)."""
+
+    class _Lazy:
+        _client: Any = None
+
+        def __getattr__(self, name: str) -> Any:
+            if self._client is None:
+                from google.cloud import secretmanager
+
+                self._client = secretmanager.SecretManagerServiceClient()
+            return getattr(self._client, name)
+
+    return _Lazy()

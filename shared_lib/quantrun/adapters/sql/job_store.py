@@ -1,76 +1,107 @@
-"""``JobStore`` on SQLAlchemy Core: users and keys (``users.py``), job rows and queries
-(here), and guarded state transitions (``transitions.py``)."""
+"""``JobStore`` on SQLAlchemy Core: users and API keys, job rows and queries, and the
+guarded state transitions of ``transitions.py`` (the dialect's runner chosen once).
+
+With ``outbox=True`` (gcp mode) a job's outbox row commits with the transition that
+makes it queued (submit, requeue), so a crash between the commit and the publish never
+loses the job. Reads and single-statement writes run in autocommit (one round trip on
+PostgreSQL, no BEGIN/COMMIT).
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, and_, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from quantrun.adapters.sql import pg_statements
-from quantrun.adapters.sql.rows import (
-    decode_cursor,
-    encode_cursor,
-    to_job,
-    write_event,
-    write_outbox,
+from quantrun.adapters.sql.rows import decode_cursor, encode_cursor, to_job
+from quantrun.adapters.sql.runners import runner_for
+from quantrun.adapters.sql.schema import api_keys, job_events, jobs, users
+from quantrun.adapters.sql.transitions import CREATE_COLUMNS, SQL
+from quantrun.clock import utcnow
+from quantrun.domain.artifacts import ArtifactRef
+from quantrun.domain.errors import Conflict
+from quantrun.domain.jobs import (
+    INITIAL_STATUS,
+    Claim,
+    ClaimOutcome,
+    Job,
+    JobError,
+    JobEvent,
+    JobPage,
+    JobStatus,
+    unclaimed_outcome,
 )
-from quantrun.adapters.sql.schema import job_events, jobs
-from quantrun.adapters.sql.transitions import SqlTransitions
-from quantrun.adapters.sql.users import SqlUsers
-from quantrun.errors import Conflict
-from quantrun.jobs.domain import Job, JobEvent, JobPage, JobStatus
+from quantrun.domain.users import User
 
 __all__ = ["SqlJobStore", "decode_cursor", "encode_cursor"]
 
 
-class SqlJobStore(SqlUsers, SqlTransitions):
-    """With ``outbox=True`` (gcp mode) a new job's outbox row commits with the job row, so
-    a crash between the commit and the publish never loses the job.
-
-    Reads and single-statement writes go through ``_autocommit`` (one round trip on
-    PostgreSQL, no BEGIN/COMMIT); writes of several statements through ``_engine.begin()``.
-    On PostgreSQL the hot transitions (create, claim, finish) are single statements
-    (``pg_statements.py``)."""
-
+class SqlJobStore:
     def __init__(self, engine: Engine, *, outbox: bool = False) -> None:
         self._engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._single_statements = engine.dialect.name == "postgresql"
-        self._outbox = outbox
+        self._transitions = runner_for(engine, outbox=outbox)
 
-    # -- health ---------------------------------------------------------------
     def ping(self) -> None:
         with self._autocommit.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    # -- users and keys -------------------------------------------------------
+    def get_or_create_user(self, name: str) -> User:
+        with self._autocommit.connect() as conn:
+            row = conn.execute(select(users.c.id, users.c.name).where(users.c.name == name)).first()
+            if row:
+                return User(id=row.id, name=row.name)
+        user = User(id=str(uuid.uuid4()), name=name)
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(users).values(id=user.id, name=name, created_at=utcnow()))
+        except IntegrityError:  # created concurrently: read the winner's row
+            with self._autocommit.connect() as conn:
+                row = conn.execute(select(users).where(users.c.name == name)).one()
+                return User(id=row.id, name=row.name)
+        return user
+
+    def add_api_key(self, user_id: str, key_hash: str, prefix: str) -> None:
+        with self._engine.begin() as conn:
+            exists = conn.execute(
+                select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(api_keys).values(
+                        key_hash=key_hash, prefix=prefix, user_id=user_id, created_at=utcnow()
+                    )
+                )
+            elif exists.user_id != user_id:
+                raise Conflict("this API key already belongs to another user")
+
+    def user_for_key_hash(self, key_hash: str) -> User | None:
+        with self._autocommit.connect() as conn:
+            row = conn.execute(
+                select(users.c.id, users.c.name)
+                .join(api_keys, api_keys.c.user_id == users.c.id)
+                .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+            ).first()
+        return User(id=row.id, name=row.name) if row else None
+
     # -- jobs -----------------------------------------------------------------
     def create_job(self, job: Job) -> Job:
-        values = {
-            "id": job.id,
-            "user_id": job.user_id,
-            "model": job.model,
-            "params": job.params,
-            "status": JobStatus.QUEUED.value,
-            "created_at": job.created_at,
+        values: dict[str, Any] = {
+            **{name: getattr(job, name, None) for name in CREATE_COLUMNS},
+            "status": INITIAL_STATUS.value,
             "updated_at": job.created_at,
             "progress": 0.0,
             "attempts": 0,
             "artifacts": [],
-            "idempotency_key": job.idempotency_key,
-            "params_hash": job.params_hash,
         }
         try:
-            if self._single_statements:
-                with self._autocommit.connect() as conn:
-                    pg_statements.create_job(conn, values, with_outbox=self._outbox)
-            else:
-                with self._engine.begin() as conn:
-                    conn.execute(insert(jobs).values(**values))
-                    write_event(conn, job.id, job.created_at, None, JobStatus.QUEUED, "submitted")
-                    if self._outbox:
-                        write_outbox(conn, job.id, job.created_at)
+            self._transitions.create({f"p_{k}": v for k, v in values.items()})
         except IntegrityError as exc:
             raise Conflict("a job with this Idempotency-Key already exists") from exc
         return job
@@ -142,3 +173,94 @@ class SqlJobStore(SqlUsers, SqlTransitions):
             )
             for r in rows
         ]
+
+    def reclaimable(self, *, now: datetime, queued_before: datetime, limit: int) -> list[str]:
+        query = (
+            select(jobs.c.id)
+            .where(
+                or_(
+                    and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now),
+                    and_(
+                        jobs.c.status == JobStatus.QUEUED.value,
+                        jobs.c.updated_at < queued_before,
+                    ),
+                )
+            )
+            .order_by(jobs.c.updated_at)
+            .limit(limit)
+        )
+        with self._autocommit.connect() as conn:
+            return [r.id for r in conn.execute(query)]
+
+    # -- transitions (guards and events: transitions.py, from the domain's table) ----
+    def _move(self, name: str, job_id: str, now: datetime, **params: Any) -> Any:
+        given = {"p_job_id": job_id, "p_now": now}
+        given.update((f"p_{k}", v) for k, v in params.items())
+        return self._transitions.run(name, given)
+
+    def claim(
+        self, job_id: str, *, worker: str, now: datetime, lease_until: datetime, max_attempts: int
+    ) -> Claim:
+        moved = self._move(
+            "claim",
+            job_id,
+            now,
+            worker=worker,
+            lease_expires_at=lease_until,
+            max_attempts=max_attempts,
+        )
+        if moved is not None:
+            return Claim(ClaimOutcome.CLAIMED, to_job(moved))
+        current = self.get_job(job_id)
+        return Claim(unclaimed_outcome(current, now=now, max_attempts=max_attempts), current)
+
+    def heartbeat(
+        self, job_id: str, *, worker: str, progress: float | None, lease_until: datetime
+    ) -> bool:
+        moved = self._move(
+            "renew",
+            job_id,
+            utcnow(),
+            worker=worker,
+            lease_expires_at=lease_until,
+            progress=progress,
+        )
+        return moved is not None
+
+    def finish(
+        self,
+        job_id: str,
+        *,
+        worker: str,
+        now: datetime,
+        status: JobStatus,
+        result: dict[str, Any] | None = None,
+        error: JobError | None = None,
+        artifacts: Sequence[ArtifactRef] = (),
+    ) -> bool:
+        if status not in SQL["finish"].rule.targets:
+            raise ValueError(f"finish() takes succeeded or failed, not {status}")
+        moved = self._move(
+            "finish",
+            job_id,
+            now,
+            worker=worker,
+            status=status.value,
+            result=result,
+            error=asdict(error) if error else None,
+            artifacts=[asdict(a) for a in artifacts],
+            progress=1.0 if status == JobStatus.SUCCEEDED else None,  # None: keep it
+            reason=("completed" if error is None else f"{error.code}: {error.message}")[:2000],
+        )
+        return moved is not None
+
+    def fail(self, job_id: str, *, now: datetime, error: JobError) -> bool:
+        reason = f"{error.code}: {error.message}"[:2000]
+        return self._move("fail", job_id, now, error=asdict(error), reason=reason) is not None
+
+    def cancel(self, job_id: str, *, user_id: str, now: datetime) -> Job | None:
+        moved = self._move("cancel", job_id, now, user_id=user_id, reason="cancelled by user")
+        return to_job(moved) if moved is not None else None
+
+    def requeue(self, job_id: str, *, now: datetime) -> bool:
+        return self._move("requeue", job_id, now) is not None

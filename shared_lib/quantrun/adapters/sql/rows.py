@@ -1,6 +1,4 @@
-"""Row <-> domain mapping, list cursors, the guards and the event/outbox writers shared by
-the SQL store's statements (``job_store.py``, ``transitions.py``, ``pg_statements.py``).
-The guards take values or bound parameters alike."""
+"""Row <-> domain mapping and list cursors for the SQL job store."""
 
 from __future__ import annotations
 
@@ -9,14 +7,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, insert, or_
-
-from quantrun.adapters.sql.schema import job_events, jobs, outbox
-from quantrun.jobs.domain import ArtifactRef, Job, JobError, JobStatus
+from quantrun.domain.artifacts import ArtifactRef
+from quantrun.domain.jobs import Job, JobError, JobStatus
 
 
 def to_job(row: Any) -> Job:
-    m = row._mapping
+    """A job from a result row or a mapping of its columns."""
+    m = row._mapping if hasattr(row, "_mapping") else row
     err = m["error"]
     return Job(
         id=m["id"],
@@ -56,47 +53,3 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     if parsed.tzinfo is None:
         raise ValueError("cursor is not one this API issued")
     return parsed, job_id
-
-
-def write_event(
-    conn: Connection,
-    job_id: str,
-    at: datetime,
-    from_status: JobStatus | None,
-    to_status: JobStatus,
-    reason: str,
-) -> None:
-    conn.execute(
-        insert(job_events).values(
-            job_id=job_id,
-            at=at,
-            from_status=from_status.value if from_status else None,
-            to_status=to_status.value,
-            reason=reason[:2000],
-        )
-    )
-
-
-def claimable(job_id: Any, now: Any) -> ColumnElement[bool]:
-    """The job is queued, or running under a lease that expired before ``now``."""
-    return and_(
-        jobs.c.id == job_id,
-        or_(
-            jobs.c.status == JobStatus.QUEUED.value,
-            and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now),
-        ),
-    )
-
-
-def leased_to(job_id: Any, worker: Any) -> ColumnElement[bool]:
-    """The job is running under this worker's lease (a lost lease updates no row)."""
-    return and_(
-        jobs.c.id == job_id,
-        jobs.c.status == JobStatus.RUNNING.value,
-        jobs.c.lease_owner == worker,
-    )
-
-
-def write_outbox(conn: Connection, job_id: str, at: datetime) -> None:
-    """gcp mode: the job's outbox row, in the transaction that made it queued."""
-    conn.execute(insert(outbox).values(job_id=job_id, created_at=at, attempts=0))

@@ -1,275 +1,189 @@
-"""Job state transitions in the SQL job store: each one guarded UPDATE plus its event row,
-atomically (a lost race shows as zero rows updated, never as a lost update). On
-PostgreSQL claim and finish are single statements (``pg_statements.py``); elsewhere, and
-for the rarer transitions, several statements in one transaction."""
+"""Job state transitions as SQL, derived from the domain's table (``TRANSITIONS``).
+
+Each transition is written once, here, as data: the guard comes from the table (which
+states it starts from, what the lease must be, attempts left, the owner), plus what it
+sets and the reason its event records. A runner, chosen once per engine, turns it into
+statements:
+
+- PostgreSQL: one statement of data-modifying CTEs (the guarded UPDATE, its event row
+  and, where the job goes on the queue in gcp mode, its outbox row), run in autocommit:
+  one round trip, still atomic. A transition with several source states reads the
+  previous state in a ``FOR UPDATE`` CTE, so the event says what the job really was.
+- SQLite (embedded mode, which has no data-modifying CTEs): the same guard, UPDATE and
+  inserts as statements in one transaction; the UPDATE also requires the state it read,
+  so a writer that moved the job in between makes it look again, never lose an update.
+
+Either way a transition the table does not allow updates no row, and the runner
+returns None. Statements are built once with bound parameters (``p_*``): building a
+CTE costs more CPU than running it. The runners are in ``runners.py``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+)
 
-from quantrun.adapters.sql import pg_statements
-from quantrun.adapters.sql.rows import claimable, leased_to, to_job, write_event, write_outbox
-from quantrun.adapters.sql.schema import jobs
-from quantrun.errors import Conflict
-from quantrun.jobs.domain import ArtifactRef, Claim, ClaimOutcome, Job, JobError, JobStatus
+from quantrun.adapters.sql.schema import UTCDateTime, job_events, jobs, outbox
+from quantrun.domain.jobs import INITIAL_STATUS, TRANSITIONS, LeaseRule, Transition
 
-_ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+EVENT_COLUMNS = ["job_id", "at", "from_status", "to_status", "reason"]
+OUTBOX_COLUMNS = ["job_id", "created_at", "attempts"]
+# a writer that keeps moving the job between our read and our write (SQLite)
+RACE_RETRIES = 5
 
 
-class SqlTransitions:
-    _engine: Engine
-    _autocommit: Engine
-    _single_statements: bool
-    _outbox: bool
+class Bind:
+    """The bound parameters the statements share (values are given at execution)."""
 
-    def get_job(self, job_id: str, user_id: str | None = None) -> Job | None:
-        raise NotImplementedError  # provided by SqlJobStore
+    job_id = bindparam("p_job_id", type_=String)
+    now = bindparam("p_now", type_=UTCDateTime())
+    worker = bindparam("p_worker", type_=String)
+    max_attempts = bindparam("p_max_attempts", type_=Integer)
+    user_id = bindparam("p_user_id", type_=String)
+    reason = bindparam("p_reason", type_=String)
+    previous = bindparam("p_previous", type_=String)
+    previous_owner = bindparam("p_previous_owner", type_=String)
 
-    def claim(
-        self, job_id: str, *, worker: str, now: datetime, lease_until: datetime, max_attempts: int
-    ) -> Claim:
-        if self._single_statements:
-            with self._autocommit.connect() as conn:
-                row = pg_statements.claim(
-                    conn,
-                    job_id,
-                    worker=worker,
-                    now=now,
-                    lease_until=lease_until,
-                    max_attempts=max_attempts,
-                )
-            if row is not None:
-                return Claim(ClaimOutcome.CLAIMED, to_job(row))
-            return self._unclaimed(job_id, now=now, max_attempts=max_attempts)
-        with self._engine.begin() as conn:
-            # read the status first, so the event says what it really was; the guarded
-            # UPDATE loses (zero rows) if another worker moved the job in between
-            previous = conn.execute(
-                select(jobs.c.status).where(claimable(job_id, now))
-            ).scalar_one_or_none()
-            row = None
-            if previous is not None:
-                row = conn.execute(
-                    update(jobs)
-                    .where(
-                        claimable(job_id, now),
-                        jobs.c.status == previous,
-                        jobs.c.attempts < max_attempts,
-                    )
-                    .values(
-                        status=JobStatus.RUNNING.value,
-                        lease_owner=worker,
-                        lease_expires_at=lease_until,
-                        attempts=jobs.c.attempts + 1,
-                        started_at=func.coalesce(jobs.c.started_at, now),
-                        updated_at=now,
-                    )
-                    .returning(*jobs.c)
-                ).first()
-            if row is not None and previous is not None:
-                job = to_job(row)
-                reason = f"claimed by {worker} (attempt {job.attempts})"
-                write_event(conn, job_id, now, JobStatus(previous), JobStatus.RUNNING, reason)
-                return Claim(ClaimOutcome.CLAIMED, job)
-        return self._unclaimed(job_id, now=now, max_attempts=max_attempts)
+    @staticmethod
+    def of(column: str) -> Any:
+        return bindparam(f"p_{column}", type_=jobs.c[column].type)
 
-    def _unclaimed(self, job_id: str, *, now: datetime, max_attempts: int) -> Claim:
-        """Why a claim updated no row (and fail a job out of attempts)."""
-        current = self.get_job(job_id)
-        if current is None:
-            return Claim(ClaimOutcome.NOT_FOUND)
-        if current.status.terminal:
-            return Claim(ClaimOutcome.ALREADY_FINISHED, current)
-        if current.attempts >= max_attempts and (
-            current.status == JobStatus.QUEUED
-            or (current.lease_expires_at is not None and current.lease_expires_at < now)
-        ):
-            error = JobError(
-                "attempts_exhausted",
-                f"the job was started {current.attempts} times without finishing "
-                f"(limit {max_attempts}); the worker may have crashed or run out of time",
+
+def guard(rule: Transition) -> ColumnElement[bool]:
+    """The WHERE clause of a transition, from the domain's table."""
+    allowed = []
+    for status, lease in rule.sources.items():
+        clause = jobs.c.status == status.value
+        if lease is LeaseRule.EXPIRED:
+            clause = and_(clause, jobs.c.lease_expires_at < Bind.now)
+        elif lease is LeaseRule.HELD:
+            clause = and_(clause, jobs.c.lease_owner == Bind.worker)
+        allowed.append(clause)
+    clauses = [jobs.c.id == Bind.job_id, or_(*allowed)]
+    if rule.needs_attempts_left:
+        clauses.append(jobs.c.attempts < Bind.max_attempts)
+    if rule.owner_only:
+        clauses.append(jobs.c.user_id == Bind.user_id)
+    return and_(*clauses)
+
+
+_RELEASE = {"lease_owner": None, "lease_expires_at": None}
+
+
+@dataclass(frozen=True)
+class SqlTransition:
+    rule: Transition
+    # the SET clause (bound parameters or SQL expressions)
+    values: Callable[[], dict[str, Any]]
+    # the event's reason, from the moved row's columns and the lease owner it had
+    reason: Callable[[Any, Any], ColumnElement[str]] = lambda _c, _owner: Bind.reason
+    # return every column (the use case reads the job), or just the id and status
+    returns_row: bool = False
+
+    def columns(self) -> list[Any]:
+        return list(jobs.c) if self.returns_row else [jobs.c.id, jobs.c.status]
+
+
+def _finished(status: Any) -> dict[str, Any]:
+    return {"status": status, "finished_at": Bind.now, "updated_at": Bind.now, **_RELEASE}
+
+
+def _claimed_reason(c: Any, _owner: Any) -> ColumnElement[str]:
+    return (
+        literal("claimed by ", String)
+        + Bind.worker
+        + literal(" (attempt ", String)
+        + cast(c.attempts, String)
+        + literal(")", String)
+    )
+
+
+def _requeued_reason(_c: Any, owner: Any) -> ColumnElement[str]:
+    # the update clears the lease: the reason names the worker it expired on
+    named = func.coalesce(owner, literal("its worker", String))
+    return literal("lease of ", String) + named + literal(" expired; requeued", String)
+
+
+SQL: Mapping[str, SqlTransition] = {
+    "claim": SqlTransition(
+        TRANSITIONS["claim"],
+        lambda: {
+            "status": "running",
+            "lease_owner": Bind.worker,
+            "lease_expires_at": Bind.of("lease_expires_at"),
+            "attempts": jobs.c.attempts + 1,
+            "started_at": func.coalesce(jobs.c.started_at, Bind.now),
+            "updated_at": Bind.now,
+        },
+        _claimed_reason,
+        returns_row=True,
+    ),
+    "renew": SqlTransition(
+        TRANSITIONS["renew"],
+        lambda: {
+            "lease_expires_at": Bind.of("lease_expires_at"),
+            "progress": func.coalesce(Bind.of("progress"), jobs.c.progress),
+        },
+    ),
+    "finish": SqlTransition(
+        TRANSITIONS["finish"],
+        lambda: {
+            **_finished(bindparam("p_status", type_=String)),
+            "result": Bind.of("result"),
+            "error": Bind.of("error"),
+            "artifacts": Bind.of("artifacts"),
+            # a failed job keeps the progress it reached
+            "progress": func.coalesce(Bind.of("progress"), jobs.c.progress),
+        },
+    ),
+    "fail": SqlTransition(
+        TRANSITIONS["fail"], lambda: {**_finished("failed"), "error": Bind.of("error")}
+    ),
+    "cancel": SqlTransition(
+        TRANSITIONS["cancel"], lambda: _finished("cancelled"), returns_row=True
+    ),
+    "requeue": SqlTransition(
+        TRANSITIONS["requeue"],
+        lambda: {"status": "queued", "updated_at": Bind.now, **_RELEASE},
+        _requeued_reason,
+    ),
+}
+
+
+# columns a new job leaves NULL until it runs
+_SET_LATER = {"started_at", "finished_at", "lease_owner", "lease_expires_at", "result", "error"}
+CREATE_COLUMNS = [c.name for c in jobs.c if c.name not in _SET_LATER]
+
+
+def create_statements(with_outbox: bool) -> list[Any]:
+    # bind names differ from column names: SQLAlchemy reserves those for VALUES
+    job = insert(jobs).values(**{name: Bind.of(name) for name in CREATE_COLUMNS})
+    event = insert(job_events).values(
+        job_id=Bind.of("id"),
+        at=Bind.of("created_at"),
+        from_status=None,
+        to_status=INITIAL_STATUS.value,
+        reason="submitted",
+    )
+    statements = [job, event]
+    if with_outbox:
+        statements.append(
+            insert(outbox).values(
+                job_id=Bind.of("id"), created_at=Bind.of("created_at"), attempts=0
             )
-            self.fail(job_id, now=now, error=error)
-            return Claim(ClaimOutcome.ATTEMPTS_EXHAUSTED, self.get_job(job_id))
-        return Claim(ClaimOutcome.LEASED_ELSEWHERE, current)
-
-    def heartbeat(
-        self, job_id: str, *, worker: str, progress: float | None, lease_until: datetime
-    ) -> bool:
-        values: dict[str, Any] = {"lease_expires_at": lease_until}
-        if progress is not None:
-            values["progress"] = progress
-        with self._autocommit.connect() as conn:
-            result = conn.execute(update(jobs).where(leased_to(job_id, worker)).values(**values))
-            return bool(result.rowcount)
-
-    def finish(
-        self,
-        job_id: str,
-        *,
-        worker: str,
-        now: datetime,
-        status: JobStatus,
-        result: dict[str, Any] | None = None,
-        error: JobError | None = None,
-        artifacts: Sequence[ArtifactRef] = (),
-    ) -> bool:
-        if status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-            raise ValueError(f"finish() takes succeeded or failed, not {status}")
-        reason = "completed" if error is None else f"{error.code}: {error.message}"
-        values: dict[str, Any] = {
-            "result": result,
-            "error": asdict(error) if error else None,
-            "artifacts": [asdict(a) for a in artifacts],
-            "progress": 1.0 if status == JobStatus.SUCCEEDED else None,  # None: keep it
-        }
-        if self._single_statements:
-            with self._autocommit.connect() as conn:
-                return pg_statements.finish(
-                    conn,
-                    job_id,
-                    worker=worker,
-                    now=now,
-                    status=status,
-                    values=values,
-                    reason=reason,
-                )
-        if values["progress"] is None:
-            del values["progress"]
-        with self._engine.begin() as conn:
-            updated = conn.execute(
-                update(jobs)
-                .where(leased_to(job_id, worker))
-                .values(
-                    status=status.value,
-                    finished_at=now,
-                    updated_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    **values,
-                )
-            ).rowcount
-            if updated:
-                write_event(conn, job_id, now, JobStatus.RUNNING, status, reason)
-            return bool(updated)
-
-    def fail(self, job_id: str, *, now: datetime, error: JobError) -> bool:
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                select(jobs.c.status).where(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE))
-            ).first()
-            if row is None:
-                return False
-            updated = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status == row.status)
-                .values(
-                    status=JobStatus.FAILED.value,
-                    error=asdict(error),
-                    finished_at=now,
-                    updated_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-            ).rowcount
-            if updated:
-                reason = f"{error.code}: {error.message}"
-                write_event(conn, job_id, now, JobStatus(row.status), JobStatus.FAILED, reason)
-            return bool(updated)
-
-    def cancel(self, job_id: str, *, user_id: str, now: datetime) -> Job | None:
-        # The guarded UPDATE loses when a worker moves the job (queued -> running) between
-        # our read and our write; read again and retry, since a running job can be cancelled.
-        for _ in range(5):
-            with self._engine.begin() as conn:
-                row = conn.execute(
-                    select(jobs.c.status).where(jobs.c.id == job_id, jobs.c.user_id == user_id)
-                ).first()
-                if row is None:
-                    return None
-                if row.status not in _ACTIVE:
-                    break
-                updated = conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == job_id, jobs.c.status == row.status)
-                    .values(
-                        status=JobStatus.CANCELLED.value,
-                        finished_at=now,
-                        updated_at=now,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                    )
-                ).rowcount
-                if updated:
-                    write_event(
-                        conn,
-                        job_id,
-                        now,
-                        JobStatus(row.status),
-                        JobStatus.CANCELLED,
-                        "cancelled by user",
-                    )
-                    break
-        job = self.get_job(job_id, user_id)
-        assert job is not None
-        if job.status != JobStatus.CANCELLED:
-            raise Conflict(f"job {job_id} already finished ({job.status.value})")
-        return job
-
-    def requeue(self, job_id: str, *, now: datetime) -> bool:
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                select(jobs.c.status, jobs.c.lease_owner).where(claimable(job_id, now))
-            ).first()
-            if row is None:
-                return False
-            updated = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status == row.status)
-                .where(
-                    jobs.c.lease_owner.is_(None)
-                    if row.lease_owner is None
-                    else jobs.c.lease_owner == row.lease_owner
-                )
-                .values(
-                    status=JobStatus.QUEUED.value,
-                    updated_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-            ).rowcount
-            if updated and self._outbox:  # published by the relay, as a new job's row
-                write_outbox(conn, job_id, now)
-            if updated and row.status == JobStatus.RUNNING.value:
-                write_event(
-                    conn,
-                    job_id,
-                    now,
-                    JobStatus.RUNNING,
-                    JobStatus.QUEUED,
-                    f"lease of {row.lease_owner} expired; requeued",
-                )
-            return bool(updated)
-
-    def reclaimable(self, *, now: datetime, queued_before: datetime, limit: int) -> list[str]:
-        query = (
-            select(jobs.c.id)
-            .where(
-                or_(
-                    and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now),
-                    and_(
-                        jobs.c.status == JobStatus.QUEUED.value,
-                        jobs.c.updated_at < queued_before,
-                    ),
-                )
-            )
-            .order_by(jobs.c.updated_at)
-            .limit(limit)
         )
-        with self._engine.connect() as conn:
-            return [r.id for r in conn.execute(query)]
+    return statements

@@ -1,0 +1,525 @@
+"""The emulator stack: PostgreSQL + Pub/Sub, BigQuery and storage emulators, resources
+provisioned as Terraform would in a project, and the API and worker as real processes in
+gcp mode, the worker fed by a real Pub/Sub push subscription.
+
+``make stack`` runs ``python -m devtools.stack`` (fixed ports, ``.stack/env``, serves
+until Ctrl-C); the e2e tests start the same stack with free ports and unique names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devtools.emulators import ROOT, UPLOAD_EVENTS_TOPIC, Emulators, start_emulators
+from devtools.postgres import PostgresServer, free_port, start_postgres
+
+QUANTRUN = str(Path(sys.executable).parent / "quantrun")
+
+
+@dataclass
+class Names:
+    suffix: str = ""
+
+    def _n(self, base: str) -> str:
+        return f"{base}-{self.suffix}" if self.suffix else base
+
+    @property
+    def topic(self) -> str:
+        return self._n("quantrun-jobs")
+
+    @property
+    def dead_topic(self) -> str:
+        return self._n("quantrun-jobs-dead")
+
+    @property
+    def subscription(self) -> str:
+        return self._n("quantrun-jobs-push")
+
+    @property
+    def dead_subscription(self) -> str:
+        return self._n("quantrun-jobs-dead-push")
+
+    @property
+    def dataset(self) -> str:
+        return "quantrun" + (f"_{self.suffix}" if self.suffix else "")
+
+    @property
+    def ingest_topic(self) -> str:
+        return self._n("quantrun-ingest")
+
+    @property
+    def upload_events_subscription(self) -> str:
+        return self._n("quantrun-upload-events-push")
+
+    @property
+    def artifacts_bucket(self) -> str:
+        return self._n("quantrun-artifacts")
+
+    @property
+    def uploads_bucket(self) -> str:
+        return self._n("quantrun-uploads")
+
+
+def gcp_env(emu: Emulators, database_url: str, names: Names) -> dict[str, str]:
+    return {
+        **emu.env(),
+        "QUANTRUN_MODE": "gcp",
+        "QUANTRUN_PROJECT": emu.project,
+        "QUANTRUN_DATABASE_URL": database_url,
+        "QUANTRUN_JOBS_TOPIC": names.topic,
+        "QUANTRUN_DEAD_LETTER_TOPIC": names.dead_topic,
+        "QUANTRUN_PUSH_SUBSCRIPTION": names.subscription,
+        "QUANTRUN_BQ_DATASET": names.dataset,
+        "QUANTRUN_ARTIFACTS_BUCKET": names.artifacts_bucket,
+        "QUANTRUN_UPLOADS_BUCKET": names.uploads_bucket,
+        "QUANTRUN_INGEST_TOPIC": names.ingest_topic,
+        # The emulator sends no OIDC token; production verifies it (see README).
+        "QUANTRUN_VERIFY_PUSH_TOKEN": "false",
+    }
+
+
+def provision(
+    env: dict[str, str],
+    names: Names,
+    worker_url: str,
+    *,
+    load_sample: bool = True,
+    ack_deadline: int = 60,
+    sample_symbols: list[str] | None = None,
+    functions_url: dict[str, str] | None = None,
+) -> None:
+    """Create what Terraform creates in a real project (idempotent)."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        from google.api_core import exceptions
+        from google.cloud import pubsub_v1, storage  # type: ignore[attr-defined]
+        from google.protobuf import duration_pb2
+
+        from quantrun.adapters.embedded.sample import SAMPLE_NAMES, sample_rows
+        from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
+        from quantrun.adapters.gcp.clients import bigquery_client, storage_client
+
+        project = env["QUANTRUN_PROJECT"]
+        publisher = pubsub_v1.PublisherClient()
+        subscriber = pubsub_v1.SubscriberClient()
+        for topic in (names.topic, names.dead_topic, names.ingest_topic, UPLOAD_EVENTS_TOPIC):
+            with contextlib.suppress(exceptions.AlreadyExists):
+                publisher.create_topic(name=publisher.topic_path(project, topic), timeout=10)
+        dead_topic = publisher.topic_path(project, names.dead_topic)
+        retry = pubsub_v1.types.RetryPolicy(
+            minimum_backoff=duration_pb2.Duration(seconds=1),
+            maximum_backoff=duration_pb2.Duration(seconds=10),
+        )
+        subscriptions = [
+            (
+                names.subscription,
+                names.topic,
+                f"{worker_url}/pubsub/push",
+                pubsub_v1.types.DeadLetterPolicy(
+                    dead_letter_topic=dead_topic, max_delivery_attempts=5
+                ),
+            ),
+            (names.dead_subscription, names.dead_topic, f"{worker_url}/pubsub/dead-letter", None),
+        ]
+        if functions_url:  # Eventarc's role: Pub/Sub push into the functions
+            subscriptions += [
+                (
+                    names._n("quantrun-ingest-push"),
+                    names.ingest_topic,
+                    functions_url["ingest_prices"],
+                    None,
+                ),
+                (
+                    names.upload_events_subscription,
+                    UPLOAD_EVENTS_TOPIC,
+                    functions_url["ingest_upload"],
+                    None,
+                ),
+            ]
+        for sub, topic, endpoint, dead_letter in subscriptions:
+            request: dict[str, Any] = {
+                "name": subscriber.subscription_path(project, sub),
+                "topic": publisher.topic_path(project, topic),
+                "push_config": pubsub_v1.types.PushConfig(push_endpoint=endpoint),
+                "ack_deadline_seconds": ack_deadline,
+                "retry_policy": retry,
+            }
+            if dead_letter is not None:
+                request["dead_letter_policy"] = dead_letter
+            with contextlib.suppress(exceptions.AlreadyExists):
+                subscriber.create_subscription(request=request, timeout=10)
+        client: storage.Client = storage_client(project, emulator=env["STORAGE_EMULATOR_HOST"])
+        for bucket in (names.artifacts_bucket, names.uploads_bucket):
+            with contextlib.suppress(exceptions.Conflict):
+                client.create_bucket(bucket, timeout=10)
+        bq = bigquery_client(project, emulator=env["BIGQUERY_EMULATOR_HOST"])
+        prices = BigQueryPriceStore(bq, dataset=names.dataset)
+        prices.ensure_schema()
+        if load_sample:
+            rows = sample_rows()
+            if sample_symbols is not None:
+                rows = [r for r in rows if r.symbol in sample_symbols]
+            prices.upsert(rows, source="sample")
+            prices.set_names(SAMPLE_NAMES)
+        publisher.stop()
+        subscriber.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def start_service(
+    name: str,
+    args: list[str],
+    port: int,
+    env: dict[str, str],
+    workdir: Path,
+    ready_path: str = "/healthz",
+) -> Service:
+    log = workdir / f"{name}.log"
+    proc = subprocess.Popen(
+        [QUANTRUN, *args, "--port", str(port)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
+    service = Service(name, f"http://127.0.0.1:{port}", proc, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(service.url + ready_path, timeout=1).status_code == 200:
+                return service
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    service.stop()
+    raise RuntimeError(f"{name} did not become ready:\n{log.read_text()[-4000:]}")
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    postgres: PostgresServer
+    emulators: Emulators
+    names: Names
+    env: dict[str, str]
+    api_port: int
+    worker_port: int
+    api: Service | None = None
+    worker: Service | None = None
+    extra: list[Service] = field(default_factory=list)
+    owns_backends: bool = True
+    function_ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def functions_url(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{port}" for name, port in self.function_ports.items()}
+
+    def start_functions(self, **extra_env: str) -> list[Service]:
+        """The ingest functions under functions-framework, as Cloud Functions runs them."""
+        started = []
+        framework = str(Path(sys.executable).parent / "functions-framework")
+        for name, port in self.function_ports.items():
+            log = self.workdir / f"function-{name}.log"
+            env = {
+                **os.environ,
+                **self.env,
+                "HOME": str(self.workdir),
+                "QUANTRUN_INGEST_PROVIDERS": "synthetic",
+                **extra_env,
+            }
+            proc = subprocess.Popen(
+                [
+                    framework,
+                    "--target",
+                    name,
+                    "--source",
+                    str(ROOT / "functions" / name / "main.py"),
+                    "--signature-type",
+                    "cloudevent",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                stdout=log.open("ab"),
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
+            )
+            service = Service(f"function-{name}", f"http://127.0.0.1:{port}", proc, log)
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited:\n{log.read_text()[-4000:]}")
+                try:
+                    httpx.get(service.url, timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        service.stop()
+                        raise RuntimeError(
+                            f"{name} did not start:\n{log.read_text()[-4000:]}"
+                        ) from None
+                    time.sleep(0.1)
+            self.extra.append(service)
+            started.append(service)
+        return started
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def worker_url(self) -> str:
+        return f"http://127.0.0.1:{self.worker_port}"
+
+    def create_key(self, user: str) -> str:
+        """A new API key, made the way an operator does (``quantrun keys create``)."""
+        return subprocess.run(
+            [QUANTRUN, "keys", "create", "--user", user],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, **self.env},
+        ).stdout.strip()
+
+    def client(self, user: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api_url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.create_key(user)}"},
+        )
+
+    @contextlib.contextmanager
+    def env_applied(self) -> Iterator[None]:
+        """This process's environment pointed at the stack (for google-cloud clients)."""
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def start_worker(self, **extra_env: str) -> Service:
+        self.worker = start_service(
+            "worker", ["worker"], self.worker_port, {**self.env, **extra_env}, self.workdir
+        )
+        return self.worker
+
+    def start_api(self, **extra_env: str) -> Service:
+        self.api = start_service(
+            "api",
+            ["serve"],
+            self.api_port,
+            {**self.env, **extra_env},
+            self.workdir,
+            ready_path="/readyz",
+        )
+        return self.api
+
+    def stop(self) -> None:
+        for service in (self.api, self.worker, *self.extra):
+            if service is not None:
+                service.stop()
+        if self.owns_backends:
+            self.emulators.stop()
+            self.postgres.stop()
+
+
+def start_stack(
+    *,
+    workdir: Path | None = None,
+    suffix: str | None = None,
+    ports: dict[str, int] | None = None,
+    load_sample: bool = True,
+    sample_symbols: list[str] | None = None,
+    start_services: bool = True,
+    ack_deadline: int = 60,
+    postgres: PostgresServer | None = None,
+    emulators: Emulators | None = None,
+    service_env: dict[str, str] | None = None,
+    with_functions: bool = False,
+    function_env: dict[str, str] | None = None,
+) -> Stack:
+    """Start (or reuse) PostgreSQL and the emulators, provision, and start the services
+    (and, with ``with_functions``, the ingest functions fed by push subscriptions)."""
+    ports = ports or {}
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="quantrun-stack-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    names = Names(uuid.uuid4().hex[:8] if suffix is None else suffix)
+    owns = postgres is None and emulators is None
+    results: dict[str, Any] = {}
+
+    def boot_pg() -> None:
+        try:
+            results["pg"] = start_postgres(port=ports.get("postgres"))
+        except Exception as exc:
+            results["pg_error"] = exc
+
+    if postgres is None:
+        pg_thread = threading.Thread(target=boot_pg)
+        pg_thread.start()
+    emu = emulators or start_emulators(
+        workdir / "emulators",
+        pubsub_port=ports.get("pubsub"),
+        bigquery_port=ports.get("bigquery"),
+        storage_port=ports.get("storage"),
+    )
+    if postgres is None:
+        pg_thread.join()
+        if "pg_error" in results:
+            if owns:
+                emu.stop()
+            raise results["pg_error"]
+    pg: PostgresServer = postgres or results["pg"]
+    try:
+        database_url = pg.create_database(f"quantrun{('_' + names.suffix) if names.suffix else ''}")
+        env = {**gcp_env(emu, database_url, names), **(service_env or {})}
+        stack = Stack(
+            workdir,
+            pg,
+            emu,
+            names,
+            env,
+            ports.get("api") or free_port(),
+            ports.get("worker") or free_port(),
+            owns_backends=owns,
+        )
+        if with_functions:
+            stack.function_ports = {
+                "ingest_prices": ports.get("ingest_prices") or free_port(),
+                "ingest_upload": ports.get("ingest_upload") or free_port(),
+            }
+        provision(
+            env,
+            names,
+            stack.worker_url,
+            load_sample=load_sample,
+            ack_deadline=ack_deadline,
+            sample_symbols=sample_symbols,
+            functions_url=stack.functions_url if with_functions else None,
+        )
+        if start_services:
+            stack.start_worker()
+            stack.start_api()
+        if with_functions:
+            stack.start_functions(**(function_env or {}))
+        return stack
+    except Exception:
+        if owns:
+            emu.stop()
+            pg.stop()
+        raise
+
+
+def write_env_file(stack: Stack, path: Path) -> None:
+    lines = {
+        **stack.env,
+        "QUANTRUN_API_URL": stack.api_url,
+        "QUANTRUN_WORKER_URL": stack.worker_url,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"export {k}='{v}'\n" for k, v in sorted(lines.items())))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="QuantRun in gcp mode on the emulators")
+    for name, default in (
+        ("api", 8080),
+        ("worker", 8081),
+        ("pubsub", 8085),
+        ("bigquery", 9050),
+        ("storage", 4443),
+        ("postgres", 5432),
+        ("ingest_prices", 8091),
+        ("ingest_upload", 8092),
+    ):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}-port",
+            type=int,
+            default=int(os.environ.get(f"{name.upper()}_PORT", default)),
+        )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=ROOT / ".stack",
+        help="where the env file and logs go (default .stack)",
+    )
+    args = parser.parse_args()
+    ports = {
+        n: getattr(args, f"{n}_port")
+        for n in (
+            "api",
+            "worker",
+            "pubsub",
+            "bigquery",
+            "storage",
+            "postgres",
+            "ingest_prices",
+            "ingest_upload",
+        )
+    }
+    stack = start_stack(workdir=args.dir / "run", suffix="", ports=ports, with_functions=True)
+    env_file = args.dir / "env"
+    write_env_file(stack, env_file)
+    sys.stderr.write(
+        f"\nQuantRun (gcp mode on emulators): API {stack.api_url}, worker {stack.worker_url}\n"
+        f"Environment: source {env_file}\n"
+        f"API key: .venv/bin/quantrun keys create --user you  (after sourcing the env file)\n"
+        "Ctrl-C stops everything.\n"
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.wait(5.0):
+            # the reclaim sweep that Cloud Scheduler runs in production
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(f"{stack.worker_url}/tasks/reclaim", timeout=10)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""The two ways to run a transition of ``transitions.py``: one PostgreSQL statement of
+data-modifying CTEs, or SQLite statements in one transaction. Chosen once per engine
+(``runner_for``)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, Integer, String, insert, literal, select, update
+
+from quantrun.adapters.sql.schema import job_events, jobs, outbox
+from quantrun.adapters.sql.transitions import (
+    EVENT_COLUMNS,
+    OUTBOX_COLUMNS,
+    RACE_RETRIES,
+    SQL,
+    Bind,
+    create_statements,
+    guard,
+)
+
+
+class TransitionRunner(Protocol):
+    def run(self, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The moved row (its columns and ``from_status``), or None when nothing moved."""
+        ...
+
+    def create(self, params: dict[str, Any]) -> None:
+        """Insert a new job, its ``submitted`` event and (with the outbox) its outbox row."""
+        ...
+
+
+class PostgresRunner:
+    """Every transition as one statement, in autocommit."""
+
+    def __init__(self, engine: Engine, *, outbox: bool) -> None:
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._outbox = outbox
+
+    def run(self, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        with self._autocommit.connect() as conn:
+            row = conn.execute(pg_statement(name, self._outbox), params).first()
+        return dict(row._mapping) if row is not None else None
+
+    def create(self, params: dict[str, Any]) -> None:
+        with self._autocommit.connect() as conn:
+            conn.execute(pg_create_statement(self._outbox), params)
+
+
+@functools.cache
+def pg_statement(name: str, with_outbox: bool) -> Any:
+    t = SQL[name]
+    rule = t.rule
+    where = [guard(rule)]
+    if len(rule.sources) > 1:
+        previous = (
+            select(jobs.c.id, jobs.c.status, jobs.c.lease_owner)
+            .where(jobs.c.id == Bind.job_id)
+            .with_for_update()
+            .cte("previous")
+        )
+        # the row by its key as well as through the join: a generic plan made without
+        # statistics (a new or fast-growing table) otherwise found it through the status
+        # index, reading every queued job on each claim
+        where.append(jobs.c.id == previous.c.id)
+        from_status: Any = previous.c.status
+        owner: Any = previous.c.lease_owner
+    else:
+        (only,) = rule.sources
+        from_status, owner = literal(only.value, String), literal(None, String)
+    moved = (
+        update(jobs)
+        .where(*where)
+        .values(**t.values())
+        .returning(*t.columns(), from_status.label("from_status"), owner.label("from_owner"))
+        .cte("moved")
+    )
+    statement = select(*moved.c)
+    if rule.records_event:
+        reason = t.reason(moved.c, moved.c.from_owner)
+        event = select(moved.c.id, Bind.now, moved.c.from_status, moved.c.status, reason)
+        if not rule.event_on_same_status:
+            event = event.where(moved.c.from_status != moved.c.status)
+        statement = statement.add_cte(
+            insert(job_events).from_select(EVENT_COLUMNS, event).cte("event")
+        )
+    if with_outbox and rule.enqueues:
+        row = select(moved.c.id, Bind.now, literal(0, Integer))
+        statement = statement.add_cte(insert(outbox).from_select(OUTBOX_COLUMNS, row).cte("queued"))
+    return statement
+
+
+@functools.cache
+def pg_create_statement(with_outbox: bool) -> Any:
+    first, *rest = create_statements(with_outbox)
+    new_job = first.returning(jobs.c.id).cte("new_job")
+    statement = select(new_job.c.id)
+    for i, other in enumerate(rest):
+        statement = statement.add_cte(other.cte(f"new_row_{i}"))
+    return statement
+
+
+@dataclass(frozen=True)
+class SqliteStatements:
+    previous: Any
+    update: Any
+    event: Any
+    outbox: Any
+
+
+@functools.cache
+def sqlite_statements(name: str) -> SqliteStatements:
+    t = SQL[name]
+    where = guard(t.rule)
+    reason = t.reason(jobs.c, Bind.previous_owner)
+    event = select(jobs.c.id, Bind.now, Bind.previous, jobs.c.status, reason).where(
+        jobs.c.id == Bind.job_id
+    )
+    return SqliteStatements(
+        previous=select(jobs.c.status, jobs.c.lease_owner).where(where),
+        update=update(jobs)
+        .where(where, jobs.c.status == Bind.previous)
+        .values(**t.values())
+        .returning(*t.columns()),
+        event=insert(job_events).from_select(EVENT_COLUMNS, event),
+        outbox=insert(outbox).from_select(
+            OUTBOX_COLUMNS, select(Bind.job_id, Bind.now, literal(0, Integer))
+        ),
+    )
+
+
+class SqliteRunner:
+    """Every transition as a read, a guarded UPDATE and its inserts in one transaction."""
+
+    def __init__(self, engine: Engine, *, outbox: bool) -> None:
+        self._engine = engine
+        self._outbox = outbox
+
+    def run(self, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        rule = SQL[name].rule
+        s = sqlite_statements(name)
+        for _ in range(RACE_RETRIES):
+            with self._engine.begin() as conn:
+                found = conn.execute(s.previous, params).first()
+                if found is None:
+                    return None
+                previous = found.status
+                given = {**params, "p_previous": previous, "p_previous_owner": found.lease_owner}
+                row = conn.execute(s.update, given).first()
+                if row is None:
+                    continue  # another writer moved the job in between: look again
+                moved = {**row._mapping, "from_status": previous, "from_owner": found.lease_owner}
+                if rule.records_event and (rule.event_on_same_status or previous != row.status):
+                    conn.execute(s.event, given)
+                if self._outbox and rule.enqueues:
+                    conn.execute(s.outbox, given)
+                return moved
+        return None
+
+    def create(self, params: dict[str, Any]) -> None:
+        with self._engine.begin() as conn:
+            for statement in create_statements(self._outbox):
+                conn.execute(statement, params)
+
+
+def runner_for(engine: Engine, *, outbox: bool) -> TransitionRunner:
+    """The dialect is chosen here, once."""
+    if engine.dialect.name == "postgresql":
+        return PostgresRunner(engine, outbox=outbox)
+    return SqliteRunner(engine, outbox=outbox)

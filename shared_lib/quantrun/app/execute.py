@@ -1,0 +1,175 @@
+"""Running one job: claim it, run its model under a lease, store what it made, finish it.
+
+``run_job`` is what every queue consumer calls (embedded loop, Pub/Sub push, pull).
+Its outcome tells the consumer whether to acknowledge the message:
+
+- ``DONE``: the job finished (or had finished, or was cancelled, or is unknown): ack.
+- ``BUSY``: another worker holds a live lease on it: ack (that worker will finish it).
+- ``RETRY``: a transient failure (price or artifact store unavailable): do not ack;
+  the lease was released so the redelivery can claim the job again.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from quantrun.app.lease import Lease, WorkerConfig
+from quantrun.catalog import get_spec
+from quantrun.catalog.spec import ModelOutput, RunContext
+from quantrun.clock import utcnow
+from quantrun.domain.artifacts import ArtifactRef
+from quantrun.domain.errors import JobCancelled, ModelInputError, TransientError
+from quantrun.domain.jobs import ClaimOutcome, Job, JobError, JobStatus, attempts_exhausted
+from quantrun.domain.results import json_safe
+from quantrun.logging import get_logger
+from quantrun.ports import ArtifactStore, JobStore, PriceStore
+
+log = get_logger(__name__)
+
+
+class RunOutcome(enum.StrEnum):
+    DONE = "done"
+    BUSY = "busy"
+    RETRY = "retry"
+
+
+@functools.cache
+def _cpu_count() -> int:
+    # os.cpu_count() reads /sys on every call
+    return os.cpu_count() or 1
+
+
+def _fail(
+    store: JobStore,
+    job: Job,
+    cfg: WorkerConfig,
+    code: str,
+    message: str,
+    log_fields: Mapping[str, Any],
+) -> RunOutcome:
+    store.finish(
+        job.id,
+        worker=cfg.worker_id,
+        now=utcnow(),
+        status=JobStatus.FAILED,
+        error=JobError(code, message),
+    )
+    log.info(
+        "job failed",
+        extra={"fields": {**log_fields, "code": code, "reason": message}},
+    )
+    return RunOutcome.DONE
+
+
+def run_job(
+    *,
+    job_id: str,
+    store: JobStore,
+    prices: PriceStore,
+    artifacts: ArtifactStore,
+    cfg: WorkerConfig,
+    keepalive: Callable[[], None] = lambda: None,
+    log_fields: Mapping[str, Any] | None = None,
+) -> RunOutcome:
+    """Claim, run and finish one job. ``log_fields`` (the message's id, its delivery
+    attempt) go on the one line logged per message, with the job's id."""
+    fields = {**(log_fields or {}), "job_id": job_id}
+    now = utcnow()
+    claim = store.claim(
+        job_id,
+        worker=cfg.worker_id,
+        now=now,
+        lease_until=now + timedelta(seconds=cfg.lease_seconds),
+        max_attempts=cfg.max_attempts,
+    )
+    if claim.outcome == ClaimOutcome.ATTEMPTS_EXHAUSTED and claim.job is not None:
+        # claimable but for its attempts: earlier runs died (or ran out of time) mid-job
+        store.fail(job_id, now=now, error=attempts_exhausted(claim.job, cfg.max_attempts))
+    if claim.outcome != ClaimOutcome.CLAIMED or claim.job is None:
+        log.info(
+            "message needs no run",
+            extra={"fields": {**fields, "claim": claim.outcome.value}},
+        )
+        if claim.outcome == ClaimOutcome.LEASED_ELSEWHERE:
+            return RunOutcome.BUSY
+        return RunOutcome.DONE
+    job = claim.job
+    spec = get_spec(job.model)
+    if spec is None:
+        return _fail(
+            store, job, cfg, "unknown_model", f"model {job.model!r} is not installed", fields
+        )
+    try:
+        params = spec.params.model_validate(job.params)
+    except ValidationError as exc:
+        return _fail(store, job, cfg, "invalid_params", str(exc), fields)
+
+    with Lease(store, job.id, cfg, keepalive) as lease:
+        started = time.monotonic()
+        try:
+            output = spec.run(
+                params,
+                # a queued job may use the machine; a sync run (submit.py) keeps to one
+                RunContext(
+                    load_prices=prices.load_close,
+                    checkpoint=lease.checkpoint,
+                    threads=_cpu_count(),
+                ),
+            )
+            refs = _store_artifacts(artifacts, job.id, output)
+            result = json_safe(output.result)
+            json.dumps(result, allow_nan=False)
+        except JobCancelled:
+            log.info("job stopped at a checkpoint", extra={"fields": fields})
+            return RunOutcome.DONE
+        except ModelInputError as exc:
+            return _fail(store, job, cfg, exc.code, exc.message, fields)
+        except TransientError as exc:
+            log.warning(
+                "transient failure; the job will be retried",
+                extra={"fields": {**fields, "reason": exc.message}},
+            )
+            lease.release()
+            return RunOutcome.RETRY
+        except Exception as exc:
+            log.exception("model raised", extra={"fields": fields})
+            return _fail(
+                store,
+                job,
+                cfg,
+                "model_error",
+                f"the model failed unexpectedly ({type(exc).__name__}: {exc})",
+                fields,
+            )
+    finished = store.finish(
+        job.id,
+        worker=cfg.worker_id,
+        now=utcnow(),
+        status=JobStatus.SUCCEEDED,
+        result=result,
+        artifacts=refs,
+    )
+    log.info(
+        "job finished" if finished else "job result discarded (cancelled meanwhile)",
+        extra={
+            "fields": {
+                **fields,
+                "model": job.model,
+                "seconds": round(time.monotonic() - started, 4),
+            }
+        },
+    )
+    return RunOutcome.DONE
+
+
+def _store_artifacts(store: ArtifactStore, job_id: str, output: ModelOutput) -> list[ArtifactRef]:
+    return [store.put(job_id, a.name, a.data, a.content_type) for a in output.artifacts]

@@ -1,0 +1,77 @@
+"""Reading, listing and cancelling a user's jobs, and fetching their artifacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from quantrun.domain.artifacts import check_artifact_name
+from quantrun.domain.errors import Conflict, NotFound, QuantRunError
+from quantrun.domain.jobs import Job, JobPage, JobStatus
+from quantrun.domain.users import User
+from quantrun.ports import ArtifactStore, JobStore
+
+
+class InvalidCursor(QuantRunError):
+    code = "validation_error"
+
+
+def get_job(*, store: JobStore, user: User, job_id: str) -> Job:
+    """The user's job; another user's id is as unknown as a made-up one."""
+    job = store.get_job(job_id, user.id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
+def list_jobs(
+    *,
+    store: JobStore,
+    user: User,
+    status: JobStatus | None,
+    model: str | None,
+    limit: int,
+    cursor: str | None,
+) -> JobPage:
+    try:
+        return store.list_jobs(user.id, status=status, model=model, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise InvalidCursor(f"cursor: {exc}", field="cursor") from None
+
+
+def cancel_job(*, store: JobStore, user: User, job_id: str, now: datetime) -> Job:
+    """Cancel a queued or running job (a running one stops at its next checkpoint).
+    Cancelling a cancelled job returns it; a finished one raises ``Conflict``."""
+    moved = store.cancel(job_id, user_id=user.id, now=now)
+    if moved is not None:
+        return moved
+    job = get_job(store=store, user=user, job_id=job_id)
+    if job.status != JobStatus.CANCELLED:
+        raise Conflict(f"job {job_id} already finished ({job.status.value})")
+    return job
+
+
+@dataclass(frozen=True)
+class ArtifactDownload:
+    """Either a short-lived URL to send the client to, or the bytes to serve."""
+
+    name: str
+    url: str | None = None
+    content_type: str | None = None
+    data: bytes | None = None
+
+
+def artifact_download(
+    *, store: JobStore, artifacts: ArtifactStore, user: User, job_id: str, name: str
+) -> ArtifactDownload:
+    job = get_job(store=store, user=user, job_id=job_id)
+    check_artifact_name(name)
+    if name not in {a.name for a in job.artifacts}:
+        raise NotFound(f"job {job_id} has no artifact {name!r}")
+    url = artifacts.signed_url(job_id, name)
+    if url is not None:
+        return ArtifactDownload(name, url=url)
+    stored = artifacts.get(job_id, name)
+    if stored is None:
+        raise NotFound(f"artifact {name!r} of job {job_id} is missing from storage")
+    return ArtifactDownload(name, content_type=stored.content_type, data=stored.data)

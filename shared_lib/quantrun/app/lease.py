@@ -1,0 +1,144 @@
+"""Keeping a running job's lease alive.
+
+A claimed job holds a lease (``lease_expires_at``) that the worker renews every third of
+its length while the model runs; a lost lease or a cancellation turns into
+``JobCancelled`` at the model's next checkpoint. One keeper thread per process renews
+every lease that is due, so a job costs no thread of its own (most jobs finish before
+their first renewal).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from quantrun.clock import utcnow
+from quantrun.domain.errors import JobCancelled
+from quantrun.logging import get_logger
+from quantrun.ports import JobStore
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    worker_id: str
+    lease_seconds: float = 30.0
+    max_attempts: int = 3
+    # a queued job waiting longer than this is published again (its message may be lost)
+    queued_grace_seconds: float = 300.0
+
+
+class Lease:
+    """A claimed job's lease; a context manager that has the keeper renew it."""
+
+    def __init__(
+        self, store: JobStore, job_id: str, cfg: WorkerConfig, keepalive: Callable[[], None]
+    ) -> None:
+        self._store, self.job_id, self._cfg, self._keepalive = store, job_id, cfg, keepalive
+        self.interval = cfg.lease_seconds / 3
+        self._lost = threading.Event()
+        self._lock = threading.Lock()  # one renewal at a time; none after release
+        self._released = False
+        self._progress: float | None = None
+        self._last_beat = time.monotonic()
+        self.next_beat = self._last_beat + self.interval
+
+    def __enter__(self) -> Lease:
+        _KEEPER.add(self)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        _KEEPER.discard(self)
+
+    def beat(self) -> None:
+        """Renew now (the keeper's thread, or a checkpoint); a refused renewal means the
+        lease was lost or the job cancelled."""
+        with self._lock:
+            if self._released:
+                return
+            until = utcnow() + timedelta(seconds=self._cfg.lease_seconds)
+            ok = self._store.heartbeat(
+                self.job_id, worker=self._cfg.worker_id, progress=self._progress, lease_until=until
+            )
+            self._last_beat = time.monotonic()
+            self.next_beat = self._last_beat + self.interval
+        if not ok:
+            self._lost.set()
+        else:
+            self._keepalive()
+
+    def checkpoint(self, fraction: float) -> None:
+        self._progress = min(max(float(fraction), 0.0), 1.0)
+        if time.monotonic() - self._last_beat > 0.5:
+            self.beat()
+        if self._lost.is_set():
+            raise JobCancelled("the job was cancelled or its lease was lost")
+
+    def release(self) -> None:
+        """Expire the lease now, so a redelivery can claim the job without waiting. No
+        renewal happens after this (one would make the lease live again)."""
+        _KEEPER.discard(self)
+        with self._lock:
+            self._released = True
+        self._store.heartbeat(
+            self.job_id, worker=self._cfg.worker_id, progress=None, lease_until=utcnow()
+        )
+
+
+class _Keeper:
+    """The process's renewal thread, started on first use."""
+
+    # with no lease to renew, the keeper still wakes this often: a new lease (due a
+    # renewal interval later) then never needs to wake it, which under load would cost
+    # a thread switch per job
+    IDLE_WAKE_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._leases: set[Lease] = set()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._wake_at = 0.0  # when the keeper next wakes by itself (monotonic)
+
+    def add(self, lease: Lease) -> None:
+        with self._changed:
+            self._leases.add(lease)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+                self._thread.start()
+            elif lease.next_beat < self._wake_at:
+                # otherwise the keeper already wakes in time for it
+                self._changed.notify()
+
+    def discard(self, lease: Lease) -> None:
+        with self._changed:
+            self._leases.discard(lease)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [lease for lease in self._leases if lease.next_beat <= now]
+                if not due:
+                    self._wake_at = min(
+                        (ls.next_beat for ls in self._leases), default=now + self.IDLE_WAKE_SECONDS
+                    )
+                    self._changed.wait(max(self._wake_at - now, 0.01))
+                    self._wake_at = 0.0
+                    continue
+            for lease in due:
+                try:
+                    lease.beat()
+                except Exception:
+                    lease.next_beat = time.monotonic() + lease.interval
+                    log.warning(
+                        "lease renewal failed",
+                        exc_info=True,
+                        extra={"fields": {"job_id": lease.job_id}},
+                    )
+
+
+_KEEPER = _Keeper()

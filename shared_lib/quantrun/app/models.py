@@ -1,0 +1,56 @@
+"""The model catalogue, and running a small input in the request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from quantrun.app.submit import KnownSymbols, validate_params
+from quantrun.catalog import REGISTRY, get_spec
+from quantrun.catalog.spec import RunContext
+from quantrun.domain.errors import InputTooLarge, NotFound
+from quantrun.domain.prices import PriceMatrix
+from quantrun.domain.results import json_safe
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    description: str
+    params_schema: dict[str, Any]
+    artifacts: list[str]
+    example: dict[str, Any]
+
+
+def catalogue() -> list[ModelEntry]:
+    return [
+        ModelEntry(s.name, s.description, s.params_schema(), list(s.artifacts), s.example)
+        for s in REGISTRY.values()
+    ]
+
+
+def run_sync(
+    *,
+    model: str,
+    params: dict[str, Any],
+    known: KnownSymbols,
+    load_prices: Callable[[Sequence[str], date, date], PriceMatrix],
+    max_cost: float,
+) -> dict[str, Any]:
+    """Run a model in the request (no job, no charts) when its input is small enough;
+    the result as JSON (no NaN)."""
+    spec = get_spec(model)
+    if spec is None:
+        raise NotFound(f"unknown model {model!r}; GET /v1/models lists them", code="unknown_model")
+    parsed = validate_params(spec, params, known)
+    cost = spec.cost(parsed)
+    if cost > max_cost:
+        raise InputTooLarge(
+            f"input size {cost:.3g} exceeds the synchronous limit {max_cost:.3g}; "
+            "submit it as a job with POST /v1/jobs"
+        )
+    output = spec.run(parsed, RunContext(load_prices=load_prices, charts=False))
+    result: dict[str, Any] = json_safe(output.result)
+    return result

@@ -1,0 +1,93 @@
+"""The market-data read side: instruments, a window of prices, a symbol's coverage.
+
+Reads go through the API's read cache (``SingleFlightCache``): one price-store query per
+TTL for identical requests, however many arrive at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from quantrun.app.cache import SingleFlightCache
+from quantrun.app.submit import KnownSymbols
+from quantrun.domain.errors import NotFound, QuantRunError
+from quantrun.domain.prices import Instrument, PriceMatrix
+from quantrun.domain.symbols import parse_symbol
+from quantrun.ports import PriceStore
+
+MAX_SYMBOLS = 100
+MISSING_SAMPLE = 50
+
+
+class InvalidQuery(QuantRunError):
+    code = "validation_error"
+
+
+class UnknownSymbols(QuantRunError):
+    code = "unknown_symbol"
+
+
+def instruments(*, prices: PriceStore, cache: SingleFlightCache) -> list[Instrument]:
+    """The price store's instruments through the read cache (one GROUP BY per TTL)."""
+    return cache.get(("instruments",), prices.instruments)
+
+
+def _symbol(raw: str, field: str) -> str:
+    try:
+        return parse_symbol(raw)
+    except ValueError as exc:
+        raise InvalidQuery(f"{field}: {exc}", field=field) from None
+
+
+def price_window(
+    *,
+    prices: PriceStore,
+    cache: SingleFlightCache,
+    known: KnownSymbols,
+    symbols: str,
+    start: date,
+    end: date,
+) -> PriceMatrix:
+    """Adjusted closes of comma-separated ``symbols`` from ``start`` to ``end``."""
+    wanted = list(dict.fromkeys(_symbol(s, "symbols") for s in symbols.split(",") if s.strip()))
+    if not wanted or len(wanted) > MAX_SYMBOLS:
+        raise InvalidQuery(f"symbols: give 1 to {MAX_SYMBOLS} symbols", field="symbols")
+    if start > end:
+        raise InvalidQuery(f"end: must not be before start ({start.isoformat()})", field="end")
+    unknown = known.missing(wanted)
+    if unknown:
+        raise UnknownSymbols(f"no prices stored for {', '.join(unknown)}", field="symbols")
+    return cache.get(
+        ("prices", tuple(wanted), start, end), lambda: prices.load_close(wanted, start, end)
+    )
+
+
+@dataclass(frozen=True)
+class Coverage:
+    instrument: Instrument
+    missing_weekdays: int
+    missing_sample: list[str]
+    last_ingest: dict[str, Any] | None
+
+
+def coverage(*, prices: PriceStore, cache: SingleFlightCache, symbol: str) -> Coverage:
+    """Stored dates of a symbol, the weekdays missing between its first and last, and the
+    last ingest run that touched it."""
+    symbol = _symbol(symbol, "symbol")
+    found = next((i for i in instruments(prices=prices, cache=cache) if i.symbol == symbol), None)
+    if found is None:
+        raise NotFound(f"no prices stored for {symbol}")
+    matrix = prices.load_close([symbol], found.first_date, found.last_date)
+    weekdays = np.arange(np.datetime64(found.first_date), np.datetime64(found.last_date) + 1)
+    weekdays = weekdays[np.is_busday(weekdays)]
+    missing = np.setdiff1d(weekdays, matrix.dates)
+    return Coverage(
+        instrument=found,
+        missing_weekdays=int(missing.size),
+        missing_sample=[str(d) for d in missing[:MISSING_SAMPLE]],
+        last_ingest=prices.last_ingest_run(symbol),
+    )

@@ -1,0 +1,163 @@
+"""Submitting a job: validate its params against the model, record it, put it on the queue."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from quantrun.catalog import get_spec
+from quantrun.catalog.spec import ModelSpec
+from quantrun.domain.errors import Conflict, QuantRunError
+from quantrun.domain.jobs import Job, JobStatus
+from quantrun.domain.users import User
+from quantrun.logging import get_logger
+from quantrun.ports import JobQueue, JobStore, PriceStore
+
+log = get_logger(__name__)
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+class UnknownModel(QuantRunError):
+    code = "unknown_model"
+
+
+class UnknownSymbol(QuantRunError):
+    code = "unknown_symbol"
+
+
+class KnownSymbols:
+    """The price store's symbols, cached for ``ttl`` seconds (checked on every submit).
+    A symbol missing from the cache triggers one refresh (at most every ``refresh_gap``
+    seconds), so freshly ingested symbols are usable at once."""
+
+    def __init__(self, prices: PriceStore, ttl: float = 60.0, refresh_gap: float = 1.0) -> None:
+        self._prices = prices
+        self._ttl = ttl
+        self._gap = refresh_gap
+        self._lock = threading.Lock()
+        self._symbols: frozenset[str] = frozenset()
+        self._loaded_at = -1e18
+
+    def _refresh(self) -> None:
+        self._symbols = frozenset(i.symbol for i in self._prices.instruments())
+        self._loaded_at = time.monotonic()
+
+    def missing(self, symbols: Sequence[str]) -> list[str]:
+        """The symbols the price store has no prices for."""
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self._ttl:
+                self._refresh()
+            unknown = [s for s in symbols if s not in self._symbols]
+            if unknown and time.monotonic() - self._loaded_at > self._gap:
+                self._refresh()
+                unknown = [s for s in symbols if s not in self._symbols]
+            return unknown
+
+
+def resolve_spec(model: str) -> ModelSpec[Any]:
+    spec = get_spec(model)
+    if spec is None:
+        raise UnknownModel(f"unknown model {model!r}; GET /v1/models lists them", field="model")
+    return spec
+
+
+def validate_params(spec: ModelSpec[Any], raw: dict[str, Any], known: KnownSymbols) -> BaseModel:
+    """Parse params (raises pydantic's ValidationError) and check the symbols exist."""
+    params: BaseModel = spec.params.model_validate(raw)
+    symbols = spec.symbols(params)
+    if symbols:
+        missing = known.missing(symbols)
+        if missing:
+            field = "symbols"
+            if hasattr(params, "symbols") and missing[0] in params.symbols:
+                field = f"symbols[{params.symbols.index(missing[0])}]"
+            elif hasattr(params, "benchmark") and missing[0] == params.benchmark:
+                field = "benchmark"
+            raise UnknownSymbol(
+                f"no prices stored for {', '.join(missing)}; GET /v1/instruments lists symbols",
+                field=f"params.{field}",
+            )
+    return params
+
+
+def params_fingerprint(model: str, params: dict[str, Any]) -> str:
+    canonical = json.dumps({"model": model, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit_job(
+    *,
+    store: JobStore,
+    queue: JobQueue,
+    known: KnownSymbols,
+    user: User,
+    model: str,
+    params: dict[str, Any],
+    idempotency_key: str | None,
+    now: datetime,
+) -> tuple[Job, bool]:
+    """Record and enqueue a job. Returns (job, created); created is False for a replay
+    of an ``Idempotency-Key`` (raises ``Conflict`` when the replay's params differ)."""
+    spec = resolve_spec(model)
+    parsed = validate_params(spec, params, known)
+    stored_params = parsed.model_dump(mode="json")
+    fingerprint = params_fingerprint(model, stored_params)
+    if idempotency_key is not None:
+        existing = store.find_by_idempotency_key(user.id, idempotency_key, now - IDEMPOTENCY_WINDOW)
+        if existing is not None:
+            return _replay(existing, fingerprint), False
+    job = Job(
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        model=model,
+        params=stored_params,
+        status=JobStatus.QUEUED,
+        created_at=now,
+        idempotency_key=idempotency_key,
+        params_hash=fingerprint,
+    )
+    try:
+        store.create_job(job)
+    except Conflict:
+        assert idempotency_key is not None  # the only unique key a new job can collide on
+        existing = store.find_by_idempotency_key(user.id, idempotency_key, now - IDEMPOTENCY_WINDOW)
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint), False
+    try:
+        queue.publish(job.id)
+    except Exception:
+        # The job is recorded; the reclaim sweep publishes queued jobs that wait too long.
+        log.exception(
+            "publish failed; the reclaim sweep will retry", extra={"fields": {"job_id": job.id}}
+        )
+    return job, True
+
+
+def _replay(existing: Job, fingerprint: str) -> Job:
+    if existing.params_hash != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was used for a job with other model or params",
+            code="idempotency_key_reused",
+        )
+    return existing
+
+
+__all__ = [
+    "KnownSymbols",
+    "UnknownModel",
+    "UnknownSymbol",
+    "ValidationError",
+    "resolve_spec",
+    "submit_job",
+    "validate_params",
+]

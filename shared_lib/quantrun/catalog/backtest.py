@@ -1,0 +1,209 @@
+"""``backtest``: rule-based long/flat strategies over a parameter grid
+(``quantrun.models.backtest``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from quantrun.catalog.history_params import HistoryParams, load_matrix
+from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
+from quantrun.domain.errors import ModelInputError
+from quantrun.models import backtest as bt
+from quantrun.models import charts
+from quantrun.models.history import insufficient
+
+MAX_GRID = 10_000
+
+PosInt = Annotated[int, Field(ge=1, le=2520)]
+Level = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+def _listed(x: Any) -> Any:
+    return x if isinstance(x, list) else [x]
+
+
+IntList = Annotated[list[PosInt], BeforeValidator(_listed), Field(min_length=1, max_length=200)]
+LevelList = Annotated[list[Level], BeforeValidator(_listed), Field(min_length=1, max_length=200)]
+
+
+class _Strategy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SmaCross(_Strategy):
+    name: Literal["sma_cross"]
+    fast: IntList = Field([20], description="fast SMA window(s), days")
+    slow: IntList = Field([50], description="slow SMA window(s), days")
+
+
+class Rsi(_Strategy):
+    name: Literal["rsi"]
+    period: IntList = Field([14])
+    lower: LevelList = Field([30.0], description="enter below this RSI")
+    upper: LevelList = Field([70.0], description="exit above this RSI")
+
+
+class Macd(_Strategy):
+    name: Literal["macd"]
+    fast: IntList = Field([12])
+    slow: IntList = Field([26])
+    signal: IntList = Field([9])
+
+
+class Momentum(_Strategy):
+    name: Literal["momentum"]
+    lookback: IntList = Field([126], description="trailing return window, days")
+    top_n: IntList = Field([1], description="symbols held")
+
+
+def _named(x: Any) -> Any:
+    return {"name": x} if isinstance(x, str) else x
+
+
+Strategy = Annotated[
+    SmaCross | Rsi | Macd | Momentum, Field(discriminator="name"), BeforeValidator(_named)
+]
+
+
+class BacktestParams(HistoryParams):
+    strategy: Strategy = Field(description="a name, or {name, ...params}; lists make a grid")
+    fees_bps: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
+    slippage_bps: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
+    initial_cash: float = Field(1e6, gt=0, allow_inf_nan=False)
+
+    def grid_lists(self) -> dict[str, list[float]]:
+        return {k: list(v) for k, v in self.strategy.model_dump().items() if k != "name"}
+
+    def grid_size(self) -> int:
+        return math.prod(len(v) for v in self.grid_lists().values())
+
+
+def _row(params: dict[str, float], r: bt.GridResult, i: int) -> dict[str, Any]:
+    sharpe = float(r.sharpe[i])
+    return {
+        "params": {k: (int(v) if float(v).is_integer() else v) for k, v in params.items()},
+        "total_return": float(r.total_return[i]),
+        "cagr": float(r.cagr[i]),
+        "sharpe": sharpe if math.isfinite(sharpe) else None,
+        "max_drawdown": float(r.max_drawdown[i]),
+        "trades": int(r.trades[i]),
+        "turnover": float(r.turnover[i]),
+    }
+
+
+def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
+    if p.grid_size() > MAX_GRID:
+        raise ModelInputError(
+            f"the grid has {p.grid_size()} parameter sets; at most {MAX_GRID} are run at once",
+            code="grid_too_large",
+            field="params.strategy",
+        )
+    grid, skipped = bt.expand_grid(p.strategy.name, p.grid_lists())
+    if not grid:
+        raise ModelInputError(
+            "no valid parameter set in the grid (fast must be below slow, lower below upper)",
+            code="invalid_grid",
+            field="params.strategy",
+        )
+    symbols = list(p.symbols)
+    matrix = load_matrix(ctx, symbols, p.start, p.end)
+    for j, s in enumerate(symbols):
+        if np.isnan(matrix.close[:, j]).all():
+            raise insufficient(s, "no prices in the requested date range")
+    if matrix.dates.size < 2:
+        raise insufficient(symbols[0], "fewer than two dates in the window")
+    res = bt.run_grid(
+        matrix.close,
+        p.strategy.name,
+        grid,
+        initial_cash=p.initial_cash,
+        fees_bps=p.fees_bps,
+        slippage_bps=p.slippage_bps,
+        checkpoint=lambda f: ctx.checkpoint(0.9 * f),
+        threads=ctx.threads,
+    )
+    rows = [_row(g, res, i) for i, g in enumerate(grid)]
+    finite = np.where(np.isfinite(res.sharpe), res.sharpe, -np.inf)
+    best = int(np.argmax(finite))
+    result: dict[str, Any] = {
+        "strategy": p.strategy.name,
+        "results": rows,
+        "best": rows[best],
+        "grid_size": len(grid),
+        "skipped_invalid": skipped,
+        "first_date": str(matrix.dates[0]),
+        "last_date": str(matrix.dates[-1]),
+        "symbols": symbols,
+    }
+    buf = io.StringIO()
+    names = list(grid[0])
+    writer = csv.writer(buf)
+    writer.writerow(
+        [*names, "total_return", "cagr", "sharpe", "max_drawdown", "trades", "turnover"]
+    )
+    for row in rows:
+        writer.writerow(
+            [
+                *(row["params"][n] for n in names),
+                row["total_return"],
+                row["cagr"],
+                row["sharpe"],
+                row["max_drawdown"],
+                row["trades"],
+                row["turnover"],
+            ]
+        )
+    artifacts = [Artifact("grid.csv", "text/csv", buf.getvalue().encode())]
+    if ctx.charts:
+        hold = bt.run_grid(
+            matrix.close,
+            "momentum",
+            [{"lookback": 1, "top_n": len(symbols)}],
+            initial_cash=p.initial_cash,
+            fees_bps=0,
+            slippage_bps=0,
+        )
+        label = ", ".join(f"{k}={v}" for k, v in rows[best]["params"].items())
+        series = {
+            f"best: {p.strategy.name} ({label})": (matrix.dates, res.equity[best]),
+            "buy and hold (equal sleeves)": (matrix.dates, hold.equity[0]),
+        }
+        artifacts.append(
+            Artifact(
+                "equity.png",
+                "image/png",
+                charts.line_chart(
+                    series,
+                    title="Backtest equity",
+                    ylabel="Equity (currency)",
+                    emphasise=["buy and hold (equal sleeves)"],
+                ),
+            )
+        )
+    ctx.checkpoint(1.0)
+    return ModelOutput(result=result, artifacts=artifacts)
+
+
+SPEC = ModelSpec(
+    name="backtest",
+    description="Long/flat backtests of sma_cross, rsi, macd or momentum over a parameter "
+    "grid, vectorised, no look-ahead, with fees and slippage; best set by Sharpe.",
+    params=BacktestParams,
+    run=run,
+    artifacts=("equity.png", "grid.csv"),
+    cost=lambda p: p.history_size() * p.grid_size(),
+    symbols=lambda p: list(p.symbols),
+    example={
+        "symbols": ["AAPL", "XOM", "JPM"],
+        "start": "2012-01-01",
+        "end": "2017-12-31",
+        "strategy": {"name": "sma_cross", "fast": [10, 20], "slow": [50, 100]},
+        "fees_bps": 5,
+    },
+)

@@ -1,0 +1,118 @@
+"""Reusable params field types with clear messages and accurate JSON Schemas.
+
+A numeric input is a number or a (nested) array of numbers that broadcasts like numpy.
+The validators check every element, so an error names the field and, for arrays,
+the first offending index, instead of pydantic's per-union-branch noise.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BeforeValidator, Field, WithJsonSchema
+
+from quantrun.domain.symbols import SYMBOL_PATTERN, parse_symbol
+
+MAX_ELEMENTS = 5_000_000
+
+
+def _numeric_schema(bounds: dict[str, float]) -> dict[str, Any]:
+    number = {"type": "number", **bounds}
+    return {
+        "anyOf": [
+            number,
+            {"type": "array", "items": {"anyOf": [number, {"type": "array"}]}, "minItems": 1},
+        ],
+        "description": "a number, or an array of numbers (any shape; broadcasts like numpy)",
+    }
+
+
+def _check_numeric(
+    value: Any, *, gt: float | None, ge: float | None, le: float | None
+) -> float | list[Any]:
+    if isinstance(value, bool) or value is None or isinstance(value, str | dict):
+        raise ValueError("must be a number or an array of numbers")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise ValueError(
+            "must be a number or a rectangular array of numbers (rows of equal length)"
+        ) from None
+    if arr.size == 0:
+        raise ValueError("must not be an empty array")
+    if arr.size > MAX_ELEMENTS:
+        raise ValueError(f"has {arr.size} elements; at most {MAX_ELEMENTS} are accepted")
+    checks = [
+        (~np.isfinite(arr), "must be finite"),
+        (arr <= gt if gt is not None else None, f"must be > {gt:g}" if gt is not None else ""),
+        (arr < ge if ge is not None else None, f"must be >= {ge:g}" if ge is not None else ""),
+        (arr > le if le is not None else None, f"must be <= {le:g}" if le is not None else ""),
+    ]
+    for bad, message in checks:
+        if bad is not None and bad.any():
+            if arr.ndim == 0:
+                raise ValueError(f"{message} (got {float(arr)!r})")
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{message} (got {float(arr[where])!r} at index {list(where)})")
+    return float(arr) if arr.ndim == 0 else value
+
+
+def numeric(*, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:
+    """``Annotated`` type for a validated number-or-array input."""
+    bounds: dict[str, float] = {}
+    if gt is not None:
+        bounds["exclusiveMinimum"] = gt
+    if ge is not None:
+        bounds["minimum"] = ge
+    if le is not None:
+        bounds["maximum"] = le
+    return Annotated[
+        float | list[Any],
+        BeforeValidator(lambda v: _check_numeric(v, gt=gt, ge=ge, le=le)),
+        WithJsonSchema(_numeric_schema(bounds)),
+    ]
+
+
+def element_count(*values: Any) -> int:
+    """Elements after broadcasting (the size of a vectorised call); 0 if they do not."""
+    try:
+        return int(np.prod(np.broadcast_shapes(*(np.shape(v) for v in values))))
+    except ValueError:
+        return 0
+
+
+Symbol = Annotated[
+    str,
+    BeforeValidator(parse_symbol),
+    WithJsonSchema({"type": "string", "pattern": SYMBOL_PATTERN.pattern, "examples": ["AAPL"]}),
+]
+
+
+def _check_unique_symbols(value: Any) -> Any:
+    if isinstance(value, list):
+        upper = [v.strip().upper() if isinstance(v, str) else v for v in value]
+        dupes = sorted({s for s in upper if isinstance(s, str) and upper.count(s) > 1})
+        if dupes:
+            raise ValueError(f"lists {', '.join(dupes)} more than once")
+    return value
+
+
+Symbols = Annotated[
+    list[Symbol],
+    BeforeValidator(_check_unique_symbols),
+    Field(min_length=1, max_length=500),
+]
+
+Day = Annotated[date, Field(description="YYYY-MM-DD")]
+
+
+def broadcast_error(**arrays: Any) -> str | None:
+    """None when the arrays broadcast together, else a message naming their shapes."""
+    try:
+        np.broadcast_shapes(*(np.shape(v) for v in arrays.values()))
+    except ValueError:
+        shapes = ", ".join(f"{k} {list(np.shape(v))}" for k, v in arrays.items())
+        return f"arrays do not broadcast together: {shapes}"
+    return None

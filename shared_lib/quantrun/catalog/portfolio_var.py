@@ -1,0 +1,120 @@
+"""``portfolio_var``: historical, parametric and Monte Carlo VaR/CVaR of a weighted
+portfolio (``quantrun.models.var``)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationInfo, field_validator
+
+from quantrun.catalog.history_params import HistoryParams, data_summary, load_aligned
+from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
+from quantrun.models import charts
+from quantrun.models.var import historical_var, monte_carlo_var, parametric_var
+
+
+class PortfolioVarParams(HistoryParams):
+    weights: list[float] = Field(description="fraction of portfolio_value in each symbol")
+    method: Literal["historical", "parametric", "monte_carlo"] = "historical"
+    confidence: float = Field(0.99, gt=0.5, lt=1.0)
+    horizon_days: int = Field(1, ge=1, le=252)
+    portfolio_value: float = Field(1e6, gt=0, allow_inf_nan=False)
+    scenarios: int = Field(100_000, ge=100, le=20_000_000, description="monte_carlo only")
+    seed: int | None = Field(None, ge=0, lt=2**63)
+
+    @field_validator("weights")
+    @classmethod
+    def _one_weight_per_symbol(cls, weights: list[float], info: ValidationInfo) -> list[float]:
+        symbols = info.data.get("symbols")
+        if symbols is not None and len(weights) != len(symbols):
+            raise ValueError(f"has {len(weights)} entries but symbols has {len(symbols)}")
+        if not all(np.isfinite(weights)):
+            raise ValueError("must be finite numbers")
+        return weights
+
+
+def run(p: PortfolioVarParams, ctx: RunContext) -> ModelOutput:
+    aligned = load_aligned(ctx, list(p.symbols), p.start, p.end)
+    ctx.checkpoint(0.1)
+    w = np.asarray(p.weights)
+    common: dict[str, Any] = {
+        "confidence": p.confidence,
+        "horizon_days": p.horizon_days,
+        "value": p.portfolio_value,
+    }
+    result: dict[str, Any] = {"method": p.method}
+    if p.method == "historical":
+        res = historical_var(aligned.returns, w, **common)
+    elif p.method == "parametric":
+        res = parametric_var(aligned.returns, w, **common)
+    else:
+        seed = p.seed if p.seed is not None else secrets.randbits(63)
+        res = monte_carlo_var(
+            aligned.returns,
+            w,
+            scenarios=p.scenarios,
+            seed=seed,
+            checkpoint=lambda f: ctx.checkpoint(0.1 + 0.8 * f),
+            threads=ctx.threads,
+            **common,
+        )
+        result["seed"] = seed
+    result.update(
+        {
+            "var": res.var,
+            "cvar": res.cvar,
+            "observations": res.observations,
+            "confidence": p.confidence,
+            "horizon_days": p.horizon_days,
+            "portfolio_value": p.portfolio_value,
+            "horizon_return_mean": res.mean_return,
+            "horizon_return_volatility": res.volatility,
+            "data": data_summary(aligned, list(p.symbols)),
+        }
+    )
+    artifacts = []
+    if ctx.charts:
+        markers = {"-VaR": -res.var, "-CVaR": -res.cvar}
+        title = (
+            f"{p.horizon_days}-day P&L ({p.method}); {p.confidence:.1%} VaR "
+            f"{res.var:,.0f}, CVaR {res.cvar:,.0f}"
+        )
+        if res.losses.size:
+            png = charts.pnl_distribution(
+                title=title,
+                xlabel="Profit and loss (currency)",
+                markers=markers,
+                samples=-res.losses,
+            )
+        else:
+            normal = (p.portfolio_value * res.mean_return, p.portfolio_value * res.volatility)
+            png = charts.pnl_distribution(
+                title=title, xlabel="Profit and loss (currency)", markers=markers, normal=normal
+            )
+        artifacts.append(Artifact("pnl_histogram.png", "image/png", png))
+    ctx.checkpoint(1.0)
+    return ModelOutput(result=result, artifacts=artifacts)
+
+
+SPEC = ModelSpec(
+    name="portfolio_var",
+    description="Value at Risk and CVaR (expected shortfall) of a weighted portfolio: "
+    "historical, parametric (normal) or Monte Carlo, over a horizon.",
+    params=PortfolioVarParams,
+    run=run,
+    artifacts=("pnl_histogram.png",),
+    cost=lambda p: (
+        p.history_size() + (p.scenarios * len(p.symbols) if p.method == "monte_carlo" else 0)
+    ),
+    symbols=lambda p: list(p.symbols),
+    example={
+        "symbols": ["AAPL", "XOM", "JPM"],
+        "weights": [0.4, 0.3, 0.3],
+        "start": "2015-01-01",
+        "end": "2017-12-31",
+        "method": "historical",
+        "confidence": 0.99,
+    },
+)

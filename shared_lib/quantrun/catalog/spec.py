@@ -1,0 +1,64 @@
+"""What the registry knows of a model, and what a model run gets and gives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from quantrun.domain.prices import PriceMatrix
+
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    result: dict[str, Any]
+    artifacts: list[Artifact] = field(default_factory=list)
+
+
+def _never_cancelled(_fraction: float) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a model run may use: prices, a progress checkpoint, whether to draw charts,
+    how many threads its compiled kernels may split work over.
+
+    ``checkpoint(fraction)`` records progress and raises ``JobCancelled`` when the job
+    was cancelled (or its lease lost): call it between chunks of work.
+    """
+
+    load_prices: Callable[[Sequence[str], date, date], PriceMatrix]
+    checkpoint: Callable[[float], None] = _never_cancelled
+    charts: bool = True
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class ModelSpec(Generic[P]):
+    name: str
+    description: str
+    params: type[P]
+    run: Callable[[P, RunContext], ModelOutput]
+    artifacts: tuple[str, ...] = ()
+    # Size of an input in the model's own units, compared with the sync-run limit.
+    cost: Callable[[P], float] = lambda _p: 1.0
+    # Symbols the params name, checked against the price store at submit time.
+    symbols: Callable[[P], list[str]] = lambda _p: []
+    # Params that run on the bundled sample data (shown by GET /v1/models, used in tests).
+    example: dict[str, Any] = field(default_factory=dict)
+
+    def params_schema(self) -> dict[str, Any]:
+        return self.params.model_json_schema()

@@ -1,0 +1,38 @@
+"""Daily prices as the stores hold them (CONTRACT section 4) and as models read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PriceMatrix:
+    """Close prices as a dates x symbols matrix; NaN where the store has no price."""
+
+    dates: np.ndarray  # datetime64[D], ascending
+    symbols: tuple[str, ...]
+    close: np.ndarray  # float64, shape (len(dates), len(symbols))
+
+
+@dataclass(frozen=True)
+class Instrument:
+    symbol: str
+    name: str
+    first_date: date
+    last_date: date
+    rows: int
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    date: date
+    symbol: str
+    close: float
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    adj_close: float | None = None
+    volume: int | None = None

@@ -1,1 +1,0 @@
-"""The job domain and its use cases: the only place models meet I/O (through ports)."""

@@ -1,0 +1,200 @@
+"""The architecture as rules on imports, read from the source (``make lint`` runs this).
+
+Arrows point down: entrypoints -> use cases (``app``) -> ports -> domain; adapters ->
+ports and domain; models -> domain; the composition root (``bootstrap``) is the only
+module of the library that names an adapter, and ``settings`` the only reader of the
+environment. Each rule lists what a layer may import of QuantRun; anything else fails
+with the file, the line and the import.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = ROOT / "shared_lib" / "quantrun"
+ENTRYPOINTS = [
+    ROOT / "services" / "api" / "quantrun_api",
+    ROOT / "services" / "worker" / "quantrun_worker",
+    ROOT / "services" / "cli" / "quantrun_cli",
+    ROOT / "functions",
+]
+OURS = ("quantrun", "quantrun_api", "quantrun_worker", "quantrun_cli", "devtools", "tests")
+LONG_MODULE_LINES = 300
+LONG_ON_PURPOSE = "Long on purpose:"
+
+
+@dataclass(frozen=True)
+class Import:
+    path: Path
+    line: int
+    module: str
+
+    def __str__(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line} imports {self.module}"
+
+
+def _python_files(*folders: Path) -> Iterator[Path]:
+    for folder in folders:
+        yield from sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _module_name(path: Path) -> str:
+    relative = path.relative_to(LIBRARY.parent).with_suffix("")
+    parts = list(relative.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> Iterator[Import]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield Import(path, node.lineno, alias.name)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield Import(path, node.lineno, node.module)
+            for alias in node.names:  # ``from quantrun.app import jobs`` imports quantrun.app.jobs
+                yield Import(path, node.lineno, f"{node.module}.{alias.name}")
+
+
+def _ours(module: str) -> bool:
+    return module.split(".")[0] in OURS
+
+
+def _within(module: str, *allowed: str) -> bool:
+    return any(module == a or module.startswith(a + ".") for a in allowed)
+
+
+# layer (module prefix) -> what of QuantRun it may import, besides itself
+LIBRARY_RULES: dict[str, tuple[str, ...]] = {
+    "quantrun.domain": (),
+    "quantrun.models": ("quantrun.domain",),
+    "quantrun.ports": ("quantrun.domain",),
+    "quantrun.catalog": ("quantrun.domain", "quantrun.models"),
+    "quantrun.app": (
+        "quantrun.domain",
+        "quantrun.models",
+        "quantrun.catalog",
+        "quantrun.ports",
+        "quantrun.logging",
+        "quantrun.clock",
+    ),
+    "quantrun.adapters": (
+        "quantrun.domain",
+        "quantrun.ports",
+        "quantrun.logging",
+        "quantrun.clock",
+    ),
+    "quantrun.fakes": ("quantrun.domain", "quantrun.ports"),
+    "quantrun.logging": (),
+    "quantrun.clock": (),
+    "quantrun.settings": (),
+    "quantrun.bootstrap": ("quantrun",),
+}
+# what an entrypoint may import of the library: the use cases, the composition root, the
+# domain's types and the settings, never an adapter or a port's internals
+ENTRYPOINT_MAY_IMPORT = (
+    "quantrun.app",
+    "quantrun.bootstrap",
+    "quantrun.domain",
+    "quantrun.settings",
+    "quantrun.logging",
+    "quantrun.clock",
+    "quantrun.ports",
+    # the Cloud Functions' event payloads (Pub/Sub and Cloud Storage wire formats), shared
+    # by both functions, which ship with the library alone
+    "quantrun.adapters.gcp.events",
+)
+
+
+def _layer(module: str) -> str:
+    if module == "quantrun":  # the package itself: its version, nothing else
+        return "quantrun.clock"
+    matches = [layer for layer in LIBRARY_RULES if _within(module, layer)]
+    assert matches, f"{module} belongs to no layer: add it to LIBRARY_RULES"
+    return max(matches, key=len)
+
+
+def test_every_library_module_keeps_to_its_layer() -> None:
+    broken = []
+    for path in _python_files(LIBRARY):
+        module = _module_name(path)
+        layer = _layer(module)
+        allowed = (layer, *LIBRARY_RULES[layer])
+        for imp in _imports(path):
+            if _ours(imp.module) and not _within(imp.module, *allowed):
+                broken.append(f"{imp} ({layer} may import {', '.join(allowed)})")
+    assert broken == []
+
+
+def test_the_library_never_imports_its_entrypoints() -> None:
+    broken = [
+        str(imp)
+        for path in _python_files(LIBRARY)
+        for imp in _imports(path)
+        if _ours(imp.module) and not _within(imp.module, "quantrun")
+    ]
+    assert broken == []
+
+
+def test_entrypoints_reach_adapters_only_through_the_composition_root() -> None:
+    broken = []
+    for path in _python_files(*ENTRYPOINTS):
+        own = path.relative_to(ROOT).parts[1] if path.parts[-3] != "functions" else ""
+        for imp in _imports(path):
+            module = imp.module
+            if module == "quantrun":  # its __version__
+                continue
+            if _within(module, "quantrun") and not _within(module, *ENTRYPOINT_MAY_IMPORT):
+                broken.append(str(imp))
+            # the API and the worker are separate services; only the CLI starts both
+            if _within(module, "quantrun_api") and own == "worker":
+                broken.append(str(imp))
+            if _within(module, "quantrun_worker") and own == "api":
+                broken.append(str(imp))
+            if _within(module, "quantrun_cli", "devtools", "tests") and own != "cli":
+                broken.append(str(imp))
+    assert broken == []
+
+
+def _environment_reads(path: Path) -> Iterator[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+            yield node.lineno, ast.unparse(node)
+        if isinstance(node, ast.ImportFrom) and node.module == "os":
+            for alias in node.names:
+                if alias.name in ("environ", "getenv"):
+                    yield node.lineno, f"from os import {alias.name}"
+
+
+def test_only_settings_reads_the_environment() -> None:
+    """Entrypoints may read ``PORT`` (Cloud Run's port) and nothing else."""
+    broken = []
+    for path in _python_files(LIBRARY, *ENTRYPOINTS):
+        if path == LIBRARY / "settings.py":
+            continue
+        source = path.read_text().splitlines()
+        for line, what in _environment_reads(path):
+            text = source[line - 1]
+            if path.is_relative_to(LIBRARY) or '"PORT"' not in text:
+                broken.append(f"{path.relative_to(ROOT)}:{line}: {what}")
+    assert broken == []
+
+
+@pytest.mark.parametrize("path", list(_python_files(LIBRARY)), ids=lambda p: _module_name(p))
+def test_long_modules_say_why(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    if lines > LONG_MODULE_LINES:
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert LONG_ON_PURPOSE in docstring, (
+            f"{path.relative_to(ROOT)} has {lines} lines: split it, or say why in its "
+            f"docstring ('{LONG_ON_PURPOSE} ...')"
+        )
