@@ -23,22 +23,9 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-
-from quantrun.adapters.embedded.artifacts import LocalArtifactStore
-from quantrun.adapters.embedded.prices import DuckDBPriceStore
-from quantrun.adapters.embedded.queue import EmbeddedQueue
 from quantrun.adapters.embedded.secrets import EnvSecrets
-from quantrun.adapters.sql import migrate
-from quantrun.adapters.sql.engine import make_engine
-from quantrun.adapters.sql.job_store import SqlJobStore
-from quantrun.adapters.sql.outbox import OutboxQueue
-from quantrun.app.cache import SingleFlightCache
-from quantrun.app.fallback import FallbackFetcher
-from quantrun.app.lease import WorkerConfig
-from quantrun.app.submit import KnownSymbols
 from quantrun.logging import configure_logging, get_logger
 from quantrun.ports import (
     ArtifactStore,
@@ -51,6 +38,19 @@ from quantrun.ports import (
     UploadedFiles,
 )
 from quantrun.settings import Settings, load_settings, secret_environment
+
+# Adapters are imported where they are built: the ingest functions ship with their own,
+# smaller requirements (no database driver, DuckDB, numba or scipy), and a process builds
+# only its mode's adapters.
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from quantrun.adapters.embedded.queue import EmbeddedQueue
+    from quantrun.adapters.sql.outbox import OutboxQueue
+    from quantrun.app.cache import SingleFlightCache
+    from quantrun.app.fallback import FallbackFetcher
+    from quantrun.app.lease import WorkerConfig
+    from quantrun.app.submit import KnownSymbols
 
 log = get_logger(__name__)
 
@@ -128,6 +128,8 @@ class IngestContainer:
 
 
 def _worker_config(settings: Settings) -> WorkerConfig:
+    from quantrun.app.lease import WorkerConfig
+
     lease = settings.worker.lease_seconds
     return WorkerConfig(
         worker_id=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
@@ -139,6 +141,9 @@ def _worker_config(settings: Settings) -> WorkerConfig:
 
 
 def _engine(settings: Settings, closers: Closers, *, migrate_db: bool) -> Engine:
+    from quantrun.adapters.sql import migrate
+    from quantrun.adapters.sql.engine import make_engine
+
     db = settings.db
     if settings.mode == "gcp" and db.cloudsql_instance and not db.url:
         from quantrun.adapters.gcp.cloudsql import cloudsql_engine
@@ -166,12 +171,21 @@ def _engine(settings: Settings, closers: Closers, *, migrate_db: bool) -> Engine
 
 
 def admin(settings: Settings, *, migrate_db: bool = True) -> AdminContainer:
+    from quantrun.adapters.sql.job_store import SqlJobStore
+
     closers = Closers()
     engine = _engine(settings, closers, migrate_db=migrate_db)
     return AdminContainer(settings, SqlJobStore(engine, outbox=settings.mode == "gcp"), closers)
 
 
 def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
+    from quantrun.adapters.embedded.artifacts import LocalArtifactStore
+    from quantrun.adapters.embedded.queue import EmbeddedQueue
+    from quantrun.adapters.sql.job_store import SqlJobStore
+    from quantrun.adapters.sql.outbox import OutboxQueue
+    from quantrun.app.cache import SingleFlightCache
+    from quantrun.app.submit import KnownSymbols
+
     closers = Closers()
     engine = _engine(settings, closers, migrate_db=migrate_db)
     store = SqlJobStore(engine, outbox=settings.mode == "gcp")
@@ -216,6 +230,8 @@ def _price_store(settings: Settings, closers: Closers) -> PriceStore:
         return BigQueryPriceStore(
             client, dataset=gcp.bq_dataset, table=gcp.bq_table, timeout=gcp.gcp_timeout_seconds
         )
+    from quantrun.adapters.embedded.prices import DuckDBPriceStore
+
     prices = DuckDBPriceStore(settings.price_db_path)
     closers.add(prices)
     if settings.embedded.load_sample_data and prices.is_empty():
@@ -279,6 +295,7 @@ def ingest(settings: Settings) -> IngestContainer:
     from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
     from quantrun.adapters.gcp.uploads import GcsUploadedFiles
     from quantrun.adapters.providers import AlphaVantageProvider, StooqProvider, SyntheticProvider
+    from quantrun.app.fallback import FallbackFetcher
 
     gcp = settings.gcp
     if not gcp.project:

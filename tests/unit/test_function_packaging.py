@@ -48,6 +48,68 @@ def test_function_packages_and_imports(name: str, tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=tmp_path)
 
 
+_CLOSURE = r"""
+import importlib.metadata as md, json, re, sys
+sys.path.insert(0, sys.argv[1])
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+wanted = [l.split("==")[0] for l in open(sys.argv[2]).read().splitlines()
+          if l.strip() and not l.startswith("#")]
+closure, todo = set(), list(wanted)
+while todo:  # the requirements and everything they depend on (no extras)
+    name = norm(todo.pop())
+    if name in closure:
+        continue
+    closure.add(name)
+    try:
+        requires = md.requires(name) or []
+    except md.PackageNotFoundError:  # a marker's dependency, not installed here
+        continue
+    for req in requires:
+        if "extra ==" not in req:
+            todo.append(re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0])
+before = set(sys.modules)
+import main  # noqa: E402
+owner = {}
+for dist in md.distributions():
+    for f in dist.files or []:
+        if f.suffix in (".py", ".so"):
+            owner[str(f.locate())] = norm(dist.metadata["Name"])
+outside = sorted({
+    owner[m.__file__]
+    for name, m in list(sys.modules.items())
+    if name not in before and getattr(m, "__file__", None) in owner
+    and owner[m.__file__] not in closure
+})
+print(json.dumps(outside))
+"""
+
+
+@pytest.mark.parametrize("name", ["ingest_prices", "ingest_upload"])
+def test_function_imports_only_what_its_requirements_install(name: str, tmp_path: Path) -> None:
+    """Cloud Functions installs requirements.txt and nothing else: importing the entry
+    point (and the library beside it) may load no package outside their dependencies."""
+    out = tmp_path / f"{name}.zip"
+    folder = ROOT / "functions" / name
+    subprocess.run(["bash", "../package.sh", str(out)], cwd=folder, check=True, timeout=120)
+    with zipfile.ZipFile(out) as zf:
+        zf.extractall(tmp_path / "unpacked")
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _CLOSURE,
+            str(tmp_path / "unpacked"),
+            str(folder / "requirements.txt"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert found.stdout.strip() == "[]", f"imported outside requirements.txt: {found.stdout}"
+
+
 @pytest.mark.parametrize("name", ["ingest_prices", "ingest_upload"])
 def test_function_requirements_are_pinned_like_the_lock(name: str) -> None:
     for line in (ROOT / "functions" / name / "requirements.txt").read_text().splitlines():
