@@ -1,15 +1,22 @@
 """QuantRun: quantitative finance models run as jobs.
 
-Layers (outer depends on inner, never the reverse):
+Layers (an arrow points to what a layer may import; ``tests/unit/test_layers.py`` holds
+every import to them):
 
-- ``quantrun.models``: pure numpy/scipy models. No I/O, no environment, randomness passed in.
-- ``quantrun.jobs``: the job domain (states, params schemas, model registry) and the use
-  cases (submit, run, cancel, reclaim): the only place models meet I/O, through ports.
-- ``quantrun.ports``: typed ``Protocol``s for the job store, queue, price store, artifact
-  store and secrets; ``quantrun.fakes`` holds in-memory fakes for unit tests.
-- ``quantrun.adapters``: one adapter per port and mode (``sql`` for the job store,
-  ``embedded`` for queue/prices/artifacts without a cloud).
-- ``quantrun.bootstrap``: the composition root that turns settings into adapters.
+- ``quantrun.domain``: jobs and their transition table, users, prices, symbols,
+  artifacts, results, errors. Imports nothing else of QuantRun.
+- ``quantrun.models`` -> domain: pure numpy/scipy models. No I/O, no environment,
+  randomness passed in.
+- ``quantrun.catalog`` -> domain, models: each model's params schema, cost and run.
+- ``quantrun.ports`` -> domain: typed ``Protocol``s for the job store, queue, price store,
+  artifact store, secrets, providers, push verification, uploads; ``quantrun.fakes``
+  holds in-memory fakes for unit tests.
+- ``quantrun.app`` -> domain, models, catalog, ports: the use cases (submit, run, reclaim,
+  cancel, artifacts, prices, dead letter, auth, ingest), the only place models meet I/O.
+- ``quantrun.adapters`` -> domain, ports: one adapter per port and mode (``sql``,
+  ``embedded``, ``gcp``, ``providers``).
+- ``quantrun.settings``: the only reader of the environment.
+- ``quantrun.bootstrap``: the composition root, settings in, adapters out.
 """
 
 __version__ = "0.1.0"
