@@ -137,6 +137,7 @@ def _worker_config(settings: Settings) -> WorkerConfig:
         max_attempts=settings.worker.max_attempts,
         # how long a queued job may wait before the sweep publishes it again
         queued_grace_seconds=max(10 * lease, 60.0),
+        max_cost=settings.limits.job_max_cost,
     )
 
 

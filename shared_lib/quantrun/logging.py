@@ -52,7 +52,9 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     handler._quantrun = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "alembic"):
+    # HTTP clients log every URL at INFO/DEBUG, query strings included (a provider's API
+    # key travels in one): never below WARNING, whatever the level asked for
+    for noisy in ("uvicorn.access", "alembic", "httpx", "httpcore", "urllib3", "requests"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

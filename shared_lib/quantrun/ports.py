@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
 from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
 from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
-from quantrun.domain.users import User
+from quantrun.domain.users import ApiKey, User
 
 
 class JobStore(Protocol):
@@ -24,8 +24,30 @@ class JobStore(Protocol):
     def ping(self) -> None: ...
 
     def get_or_create_user(self, name: str) -> User: ...
-    def add_api_key(self, user_id: str, key_hash: str, prefix: str) -> None: ...
-    def user_for_key_hash(self, key_hash: str) -> User | None: ...
+    def find_user(self, name: str) -> User | None: ...
+    def add_api_key(
+        self, user_id: str, key_hash: str, prefix: str, *, expires_at: datetime | None = None
+    ) -> None:
+        """Register a key's hash (idempotent for the same user; ``Conflict`` for another)."""
+        ...
+
+    def api_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, revoked or expired ones included (the caller decides)."""
+        ...
+
+    def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
+        """A user's keys (everyone's with None), newest first."""
+        ...
+
+    def revoke_api_keys(self, prefix: str, *, now: datetime, user_id: str | None = None) -> int:
+        """Revoke the live keys with this prefix (of this user, if given); how many."""
+        ...
+
+    def touch_api_key(self, key_hash: str, *, now: datetime, unless_since: datetime) -> None:
+        """Record a use, unless one was recorded at or after ``unless_since``."""
+        ...
+
+    def prefix_taken(self, prefix: str) -> bool: ...
 
     def create_job(self, job: Job) -> Job:
         """Insert a queued job; raises ``Conflict`` on a live duplicate idempotency key."""

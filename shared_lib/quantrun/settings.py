@@ -5,7 +5,8 @@ its own variables and is validated when it is built, so a misconfigured service 
 start naming the variable, not at its first request:
 
 - ``db``: the job store (``QUANTRUN_DATABASE_URL``, ``QUANTRUN_DB_*``, Cloud SQL);
-- ``api``: the HTTP API (``QUANTRUN_HOST``, ``QUANTRUN_PORT``, limits, caches);
+- ``api``: the HTTP API (``QUANTRUN_HOST``, ``QUANTRUN_PORT``, processes, caches);
+- ``limits``: request size and the cost a synchronous run or a job may have;
 - ``worker``: running jobs (threads, leases, attempts, push verification);
 - ``gcp``: Google Cloud names, timeouts and the emulator hosts;
 - ``embedded``: embedded mode's files and dev key;
@@ -114,22 +115,44 @@ class ApiSettings(_Group):
     api_workers: int = Field(
         1, ge=1, le=64, description="gcp: API processes of `quantrun serve` (or `--workers N`)"
     )
+    auth_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=5,
+        description="how long a process remembers a valid API key (at most 5 s: a revoked or "
+        "expired key stops working within it everywhere; refused keys are never cached)",
+    )
+    read_cache_seconds: float = Field(
+        5.0, ge=0, description="TTL of the instruments/prices read cache"
+    )
+    cors_origins: str = Field(
+        "",
+        description="origins allowed to call the API from a browser, comma-separated "
+        "(default none: CORS off; the console is served from the API's own origin)",
+    )
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+class LimitSettings(_Group):
+    """What one request or one job may ask for (CONTRACT 5.1)."""
+
     max_request_bytes: int = Field(
-        10 * 1024 * 1024, ge=1024, description="request body limit (413 above)"
+        10 * 1024 * 1024, ge=1024, description="request body limit, declared or chunked (413 above)"
     )
     sync_max_cost: float = Field(
         5e6,
         gt=0,
-        description="largest input for a synchronous run (model units: options, path-steps, "
-        "symbol-days)",
+        description="largest estimated cost of a synchronous run (model units: options, "
+        "path-steps, symbol-days)",
     )
-    auth_cache_seconds: float = Field(
-        30.0,
-        ge=0,
-        description="how long the API remembers a valid API key (unknown keys are never cached)",
-    )
-    read_cache_seconds: float = Field(
-        5.0, ge=0, description="TTL of the instruments/prices read cache"
+    job_max_cost: float = Field(
+        1e10,
+        gt=0,
+        description="largest estimated cost of a job, checked at submit and again before it "
+        "runs (413 `input_too_large` with the estimate and the limit)",
     )
 
 
@@ -241,12 +264,21 @@ class Settings(_Group):
     )
     db: DbSettings = Field(default_factory=DbSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     gcp: GcpSettings = Field(default_factory=GcpSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
 
-    GROUPS: ClassVar[tuple[str, ...]] = ("db", "api", "worker", "gcp", "embedded", "ingest")
+    GROUPS: ClassVar[tuple[str, ...]] = (
+        "db",
+        "api",
+        "limits",
+        "worker",
+        "gcp",
+        "embedded",
+        "ingest",
+    )
 
     @model_validator(mode="after")
     def _require_gcp_values(self) -> Settings:

@@ -422,5 +422,31 @@ def test_api_with_several_worker_processes(stack: Stack, client: httpx.Client) -
             ids.append(response.json()["id"])
         for job_id in ids:
             assert wait_for(client, job_id)["status"] == "succeeded"
+        _a_revoked_key_is_refused_within_5_s(client, multi.url)
     finally:
         multi.stop()
+
+
+def _a_revoked_key_is_refused_within_5_s(client: httpx.Client, multi_url: str) -> None:
+    """CONTRACT 5.1: revoked through one API process (the stack's), refused within 5 s
+    by both processes of another (each request a new connection, so either may take it)."""
+    new = client.post("/v1/keys", json={}).json()
+    headers = {"Authorization": f"Bearer {new['key']}"}
+
+    def status() -> int:
+        return httpx.get(f"{multi_url}/v1/models", headers=headers, timeout=10).status_code
+
+    assert [status() for _ in range(10)] == [200] * 10  # both processes now cache it
+    assert client.delete(f"/v1/keys/{new['prefix']}").status_code == 200
+    revoked_at = time.monotonic()
+    streak, refused_since = 0, 0.0
+    while streak < 20:  # twenty refusals in a row on fresh connections
+        asked = time.monotonic() - revoked_at
+        if status() == 401:
+            refused_since = refused_since if streak else asked
+            streak += 1
+        else:
+            streak = 0
+        assert asked < 10, "the revoked key still works 10 s after its revocation"
+    print(f"revoked key refused by every process from {refused_since:.1f} s after revocation")
+    assert refused_since <= 5.2  # the auth cache's 5 s, and a request's latency

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from devtools.jobs import HULL_CALL, wait_for_job
+from devtools.jobs import HULL_CALL, asian_monte_carlo, wait_for_job
 from quantrun.app.auth import create_key
 from quantrun.catalog import REGISTRY
+from quantrun.clock import utcnow
 from quantrun.models.options import black_scholes
-from quantrun.settings import ApiSettings, Settings, WorkerSettings
+from quantrun.settings import ApiSettings, LimitSettings, Settings, WorkerSettings
 from tests.harness.api import RunningApi, running_api
 
 BS_PARAMS = HULL_CALL
@@ -25,14 +28,14 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("api"),
         worker=WorkerSettings(lease_seconds=5),
-        api=ApiSettings(max_request_bytes=64 * 1024, sync_max_cost=1000),
+        limits=LimitSettings(max_request_bytes=64 * 1024, sync_max_cost=1000, job_max_cost=1e8),
     )
     with running_api(settings) as running:
         yield running
 
 
 def _client(api: RunningApi, user: str) -> httpx.Client:
-    _, key = create_key(api.container.store, user)
+    key = create_key(api.container.store, user).key
     return httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
 
@@ -72,6 +75,57 @@ def test_missing_or_wrong_key_is_401(api: RunningApi) -> None:
     wrong = httpx.get(f"{api.url}/v1/models", headers={"Authorization": "Bearer qr_nope"})
     assert_error(wrong, 401, "unauthenticated")
     assert wrong.headers["www-authenticate"] == "Bearer"
+
+
+def test_keys_are_listed_made_and_revoked_by_their_owner(api: RunningApi) -> None:
+    with _client(api, "keyholder") as owner, _client(api, "neighbour") as neighbour:
+        made = owner.post("/v1/keys", json={"expires_in_days": 30})
+        assert made.status_code == 201, made.text
+        new = made.json()
+        assert new["key"].startswith(new["prefix"]) and len(new["prefix"]) == 12
+        assert new["expires_at"] is not None and new["revoked_at"] is None
+        listed = owner.get("/v1/keys").json()
+        assert {k["prefix"] for k in listed} >= {new["prefix"]}
+        assert all("key" not in k for k in listed)  # never shown again
+        headers = {"Authorization": f"Bearer {new['key']}"}
+        assert httpx.get(f"{api.url}/v1/models", headers=headers).status_code == 200
+        used = {k["prefix"]: k for k in owner.get("/v1/keys").json()}[new["prefix"]]
+        assert used["last_used_at"] is not None
+        # another user's prefix is as unknown as a made-up one
+        assert_error(neighbour.delete(f"/v1/keys/{new['prefix']}"), 404, "not_found")
+        revoked = owner.delete(f"/v1/keys/{new['prefix']}")
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+        # the serving process forgets the key at once
+        assert_error(httpx.get(f"{api.url}/v1/models", headers=headers), 401, "unauthenticated")
+        assert_error(owner.post("/v1/keys", json={"expires_in_days": 0}), 422, "validation_error")
+        assert_error(owner.post("/v1/keys", json={"colour": 1}), 422, "validation_error")
+
+
+def test_cors_is_off_unless_origins_are_configured(api: RunningApi, tmp_path: Path) -> None:
+    preflight = {
+        "Origin": "https://console.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    off = httpx.options(f"{api.url}/v1/jobs", headers=preflight)
+    assert "access-control-allow-origin" not in off.headers
+    settings = Settings(data_dir=tmp_path, api=ApiSettings(cors_origins="https://console.example"))
+    with running_api(settings, with_worker=False) as allowed:
+        on = httpx.options(f"{allowed.url}/v1/jobs", headers=preflight)
+        assert on.status_code == 200
+        assert on.headers["access-control-allow-origin"] == "https://console.example"
+        other = httpx.options(
+            f"{allowed.url}/v1/jobs", headers={**preflight, "Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_an_expired_key_is_401(api: RunningApi) -> None:
+    soon = create_key(api.container.store, "brief", expires_at=utcnow() + timedelta(seconds=1))
+    headers = {"Authorization": f"Bearer {soon.key}"}
+    assert httpx.get(f"{api.url}/v1/models", headers=headers).status_code == 200
+    time.sleep(1.2)
+    assert_error(httpx.get(f"{api.url}/v1/models", headers=headers), 401, "unauthenticated")
 
 
 # CONTRACT section 2: what a job is
@@ -118,6 +172,7 @@ def test_risk_metrics_job_with_downloadable_charts(alice: httpx.Client) -> None:
     assert {"equity.png", "drawdown.png"} <= set(names)
     png = alice.get(names["equity.png"]["url"])
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.headers["x-content-type-options"] == "nosniff"
     assert (
         png.content.startswith(b"\x89PNG") and len(png.content) == names["equity.png"]["size_bytes"]
     )
@@ -258,6 +313,69 @@ def test_body_over_the_limit_is_413(alice: httpx.Client) -> None:
     assert_error(alice.post("/v1/jobs", json=big), 413, "payload_too_large")
 
 
+def test_a_chunked_body_over_the_limit_is_413_too(alice: httpx.Client) -> None:
+    """No Content-Length: the body arrives in chunks, and the limit still holds."""
+    chunk = b" " * 8192
+
+    def body() -> Iterator[bytes]:
+        yield b'{"model": "black_scholes", "params": {"spot": 1'
+        for _ in range(20):  # 160 KB of whitespace, over the test server's 64 KB
+            yield chunk
+        yield b"}}"
+
+    response = alice.post("/v1/jobs", content=body(), headers={"Content-Type": "application/json"})
+    assert "content-length" not in response.request.headers
+    assert_error(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        # Python's json (and so the API) reads these as inf and nan
+        ('"sector_bounds": {"tech": [0, 1e309]}, "sector_map": {"AAPL": "tech"}', "sector_bounds"),
+        ('"risk_free_rate": NaN', "risk_free_rate"),
+        ('"risk_free_rate": -Infinity', "risk_free_rate"),
+    ],
+)
+def test_numbers_that_are_not_finite_are_422_naming_the_field(
+    alice: httpx.Client, raw: str, field: str
+) -> None:
+    body = (
+        '{"model": "markowitz", "params": {"symbols": ["AAPL", "XOM"], '
+        f'"start": "2015-01-01", "end": "2016-12-31", {raw}}}}}'
+    )
+    response = alice.post("/v1/jobs", content=body, headers={"Content-Type": "application/json"})
+    assert_error(response, 422, "validation_error")
+    assert response.json()["error"]["details"][0]["field"].startswith(f"params.{field}")
+
+
+def test_a_crafted_cursor_is_422_not_a_server_error(alice: httpx.Client) -> None:
+    """Year 1 at +05:00 is before the first moment a UTC datetime can hold."""
+    raw = b"0001-01-01T00:00:00+05:00|00000000-0000-4000-8000-000000000000"
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    assert_error(
+        alice.get("/v1/jobs", params={"cursor": cursor}), 422, "validation_error", "cursor"
+    )
+
+
+def test_a_job_over_the_cost_limit_is_413_before_any_work(api: RunningApi) -> None:
+    """CONTRACT 5.1: the estimate (paths x steps here) and the limit (1e8 on this test
+    server) in ``details``; nothing is recorded."""
+    with _client(api, "spender") as client:
+        huge = asian_monte_carlo(paths=1_000_000, seed=1)  # 2.52e8 path-steps
+        refused = client.post("/v1/jobs", json={"model": "monte_carlo_option", "params": huge})
+        assert_error(refused, 413, "input_too_large")
+        assert refused.json()["error"]["details"] == [{"estimate": 2.52e8, "limit": 1e8}]
+        assert client.get("/v1/jobs").json()["items"] == []
+        fits = {**huge, "paths": 100_000}
+        assert (
+            client.post(
+                "/v1/jobs", json={"model": "monte_carlo_option", "params": fits}
+            ).status_code
+            == 202
+        )
+
+
 def test_list_pagination_and_filters(api: RunningApi) -> None:
     with _client(api, "lister") as client:
         ids = [
@@ -330,9 +448,9 @@ def test_sync_run_returns_the_result_and_limits_size(alice: httpx.Client) -> Non
     ok = alice.post("/v1/models/black_scholes/run", json={"params": BS_PARAMS})
     assert ok.status_code == 200 and ok.json()["price"] == pytest.approx(4.7594, abs=1e-4)
     big = {**BS_PARAMS, "strike": list(range(1, 2001))}
-    assert_error(
-        alice.post("/v1/models/black_scholes/run", json={"params": big}), 413, "input_too_large"
-    )
+    refused = alice.post("/v1/models/black_scholes/run", json={"params": big})
+    assert_error(refused, 413, "input_too_large")
+    assert refused.json()["error"]["details"] == [{"estimate": 2000.0, "limit": 1000.0}]
     assert_error(alice.post("/v1/models/nope/run", json={"params": {}}), 404, "unknown_model")
     assert_error(
         alice.post("/v1/models/black_scholes/run", json={"params": {**BS_PARAMS, "maturity": 0}}),

@@ -47,13 +47,46 @@ def alice(store: SqlJobStore) -> str:
 def test_users_and_hashed_keys(store: SqlJobStore) -> None:
     user = store.get_or_create_user("bob")
     assert store.get_or_create_user("bob") == user
-    store.add_api_key(user.id, "a" * 64, "qr_abcde")
-    store.add_api_key(user.id, "a" * 64, "qr_abcde")  # idempotent for the same user
-    assert store.user_for_key_hash("a" * 64) == user
-    assert store.user_for_key_hash("b" * 64) is None
+    assert store.find_user("bob") == user and store.find_user("nobody") is None
+    store.add_api_key(user.id, "a" * 64, "qr_abcdefghi")
+    store.add_api_key(user.id, "a" * 64, "qr_abcdefghi")  # idempotent for the same user
+    found = store.api_key("a" * 64)
+    assert found is not None and (found.user_id, found.user_name) == (user.id, "bob")
+    assert found.usable(T0) and found.expires_at is None and found.last_used_at is None
+    assert store.api_key("b" * 64) is None
+    assert store.prefix_taken("qr_abcdefghi") and not store.prefix_taken("qr_zzzzzzzzz")
     other = store.get_or_create_user("carol")
     with pytest.raises(Conflict):
-        store.add_api_key(other.id, "a" * 64, "qr_abcde")
+        store.add_api_key(other.id, "a" * 64, "qr_abcdefghi")
+
+
+def test_keys_expire_are_revoked_and_record_use_at_most_once_a_minute(store: SqlJobStore) -> None:
+    bob = store.get_or_create_user("bob")
+    carol = store.get_or_create_user("carol")
+    store.add_api_key(bob.id, "1" * 64, "qr_expiring", expires_at=T0 + timedelta(days=1))
+    store.add_api_key(bob.id, "2" * 64, "qr_forever")
+    store.add_api_key(carol.id, "3" * 64, "qr_carols")
+    expiring = store.api_key("1" * 64)
+    assert expiring is not None and expiring.usable(T0)
+    assert not expiring.usable(T0 + timedelta(days=1))
+    assert {k.prefix for k in store.list_api_keys(bob.id)} == {"qr_expiring", "qr_forever"}
+    assert len(store.list_api_keys()) == 3
+    # another user's prefix revokes nothing; the owner's revokes once
+    assert store.revoke_api_keys("qr_forever", now=T0, user_id=carol.id) == 0
+    assert store.revoke_api_keys("qr_forever", now=T0, user_id=bob.id) == 1
+    assert store.revoke_api_keys("qr_forever", now=T0, user_id=bob.id) == 0
+    revoked = store.api_key("2" * 64)
+    assert revoked is not None and revoked.revoked_at == T0 and not revoked.usable(T0)
+    # a use is recorded unless one was recorded at or after `unless_since`
+    minute = timedelta(minutes=1)
+    store.touch_api_key("3" * 64, now=T0, unless_since=T0 - minute)
+    store.touch_api_key("3" * 64, now=T0 + timedelta(seconds=30), unless_since=T0 - 0.5 * minute)
+    used = store.api_key("3" * 64)
+    assert used is not None and used.last_used_at == T0
+    later = T0 + 2 * minute
+    store.touch_api_key("3" * 64, now=later, unless_since=later - minute)
+    used = store.api_key("3" * 64)
+    assert used is not None and used.last_used_at == later
 
 
 def test_job_round_trip_and_isolation(store: SqlJobStore, alice: str) -> None:

@@ -264,3 +264,23 @@ def test_event_decoding() -> None:
         )
         is None
     )
+
+
+def test_a_provider_key_never_reaches_the_logs(recorded: Recorded) -> None:
+    """httpx logs each request's URL, query string and all (Alpha Vantage's key is in
+    it): QuantRun's logging keeps HTTP clients at WARNING even when asked for DEBUG."""
+    import io
+    import logging
+
+    from quantrun.logging import configure_logging
+
+    out = io.StringIO()
+    configure_logging("DEBUG", stream=out)
+    try:
+        key = "sekrit-provider-key-4711"
+        rows = AlphaVantageProvider(key, recorded.url, policy=FAST).fetch("IBM", *JAN)
+        logging.getLogger("quantrun.test").info("fetched %d rows", len(rows))
+    finally:
+        configure_logging("INFO")
+    assert rows and "fetched" in out.getvalue()  # the capture works
+    assert key not in out.getvalue()

@@ -22,7 +22,7 @@ from quantrun.app.lease import WorkerConfig
 from quantrun.app.reclaim import reclaim_stale
 from quantrun.app.submit import KnownSymbols, UnknownModel, UnknownSymbol, submit_job
 from quantrun.clock import utcnow
-from quantrun.domain.errors import Conflict
+from quantrun.domain.errors import Conflict, NotFound
 from quantrun.domain.jobs import JobStatus
 from quantrun.domain.prices import PriceRow
 from quantrun.domain.users import User
@@ -224,34 +224,78 @@ def test_a_released_lease_is_not_renewed_afterwards(world: World) -> None:
 
 
 def test_api_key_lookups_are_cached_only_when_valid(world: World) -> None:
-    from quantrun.app.auth import authenticate, create_key, generate_key
+    from quantrun.app.auth import authenticate, cached_user, create_key, generate_key
     from quantrun.app.cache import SingleFlightCache
 
     calls: list[str] = []
-    real = world.store.user_for_key_hash
+    real = world.store.api_key
 
     def counting(key_hash: str) -> Any:
         calls.append(key_hash)
         return real(key_hash)
 
-    world.store.user_for_key_hash = counting  # type: ignore[method-assign]
+    world.store.api_key = counting  # type: ignore[method-assign]
+    now = utcnow()
     cache = SingleFlightCache(ttl_seconds=60)
-    _, key = create_key(world.store, "cached")
+    key = create_key(world.store, "cached").key
+    calls.clear()
     for _ in range(3):
-        assert authenticate(world.store, key, cache) is not None
+        assert authenticate(world.store, key, now, cache) is not None
     assert len(calls) == 1
     later = generate_key()
-    assert authenticate(world.store, later, cache) is None  # not created yet
+    assert authenticate(world.store, later, now, cache) is None  # not created yet
     create_key(world.store, "cached", later)
-    assert authenticate(world.store, later, cache) is not None  # works at once
+    assert authenticate(world.store, later, now, cache) is not None  # works at once
     # the API's event loop reads the cache without the database, and only fresh entries
-    from quantrun.app.auth import cached_user
-
     calls.clear()
-    assert cached_user(key, cache) is not None and cached_user(later, cache) is not None
-    assert cached_user(generate_key(), cache) is None
-    assert cached_user(key, SingleFlightCache(ttl_seconds=0)) is None
+    assert cached_user(key, cache, now) is not None and cached_user(later, cache, now) is not None
+    assert cached_user(generate_key(), cache, now) is None
+    assert cached_user(key, SingleFlightCache(ttl_seconds=0), now) is None
     assert calls == []
+
+
+def test_revoked_and_expired_keys_are_refused_even_when_cached(world: World) -> None:
+    from quantrun.app.auth import authenticate, cached_user, create_key, list_keys, revoke_key
+    from quantrun.app.cache import SingleFlightCache
+
+    now = utcnow()
+    cache = SingleFlightCache(ttl_seconds=5)
+    expiring = create_key(world.store, "eve", expires_at=now + timedelta(hours=1))
+    assert authenticate(world.store, expiring.key, now, cache) is not None
+    an_hour_on = now + timedelta(hours=1)
+    assert cached_user(expiring.key, cache, an_hour_on) is None  # the cache knows the expiry
+    assert authenticate(world.store, expiring.key, an_hour_on, cache) is None
+    assert authenticate(world.store, expiring.key, an_hour_on) is None  # and so does the store
+
+    kept = create_key(world.store, "eve")
+    assert authenticate(world.store, kept.key, now, cache) is not None
+    user = kept.user
+    revoked = revoke_key(store=world.store, prefix=kept.prefix, now=now, user=user, cache=cache)
+    assert revoked[0].revoked_at == now
+    # this process forgets at once (others within the cache's TTL)
+    assert authenticate(world.store, kept.key, now, cache) is None
+    states = {k.prefix: k.usable(now) for k in list_keys(store=world.store, user="eve")}
+    assert states == {expiring.prefix: True, kept.prefix: False}
+    with pytest.raises(NotFound):
+        revoke_key(store=world.store, prefix=kept.prefix, now=now, user=User("other", "x"))
+
+
+def test_last_use_is_written_at_most_once_a_minute(world: World) -> None:
+    from quantrun.app.auth import authenticate, create_key
+
+    touches: list[Any] = []
+    real = world.store.touch_api_key
+
+    def counting(key_hash: str, **kw: Any) -> None:
+        touches.append(kw["now"])
+        real(key_hash, **kw)
+
+    world.store.touch_api_key = counting  # type: ignore[method-assign]
+    key = create_key(world.store, "busy").key
+    start = utcnow()
+    for second in range(0, 150, 5):  # every 5 s for 2.5 minutes, no cache
+        authenticate(world.store, key, start + timedelta(seconds=second))
+    assert touches == [start, start + timedelta(seconds=65), start + timedelta(seconds=130)]
 
 
 class _HeartbeatLog:
@@ -285,3 +329,31 @@ def test_one_keeper_renews_leases_of_different_lengths() -> None:
     with late:
         time.sleep(0.3)
     assert store.beats.count("late") >= 3
+
+
+def test_the_cost_limit_holds_at_submit_and_again_before_a_job_runs(world: World) -> None:
+    from quantrun.domain.errors import InputTooLarge
+
+    params = {**BS, "strike": [90.0, 100.0, 110.0]}  # three options: cost 3
+    with pytest.raises(InputTooLarge) as refused:
+        submit_job(
+            store=world.store,
+            queue=world.queue,
+            known=world.known,
+            user=world.user,
+            model="black_scholes",
+            params=params,
+            idempotency_key=None,
+            now=utcnow(),
+            max_cost=2,
+        )
+    assert (refused.value.estimate, refused.value.limit) == (3.0, 2)
+    assert world.queue.published == []  # nothing recorded, nothing queued
+    # queued under a higher limit, then the limit was lowered: the worker refuses it too
+    job, _ = world.submit("black_scholes", params)
+    lowered = WorkerConfig(worker_id="w1", lease_seconds=5, max_attempts=3, max_cost=2)
+    assert world.run(job.id, lowered) == RunOutcome.DONE
+    failed = world.store.get_job(job.id)
+    assert failed is not None and failed.status == JobStatus.FAILED
+    assert failed.error is not None and failed.error.code == "input_too_large"
+    assert "estimated cost 3 exceeds the job limit 2" in failed.error.message

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from quantrun.app.auth import authenticate, cached_user
 from quantrun.bootstrap import Container
+from quantrun.clock import utcnow
 from quantrun.domain.users import User
 from quantrun_api.errors import ApiError
 
@@ -42,9 +43,12 @@ async def get_current_user(
             headers=challenge,
         )
     key = credentials.credentials
-    user = cached_user(key, container.auth_cache)
+    now = utcnow()
+    user = cached_user(key, container.auth_cache, now)
     if user is None:
-        user = await run_in_threadpool(authenticate, container.store, key, container.auth_cache)
+        user = await run_in_threadpool(
+            authenticate, container.store, key, now, container.auth_cache
+        )
     if user is None:
         raise ApiError(401, "unauthenticated", "invalid API key", headers=challenge)
     return user

@@ -138,7 +138,11 @@ def install_error_handlers(app: FastAPI) -> None:
             status = 503
         elif not isinstance(exc, ModelInputError | UnknownModel | UnknownSymbol):
             status = 422
-        details = [{"field": exc.field, "message": exc.message}] if exc.field else []
+        details: list[dict[str, Any]] = []
+        if exc.field:
+            details.append({"field": exc.field, "message": exc.message})
+        if isinstance(exc, InputTooLarge):
+            details.append({"estimate": exc.estimate, "limit": exc.limit})
         return error_response(status, exc.code, exc.message, details)
 
     @app.exception_handler(StarletteHTTPException)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from quantrun.domain.jobs import Job
+from quantrun.domain.users import ApiKey
 
 
 class ErrorBody(BaseModel):
@@ -142,3 +143,37 @@ class PricesOut(BaseModel):
 class Status(BaseModel):
     status: str
     checks: dict[str, str] | None = None
+
+
+class KeyOut(BaseModel):
+    """An API key as it can be shown again: its prefix, never the key."""
+
+    prefix: str = Field(description="the key's first characters, how it is named")
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = Field(
+        None, description="the latest use, recorded at most once a minute"
+    )
+    revoked_at: datetime | None = None
+
+    @classmethod
+    def from_key(cls, key: ApiKey) -> KeyOut:
+        return cls(
+            prefix=key.prefix,
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="the new API key: shown this once, stored only as a hash")
+
+
+class CreateKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3650, description="days until the key stops working (default: never)"
+    )

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from quantrun.domain.errors import QuantRunError
 from quantrun.logging import configure_logging, get_logger
 from quantrun.settings import ClientSettings, ConfigurationError, Settings, load_settings
 
@@ -132,16 +133,69 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-    from quantrun.app.auth import create_key
+    from quantrun.app.auth import create_key, expiry
     from quantrun.bootstrap import admin
+    from quantrun.clock import utcnow
 
     container = admin(_settings())
     try:
-        user, key = create_key(container.store, args.user)
+        new = create_key(container.store, args.user, expires_at=expiry(utcnow(), args.expires_in))
+    except QuantRunError as exc:
+        raise SystemExit(f"quantrun: {exc.message}") from None
     finally:
         container.close()
-    print(key)
-    sys.stderr.write(f"created an API key for user {user.name!r}; it is shown only once\n")
+    print(new.key)
+    until = f", expires {new.stored.expires_at:%Y-%m-%d %H:%M} UTC" if new.stored.expires_at else ""
+    sys.stderr.write(
+        f"created API key {new.prefix}... for user {new.user.name!r}{until}; "
+        "it is shown only once\n"
+    )
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from quantrun.app.auth import list_keys
+    from quantrun.bootstrap import admin
+    from quantrun.clock import utcnow
+
+    container = admin(_settings())
+    try:
+        keys = list_keys(store=container.store, user=args.user)
+    except QuantRunError as exc:
+        raise SystemExit(f"quantrun: {exc.message}") from None
+    finally:
+        container.close()
+    now = utcnow()
+
+    def when(at: Any) -> str:
+        return at.strftime("%Y-%m-%d %H:%M") if at else "-"
+
+    print(f"{'prefix':<14}{'user':<20}{'state':<9}{'created':<18}{'expires':<18}last used")
+    for k in keys:
+        state = "revoked" if k.revoked_at else ("active" if k.usable(now) else "expired")
+        print(
+            f"{k.prefix:<14}{k.user_name[:19]:<20}{state:<9}{when(k.created_at):<18}"
+            f"{when(k.expires_at):<18}{when(k.last_used_at)}"
+        )
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from quantrun.app.auth import revoke_key
+    from quantrun.bootstrap import admin
+    from quantrun.clock import utcnow
+
+    container = admin(_settings())
+    try:
+        revoked = revoke_key(store=container.store, prefix=args.prefix, now=utcnow())
+    except QuantRunError as exc:
+        raise SystemExit(f"quantrun: {exc.message}") from None
+    finally:
+        container.close()
+    sys.stderr.write(
+        f"revoked {args.prefix}... of user {revoked[0].user_name!r}; every API process "
+        "refuses it within 5 s\n"
+    )
     return 0
 
 
@@ -256,7 +310,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create = keys.add_parser("create", help="print a new API key for a user (creating it)")
     create.add_argument("--user", required=True)
+    create.add_argument(
+        "--expires-in", type=int, metavar="DAYS", help="days until the key stops working"
+    )
     create.set_defaults(func=cmd_keys_create)
+    listing = keys.add_parser("list", help="API keys (prefix, state, dates; never the key)")
+    listing.add_argument("--user", help="only this user's keys")
+    listing.set_defaults(func=cmd_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke the key with this prefix")
+    revoke.add_argument("prefix")
+    revoke.set_defaults(func=cmd_keys_revoke)
     load = sub.add_parser("load-prices", help="load a price CSV (date,symbol,close,...)")
     load.add_argument("file")
     load.add_argument("--source", default="upload")

@@ -1,15 +1,28 @@
-"""API keys: random, shown once, stored only as a SHA-256 hash."""
+"""API keys: random, shown once, stored only as a SHA-256 hash, known by their prefix.
+
+A key works until it is revoked or expires. Each process remembers a valid key for at
+most the auth cache's TTL (5 s at most, a setting), so a revocation or an expiry takes
+effect on every process within it; the revoking process forgets the key at once. A
+key's ``last_used_at`` is written at most once a minute, however busy the key.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from quantrun.app.cache import SingleFlightCache
-from quantrun.domain.users import User
+from quantrun.domain.errors import Conflict, NotFound, QuantRunError
+from quantrun.domain.users import ApiKey, User
 from quantrun.ports import JobStore
 
 KEY_PREFIX = "qr_"
+# characters of a key shown and stored in clear: "qr_" and 9 of its 43 random ones
+PREFIX_LENGTH = 12
+LAST_USED_EVERY = timedelta(minutes=1)
+MAX_EXPIRY_DAYS = 3650
 
 
 def generate_key() -> str:
@@ -21,42 +34,136 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(store: JobStore, user_name: str, key: str | None = None) -> tuple[User, str]:
-    """Create the user if needed and register ``key`` (a new random one by default)."""
+def key_prefix(key: str) -> str:
+    return key[:PREFIX_LENGTH]
+
+
+@dataclass(frozen=True)
+class NewKey:
+    user: User
+    key: str  # shown once
+    stored: ApiKey  # what can be shown again
+
+    @property
+    def prefix(self) -> str:
+        return self.stored.prefix
+
+
+def create_key(
+    store: JobStore,
+    user_name: str,
+    key: str | None = None,
+    *,
+    expires_at: datetime | None = None,
+) -> NewKey:
+    """Create the user if needed and register ``key`` (a new random one by default, whose
+    prefix no other key has)."""
     user = store.get_or_create_user(user_name)
-    key = key or generate_key()
-    store.add_api_key(user.id, hash_key(key), key[:8])
-    return user, key
+    if key is None:
+        key = generate_key()
+        while store.prefix_taken(key_prefix(key)):  # 54 random bits: practically never
+            key = generate_key()
+    store.add_api_key(user.id, hash_key(key), key_prefix(key), expires_at=expires_at)
+    stored = store.api_key(hash_key(key))
+    assert stored is not None
+    return NewKey(user, key, stored)
 
 
-class _UnknownKey(Exception):
+def issue_key(*, store: JobStore, user: User, expires_in_days: int | None, now: datetime) -> NewKey:
+    """One more key for a user who already has one (``POST /v1/keys``)."""
+    return create_key(store, user.name, expires_at=expiry(now, expires_in_days))
+
+
+def expiry(now: datetime, days: int | None) -> datetime | None:
+    if days is None:
+        return None
+    if not 1 <= days <= MAX_EXPIRY_DAYS:
+        raise InvalidExpiry(f"expires in {days} days: give 1 to {MAX_EXPIRY_DAYS}")
+    return now + timedelta(days=days)
+
+
+class InvalidExpiry(QuantRunError):
+    code = "validation_error"
+
+
+@dataclass(frozen=True)
+class _Valid:
+    user: User
+    expires_at: datetime | None
+
+
+class _Refused(Exception):
     pass
 
 
-def cached_user(key: str, cache: SingleFlightCache) -> User | None:
-    """The key's user if the cache remembers it (no database call; None: ask
+def _cache_key(key: str) -> tuple[str, str]:
+    return ("api-key", hash_key(key))
+
+
+def cached_user(key: str, cache: SingleFlightCache, now: datetime) -> User | None:
+    """The key's user if the cache remembers it as valid (no database call; None: ask
     ``authenticate``)."""
-    user = cache.peek(("api-key", hash_key(key))) if key else None
-    return user if isinstance(user, User) else None
+    hit = cache.peek(_cache_key(key)) if key else None
+    if isinstance(hit, _Valid) and (hit.expires_at is None or now < hit.expires_at):
+        return hit.user
+    return None
 
 
-def authenticate(store: JobStore, key: str, cache: SingleFlightCache | None = None) -> User | None:
-    """The key's user, or None. With a cache, known keys are remembered for its TTL (one
-    database round trip saved per request); unknown keys are never cached, so a key works
-    as soon as it is created."""
+def authenticate(
+    store: JobStore, key: str, now: datetime, cache: SingleFlightCache | None = None
+) -> User | None:
+    """The key's user, or None when it is unknown, revoked or expired. With a cache a
+    valid key is remembered for its TTL; refused keys never are, so a new key works at
+    once."""
     if not key:
         return None
     key_hash = hash_key(key)
-    if cache is None:
-        return store.user_for_key_hash(key_hash)
 
-    def load() -> User:
-        user = store.user_for_key_hash(key_hash)
-        if user is None:
-            raise _UnknownKey
-        return user
+    def load() -> _Valid:
+        found = store.api_key(key_hash)
+        if found is None or not found.usable(now):
+            raise _Refused
+        if found.last_used_at is None or found.last_used_at < now - LAST_USED_EVERY:
+            store.touch_api_key(key_hash, now=now, unless_since=now - LAST_USED_EVERY)
+        return _Valid(User(found.user_id, found.user_name), found.expires_at)
 
     try:
-        return cache.get(("api-key", key_hash), load)
-    except _UnknownKey:
+        valid = cache.get(_cache_key(key), load) if cache is not None else load()
+    except _Refused:
         return None
+    if valid.expires_at is not None and now >= valid.expires_at:
+        return None
+    return valid.user
+
+
+def list_keys(*, store: JobStore, user: User | str | None) -> list[ApiKey]:
+    """A user's keys (the user, or their name), or everyone's (the CLI's admin view)."""
+    if isinstance(user, str):
+        found = store.find_user(user)
+        if found is None:
+            raise NotFound(f"no user {user!r}")
+        user = found
+    return store.list_api_keys(user.id if user is not None else None)
+
+
+def revoke_key(
+    *,
+    store: JobStore,
+    prefix: str,
+    now: datetime,
+    user: User | None = None,
+    cache: SingleFlightCache | None = None,
+) -> list[ApiKey]:
+    """Revoke the key with this prefix (the user's own, or any with None); the keys as
+    they now are. Unknown (or another user's): ``NotFound``; a prefix several users'
+    keys share (keys made before prefixes were 12 characters): ``Conflict``."""
+    mine = [k for k in store.list_api_keys(user.id if user else None) if k.prefix == prefix]
+    if not mine:
+        raise NotFound(f"no API key with prefix {prefix!r}")
+    owners = {k.user_id for k in mine}
+    if len(owners) > 1:
+        raise Conflict(f"keys of {len(owners)} users share prefix {prefix!r}; revoke per user")
+    store.revoke_api_keys(prefix, now=now, user_id=mine[0].user_id)
+    if cache is not None:
+        cache.clear()  # this process forgets at once; the others within the TTL
+    return [k for k in store.list_api_keys(mine[0].user_id) if k.prefix == prefix]

@@ -23,11 +23,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from quantrun.app.lease import Lease, WorkerConfig
+from quantrun.app.limits import check_cost
 from quantrun.catalog import get_spec
 from quantrun.catalog.spec import ModelOutput, RunContext
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
-from quantrun.domain.errors import JobCancelled, ModelInputError, TransientError
+from quantrun.domain.errors import InputTooLarge, JobCancelled, ModelInputError, TransientError
 from quantrun.domain.jobs import ClaimOutcome, Job, JobError, JobStatus, attempts_exhausted
 from quantrun.domain.results import json_safe
 from quantrun.logging import get_logger
@@ -110,8 +111,12 @@ def run_job(
         )
     try:
         params = spec.params.model_validate(job.params)
+        # again here: the limit may have been lowered since the job was queued
+        check_cost(spec, params, limit=cfg.max_cost, what="job")
     except ValidationError as exc:
         return _fail(store, job, cfg, "invalid_params", str(exc), fields)
+    except InputTooLarge as exc:
+        return _fail(store, job, cfg, exc.code, exc.message, fields)
 
     with Lease(store, job.id, cfg, keepalive) as lease:
         started = time.monotonic()

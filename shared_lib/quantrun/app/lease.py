@@ -9,6 +9,7 @@ their first renewal).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,8 @@ class WorkerConfig:
     max_attempts: int = 3
     # a queued job waiting longer than this is published again (its message may be lost)
     queued_grace_seconds: float = 300.0
+    # the job cost limit, checked again before a job runs
+    max_cost: float = math.inf
 
 
 class Lease:

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from quantrun.app.limits import check_cost
 from quantrun.app.submit import KnownSymbols, validate_params
 from quantrun.catalog import REGISTRY, get_spec
 from quantrun.catalog.spec import RunContext
-from quantrun.domain.errors import InputTooLarge, NotFound
+from quantrun.domain.errors import NotFound
 from quantrun.domain.prices import PriceMatrix
 from quantrun.domain.results import json_safe
 
@@ -45,12 +46,7 @@ def run_sync(
     if spec is None:
         raise NotFound(f"unknown model {model!r}; GET /v1/models lists them", code="unknown_model")
     parsed = validate_params(spec, params, known)
-    cost = spec.cost(parsed)
-    if cost > max_cost:
-        raise InputTooLarge(
-            f"input size {cost:.3g} exceeds the synchronous limit {max_cost:.3g}; "
-            "submit it as a job with POST /v1/jobs"
-        )
+    check_cost(spec, parsed, limit=max_cost, what="synchronous")
     output = spec.run(parsed, RunContext(load_prices=load_prices, charts=False))
     result: dict[str, Any] = json_safe(output.result)
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import time
 import uuid
@@ -13,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from quantrun.app.limits import check_cost
 from quantrun.catalog import get_spec
 from quantrun.catalog.spec import ModelSpec
 from quantrun.domain.errors import Conflict, QuantRunError
@@ -104,11 +106,14 @@ def submit_job(
     params: dict[str, Any],
     idempotency_key: str | None,
     now: datetime,
+    max_cost: float = math.inf,
 ) -> tuple[Job, bool]:
     """Record and enqueue a job. Returns (job, created); created is False for a replay
-    of an ``Idempotency-Key`` (raises ``Conflict`` when the replay's params differ)."""
+    of an ``Idempotency-Key`` (raises ``Conflict`` when the replay's params differ), and
+    ``InputTooLarge`` when its estimated cost is over ``max_cost``."""
     spec = resolve_spec(model)
     parsed = validate_params(spec, params, known)
+    check_cost(spec, parsed, limit=max_cost, what="job")
     stored_params = parsed.model_dump(mode="json")
     fingerprint = params_fingerprint(model, stored_params)
     if idempotency_key is not None:

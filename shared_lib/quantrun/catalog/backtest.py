@@ -9,8 +9,9 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
+from quantrun.catalog.fields import Params
 from quantrun.catalog.history_params import HistoryParams, load_matrix
 from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
 from quantrun.domain.errors import ModelInputError
@@ -32,8 +33,8 @@ IntList = Annotated[list[PosInt], BeforeValidator(_listed), Field(min_length=1, 
 LevelList = Annotated[list[Level], BeforeValidator(_listed), Field(min_length=1, max_length=200)]
 
 
-class _Strategy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strategy(Params):
+    """A strategy and its parameter lists (each list a grid axis)."""
 
 
 class SmaCross(_Strategy):

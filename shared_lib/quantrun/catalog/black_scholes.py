@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from quantrun.catalog.fields import broadcast_error, element_count, numeric
+from quantrun.catalog.fields import Params, broadcast_error, element_count, numeric
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.models.options import black_scholes
 
 OptionType = Literal["call", "put"]
 
 
-class BlackScholesParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BlackScholesParams(Params):
     type: OptionType | list[OptionType] = Field(description="call or put (or an array)")
     spot: numeric(gt=0) = Field(description="underlying price")  # type: ignore[valid-type]
     strike: numeric(gt=0) = Field(description="strike price")  # type: ignore[valid-type]

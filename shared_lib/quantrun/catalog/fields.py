@@ -7,15 +7,24 @@ the first offending index, instead of pydantic's per-union-branch noise.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from quantrun.domain.symbols import SYMBOL_PATTERN, parse_symbol
 
 MAX_ELEMENTS = 5_000_000
+
+
+class Params(BaseModel):
+    """Every model's params: unknown fields are errors, and so is a number that is not
+    finite anywhere in them (JSON's ``NaN``, ``Infinity`` or ``1e309`` would otherwise
+    reach a solver as inf or nan)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def _numeric_schema(bounds: dict[str, float]) -> dict[str, Any]:
@@ -90,10 +99,17 @@ Symbol = Annotated[
 ]
 
 
+MAX_SYMBOLS = 500
+
+
 def _check_unique_symbols(value: Any) -> Any:
+    """Linear in the list, and the length is checked first: a huge list is refused
+    without looking at its items."""
     if isinstance(value, list):
-        upper = [v.strip().upper() if isinstance(v, str) else v for v in value]
-        dupes = sorted({s for s in upper if isinstance(s, str) and upper.count(s) > 1})
+        if len(value) > MAX_SYMBOLS:
+            raise ValueError(f"lists {len(value)} symbols; at most {MAX_SYMBOLS} are accepted")
+        counts = Counter(v.strip().upper() for v in value if isinstance(v, str))
+        dupes = sorted(s for s, n in counts.items() if n > 1)
         if dupes:
             raise ValueError(f"lists {', '.join(dupes)} more than once")
     return value
@@ -102,7 +118,7 @@ def _check_unique_symbols(value: Any) -> Any:
 Symbols = Annotated[
     list[Symbol],
     BeforeValidator(_check_unique_symbols),
-    Field(min_length=1, max_length=500),
+    Field(min_length=1, max_length=MAX_SYMBOLS),
 ]
 
 Day = Annotated[date, Field(description="YYYY-MM-DD")]

@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from quantrun.catalog.fields import Symbols
+from quantrun.catalog.fields import Params, Symbols
 from quantrun.catalog.spec import RunContext
 from quantrun.domain.errors import ModelInputError
 from quantrun.domain.prices import PriceMatrix
 from quantrun.models.history import AlignedSeries, align
 
 
-class HistoryParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class HistoryParams(Params):
     symbols: Symbols = Field(description="ticker symbols, as stored in the price store")
     start: date = Field(description="first date of the window, YYYY-MM-DD (inclusive)")
     end: date = Field(description="last date of the window, YYYY-MM-DD (inclusive)")

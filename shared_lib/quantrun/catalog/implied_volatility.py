@@ -6,18 +6,16 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from quantrun.catalog.fields import broadcast_error, element_count, numeric
+from quantrun.catalog.fields import Params, broadcast_error, element_count, numeric
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.models.implied_vol import STATUS_NAMES, implied_volatility
 
 OptionType = Literal["call", "put"]
 
 
-class ImpliedVolParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ImpliedVolParams(Params):
     type: OptionType | list[OptionType] = Field(description="call or put (or an array)")
     price: numeric(ge=0) = Field(description="market price of the option")  # type: ignore[valid-type]
     spot: numeric(gt=0) = Field(description="underlying price")  # type: ignore[valid-type]

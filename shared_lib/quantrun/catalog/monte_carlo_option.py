@@ -6,17 +6,16 @@ from __future__ import annotations
 import secrets
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
+from quantrun.catalog.fields import Params
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.models.montecarlo import McOption, price_monte_carlo
 
 MAX_PATHS = 100_000_000
 
 
-class MonteCarloParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MonteCarloParams(Params):
     type: Literal["call", "put"]
     spot: float = Field(gt=0, allow_inf_nan=False)
     strike: float = Field(gt=0, allow_inf_nan=False)

@@ -37,7 +37,13 @@ class Conflict(QuantRunError):
 
 
 class InputTooLarge(QuantRunError):
+    """An input whose estimated cost is over a limit: refused before any work."""
+
     code = "input_too_large"
+
+    def __init__(self, message: str, *, estimate: float, limit: float) -> None:
+        super().__init__(message)
+        self.estimate, self.limit = estimate, limit
 
 
 class JobCancelled(QuantRunError):

@@ -1,11 +1,30 @@
-"""Users: who owns jobs and API keys."""
+"""Users, and the API keys that identify them.
+
+A key is random (shown once, stored only as a hash) and known afterwards by its prefix.
+It works until it is revoked or its expiry passes; ``ApiKey.usable`` is that rule.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
 class User:
     id: str
     name: str
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    prefix: str
+    user_id: str
+    user_name: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)

@@ -40,6 +40,7 @@ def job_response(job: Job, status_code: int = 200) -> Response:
     responses={
         200: {"model": JobOut, "description": "replay of an Idempotency-Key"},
         409: {"model": ErrorResponse},
+        413: {"model": ErrorResponse, "description": "the estimated cost is over the job limit"},
         422: {"model": ErrorResponse},
     },
 )
@@ -61,6 +62,7 @@ def create_job(
         params=body.params,
         idempotency_key=idempotency_key,
         now=utcnow(),
+        max_cost=container.settings.limits.job_max_cost,
     )
     return job_response(job, status_code=202 if created else 200)
 
@@ -116,5 +118,9 @@ def get_artifact(job_id: str, name: str, user: CurrentUser, container: Container
     return Response(
         download.data,
         media_type=download.content_type,
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
+        # the declared type is the only one: a browser must not sniff a CSV into HTML
+        headers={
+            "Content-Disposition": f'inline; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
     )

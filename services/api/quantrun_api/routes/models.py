@@ -35,5 +35,5 @@ def run_model(
         params=body.params,
         known=container.known_symbols,
         load_prices=container.prices.load_close,
-        max_cost=container.settings.api.sync_max_cost,
+        max_cost=container.settings.limits.sync_max_cost,
     )

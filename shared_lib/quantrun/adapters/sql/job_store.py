@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import Engine, and_, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from quantrun.adapters.sql.rows import decode_cursor, encode_cursor, to_job
+from quantrun.adapters.sql.rows import (
+    decode_cursor,
+    encode_cursor,
+    key_query,
+    to_api_key,
+    to_event,
+    to_job,
+)
 from quantrun.adapters.sql.runners import runner_for
 from quantrun.adapters.sql.schema import api_keys, job_events, jobs, users
 from quantrun.adapters.sql.transitions import CREATE_COLUMNS, SQL
@@ -36,9 +43,7 @@ from quantrun.domain.jobs import (
     JobStatus,
     unclaimed_outcome,
 )
-from quantrun.domain.users import User
-
-__all__ = ["SqlJobStore", "decode_cursor", "encode_cursor"]
+from quantrun.domain.users import ApiKey, User
 
 
 class SqlJobStore:
@@ -51,23 +56,28 @@ class SqlJobStore:
         with self._autocommit.connect() as conn:
             conn.execute(text("SELECT 1"))
 
-    # -- users and keys -------------------------------------------------------
     def get_or_create_user(self, name: str) -> User:
-        with self._autocommit.connect() as conn:
-            row = conn.execute(select(users.c.id, users.c.name).where(users.c.name == name)).first()
-            if row:
-                return User(id=row.id, name=row.name)
+        found = self.find_user(name)
+        if found is not None:
+            return found
         user = User(id=str(uuid.uuid4()), name=name)
         try:
             with self._engine.begin() as conn:
                 conn.execute(insert(users).values(id=user.id, name=name, created_at=utcnow()))
-        except IntegrityError:  # created concurrently: read the winner's row
-            with self._autocommit.connect() as conn:
-                row = conn.execute(select(users).where(users.c.name == name)).one()
-                return User(id=row.id, name=row.name)
+        except IntegrityError:  # created concurrently: the winner's row
+            found = self.find_user(name)
+            assert found is not None
+            return found
         return user
 
-    def add_api_key(self, user_id: str, key_hash: str, prefix: str) -> None:
+    def find_user(self, name: str) -> User | None:
+        with self._autocommit.connect() as conn:
+            row = conn.execute(select(users.c.id, users.c.name).where(users.c.name == name)).first()
+        return User(id=row.id, name=row.name) if row else None
+
+    def add_api_key(
+        self, user_id: str, key_hash: str, prefix: str, *, expires_at: datetime | None = None
+    ) -> None:
         with self._engine.begin() as conn:
             exists = conn.execute(
                 select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
@@ -75,20 +85,53 @@ class SqlJobStore:
             if exists is None:
                 conn.execute(
                     insert(api_keys).values(
-                        key_hash=key_hash, prefix=prefix, user_id=user_id, created_at=utcnow()
+                        key_hash=key_hash,
+                        prefix=prefix,
+                        user_id=user_id,
+                        created_at=utcnow(),
+                        expires_at=expires_at,
                     )
                 )
             elif exists.user_id != user_id:
                 raise Conflict("this API key already belongs to another user")
 
-    def user_for_key_hash(self, key_hash: str) -> User | None:
+    def api_key(self, key_hash: str) -> ApiKey | None:
         with self._autocommit.connect() as conn:
-            row = conn.execute(
-                select(users.c.id, users.c.name)
-                .join(api_keys, api_keys.c.user_id == users.c.id)
-                .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
-            ).first()
-        return User(id=row.id, name=row.name) if row else None
+            row = conn.execute(key_query().where(api_keys.c.key_hash == key_hash)).first()
+        return to_api_key(row) if row else None
+
+    def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
+        query = key_query().order_by(api_keys.c.created_at.desc(), api_keys.c.prefix)
+        if user_id is not None:
+            query = query.where(api_keys.c.user_id == user_id)
+        with self._autocommit.connect() as conn:
+            return [to_api_key(r) for r in conn.execute(query)]
+
+    def revoke_api_keys(self, prefix: str, *, now: datetime, user_id: str | None = None) -> int:
+        query = update(api_keys).where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
+        if user_id is not None:
+            query = query.where(api_keys.c.user_id == user_id)
+        with self._autocommit.connect() as conn:
+            return int(conn.execute(query.values(revoked_at=now)).rowcount)
+
+    def touch_api_key(self, key_hash: str, *, now: datetime, unless_since: datetime) -> None:
+        with self._autocommit.connect() as conn:
+            conn.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.key_hash == key_hash,
+                    or_(
+                        api_keys.c.last_used_at.is_(None),
+                        api_keys.c.last_used_at < unless_since,
+                    ),
+                )
+                .values(last_used_at=now)
+            )
+
+    def prefix_taken(self, prefix: str) -> bool:
+        with self._autocommit.connect() as conn:
+            found = conn.execute(select(api_keys.c.prefix).where(api_keys.c.prefix == prefix))
+            return found.first() is not None
 
     # -- jobs -----------------------------------------------------------------
     def create_job(self, job: Job) -> Job:
@@ -163,16 +206,7 @@ class SqlJobStore:
             rows = conn.execute(
                 select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
             ).all()
-        return [
-            JobEvent(
-                job_id=r.job_id,
-                at=r.at,
-                from_status=JobStatus(r.from_status) if r.from_status else None,
-                to_status=JobStatus(r.to_status),
-                reason=r.reason,
-            )
-            for r in rows
-        ]
+        return [to_event(r) for r in rows]
 
     def reclaimable(self, *, now: datetime, queued_before: datetime, limit: int) -> list[str]:
         query = (

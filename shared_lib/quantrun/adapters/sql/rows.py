@@ -1,14 +1,18 @@
-"""Row <-> domain mapping and list cursors for the SQL job store."""
+"""Row <-> domain mapping (jobs, events, API keys) and list cursors for the SQL job store."""
 
 from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Select, select
+
+from quantrun.adapters.sql.schema import api_keys, users
 from quantrun.domain.artifacts import ArtifactRef
-from quantrun.domain.jobs import Job, JobError, JobStatus
+from quantrun.domain.jobs import Job, JobError, JobEvent, JobStatus
+from quantrun.domain.users import ApiKey
 
 
 def to_job(row: Any) -> Job:
@@ -48,8 +52,39 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         created, job_id = raw.split("|", 1)
         parsed = datetime.fromisoformat(created)
         uuid.UUID(job_id)
+        if parsed.tzinfo is None:
+            raise ValueError("no time zone")
+        # a crafted offset can put the moment outside datetime's range (year 1 at +05:00)
+        parsed = parsed.astimezone(UTC)
     except Exception as exc:
         raise ValueError("cursor is not one this API issued") from exc
-    if parsed.tzinfo is None:
-        raise ValueError("cursor is not one this API issued")
     return parsed, job_id
+
+
+def to_event(row: Any) -> JobEvent:
+    return JobEvent(
+        job_id=row.job_id,
+        at=row.at,
+        from_status=JobStatus(row.from_status) if row.from_status else None,
+        to_status=JobStatus(row.to_status),
+        reason=row.reason,
+    )
+
+
+def key_query() -> Select[Any]:
+    """API keys with their user's name."""
+    return select(*api_keys.c, users.c.name.label("user_name")).join(
+        users, api_keys.c.user_id == users.c.id
+    )
+
+
+def to_api_key(row: Any) -> ApiKey:
+    return ApiKey(
+        prefix=row.prefix,
+        user_id=row.user_id,
+        user_name=row.user_name,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )

@@ -57,10 +57,12 @@ api_keys = Table(
     "api_keys",
     metadata,
     Column("key_hash", String(64), primary_key=True),
-    Column("prefix", String(16), nullable=False),
+    Column("prefix", String(16), nullable=False, index=True),
     Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
 )
 
 jobs = Table(
