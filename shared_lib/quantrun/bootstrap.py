@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from quantrun.app.cache import SingleFlightCache
     from quantrun.app.fallback import FallbackFetcher
     from quantrun.app.lease import WorkerConfig
+    from quantrun.app.ratelimit import RateLimiter
     from quantrun.app.submit import KnownSymbols
 
 log = get_logger(__name__)
@@ -83,6 +84,7 @@ class Container:
     worker: WorkerConfig
     read_cache: SingleFlightCache
     auth_cache: SingleFlightCache
+    rate_limiter: RateLimiter
     closers: Closers
     # The consumer side of the embedded queue (None where Pub/Sub pushes to the worker).
     embedded_queue: EmbeddedQueue | None = None
@@ -185,6 +187,7 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
     from quantrun.adapters.sql.job_store import SqlJobStore
     from quantrun.adapters.sql.outbox import OutboxQueue
     from quantrun.app.cache import SingleFlightCache
+    from quantrun.app.ratelimit import RateLimiter
     from quantrun.app.submit import KnownSymbols
 
     closers = Closers()
@@ -200,6 +203,9 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
         "worker": _worker_config(settings),
         "read_cache": SingleFlightCache(settings.api.read_cache_seconds),
         "auth_cache": SingleFlightCache(settings.api.auth_cache_seconds),
+        "rate_limiter": RateLimiter(
+            settings.limits.rate_requests_per_second, settings.limits.rate_burst
+        ),
         "closers": closers,
     }
     if settings.mode == "gcp":

@@ -154,6 +154,15 @@ class LimitSettings(_Group):
         description="largest estimated cost of a job, checked at submit and again before it "
         "runs (413 `input_too_large` with the estimate and the limit)",
     )
+    rate_requests_per_second: float = Field(
+        50.0,
+        ge=0,
+        description="requests a second one user may make on /v1, per API process (0: no "
+        "limit); over it, 429 `rate_limited` with Retry-After",
+    )
+    rate_burst: int = Field(
+        100, ge=1, description="requests one user may make at once before the rate applies"
+    )
 
 
 class WorkerSettings(_Group):

@@ -28,7 +28,13 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("api"),
         worker=WorkerSettings(lease_seconds=5),
-        limits=LimitSettings(max_request_bytes=64 * 1024, sync_max_cost=1000, job_max_cost=1e8),
+        limits=LimitSettings(
+            max_request_bytes=64 * 1024,
+            sync_max_cost=1000,
+            job_max_cost=1e8,
+            rate_requests_per_second=1000,  # these tests poll fast; the limit has its own
+            rate_burst=1000,
+        ),
     )
     with running_api(settings) as running:
         yield running
@@ -118,6 +124,25 @@ def test_cors_is_off_unless_origins_are_configured(api: RunningApi, tmp_path: Pa
             f"{allowed.url}/v1/jobs", headers={**preflight, "Origin": "https://evil.example"}
         )
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_user_over_the_request_rate_gets_429_with_retry_after(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path, limits=LimitSettings(rate_requests_per_second=2, rate_burst=3)
+    )
+    with running_api(settings, with_worker=False) as limited:
+        hasty = {"Authorization": f"Bearer {create_key(limited.container.store, 'hasty').key}"}
+        calm = {"Authorization": f"Bearer {create_key(limited.container.store, 'calm').key}"}
+        codes = [httpx.get(f"{limited.url}/v1/keys", headers=hasty).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        refused = httpx.get(f"{limited.url}/v1/keys", headers=hasty)
+        assert_error(refused, 429, "rate_limited")
+        assert refused.headers["retry-after"] == "1"
+        # one user's haste costs another nothing; health checks are not limited
+        assert httpx.get(f"{limited.url}/v1/keys", headers=calm).status_code == 200
+        assert all(httpx.get(f"{limited.url}/healthz").status_code == 200 for _ in range(5))
+        time.sleep(0.6)  # a token back after 0.5 s at 2 a second
+        assert httpx.get(f"{limited.url}/v1/keys", headers=hasty).status_code == 200
 
 
 def test_an_expired_key_is_401(api: RunningApi) -> None:

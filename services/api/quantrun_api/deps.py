@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from quantrun.app.auth import authenticate, cached_user
+from quantrun.app.ratelimit import retry_after
 from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
 from quantrun.domain.users import User
@@ -51,6 +52,15 @@ async def get_current_user(
         )
     if user is None:
         raise ApiError(401, "unauthenticated", "invalid API key", headers=challenge)
+    wait = container.rate_limiter.take(user.id)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests: {container.rate_limiter.rate:g} a second are allowed "
+            f"(bursts of {container.rate_limiter.burst:g}); retry in {wait:.2f} s",
+            headers={"Retry-After": retry_after(wait)},
+        )
     return user
 
 
