@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from quantrun.adapters.embedded.queue import EmbeddedQueue
     from quantrun.adapters.sql.outbox import OutboxQueue
+    from quantrun.app.auth import GoogleSignIn
     from quantrun.app.cache import SingleFlightCache
     from quantrun.app.fallback import FallbackFetcher
     from quantrun.app.lease import WorkerConfig
@@ -86,6 +87,8 @@ class Container:
     auth_cache: SingleFlightCache
     rate_limiter: RateLimiter
     closers: Closers
+    # Google ID tokens beside API keys (QUANTRUN_GOOGLE_AUDIENCE), else None
+    google_sign_in: GoogleSignIn | None = None
     # The consumer side of the embedded queue (None where Pub/Sub pushes to the worker).
     embedded_queue: EmbeddedQueue | None = None
     # gcp mode's outbox (its relay runs in the processes that publish).
@@ -207,6 +210,7 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
             settings.limits.rate_requests_per_second, settings.limits.rate_burst
         ),
         "closers": closers,
+        "google_sign_in": _google_sign_in(settings),
     }
     if settings.mode == "gcp":
         from quantrun.adapters.gcp import clients
@@ -225,6 +229,17 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
     queue = EmbeddedQueue(engine, visibility_seconds=visibility)
     artifacts = LocalArtifactStore(settings.artifacts_dir)
     return Container(**common, queue=queue, artifacts=artifacts, embedded_queue=queue)
+
+
+def _google_sign_in(settings: Settings) -> GoogleSignIn | None:
+    api = settings.api
+    if not api.google_audience:
+        return None
+    from quantrun.adapters.gcp.oidc import GoogleIdTokens
+    from quantrun.app.auth import GoogleSignIn
+
+    verifier = GoogleIdTokens(audience=api.google_audience, certs_url=api.google_certs_url)
+    return GoogleSignIn.of(verifier, api.allowed_emails, api.allowed_domains)
 
 
 def _price_store(settings: Settings, closers: Closers) -> PriceStore:

@@ -125,6 +125,21 @@ class ApiSettings(_Group):
     read_cache_seconds: float = Field(
         5.0, ge=0, description="TTL of the instruments/prices read cache"
     )
+    google_audience: str | None = Field(
+        None,
+        description="accept Google ID tokens for this audience (the API's URL) beside API "
+        "keys; needs QUANTRUN_ALLOWED_EMAILS or QUANTRUN_ALLOWED_DOMAINS",
+    )
+    allowed_emails: str = Field(
+        "", description="Google sign-in: emails allowed in, comma-separated"
+    )
+    allowed_domains: str = Field(
+        "", description="Google sign-in: email domains allowed in, comma-separated"
+    )
+    google_certs_url: str = Field(
+        "https://www.googleapis.com/oauth2/v1/certs",
+        description="Google sign-in: where Google's token-signing certificates are fetched",
+    )
     cors_origins: str = Field(
         "",
         description="origins allowed to call the API from a browser, comma-separated "
@@ -134,6 +149,15 @@ class ApiSettings(_Group):
     @property
     def allowed_origins(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @model_validator(mode="after")
+    def _google_needs_an_allow_list(self) -> ApiSettings:
+        if self.google_audience and not (self.allowed_emails.strip() or self.allowed_domains):
+            raise ValueError(
+                "QUANTRUN_GOOGLE_AUDIENCE needs QUANTRUN_ALLOWED_EMAILS or "
+                "QUANTRUN_ALLOWED_DOMAINS (else any Google account could sign in)"
+            )
+        return self
 
 
 class LimitSettings(_Group):

@@ -4,14 +4,11 @@ google-auth's real verifier against locally served certificates."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent import futures
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import grpc
@@ -29,6 +26,7 @@ from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.outbox import OutboxQueue
 from quantrun.adapters.sql.schema import outbox
 from quantrun.domain.errors import Conflict
+from tests.harness.oidc import google_id_token, google_signer
 from tests.integration.helpers import pulled_topic, queued_job
 
 
@@ -239,63 +237,13 @@ def test_secret_manager_env_first_then_api_cached(
 
 @pytest.fixture(scope="module")
 def signer_and_certs() -> Iterator[tuple[Any, str]]:
-    """An RSA key and its certificate served like Google's certs endpoint."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-    from google.auth import crypt
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-signer")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now.replace(year=now.year + 1))
-        .sign(key, hashes.SHA256())
-    )
-    pem_cert = cert.public_bytes(serialization.Encoding.PEM).decode()
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    body = json.dumps({"kid-1": pem_cert}).encode()
-
-    class Certs(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: Any) -> None:
-            return None
-
-    server = HTTPServer(("127.0.0.1", 0), Certs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    signer = crypt.RSASigner.from_string(pem_key, key_id="kid-1")
-    yield signer, f"http://127.0.0.1:{server.server_address[1]}/certs"
-    server.shutdown()
+    with google_signer() as rig:
+        yield rig
 
 
 def _token(signer: Any, **claims: Any) -> str:
-    from google.auth import jwt
-
-    now = int(time.time())
-    payload = {
-        "iss": "https://accounts.google.com",
-        "aud": "https://worker.example",
-        "email": "push@p1.iam.gserviceaccount.com",
-        "email_verified": True,
-        "iat": now,
-        "exp": now + 600,
-        **claims,
-    }
-    return jwt.encode(signer, payload).decode()
+    push = {"aud": "https://worker.example", "email": "push@p1.iam.gserviceaccount.com"}
+    return google_id_token(signer, **{**push, **claims})
 
 
 def test_push_tokens_are_verified(signer_and_certs: tuple[Any, str]) -> None:

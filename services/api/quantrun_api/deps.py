@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from quantrun.app.auth import authenticate, cached_user
+from quantrun.app.auth import authenticate_bearer, cached_user
 from quantrun.app.ratelimit import retry_after
 from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
@@ -48,10 +49,19 @@ async def get_current_user(
     user = cached_user(key, container.auth_cache, now)
     if user is None:
         user = await run_in_threadpool(
-            authenticate, container.store, key, now, container.auth_cache
+            partial(
+                authenticate_bearer,
+                store=container.store,
+                token=key,
+                now=now,
+                cache=container.auth_cache,
+                google=container.google_sign_in,
+            )
         )
     if user is None:
-        raise ApiError(401, "unauthenticated", "invalid API key", headers=challenge)
+        raise ApiError(
+            401, "unauthenticated", "invalid API key or identity token", headers=challenge
+        )
     wait = container.rate_limiter.take(user.id)
     if wait > 0:
         raise ApiError(

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from quantrun.app.cache import SingleFlightCache
-from quantrun.domain.errors import Conflict, NotFound, QuantRunError
+from quantrun.domain.errors import Conflict, NotFound, QuantRunError, Unauthenticated
 from quantrun.domain.users import ApiKey, User
-from quantrun.ports import JobStore
+from quantrun.ports import IdentityVerifier, JobStore
 
 KEY_PREFIX = "qr_"
 # characters of a key shown and stored in clear: "qr_" and 9 of its 43 random ones
@@ -107,6 +107,63 @@ def cached_user(key: str, cache: SingleFlightCache, now: datetime) -> User | Non
     if isinstance(hit, _Valid) and (hit.expires_at is None or now < hit.expires_at):
         return hit.user
     return None
+
+
+@dataclass(frozen=True)
+class GoogleSignIn:
+    """Google ID tokens accepted beside API keys, for these emails or domains."""
+
+    verifier: IdentityVerifier
+    emails: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, verifier: IdentityVerifier, emails: str, domains: str) -> GoogleSignIn:
+        def names(text: str) -> frozenset[str]:
+            return frozenset(n.strip().lower().lstrip("@") for n in text.split(",") if n.strip())
+
+        return cls(verifier, names(emails), names(domains))
+
+    def allows(self, email: str) -> bool:
+        return email in self.emails or email.rsplit("@", 1)[-1] in self.domains
+
+
+def authenticate_bearer(
+    *,
+    store: JobStore,
+    token: str,
+    now: datetime,
+    cache: SingleFlightCache | None = None,
+    google: GoogleSignIn | None = None,
+) -> User | None:
+    """The user a bearer token names: an API key, or (when configured) a Google ID token
+    of an allowed email, whose user is the email. None when neither accepts it."""
+    if token.startswith(KEY_PREFIX) or google is None:
+        return authenticate(store, token, now, cache)
+    return _google_user(store, token, now, cache, google)
+
+
+def _google_user(
+    store: JobStore,
+    token: str,
+    now: datetime,
+    cache: SingleFlightCache | None,
+    google: GoogleSignIn,
+) -> User | None:
+    def load() -> _Valid:
+        try:
+            email, expires = google.verifier.verify(token)
+        except Unauthenticated:
+            raise _Refused from None
+        if not google.allows(email):
+            raise _Refused
+        return _Valid(store.get_or_create_user(email), datetime.fromtimestamp(expires, UTC))
+
+    try:
+        valid = cache.get(_cache_key(token), load) if cache is not None else load()
+    except _Refused:
+        return None
+    return valid.user if valid.expires_at is None or now < valid.expires_at else None
 
 
 def authenticate(

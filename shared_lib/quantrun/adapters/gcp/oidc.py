@@ -3,9 +3,12 @@ signed by Google, for our audience (the worker URL), issued to the push service 
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from typing import Any
 
-from quantrun.domain.errors import Unauthenticated
+from quantrun.domain.errors import TransientError, Unauthenticated
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 
@@ -58,3 +61,66 @@ class AcceptAll:
 
     def verify(self, authorization: str | None) -> None:
         return None
+
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+
+
+class GoogleIdTokens:
+    """``IdentityVerifier``: the verified email of a Google ID token (``gcloud auth
+    print-identity-token --audiences=<API URL>``) for our audience.
+
+    Google's certificates are fetched once and kept for ``cache_seconds`` (they rotate
+    over days), so verifying a token costs no network call; when a refresh fails the
+    certificates already held are used, and with none held the failure is transient
+    (the API answers 503, never 401, for a network blip)."""
+
+    def __init__(
+        self,
+        *,
+        audience: str,
+        certs_url: str = GOOGLE_CERTS_URL,
+        cache_seconds: float = 3600.0,
+        timeout: float = 10.0,
+    ) -> None:
+        self._audience, self._url = audience, certs_url
+        self._ttl, self._timeout = cache_seconds, timeout
+        self._certs: dict[str, str] = {}
+        self._fetched_at = -1e18
+        self._lock = threading.Lock()
+
+    def _current_certs(self) -> dict[str, str]:
+        with self._lock:
+            if time.monotonic() - self._fetched_at < self._ttl:
+                return self._certs
+            try:
+                self._certs = self._fetch()
+                self._fetched_at = time.monotonic()
+            except Exception as exc:
+                if not self._certs:
+                    raise TransientError(f"cannot fetch Google's certificates: {exc}") from exc
+            return self._certs
+
+    def _fetch(self) -> dict[str, str]:
+        from google.auth.transport import requests as google_requests
+
+        response = google_requests.Request()(url=self._url, method="GET", timeout=self._timeout)
+        if response.status != 200:
+            raise ValueError(f"{self._url} answered {response.status}")
+        certs: dict[str, str] = json.loads(response.data)
+        return certs
+
+    def verify(self, token: str) -> tuple[str, float]:
+        from google.auth import jwt
+
+        certs = self._current_certs()
+        try:
+            claims: dict[str, Any] = dict(jwt.decode(token, certs=certs, audience=self._audience))
+        except Exception as exc:  # google-auth raises ValueError and its own errors
+            raise Unauthenticated(f"Google ID token rejected: {exc}") from None
+        if claims.get("iss") not in GOOGLE_ISSUERS:
+            raise Unauthenticated(f"issuer {claims.get('iss')!r} is not Google")
+        email = claims.get("email")
+        if not isinstance(email, str) or not claims.get("email_verified", False):
+            raise Unauthenticated("the token carries no verified email")
+        return email.lower(), float(claims["exp"])
