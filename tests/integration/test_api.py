@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -550,9 +551,24 @@ def test_openapi_documents_every_route(api: RunningApi) -> None:
     assert httpx.get(f"{api.url}/docs").status_code == 200
 
 
-def test_unknown_route_uses_the_error_format(api: RunningApi) -> None:
-    assert_error(httpx.get(f"{api.url}/v1/nothing"), 404, "not_found")
+def test_unknown_route_uses_the_error_format(api: RunningApi, alice: httpx.Client) -> None:
+    assert_error(alice.get("/v1/nothing"), 404, "not_found")
+    # anonymous callers learn nothing of what exists under /v1
+    assert_error(httpx.get(f"{api.url}/v1/nothing"), 401, "unauthenticated")
     assert_error(httpx.delete(f"{api.url}/healthz"), 405, "method_not_allowed")
+
+
+def test_an_anonymous_request_is_refused_before_its_body_is_read(api: RunningApi) -> None:
+    """The request declares a 60 KB body and sends none: refused at once, not awaited."""
+    host, port = api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(
+            b"POST /v1/jobs HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 60000\r\n\r\n"
+        )
+        answer = conn.recv(4096)  # a server waiting for the body would time out here
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:80]
+    assert b'"unauthenticated"' in answer
 
 
 def test_readyz_names_a_failed_dependency(tmp_path: Path) -> None:

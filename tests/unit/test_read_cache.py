@@ -51,3 +51,59 @@ def test_entries_expire_and_errors_are_not_cached() -> None:
     with pytest.raises(RuntimeError):
         cache.get("other", boom)
     assert cache.get("other", lambda: 3) == 3
+
+
+def test_the_cache_is_bounded_in_bytes_and_drops_expired_entries_first() -> None:
+    import numpy as np
+
+    now = [0.0]
+    cache = SingleFlightCache(ttl_seconds=10, max_entries=100, clock=lambda: now[0], max_bytes=3000)
+    block = np.zeros(100)  # 800 bytes
+    cache.get("old", lambda: block)
+    now[0] = 5.0
+    cache.get("a", lambda: block)
+    cache.get("b", lambda: block)
+    assert len(cache) == 3 and cache.bytes_held == 2400
+    now[0] = 11.0  # "old" has expired; "a" and "b" have not
+    cache.get("c", lambda: block)  # over 3000 bytes: the expired entry goes, not "a"
+    assert cache.peek("old") is None and cache.peek("a") is not None
+    assert cache.bytes_held == 2400
+    cache.get("d", lambda: block)  # nothing expired: the oldest goes
+    assert cache.peek("a") is None and cache.peek("d") is not None
+    huge = np.zeros(1000)  # 8,000 bytes: served, never kept
+    assert cache.get("huge", lambda: huge) is huge
+    assert cache.peek("huge") is None and cache.bytes_held <= 3000
+
+
+def test_known_symbols_refresh_without_blocking_fresh_readers() -> None:
+    """A reader of a fresh set never waits for a refresh another caller is running."""
+    from quantrun.app.submit import KnownSymbols
+    from quantrun.domain.prices import Instrument
+
+    gate, asked = threading.Event(), threading.Event()
+    calls = 0
+
+    class Prices:
+        def instruments(self) -> list[Instrument]:
+            nonlocal calls
+            calls += 1
+            if calls > 1:  # the second load (an unknown symbol's refresh) hangs
+                asked.set()
+                gate.wait(5)
+            d = __import__("datetime").date(2020, 1, 1)
+            return [Instrument("AAPL", "Apple", d, d, 1)]
+
+    known = KnownSymbols(Prices(), ttl=60, refresh_gap=0)  # type: ignore[arg-type]
+    assert known.missing(["AAPL"]) == []
+    slow = threading.Thread(target=lambda: known.missing(["NEWCO"]))
+    slow.start()
+    assert asked.wait(5)
+    answered: list[list[str]] = []
+    reader = threading.Thread(target=lambda: answered.append(known.missing(["AAPL"])))
+    reader.start()
+    reader.join(5)
+    # answered from the fresh set while the refresh is still held at the gate
+    assert answered == [[]] and not gate.is_set()
+    gate.set()
+    slow.join(5)
+    assert calls == 2

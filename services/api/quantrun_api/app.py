@@ -75,6 +75,34 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class RequireBearer:
+    """Refuses a ``/v1`` request without bearer credentials before its body is read: an
+    anonymous client cannot make the API read (or buffer) a large body. Whether the
+    credentials are good is the ``CurrentUser`` dependency's to say."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"].startswith("/v1/")
+            and scope["method"] != "OPTIONS"
+        ):
+            header = dict(scope.get("headers") or []).get(b"authorization", b"")
+            scheme, _, credentials = header.partition(b" ")
+            if scheme.lower() != b"bearer" or not credentials.strip():
+                response = error_response(
+                    401,
+                    "unauthenticated",
+                    "missing API key: send 'Authorization: Bearer <api key>'",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 DESCRIPTION = """
 Run quantitative finance models as jobs. Authenticate every `/v1` call with
 `Authorization: Bearer <api key>`. Errors are `{"error": {"code", "message", "details"}}`.
@@ -93,7 +121,9 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     for router in (health.router, models.router, jobs.router, prices.router, keys.router):
         app.include_router(router)
+    # the last added runs first: CORS preflights, then credentials, then the body's size
     app.add_middleware(BodyLimit, max_bytes=container.settings.limits.max_request_bytes)
+    app.add_middleware(RequireBearer)
     origins = container.settings.api.allowed_origins
     if origins:  # off unless configured
         app.add_middleware(

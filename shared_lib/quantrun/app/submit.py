@@ -39,30 +39,38 @@ class UnknownSymbol(QuantRunError):
 class KnownSymbols:
     """The price store's symbols, cached for ``ttl`` seconds (checked on every submit).
     A symbol missing from the cache triggers one refresh (at most every ``refresh_gap``
-    seconds), so freshly ingested symbols are usable at once."""
+    seconds), so freshly ingested symbols are usable at once.
+
+    A submit that finds the set fresh takes no lock; only the callers that need a refresh
+    wait, for the one refresh under way (the price store is asked once, not per caller)."""
 
     def __init__(self, prices: PriceStore, ttl: float = 60.0, refresh_gap: float = 1.0) -> None:
         self._prices = prices
         self._ttl = ttl
         self._gap = refresh_gap
-        self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
         self._symbols: frozenset[str] = frozenset()
         self._loaded_at = -1e18
 
-    def _refresh(self) -> None:
-        self._symbols = frozenset(i.symbol for i in self._prices.instruments())
-        self._loaded_at = time.monotonic()
+    def _refreshed(self, older_than: float) -> frozenset[str]:
+        """The set, refreshed unless someone refreshed it within ``older_than`` seconds
+        (the lock is held only by callers that need a refresh)."""
+        with self._refreshing:
+            if time.monotonic() - self._loaded_at > older_than:
+                self._symbols = frozenset(i.symbol for i in self._prices.instruments())
+                self._loaded_at = time.monotonic()
+            return self._symbols
 
     def missing(self, symbols: Sequence[str]) -> list[str]:
         """The symbols the price store has no prices for."""
-        with self._lock:
-            if time.monotonic() - self._loaded_at > self._ttl:
-                self._refresh()
-            unknown = [s for s in symbols if s not in self._symbols]
-            if unknown and time.monotonic() - self._loaded_at > self._gap:
-                self._refresh()
-                unknown = [s for s in symbols if s not in self._symbols]
-            return unknown
+        known = self._symbols
+        if time.monotonic() - self._loaded_at > self._ttl:
+            known = self._refreshed(self._ttl)
+        unknown = [s for s in symbols if s not in known]
+        if unknown and time.monotonic() - self._loaded_at > self._gap:
+            known = self._refreshed(self._gap)
+            unknown = [s for s in symbols if s not in known]
+        return unknown
 
 
 def resolve_spec(model: str) -> ModelSpec[Any]:
