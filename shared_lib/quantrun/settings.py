@@ -178,6 +178,11 @@ class LimitSettings(_Group):
         description="largest estimated cost of a job, checked at submit and again before it "
         "runs (413 `input_too_large` with the estimate and the limit)",
     )
+    max_params_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="largest params a job keeps, as stored JSON (413 above)",
+    )
     rate_requests_per_second: float = Field(
         50.0,
         ge=0,

@@ -33,6 +33,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
             max_request_bytes=64 * 1024,
             sync_max_cost=1000,
             job_max_cost=1e8,
+            max_params_bytes=16 * 1024,
             rate_requests_per_second=1000,  # these tests poll fast; the limit has its own
             rate_burst=1000,
         ),
@@ -400,6 +401,20 @@ def test_a_job_over_the_cost_limit_is_413_before_any_work(api: RunningApi) -> No
             ).status_code
             == 202
         )
+
+
+def test_params_too_large_to_keep_are_413(alice: httpx.Client) -> None:
+    """Strings in a map count too: a 20 KB sector name on a 16 KB params limit."""
+    params = {
+        "symbols": ["AAPL", "XOM"],
+        "start": "2015-01-01",
+        "end": "2016-12-31",
+        "sector_map": {"AAPL": "x" * 20_000, "XOM": "energy"},
+    }
+    refused = alice.post("/v1/jobs", json={"model": "markowitz", "params": params})
+    assert_error(refused, 413, "input_too_large")
+    (limits,) = refused.json()["error"]["details"]
+    assert limits["limit"] == 16 * 1024 and limits["estimate"] > 20_000
 
 
 def test_list_pagination_and_filters(api: RunningApi) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from quantrun.app.limits import check_cost
 from quantrun.catalog import get_spec
 from quantrun.catalog.spec import ModelSpec
-from quantrun.domain.errors import Conflict, QuantRunError
+from quantrun.domain.errors import Conflict, InputTooLarge, QuantRunError
 from quantrun.domain.jobs import Job, JobStatus
 from quantrun.domain.users import User
 from quantrun.logging import get_logger
@@ -99,9 +99,12 @@ def validate_params(spec: ModelSpec[Any], raw: dict[str, Any], known: KnownSymbo
     return params
 
 
+def _canonical(model: str, params: dict[str, Any]) -> bytes:
+    return json.dumps({"model": model, "params": params}, sort_keys=True, default=str).encode()
+
+
 def params_fingerprint(model: str, params: dict[str, Any]) -> str:
-    canonical = json.dumps({"model": model, "params": params}, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_canonical(model, params)).hexdigest()
 
 
 def submit_job(
@@ -115,15 +118,25 @@ def submit_job(
     idempotency_key: str | None,
     now: datetime,
     max_cost: float = math.inf,
+    max_params_bytes: int = 1024 * 1024,
 ) -> tuple[Job, bool]:
     """Record and enqueue a job. Returns (job, created); created is False for a replay
     of an ``Idempotency-Key`` (raises ``Conflict`` when the replay's params differ), and
-    ``InputTooLarge`` when its estimated cost is over ``max_cost``."""
+    ``InputTooLarge`` when its estimated cost is over ``max_cost`` or its params, as
+    stored, over ``max_params_bytes``."""
     spec = resolve_spec(model)
     parsed = validate_params(spec, params, known)
     check_cost(spec, parsed, limit=max_cost, what="job")
     stored_params = parsed.model_dump(mode="json")
-    fingerprint = params_fingerprint(model, stored_params)
+    canonical = _canonical(model, stored_params)
+    if len(canonical) > max_params_bytes:  # a job row is not a file store
+        raise InputTooLarge(
+            f"the params take {len(canonical)} bytes as stored; at most {max_params_bytes} "
+            "are kept with a job",
+            estimate=float(len(canonical)),
+            limit=float(max_params_bytes),
+        )
+    fingerprint = hashlib.sha256(canonical).hexdigest()
     if idempotency_key is not None:
         existing = store.find_by_idempotency_key(user.id, idempotency_key, now - IDEMPOTENCY_WINDOW)
         if existing is not None:
