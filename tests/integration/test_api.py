@@ -627,3 +627,37 @@ def test_infeasible_markowitz_fails_with_a_reason(alice: httpx.Client) -> None:
         "end": "2017-06-01",
     }  # under this server's sync limit
     assert_error(alice.post("/v1/models/markowitz/run", json={"params": small}), 422, "infeasible")
+
+
+def test_no_bearer_token_reaches_the_logs(api: RunningApi) -> None:
+    """Everything the server logs while serving an authenticated request, a refused one
+    and a job, at DEBUG: neither the good key nor the wrong one appears."""
+    import io
+    import logging
+
+    from quantrun.logging import CloudLoggingFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(CloudLoggingFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        key = create_key(api.container.store, "quiet").key
+        wrong = "qr_" + "w" * 43
+        good = {"Authorization": f"Bearer {key}"}
+        job = httpx.post(
+            f"{api.url}/v1/jobs", headers=good, json={"model": "black_scholes", "params": HULL_CALL}
+        ).json()
+        with httpx.Client(base_url=api.url, headers=good) as client:
+            wait_for_job(client, job["id"])
+        httpx.get(f"{api.url}/v1/jobs", headers={"Authorization": f"Bearer {wrong}"})
+        logging.getLogger("quantrun.test").info("served")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    logged = out.getvalue()
+    assert "served" in logged  # the capture works
+    assert key not in logged and wrong not in logged
