@@ -37,7 +37,7 @@ from quantrun.ports import (
     Secrets,
     UploadedFiles,
 )
-from quantrun.settings import Settings, load_settings, secret_environment
+from quantrun.settings import Settings, comma_list, load_settings, secret_environment
 
 # Adapters are imported where they are built: the ingest functions ship with their own,
 # smaller requirements (no database driver, DuckDB, numba or scipy), and a process builds
@@ -113,8 +113,7 @@ class AdminContainer:
 
     def prices(self) -> PriceStore:
         """The mode's price store, built on first use (DuckDB is a single-writer file)."""
-        store = _price_store(self.settings, self.closers)
-        return store
+        return _price_store(self.settings, self.closers)
 
     def close(self) -> None:
         self.closers.close()
@@ -239,7 +238,9 @@ def _google_sign_in(settings: Settings) -> GoogleSignIn | None:
     from quantrun.app.auth import GoogleSignIn
 
     verifier = GoogleIdTokens(audience=api.google_audience, certs_url=api.google_certs_url)
-    return GoogleSignIn.of(verifier, api.allowed_emails, api.allowed_domains)
+    return GoogleSignIn.of(
+        verifier, comma_list(api.allowed_emails), comma_list(api.allowed_domains)
+    )
 
 
 def _price_store(settings: Settings, closers: Closers) -> PriceStore:

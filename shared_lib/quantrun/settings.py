@@ -40,6 +40,11 @@ SECRET_PREFIX = "QUANTRUN_SECRET_"  # noqa: S105 (a variable name prefix)
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
+def comma_list(text: str) -> list[str]:
+    """The non-empty items of a comma-separated setting, stripped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 class _Group(BaseSettings):
     """A group of settings: frozen, unknown variables ignored, placeholders refused."""
 
@@ -148,11 +153,13 @@ class ApiSettings(_Group):
 
     @property
     def allowed_origins(self) -> list[str]:
-        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+        return comma_list(self.cors_origins)
 
     @model_validator(mode="after")
     def _google_needs_an_allow_list(self) -> ApiSettings:
-        if self.google_audience and not (self.allowed_emails.strip() or self.allowed_domains):
+        if self.google_audience and not (
+            comma_list(self.allowed_emails) or comma_list(self.allowed_domains)
+        ):
             raise ValueError(
                 "QUANTRUN_GOOGLE_AUDIENCE needs QUANTRUN_ALLOWED_EMAILS or "
                 "QUANTRUN_ALLOWED_DOMAINS (else any Google account could sign in)"
@@ -285,7 +292,7 @@ class IngestSettings(_Group):
 
     @property
     def providers(self) -> list[str]:
-        return [n.strip() for n in self.ingest_providers.split(",") if n.strip()]
+        return comma_list(self.ingest_providers)
 
 
 class Settings(_Group):

@@ -450,3 +450,29 @@ def _a_revoked_key_is_refused_within_5_s(client: httpx.Client, multi_url: str) -
         assert asked < 10, "the revoked key still works 10 s after its revocation"
     print(f"revoked key refused by every process from {refused_since:.1f} s after revocation")
     assert refused_since <= 5.2  # the auth cache's 5 s, and a request's latency
+
+
+def test_load_prices_in_gcp_mode_writes_to_bigquery(
+    stack: Stack, client: httpx.Client, tmp_path: Any
+) -> None:
+    """`quantrun load-prices` loads into the mode's price store: BigQuery here (it used
+    to open a DuckDB file whatever the mode)."""
+    csv = tmp_path / "loadtest.csv"
+    csv.write_text(
+        "date,symbol,close\n2021-03-01,LDTEST,10.5\n2021-03-02,LDTEST,10.75\n"
+        "2021-03-03,LDTEST,11.0\n"
+    )
+    done = subprocess.run(
+        [QUANTRUN, "load-prices", str(csv)],
+        env={**os.environ, **stack.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "loaded 3 rows for 1 symbol(s): LDTEST" in done.stdout
+    prices = client.get(
+        "/v1/prices", params={"symbols": "LDTEST", "start": "2021-03-01", "end": "2021-03-03"}
+    )
+    assert prices.status_code == 200, prices.text
+    assert prices.json()["close"] == [[10.5], [10.75], [11.0]]

@@ -381,3 +381,15 @@ def test_hot_transitions_read_one_job_row_whatever_the_statistics(
         engine.dispose()
     assert done
     assert read <= 3  # the row locked, updated, and checked by the event's foreign key
+
+
+def test_an_event_keeps_at_most_2000_characters_of_its_reason(
+    store: SqlJobStore, alice: str
+) -> None:
+    job = new_job(store, alice)
+    assert store.fail(job.id, now=T0, error=JobError("model_error", "x" * 5000))
+    reason = store.events(job.id)[-1].reason
+    assert reason.startswith("model_error: xxx") and len(reason) == 2000
+    failed = store.get_job(job.id)
+    assert failed is not None and failed.error is not None
+    assert len(failed.error.message) == 5000  # the job's error keeps the whole message

@@ -10,7 +10,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 import quantrun
 from quantrun.bootstrap import Container
-from quantrun_api.errors import error_response, install_error_handlers
+from quantrun_api.errors import (
+    BEARER_CHALLENGE,
+    MISSING_CREDENTIALS,
+    error_response,
+    install_error_handlers,
+)
 from quantrun_api.routes import health, jobs, keys, models, prices
 
 Scope = MutableMapping[str, Any]
@@ -89,14 +94,11 @@ class RequireBearer:
             and scope["path"].startswith("/v1/")
             and scope["method"] != "OPTIONS"
         ):
-            header = dict(scope.get("headers") or []).get(b"authorization", b"")
+            header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
             scheme, _, credentials = header.partition(b" ")
             if scheme.lower() != b"bearer" or not credentials.strip():
                 response = error_response(
-                    401,
-                    "unauthenticated",
-                    "missing API key: send 'Authorization: Bearer <api key>'",
-                    headers={"WWW-Authenticate": "Bearer"},
+                    401, "unauthenticated", MISSING_CREDENTIALS, headers=BEARER_CHALLENGE
                 )
                 await response(scope, receive, send)
                 return

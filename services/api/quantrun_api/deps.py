@@ -14,7 +14,7 @@ from quantrun.app.ratelimit import retry_after
 from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
 from quantrun.domain.users import User
-from quantrun_api.errors import ApiError
+from quantrun_api.errors import BEARER_CHALLENGE, MISSING_CREDENTIALS, ApiError
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from `quantrun keys create`")
 
@@ -36,14 +36,9 @@ async def get_current_user(
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(
-            401,
-            "unauthenticated",
-            "missing API key: send 'Authorization: Bearer <api key>'",
-            headers=challenge,
-        )
+        # RequireBearer refuses these first; this keeps the route safe without it
+        raise ApiError(401, "unauthenticated", MISSING_CREDENTIALS, headers=BEARER_CHALLENGE)
     key = credentials.credentials
     now = utcnow()
     user = cached_user(key, container.auth_cache, now)
@@ -60,7 +55,7 @@ async def get_current_user(
         )
     if user is None:
         raise ApiError(
-            401, "unauthenticated", "invalid API key or identity token", headers=challenge
+            401, "unauthenticated", "invalid API key or identity token", headers=BEARER_CHALLENGE
         )
     wait = container.rate_limiter.take(user.id)
     if wait > 0:

@@ -43,6 +43,11 @@ _STATUS_CODES = {
 }
 
 
+# the 401 of a /v1 request without credentials (the middleware's and the dependency's)
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+MISSING_CREDENTIALS = "missing API key: send 'Authorization: Bearer <api key>'"
+
+
 class ApiError(Exception):
     def __init__(
         self,

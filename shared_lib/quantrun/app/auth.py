@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from quantrun.app.cache import SingleFlightCache
-from quantrun.domain.errors import Conflict, NotFound, QuantRunError, Unauthenticated
+from quantrun.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from quantrun.domain.users import ApiKey, User
 from quantrun.ports import IdentityVerifier, JobStore
 
@@ -78,18 +79,17 @@ def expiry(now: datetime, days: int | None) -> datetime | None:
     if days is None:
         return None
     if not 1 <= days <= MAX_EXPIRY_DAYS:
-        raise InvalidExpiry(f"expires in {days} days: give 1 to {MAX_EXPIRY_DAYS}")
+        raise InvalidInput(f"expires in {days} days: give 1 to {MAX_EXPIRY_DAYS}")
     return now + timedelta(days=days)
-
-
-class InvalidExpiry(QuantRunError):
-    code = "validation_error"
 
 
 @dataclass(frozen=True)
 class _Valid:
     user: User
     expires_at: datetime | None
+
+    def user_at(self, now: datetime) -> User | None:
+        return self.user if self.expires_at is None or now < self.expires_at else None
 
 
 class _Refused(Exception):
@@ -104,9 +104,18 @@ def cached_user(key: str, cache: SingleFlightCache, now: datetime) -> User | Non
     """The key's user if the cache remembers it as valid (no database call; None: ask
     ``authenticate``)."""
     hit = cache.peek(_cache_key(key)) if key else None
-    if isinstance(hit, _Valid) and (hit.expires_at is None or now < hit.expires_at):
-        return hit.user
-    return None
+    return hit.user_at(now) if isinstance(hit, _Valid) else None
+
+
+def _remembered(
+    token: str, load: Callable[[], _Valid], now: datetime, cache: SingleFlightCache | None
+) -> User | None:
+    """Who ``load`` says the token is, through the cache (refusals are never kept)."""
+    try:
+        valid = cache.get(_cache_key(token), load) if cache is not None else load()
+    except _Refused:
+        return None
+    return valid.user_at(now)
 
 
 @dataclass(frozen=True)
@@ -118,11 +127,14 @@ class GoogleSignIn:
     domains: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, verifier: IdentityVerifier, emails: str, domains: str) -> GoogleSignIn:
-        def names(text: str) -> frozenset[str]:
-            return frozenset(n.strip().lower().lstrip("@") for n in text.split(",") if n.strip())
-
-        return cls(verifier, names(emails), names(domains))
+    def of(
+        cls, verifier: IdentityVerifier, emails: Iterable[str], domains: Iterable[str]
+    ) -> GoogleSignIn:
+        return cls(
+            verifier,
+            frozenset(e.lower() for e in emails),
+            frozenset(d.lower().lstrip("@") for d in domains),
+        )
 
     def allows(self, email: str) -> bool:
         return email in self.emails or email.rsplit("@", 1)[-1] in self.domains
@@ -159,11 +171,7 @@ def _google_user(
             raise _Refused
         return _Valid(store.get_or_create_user(email), datetime.fromtimestamp(expires, UTC))
 
-    try:
-        valid = cache.get(_cache_key(token), load) if cache is not None else load()
-    except _Refused:
-        return None
-    return valid.user if valid.expires_at is None or now < valid.expires_at else None
+    return _remembered(token, load, now, cache)
 
 
 def authenticate(
@@ -184,13 +192,7 @@ def authenticate(
             store.touch_api_key(key_hash, now=now, unless_since=now - LAST_USED_EVERY)
         return _Valid(User(found.user_id, found.user_name), found.expires_at)
 
-    try:
-        valid = cache.get(_cache_key(key), load) if cache is not None else load()
-    except _Refused:
-        return None
-    if valid.expires_at is not None and now >= valid.expires_at:
-        return None
-    return valid.user
+    return _remembered(key, load, now, cache)
 
 
 def list_keys(*, store: JobStore, user: User | str | None) -> list[ApiKey]:

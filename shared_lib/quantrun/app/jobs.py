@@ -6,14 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from quantrun.domain.artifacts import check_artifact_name
-from quantrun.domain.errors import Conflict, NotFound, QuantRunError
+from quantrun.domain.errors import Conflict, InvalidInput, NotFound
 from quantrun.domain.jobs import Job, JobPage, JobStatus
 from quantrun.domain.users import User
 from quantrun.ports import ArtifactStore, JobStore
-
-
-class InvalidCursor(QuantRunError):
-    code = "validation_error"
 
 
 def get_job(*, store: JobStore, user: User, job_id: str) -> Job:
@@ -36,7 +32,7 @@ def list_jobs(
     try:
         return store.list_jobs(user.id, status=status, model=model, limit=limit, cursor=cursor)
     except ValueError as exc:
-        raise InvalidCursor(f"cursor: {exc}", field="cursor") from None
+        raise InvalidInput(f"cursor: {exc}", field="cursor") from None
 
 
 def cancel_job(*, store: JobStore, user: User, job_id: str, now: datetime) -> Job:

@@ -14,17 +14,13 @@ import numpy as np
 
 from quantrun.app.cache import SingleFlightCache
 from quantrun.app.submit import KnownSymbols
-from quantrun.domain.errors import NotFound, QuantRunError
+from quantrun.domain.errors import InvalidInput, NotFound, QuantRunError
 from quantrun.domain.prices import Instrument, PriceMatrix
 from quantrun.domain.symbols import parse_symbol
 from quantrun.ports import PriceStore
 
 MAX_SYMBOLS = 100
 MISSING_SAMPLE = 50
-
-
-class InvalidQuery(QuantRunError):
-    code = "validation_error"
 
 
 class UnknownSymbols(QuantRunError):
@@ -40,7 +36,7 @@ def _symbol(raw: str, field: str) -> str:
     try:
         return parse_symbol(raw)
     except ValueError as exc:
-        raise InvalidQuery(f"{field}: {exc}", field=field) from None
+        raise InvalidInput(f"{field}: {exc}", field=field) from None
 
 
 def price_window(
@@ -55,9 +51,9 @@ def price_window(
     """Adjusted closes of comma-separated ``symbols`` from ``start`` to ``end``."""
     wanted = list(dict.fromkeys(_symbol(s, "symbols") for s in symbols.split(",") if s.strip()))
     if not wanted or len(wanted) > MAX_SYMBOLS:
-        raise InvalidQuery(f"symbols: give 1 to {MAX_SYMBOLS} symbols", field="symbols")
+        raise InvalidInput(f"symbols: give 1 to {MAX_SYMBOLS} symbols", field="symbols")
     if start > end:
-        raise InvalidQuery(f"end: must not be before start ({start.isoformat()})", field="end")
+        raise InvalidInput(f"end: must not be before start ({start.isoformat()})", field="end")
     unknown = known.missing(wanted)
     if unknown:
         raise UnknownSymbols(f"no prices stored for {', '.join(unknown)}", field="symbols")

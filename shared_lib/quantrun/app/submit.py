@@ -103,10 +103,6 @@ def _canonical(model: str, params: dict[str, Any]) -> bytes:
     return json.dumps({"model": model, "params": params}, sort_keys=True, default=str).encode()
 
 
-def params_fingerprint(model: str, params: dict[str, Any]) -> str:
-    return hashlib.sha256(_canonical(model, params)).hexdigest()
-
-
 def submit_job(
     *,
     store: JobStore,

@@ -28,6 +28,12 @@ class ModelInputError(QuantRunError):
     code = "invalid_input"
 
 
+class InvalidInput(QuantRunError):
+    """A request's value the use case refuses (a cursor, a query, an expiry): 422."""
+
+    code = "validation_error"
+
+
 class NotFound(QuantRunError):
     code = "not_found"
 

@@ -228,7 +228,7 @@ class SqlJobStore:
 
     # -- transitions (guards and events: transitions.py, from the domain's table) ----
     def _move(self, name: str, job_id: str, now: datetime, **params: Any) -> Any:
-        given = {"p_job_id": job_id, "p_now": now}
+        given: dict[str, Any] = {"p_job_id": job_id, "p_now": now}
         given.update((f"p_{k}", v) for k, v in params.items())
         return self._transitions.run(name, given)
 
@@ -284,12 +284,12 @@ class SqlJobStore:
             error=asdict(error) if error else None,
             artifacts=[asdict(a) for a in artifacts],
             progress=1.0 if status == JobStatus.SUCCEEDED else None,  # None: keep it
-            reason=("completed" if error is None else f"{error.code}: {error.message}")[:2000],
+            reason="completed" if error is None else f"{error.code}: {error.message}",
         )
         return moved is not None
 
     def fail(self, job_id: str, *, now: datetime, error: JobError) -> bool:
-        reason = f"{error.code}: {error.message}"[:2000]
+        reason = f"{error.code}: {error.message}"
         return self._move("fail", job_id, now, error=asdict(error), reason=reason) is not None
 
     def cancel(self, job_id: str, *, user_id: str, now: datetime) -> Job | None:

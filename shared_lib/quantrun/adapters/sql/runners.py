@@ -14,12 +14,14 @@ from quantrun.adapters.sql.schema import job_events, jobs, outbox
 from quantrun.adapters.sql.transitions import (
     EVENT_COLUMNS,
     OUTBOX_COLUMNS,
-    RACE_RETRIES,
     SQL,
     Bind,
     create_statements,
     guard,
 )
+
+# a writer that keeps moving the job between our read and our write (SQLite)
+RACE_RETRIES = 5
 
 
 class TransitionRunner(Protocol):

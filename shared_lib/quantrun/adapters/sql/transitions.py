@@ -20,6 +20,7 @@ CTE costs more CPU than running it. The runners are in ``runners.py``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +43,7 @@ from quantrun.domain.jobs import INITIAL_STATUS, TRANSITIONS, LeaseRule, Transit
 
 EVENT_COLUMNS = ["job_id", "at", "from_status", "to_status", "reason"]
 OUTBOX_COLUMNS = ["job_id", "created_at", "attempts"]
-# a writer that keeps moving the job between our read and our write (SQLite)
-RACE_RETRIES = 5
+MAX_REASON = 2000  # characters of an event's reason kept (an error message can be long)
 
 
 class Bind:
@@ -55,6 +55,7 @@ class Bind:
     max_attempts = bindparam("p_max_attempts", type_=Integer)
     user_id = bindparam("p_user_id", type_=String)
     reason = bindparam("p_reason", type_=String)
+    status = bindparam("p_status", type_=String)
     previous = bindparam("p_previous", type_=String)
     previous_owner = bindparam("p_previous_owner", type_=String)
 
@@ -87,19 +88,29 @@ _RELEASE = {"lease_owner": None, "lease_expires_at": None}
 @dataclass(frozen=True)
 class SqlTransition:
     rule: Transition
-    # the SET clause (bound parameters or SQL expressions)
-    values: Callable[[], dict[str, Any]]
+    # the SET clause but the status, which comes from the table (bound parameters or SQL)
+    changes: Callable[[], dict[str, Any]]
     # the event's reason, from the moved row's columns and the lease owner it had
-    reason: Callable[[Any, Any], ColumnElement[str]] = lambda _c, _owner: Bind.reason
+    reason: Callable[[Any, Any], ColumnElement[str]] = lambda _c, _owner: func.substr(
+        Bind.reason, 1, MAX_REASON
+    )
     # return every column (the use case reads the job), or just the id and status
     returns_row: bool = False
 
     def columns(self) -> list[Any]:
         return list(jobs.c) if self.returns_row else [jobs.c.id, jobs.c.status]
 
+    def values(self) -> dict[str, Any]:
+        """The SET clause: the changes, and the status the table says the job ends in (a
+        bound ``p_status`` where it may end in several; none where it stays put)."""
+        targets = self.rule.targets
+        if targets == set(self.rule.sources):
+            return self.changes()
+        status = next(iter(targets)).value if len(targets) == 1 else Bind.status
+        return {**self.changes(), "status": status}
 
-def _finished(status: Any) -> dict[str, Any]:
-    return {"status": status, "finished_at": Bind.now, "updated_at": Bind.now, **_RELEASE}
+
+_FINISHED = {"finished_at": Bind.now, "updated_at": Bind.now, **_RELEASE}
 
 
 def _claimed_reason(c: Any, _owner: Any) -> ColumnElement[str]:
@@ -122,7 +133,6 @@ SQL: Mapping[str, SqlTransition] = {
     "claim": SqlTransition(
         TRANSITIONS["claim"],
         lambda: {
-            "status": "running",
             "lease_owner": Bind.worker,
             "lease_expires_at": Bind.of("lease_expires_at"),
             "attempts": jobs.c.attempts + 1,
@@ -142,7 +152,7 @@ SQL: Mapping[str, SqlTransition] = {
     "finish": SqlTransition(
         TRANSITIONS["finish"],
         lambda: {
-            **_finished(bindparam("p_status", type_=String)),
+            **_FINISHED,
             "result": Bind.of("result"),
             "error": Bind.of("error"),
             "artifacts": Bind.of("artifacts"),
@@ -150,16 +160,10 @@ SQL: Mapping[str, SqlTransition] = {
             "progress": func.coalesce(Bind.of("progress"), jobs.c.progress),
         },
     ),
-    "fail": SqlTransition(
-        TRANSITIONS["fail"], lambda: {**_finished("failed"), "error": Bind.of("error")}
-    ),
-    "cancel": SqlTransition(
-        TRANSITIONS["cancel"], lambda: _finished("cancelled"), returns_row=True
-    ),
+    "fail": SqlTransition(TRANSITIONS["fail"], lambda: {**_FINISHED, "error": Bind.of("error")}),
+    "cancel": SqlTransition(TRANSITIONS["cancel"], lambda: _FINISHED, returns_row=True),
     "requeue": SqlTransition(
-        TRANSITIONS["requeue"],
-        lambda: {"status": "queued", "updated_at": Bind.now, **_RELEASE},
-        _requeued_reason,
+        TRANSITIONS["requeue"], lambda: {"updated_at": Bind.now, **_RELEASE}, _requeued_reason
     ),
 }
 
@@ -169,7 +173,8 @@ _SET_LATER = {"started_at", "finished_at", "lease_owner", "lease_expires_at", "r
 CREATE_COLUMNS = [c.name for c in jobs.c if c.name not in _SET_LATER]
 
 
-def create_statements(with_outbox: bool) -> list[Any]:
+@functools.cache
+def create_statements(with_outbox: bool) -> tuple[Any, ...]:
     # bind names differ from column names: SQLAlchemy reserves those for VALUES
     job = insert(jobs).values(**{name: Bind.of(name) for name in CREATE_COLUMNS})
     event = insert(job_events).values(
@@ -186,4 +191,4 @@ def create_statements(with_outbox: bool) -> list[Any]:
                 job_id=Bind.of("id"), created_at=Bind.of("created_at"), attempts=0
             )
         )
-    return statements
+    return tuple(statements)
