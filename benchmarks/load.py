@@ -197,6 +197,9 @@ def main() -> None:
             "QUANTRUN_API_WORKERS": os.environ.get("LOAD_API_WORKERS", "2"),
             # the limiter's bookkeeping runs on every request, but never refuses one here
             "QUANTRUN_RATE_REQUESTS_PER_SECOND": "1000000",
+            # the quota counts change with every submit and every finished job, but a
+            # burst's backlog stays under the active limit
+            "QUANTRUN_QUOTA_ACTIVE_JOBS": "1000000",
         },
     )
     try:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from quantrun.adapters.embedded.secrets import EnvSecrets
+from quantrun.domain.quota import JobQuota
 from quantrun.logging import configure_logging, get_logger
 from quantrun.ports import (
     ArtifactStore,
@@ -93,6 +94,13 @@ class Container:
     embedded_queue: EmbeddedQueue | None = None
     # gcp mode's outbox (its relay runs in the processes that publish).
     outbox: OutboxQueue | None = None
+
+    @property
+    def job_quota(self) -> JobQuota:
+        limits = self.settings.limits
+        return JobQuota(
+            active_jobs=limits.quota_active_jobs, jobs_per_day=limits.quota_jobs_per_day
+        )
 
     def start_relay(self) -> None:
         """gcp mode: publish this process's jobs (and sweep up orphans) in the background."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
 from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
 from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
+from quantrun.domain.quota import JobQuota
 from quantrun.domain.users import ApiKey, User
 
 
@@ -49,8 +50,14 @@ class JobStore(Protocol):
 
     def prefix_taken(self, prefix: str) -> bool: ...
 
-    def create_job(self, job: Job) -> Job:
-        """Insert a queued job; raises ``Conflict`` on a live duplicate idempotency key."""
+    def create_job(self, job: Job, quota: JobQuota = ...) -> Job:
+        """Insert a queued job counted toward its user's quota; raises ``Conflict`` on a
+        live duplicate idempotency key, ``QuotaExceeded`` when a quota is full (then
+        nothing is written)."""
+        ...
+
+    def quota_usage(self, user_id: str, *, now: datetime) -> tuple[int, int]:
+        """The user's jobs queued or running now, and submitted on ``now``'s UTC day."""
         ...
 
     def find_by_idempotency_key(self, user_id: str, key: str, since: datetime) -> Job | None: ...

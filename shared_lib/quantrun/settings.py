@@ -199,6 +199,20 @@ class LimitSettings(_Group):
     rate_burst: int = Field(
         100, ge=1, description="requests one user may make at once before the rate applies"
     )
+    quota_active_jobs: int = Field(
+        1000,
+        ge=1,
+        le=2**31 - 1,
+        description="jobs one user may have queued or running at once, across every API "
+        "instance; over it, 429 `quota_exceeded` with Retry-After",
+    )
+    quota_jobs_per_day: int = Field(
+        100_000,
+        ge=1,
+        le=2**31 - 1,
+        description="jobs one user may submit per UTC day, across every API instance (429 "
+        "`quota_exceeded`, Retry-After: the seconds to midnight UTC)",
+    )
 
 
 class WorkerSettings(_Group):

@@ -147,6 +147,24 @@ def test_a_user_over_the_request_rate_gets_429_with_retry_after(tmp_path: Path) 
         assert httpx.get(f"{limited.url}/v1/keys", headers=hasty).status_code == 200
 
 
+def test_a_user_over_a_job_quota_gets_429_quota_exceeded(tmp_path: Path) -> None:
+    """Jobs queued or running at once: 429 with the quota in the details and a
+    Retry-After; cancelling one makes room at once (the count comes from the store)."""
+    settings = Settings(data_dir=tmp_path, limits=LimitSettings(quota_active_jobs=2))
+    with running_api(settings, with_worker=False) as api:
+        key = create_key(api.container.store, "busy").key
+        with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {key}"}) as busy:
+            job = {"model": "black_scholes", "params": BS_PARAMS}
+            ids = [busy.post("/v1/jobs", json=job).json()["id"] for _ in range(2)]
+            refused = busy.post("/v1/jobs", json=job)
+            assert_error(refused, 429, "quota_exceeded")
+            assert refused.headers["retry-after"] == "10"
+            assert refused.json()["error"]["details"] == [{"quota": "active_jobs", "limit": 2}]
+            assert len(busy.get("/v1/jobs").json()["items"]) == 2
+            assert busy.post(f"/v1/jobs/{ids[0]}/cancel").status_code == 200
+            assert busy.post("/v1/jobs", json=job).status_code == 202
+
+
 def test_an_expired_key_is_401(api: RunningApi) -> None:
     soon = create_key(api.container.store, "brief", expires_at=utcnow() + timedelta(seconds=1))
     headers = {"Authorization": f"Bearer {soon.key}"}

@@ -23,6 +23,7 @@ from quantrun.domain.errors import (
     QuantRunError,
     TransientError,
 )
+from quantrun.domain.quota import QuotaExceeded
 from quantrun.logging import get_logger
 
 log = get_logger(__name__)
@@ -141,6 +142,14 @@ def install_error_handlers(app: FastAPI) -> None:
             status = 413
         elif isinstance(exc, TransientError):
             status = 503
+        elif isinstance(exc, QuotaExceeded):
+            return error_response(
+                429,
+                exc.code,
+                exc.message,
+                [{"quota": exc.quota, "limit": exc.limit}],
+                headers={"Retry-After": str(exc.retry_after)},
+            )
         elif not isinstance(exc, ModelInputError | UnknownModel | UnknownSymbol):
             status = 422
         details: list[dict[str, Any]] = []

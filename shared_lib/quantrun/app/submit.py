@@ -19,6 +19,7 @@ from quantrun.catalog import get_spec
 from quantrun.catalog.spec import ModelSpec
 from quantrun.domain.errors import Conflict, InputTooLarge, QuantRunError
 from quantrun.domain.jobs import Job, JobStatus
+from quantrun.domain.quota import JobQuota
 from quantrun.domain.users import User
 from quantrun.logging import get_logger
 from quantrun.ports import JobQueue, JobStore, PriceStore
@@ -115,11 +116,13 @@ def submit_job(
     now: datetime,
     max_cost: float = math.inf,
     max_params_bytes: int = 1024 * 1024,
+    quota: JobQuota = JobQuota(),
 ) -> tuple[Job, bool]:
     """Record and enqueue a job. Returns (job, created); created is False for a replay
     of an ``Idempotency-Key`` (raises ``Conflict`` when the replay's params differ), and
     ``InputTooLarge`` when its estimated cost is over ``max_cost`` or its params, as
-    stored, over ``max_params_bytes``."""
+    stored, over ``max_params_bytes``; ``QuotaExceeded`` when the user has ``quota``'s
+    jobs queued or running, or submitted today (a replay counts nothing)."""
     spec = resolve_spec(model)
     parsed = validate_params(spec, params, known)
     check_cost(spec, parsed, limit=max_cost, what="job")
@@ -148,7 +151,7 @@ def submit_job(
         params_hash=fingerprint,
     )
     try:
-        store.create_job(job)
+        store.create_job(job, quota)
     except Conflict:
         assert idempotency_key is not None  # the only unique key a new job can collide on
         existing = store.find_by_idempotency_key(user.id, idempotency_key, now - IDEMPOTENCY_WINDOW)

@@ -68,6 +68,12 @@ class Transition:
     # renewing a lease records no event at all
     records_event: bool = True
 
+    @property
+    def ends_job(self) -> bool:
+        """Every state it ends in is final: the job no longer counts as active (queued
+        or running) toward its user's quota."""
+        return all(t.terminal for t in self.targets)
+
     def allows(self, status: JobStatus, lease: LeaseState = LeaseState.NONE) -> bool:
         rule = self.sources.get(status)
         if rule is None:

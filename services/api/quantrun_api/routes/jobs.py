@@ -64,6 +64,7 @@ def create_job(
         now=utcnow(),
         max_cost=container.settings.limits.job_max_cost,
         max_params_bytes=container.settings.limits.max_params_bytes,
+        quota=container.job_quota,
     )
     return job_response(job, status_code=202 if created else 200)
 

@@ -1,5 +1,6 @@
-"""``JobStore`` on SQLAlchemy Core: users and API keys, job rows and queries, and the
-guarded state transitions of ``transitions.py`` (the dialect's runner chosen once).
+"""``JobStore`` on SQLAlchemy Core: job rows and queries (users and API keys in
+``user_rows.py``), the quota counts, and the guarded state transitions of
+``transitions.py`` (the dialect's runner chosen once).
 
 With ``outbox=True`` (gcp mode) a job's outbox row commits with the transition that
 makes it queued (submit, requeue), so a crash between the commit and the publish never
@@ -9,26 +10,24 @@ PostgreSQL, no BEGIN/COMMIT).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, or_, select, text, update
+from sqlalchemy import Engine, and_, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from quantrun.adapters.sql.rows import (
     decode_cursor,
     encode_cursor,
-    key_query,
-    to_api_key,
     to_event,
     to_job,
 )
 from quantrun.adapters.sql.runners import runner_for
-from quantrun.adapters.sql.schema import api_keys, job_events, jobs, users
+from quantrun.adapters.sql.schema import job_events, job_quotas, jobs
 from quantrun.adapters.sql.transitions import CREATE_COLUMNS, SQL
+from quantrun.adapters.sql.user_rows import UserRows
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import Conflict
@@ -43,98 +42,20 @@ from quantrun.domain.jobs import (
     JobStatus,
     unclaimed_outcome,
 )
-from quantrun.domain.users import ApiKey, User
+from quantrun.domain.quota import JobQuota, QuotaExceeded
 
 
-class SqlJobStore:
+class SqlJobStore(UserRows):
     def __init__(self, engine: Engine, *, outbox: bool = False) -> None:
-        self._engine = engine
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        super().__init__(engine)
         self._transitions = runner_for(engine, outbox=outbox)
 
     def ping(self) -> None:
         with self._autocommit.connect() as conn:
             conn.execute(text("SELECT 1"))
 
-    def get_or_create_user(self, name: str) -> User:
-        found = self.find_user(name)
-        if found is not None:
-            return found
-        user = User(id=str(uuid.uuid4()), name=name)
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(users).values(id=user.id, name=name, created_at=utcnow()))
-        except IntegrityError:  # created concurrently: the winner's row
-            found = self.find_user(name)
-            assert found is not None
-            return found
-        return user
-
-    def find_user(self, name: str) -> User | None:
-        with self._autocommit.connect() as conn:
-            row = conn.execute(select(users.c.id, users.c.name).where(users.c.name == name)).first()
-        return User(id=row.id, name=row.name) if row else None
-
-    def add_api_key(
-        self, user_id: str, key_hash: str, prefix: str, *, expires_at: datetime | None = None
-    ) -> None:
-        with self._engine.begin() as conn:
-            exists = conn.execute(
-                select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
-            ).first()
-            if exists is None:
-                conn.execute(
-                    insert(api_keys).values(
-                        key_hash=key_hash,
-                        prefix=prefix,
-                        user_id=user_id,
-                        created_at=utcnow(),
-                        expires_at=expires_at,
-                    )
-                )
-            elif exists.user_id != user_id:
-                raise Conflict("this API key already belongs to another user")
-
-    def api_key(self, key_hash: str) -> ApiKey | None:
-        with self._autocommit.connect() as conn:
-            row = conn.execute(key_query().where(api_keys.c.key_hash == key_hash)).first()
-        return to_api_key(row) if row else None
-
-    def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
-        query = key_query().order_by(api_keys.c.created_at.desc(), api_keys.c.prefix)
-        if user_id is not None:
-            query = query.where(api_keys.c.user_id == user_id)
-        with self._autocommit.connect() as conn:
-            return [to_api_key(r) for r in conn.execute(query)]
-
-    def revoke_api_keys(self, prefix: str, *, now: datetime, user_id: str | None = None) -> int:
-        query = update(api_keys).where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
-        if user_id is not None:
-            query = query.where(api_keys.c.user_id == user_id)
-        with self._autocommit.connect() as conn:
-            return int(conn.execute(query.values(revoked_at=now)).rowcount)
-
-    def touch_api_key(self, key_hash: str, *, now: datetime, unless_since: datetime) -> None:
-        with self._autocommit.connect() as conn:
-            conn.execute(
-                update(api_keys)
-                .where(
-                    api_keys.c.key_hash == key_hash,
-                    or_(
-                        api_keys.c.last_used_at.is_(None),
-                        api_keys.c.last_used_at < unless_since,
-                    ),
-                )
-                .values(last_used_at=now)
-            )
-
-    def prefix_taken(self, prefix: str) -> bool:
-        with self._autocommit.connect() as conn:
-            found = conn.execute(select(api_keys.c.prefix).where(api_keys.c.prefix == prefix))
-            return found.first() is not None
-
     # -- jobs -----------------------------------------------------------------
-    def create_job(self, job: Job) -> Job:
+    def create_job(self, job: Job, quota: JobQuota = JobQuota()) -> Job:
         values: dict[str, Any] = {
             **{name: getattr(job, name, None) for name in CREATE_COLUMNS},
             "status": INITIAL_STATUS.value,
@@ -143,11 +64,37 @@ class SqlJobStore:
             "attempts": 0,
             "artifacts": [],
         }
+        given = {f"p_{k}": v for k, v in values.items()}
+        given.update(
+            p_day=job.created_at.astimezone(UTC).date(),
+            p_max_active=quota.active_jobs,
+            p_max_per_day=quota.jobs_per_day,
+        )
         try:
-            self._transitions.create({f"p_{k}": v for k, v in values.items()})
+            created = self._transitions.create(given)
         except IntegrityError as exc:
             raise Conflict("a job with this Idempotency-Key already exists") from exc
+        if not created:
+            raise self._quota_exceeded(job.user_id, quota, job.created_at)
         return job
+
+    def _quota_exceeded(self, user_id: str, quota: JobQuota, now: datetime) -> QuotaExceeded:
+        """Which quota refused the job (the active count is the one a retry can clear)."""
+        with self._autocommit.connect() as conn:
+            row = conn.execute(
+                select(job_quotas.c.active).where(job_quotas.c.user_id == user_id)
+            ).first()
+        if row is not None and row.active >= quota.active_jobs:
+            return QuotaExceeded("active_jobs", limit=quota.active_jobs, now=now)
+        return QuotaExceeded("jobs_per_day", limit=quota.jobs_per_day, now=now)
+
+    def quota_usage(self, user_id: str, *, now: datetime) -> tuple[int, int]:
+        """The user's (active jobs, jobs submitted on ``now``'s UTC day)."""
+        with self._autocommit.connect() as conn:
+            row = conn.execute(select(job_quotas).where(job_quotas.c.user_id == user_id)).first()
+        if row is None:
+            return 0, 0
+        return row.active, row.submitted if row.day == now.astimezone(UTC).date() else 0
 
     def find_by_idempotency_key(self, user_id: str, key: str, since: datetime) -> Job | None:
         with self._engine.begin() as conn:

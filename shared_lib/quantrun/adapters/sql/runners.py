@@ -8,17 +8,23 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Integer, String, insert, literal, select, update
+from sqlalchemy import Engine, Integer, String, cast, exists, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from quantrun.adapters.sql.schema import job_events, jobs, outbox
 from quantrun.adapters.sql.transitions import (
+    CREATE_COLUMNS,
     EVENT_COLUMNS,
     OUTBOX_COLUMNS,
     SQL,
     Bind,
+    counted_submit,
     create_statements,
     guard,
+    released_quota,
 )
+from quantrun.domain.jobs import INITIAL_STATUS
 
 # a writer that keeps moving the job between our read and our write (SQLite)
 RACE_RETRIES = 5
@@ -29,8 +35,9 @@ class TransitionRunner(Protocol):
         """The moved row (its columns and ``from_status``), or None when nothing moved."""
         ...
 
-    def create(self, params: dict[str, Any]) -> None:
-        """Insert a new job, its ``submitted`` event and (with the outbox) its outbox row."""
+    def create(self, params: dict[str, Any]) -> bool:
+        """Count a new job toward its user's quotas and insert it, its ``submitted`` event
+        and (with the outbox) its outbox row; False (nothing written) when a quota is full."""
         ...
 
 
@@ -46,9 +53,9 @@ class PostgresRunner:
             row = conn.execute(pg_statement(name, self._outbox), params).first()
         return dict(row._mapping) if row is not None else None
 
-    def create(self, params: dict[str, Any]) -> None:
+    def create(self, params: dict[str, Any]) -> bool:
         with self._autocommit.connect() as conn:
-            conn.execute(pg_create_statement(self._outbox), params)
+            return conn.execute(pg_create_statement(self._outbox), params).first() is not None
 
 
 @functools.cache
@@ -91,16 +98,39 @@ def pg_statement(name: str, with_outbox: bool) -> Any:
     if with_outbox and rule.enqueues:
         row = select(moved.c.id, Bind.now, literal(0, Integer))
         statement = statement.add_cte(insert(outbox).from_select(OUTBOX_COLUMNS, row).cte("queued"))
+    if rule.ends_job:
+        user = select(moved.c.user_id).scalar_subquery()
+        statement = statement.add_cte(released_quota(user).cte("released"))
     return statement
 
 
 @functools.cache
 def pg_create_statement(with_outbox: bool) -> Any:
-    first, *rest = create_statements(with_outbox)
-    new_job = first.returning(jobs.c.id).cte("new_job")
-    statement = select(new_job.c.id)
-    for i, other in enumerate(rest):
-        statement = statement.add_cte(other.cte(f"new_row_{i}"))
+    """The quota upsert, and the job with its event (and outbox row) only if it counted
+    the job: one statement. Without it no row comes back."""
+    counted = counted_submit(pg_insert).cte("counted")
+    # typed: in INSERT ... SELECT a parameter takes no type from its column
+    values = [cast(Bind.of(name), jobs.c[name].type) for name in CREATE_COLUMNS]
+    new_job = (
+        insert(jobs)
+        .from_select(CREATE_COLUMNS, select(*values).where(exists(select(counted.c.user_id))))
+        .returning(jobs.c.id, jobs.c.created_at)
+        .cte("new_job")
+    )
+    event = select(
+        new_job.c.id,
+        new_job.c.created_at,
+        literal(None, String),
+        literal(INITIAL_STATUS.value, String),
+        literal("submitted", String),
+    )
+    statement = select(new_job.c.id).add_cte(
+        insert(job_events).from_select(EVENT_COLUMNS, event).cte("new_event")
+    )
+    if with_outbox:
+        row = select(new_job.c.id, new_job.c.created_at, literal(0, Integer))
+        queued = insert(outbox).from_select(OUTBOX_COLUMNS, row)
+        statement = statement.add_cte(queued.cte("new_outbox_row"))
     return statement
 
 
@@ -110,6 +140,7 @@ class SqliteStatements:
     update: Any
     event: Any
     outbox: Any
+    release: Any
 
 
 @functools.cache
@@ -129,6 +160,9 @@ def sqlite_statements(name: str) -> SqliteStatements:
         event=insert(job_events).from_select(EVENT_COLUMNS, event),
         outbox=insert(outbox).from_select(
             OUTBOX_COLUMNS, select(Bind.job_id, Bind.now, literal(0, Integer))
+        ),
+        release=released_quota(
+            select(jobs.c.user_id).where(jobs.c.id == Bind.job_id).scalar_subquery()
         ),
     )
 
@@ -158,13 +192,23 @@ class SqliteRunner:
                     conn.execute(s.event, given)
                 if self._outbox and rule.enqueues:
                     conn.execute(s.outbox, given)
+                if rule.ends_job:
+                    conn.execute(s.release, given)
                 return moved
         return None
 
-    def create(self, params: dict[str, Any]) -> None:
+    def create(self, params: dict[str, Any]) -> bool:
         with self._engine.begin() as conn:
+            if conn.execute(_sqlite_counted(), params).first() is None:
+                return False
             for statement in create_statements(self._outbox):
                 conn.execute(statement, params)
+        return True
+
+
+@functools.cache
+def _sqlite_counted() -> Any:
+    return counted_submit(sqlite_insert)
 
 
 def runner_for(engine: Engine, *, outbox: bool) -> TransitionRunner:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -89,6 +90,17 @@ jobs = Table(
     UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_idempotency_key"),
     Index("ix_jobs_user_created", "user_id", "created_at", "id"),
     Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+)
+
+# Per user: jobs queued or running now, and jobs submitted on ``day`` (UTC). Changed by
+# the statements that create a job or end it, so the counts are exact (CONTRACT 5.1).
+job_quotas = Table(
+    "job_quotas",
+    metadata,
+    Column("user_id", String(36), ForeignKey("users.id"), primary_key=True),
+    Column("active", Integer, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("submitted", Integer, nullable=False),
 )
 
 job_events = Table(

@@ -13,6 +13,11 @@ statements:
   inserts as statements in one transaction; the UPDATE also requires the state it read,
   so a writer that moved the job in between makes it look again, never lose an update.
 
+A transition that ends a job (``Transition.ends_job``) also takes it off its user's
+active count in ``job_quotas``, and creating a job adds to the counts only within the
+quota (an upsert whose guard is the limits), in the same statement or transaction: the
+counts are exact on any number of instances.
+
 Either way a transition the table does not allow updates no row, and the runner
 returns None. Statements are built once with bound parameters (``p_*``): building a
 CTE costs more CPU than running it. The runners are in ``runners.py``.
@@ -27,18 +32,21 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     String,
     and_,
     bindparam,
+    case,
     cast,
     func,
     insert,
     literal,
     or_,
+    update,
 )
 
-from quantrun.adapters.sql.schema import UTCDateTime, job_events, jobs, outbox
+from quantrun.adapters.sql.schema import UTCDateTime, job_events, job_quotas, jobs, outbox
 from quantrun.domain.jobs import INITIAL_STATUS, TRANSITIONS, LeaseRule, Transition
 
 EVENT_COLUMNS = ["job_id", "at", "from_status", "to_status", "reason"]
@@ -58,6 +66,9 @@ class Bind:
     status = bindparam("p_status", type_=String)
     previous = bindparam("p_previous", type_=String)
     previous_owner = bindparam("p_previous_owner", type_=String)
+    day = bindparam("p_day", type_=Date)
+    max_active = bindparam("p_max_active", type_=Integer)
+    max_per_day = bindparam("p_max_per_day", type_=Integer)
 
     @staticmethod
     def of(column: str) -> Any:
@@ -98,7 +109,7 @@ class SqlTransition:
     returns_row: bool = False
 
     def columns(self) -> list[Any]:
-        return list(jobs.c) if self.returns_row else [jobs.c.id, jobs.c.status]
+        return list(jobs.c) if self.returns_row else [jobs.c.id, jobs.c.status, jobs.c.user_id]
 
     def values(self) -> dict[str, Any]:
         """The SET clause: the changes, and the status the table says the job ends in (a
@@ -166,6 +177,36 @@ SQL: Mapping[str, SqlTransition] = {
         TRANSITIONS["requeue"], lambda: {"updated_at": Bind.now, **_RELEASE}, _requeued_reason
     ),
 }
+
+
+def released_quota(user_id: Any) -> Any:
+    """The ended job's user has one active job fewer."""
+    active = job_quotas.c.active
+    return (
+        update(job_quotas)
+        .where(job_quotas.c.user_id == user_id)
+        .values(active=case((active > 0, active - 1), else_=0))
+    )
+
+
+def counted_submit(dialect_insert: Callable[[Any], Any]) -> Any:
+    """Count a new job for its user (``p_user_id``) if both quotas allow it: returns the
+    user's id, or no row when a quota is full. A new UTC day (``p_day``) starts the day's
+    count again. ``dialect_insert`` is PostgreSQL's or SQLite's ``insert`` (upserts)."""
+    q = job_quotas.c
+    first = dialect_insert(job_quotas).values(
+        user_id=Bind.of("user_id"), active=1, day=Bind.day, submitted=1
+    )
+    same_day = q.day == first.excluded.day
+    return first.on_conflict_do_update(
+        index_elements=[q.user_id],
+        set_={
+            "active": q.active + 1,
+            "submitted": case((same_day, q.submitted + 1), else_=1),
+            "day": first.excluded.day,
+        },
+        where=and_(q.active < Bind.max_active, or_(~same_day, q.submitted < Bind.max_per_day)),
+    ).returning(q.user_id)
 
 
 # columns a new job leaves NULL until it runs

@@ -1,0 +1,98 @@
+"""Users and their API keys: the ``JobStore`` methods that read and write them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from quantrun.adapters.sql.rows import key_query, to_api_key
+from quantrun.adapters.sql.schema import api_keys, users
+from quantrun.clock import utcnow
+from quantrun.domain.errors import Conflict
+from quantrun.domain.users import ApiKey, User
+
+
+class UserRows:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def get_or_create_user(self, name: str) -> User:
+        found = self.find_user(name)
+        if found is not None:
+            return found
+        user = User(id=str(uuid.uuid4()), name=name)
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(users).values(id=user.id, name=name, created_at=utcnow()))
+        except IntegrityError:  # created concurrently: the winner's row
+            found = self.find_user(name)
+            assert found is not None
+            return found
+        return user
+
+    def find_user(self, name: str) -> User | None:
+        with self._autocommit.connect() as conn:
+            row = conn.execute(select(users.c.id, users.c.name).where(users.c.name == name)).first()
+        return User(id=row.id, name=row.name) if row else None
+
+    def add_api_key(
+        self, user_id: str, key_hash: str, prefix: str, *, expires_at: datetime | None = None
+    ) -> None:
+        with self._engine.begin() as conn:
+            exists = conn.execute(
+                select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(api_keys).values(
+                        key_hash=key_hash,
+                        prefix=prefix,
+                        user_id=user_id,
+                        created_at=utcnow(),
+                        expires_at=expires_at,
+                    )
+                )
+            elif exists.user_id != user_id:
+                raise Conflict("this API key already belongs to another user")
+
+    def api_key(self, key_hash: str) -> ApiKey | None:
+        with self._autocommit.connect() as conn:
+            row = conn.execute(key_query().where(api_keys.c.key_hash == key_hash)).first()
+        return to_api_key(row) if row else None
+
+    def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
+        query = key_query().order_by(api_keys.c.created_at.desc(), api_keys.c.prefix)
+        if user_id is not None:
+            query = query.where(api_keys.c.user_id == user_id)
+        with self._autocommit.connect() as conn:
+            return [to_api_key(r) for r in conn.execute(query)]
+
+    def revoke_api_keys(self, prefix: str, *, now: datetime, user_id: str | None = None) -> int:
+        query = update(api_keys).where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
+        if user_id is not None:
+            query = query.where(api_keys.c.user_id == user_id)
+        with self._autocommit.connect() as conn:
+            return int(conn.execute(query.values(revoked_at=now)).rowcount)
+
+    def touch_api_key(self, key_hash: str, *, now: datetime, unless_since: datetime) -> None:
+        with self._autocommit.connect() as conn:
+            conn.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.key_hash == key_hash,
+                    or_(
+                        api_keys.c.last_used_at.is_(None),
+                        api_keys.c.last_used_at < unless_since,
+                    ),
+                )
+                .values(last_used_at=now)
+            )
+
+    def prefix_taken(self, prefix: str) -> bool:
+        with self._autocommit.connect() as conn:
+            found = conn.execute(select(api_keys.c.prefix).where(api_keys.c.prefix == prefix))
+            return found.first() is not None

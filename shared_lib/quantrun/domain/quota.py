@@ -1,0 +1,44 @@
+"""Per-user job quotas (CONTRACT 5.1): jobs queued or running at once, and jobs
+submitted per UTC day. The job store keeps the counts beside the jobs and changes them
+in the same statements that create or finish a job, so they are exact across every API
+instance; a refused submit answers 429 ``quota_exceeded`` with ``Retry-After``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from quantrun.domain.errors import QuantRunError
+
+# no limit (a count never reaches it)
+UNLIMITED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class JobQuota:
+    active_jobs: int = UNLIMITED
+    jobs_per_day: int = UNLIMITED
+
+
+class QuotaExceeded(QuantRunError):
+    """A submit over one of the user's job quotas."""
+
+    code = "quota_exceeded"
+    # a running job may finish any moment: ask the client to look again soon
+    ACTIVE_RETRY_SECONDS = 10
+
+    def __init__(self, quota: str, *, limit: int, now: datetime) -> None:
+        if quota == "active_jobs":
+            message = (
+                f"you have {limit} jobs queued or running, the most a user may have at once; "
+                "submit again when one finishes"
+            )
+            retry = float(self.ACTIVE_RETRY_SECONDS)
+        else:
+            message = f"you have submitted {limit} jobs today (UTC), the most a user may per day"
+            midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+            retry = (midnight.replace(tzinfo=now.tzinfo) - now).total_seconds()
+        super().__init__(message)
+        self.quota, self.limit = quota, limit
+        self.retry_after = max(1, math.ceil(retry))
