@@ -150,6 +150,8 @@ def _worker_config(settings: Settings) -> WorkerConfig:
         # how long a queued job may wait before the sweep publishes it again
         queued_grace_seconds=max(10 * lease, 60.0),
         max_cost=settings.limits.job_max_cost,
+        max_result_values=settings.limits.job_max_result_values,
+        inline_values=settings.limits.result_inline_values,
     )
 
 

@@ -185,6 +185,18 @@ class LimitSettings(_Group):
         description="largest estimated cost of a job, checked at submit and again before it "
         "runs (413 `input_too_large` with the estimate and the limit)",
     )
+    result_inline_values: int = Field(
+        100_000,
+        ge=1000,
+        description="array values a result keeps in its JSON: a synchronous run over it is "
+        "refused (413), a job writes its arrays to `values.parquet` and keeps a summary",
+    )
+    job_max_result_values: float = Field(
+        2e7,
+        gt=0,
+        description="array values a job's result may hold (in `values.parquet`), checked at "
+        "submit and before it runs (413 `input_too_large`)",
+    )
     max_params_bytes: int = Field(
         1024 * 1024,
         ge=1024,

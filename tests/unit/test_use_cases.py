@@ -357,3 +357,25 @@ def test_the_cost_limit_holds_at_submit_and_again_before_a_job_runs(world: World
     assert failed is not None and failed.status == JobStatus.FAILED
     assert failed.error is not None and failed.error.code == "input_too_large"
     assert "estimated cost 3 exceeds the job limit 2" in failed.error.message
+
+
+def test_a_job_past_the_inline_budget_stores_values_parquet(world: World) -> None:
+    """The worker passes its budget to the model and stores the file it makes; the
+    job's JSON result names it and keeps the summary."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    params = {**BS, "strike": [float(k) for k in range(50, 251)]}  # 201 options x 6 values
+    job, _ = world.submit("black_scholes", params)
+    small = WorkerConfig(worker_id="w1", lease_seconds=5, max_attempts=3, inline_values=1000)
+    assert world.run(job.id, small) == RunOutcome.DONE
+    done = world.store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED and done.result is not None
+    assert done.result["values"]["artifact"] == "values.parquet"
+    assert [a.name for a in done.artifacts] == ["values.parquet"]
+    stored = world.artifacts.get(job.id, "values.parquet")
+    assert stored is not None
+    table = pq.read_table(io.BytesIO(stored.data))
+    assert table.num_rows == 201 and table.column_names[:2] == ["strike", "price"]
+    assert done.result["summary"]["price"]["max"] == pytest.approx(max(table["price"].to_pylist()))

@@ -112,7 +112,7 @@ def run_job(
     try:
         params = spec.params.model_validate(job.params)
         # again here: the limit may have been lowered since the job was queued
-        check_cost(spec, params, limit=cfg.max_cost, what="job")
+        check_cost(spec, params, limit=cfg.max_cost, what="job", max_values=cfg.max_result_values)
     except ValidationError as exc:
         return _fail(store, job, cfg, "invalid_params", str(exc), fields)
     except InputTooLarge as exc:
@@ -128,6 +128,7 @@ def run_job(
                     load_prices=prices.load_close,
                     checkpoint=lease.checkpoint,
                     threads=_cpu_count(),
+                    inline_values=cfg.inline_values,
                 ),
             )
             refs = _store_artifacts(artifacts, job.id, output)

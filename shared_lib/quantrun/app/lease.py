@@ -31,8 +31,11 @@ class WorkerConfig:
     max_attempts: int = 3
     # a queued job waiting longer than this is published again (its message may be lost)
     queued_grace_seconds: float = 300.0
-    # the job cost limit, checked again before a job runs
+    # the job limits, checked again before a job runs
     max_cost: float = math.inf
+    max_result_values: float = math.inf
+    # array values a result keeps in its JSON (beyond: an artifact)
+    inline_values: int = 100_000
 
 
 class Lease:

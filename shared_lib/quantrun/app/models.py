@@ -39,14 +39,16 @@ def run_sync(
     known: KnownSymbols,
     load_prices: Callable[[Sequence[str], date, date], PriceMatrix],
     max_cost: float,
+    max_values: int,
 ) -> dict[str, Any]:
-    """Run a model in the request (no job, no charts) when its input is small enough;
-    the result as JSON (no NaN)."""
+    """Run a model in the request (no job, no charts) when its input is small enough and
+    its result has at most ``max_values`` array values; the result as JSON (no NaN)."""
     spec = get_spec(model)
     if spec is None:
         raise NotFound(f"unknown model {model!r}; GET /v1/models lists them", code="unknown_model")
     parsed = validate_params(spec, params, known)
-    check_cost(spec, parsed, limit=max_cost, what="synchronous")
-    output = spec.run(parsed, RunContext(load_prices=load_prices, charts=False))
+    check_cost(spec, parsed, limit=max_cost, what="synchronous", max_values=max_values)
+    context = RunContext(load_prices=load_prices, charts=False, inline_values=max_values)
+    output = spec.run(parsed, context)
     result: dict[str, Any] = json_safe(output.result)
     return result

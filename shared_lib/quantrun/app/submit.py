@@ -115,17 +115,19 @@ def submit_job(
     idempotency_key: str | None,
     now: datetime,
     max_cost: float = math.inf,
+    max_result_values: float = math.inf,
     max_params_bytes: int = 1024 * 1024,
     quota: JobQuota = JobQuota(),
 ) -> tuple[Job, bool]:
     """Record and enqueue a job. Returns (job, created); created is False for a replay
     of an ``Idempotency-Key`` (raises ``Conflict`` when the replay's params differ), and
-    ``InputTooLarge`` when its estimated cost is over ``max_cost`` or its params, as
+    ``InputTooLarge`` when its estimated cost is over ``max_cost``, its result's array
+    values over ``max_result_values``, or its params, as
     stored, over ``max_params_bytes``; ``QuotaExceeded`` when the user has ``quota``'s
     jobs queued or running, or submitted today (a replay counts nothing)."""
     spec = resolve_spec(model)
     parsed = validate_params(spec, params, known)
-    check_cost(spec, parsed, limit=max_cost, what="job")
+    check_cost(spec, parsed, limit=max_cost, what="job", max_values=max_result_values)
     stored_params = parsed.model_dump(mode="json")
     canonical = _canonical(model, stored_params)
     if len(canonical) > max_params_bytes:  # a job row is not a file store

@@ -1,13 +1,18 @@
-"""``black_scholes``: European option prices and Greeks (``quantrun.models.options``)."""
+"""``black_scholes``: European option prices and Greeks (``quantrun.models.options``).
+
+Up to the inline budget the result holds the arrays; past it (jobs only) they go to
+``values.parquet`` with a summary (``option_arrays.py``)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from quantrun.catalog.fields import Params, broadcast_error, element_count, numeric
+from quantrun.catalog.option_arrays import ValuesTable, broadcast_shape, chunks, varying
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.models.options import black_scholes
 
@@ -43,40 +48,63 @@ class BlackScholesParams(Params):
         }
 
 
-def _out(x: np.ndarray, scalar: bool) -> float | list[Any]:
-    return float(x) if scalar else x.tolist()
+GREEKS = ("delta", "gamma", "vega", "theta", "rho")
+CONVENTIONS = {"vega": "per 1.00 vol", "theta": "per year", "rho": "per 1.00 rate"}
+
+
+def _outputs(p: BlackScholesParams) -> list[str]:
+    return ["price", *GREEKS] if p.greeks else ["price"]
+
+
+def _priced(p: BlackScholesParams, arrays: dict[str, Any], threads: int) -> dict[str, np.ndarray]:
+    res = black_scholes(
+        np.asarray(arrays["type"]) == "call",
+        arrays["spot"],
+        arrays["strike"],
+        arrays["maturity"],
+        arrays["rate"],
+        arrays["volatility"],
+        arrays["dividend_yield"],
+        greeks=p.greeks,
+        threads=threads,
+    )
+    return {name: getattr(res, name) for name in _outputs(p)}
 
 
 def run(p: BlackScholesParams, ctx: RunContext) -> ModelOutput:
     arrays = p._arrays()
-    scalar = all(np.ndim(v) == 0 for v in arrays.values())
-    res = black_scholes(
-        np.asarray(p.type) == "call",
-        p.spot,
-        p.strike,
-        p.maturity,
-        p.rate,
-        p.volatility,
-        p.dividend_yield,
-        greeks=p.greeks,
-        threads=ctx.threads,
-    )
+    shape = broadcast_shape(arrays)
+    if math.prod(shape) * len(_outputs(p)) > ctx.inline_values:
+        return _run_to_artifact(p, arrays, shape, ctx)
+    priced = _priced(p, arrays, ctx.threads)
     ctx.checkpoint(1.0)
-    result: dict[str, Any] = {"price": _out(res.price, scalar)}
-    if p.greeks:
-        for name in ("delta", "gamma", "vega", "theta", "rho"):
-            result[name] = _out(getattr(res, name), scalar)
-    result["conventions"] = {"vega": "per 1.00 vol", "theta": "per year", "rho": "per 1.00 rate"}
+    result: dict[str, Any] = {
+        name: float(values) if not shape else values.tolist() for name, values in priced.items()
+    }
+    result["conventions"] = CONVENTIONS
     return ModelOutput(result=result)
+
+
+def _run_to_artifact(
+    p: BlackScholesParams, arrays: dict[str, Any], shape: tuple[int, ...], ctx: RunContext
+) -> ModelOutput:
+    table, inputs = ValuesTable(shape), varying(arrays)
+    for done, chunk in chunks(arrays, shape):
+        table.add({**{name: chunk[name] for name in inputs}, **_priced(p, chunk, ctx.threads)})
+        ctx.checkpoint(done)
+    result, artifact = table.finish(_outputs(p))
+    return ModelOutput(result={**result, "conventions": CONVENTIONS}, artifacts=[artifact])
 
 
 SPEC = ModelSpec(
     name="black_scholes",
     description="Black-Scholes-Merton price and analytic Greeks of European options "
-    "with a continuous dividend yield; vectorised over arrays.",
+    "with a continuous dividend yield; vectorised over arrays (a job's large arrays go to "
+    "values.parquet, with a summary in the result).",
     params=BlackScholesParams,
     run=run,
     cost=lambda p: float(element_count(*p._arrays().values())),
+    result_values=lambda p: float(element_count(*p._arrays().values())) * len(_outputs(p)),
     example={
         "type": "call",
         "spot": 42,

@@ -1,14 +1,17 @@
 """``implied_volatility``: BSM implied volatility with a status per option
-(``quantrun.models.implied_vol``)."""
+(``quantrun.models.implied_vol``). Past the inline budget (jobs only) the vols and
+statuses go to ``values.parquet`` with a summary (``option_arrays.py``)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from quantrun.catalog.fields import Params, broadcast_error, element_count, numeric
+from quantrun.catalog.option_arrays import ValuesTable, broadcast_shape, chunks, varying
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.models.implied_vol import STATUS_NAMES, implied_volatility
 
@@ -43,39 +46,84 @@ class ImpliedVolParams(Params):
         }
 
 
-def run(p: ImpliedVolParams, ctx: RunContext) -> ModelOutput:
-    scalar = all(np.ndim(v) == 0 for v in p.arrays().values())
+def _solved(arrays: dict[str, Any], threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vol, NaN where not solved; status codes)."""
     res = implied_volatility(
-        np.asarray(p.type) == "call",
-        p.price,
-        p.spot,
-        p.strike,
-        p.maturity,
-        p.rate,
-        p.dividend_yield,
-        threads=ctx.threads,
+        np.asarray(arrays["type"]) == "call",
+        arrays["price"],
+        arrays["spot"],
+        arrays["strike"],
+        arrays["maturity"],
+        arrays["rate"],
+        arrays["dividend_yield"],
+        threads=threads,
     )
+    return np.where(res.status == 0, res.vol, np.nan), np.asarray(res.status)
+
+
+def _counts(status: np.ndarray) -> dict[str, int]:
+    found = np.bincount(status.ravel(), minlength=len(STATUS_NAMES))
+    return {name: int(found[i]) for i, name in enumerate(STATUS_NAMES)}
+
+
+def run(p: ImpliedVolParams, ctx: RunContext) -> ModelOutput:
+    arrays = p.arrays()
+    shape = broadcast_shape(arrays)
+    if math.prod(shape) * 2 > ctx.inline_values:
+        return _run_to_artifact(arrays, shape, ctx)
+    vol, status = _solved(arrays, ctx.threads)
     ctx.checkpoint(1.0)
-    names = np.asarray(STATUS_NAMES, dtype=object)[res.status]
-    vol = np.where(res.status == 0, res.vol, np.nan).astype(object)
-    vol[res.status != 0] = None
-    counts = {name: int((res.status == i).sum()) for i, name in enumerate(STATUS_NAMES)}
-    if scalar:
+    names = np.asarray(STATUS_NAMES, dtype=object)[status]
+    vols = vol.astype(object)
+    vols[status != 0] = None
+    if not shape:
         return ModelOutput(
-            result={"implied_volatility": vol.item(), "status": names.item(), "counts": counts}
+            result={
+                "implied_volatility": vols.item(),
+                "status": names.item(),
+                "counts": _counts(status),
+            }
         )
     return ModelOutput(
-        result={"implied_volatility": vol.tolist(), "status": names.tolist(), "counts": counts}
+        result={
+            "implied_volatility": vols.tolist(),
+            "status": names.tolist(),
+            "counts": _counts(status),
+        }
     )
+
+
+def _run_to_artifact(
+    arrays: dict[str, Any], shape: tuple[int, ...], ctx: RunContext
+) -> ModelOutput:
+    table, inputs = ValuesTable(shape), varying(arrays)
+    counts = np.zeros(len(STATUS_NAMES), dtype=np.int64)
+    names = np.asarray(STATUS_NAMES)
+    for done, chunk in chunks(arrays, shape):
+        vol, status = _solved(chunk, ctx.threads)
+        counts += np.bincount(status, minlength=len(STATUS_NAMES))
+        table.add(
+            {
+                **{name: chunk[name] for name in inputs},
+                "implied_volatility": vol,
+                "status": names[status],
+            }
+        )
+        ctx.checkpoint(done)
+    result, artifact = table.finish(["implied_volatility"])
+    result["counts"] = {name: int(counts[i]) for i, name in enumerate(STATUS_NAMES)}
+    return ModelOutput(result=result, artifacts=[artifact])
 
 
 SPEC = ModelSpec(
     name="implied_volatility",
     description="Black-Scholes-Merton implied volatility, vectorised, with a status per "
-    "option (ok, below_intrinsic, above_max, no_convergence) instead of NaN.",
+    "option (ok, below_intrinsic, above_max, no_convergence) instead of NaN (a job's large "
+    "arrays go to values.parquet, with a summary in the result).",
     params=ImpliedVolParams,
     run=run,
     cost=lambda p: float(element_count(*p.arrays().values())) * 5,
+    result_values=lambda p: float(element_count(*p.arrays().values())) * 2,
     example={
         "type": ["call", "put"],
         "price": [4.76, 0.81],

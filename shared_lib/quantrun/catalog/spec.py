@@ -34,7 +34,8 @@ def _never_cancelled(_fraction: float) -> None:
 @dataclass(frozen=True)
 class RunContext:
     """What a model run may use: prices, a progress checkpoint, whether to draw charts,
-    how many threads its compiled kernels may split work over.
+    how many threads its compiled kernels may split work over, how many array values its
+    JSON result may hold (beyond that they go to an artifact: ``option_arrays.py``).
 
     ``checkpoint(fraction)`` records progress and raises ``JobCancelled`` when the job
     was cancelled (or its lease lost): call it between chunks of work.
@@ -44,6 +45,7 @@ class RunContext:
     checkpoint: Callable[[float], None] = _never_cancelled
     charts: bool = True
     threads: int = 1
+    inline_values: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class ModelSpec(Generic[P]):
     artifacts: tuple[str, ...] = ()
     # Size of an input in the model's own units, compared with the sync-run limit.
     cost: Callable[[P], float] = lambda _p: 1.0
+    # Array values the result holds (compared with the result limits), beyond a few
+    # scalars and the rows of small tables.
+    result_values: Callable[[P], float] = lambda _p: 0.0
     # Symbols the params name, checked against the price store at submit time.
     symbols: Callable[[P], list[str]] = lambda _p: []
     # Params that run on the bundled sample data (shown by GET /v1/models, used in tests).

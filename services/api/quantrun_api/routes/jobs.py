@@ -63,6 +63,7 @@ def create_job(
         idempotency_key=idempotency_key,
         now=utcnow(),
         max_cost=container.settings.limits.job_max_cost,
+        max_result_values=container.settings.limits.job_max_result_values,
         max_params_bytes=container.settings.limits.max_params_bytes,
         quota=container.job_quota,
     )

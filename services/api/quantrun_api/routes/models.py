@@ -36,4 +36,5 @@ def run_model(
         known=container.known_symbols,
         load_prices=container.prices.load_close,
         max_cost=container.settings.limits.sync_max_cost,
+        max_values=container.settings.limits.result_inline_values,
     )
