@@ -70,7 +70,11 @@ class JobStore(Protocol):
         model: str | None,
         limit: int,
         cursor: str | None,
-    ) -> JobPage: ...
+        with_payload: bool = True,
+    ) -> JobPage:
+        """Newest first; ``with_payload=False`` leaves params and result unread (empty)."""
+        ...
+
     def events(self, job_id: str) -> list[JobEvent]: ...
 
     def claim(

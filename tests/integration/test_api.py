@@ -470,6 +470,22 @@ def test_list_pagination_and_filters(api: RunningApi) -> None:
             "/v1/jobs", params={"status": "succeeded", "model": "black_scholes"}
         ).json()
         assert len(page["items"]) == 5
+        assert all(set(item) == JOB_FIELDS and item["result"] for item in page["items"])
+
+
+def test_a_list_returns_only_the_fields_asked_for(api: RunningApi) -> None:
+    """``fields=`` leaves the result and params out of a list (and the store does not
+    read them); ``id`` is always there; an unknown field is a 422 naming it."""
+    with _client(api, "fields") as client:
+        job = client.post("/v1/jobs", json={"model": "black_scholes", "params": BS_PARAMS})
+        done = wait_for_job(client, job.json()["id"])
+        slim = client.get("/v1/jobs", params={"fields": "status, progress"}).json()
+        assert slim["items"] == [{"id": done["id"], "status": "succeeded", "progress": 1.0}]
+        with_result = client.get("/v1/jobs", params={"fields": "result"}).json()["items"]
+        assert with_result == [{"id": done["id"], "result": done["result"]}]
+        refused = client.get("/v1/jobs", params={"fields": "status,secret_sauce"})
+        assert_error(refused, 422, "validation_error", "fields")
+        assert "secret_sauce" in refused.json()["error"]["message"]
 
 
 def test_cancel_then_409_when_finished(alice: httpx.Client) -> None:

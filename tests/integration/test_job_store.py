@@ -393,3 +393,16 @@ def test_an_event_keeps_at_most_2000_characters_of_its_reason(
     failed = store.get_job(job.id)
     assert failed is not None and failed.error is not None
     assert len(failed.error.message) == 5000  # the job's error keeps the whole message
+
+
+def test_a_list_without_payload_reads_no_params_or_result(store: SqlJobStore, alice: str) -> None:
+    job = new_job(store, alice)
+    store.claim(job.id, worker="w", now=T0, lease_until=T0 + timedelta(minutes=1), max_attempts=3)
+    store.finish(job.id, worker="w", now=T0, status=JobStatus.SUCCEEDED, result={"big": [1] * 9})
+    full = store.list_jobs(alice, status=None, model=None, limit=5, cursor=None)
+    (listed,) = store.list_jobs(
+        alice, status=None, model=None, limit=5, cursor=None, with_payload=False
+    ).items
+    assert full.items[0].result == {"big": [1] * 9} and full.items[0].params == {"x": 1}
+    assert (listed.result, listed.params) == (None, {})
+    assert (listed.id, listed.status, listed.progress) == (job.id, JobStatus.SUCCEEDED, 1.0)

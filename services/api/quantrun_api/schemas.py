@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from quantrun.domain.jobs import Job
 from quantrun.domain.users import ApiKey
@@ -75,8 +75,21 @@ class JobOut(BaseModel):
         )
 
 
+# A job in a list: every field of a job, or only those ``fields=`` names (``id`` always),
+# so no field but ``id`` is required.
+_OPTIONAL: dict[str, Any] = {
+    name: (field.annotation, None) for name, field in JobOut.model_fields.items() if name != "id"
+}
+JobListItem: Any = create_model(
+    "JobListItem",
+    __doc__="A job as in GET /v1/jobs/{id}, or only the fields `fields=` names.",
+    id=(str, ...),
+    **_OPTIONAL,
+)
+
+
 class JobPageOut(BaseModel):
-    items: list[JobOut]
+    items: list[JobListItem]
     next_cursor: str | None
 
 

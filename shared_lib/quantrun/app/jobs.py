@@ -11,6 +11,38 @@ from quantrun.domain.jobs import Job, JobPage, JobStatus
 from quantrun.domain.users import User
 from quantrun.ports import ArtifactStore, JobStore
 
+# a job's fields as the API shows them (CONTRACT 2); ``fields=`` on a list picks some
+JOB_FIELDS = (
+    "id",
+    "model",
+    "status",
+    "params",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "progress",
+    "attempts",
+    "result",
+    "error",
+    "artifacts",
+)
+# the fields a list reads from the store only when asked for (they may be large)
+PAYLOAD_FIELDS = frozenset({"params", "result"})
+
+
+def parse_fields(raw: str | None) -> frozenset[str] | None:
+    """The fields a list returns (``id`` always), or None for all of them."""
+    if raw is None:
+        return None
+    names = {name.strip() for name in raw.split(",") if name.strip()}
+    unknown = sorted(names - set(JOB_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"fields: no job field {', '.join(unknown)}; choose from {', '.join(JOB_FIELDS)}",
+            field="fields",
+        )
+    return frozenset(names | {"id"})
+
 
 def get_job(*, store: JobStore, user: User, job_id: str) -> Job:
     """The user's job; another user's id is as unknown as a made-up one."""
@@ -28,9 +60,20 @@ def list_jobs(
     model: str | None,
     limit: int,
     cursor: str | None,
+    fields: frozenset[str] | None = None,
 ) -> JobPage:
+    """A page of the user's jobs; with ``fields`` not naming params or result, those are
+    not read (the page's jobs carry them empty)."""
+    with_payload = fields is None or bool(fields & PAYLOAD_FIELDS)
     try:
-        return store.list_jobs(user.id, status=status, model=model, limit=limit, cursor=cursor)
+        return store.list_jobs(
+            user.id,
+            status=status,
+            model=model,
+            limit=limit,
+            cursor=cursor,
+            with_payload=with_payload,
+        )
     except ValueError as exc:
         raise InvalidInput(f"cursor: {exc}", field="cursor") from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from quantrun.app import jobs
 from quantrun.app.submit import submit_job
@@ -78,11 +78,31 @@ def list_jobs(
     model: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> JobPageOut:
+    fields: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            description="comma-separated job fields to return, `id` always among them (for "
+            "example `status,progress`): a list without `result` and `params` does not "
+            "carry them",
+        ),
+    ] = None,
+) -> Response:
+    chosen = jobs.parse_fields(fields)
     page = jobs.list_jobs(
-        store=container.store, user=user, status=status, model=model, limit=limit, cursor=cursor
+        store=container.store,
+        user=user,
+        status=status,
+        model=model,
+        limit=limit,
+        cursor=cursor,
+        fields=chosen,
     )
-    return JobPageOut(items=[JobOut.from_job(j) for j in page.items], next_cursor=page.next_cursor)
+    items = [
+        JobOut.from_job(j).model_dump(mode="json", include=set(chosen) if chosen else None)
+        for j in page.items
+    ]
+    return JSONResponse({"items": items, "next_cursor": page.next_cursor})
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="Read a job", responses=_ERRORS)

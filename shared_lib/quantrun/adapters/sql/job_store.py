@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, text, update
+from sqlalchemy import Engine, and_, null, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from quantrun.adapters.sql.rows import (
@@ -125,8 +125,13 @@ class SqlJobStore(UserRows):
         model: str | None,
         limit: int,
         cursor: str | None,
+        with_payload: bool = True,
     ) -> JobPage:
-        query = select(jobs).where(jobs.c.user_id == user_id)
+        columns = [
+            c if with_payload or c.name not in ("params", "result") else null().label(c.name)
+            for c in jobs.c
+        ]
+        query = select(*columns).where(jobs.c.user_id == user_id)
         if status is not None:
             query = query.where(jobs.c.status == status.value)
         if model is not None:

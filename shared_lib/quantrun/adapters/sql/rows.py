@@ -23,7 +23,7 @@ def to_job(row: Any) -> Job:
         id=m["id"],
         user_id=m["user_id"],
         model=m["model"],
-        params=m["params"],
+        params=m["params"] or {},
         status=JobStatus(m["status"]),
         created_at=m["created_at"],
         started_at=m["started_at"],
