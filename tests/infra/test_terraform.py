@@ -217,3 +217,23 @@ def test_environments_keep_state_in_gcs(env: str) -> None:
 
 def test_checked_paths_exist() -> None:
     assert Path(INFRA / "envs" / "dev" / "terraform.tfvars.example").exists()
+
+
+def test_the_cross_instance_rate_rule_is_off_by_default_and_throttles_per_ip() -> None:
+    """README "Limits and quotas": the API's token bucket counts per instance; the edge
+    module's Cloud Armor rule is the limit across instances, created only on request."""
+    assert PLATFORM.variables["edge_domain"]["default"] is None
+    edge = PLATFORM.modules["edge"]
+    assert "edge_domain == null ? 0 : 1" in str(edge["count"])
+    api = PLATFORM.modules["api"]
+    assert "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" in str(api["ingress"])  # with the edge
+    policy = MODULES["modules/edge"].resource("google_compute_security_policy", "api")
+    (throttle,) = [r for r in policy["rule"] if r["action"] == "throttle"]
+    options = (
+        throttle["rate_limit_options"][0]
+        if isinstance(throttle["rate_limit_options"], list)
+        else throttle["rate_limit_options"]
+    )
+    assert options["exceed_action"] == "deny(429)" and options["enforce_on_key"] == "IP"
+    backend = MODULES["modules/edge"].resource("google_compute_backend_service", "api")
+    assert "google_compute_security_policy.api" in str(backend["security_policy"])

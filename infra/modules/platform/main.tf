@@ -178,6 +178,7 @@ module "worker" {
   })
 }
 
+# behind the edge load balancer (when there is one) the API takes traffic from it only
 module "api" {
   source                  = "../cloud_run_service"
   project_id              = var.project_id
@@ -185,7 +186,7 @@ module "api" {
   name                    = "${local.prefix}-api"
   image                   = local.api_image
   service_account_email   = module.api_sa.email
-  ingress                 = "INGRESS_TRAFFIC_ALL"
+  ingress                 = var.edge_domain == null ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
   min_instances           = var.api_min_instances
   max_instances           = var.api_max_instances
   concurrency             = 40
@@ -314,4 +315,18 @@ module "ingest_upload" {
   event_type                    = "google.cloud.storage.object.v1.finalized"
   event_filters                 = { bucket = module.data.uploads_bucket }
   env                           = { QUANTRUN_PROJECT = var.project_id, QUANTRUN_BQ_DATASET = module.data.dataset_id }
+}
+
+# -- edge (off by default): an external HTTPS load balancer whose Cloud Armor rule limits
+# the request rate per client IP across every API instance -------------------------------
+
+module "edge" {
+  count               = var.edge_domain == null ? 0 : 1
+  source              = "../edge"
+  project_id          = var.project_id
+  region              = var.region
+  name                = "${local.prefix}-edge"
+  api_service_name    = module.api.name
+  domain              = var.edge_domain
+  requests_per_minute = var.edge_requests_per_minute
 }

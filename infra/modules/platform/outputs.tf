@@ -32,3 +32,8 @@ output "function_source_bucket" {
   description = "Bucket the deploy step uploads function zips to."
   value       = google_storage_bucket.function_source.name
 }
+
+output "edge_address" {
+  description = "IP address of the edge load balancer (null without edge_domain)."
+  value       = var.edge_domain == null ? null : module.edge[0].address
+}

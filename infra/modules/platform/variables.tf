@@ -133,3 +133,15 @@ variable "ingest_upload_source_object" {
   description = "Zipped source of functions/ingest_upload in the function source bucket."
   default     = "ingest_upload.zip"
 }
+
+variable "edge_domain" {
+  type        = string
+  description = "Domain of an external HTTPS load balancer with a Cloud Armor rate rule in front of the API (null: none; clients call the API's run.app URL)."
+  default     = null
+}
+
+variable "edge_requests_per_minute" {
+  type        = number
+  description = "With the edge load balancer: requests one client IP may make per minute, across every API instance."
+  default     = 600
+}
