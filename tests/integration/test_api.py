@@ -578,7 +578,7 @@ def test_openapi_documents_every_route(api: RunningApi) -> None:
         "/healthz",
         "/readyz",
         "/v1/models",
-        "/v1/models/{model}/run",
+        *(f"/v1/models/{model}/run" for model in REGISTRY),
         "/v1/jobs",
         "/v1/jobs/{job_id}",
         "/v1/jobs/{job_id}/cancel",
@@ -597,6 +597,45 @@ def test_openapi_documents_every_route(api: RunningApi) -> None:
         content = spec["paths"][path][method]["responses"][status]["content"]
         assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/JobOut"}
     assert set(spec["components"]["schemas"]["JobOut"]["properties"]) == JOB_FIELDS
+
+
+def test_openapi_is_exact_for_generated_clients(api: RunningApi) -> None:
+    """CONTRACT 5.1: params per model (a union discriminated by `model`), every error
+    status with the error schema, the artifact content types."""
+    spec = httpx.get(f"{api.url}/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    body = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]
+    union = body["schema"]
+    assert set(union["discriminator"]["mapping"]) == set(REGISTRY)
+    branch = schemas[union["discriminator"]["mapping"]["black_scholes"].split("/")[-1]]
+    assert branch["properties"]["model"]["const"] == "black_scholes"
+    params = schemas[branch["properties"]["params"]["$ref"].split("/")[-1]]
+    assert params == schemas[params["title"]] and "spot" in params["required"]
+    assert params["additionalProperties"] is False
+    run = spec["paths"]["/v1/models/markowitz/run"]["post"]["requestBody"]["content"]
+    assert run["application/json"]["schema"]["properties"]["params"]["$ref"].endswith(
+        "/MarkowitzParams"
+    )
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            if path.startswith("/v1/"):
+                assert {"401", "429"} <= set(responses), (method, path)
+                assert "Retry-After" in responses["429"]["headers"]
+            if "requestBody" in operation:
+                assert {"400", "413", "422"} <= set(responses), (method, path)
+            for status, response in responses.items():
+                if status >= "400":
+                    assert response["content"]["application/json"]["schema"] == error
+    assert "HTTPValidationError" not in schemas
+    download = spec["paths"]["/v1/jobs/{job_id}/artifacts/{name}"]["get"]["responses"]["200"]
+    assert set(download["content"]) == {
+        "application/json",
+        "application/vnd.apache.parquet",
+        "image/png",
+        "text/csv",
+    }
     assert httpx.get(f"{api.url}/docs").status_code == 200
 
 

@@ -210,3 +210,38 @@ def test_the_issue_case_a_9e6_chain_with_greeks_is_refused_as_a_job(tmp_path: An
         ).items
         == []
     )
+
+
+def test_a_single_option_still_comes_back_as_numbers() -> None:
+    """Scalars in, scalars out (not arrays, not a file): a price and back to its vol."""
+    priced = run_model("black_scholes", {**BS, "spot": 100.0, "strike": 95.0}).result
+    assert isinstance(priced["price"], float)
+    solved = run_model(
+        "implied_volatility",
+        {
+            "type": "call",
+            "price": priced["price"],
+            "spot": 100.0,
+            "strike": 95.0,
+            "maturity": 0.75,
+            "rate": 0.03,
+            "dividend_yield": 0.01,
+        },
+    ).result
+    assert solved["status"] == "ok" and solved["implied_volatility"] == pytest.approx(0.25)
+    below = run_model(
+        "implied_volatility",
+        {
+            "type": "call",
+            "price": 1.0,
+            "spot": 100.0,
+            "strike": 95.0,
+            "maturity": 0.75,
+            "rate": 0.03,
+        },
+    ).result
+    assert below == {
+        "implied_volatility": None,
+        "status": "below_intrinsic",
+        "counts": {"ok": 0, "below_intrinsic": 1, "above_max": 0, "no_convergence": 0},
+    }

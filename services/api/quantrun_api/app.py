@@ -16,6 +16,7 @@ from quantrun_api.errors import (
     error_response,
     install_error_handlers,
 )
+from quantrun_api.openapi import install_openapi
 from quantrun_api.routes import health, jobs, keys, models, prices
 
 Scope = MutableMapping[str, Any]
@@ -121,6 +122,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
+    install_openapi(app)
     for router in (health.router, models.router, jobs.router, prices.router, keys.router):
         app.include_router(router)
     # the last added runs first: CORS preflights, then credentials, then the body's size

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from quantrun.app.submit import UnknownModel, UnknownSymbol
 from quantrun.domain.errors import (
@@ -111,6 +112,16 @@ def _summary(details: list[dict[str, Any]]) -> str:
     return f"{where}{first['message']}{more}"
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers to: Starlette's 405 names only those of the first
+    route whose path matched (GET and POST of /v1/jobs are two routes)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.match(request.url.path):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_r: Request, exc: ApiError) -> JSONResponse:
@@ -160,10 +171,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(status, exc.code, exc.message, details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         return error_response(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(Exception)

@@ -94,6 +94,8 @@ class JobPageOut(BaseModel):
 
 
 class SubmitJob(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     model: str = Field(description="a model name from GET /v1/models", examples=["black_scholes"])
     params: dict[str, Any] = Field(
         description="the model's params (see its params_schema)",
@@ -111,6 +113,8 @@ class SubmitJob(BaseModel):
 
 
 class RunModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     params: dict[str, Any] = Field(description="the model's params (see its params_schema)")
 
 
@@ -185,7 +189,7 @@ class NewKeyOut(KeyOut):
 
 
 class CreateKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     expires_in_days: int | None = Field(
         None, ge=1, le=3650, description="days until the key stops working (default: never)"

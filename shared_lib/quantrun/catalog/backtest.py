@@ -9,9 +9,9 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
-from quantrun.catalog.fields import Params
+from quantrun.catalog.fields import Params, Whole
 from quantrun.catalog.history_params import HistoryParams, load_matrix
 from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
 from quantrun.domain.errors import ModelInputError
@@ -21,7 +21,7 @@ from quantrun.models.history import insufficient
 
 MAX_GRID = 10_000
 
-PosInt = Annotated[int, Field(ge=1, le=2520)]
+PosInt = Annotated[Whole, Field(ge=1, le=2520)]
 Level = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
 
@@ -29,8 +29,25 @@ def _listed(x: Any) -> Any:
     return x if isinstance(x, list) else [x]
 
 
-IntList = Annotated[list[PosInt], BeforeValidator(_listed), Field(min_length=1, max_length=200)]
-LevelList = Annotated[list[Level], BeforeValidator(_listed), Field(min_length=1, max_length=200)]
+def _one_or_list(item: dict[str, Any]) -> Any:
+    """The schema of a grid axis: one value or a list of them."""
+    return WithJsonSchema(
+        {"anyOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": 200}]}
+    )
+
+
+IntList = Annotated[
+    list[PosInt],
+    BeforeValidator(_listed),
+    Field(min_length=1, max_length=200),
+    _one_or_list({"type": "integer", "minimum": 1, "maximum": 2520}),
+]
+LevelList = Annotated[
+    list[Level],
+    BeforeValidator(_listed),
+    Field(min_length=1, max_length=200),
+    _one_or_list({"type": "number", "minimum": 0, "maximum": 100}),
+]
 
 
 class _Strategy(Params):

@@ -1,12 +1,19 @@
-"""Reusable params field types with clear messages and accurate JSON Schemas.
+"""Reusable params field types with clear messages and exact JSON Schemas.
 
 A numeric input is a number or a (nested) array of numbers that broadcasts like numpy.
 The validators check every element, so an error names the field and, for arrays,
 the first offending index, instead of pydantic's per-union-branch noise.
+
+Params are validated strictly: what a field's JSON Schema refuses, the validator refuses
+too (no "1.5" for a number, no 1 for a boolean, no number for a date), so the schemas
+``GET /v1/models`` and the OpenAPI document publish are the rules, not a hint. Two
+things JSON Schema allows are kept: an integral float for an integer (``1e6`` paths),
+and an integer for a number.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date
 from typing import Annotated, Any
@@ -14,7 +21,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from quantrun.domain.symbols import SYMBOL_PATTERN, parse_symbol
+from quantrun.domain.symbols import SYMBOL_INPUT, parse_symbol
 
 MAX_ELEMENTS = 5_000_000
 
@@ -24,7 +31,59 @@ class Params(BaseModel):
     finite anywhere in them (JSON's ``NaN``, ``Infinity`` or ``1e309`` would otherwise
     reach a solver as inf or nan)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 1e6 and 5.0 as integers; strict pydantic would not
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _pair(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+# [low, high]: a JSON array of two numbers (strict pydantic takes only a Python tuple)
+Pair = Annotated[tuple[float, float], BeforeValidator(_pair)]
+
+# an integer params field (``Whole = Field(...)`` where ``int`` would refuse ``1e6``)
+Whole = Annotated[int, BeforeValidator(_whole_number)]
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a calendar date") from None
+
+
+# a date params field: the string YYYY-MM-DD (JSON has no dates)
+Day = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "description": "YYYY-MM-DD"}),
+]
+
+
+def _only_numbers(value: list[Any]) -> None:
+    """Every leaf a JSON number (not a boolean, string or null: numpy would turn
+    ``true`` and ``"1.5"`` into numbers); at C speed per level."""
+    kinds = set(map(type, value))
+    if kinds <= {int, float}:
+        return
+    if kinds == {list}:
+        for item in value:
+            _only_numbers(item)
+        return
+    raise ValueError("must be a number or an array of numbers")
 
 
 def _numeric_schema(bounds: dict[str, float]) -> dict[str, Any]:
@@ -43,6 +102,8 @@ def _check_numeric(
 ) -> float | list[Any]:
     if isinstance(value, bool) or value is None or isinstance(value, str | dict):
         raise ValueError("must be a number or an array of numbers")
+    if isinstance(value, list):
+        _only_numbers(value)
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (ValueError, TypeError):
@@ -95,7 +156,7 @@ def element_count(*values: Any) -> int:
 Symbol = Annotated[
     str,
     BeforeValidator(parse_symbol),
-    WithJsonSchema({"type": "string", "pattern": SYMBOL_PATTERN.pattern, "examples": ["AAPL"]}),
+    WithJsonSchema({"type": "string", "pattern": SYMBOL_INPUT, "examples": ["AAPL"]}),
 ]
 
 
@@ -120,8 +181,6 @@ Symbols = Annotated[
     BeforeValidator(_check_unique_symbols),
     Field(min_length=1, max_length=MAX_SYMBOLS),
 ]
-
-Day = Annotated[date, Field(description="YYYY-MM-DD")]
 
 
 def broadcast_error(**arrays: Any) -> str | None:

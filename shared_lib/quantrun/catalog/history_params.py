@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from quantrun.catalog.fields import Params, Symbols
+from quantrun.catalog.fields import Day, Params, Symbols
 from quantrun.catalog.spec import RunContext
 from quantrun.domain.errors import ModelInputError
 from quantrun.domain.prices import PriceMatrix
@@ -16,8 +16,8 @@ from quantrun.models.history import AlignedSeries, align
 
 class HistoryParams(Params):
     symbols: Symbols = Field(description="ticker symbols, as stored in the price store")
-    start: date = Field(description="first date of the window, YYYY-MM-DD (inclusive)")
-    end: date = Field(description="last date of the window, YYYY-MM-DD (inclusive)")
+    start: Day = Field(description="first date of the window, YYYY-MM-DD (inclusive)")
+    end: Day = Field(description="last date of the window, YYYY-MM-DD (inclusive)")
 
     @field_validator("end")
     @classmethod

@@ -73,17 +73,18 @@ def run(p: ImpliedVolParams, ctx: RunContext) -> ModelOutput:
         return _run_to_artifact(arrays, shape, ctx)
     vol, status = _solved(arrays, ctx.threads)
     ctx.checkpoint(1.0)
-    names = np.asarray(STATUS_NAMES, dtype=object)[status]
-    vols = vol.astype(object)
-    vols[status != 0] = None
     if not shape:
+        solved = int(status) == 0
         return ModelOutput(
             result={
-                "implied_volatility": vols.item(),
-                "status": names.item(),
+                "implied_volatility": float(vol) if solved else None,
+                "status": STATUS_NAMES[int(status)],
                 "counts": _counts(status),
             }
         )
+    names = np.asarray(STATUS_NAMES, dtype=object)[status]
+    vols = vol.astype(object)
+    vols[status != 0] = None
     return ModelOutput(
         result={
             "implied_volatility": vols.tolist(),

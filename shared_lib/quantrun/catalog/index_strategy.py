@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from quantrun.catalog.fields import Symbol
+from quantrun.catalog.fields import Symbol, Whole
 from quantrun.catalog.history_params import HistoryParams, load_matrix
 from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
 from quantrun.models import charts
@@ -23,8 +23,8 @@ class IndexParams(HistoryParams):
         "equal"
     )
     rebalance: Literal["monthly", "weekly", "quarterly"] = "monthly"
-    lookback_days: int = Field(126, ge=2, le=2520)
-    top_n: int | None = Field(None, ge=1, le=500, description="momentum: symbols held")
+    lookback_days: Whole = Field(126, ge=2, le=2520)
+    top_n: Whole | None = Field(None, ge=1, le=500, description="momentum: symbols held")
     benchmark: Symbol = "SPY"
     fees_bps: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
+from quantrun.catalog.fields import Pair, Whole
 from quantrun.catalog.history_params import HistoryParams, data_summary, load_aligned
 from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
 from quantrun.models import charts, estimators
@@ -21,18 +22,18 @@ class MarkowitzParams(HistoryParams):
         "max_sharpe", "min_variance", "target_return", "target_volatility", "frontier"
     ] = "max_sharpe"
     risk_free_rate: float = Field(0.0, ge=-1, le=1, allow_inf_nan=False, description="annual")
-    bounds: tuple[float, float] = Field((0.0, 1.0), description="[min, max] weight per asset")
+    bounds: Pair = Field((0.0, 1.0), description="[min, max] weight per asset")
     target: float | None = Field(
         None,
         allow_inf_nan=False,
         validate_default=True,
         description="annual return or volatility for target_* objectives",
     )
-    frontier_points: int = Field(50, ge=2, le=500)
+    frontier_points: Whole = Field(50, ge=2, le=500)
     returns: Literal["mean", "cagr"] = "mean"
     covariance: Literal["sample", "ledoit_wolf"] = "sample"
     sector_map: dict[str, str] | None = Field(None, description="symbol -> sector")
-    sector_bounds: dict[str, tuple[float, float]] | None = Field(
+    sector_bounds: dict[str, Pair] | None = Field(
         None, description="sector -> [min, max] total weight"
     )
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from quantrun.catalog.fields import Params
+from quantrun.catalog.fields import Params, Whole
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.models.montecarlo import McOption, price_monte_carlo
 
@@ -33,9 +33,9 @@ class MonteCarloParams(Params):
         validate_default=True,
         description="required for up_and_out / down_and_out",
     )
-    steps: int = Field(252, ge=1, le=10_000, description="monitoring dates (equal steps)")
-    paths: int = Field(ge=2, le=MAX_PATHS)
-    seed: int | None = Field(None, ge=0, lt=2**63, description="same seed, same result")
+    steps: Whole = Field(252, ge=1, le=10_000, description="monitoring dates (equal steps)")
+    paths: Whole = Field(ge=2, le=MAX_PATHS)
+    seed: Whole | None = Field(None, ge=0, lt=2**63, description="same seed, same result")
     antithetic: bool = True
 
     @field_validator("barrier")

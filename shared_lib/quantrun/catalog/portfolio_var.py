@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
+from quantrun.catalog.fields import Whole
 from quantrun.catalog.history_params import HistoryParams, data_summary, load_aligned
 from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
 from quantrun.models import charts
@@ -19,10 +20,10 @@ class PortfolioVarParams(HistoryParams):
     weights: list[float] = Field(description="fraction of portfolio_value in each symbol")
     method: Literal["historical", "parametric", "monte_carlo"] = "historical"
     confidence: float = Field(0.99, gt=0.5, lt=1.0)
-    horizon_days: int = Field(1, ge=1, le=252)
+    horizon_days: Whole = Field(1, ge=1, le=252)
     portfolio_value: float = Field(1e6, gt=0, allow_inf_nan=False)
-    scenarios: int = Field(100_000, ge=100, le=20_000_000, description="monte_carlo only")
-    seed: int | None = Field(None, ge=0, lt=2**63)
+    scenarios: Whole = Field(100_000, ge=100, le=20_000_000, description="monte_carlo only")
+    seed: Whole | None = Field(None, ge=0, lt=2**63)
 
     @field_validator("weights")
     @classmethod

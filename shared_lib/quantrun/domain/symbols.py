@@ -6,12 +6,16 @@ import re
 from typing import Any
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,19}$")
+# what ``parse_symbol`` accepts: either case, spaces around (published in JSON Schemas)
+SYMBOL_INPUT = r"^[ \t\r\n]*[A-Za-z0-9][A-Za-z0-9.\-^=]{0,19}[ \t\r\n]*$"
+_INPUT = re.compile(SYMBOL_INPUT)
 
 
 def parse_symbol(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a ticker symbol string")
-    symbol = value.strip().upper()
-    if not SYMBOL_PATTERN.match(symbol):
+    # the input grammar first: str.upper() turns some non-ASCII letters into ASCII ones
+    symbol = value.strip(" \t\r\n").upper()
+    if not _INPUT.fullmatch(value) or not SYMBOL_PATTERN.fullmatch(symbol):
         raise ValueError(f"{value!r} is not a ticker symbol (letters, digits, . - ^ =)")
     return symbol

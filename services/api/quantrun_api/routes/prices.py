@@ -6,9 +6,10 @@ from datetime import date
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from quantrun.app import prices as use_cases
+from quantrun.domain.symbols import SYMBOL_INPUT
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.schemas import CoverageOut, ErrorResponse, InstrumentOut, PricesOut
 
@@ -27,7 +28,11 @@ def instruments(_user: CurrentUser, container: ContainerDep) -> list[InstrumentO
     summary="Stored dates of a symbol, gaps against a weekday calendar, the last ingest",
     responses={404: {"model": ErrorResponse}},
 )
-def coverage(symbol: str, _user: CurrentUser, container: ContainerDep) -> CoverageOut:
+def coverage(
+    symbol: Annotated[str, Path(pattern=SYMBOL_INPUT, description="a ticker symbol")],
+    _user: CurrentUser,
+    container: ContainerDep,
+) -> CoverageOut:
     found = use_cases.coverage(prices=container.prices, cache=container.read_cache, symbol=symbol)
     return CoverageOut(
         **vars(found.instrument),
