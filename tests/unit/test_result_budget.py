@@ -14,7 +14,7 @@ import pytest
 
 from quantrun.app.models import run_sync
 from quantrun.app.submit import KnownSymbols
-from quantrun.catalog import get_spec, option_arrays
+from quantrun.catalog import REGISTRY, get_spec, option_arrays
 from quantrun.catalog.spec import ModelOutput, RunContext
 from quantrun.domain.errors import InputTooLarge, JobCancelled
 from quantrun.fakes import FakePriceStore
@@ -245,3 +245,38 @@ def test_a_single_option_still_comes_back_as_numbers() -> None:
         "status": "below_intrinsic",
         "counts": {"ok": 0, "below_intrinsic": 1, "above_max": 0, "no_convergence": 0},
     }
+
+
+def _history(symbols: set[str]) -> Any:
+    from datetime import date, timedelta
+
+    from quantrun.domain.prices import PriceRow
+
+    rng = np.random.default_rng(7)
+    days = [date(2011, 1, 3) + timedelta(days=i) for i in range(7 * 365)]
+    days = [d for d in days if d.weekday() < 5]
+    rows = []
+    for symbol in sorted(symbols):
+        px = 50 * np.cumprod(1 + rng.normal(0.0003, 0.012, len(days)))
+        rows += [PriceRow(d, symbol, float(p)) for d, p in zip(days, px, strict=True)]
+    return FakePriceStore(rows)
+
+
+@pytest.mark.parametrize("model", sorted(REGISTRY))
+def test_every_model_stops_at_a_checkpoint(model: str) -> None:
+    """CONTRACT 5.1: a cancelled job of any model stops at its next checkpoint: each
+    model's run calls it (the long ones between chunks: the tests above and
+    test_use_cases' Monte Carlo) and lets JobCancelled through, with no result."""
+    spec = REGISTRY[model]
+    params = spec.params.model_validate(spec.example)
+    symbols = set(spec.symbols(params)) | {"SPY"}
+    prices = _history(symbols)
+    calls: list[float] = []
+
+    def cancelled(fraction: float) -> None:
+        calls.append(fraction)
+        raise JobCancelled("cancelled")
+
+    with pytest.raises(JobCancelled):
+        spec.run(params, RunContext(prices.load_close, checkpoint=cancelled, charts=False))
+    assert len(calls) == 1
