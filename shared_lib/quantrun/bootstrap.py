@@ -244,10 +244,11 @@ def _google_sign_in(settings: Settings) -> GoogleSignIn | None:
     api = settings.api
     if not api.google_audience:
         return None
-    from quantrun.adapters.gcp.oidc import GoogleIdTokens
+    from quantrun.adapters.gcp.oidc import GoogleCerts, GoogleIdTokens
     from quantrun.app.auth import GoogleSignIn
 
-    verifier = GoogleIdTokens(audience=api.google_audience, certs_url=api.google_certs_url)
+    certs = GoogleCerts(api.google_certs_url)
+    verifier = GoogleIdTokens(audience=api.google_audience, certs=certs)
     return GoogleSignIn.of(
         verifier, comma_list(api.allowed_emails), comma_list(api.allowed_domains)
     )
@@ -298,7 +299,7 @@ def _gcs_artifacts(settings: Settings) -> ArtifactStore:
 def push_verifier(settings: Settings) -> PushVerifier:
     """The worker's check of a push request: Google's OIDC token for the push identity in
     gcp mode; nothing for emulators (``QUANTRUN_VERIFY_PUSH_TOKEN=false``) or embedded."""
-    from quantrun.adapters.gcp.oidc import AcceptAll, OidcPushVerifier
+    from quantrun.adapters.gcp.oidc import AcceptAll, GoogleCerts, OidcPushVerifier
 
     worker = settings.worker
     if settings.mode != "gcp" or not worker.verify_push_token:
@@ -309,7 +310,12 @@ def push_verifier(settings: Settings) -> PushVerifier:
             "QUANTRUN_PUSH_SERVICE_ACCOUNT (or QUANTRUN_VERIFY_PUSH_TOKEN=false "
             "for an emulator)"
         )
-    return OidcPushVerifier(audience=worker.push_audience, email=worker.push_service_account)
+    # the certificates are fetched once an hour, not per push: a network blip is no 401
+    return OidcPushVerifier(
+        audience=worker.push_audience,
+        email=worker.push_service_account,
+        certs=GoogleCerts(settings.api.google_certs_url),
+    )
 
 
 def secrets(settings: Settings) -> Secrets:

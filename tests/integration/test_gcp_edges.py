@@ -4,6 +4,7 @@ google-auth's real verifier against locally served certificates."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from sqlalchemy import Engine, select
 
@@ -19,7 +21,7 @@ from devtools.emulators import Emulators
 from devtools.postgres import free_port
 from quantrun.adapters.embedded.secrets import EnvSecrets
 from quantrun.adapters.gcp.clients import publisher_client
-from quantrun.adapters.gcp.oidc import InvalidPushToken, verify_push_token
+from quantrun.adapters.gcp.oidc import GoogleCerts, InvalidPushToken, verify_push_token
 from quantrun.adapters.gcp.pubsub import PubSubPublisher
 from quantrun.adapters.gcp.secret_manager import SecretManagerSecrets
 from quantrun.adapters.sql.job_store import SqlJobStore
@@ -251,7 +253,7 @@ def test_push_tokens_are_verified(signer_and_certs: tuple[Any, str]) -> None:
     ok = {
         "audience": "https://worker.example",
         "email": "push@p1.iam.gserviceaccount.com",
-        "certs_url": certs,
+        "certs": GoogleCerts(certs),
     }
     claims = verify_push_token(f"Bearer {_token(signer)}", **ok)
     assert claims["email"] == "push@p1.iam.gserviceaccount.com"
@@ -267,3 +269,35 @@ def test_push_tokens_are_verified(signer_and_certs: tuple[Any, str]) -> None:
     for header in bad:
         with pytest.raises(InvalidPushToken):
             verify_push_token(header, **ok)
+
+
+def test_push_certificates_are_fetched_once_and_a_fetch_failure_is_503(
+    signer_and_certs: tuple[Any, str],
+) -> None:
+    """The worker verifies every push against certificates it holds (one fetch an hour,
+    not one per push); when it holds none and cannot fetch them, the push is answered
+    503 (a dependency is down), not 401 (a bad token), and verified once they are back."""
+    from quantrun.adapters.gcp.oidc import OidcPushVerifier
+    from quantrun_worker.push import create_push_app
+
+    signer, url = signer_and_certs
+    push = {"audience": "https://worker.example", "email": "push@p1.iam.gserviceaccount.com"}
+    held = GoogleCerts(url)
+    before = len(signer.fetches)
+    for _ in range(20):
+        verify_push_token(f"Bearer {_token(signer)}", **push, certs=held)
+    assert len(signer.fetches) - before == 1
+
+    async def push_with(verifier: OidcPushVerifier, token: str) -> httpx.Response:
+        app = create_push_app(None, verifier)  # type: ignore[arg-type]  # refused before work
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+            return await client.post(
+                "/pubsub/push", json={}, headers={"Authorization": f"Bearer {token}"}
+            )
+
+    down = OidcPushVerifier(**push, certs=GoogleCerts("http://127.0.0.1:9/certs", timeout=1))
+    answer = asyncio.run(push_with(down, _token(signer)))
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "unavailable"
+    forged = asyncio.run(push_with(OidcPushVerifier(**push, certs=held), "a.b.c"))
+    assert forged.status_code == 401

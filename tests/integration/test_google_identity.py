@@ -106,9 +106,10 @@ def test_google_sign_in_without_an_allow_list_refuses_to_start(tmp_path: Path) -
 
 def test_unreachable_certificates_are_transient_not_a_refusal() -> None:
     """A network blip must not turn a good token into a 401 (the API answers 503)."""
-    from quantrun.adapters.gcp.oidc import GoogleIdTokens
+    from quantrun.adapters.gcp.oidc import GoogleCerts, GoogleIdTokens
     from quantrun.domain.errors import TransientError
 
-    verifier = GoogleIdTokens(audience=AUDIENCE, certs_url="http://127.0.0.1:9/certs", timeout=2)
+    certs = GoogleCerts("http://127.0.0.1:9/certs", timeout=2)
+    verifier = GoogleIdTokens(audience=AUDIENCE, certs=certs)
     with pytest.raises(TransientError, match="cannot fetch Google's certificates"):
         verifier.verify("a.b.c")

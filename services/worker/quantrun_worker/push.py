@@ -8,7 +8,8 @@ makes Pub/Sub redeliver with backoff.
   (finished, cancelled, held by a live lease elsewhere, unknown);
 - 204 for a malformed message, logged with the reason (redelivery cannot fix it);
 - 503 on a transient failure, so Pub/Sub retries;
-- 401 when the OIDC token is missing or wrong (gcp mode; off only for emulators).
+- 401 when the OIDC token is missing or wrong (gcp mode; off only for emulators), 503
+  when Google's certificates cannot be had (none held and the fetch failing).
 
 ``POST /pubsub/dead-letter`` receives what the dead-letter topic holds after the retry
 limit and fails the job with the reason. ``POST /tasks/reclaim`` runs one reclaim sweep
@@ -34,7 +35,7 @@ from quantrun.app.execute import RunOutcome, run_job
 from quantrun.app.reclaim import reclaim_stale
 from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
-from quantrun.domain.errors import Unauthenticated
+from quantrun.domain.errors import TransientError, Unauthenticated
 from quantrun.logging import get_logger
 from quantrun.ports import PushVerifier
 
@@ -83,9 +84,16 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
     app = FastAPI(title="QuantRun worker", docs_url=None, redoc_url=None)
     app.state.container = container
 
-    def authorised(request: Request) -> JSONResponse | None:
+    async def authorised(request: Request) -> JSONResponse | None:
         try:
-            verifier.verify(request.headers.get("authorization"))
+            # off the event loop: a certificate refresh is a network call
+            await run_in_threadpool(verifier.verify, request.headers.get("authorization"))
+        except TransientError as exc:
+            log.warning("push not verified now", extra={"fields": {"reason": exc.message}})
+            return JSONResponse(
+                {"error": {"code": exc.code, "message": exc.message, "details": []}},
+                status_code=503,
+            )
         except Unauthenticated as exc:
             log.warning("push rejected", extra={"fields": {"reason": exc.message}})
             return JSONResponse(
@@ -107,7 +115,7 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
 
     @app.post("/pubsub/push", status_code=204)
     async def push(request: Request) -> Response:
-        denied = authorised(request)
+        denied = await authorised(request)
         if denied is not None:
             return denied
         message = await read_message(request)
@@ -133,7 +141,7 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
 
     @app.post("/pubsub/dead-letter", status_code=204)
     async def dead_letter(request: Request) -> Response:
-        denied = authorised(request)
+        denied = await authorised(request)
         if denied is not None:
             return denied
         message = await read_message(request)
@@ -149,7 +157,7 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
 
     @app.post("/tasks/reclaim")
     async def reclaim(request: Request) -> Response:
-        denied = authorised(request)
+        denied = await authorised(request)
         if denied is not None:
             return denied
         count = await run_in_threadpool(

@@ -17,79 +17,24 @@ class InvalidPushToken(Unauthenticated):
     pass
 
 
-def verify_push_token(
-    authorization: str | None,
-    *,
-    audience: str,
-    email: str,
-    certs_url: str | None = None,
-    request: Any = None,
-) -> dict[str, Any]:
-    from google.auth.transport import requests as google_requests
-    from google.oauth2 import id_token
-
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise InvalidPushToken("missing bearer token")
-    token = authorization.split(" ", 1)[1].strip()
-    try:
-        kwargs: dict[str, Any] = {"audience": audience}
-        if certs_url:
-            kwargs["certs_url"] = certs_url
-        verified = id_token.verify_token(token, request or google_requests.Request(), **kwargs)
-        claims: dict[str, Any] = dict(verified)
-    except Exception as exc:  # google-auth raises ValueError and transport errors
-        raise InvalidPushToken(f"token rejected: {exc}") from exc
-    if claims.get("iss") not in GOOGLE_ISSUERS:
-        raise InvalidPushToken(f"issuer {claims.get('iss')!r} is not Google")
-    if claims.get("email") != email or not claims.get("email_verified", False):
-        raise InvalidPushToken(f"token is for {claims.get('email')!r}, not the push identity")
-    return claims
-
-
-class OidcPushVerifier:
-    """``PushVerifier``: Google's OIDC token, for ``audience``, issued to ``email``."""
-
-    def __init__(self, *, audience: str, email: str) -> None:
-        self._audience, self._email = audience, email
-
-    def verify(self, authorization: str | None) -> None:
-        verify_push_token(authorization, audience=self._audience, email=self._email)
-
-
-class AcceptAll:
-    """``PushVerifier`` for emulators and embedded mode, which attach no token."""
-
-    def verify(self, authorization: str | None) -> None:
-        return None
-
-
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 
 
-class GoogleIdTokens:
-    """``IdentityVerifier``: the verified email of a Google ID token (``gcloud auth
-    print-identity-token --audiences=<API URL>``) for our audience.
-
-    Google's certificates are fetched once and kept for ``cache_seconds`` (they rotate
-    over days), so verifying a token costs no network call; when a refresh fails the
-    certificates already held are used, and with none held the failure is transient
-    (the API answers 503, never 401, for a network blip)."""
+class GoogleCerts:
+    """Google's token-signing certificates, fetched at most once per ``cache_seconds``
+    (they rotate over days), so verifying a token costs no network call. When a refresh
+    fails the certificates already held are used; with none held the failure is
+    transient (503, which Pub/Sub and clients retry), never a refused token (401)."""
 
     def __init__(
-        self,
-        *,
-        audience: str,
-        certs_url: str = GOOGLE_CERTS_URL,
-        cache_seconds: float = 3600.0,
-        timeout: float = 10.0,
+        self, url: str = GOOGLE_CERTS_URL, *, cache_seconds: float = 3600.0, timeout: float = 10.0
     ) -> None:
-        self._audience, self._url = audience, certs_url
-        self._ttl, self._timeout = cache_seconds, timeout
+        self._url, self._ttl, self._timeout = url, cache_seconds, timeout
         self._certs: dict[str, str] = {}
         self._fetched_at = -1e18
         self._lock = threading.Lock()
 
-    def _current_certs(self) -> dict[str, str]:
+    def current(self) -> dict[str, str]:
         with self._lock:
             if time.monotonic() - self._fetched_at < self._ttl:
                 return self._certs
@@ -110,16 +55,69 @@ class GoogleIdTokens:
         certs: dict[str, str] = json.loads(response.data)
         return certs
 
-    def verify(self, token: str) -> tuple[str, float]:
-        from google.auth import jwt
 
-        certs = self._current_certs()
+def google_claims(token: str, certs: GoogleCerts, audience: str) -> dict[str, Any]:
+    """The claims of a Google-signed token for ``audience`` (``ValueError`` if its
+    signature, audience, expiry or issuer is wrong; ``TransientError`` without certs)."""
+    from google.auth import jwt
+
+    keys = certs.current()
+    try:
+        claims: dict[str, Any] = dict(jwt.decode(token, certs=keys, audience=audience))
+    except Exception as exc:  # google-auth raises ValueError and its own errors
+        raise ValueError(str(exc)) from None
+    if claims.get("iss") not in GOOGLE_ISSUERS:
+        raise ValueError(f"issuer {claims.get('iss')!r} is not Google")
+    return claims
+
+
+def verify_push_token(
+    authorization: str | None, *, audience: str, email: str, certs: GoogleCerts
+) -> dict[str, Any]:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise InvalidPushToken("missing bearer token")
+    token = authorization.split(" ", 1)[1].strip()
+    try:
+        claims = google_claims(token, certs, audience)
+    except ValueError as exc:
+        raise InvalidPushToken(f"token rejected: {exc}") from None
+    if claims.get("email") != email or not claims.get("email_verified", False):
+        raise InvalidPushToken(f"token is for {claims.get('email')!r}, not the push identity")
+    return claims
+
+
+class OidcPushVerifier:
+    """``PushVerifier``: Google's OIDC token, for ``audience``, issued to ``email``."""
+
+    def __init__(self, *, audience: str, email: str, certs: GoogleCerts) -> None:
+        self._audience, self._email, self._certs = audience, email, certs
+
+    def verify(self, authorization: str | None) -> None:
+        verify_push_token(
+            authorization, audience=self._audience, email=self._email, certs=self._certs
+        )
+
+
+class AcceptAll:
+    """``PushVerifier`` for emulators and embedded mode, which attach no token."""
+
+    def verify(self, authorization: str | None) -> None:
+        return None
+
+
+class GoogleIdTokens:
+    """``IdentityVerifier``: the verified email of a Google ID token (``gcloud auth
+    print-identity-token --audiences=<API URL>``) for our audience, checked against
+    Google's certificates held by ``GoogleCerts``."""
+
+    def __init__(self, *, audience: str, certs: GoogleCerts) -> None:
+        self._audience, self._certs = audience, certs
+
+    def verify(self, token: str) -> tuple[str, float]:
         try:
-            claims: dict[str, Any] = dict(jwt.decode(token, certs=certs, audience=self._audience))
-        except Exception as exc:  # google-auth raises ValueError and its own errors
+            claims = google_claims(token, self._certs, self._audience)
+        except ValueError as exc:
             raise Unauthenticated(f"Google ID token rejected: {exc}") from None
-        if claims.get("iss") not in GOOGLE_ISSUERS:
-            raise Unauthenticated(f"issuer {claims.get('iss')!r} is not Google")
         email = claims.get("email")
         if not isinstance(email, str) or not claims.get("email_verified", False):
             raise Unauthenticated("the token carries no verified email")
