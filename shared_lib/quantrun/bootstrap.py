@@ -168,6 +168,7 @@ def _engine(settings: Settings, closers: Closers, *, migrate_db: bool) -> Engine
             user=str(db.user),
             database=db.name,
             password=db.password.get_secret_value() if db.password else None,
+            private_ip=db.cloudsql_ip_type == "private",
             pool_size=db.pool_size,
             prepared_statements=db.prepared_statements,
         )

@@ -105,6 +105,13 @@ class DbSettings(_Group):
         validation_alias="QUANTRUN_CLOUDSQL_INSTANCE",
         description="gcp: PROJECT:REGION:INSTANCE, reached through the Cloud SQL connector",
     )
+    cloudsql_ip_type: Literal["public", "private"] = Field(
+        "public",
+        validation_alias="QUANTRUN_CLOUDSQL_IP_TYPE",
+        description="gcp: how the connector reaches the instance: its public IP (TLS and IAM "
+        "through the connector, no VPC needed) or its private IP (the service needs VPC "
+        "egress to the instance's network)",
+    )
     user: str | None = Field(None, description="gcp: database user (IAM user with the connector)")
     name: str = Field("quantrun", description="gcp: database name on the Cloud SQL instance")
     password: SecretStr | None = Field(

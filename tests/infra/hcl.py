@@ -12,9 +12,13 @@ import hcl2
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 
 
+# python-hcl2's markers and the comments it keeps inside blocks: not Terraform arguments
+_NOT_ARGUMENTS = {"__is_block__", "__comments__", "__inline_comments__"}
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, dict):
-        return {_unquote(k): _clean(v) for k, v in value.items() if k != "__is_block__"}
+        return {_unquote(k): _clean(v) for k, v in value.items() if k not in _NOT_ARGUMENTS}
     if isinstance(value, list):
         return [_clean(v) for v in value]
     if isinstance(value, str):

@@ -15,11 +15,16 @@ resource "google_cloud_run_v2_service" "this" {
       max_instance_count = var.max_instances
     }
 
+    # Direct VPC egress: private-range traffic (the Cloud SQL private IP) goes through
+    # the subnetwork, the rest (Google APIs) as before
     dynamic "vpc_access" {
-      for_each = var.vpc_connector == null ? [] : [var.vpc_connector]
+      for_each = var.vpc_subnetwork == null ? [] : [var.vpc_subnetwork]
       content {
-        connector = vpc_access.value
-        egress    = "PRIVATE_RANGES_ONLY"
+        network_interfaces {
+          network    = var.vpc_network
+          subnetwork = vpc_access.value
+        }
+        egress = "PRIVATE_RANGES_ONLY"
       }
     }
 

@@ -106,9 +106,15 @@ variable "invoker_members" {
   default     = []
 }
 
-variable "vpc_connector" {
+variable "vpc_network" {
   type        = string
-  description = "Serverless VPC connector for private IP egress (null: none)."
+  description = "VPC network of the Direct VPC egress (with vpc_subnetwork)."
+  default     = null
+}
+
+variable "vpc_subnetwork" {
+  type        = string
+  description = "Subnetwork for Direct VPC egress to private IPs such as Cloud SQL's (null: no VPC egress)."
   default     = null
 }
 

@@ -17,6 +17,9 @@ locals {
   api_image      = var.api_image != null ? var.api_image : "${local.image_base}/api:bootstrap"
   worker_image   = var.worker_image != null ? var.worker_image : "${local.image_base}/worker:bootstrap"
   worker_timeout = var.worker_request_timeout_seconds
+  # one connectivity per environment: the private IP with Direct VPC egress on both
+  # services when private_network is set, else the public IP through the connector (IAM)
+  database_ip_type = var.private_network == null ? "public" : "private"
   # Cloud Run's deterministic URL, known before the service exists: the push endpoint and
   # the OIDC audience the worker checks (its own env) must be the same string.
   worker_url = "https://${local.prefix}-worker-${data.google_project.this.number}.${var.region}.run.app"
@@ -24,6 +27,7 @@ locals {
     QUANTRUN_MODE               = "gcp"
     QUANTRUN_PROJECT            = var.project_id
     QUANTRUN_CLOUDSQL_INSTANCE  = module.database.connection_name
+    QUANTRUN_CLOUDSQL_IP_TYPE   = local.database_ip_type
     QUANTRUN_DB_NAME            = module.database.database_name
     QUANTRUN_ARTIFACTS_BUCKET   = module.data.artifacts_bucket
     QUANTRUN_UPLOADS_BUCKET     = module.data.uploads_bucket
@@ -120,15 +124,16 @@ module "data" {
 }
 
 module "database" {
-  source               = "../database"
-  project_id           = var.project_id
-  region               = var.region
-  instance_name        = local.prefix
-  tier                 = var.database_tier
-  high_availability    = var.database_high_availability
-  private_network      = var.private_network
-  deletion_protection  = var.deletion_protection
-  iam_service_accounts = [module.api_sa.email, module.worker_sa.email, module.ingest_sa.email]
+  source              = "../database"
+  project_id          = var.project_id
+  region              = var.region
+  instance_name       = local.prefix
+  tier                = var.database_tier
+  high_availability   = var.database_high_availability
+  private_network     = var.private_network
+  deletion_protection = var.deletion_protection
+  # the ingest functions write BigQuery only: no database user for them
+  iam_service_accounts = [module.api_sa.email, module.worker_sa.email]
   depends_on           = [google_project_service.apis]
 }
 
@@ -152,6 +157,11 @@ resource "google_secret_manager_secret_iam_member" "ingest_reads_provider_keys" 
 
 # -- services ---------------------------------------------------------------------------
 
+# The worker takes only internal traffic. Cloud Run counts as internal the requests of
+# Pub/Sub (the push subscription) and Cloud Scheduler (the reclaim sweep) in the same
+# project: https://cloud.google.com/run/docs/securing/ingress#settings ("Internal ...
+# Cloud Scheduler, Cloud Tasks, Eventarc, Pub/Sub, Synthetic monitors, Workflows"), and
+# both still present the push identity's OIDC token, which the worker verifies.
 module "worker" {
   source                  = "../cloud_run_service"
   project_id              = var.project_id
@@ -159,7 +169,7 @@ module "worker" {
   name                    = "${local.prefix}-worker"
   image                   = local.worker_image
   service_account_email   = module.worker_sa.email
-  ingress                 = "INGRESS_TRAFFIC_ALL"
+  ingress                 = "INGRESS_TRAFFIC_INTERNAL_ONLY"
   min_instances           = var.worker_min_instances
   max_instances           = var.worker_max_instances
   concurrency             = 2
@@ -168,6 +178,8 @@ module "worker" {
   cpu_idle                = false
   request_timeout_seconds = local.worker_timeout
   deletion_protection     = var.deletion_protection
+  vpc_network             = var.private_network
+  vpc_subnetwork          = var.private_subnetwork
   env = merge(local.common_env, {
     QUANTRUN_DB_USER              = trimsuffix(module.worker_sa.email, ".gserviceaccount.com")
     QUANTRUN_VERIFY_PUSH_TOKEN    = "true"
@@ -196,6 +208,8 @@ module "api" {
   request_timeout_seconds = 60
   health_path             = "/readyz"
   deletion_protection     = var.deletion_protection
+  vpc_network             = var.private_network
+  vpc_subnetwork          = var.private_subnetwork
   invoker_members         = var.api_public ? ["allUsers"] : var.api_invokers
   env = merge(local.common_env, {
     QUANTRUN_DB_USER                 = trimsuffix(module.api_sa.email, ".gserviceaccount.com")
@@ -329,4 +343,15 @@ module "edge" {
   api_service_name    = module.api.name
   domain              = var.edge_domain
   requests_per_minute = var.edge_requests_per_minute
+}
+
+# private_network and private_subnetwork go together: a private-IP database the services
+# cannot reach would fail every request
+resource "terraform_data" "database_connectivity" {
+  lifecycle {
+    precondition {
+      condition     = (var.private_network == null) == (var.private_subnetwork == null)
+      error_message = "Set private_network and private_subnetwork together (or neither, for the public IP through the connector)."
+    }
+  }
 }

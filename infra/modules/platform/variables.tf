@@ -94,7 +94,13 @@ variable "database_high_availability" {
 
 variable "private_network" {
   type        = string
-  description = "VPC self link for Cloud SQL private IP (null: connector-only public IP)."
+  description = "VPC self link for Cloud SQL private IP (null: the public IP, reached only through the connector with IAM auth)."
+  default     = null
+}
+
+variable "private_subnetwork" {
+  type        = string
+  description = "Subnetwork of private_network the services use for Direct VPC egress (required with it)."
   default     = null
 }
 

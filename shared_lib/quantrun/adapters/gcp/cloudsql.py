@@ -17,7 +17,7 @@ def cloudsql_engine(
     user: str,
     database: str,
     password: str | None = None,
-    private_ip: bool = True,
+    private_ip: bool = False,
     pool_size: int = 5,
     prepared_statements: bool = True,
 ) -> tuple[Engine, Any]:
