@@ -227,7 +227,7 @@ def start_emulators(
         _wait_http(pubsub, f"http://{emu.pubsub_host}/")
         _wait_http(storage, f"{emu.storage_url}/storage/v1/b")
         _wait_http(bigquery, f"{emu.bigquery_url}/healthz")
-    except Exception:
+    except BaseException:  # Ctrl-C in start-up too: nothing is left running
         emu.stop()
         raise
     return emu

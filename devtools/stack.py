@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -191,14 +192,22 @@ class Service:
     proc: subprocess.Popen[bytes]
     log: Path
 
-    def stop(self, sig: int = signal.SIGINT) -> None:
+    # Cloud Run's grace between SIGTERM and SIGKILL
+    GRACE_SECONDS = 10.0
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Signal the service's whole process group (a server's worker processes too),
+        then SIGKILL whatever of it is left after the grace time."""
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=self.GRACE_SECONDS)
+        # a worker process outlives a master that exited or was killed: the group goes too
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
 
 
 def start_service(
@@ -216,6 +225,9 @@ def start_service(
         stderr=subprocess.STDOUT,
         env={**os.environ, **env},
         cwd=ROOT,
+        # its own process group: the stack stops it (a terminal's Ctrl-C reaches the
+        # stack only, which stops everything in order)
+        start_new_session=True,
     )
     service = Service(name, f"http://127.0.0.1:{port}", proc, log)
     deadline = time.monotonic() + 60
@@ -282,6 +294,7 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=ROOT,
+                start_new_session=True,
             )
             service = Service(f"function-{name}", f"http://127.0.0.1:{port}", proc, log)
             deadline = time.monotonic() + 60
@@ -397,23 +410,25 @@ def start_stack(
         except Exception as exc:
             results["pg_error"] = exc
 
-    if postgres is None:
-        pg_thread = threading.Thread(target=boot_pg)
-        pg_thread.start()
-    emu = emulators or start_emulators(
-        workdir / "emulators",
-        pubsub_port=ports.get("pubsub"),
-        bigquery_port=ports.get("bigquery"),
-        storage_port=ports.get("storage"),
-    )
-    if postgres is None:
-        pg_thread.join()
-        if "pg_error" in results:
-            if owns:
-                emu.stop()
-            raise results["pg_error"]
-    pg: PostgresServer = postgres or results["pg"]
+    pg_thread = threading.Thread(target=boot_pg)
+    emu: Emulators | None = emulators
+    stack: Stack | None = None
+    # whatever happens before the stack is returned (an error, Ctrl-C, SIGTERM turned
+    # into an exception by the caller), what was started here is stopped here
     try:
+        if postgres is None:
+            pg_thread.start()
+        emu = emulators or start_emulators(
+            workdir / "emulators",
+            pubsub_port=ports.get("pubsub"),
+            bigquery_port=ports.get("bigquery"),
+            storage_port=ports.get("storage"),
+        )
+        if postgres is None:
+            pg_thread.join()
+            if "pg_error" in results:
+                raise results["pg_error"]
+        pg: PostgresServer = postgres or results["pg"]
         database_url = pg.create_database(f"quantrun{('_' + names.suffix) if names.suffix else ''}")
         env = {**gcp_env(emu, database_url, names), **(service_env or {})}
         stack = Stack(
@@ -446,11 +461,30 @@ def start_stack(
         if with_functions:
             stack.start_functions(**(function_env or {}))
         return stack
-    except Exception:
-        if owns:
-            emu.stop()
-            pg.stop()
+    except BaseException:
+        if stack is not None:
+            stack.stop()
+        elif owns:
+            if emu is not None:
+                emu.stop()
+            if pg_thread.is_alive():
+                pg_thread.join(timeout=90)
+            if "pg" in results:
+                results["pg"].stop()
         raise
+
+
+def ports_in_use(ports: dict[str, int]) -> list[str]:
+    """The named ports something already listens on (checked before anything starts)."""
+    taken = []
+    for name, port in ports.items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(f"{name} {port}")
+    return taken
 
 
 def write_env_file(stack: Stack, path: Path) -> None:
@@ -500,7 +534,24 @@ def main() -> None:
             "ingest_upload",
         )
     }
-    stack = start_stack(workdir=args.dir / "run", suffix="", ports=ports, with_functions=True)
+    taken = ports_in_use(ports)
+    if taken:
+        sys.stderr.write(
+            f"ports already in use: {', '.join(taken)}; nothing was started "
+            "(stop what holds them, or choose others: make stack API_PORT=... PUBSUB_PORT=...)\n"
+        )
+        sys.exit(2)
+
+    def interrupted(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    # during start-up, SIGTERM unwinds like Ctrl-C: start_stack stops what it started
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        stack = start_stack(workdir=args.dir / "run", suffix="", ports=ports, with_functions=True)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted during start-up; everything started was stopped\n")
+        sys.exit(130)
     env_file = args.dir / "env"
     write_env_file(stack, env_file)
     sys.stderr.write(

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from devtools.emulators import ROOT
 from devtools.jobs import BLACK_SCHOLES
@@ -35,13 +36,57 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_make_stack_serves_writes_env_and_stops_everything(tmp_path: Path) -> None:
+def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
     ports = {name: free_port() for name in NAMES}
     args = [sys.executable, "-m", "devtools.stack", "--dir", str(tmp_path)]
     for name, port in ports.items():
         args += [f"--{name}-port", str(port)]
     log = (tmp_path / "stack.log").open("wb")
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), ports
+
+
+def _left_running(tmp_path: Path, ports: dict[str, int]) -> list[str]:
+    """What still listens on the stack's ports, or still runs from its directory."""
+    time.sleep(1)
+    still = [name for name, port in ports.items() if _listening(port)]
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return still + [line for line in ps.splitlines() if str(tmp_path) in line]
+
+
+@pytest.mark.parametrize("seconds", [5, 20])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_the_stack_during_start_up_stops_what_it_started(
+    tmp_path: Path, seconds: int, sig: signal.Signals
+) -> None:
+    """Ctrl-C (or SIGTERM) while the emulators, PostgreSQL or the services are coming up:
+    afterwards nothing listens on any of the stack's ports."""
+    proc, ports = _start(tmp_path)
+    time.sleep(seconds)
+    proc.send_signal(sig)
+    proc.wait(timeout=90)
+    assert _left_running(tmp_path, ports) == [], (tmp_path / "stack.log").read_text()[-3000:]
+
+
+def test_a_port_in_use_is_reported_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = {name: free_port() for name in NAMES}
+        ports["ingest-prices"] = taken.getsockname()[1]
+        args = [sys.executable, "-m", "devtools.stack", "--dir", str(tmp_path)]
+        for name, port in ports.items():
+            args += [f"--{name}-port", str(port)]
+        out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2
+        assert f"ingest_prices {ports['ingest-prices']}" in out.stderr
+        assert "nothing was started" in out.stderr
+        others = {n: p for n, p in ports.items() if n != "ingest-prices"}
+        assert _left_running(tmp_path, others) == []
+
+
+def test_make_stack_serves_writes_env_and_stops_everything(tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc, ports = _start(tmp_path)
     env_file = tmp_path / "env"
     try:
         deadline = time.monotonic() + 180
@@ -93,9 +138,9 @@ def test_make_stack_serves_writes_env_and_stops_everything(tmp_path: Path) -> No
                 time.sleep(0.2)
             assert done["status"] == "succeeded"
         assert all(_listening(port) for port in ports.values())
+        # Ctrl-C a minute after the start (a stack that has been serving)
+        time.sleep(max(0.0, 60 - (time.monotonic() - started)))
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
-    time.sleep(1)
-    still = [name for name, port in ports.items() if _listening(port)]
-    assert still == [], f"still listening after Ctrl-C: {still}"
+    assert _left_running(tmp_path, ports) == [], "still running after Ctrl-C"
