@@ -102,6 +102,13 @@ class Container:
             active_jobs=limits.quota_active_jobs, jobs_per_day=limits.quota_jobs_per_day
         )
 
+    def drain(self) -> list[str]:
+        """Shutdown: claim nothing more and put the jobs this process runs back on the
+        queue now (their attempts not counted). The ids given back."""
+        from quantrun.app.lease import drain
+
+        return drain(self.queue.publish)
+
     def start_relay(self) -> None:
         """gcp mode: publish this process's jobs (and sweep up orphans) in the background."""
         if self.outbox is not None:

@@ -114,6 +114,11 @@ class JobStore(Protocol):
         """Put a queued job, or a running one whose lease expired, back to queued."""
         ...
 
+    def release(self, job_id: str, *, worker: str, now: datetime) -> bool:
+        """Give back a running job ``worker`` holds (it is shutting down): queued again,
+        the attempt not counted."""
+        ...
+
     def reclaimable(self, *, now: datetime, queued_before: datetime, limit: int) -> list[str]:
         """Running jobs whose lease expired, and queued jobs waiting since ``queued_before``."""
         ...

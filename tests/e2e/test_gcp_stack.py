@@ -179,6 +179,37 @@ def test_worker_killed_mid_job_is_reclaimed_and_finishes_once(
     assert succeeded_events(store, job["id"]) == 1
 
 
+def test_sigterm_gives_the_running_job_back_at_once(
+    stack: Stack, client: httpx.Client, store: SqlJobStore
+) -> None:
+    """SIGTERM to a worker mid-job (Cloud Run scaling in or deploying): the job is queued
+    again within 5 s with its attempt not counted, and published, so the next worker runs
+    it once, as its first attempt; the stopping worker exits within Cloud Run's 10 s."""
+    job = client.post(
+        "/v1/jobs",
+        json={"model": "monte_carlo_option", "params": asian_monte_carlo(paths=3_000_000, seed=4)},
+    ).json()
+    deadline = time.monotonic() + 60
+    while (current := client.get(f"/v1/jobs/{job['id']}").json())["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert current["attempts"] == 1 and stack.worker is not None
+    signalled = time.monotonic()
+    stack.worker.proc.send_signal(signal.SIGTERM)
+    while (back := client.get(f"/v1/jobs/{job['id']}").json())["status"] == "running":
+        assert time.monotonic() - signalled < 5, "the job was not given back within 5 s"
+        time.sleep(0.05)
+    assert back["status"] == "queued" and back["attempts"] == 0
+    stack.worker.proc.wait(timeout=10)
+    assert time.monotonic() - signalled < 10
+    reasons = [e.reason for e in store.events(job["id"])]
+    assert any("at shutdown; requeued" in r for r in reasons), reasons
+    stack.start_worker()
+    done = wait_for(client, job["id"], timeout=120, reclaim=stack)
+    assert done["status"] == "succeeded" and done["attempts"] == 1
+    assert succeeded_events(store, job["id"]) == 1
+
+
 def test_publish_failing_after_commit_is_recovered_by_the_outbox(
     stack: Stack, client: httpx.Client, store: SqlJobStore
 ) -> None:

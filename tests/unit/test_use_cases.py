@@ -379,3 +379,40 @@ def test_a_job_past_the_inline_budget_stores_values_parquet(world: World) -> Non
     table = pq.read_table(io.BytesIO(stored.data))
     assert table.num_rows == 201 and table.column_names[:2] == ["strike", "price"]
     assert done.result["summary"]["price"]["max"] == pytest.approx(max(table["price"].to_pylist()))
+
+
+def test_a_worker_shutting_down_gives_its_job_back_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM (``drain``): the running job is queued again at once with its attempt not
+    counted and put on the queue, the model stops at its next checkpoint without a
+    result, the draining process claims nothing more, and another worker runs the job
+    to completion as its first counted attempt."""
+    from quantrun.app import lease as lease_module
+
+    monkeypatch.setattr(lease_module, "_DRAINING", threading.Event())
+    params = {**BS, "style": "asian_arithmetic", "paths": 3_000_000, "steps": 100, "seed": 2}
+    job, _ = world.submit("monte_carlo_option", params)
+    outcome: list[RunOutcome] = []
+    runner = threading.Thread(target=lambda: outcome.append(world.run(job.id)))
+    runner.start()
+    deadline = time.monotonic() + 20
+    while world.store.get_job(job.id).status != JobStatus.RUNNING:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    published = len(world.queue.published)
+    assert lease_module.drain(world.queue.publish) == [job.id]
+    back = world.store.get_job(job.id)
+    assert back is not None and back.status == JobStatus.QUEUED and back.attempts == 0
+    assert world.queue.published[published:] == [job.id]
+    assert "released by w1 at shutdown" in world.store.events(job.id)[-1].reason
+    runner.join(timeout=30)
+    assert outcome == [RunOutcome.DONE]  # stopped at a checkpoint, nothing stored
+    assert world.store.get_job(job.id).status == JobStatus.QUEUED  # type: ignore[union-attr]
+    assert world.run(job.id) == RunOutcome.RETRY  # the draining process claims nothing
+
+    monkeypatch.setattr(lease_module, "_DRAINING", threading.Event())  # another process
+    other = WorkerConfig(worker_id="w2", lease_seconds=5, max_attempts=3)
+    assert world.run(job.id, other) == RunOutcome.DONE
+    done = world.store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED and done.attempts == 1

@@ -92,7 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.stderr.flush()
     container.start_relay()
     try:
-        serve(create_app(container), host=host, port=port)
+        serve(create_app(container), host=host, port=port, on_exit=container.drain)
     finally:
         if worker is not None:
             worker.stop()
@@ -115,6 +115,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 signal.signal(sig, lambda *_: stop.set())
             worker.start()
             stop.wait()
+            container.drain()
             worker.stop()
         elif args.pull:
             from quantrun_worker.pull import run_pull_worker
@@ -126,7 +127,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
             app = create_push_app(container, push_verifier(settings))
             container.start_relay()
-            serve(app, host=args.host or settings.api.host, port=_port(args.port, 8081))
+            serve(
+                app,
+                host=args.host or settings.api.host,
+                port=_port(args.port, 8081),
+                on_exit=container.drain,
+            )
     finally:
         container.close()
     return 0

@@ -5,6 +5,8 @@ factory uvicorn imports in each process of ``quantrun serve --workers N`` (gcp m
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -25,20 +27,42 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def serve(app: Any, *, host: str, port: int, workers: int = 1) -> None:
-    """Serve an app (or, with several workers, a factory's import string) until stopped."""
-    if workers == 1:
-        freeze_startup_heap()
-    uvicorn.run(
-        app,
-        factory=isinstance(app, str),
-        host=host,
-        port=port,
-        workers=workers if workers > 1 else None,
-        log_config=None,
-        access_log=False,  # Cloud Run logs every request itself
-        timeout_graceful_shutdown=GRACEFUL_SECONDS,
-    )
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the process the moment SIGTERM or Ctrl-C arrives (before
+    uvicorn waits for the requests in flight): a worker gives its jobs back then."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], object] | None) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._on_exit is not None and not self.should_exit:
+            self._on_exit()
+        super().handle_exit(sig, frame)
+
+
+def serve(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    on_exit: Callable[[], object] | None = None,
+) -> None:
+    """Serve an app (or, with several workers, a factory's import string) until stopped;
+    ``on_exit`` runs when the stop signal arrives (one process only)."""
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,  # Cloud Run logs every request itself
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+    }
+    if workers > 1:
+        uvicorn.run(app, factory=isinstance(app, str), workers=workers, **options)
+        return
+    freeze_startup_heap()
+    _Server(uvicorn.Config(app, factory=isinstance(app, str), **options), on_exit).run()
 
 
 def create_app_from_env() -> FastAPI:

@@ -69,5 +69,6 @@ def run_pull_worker(container: Container, *, subscription: str) -> None:
         signal.signal(sig, lambda *_: stop.set())
     log.info("pull worker started", extra={"fields": {"subscription": path}})
     stop.wait()
+    container.drain()  # the jobs running here go back on the queue now
     future.cancel()
     subscriber.close()

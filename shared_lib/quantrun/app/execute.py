@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from quantrun.app.lease import Lease, WorkerConfig
+from quantrun.app.lease import Lease, WorkerConfig, draining
 from quantrun.app.limits import check_cost
 from quantrun.catalog import get_spec
 from quantrun.catalog.spec import ModelOutput, RunContext
@@ -84,6 +84,9 @@ def run_job(
     """Claim, run and finish one job. ``log_fields`` (the message's id, its delivery
     attempt) go on the one line logged per message, with the job's id."""
     fields = {**(log_fields or {}), "job_id": job_id}
+    if draining():
+        # shutting down: another worker takes the message (nack: it is redelivered)
+        return RunOutcome.RETRY
     now = utcnow()
     claim = store.claim(
         job_id,

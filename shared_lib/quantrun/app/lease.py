@@ -5,6 +5,10 @@ its length while the model runs; a lost lease or a cancellation turns into
 ``JobCancelled`` at the model's next checkpoint. One keeper thread per process renews
 every lease that is due, so a job costs no thread of its own (most jobs finish before
 their first renewal).
+
+``drain`` is a process's shutdown (SIGTERM, Ctrl-C): every job it runs goes back on the
+queue at once, its attempt not counted, so another worker takes it without waiting for
+the lease to expire; the models stop at their next checkpoint, and no new job is claimed.
 """
 
 from __future__ import annotations
@@ -84,6 +88,18 @@ class Lease:
         if self._lost.is_set():
             raise JobCancelled("the job was cancelled or its lease was lost")
 
+    def give_back(self) -> bool:
+        """Shutdown: the job is queued again (its attempt not counted) and this lease is
+        lost, so the model stops at its next checkpoint and its result is never stored.
+        False when the job had already moved on (finished, cancelled)."""
+        _KEEPER.discard(self)
+        with self._lock:
+            if self._released:
+                return False
+            self._released = True
+        self._lost.set()
+        return self._store.release(self.job_id, worker=self._cfg.worker_id, now=utcnow())
+
     def release(self) -> None:
         """Expire the lease now, so a redelivery can claim the job without waiting. No
         renewal happens after this (one would make the lease live again)."""
@@ -123,6 +139,10 @@ class _Keeper:
         with self._changed:
             self._leases.discard(lease)
 
+    def held(self) -> list[Lease]:
+        with self._changed:
+            return list(self._leases)
+
     def _run(self) -> None:
         while True:
             with self._changed:
@@ -148,3 +168,30 @@ class _Keeper:
 
 
 _KEEPER = _Keeper()
+_DRAINING = threading.Event()
+
+
+def draining() -> bool:
+    """The process is shutting down: claim nothing more."""
+    return _DRAINING.is_set()
+
+
+def drain(publish: Callable[[str], None]) -> list[str]:
+    """Shut down this process's work: claim no more jobs, and give every job it runs
+    back to the queue now (``publish`` puts each on the queue at once; in gcp mode the
+    release's outbox row would too, later). The ids given back."""
+    _DRAINING.set()
+    given: list[str] = []
+    for lease in _KEEPER.held():
+        try:
+            if lease.give_back():
+                given.append(lease.job_id)
+                publish(lease.job_id)
+        except Exception:
+            # the lease then expires and the reclaim sweep requeues the job
+            log.warning(
+                "job not given back", exc_info=True, extra={"fields": {"job_id": lease.job_id}}
+            )
+    if given:
+        log.info("jobs given back at shutdown", extra={"fields": {"job_ids": given}})
+    return given

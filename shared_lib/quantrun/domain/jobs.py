@@ -3,6 +3,7 @@
     queued ──claim──▶ running ──finish──▶ succeeded | failed
       │  ▲              │  ▲
       │  └──requeue─────┤  └── claim again once the lease expired (attempts + 1)
+      │  └──release─────┘      (a worker shutting down gives it back: attempts - 1)
       └──cancel / fail──┴──cancel / fail──▶ cancelled | failed
 
 ``TRANSITIONS`` is that picture as data: for each transition, the states it may start
@@ -108,6 +109,13 @@ TRANSITIONS: Mapping[str, Transition] = {
             {_Q: LeaseRule.ANY, _R: LeaseRule.ANY},
             frozenset({JobStatus.CANCELLED}),
             owner_only=True,
+        ),
+        Transition(
+            "release",
+            # a worker shutting down gives its job back at once (the attempt not counted)
+            {_R: LeaseRule.HELD},
+            frozenset({_Q}),
+            enqueues=True,
         ),
         Transition(
             "requeue",

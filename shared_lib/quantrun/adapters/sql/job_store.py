@@ -248,5 +248,8 @@ class SqlJobStore(UserRows):
         moved = self._move("cancel", job_id, now, user_id=user_id, reason="cancelled by user")
         return to_job(moved) if moved is not None else None
 
+    def release(self, job_id: str, *, worker: str, now: datetime) -> bool:
+        return self._move("release", job_id, now, worker=worker) is not None
+
     def requeue(self, job_id: str, *, now: datetime) -> bool:
         return self._move("requeue", job_id, now) is not None

@@ -173,6 +173,19 @@ SQL: Mapping[str, SqlTransition] = {
     ),
     "fail": SqlTransition(TRANSITIONS["fail"], lambda: {**_FINISHED, "error": Bind.of("error")}),
     "cancel": SqlTransition(TRANSITIONS["cancel"], lambda: _FINISHED, returns_row=True),
+    "release": SqlTransition(
+        TRANSITIONS["release"],
+        lambda: {
+            "updated_at": Bind.now,
+            **_RELEASE,
+            "attempts": case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
+        },
+        lambda _c, _owner: (
+            literal("released by ", String)
+            + Bind.worker
+            + literal(" at shutdown; requeued", String)
+        ),
+    ),
     "requeue": SqlTransition(
         TRANSITIONS["requeue"], lambda: {"updated_at": Bind.now, **_RELEASE}, _requeued_reason
     ),
