@@ -183,8 +183,9 @@ def test_a_job_leased_elsewhere_is_busy(world: World) -> None:
     assert world.run(job.id) == RunOutcome.BUSY
 
 
-def test_cancel_stops_a_running_job_at_its_next_checkpoint(world: World) -> None:
-    params = {**BS, "style": "asian_arithmetic", "paths": 3_000_000, "steps": 100, "seed": 1}
+def running_long_job(world: World, seed: int) -> tuple[Any, list[RunOutcome], threading.Thread]:
+    """A Monte Carlo job of a few seconds, running in a thread: (job, its outcome, thread)."""
+    params = {**BS, "style": "asian_arithmetic", "paths": 3_000_000, "steps": 100, "seed": seed}
     job, _ = world.submit("monte_carlo_option", params)
     outcome: list[RunOutcome] = []
     runner = threading.Thread(target=lambda: outcome.append(world.run(job.id)))
@@ -193,6 +194,11 @@ def test_cancel_stops_a_running_job_at_its_next_checkpoint(world: World) -> None
     while world.store.get_job(job.id).status != JobStatus.RUNNING:  # type: ignore[union-attr]
         assert time.monotonic() < deadline
         time.sleep(0.01)
+    return job, outcome, runner
+
+
+def test_cancel_stops_a_running_job_at_its_next_checkpoint(world: World) -> None:
+    job, outcome, runner = running_long_job(world, seed=1)
     world.store.cancel(job.id, user_id=world.user.id, now=utcnow())
     runner.join(timeout=30)
     assert outcome == [RunOutcome.DONE]
@@ -391,15 +397,7 @@ def test_a_worker_shutting_down_gives_its_job_back_at_once(
     from quantrun.app import lease as lease_module
 
     monkeypatch.setattr(lease_module, "_DRAINING", threading.Event())
-    params = {**BS, "style": "asian_arithmetic", "paths": 3_000_000, "steps": 100, "seed": 2}
-    job, _ = world.submit("monte_carlo_option", params)
-    outcome: list[RunOutcome] = []
-    runner = threading.Thread(target=lambda: outcome.append(world.run(job.id)))
-    runner.start()
-    deadline = time.monotonic() + 20
-    while world.store.get_job(job.id).status != JobStatus.RUNNING:  # type: ignore[union-attr]
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    job, outcome, runner = running_long_job(world, seed=2)
     published = len(world.queue.published)
     assert lease_module.drain(world.queue.publish) == [job.id]
     back = world.store.get_job(job.id)
