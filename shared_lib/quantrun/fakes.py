@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
+from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, artifact_key
 from quantrun.domain.errors import Conflict, TransientError
 from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
 
@@ -92,20 +92,23 @@ class FakePriceStore:
 
 class FakeArtifactStore:
     def __init__(self) -> None:
-        self.objects: dict[tuple[str, str], StoredArtifact] = {}
+        self.objects: dict[str, StoredArtifact] = {}
 
     def ping(self) -> None:
         return None
 
-    def put(self, job_id: str, name: str, data: bytes, content_type: str) -> ArtifactRef:
-        existing = self.objects.get((job_id, name))
+    def put(
+        self, job_id: str, name: str, data: bytes, content_type: str, *, attempt: int = 1
+    ) -> ArtifactRef:
+        key = artifact_key(job_id, name, attempt)
+        existing = self.objects.get(key)
         if existing is not None and existing.data != data:
             raise Conflict(f"artifact {name} of job {job_id} exists with other content")
-        self.objects[(job_id, name)] = StoredArtifact(content_type, data)
-        return ArtifactRef(name, content_type, len(data))
+        self.objects[key] = StoredArtifact(content_type, data)
+        return ArtifactRef(name, content_type, len(data), attempt)
 
-    def get(self, job_id: str, name: str) -> StoredArtifact | None:
-        return self.objects.get((job_id, name))
+    def get(self, job_id: str, name: str, *, attempt: int = 1) -> StoredArtifact | None:
+        return self.objects.get(artifact_key(job_id, name, attempt))
 
-    def signed_url(self, job_id: str, name: str) -> str | None:
+    def signed_url(self, job_id: str, name: str, *, attempt: int = 1) -> str | None:
         return None

@@ -161,15 +161,18 @@ class PriceStore(Protocol):
 
 
 class ArtifactStore(Protocol):
-    """Job outputs at ``jobs/<job id>/<name>`` (Cloud Storage / a local folder)."""
+    """Job outputs at ``artifact_key(job id, name, attempt)`` (Cloud Storage / a folder):
+    ``jobs/<job id>/<name>``, a retried attempt's under ``attempt-<n>/``."""
 
     def ping(self) -> None: ...
-    def put(self, job_id: str, name: str, data: bytes, content_type: str) -> ArtifactRef:
+    def put(
+        self, job_id: str, name: str, data: bytes, content_type: str, *, attempt: int = 1
+    ) -> ArtifactRef:
         """Create-only: an existing object with other bytes is never overwritten."""
         ...
 
-    def get(self, job_id: str, name: str) -> StoredArtifact | None: ...
-    def signed_url(self, job_id: str, name: str) -> str | None:
+    def get(self, job_id: str, name: str, *, attempt: int = 1) -> StoredArtifact | None: ...
+    def signed_url(self, job_id: str, name: str, *, attempt: int = 1) -> str | None:
         """A short-lived download URL, or None when the API should serve the bytes."""
         ...
 

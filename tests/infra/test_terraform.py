@@ -237,3 +237,16 @@ def test_the_cross_instance_rate_rule_is_off_by_default_and_throttles_per_ip() -
     assert options["exceed_action"] == "deny(429)" and options["enforce_on_key"] == "IP"
     backend = MODULES["modules/edge"].resource("google_compute_backend_service", "api")
     assert "google_compute_security_policy.api" in str(backend["security_policy"])
+
+
+def test_least_privilege_for_artifacts_and_the_database() -> None:
+    """#14: the worker creates and reads artifacts (no delete, no overwrite, no admin);
+    the ingest functions have no database user; the worker's ingress is internal."""
+    data = MODULES["modules/data"]
+    writers = data.resource("google_storage_bucket_iam_member", "artifact_writers")
+    text = str(writers)
+    assert "roles/storage.objectCreator" in text and "roles/storage.objectViewer" in text
+    assert "objectAdmin" not in text and "objectUser" not in text
+    database = str(PLATFORM.modules["database"]["iam_service_accounts"])
+    assert "module.ingest_sa" not in database and "module.worker_sa" in database
+    assert PLATFORM.modules["worker"]["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"

@@ -146,6 +146,15 @@ def test_artifact_store_contract(artifact_store: Any) -> None:
         assert "X-Goog-Signature=" in url and "X-Goog-Expires=300" in url
         response = httpx.get(url, timeout=10)
         assert response.status_code == 200 and json.loads(response.content) == {"a": 1}
+    # a retried attempt writes beside the first one's, whatever that left
+    again = artifact_store.put(job, "result.json", b'{"a": 2}', "application/json", attempt=2)
+    assert again.attempt == 2 and again.size_bytes == 8
+    second = artifact_store.get(job, "result.json", attempt=2)
+    assert second is not None and second.data == b'{"a": 2}'
+    assert artifact_store.get(job, "result.json").data == b'{"a": 1}'  # untouched
+    url = artifact_store.signed_url(job, "result.json", attempt=2)
+    if url is not None:
+        assert json.loads(httpx.get(url, timeout=10).content) == {"a": 2}
     artifact_store.ping()
 
 

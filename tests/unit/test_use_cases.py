@@ -131,7 +131,7 @@ def test_run_job_succeeds_and_stores_artifacts(world: World) -> None:
     done = world.store.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED
     assert {a.name for a in done.artifacts} == {"equity.png", "drawdown.png", "metrics.json"}
-    assert (job.id, "equity.png") in world.artifacts.objects
+    assert f"jobs/{job.id}/equity.png" in world.artifacts.objects
     # a duplicate delivery acknowledges without running again
     assert world.run(job.id) == RunOutcome.DONE
     assert world.store.get_job(job.id).attempts == 1  # type: ignore[union-attr]
@@ -414,3 +414,39 @@ def test_a_worker_shutting_down_gives_its_job_back_at_once(
     assert world.run(job.id, other) == RunOutcome.DONE
     done = world.store.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED and done.attempts == 1
+
+
+def test_a_retry_is_not_blocked_by_what_a_failed_attempt_wrote(world: World) -> None:
+    """The first attempt wrote a chart and died; the second draws other numbers (the job
+    has no seed), writes its own chart beside the first one's and succeeds; the job
+    lists, and serves, what the successful attempt wrote."""
+    from quantrun.app.jobs import artifact_download
+
+    params = {
+        "symbols": ["AAA", "BBB"],
+        "weights": [0.5, 0.5],
+        "start": "2020-01-01",
+        "end": "2020-04-29",
+        "method": "monte_carlo",
+        "scenarios": 2000,
+    }
+    job, _ = world.submit("portfolio_var", params)
+    stale = b"\x89PNG a chart the first attempt left behind"
+    world.artifacts.put(job.id, "pnl_histogram.png", stale, "image/png", attempt=1)
+    now = utcnow()
+    first = world.store.claim(
+        job.id, worker="w0", now=now, lease_until=now - timedelta(seconds=1), max_attempts=3
+    )
+    assert first.job is not None and first.job.attempts == 1  # that worker died: lease gone
+    assert world.run(job.id) == RunOutcome.DONE
+    done = world.store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error
+    assert done.attempts == 2 and {a.attempt for a in done.artifacts} == {2}
+    served = artifact_download(
+        store=world.store,
+        artifacts=world.artifacts,
+        user=world.user,
+        job_id=job.id,
+        name="pnl_histogram.png",
+    )
+    assert served.data is not None and served.data.startswith(b"\x89PNG") and served.data != stale

@@ -158,11 +158,16 @@ resource "google_storage_bucket" "uploads" {
   }
 }
 
+# Writers create artifacts and read them back (a retry compares bytes): no delete, no
+# overwrite; a retried attempt writes under attempt-<n>/ (quantrun.domain.artifacts).
 resource "google_storage_bucket_iam_member" "artifact_writers" {
-  for_each = toset(var.artifact_writers)
-  bucket   = google_storage_bucket.artifacts.name
-  role     = "roles/storage.objectAdmin"
-  member   = each.value
+  for_each = {
+    for pair in setproduct(var.artifact_writers, ["roles/storage.objectCreator", "roles/storage.objectViewer"]) :
+    "${pair[0]} ${pair[1]}" => { member = pair[0], role = pair[1] }
+  }
+  bucket = google_storage_bucket.artifacts.name
+  role   = each.value.role
+  member = each.value.member
 }
 
 resource "google_storage_bucket_iam_member" "artifact_readers" {

@@ -134,7 +134,7 @@ def run_job(
                     inline_values=cfg.inline_values,
                 ),
             )
-            refs = _store_artifacts(artifacts, job.id, output)
+            refs = _store_artifacts(artifacts, job, output)
             result = json_safe(output.result)
             json.dumps(result, allow_nan=False)
         except JobCancelled:
@@ -180,5 +180,9 @@ def run_job(
     return RunOutcome.DONE
 
 
-def _store_artifacts(store: ArtifactStore, job_id: str, output: ModelOutput) -> list[ArtifactRef]:
-    return [store.put(job_id, a.name, a.data, a.content_type) for a in output.artifacts]
+def _store_artifacts(store: ArtifactStore, job: Job, output: ModelOutput) -> list[ArtifactRef]:
+    # under this attempt's keys: what an earlier, failed attempt wrote never blocks these
+    return [
+        store.put(job.id, a.name, a.data, a.content_type, attempt=job.attempts)
+        for a in output.artifacts
+    ]

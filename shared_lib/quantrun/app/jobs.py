@@ -104,12 +104,13 @@ def artifact_download(
 ) -> ArtifactDownload:
     job = get_job(store=store, user=user, job_id=job_id)
     # a name no artifact can have is as absent as any other (writes check it: put)
-    if name not in {a.name for a in job.artifacts}:
+    ref = next((a for a in job.artifacts if a.name == name), None)
+    if ref is None:
         raise NotFound(f"job {job_id} has no artifact {name!r}")
-    url = artifacts.signed_url(job_id, name)
+    url = artifacts.signed_url(job_id, name, attempt=ref.attempt)
     if url is not None:
         return ArtifactDownload(name, url=url)
-    stored = artifacts.get(job_id, name)
+    stored = artifacts.get(job_id, name, attempt=ref.attempt)
     if stored is None:
         raise NotFound(f"artifact {name!r} of job {job_id} is missing from storage")
     return ArtifactDownload(name, content_type=stored.content_type, data=stored.data)

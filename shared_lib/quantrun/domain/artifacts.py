@@ -23,11 +23,25 @@ def check_artifact_name(name: str) -> str:
     return name
 
 
+def artifact_key(job_id: str, name: str, attempt: int = 1) -> str:
+    """Where an artifact is kept: ``jobs/<job id>/<name>`` as the first attempt wrote it;
+    a retried attempt writes under ``jobs/<job id>/attempt-<n>/<name>``, so what a failed
+    attempt left never blocks the next (stores are create-only: a worker holds create and
+    read, not delete) and the job lists exactly what its successful attempt wrote."""
+    check_artifact_name(job_id)
+    check_artifact_name(name)
+    if attempt <= 1:
+        return f"jobs/{job_id}/{name}"
+    return f"jobs/{job_id}/attempt-{int(attempt)}/{name}"
+
+
 @dataclass(frozen=True)
 class ArtifactRef:
     name: str
     content_type: str
     size_bytes: int
+    # the attempt that wrote it (where it is kept: artifact_key)
+    attempt: int = 1
 
 
 @dataclass(frozen=True)

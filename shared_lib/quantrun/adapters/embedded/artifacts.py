@@ -1,4 +1,4 @@
-"""``ArtifactStore`` on a local folder: ``<root>/jobs/<job id>/<name>``, create-only."""
+"""``ArtifactStore`` on a local folder: ``<root>/<artifact_key>``, create-only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, check_artifact_name
+from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, artifact_key
 from quantrun.domain.errors import Conflict
 
 _TYPES_FILE = ".content-types"
@@ -21,13 +21,13 @@ class LocalArtifactStore:
         if not os.access(self._root, os.W_OK):
             raise OSError(f"artifact folder {self._root} is not writable")
 
-    def _path(self, job_id: str, name: str) -> Path:
-        check_artifact_name(name)
-        check_artifact_name(job_id)
-        return self._root / "jobs" / job_id / name
+    def _path(self, job_id: str, name: str, attempt: int) -> Path:
+        return self._root / artifact_key(job_id, name, attempt)
 
-    def put(self, job_id: str, name: str, data: bytes, content_type: str) -> ArtifactRef:
-        path = self._path(job_id, name)
+    def put(
+        self, job_id: str, name: str, data: bytes, content_type: str, *, attempt: int = 1
+    ) -> ArtifactRef:
+        path = self._path(job_id, name, attempt)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
@@ -43,15 +43,15 @@ class LocalArtifactStore:
         finally:
             os.unlink(tmp)
         (path.parent / f"{name}{_TYPES_FILE}").write_text(content_type)
-        return ArtifactRef(name=name, content_type=content_type, size_bytes=len(data))
+        return ArtifactRef(name, content_type, len(data), attempt)
 
-    def get(self, job_id: str, name: str) -> StoredArtifact | None:
-        path = self._path(job_id, name)
+    def get(self, job_id: str, name: str, *, attempt: int = 1) -> StoredArtifact | None:
+        path = self._path(job_id, name, attempt)
         if not path.is_file():
             return None
         types = path.parent / f"{name}{_TYPES_FILE}"
         content_type = types.read_text() if types.exists() else "application/octet-stream"
         return StoredArtifact(content_type=content_type, data=path.read_bytes())
 
-    def signed_url(self, job_id: str, name: str) -> str | None:
+    def signed_url(self, job_id: str, name: str, *, attempt: int = 1) -> str | None:
         return None

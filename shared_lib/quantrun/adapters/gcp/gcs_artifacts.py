@@ -1,4 +1,5 @@
-"""``ArtifactStore`` on Cloud Storage: objects ``jobs/<job id>/<name>``.
+"""``ArtifactStore`` on Cloud Storage: objects ``artifact_key(job id, name, attempt)``
+(``jobs/<job id>/<name>``; a retried attempt's under ``attempt-<n>/``).
 
 Writes are create-only (``if_generation_match=0``): a retried job that produces the same
 bytes succeeds, one that would overwrite different bytes fails. Downloads go through
@@ -13,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from quantrun.adapters.gcp.clients import bounded_retry
-from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, check_artifact_name
+from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, artifact_key
 from quantrun.domain.errors import Conflict, TransientError
 
 
@@ -37,20 +38,20 @@ class GcsArtifactStore:
         self._api_endpoint = api_endpoint
         self._timeout = timeout
 
-    def _blob(self, job_id: str, name: str) -> Any:
-        check_artifact_name(job_id)
-        check_artifact_name(name)
-        return self._bucket.blob(f"jobs/{job_id}/{name}")
+    def _blob(self, job_id: str, name: str, attempt: int) -> Any:
+        return self._bucket.blob(artifact_key(job_id, name, attempt))
 
     def ping(self) -> None:
         self._client.get_bucket(
             self._bucket.name, timeout=self._timeout, retry=bounded_retry(self._timeout)
         )
 
-    def put(self, job_id: str, name: str, data: bytes, content_type: str) -> ArtifactRef:
+    def put(
+        self, job_id: str, name: str, data: bytes, content_type: str, *, attempt: int = 1
+    ) -> ArtifactRef:
         from google.api_core import exceptions
 
-        blob = self._blob(job_id, name)
+        blob = self._blob(job_id, name, attempt)
         try:
             blob.upload_from_string(
                 data,
@@ -66,12 +67,12 @@ class GcsArtifactStore:
                 ) from None
         except (exceptions.ServerError, exceptions.TooManyRequests, ConnectionError) as exc:
             raise TransientError(f"Cloud Storage is unavailable: {exc}") from exc
-        return ArtifactRef(name=name, content_type=content_type, size_bytes=len(data))
+        return ArtifactRef(name, content_type, len(data), attempt)
 
-    def get(self, job_id: str, name: str) -> StoredArtifact | None:
+    def get(self, job_id: str, name: str, *, attempt: int = 1) -> StoredArtifact | None:
         from google.api_core import exceptions
 
-        blob = self._blob(job_id, name)
+        blob = self._blob(job_id, name, attempt)
         try:
             data = blob.download_as_bytes(timeout=self._timeout)
         except exceptions.NotFound:
@@ -80,8 +81,8 @@ class GcsArtifactStore:
             content_type=blob.content_type or "application/octet-stream", data=data
         )
 
-    def signed_url(self, job_id: str, name: str) -> str | None:
-        blob = self._blob(job_id, name)
+    def signed_url(self, job_id: str, name: str, *, attempt: int = 1) -> str | None:
+        blob = self._blob(job_id, name, attempt)
         options: dict[str, Any] = {
             "version": "v4",
             "method": "GET",
