@@ -65,10 +65,7 @@ class PostgresServer:
         )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
-        opts = (
-            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        opts = self._options()
         started = self._run(
             _find("pg_ctl"),
             "-D",
@@ -85,6 +82,24 @@ class PostgresServer:
         if started.returncode != 0:
             log = (self.base / "pg.log").read_text() if (self.base / "pg.log").exists() else ""
             raise RuntimeError(f"PostgreSQL did not start:\n{started.stderr}\n{log}")
+
+    def _options(self) -> str:
+        return (
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (``resume`` starts it again): an outage."""
+        self._run(_find("pg_ctl"), "-D", str(self.base / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        started = self._run(
+            _find("pg_ctl"), "-D", str(self.base / "data"), "-l", str(self.base / "pg.log"),
+            "-w", "-t", "30", "start", "-o", self._options(),
+        )  # fmt: skip
+        if started.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start again:\n{started.stderr}")
 
     def stop(self) -> None:
         self._run(

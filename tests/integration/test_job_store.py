@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devtools.postgres import PostgresServer
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.app.jobs import cancel_job
 from quantrun.domain.artifacts import ArtifactRef
@@ -406,3 +407,38 @@ def test_a_list_without_payload_reads_no_params_or_result(store: SqlJobStore, al
     assert full.items[0].result == {"big": [1] * 9} and full.items[0].params == {"x": 1}
     assert (listed.result, listed.params) == (None, {})
     assert (listed.id, listed.status, listed.progress) == (job.id, JobStatus.SUCCEEDED, 1.0)
+
+
+@pytest.mark.postgres
+def test_a_database_outage_is_transient_and_the_store_recovers(
+    postgres_server: PostgresServer,
+) -> None:
+    """PostgreSQL stopping and starting again (a restart, a failover): while it is down
+    every store call raises TransientError (503, a redelivery), never a driver error (a
+    500), and once it is back the store works again with the same engine."""
+    from quantrun.adapters.sql import migrate
+    from quantrun.adapters.sql.engine import make_engine
+    from quantrun.domain.errors import TransientError
+
+    url = postgres_server.create_database(f"outage_{uuid.uuid4().hex[:8]}")
+    engine = make_engine(url, pool_size=2)
+    migrate.upgrade(engine)
+    store = SqlJobStore(engine)
+    alice = store.get_or_create_user("alice").id
+    job = new_job(store, alice)
+    postgres_server.halt()
+    try:
+        for _ in range(3):
+            with pytest.raises(TransientError, match="the job store is unavailable"):
+                store.get_job(job.id)
+    finally:
+        postgres_server.resume()
+    outcomes = []
+    for _ in range(3):  # the first use of a pooled connection from before may still fail
+        try:
+            outcomes.append(store.get_job(job.id))
+        except TransientError:
+            outcomes.append(None)
+    assert outcomes[-1] is not None and outcomes[-1].id == job.id
+    assert outcomes.count(None) <= 1
+    engine.dispose()

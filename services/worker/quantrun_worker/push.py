@@ -122,15 +122,19 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
         if message is None:
             return Response(status_code=204)
         fields = {"message_id": message.message_id, "delivery_attempt": message.delivery_attempt}
-        outcome = await run_in_threadpool(
-            run_job,
-            job_id=message.job_id,
-            store=container.store,
-            prices=container.prices,
-            artifacts=container.artifacts,
-            cfg=container.worker,
-            log_fields=fields,
-        )
+        try:
+            outcome = await run_in_threadpool(
+                run_job,
+                job_id=message.job_id,
+                store=container.store,
+                prices=container.prices,
+                artifacts=container.artifacts,
+                cfg=container.worker,
+                log_fields=fields,
+            )
+        except TransientError as exc:  # the job store is unavailable: Pub/Sub retries
+            log.warning("push answered 503", extra={"fields": {**fields, "reason": exc.message}})
+            outcome = RunOutcome.RETRY
         if outcome == RunOutcome.RETRY:
             log.warning(
                 "push answered 503: Pub/Sub redelivers the message",

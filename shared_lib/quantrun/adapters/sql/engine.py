@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc
 
 import quantrun.adapters.sql.pg8000_dialect  # noqa: F401 - registers the dialect
+from quantrun.domain.errors import TransientError
 
 IDLE_PING_SECONDS = 30.0
 PG_DRIVER = "postgresql+pg8000_prepared"
@@ -78,7 +79,39 @@ def postgres_engine(url: str, *, pool_size: int, **engine_args: Any) -> Engine:
     )
     ping_when_idle(engine)
     parse_timestamps_natively(engine)
+    unavailable_is_transient(engine)
     return engine
+
+
+def unavailable_is_transient(engine: Engine) -> None:
+    """A database that is restarting or unreachable (a lost connection, a refused one) is
+    a ``TransientError``: the API answers 503 and the queue redelivers, where a raw
+    driver error would be a 500. SQLAlchemy has already dropped the pool's connections
+    made before the loss, so the next request connects afresh."""
+
+    @event.listens_for(engine, "handle_error")
+    def _transient(context: Any) -> None:
+        error = context.original_exception
+        lost = context.is_disconnect or isinstance(
+            context.sqlalchemy_exception, exc.OperationalError | exc.InterfaceError
+        )
+        if (
+            lost
+            or isinstance(error, ConnectionError | TimeoutError | OSError)
+            or _sqlstate(error)[:2] in UNAVAILABLE_SQLSTATE_CLASSES
+        ):
+            raise TransientError(f"the job store is unavailable: {error}") from error
+
+
+# PostgreSQL's error classes for a server that cannot serve now: 08 connection exception,
+# 57 operator intervention (shutting down, starting up: 57P01-57P03)
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57")
+
+
+def _sqlstate(error: BaseException) -> str:
+    """pg8000 carries the server's error fields as a dict (``C``: the SQLSTATE)."""
+    fields = error.args[0] if error.args else None
+    return str(fields.get("C", "")) if isinstance(fields, dict) else ""
 
 
 def parse_timestamps_natively(engine: Engine) -> None:
