@@ -52,6 +52,14 @@ class Names:
         return self._n("quantrun-jobs-push")
 
     @property
+    def long_topic(self) -> str:
+        return self._n("quantrun-jobs-long")
+
+    @property
+    def long_subscription(self) -> str:
+        return self._n("quantrun-jobs-long-pull")
+
+    @property
     def dead_subscription(self) -> str:
         return self._n("quantrun-jobs-dead-push")
 
@@ -85,6 +93,8 @@ def gcp_env(emu: Emulators, database_url: str, names: Names) -> dict[str, str]:
         "QUANTRUN_JOBS_TOPIC": names.topic,
         "QUANTRUN_DEAD_LETTER_TOPIC": names.dead_topic,
         "QUANTRUN_PUSH_SUBSCRIPTION": names.subscription,
+        "QUANTRUN_LONG_JOBS_TOPIC": names.long_topic,
+        "QUANTRUN_LONG_JOBS_SUBSCRIPTION": names.long_subscription,
         "QUANTRUN_BQ_DATASET": names.dataset,
         "QUANTRUN_ARTIFACTS_BUCKET": names.artifacts_bucket,
         "QUANTRUN_UPLOADS_BUCKET": names.uploads_bucket,
@@ -119,7 +129,14 @@ def provision(
         project = env["QUANTRUN_PROJECT"]
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
-        for topic in (names.topic, names.dead_topic, names.ingest_topic, UPLOAD_EVENTS_TOPIC):
+        topics = (
+            names.topic,
+            names.dead_topic,
+            names.long_topic,
+            names.ingest_topic,
+            UPLOAD_EVENTS_TOPIC,
+        )
+        for topic in topics:
             with contextlib.suppress(exceptions.AlreadyExists):
                 publisher.create_topic(name=publisher.topic_path(project, topic), timeout=10)
         dead_topic = publisher.topic_path(project, names.dead_topic)
@@ -137,6 +154,8 @@ def provision(
                 ),
             ),
             (names.dead_subscription, names.dead_topic, f"{worker_url}/pubsub/dead-letter", None),
+            # pulled by `quantrun worker --pull` (no push: no request deadline)
+            (names.long_subscription, names.long_topic, None, None),
         ]
         if functions_url:  # Eventarc's role: Pub/Sub push into the functions
             subscriptions += [
@@ -157,10 +176,11 @@ def provision(
             request: dict[str, Any] = {
                 "name": subscriber.subscription_path(project, sub),
                 "topic": publisher.topic_path(project, topic),
-                "push_config": pubsub_v1.types.PushConfig(push_endpoint=endpoint),
                 "ack_deadline_seconds": ack_deadline,
                 "retry_policy": retry,
             }
+            if endpoint is not None:
+                request["push_config"] = pubsub_v1.types.PushConfig(push_endpoint=endpoint)
             if dead_letter is not None:
                 request["dead_letter_policy"] = dead_letter
             with contextlib.suppress(exceptions.AlreadyExists):
@@ -360,6 +380,27 @@ class Stack:
         )
         return self.worker
 
+    def start_long_worker(self, **extra_env: str) -> Service:
+        """The pull consumer of the long-jobs subscription (`quantrun worker --pull`)."""
+        log = self.workdir / "long-worker.log"
+        proc = subprocess.Popen(
+            [QUANTRUN, "worker", "--pull"],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env, **extra_env},
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        service = Service("long-worker", "", proc, log)
+        deadline = time.monotonic() + 60
+        while b"pull worker started" not in log.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                service.stop()
+                raise RuntimeError(f"the pull worker did not start:\n{log.read_text()[-4000:]}")
+            time.sleep(0.1)
+        self.extra.append(service)
+        return service
+
     def start_api(self, **extra_env: str) -> Service:
         self.api = start_service(
             "api",
@@ -457,6 +498,7 @@ def start_stack(
         )
         if start_services:
             stack.start_worker()
+            stack.start_long_worker()
             stack.start_api()
         if with_functions:
             stack.start_functions(**(function_env or {}))

@@ -94,6 +94,8 @@ class Container:
     embedded_queue: EmbeddedQueue | None = None
     # gcp mode's outbox (its relay runs in the processes that publish).
     outbox: OutboxQueue | None = None
+    # gcp mode: puts a job on the long-jobs topic (the push worker's handoff)
+    long_jobs: Callable[[str], None] | None = None
 
     @property
     def job_quota(self) -> JobQuota:
@@ -159,7 +161,17 @@ def _worker_config(settings: Settings) -> WorkerConfig:
         max_cost=settings.limits.job_max_cost,
         max_result_values=settings.limits.job_max_result_values,
         inline_values=settings.limits.result_inline_values,
+        push_max_cost=settings.worker.push_max_cost,
     )
+
+
+def _publish_one(publisher: Any, job_id: str) -> None:
+    """Publish one job id; a failure is transient (the message is redelivered)."""
+    from quantrun.domain.errors import TransientError
+
+    (error,) = publisher.publish_many([job_id])
+    if error is not None:
+        raise TransientError(f"cannot hand the job to the long-jobs topic: {error}")
 
 
 def _engine(settings: Settings, closers: Closers, *, migrate_db: bool) -> Engine:
@@ -241,7 +253,19 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
             timeout=gcp.gcp_timeout_seconds,
         )
         outbox = OutboxQueue(engine, publisher)
-        return Container(**common, queue=outbox, artifacts=_gcs_artifacts(settings), outbox=outbox)
+        long_jobs = PubSubPublisher(
+            clients.publisher_client(),
+            str(gcp.project),
+            gcp.long_jobs_topic,
+            timeout=gcp.gcp_timeout_seconds,
+        )
+        return Container(
+            **common,
+            queue=outbox,
+            artifacts=_gcs_artifacts(settings),
+            outbox=outbox,
+            long_jobs=functools.partial(_publish_one, long_jobs),
+        )
     visibility = max(2 * settings.worker.lease_seconds, 10.0)
     queue = EmbeddedQueue(engine, visibility_seconds=visibility)
     artifacts = LocalArtifactStore(settings.artifacts_dir)

@@ -253,6 +253,13 @@ class WorkerSettings(_Group):
     push_service_account: str | None = Field(
         None, description="gcp worker: the push identity's email"
     )
+    push_max_cost: float = Field(
+        1e9,
+        gt=0,
+        description="gcp push worker: a job estimated above it (model cost units) is not run "
+        "inside a push request, whose deadline it could outlive, but handed to the long-jobs "
+        "topic, where `quantrun worker --pull` runs it",
+    )
 
 
 class GcpSettings(_Group):
@@ -263,6 +270,13 @@ class GcpSettings(_Group):
     )
     jobs_topic: str = Field("quantrun-jobs", description="gcp: the jobs topic")
     dead_letter_topic: str = Field("quantrun-jobs-dead", description="gcp: the dead-letter topic")
+    long_jobs_topic: str = Field(
+        "quantrun-jobs-long", description="gcp: jobs too long for a push request"
+    )
+    long_jobs_subscription: str = Field(
+        "quantrun-jobs-long-pull",
+        description="gcp: the pull subscription `quantrun worker --pull` reads by default",
+    )
     push_subscription: str = Field(
         "quantrun-jobs-push", description="gcp: the worker's push subscription"
     )

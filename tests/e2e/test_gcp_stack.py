@@ -210,6 +210,34 @@ def test_sigterm_gives_the_running_job_back_at_once(
     assert succeeded_events(store, job["id"]) == 1
 
 
+def test_a_job_too_long_for_a_push_request_runs_once_on_the_pull_consumer(
+    stack: Stack, client: httpx.Client, store: SqlJobStore
+) -> None:
+    """A push request has a deadline (Cloud Run's request timeout); a job estimated past
+    what fits in it (QUANTRUN_PUSH_MAX_COST, lowered here) is handed to the long-jobs
+    topic and run by `quantrun worker --pull`, once; a small one still runs on push."""
+    assert stack.worker is not None
+    stack.worker.stop()
+    stack.start_worker(QUANTRUN_PUSH_MAX_COST="1e5")
+    try:
+        long_job = client.post(
+            "/v1/jobs",
+            json={"model": "monte_carlo_option", "params": asian_monte_carlo(paths=20_000, seed=5)},
+        ).json()
+        small = client.post("/v1/jobs", json={"model": "black_scholes", "params": HAUG_PUT}).json()
+        done = wait_for(client, long_job["id"], timeout=120, reclaim=stack)
+        assert done["status"] == "succeeded" and done["attempts"] == 1
+        assert succeeded_events(store, long_job["id"]) == 1
+        assert wait_for(client, small["id"])["status"] == "succeeded"
+        worker_log = stack.worker.log.read_text()
+        assert "job handed to the long-jobs queue" in worker_log
+        pull_log = (stack.workdir / "long-worker.log").read_text()
+        assert long_job["id"] in pull_log and small["id"] not in pull_log
+    finally:
+        stack.worker.stop()
+        stack.start_worker()
+
+
 def test_publish_failing_after_commit_is_recovered_by_the_outbox(
     stack: Stack, client: httpx.Client, store: SqlJobStore
 ) -> None:

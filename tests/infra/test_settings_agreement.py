@@ -17,19 +17,23 @@ from tests.infra.hcl import INFRA, load_module
 
 PLATFORM = load_module(INFRA / "modules" / "platform")
 COMMON = PLATFORM.locals["common_env"]
-SERVICES = ("api", "worker")
+SERVICES = ("api", "worker", "long_jobs")
 FUNCTIONS = ("ingest_prices", "ingest_upload")
 # values Terraform computes, as the code will see them
 COMPUTED = {"QUANTRUN_CLOUDSQL_IP_TYPE": "public"}
 
 
+POOL = PLATFORM.resource("google_cloud_run_v2_worker_pool", "long_jobs")
+
+
 def environment(module: str) -> dict[str, str]:
-    """The variables Terraform sets on a service or function: name -> value (a literal,
-    or a stand-in for what Terraform computes)."""
-    text = str(PLATFORM.modules[module]["env"])
+    """The variables Terraform sets on a service, function or the long-jobs worker pool:
+    name -> value (a literal, or a stand-in for what Terraform computes)."""
+    given = POOL["template"] if module == "long_jobs" else PLATFORM.modules[module]["env"]
+    text = str(given)
     env: dict[str, Any] = dict(COMMON) if "local.common_env" in text else {}
-    if isinstance(PLATFORM.modules[module]["env"], dict):
-        env.update(PLATFORM.modules[module]["env"])
+    if isinstance(given, dict) and module != "long_jobs":
+        env.update(given)
     for name, literal in re.findall(r'\b(QUANTRUN_[A-Z0-9_]+)\s*=\s*("[^"]*"|[^,}]+)', text):
         env[name] = literal.strip()
     return {
@@ -41,7 +45,7 @@ def environment(module: str) -> dict[str, str]:
 
 def secret_names(module: str) -> set[str]:
     """The QUANTRUN_SECRET_* names its secret_env gives, for the default secret list."""
-    body = PLATFORM.modules[module].get("secret_env")
+    body = PLATFORM.modules.get(module, {}).get("secret_env")
     if body is None:
         return set()
     names = PLATFORM.variables["secret_names"]["default"]
@@ -82,6 +86,13 @@ def test_each_service_gets_what_it_needs_to_start_in_gcp_mode(module: str, only:
     if module == "worker":
         assert settings.worker.verify_push_token
         push_verifier(settings)  # raises without the push audience and identity
+    if module == "long_jobs":  # pulls the subscription Terraform creates
+        assert '"--pull"' in str(POOL["template"]) or "--pull" in str(POOL["template"])
+        queue = load_module(INFRA / "modules" / "job_queue").variables
+        assert (
+            settings.gcp.long_jobs_subscription == queue["long_jobs_subscription_name"]["default"]
+        )
+        assert settings.gcp.long_jobs_topic == queue["long_jobs_topic_name"]["default"]
 
 
 @pytest.mark.parametrize("module", FUNCTIONS)

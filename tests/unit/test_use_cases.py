@@ -450,3 +450,30 @@ def test_a_retry_is_not_blocked_by_what_a_failed_attempt_wrote(world: World) -> 
         name="pnl_histogram.png",
     )
     assert served.data is not None and served.data.startswith(b"\x89PNG") and served.data != stale
+
+
+def test_a_push_worker_hands_a_long_job_to_the_long_jobs_queue(world: World) -> None:
+    """A job estimated above what a push request may run is not claimed: it goes to the
+    long-jobs topic (run by a pull consumer) and stays queued, its attempts untouched;
+    a small one runs here as before; the pull consumer (no handoff) runs the long one."""
+    handed: list[str] = []
+    push = WorkerConfig(worker_id="push", lease_seconds=5, max_attempts=3, push_max_cost=1e5)
+    long_params = {**BS, "style": "asian_arithmetic", "paths": 20_000, "steps": 50, "seed": 1}
+    long_job, _ = world.submit("monte_carlo_option", long_params)  # 1e6 path-steps
+    small, _ = world.submit("black_scholes", BS)
+    run = lambda job_id: run_job(  # noqa: E731
+        job_id=job_id,
+        store=world.store,
+        prices=world.prices,
+        artifacts=world.artifacts,
+        cfg=push,
+        handoff=handed.append,
+    )
+    assert run(long_job.id) == RunOutcome.DONE and handed == [long_job.id]
+    waiting = world.store.get_job(long_job.id)
+    assert waiting is not None and waiting.status == JobStatus.QUEUED and waiting.attempts == 0
+    assert run(small.id) == RunOutcome.DONE and handed == [long_job.id]
+    assert world.store.get_job(small.id).status == JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert world.run(long_job.id) == RunOutcome.DONE  # the pull consumer
+    done = world.store.get_job(long_job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED and done.attempts == 1

@@ -108,3 +108,52 @@ resource "google_pubsub_topic_iam_member" "publishers" {
   role     = "roles/pubsub.publisher"
   member   = each.value
 }
+
+# Jobs too long for a push request (the worker hands them over, QUANTRUN_PUSH_MAX_COST):
+# pulled by `quantrun worker --pull`, which has no request deadline; the client extends
+# the ack deadline while a job runs, and the job's own lease guards it.
+resource "google_pubsub_topic" "long_jobs" {
+  #checkov:skip=CKV_GCP_83:Google-managed encryption; messages hold job ids only, no customer data.
+  project                    = var.project_id
+  name                       = var.long_jobs_topic_name
+  message_retention_duration = "86400s"
+}
+
+resource "google_pubsub_subscription" "long_jobs_pull" {
+  project                    = var.project_id
+  name                       = var.long_jobs_subscription_name
+  topic                      = google_pubsub_topic.long_jobs.id
+  ack_deadline_seconds       = 600
+  message_retention_duration = "86400s"
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+}
+
+resource "google_pubsub_subscription_iam_member" "agent_acks_long_jobs" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.long_jobs_pull.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+resource "google_pubsub_topic_iam_member" "long_jobs_publishers" {
+  for_each = toset(var.long_jobs_publisher_members)
+  project  = var.project_id
+  topic    = google_pubsub_topic.long_jobs.name
+  role     = "roles/pubsub.publisher"
+  member   = each.value
+}
+
+resource "google_pubsub_subscription_iam_member" "long_jobs_subscribers" {
+  for_each     = toset(var.long_jobs_subscriber_members)
+  project      = var.project_id
+  subscription = google_pubsub_subscription.long_jobs_pull.name
+  role         = "roles/pubsub.subscriber"
+  member       = each.value
+}

@@ -17,3 +17,8 @@ output "push_service_account_email" {
   description = "The OIDC identity of pushes (the worker checks it)."
   value       = var.push_service_account_email
 }
+
+output "long_jobs_subscription_name" {
+  description = "Pull subscription of the long-jobs topic."
+  value       = google_pubsub_subscription.long_jobs_pull.name
+}

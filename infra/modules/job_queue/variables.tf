@@ -67,3 +67,27 @@ variable "publisher_members" {
   description = "Members allowed to publish jobs (the API's service account)."
   default     = []
 }
+
+variable "long_jobs_topic_name" {
+  type        = string
+  description = "Topic of jobs too long for a push request (QUANTRUN_LONG_JOBS_TOPIC)."
+  default     = "quantrun-jobs-long"
+}
+
+variable "long_jobs_subscription_name" {
+  type        = string
+  description = "Pull subscription of the long-jobs topic (QUANTRUN_LONG_JOBS_SUBSCRIPTION)."
+  default     = "quantrun-jobs-long-pull"
+}
+
+variable "long_jobs_publisher_members" {
+  type        = list(string)
+  description = "Members that hand jobs to the long-jobs topic (the push worker)."
+  default     = []
+}
+
+variable "long_jobs_subscriber_members" {
+  type        = list(string)
+  description = "Members that pull the long-jobs subscription (the pull worker)."
+  default     = []
+}

@@ -241,7 +241,59 @@ module "job_queue" {
   ack_deadline_seconds       = local.worker_timeout
   max_delivery_attempts      = 5
   publisher_members          = [module.api_sa.member, module.worker_sa.member]
-  depends_on                 = [google_project_service.apis]
+  # the push worker hands long jobs over; the long-jobs worker (same identity) pulls them
+  long_jobs_publisher_members  = [module.worker_sa.member]
+  long_jobs_subscriber_members = [module.worker_sa.member]
+  depends_on                   = [google_project_service.apis]
+}
+
+# Jobs too long for a push request run here: a Cloud Run worker pool (no HTTP endpoint,
+# no request deadline) pulling the long-jobs subscription with `quantrun worker --pull`,
+# as the worker's identity. Terraform sets its image (the deploy step rolls the services).
+resource "google_cloud_run_v2_worker_pool" "long_jobs" {
+  project             = var.project_id
+  name                = "${local.prefix}-long-worker"
+  location            = var.region
+  deletion_protection = var.deletion_protection
+  scaling {
+    manual_instance_count = var.long_worker_instances
+  }
+  template {
+    service_account = module.worker_sa.email
+    dynamic "vpc_access" {
+      for_each = var.private_subnetwork == null ? [] : [var.private_subnetwork]
+      content {
+        network_interfaces {
+          network    = var.private_network
+          subnetwork = vpc_access.value
+        }
+        egress = "PRIVATE_RANGES_ONLY"
+      }
+    }
+    containers {
+      image   = local.worker_image
+      command = ["quantrun"]
+      args    = ["worker", "--pull"]
+      resources {
+        limits = {
+          cpu    = "2"
+          memory = "4Gi"
+        }
+      }
+      dynamic "env" {
+        for_each = merge(local.common_env, {
+          QUANTRUN_DB_USER        = trimsuffix(module.worker_sa.email, ".gserviceaccount.com")
+          QUANTRUN_LEASE_SECONDS  = "60"
+          QUANTRUN_WORKER_THREADS = "2"
+        })
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+    }
+  }
+  depends_on = [google_project_service.apis]
 }
 
 # The worker republishes jobs whose lease expired; Cloud Scheduler runs the sweep with the

@@ -151,3 +151,9 @@ variable "edge_requests_per_minute" {
   description = "With the edge load balancer: requests one client IP may make per minute, across every API instance."
   default     = 600
 }
+
+variable "long_worker_instances" {
+  type        = number
+  description = "Instances of the long-jobs worker pool (`quantrun worker --pull`); 0 leaves long jobs queued."
+  default     = 1
+}

@@ -117,10 +117,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
             stop.wait()
             container.drain()
             worker.stop()
-        elif args.pull:
+        elif args.pull is not None:
             from quantrun_worker.pull import run_pull_worker
 
-            run_pull_worker(container, subscription=args.pull)
+            subscription = args.pull or settings.gcp.long_jobs_subscription
+            run_pull_worker(container, subscription=subscription)
         else:
             from quantrun_cli.serve import serve
             from quantrun_worker.push import create_push_app
@@ -308,7 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--pull",
         metavar="SUBSCRIPTION",
-        help="gcp: pull from this subscription instead of serving push",
+        nargs="?",
+        const="",
+        help="gcp: pull from this subscription instead of serving push (default: the "
+        "long-jobs subscription, $QUANTRUN_LONG_JOBS_SUBSCRIPTION)",
     )
     worker.set_defaults(func=cmd_worker)
     keys = sub.add_parser("keys", help="API keys").add_subparsers(

@@ -62,7 +62,11 @@ def run_pull_worker(container: Container, *, subscription: str) -> None:
         if "/" in subscription
         else subscriber.subscription_path(container.settings.gcp.project, subscription)
     )
-    flow = pubsub_v1.types.FlowControl(max_messages=container.settings.worker.worker_threads)
+    # a long job keeps its message leased (the client extends the ack deadline) for up to
+    # a day; its job lease, renewed by the worker, is what guards the job itself
+    flow = pubsub_v1.types.FlowControl(
+        max_messages=container.settings.worker.worker_threads, max_lease_duration=24 * 3600
+    )
     future = subscriber.subscribe(path, lambda m: handle_pulled(container, m), flow_control=flow)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -131,6 +131,7 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
                 artifacts=container.artifacts,
                 cfg=container.worker,
                 log_fields=fields,
+                handoff=container.long_jobs,
             )
         except TransientError as exc:  # the job store is unavailable: Pub/Sub retries
             log.warning("push answered 503", extra={"fields": {**fields, "reason": exc.message}})

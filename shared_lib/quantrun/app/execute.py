@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -80,13 +81,20 @@ def run_job(
     cfg: WorkerConfig,
     keepalive: Callable[[], None] = lambda: None,
     log_fields: Mapping[str, Any] | None = None,
+    handoff: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """Claim, run and finish one job. ``log_fields`` (the message's id, its delivery
-    attempt) go on the one line logged per message, with the job's id."""
+    attempt) go on the one line logged per message, with the job's id. With ``handoff``
+    (a push worker), a queued job estimated above ``cfg.push_max_cost`` is not claimed
+    but handed to the long-jobs queue (acknowledged here, run by a pull consumer)."""
     fields = {**(log_fields or {}), "job_id": job_id}
     if draining():
         # shutting down: another worker takes the message (nack: it is redelivered)
         return RunOutcome.RETRY
+    if handoff is not None and _too_long_here(store, job_id, cfg):
+        handoff(job_id)
+        log.info("job handed to the long-jobs queue", extra={"fields": fields})
+        return RunOutcome.DONE
     now = utcnow()
     claim = store.claim(
         job_id,
@@ -178,6 +186,21 @@ def run_job(
         },
     )
     return RunOutcome.DONE
+
+
+def _too_long_here(store: JobStore, job_id: str, cfg: WorkerConfig) -> bool:
+    """A queued job whose estimated cost is over what this consumer runs (unparseable or
+    unknown ones are run here, where they fail with their reason)."""
+    if math.isinf(cfg.push_max_cost):
+        return False
+    job = store.get_job(job_id)
+    spec = get_spec(job.model) if job is not None else None
+    if job is None or job.status != JobStatus.QUEUED or spec is None:
+        return False
+    try:
+        return float(spec.cost(spec.params.model_validate(job.params))) > cfg.push_max_cost
+    except ValidationError:
+        return False
 
 
 def _store_artifacts(store: ArtifactStore, job: Job, output: ModelOutput) -> list[ArtifactRef]:
