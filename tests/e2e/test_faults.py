@@ -17,10 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.emulators import Emulators
 from devtools.jobs import wait_for_job
-from devtools.postgres import PostgresServer
-from devtools.stack import Stack, start_stack
+from devtools.stack import Stack, provision, start_stack
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.domain.jobs import JobStatus
@@ -32,11 +30,13 @@ BS = {"type": "call", "spot": 100, "strike": 100, "maturity": 1, "rate": 0.01, "
 
 
 @pytest.fixture(scope="module")
-def stack(postgres_server: PostgresServer, emulators: Emulators) -> Iterator[Stack]:
+def stack() -> Iterator[Stack]:
+    # its own PostgreSQL and emulators: the faults must not reach other tests' stacks
     s = start_stack(
-        postgres=postgres_server,
-        emulators=emulators,
         sample_symbols=["AAPL"],
+        # the emulator redelivers a failed push after the ack deadline (it has no retry
+        # policy): short, so recovery is measured in seconds, not in minutes
+        ack_deadline=10,
         service_env={
             "QUANTRUN_LEASE_SECONDS": "2",
             "QUANTRUN_MAX_ATTEMPTS": "5",
@@ -160,3 +160,15 @@ def _replace_worker(stack: Stack, sig: signal.Signals) -> tuple[Callable[[], Non
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_the_worker_killed_or_stopped_under_load(stack: Stack, sig: signal.Signals) -> None:
     under_load(stack, *_replace_worker(stack, sig))
+
+
+def test_the_pubsub_emulator_restarting_under_load(stack: Stack) -> None:
+    """Pub/Sub away and back, empty (the emulator keeps nothing): the outbox holds what
+    the API could not publish, the topics and subscriptions are provisioned again (as
+    Terraform's would still exist), and the sweep republishes what was lost in flight."""
+
+    def heal() -> None:
+        stack.emulators.start_pubsub()
+        provision(stack.env, stack.names, stack.worker_url, load_sample=False)
+
+    under_load(stack, stack.emulators.stop_pubsub, heal)

@@ -66,6 +66,8 @@ def pg8000_url(address: str, *, prepared_statements: bool) -> str:
 def postgres_engine(url: str, *, pool_size: int, **engine_args: Any) -> Engine:
     """A PostgreSQL engine with a fixed pool, the idle ping and the timestamp readers
     (``engine_args``: the connect arguments, or the Cloud SQL connector's ``creator``)."""
+    if "creator" in engine_args:  # the Cloud SQL connector's
+        engine_args["creator"] = _unavailable_on_os_error(engine_args["creator"])
     engine = create_engine(
         url,
         pool_size=pool_size,
@@ -89,6 +91,12 @@ def unavailable_is_transient(engine: Engine) -> None:
     driver error would be a 500. SQLAlchemy has already dropped the pool's connections
     made before the loss, so the next request connects afresh."""
 
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # a refused or reset connect can surface as the OS's own error, which SQLAlchemy
+        # passes through without its handle_error hook
+        return _unavailable_on_os_error(dialect.connect)(*cargs, **cparams)
+
     @event.listens_for(engine, "handle_error")
     def _transient(context: Any) -> None:
         error = context.original_exception
@@ -101,6 +109,16 @@ def unavailable_is_transient(engine: Engine) -> None:
             or _sqlstate(error)[:2] in UNAVAILABLE_SQLSTATE_CLASSES
         ):
             raise TransientError(f"the job store is unavailable: {error}") from error
+
+
+def _unavailable_on_os_error(connect: Any) -> Any:
+    def connecting(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return connect(*args, **kwargs)
+        except OSError as error:
+            raise TransientError(f"the job store is unavailable: {error}") from error
+
+    return connecting
 
 
 # PostgreSQL's error classes for a server that cannot serve now: 08 connection exception,
