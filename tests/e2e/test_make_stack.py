@@ -53,8 +53,9 @@ def _left_running(tmp_path: Path, ports: dict[str, int]) -> list[str]:
     return still + [line for line in ps.splitlines() if str(tmp_path) in line]
 
 
-@pytest.mark.parametrize("seconds", [5, 20])
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+# Ctrl-C early (the emulators and PostgreSQL coming up) and SIGTERM later (the services
+# starting); the running stack's Ctrl-C is the last test
+@pytest.mark.parametrize(("sig", "seconds"), [(signal.SIGINT, 5), (signal.SIGTERM, 20)])
 def test_stopping_the_stack_during_start_up_stops_what_it_started(
     tmp_path: Path, seconds: int, sig: signal.Signals
 ) -> None:
