@@ -119,6 +119,11 @@ class JobStore(Protocol):
         the attempt not counted."""
         ...
 
+    def hand_off(self, job_id: str, *, worker: str, now: datetime) -> bool:
+        """Queue again a running job ``worker`` holds without enqueueing it (the caller
+        puts it on another queue), the attempt not counted."""
+        ...
+
     def reclaimable(self, *, now: datetime, queued_before: datetime, limit: int) -> list[str]:
         """Running jobs whose lease expired, and queued jobs waiting since ``queued_before``."""
         ...

@@ -150,7 +150,8 @@ class ApiSettings(_Group):
     )
     google_certs_url: str = Field(
         "https://www.googleapis.com/oauth2/v1/certs",
-        description="Google sign-in: where Google's token-signing certificates are fetched",
+        description="where Google's token-signing certificates are fetched (Google sign-in, "
+        "and the worker's push token check)",
     )
     cors_origins: str = Field(
         "",

@@ -157,20 +157,23 @@ def test_the_same_message_delivered_twice_runs_once(
     assert succeeded_events(store, job["id"]) == 1
 
 
+def running_monte_carlo(client: httpx.Client, *, paths: int, seed: int) -> dict[str, Any]:
+    """A Monte Carlo job submitted and seen running (the job as read then)."""
+    job = client.post(
+        "/v1/jobs",
+        json={"model": "monte_carlo_option", "params": asian_monte_carlo(paths=paths, seed=seed)},
+    ).json()
+    deadline = time.monotonic() + 60
+    while (current := client.get(f"/v1/jobs/{job['id']}").json())["status"] != "running":
+        assert time.monotonic() < deadline, current
+        time.sleep(0.05)
+    return dict(current)
+
+
 def test_worker_killed_mid_job_is_reclaimed_and_finishes_once(
     stack: Stack, client: httpx.Client, store: SqlJobStore
 ) -> None:
-    job = client.post(
-        "/v1/jobs",
-        json={"model": "monte_carlo_option", "params": asian_monte_carlo(paths=1_000_000, seed=3)},
-    ).json()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        current = client.get(f"/v1/jobs/{job['id']}").json()
-        if current["status"] == "running":
-            break
-        time.sleep(0.05)
-    assert current["status"] == "running"
+    job = running_monte_carlo(client, paths=1_000_000, seed=3)
     assert stack.worker is not None
     stack.worker.stop(signal.SIGKILL)
     stack.start_worker()
@@ -185,15 +188,8 @@ def test_sigterm_gives_the_running_job_back_at_once(
     """SIGTERM to a worker mid-job (Cloud Run scaling in or deploying): the job is queued
     again within 5 s with its attempt not counted, and published, so the next worker runs
     it once, as its first attempt; the stopping worker exits within Cloud Run's 10 s."""
-    job = client.post(
-        "/v1/jobs",
-        json={"model": "monte_carlo_option", "params": asian_monte_carlo(paths=3_000_000, seed=4)},
-    ).json()
-    deadline = time.monotonic() + 60
-    while (current := client.get(f"/v1/jobs/{job['id']}").json())["status"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    assert current["attempts"] == 1 and stack.worker is not None
+    job = running_monte_carlo(client, paths=3_000_000, seed=4)
+    assert job["attempts"] == 1 and stack.worker is not None
     signalled = time.monotonic()
     stack.worker.proc.send_signal(signal.SIGTERM)
     while (back := client.get(f"/v1/jobs/{job['id']}").json())["status"] == "running":
@@ -228,6 +224,8 @@ def test_a_job_too_long_for_a_push_request_runs_once_on_the_pull_consumer(
         done = wait_for(client, long_job["id"], timeout=120, reclaim=stack)
         assert done["status"] == "succeeded" and done["attempts"] == 1
         assert succeeded_events(store, long_job["id"]) == 1
+        reasons = [e.reason for e in store.events(long_job["id"])]
+        assert any("to the long-jobs queue" in r for r in reasons), reasons
         assert wait_for(client, small["id"])["status"] == "succeeded"
         worker_log = stack.worker.log.read_text()
         assert "job handed to the long-jobs queue" in worker_log

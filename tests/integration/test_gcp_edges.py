@@ -301,3 +301,22 @@ def test_push_certificates_are_fetched_once_and_a_fetch_failure_is_503(
     assert answer.status_code == 503 and answer.json()["error"]["code"] == "unavailable"
     forged = asyncio.run(push_with(OidcPushVerifier(**push, certs=held), "a.b.c"))
     assert forged.status_code == 401
+
+
+def test_a_failed_certificate_refresh_keeps_the_held_ones_without_retrying_each_call() -> None:
+    """Past the hour, a refresh that fails serves the certificates held and waits a minute
+    before trying again: requests do not each wait on a failing fetch."""
+    fetched: list[float] = []
+
+    class Flaky(GoogleCerts):
+        def _fetch(self) -> dict[str, str]:
+            fetched.append(time.monotonic())
+            if len(fetched) > 1:
+                raise ValueError("certificate endpoint down")
+            return {"kid-1": "PEM"}
+
+    certs = Flaky("http://unused.example", cache_seconds=0.0)
+    assert certs.current() == {"kid-1": "PEM"}
+    for _ in range(20):
+        assert certs.current() == {"kid-1": "PEM"}
+    assert len(fetched) == 2  # the first fetch, one failed refresh, then a minute's rest

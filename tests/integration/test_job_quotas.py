@@ -150,3 +150,10 @@ def test_the_migration_counts_the_jobs_already_there(engine: Engine) -> None:
     assert store.quota_usage(alice, now=now) == (4, 4)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM job_quotas")).scalar() == 1
+
+
+def test_retry_after_for_the_daily_quota_counts_to_midnight_utc() -> None:
+    """Whatever zone the clock reads in: 23:59:30 UTC is 04:59:30 the next day at +05:00,
+    and the quota's day still ends in 30 s."""
+    late = datetime(2026, 1, 5, 23, 59, 30, tzinfo=UTC).astimezone(timezone(timedelta(hours=5)))
+    assert QuotaExceeded("jobs_per_day", limit=5, now=late).retry_after == 30

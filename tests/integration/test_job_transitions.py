@@ -53,6 +53,7 @@ def _attempt(store: SqlJobStore, name: str, job_id: str, user_id: str) -> bool:
         "cancel": lambda: store.cancel(job_id, user_id=user_id, now=T0) is not None,
         "requeue": lambda: store.requeue(job_id, now=T0),
         "release": lambda: store.release(job_id, worker=ME, now=T0),
+        "hand_off": lambda: store.hand_off(job_id, worker=ME, now=T0),
     }
     return bool(calls[name]())
 

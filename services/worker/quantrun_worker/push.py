@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -80,51 +81,47 @@ def decode_envelope(body: Any) -> PushMessage:
     )
 
 
+def _error(exc: Unauthenticated | TransientError, status: int) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": exc.code, "message": exc.message, "details": []}}, status_code=status
+    )
+
+
+def _message(body: bytes) -> PushMessage | None:
+    try:
+        return decode_envelope(json.loads(body))
+    except (MalformedMessage, ValueError) as exc:
+        log.error("malformed push message acknowledged", extra={"fields": {"reason": str(exc)}})
+        return None
+
+
 def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
     app = FastAPI(title="QuantRun worker", docs_url=None, redoc_url=None)
     app.state.container = container
 
-    async def authorised(request: Request) -> JSONResponse | None:
-        try:
-            # off the event loop: a certificate refresh is a network call
-            await run_in_threadpool(verifier.verify, request.headers.get("authorization"))
-        except TransientError as exc:
-            log.warning("push not verified now", extra={"fields": {"reason": exc.message}})
-            return JSONResponse(
-                {"error": {"code": exc.code, "message": exc.message, "details": []}},
-                status_code=503,
-            )
-        except Unauthenticated as exc:
-            log.warning("push rejected", extra={"fields": {"reason": exc.message}})
-            return JSONResponse(
-                {"error": {"code": exc.code, "message": exc.message, "details": []}},
-                status_code=401,
-            )
-        return None
+    def verified(work: Callable[[], Response]) -> Callable[[str | None], Response]:
+        """``work`` behind the token check; both run in one worker thread (a certificate
+        refresh is a network call, the job's run blocking work)."""
 
-    async def read_message(request: Request) -> PushMessage | None:
-        try:
-            return decode_envelope(json.loads(await request.body()))
-        except (MalformedMessage, ValueError) as exc:
-            log.error("malformed push message acknowledged", extra={"fields": {"reason": str(exc)}})
-            return None
+        def run(authorization: str | None) -> Response:
+            try:
+                verifier.verify(authorization)
+            except TransientError as exc:
+                log.warning("push not verified now", extra={"fields": {"reason": exc.message}})
+                return _error(exc, 503)
+            except Unauthenticated as exc:
+                log.warning("push rejected", extra={"fields": {"reason": exc.message}})
+                return _error(exc, 401)
+            return work()
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return run
 
-    @app.post("/pubsub/push", status_code=204)
-    async def push(request: Request) -> Response:
-        denied = await authorised(request)
-        if denied is not None:
-            return denied
-        message = await read_message(request)
+    def run_pushed(message: PushMessage | None) -> Response:
         if message is None:
             return Response(status_code=204)
         fields = {"message_id": message.message_id, "delivery_attempt": message.delivery_attempt}
         try:
-            outcome = await run_in_threadpool(
-                run_job,
+            outcome = run_job(
                 job_id=message.job_id,
                 store=container.store,
                 prices=container.prices,
@@ -144,15 +141,9 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
             return Response(status_code=503)
         return Response(status_code=204)
 
-    @app.post("/pubsub/dead-letter", status_code=204)
-    async def dead_letter(request: Request) -> Response:
-        denied = await authorised(request)
-        if denied is not None:
-            return denied
-        message = await read_message(request)
+    def fail_pushed(message: PushMessage | None) -> Response:
         if message is not None:
-            await run_in_threadpool(
-                fail_dead_lettered,
+            fail_dead_lettered(
                 store=container.store,
                 job_id=message.job_id,
                 delivery_attempt=message.delivery_attempt,
@@ -160,18 +151,33 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
             )
         return Response(status_code=204)
 
-    @app.post("/tasks/reclaim")
-    async def reclaim(request: Request) -> Response:
-        denied = await authorised(request)
-        if denied is not None:
-            return denied
-        count = await run_in_threadpool(
-            reclaim_stale,
+    def sweep() -> Response:
+        count = reclaim_stale(
             store=container.store,
             queue=container.queue,
             now=utcnow(),
             queued_grace=timedelta(seconds=container.worker.queued_grace_seconds),
         )
         return JSONResponse({"reclaimed": count})
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/pubsub/push", status_code=204)
+    async def push(request: Request) -> Response:
+        body = await request.body()  # decoded once the token is verified
+        run = verified(lambda: run_pushed(_message(body)))
+        return await run_in_threadpool(run, request.headers.get("authorization"))
+
+    @app.post("/pubsub/dead-letter", status_code=204)
+    async def dead_letter(request: Request) -> Response:
+        body = await request.body()
+        run = verified(lambda: fail_pushed(_message(body)))
+        return await run_in_threadpool(run, request.headers.get("authorization"))
+
+    @app.post("/tasks/reclaim")
+    async def reclaim(request: Request) -> Response:
+        return await run_in_threadpool(verified(sweep), request.headers.get("authorization"))
 
     return app

@@ -14,7 +14,6 @@ from __future__ import annotations
 import enum
 import functools
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -85,16 +84,13 @@ def run_job(
 ) -> RunOutcome:
     """Claim, run and finish one job. ``log_fields`` (the message's id, its delivery
     attempt) go on the one line logged per message, with the job's id. With ``handoff``
-    (a push worker), a queued job estimated above ``cfg.push_max_cost`` is not claimed
-    but handed to the long-jobs queue (acknowledged here, run by a pull consumer)."""
+    (a push worker), a job estimated above ``cfg.push_max_cost`` is queued again, its
+    attempt not counted, and handed to the long-jobs queue (acknowledged here, run by a
+    pull consumer)."""
     fields = {**(log_fields or {}), "job_id": job_id}
     if draining():
         # shutting down: another worker takes the message (nack: it is redelivered)
         return RunOutcome.RETRY
-    if handoff is not None and _too_long_here(store, job_id, cfg):
-        handoff(job_id)
-        log.info("job handed to the long-jobs queue", extra={"fields": fields})
-        return RunOutcome.DONE
     now = utcnow()
     claim = store.claim(
         job_id,
@@ -123,11 +119,19 @@ def run_job(
     try:
         params = spec.params.model_validate(job.params)
         # again here: the limit may have been lowered since the job was queued
-        check_cost(spec, params, limit=cfg.max_cost, what="job", max_values=cfg.max_result_values)
+        cost = check_cost(
+            spec, params, limit=cfg.max_cost, what="job", max_values=cfg.max_result_values
+        )
     except ValidationError as exc:
         return _fail(store, job, cfg, "invalid_params", str(exc), fields)
     except InputTooLarge as exc:
         return _fail(store, job, cfg, exc.code, exc.message, fields)
+    if handoff is not None and cost > cfg.push_max_cost:
+        # queued again first: were it published first, its consumer could find it ours
+        store.hand_off(job.id, worker=cfg.worker_id, now=utcnow())
+        handoff(job.id)
+        log.info("job handed to the long-jobs queue", extra={"fields": fields})
+        return RunOutcome.DONE
 
     with Lease(store, job.id, cfg, keepalive) as lease:
         started = time.monotonic()
@@ -186,21 +190,6 @@ def run_job(
         },
     )
     return RunOutcome.DONE
-
-
-def _too_long_here(store: JobStore, job_id: str, cfg: WorkerConfig) -> bool:
-    """A queued job whose estimated cost is over what this consumer runs (unparseable or
-    unknown ones are run here, where they fail with their reason)."""
-    if math.isinf(cfg.push_max_cost):
-        return False
-    job = store.get_job(job_id)
-    spec = get_spec(job.model) if job is not None else None
-    if job is None or job.status != JobStatus.QUEUED or spec is None:
-        return False
-    try:
-        return float(spec.cost(spec.params.model_validate(job.params))) > cfg.push_max_cost
-    except ValidationError:
-        return False
 
 
 def _store_artifacts(store: ArtifactStore, job: Job, output: ModelOutput) -> list[ArtifactRef]:

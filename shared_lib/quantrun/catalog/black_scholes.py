@@ -5,7 +5,6 @@ Up to the inline budget the result holds the arrays; past it (jobs only) they go
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
@@ -56,6 +55,10 @@ def _outputs(p: BlackScholesParams) -> list[str]:
     return ["price", *GREEKS] if p.greeks else ["price"]
 
 
+def _result_values(p: BlackScholesParams) -> float:
+    return float(element_count(*p._arrays().values())) * len(_outputs(p))
+
+
 def _priced(p: BlackScholesParams, arrays: dict[str, Any], threads: int) -> dict[str, np.ndarray]:
     res = black_scholes(
         np.asarray(arrays["type"]) == "call",
@@ -74,7 +77,7 @@ def _priced(p: BlackScholesParams, arrays: dict[str, Any], threads: int) -> dict
 def run(p: BlackScholesParams, ctx: RunContext) -> ModelOutput:
     arrays = p._arrays()
     shape = broadcast_shape(arrays)
-    if math.prod(shape) * len(_outputs(p)) > ctx.inline_values:
+    if _result_values(p) > ctx.inline_values:
         return _run_to_artifact(p, arrays, shape, ctx)
     priced = _priced(p, arrays, ctx.threads)
     ctx.checkpoint(1.0)
@@ -104,7 +107,7 @@ SPEC = ModelSpec(
     params=BlackScholesParams,
     run=run,
     cost=lambda p: float(element_count(*p._arrays().values())),
-    result_values=lambda p: float(element_count(*p._arrays().values())) * len(_outputs(p)),
+    result_values=_result_values,
     example={
         "type": "call",
         "spot": 42,

@@ -4,7 +4,6 @@ statuses go to ``values.parquet`` with a summary (``option_arrays.py``)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
@@ -61,15 +60,22 @@ def _solved(arrays: dict[str, Any], threads: int) -> tuple[np.ndarray, np.ndarra
     return np.where(res.status == 0, res.vol, np.nan), np.asarray(res.status)
 
 
-def _counts(status: np.ndarray) -> dict[str, int]:
-    found = np.bincount(status.ravel(), minlength=len(STATUS_NAMES))
-    return {name: int(found[i]) for i, name in enumerate(STATUS_NAMES)}
+def _result_values(p: ImpliedVolParams) -> float:
+    return float(element_count(*p.arrays().values())) * 2  # a vol and a status each
+
+
+def _tally(status: np.ndarray) -> np.ndarray:
+    return np.bincount(status.ravel(), minlength=len(STATUS_NAMES))
+
+
+def _counts(tally: np.ndarray) -> dict[str, int]:
+    return {name: int(tally[i]) for i, name in enumerate(STATUS_NAMES)}
 
 
 def run(p: ImpliedVolParams, ctx: RunContext) -> ModelOutput:
     arrays = p.arrays()
     shape = broadcast_shape(arrays)
-    if math.prod(shape) * 2 > ctx.inline_values:
+    if _result_values(p) > ctx.inline_values:
         return _run_to_artifact(arrays, shape, ctx)
     vol, status = _solved(arrays, ctx.threads)
     ctx.checkpoint(1.0)
@@ -79,7 +85,7 @@ def run(p: ImpliedVolParams, ctx: RunContext) -> ModelOutput:
             result={
                 "implied_volatility": float(vol) if solved else None,
                 "status": STATUS_NAMES[int(status)],
-                "counts": _counts(status),
+                "counts": _counts(_tally(status)),
             }
         )
     names = np.asarray(STATUS_NAMES, dtype=object)[status]
@@ -89,7 +95,7 @@ def run(p: ImpliedVolParams, ctx: RunContext) -> ModelOutput:
         result={
             "implied_volatility": vols.tolist(),
             "status": names.tolist(),
-            "counts": _counts(status),
+            "counts": _counts(_tally(status)),
         }
     )
 
@@ -98,11 +104,11 @@ def _run_to_artifact(
     arrays: dict[str, Any], shape: tuple[int, ...], ctx: RunContext
 ) -> ModelOutput:
     table, inputs = ValuesTable(shape), varying(arrays)
-    counts = np.zeros(len(STATUS_NAMES), dtype=np.int64)
+    tally = np.zeros(len(STATUS_NAMES), dtype=np.int64)
     names = np.asarray(STATUS_NAMES)
     for done, chunk in chunks(arrays, shape):
         vol, status = _solved(chunk, ctx.threads)
-        counts += np.bincount(status, minlength=len(STATUS_NAMES))
+        tally += _tally(status)
         table.add(
             {
                 **{name: chunk[name] for name in inputs},
@@ -112,7 +118,7 @@ def _run_to_artifact(
         )
         ctx.checkpoint(done)
     result, artifact = table.finish(["implied_volatility"])
-    result["counts"] = {name: int(counts[i]) for i, name in enumerate(STATUS_NAMES)}
+    result["counts"] = _counts(tally)
     return ModelOutput(result=result, artifacts=[artifact])
 
 
@@ -124,7 +130,7 @@ SPEC = ModelSpec(
     params=ImpliedVolParams,
     run=run,
     cost=lambda p: float(element_count(*p.arrays().values())) * 5,
-    result_values=lambda p: float(element_count(*p.arrays().values())) * 2,
+    result_values=_result_values,
     example={
         "type": ["call", "put"],
         "price": [4.76, 0.81],

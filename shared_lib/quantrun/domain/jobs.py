@@ -3,7 +3,8 @@
     queued ──claim──▶ running ──finish──▶ succeeded | failed
       │  ▲              │  ▲
       │  └──requeue─────┤  └── claim again once the lease expired (attempts + 1)
-      │  └──release─────┘      (a worker shutting down gives it back: attempts - 1)
+      │  └──release─────┘      (a worker shutting down gives it back: attempts - 1;
+      │  └──hand_off────┘       a push worker passes it to the long-jobs queue)
       └──cancel / fail──┴──cancel / fail──▶ cancelled | failed
 
 ``TRANSITIONS`` is that picture as data: for each transition, the states it may start
@@ -116,6 +117,13 @@ TRANSITIONS: Mapping[str, Transition] = {
             {_R: LeaseRule.HELD},
             frozenset({_Q}),
             enqueues=True,
+        ),
+        Transition(
+            "hand_off",
+            # a push worker passes a job too long for a push request to the long-jobs
+            # queue (the attempt not counted); its caller publishes it there, not here
+            {_R: LeaseRule.HELD},
+            frozenset({_Q}),
         ),
         Transition(
             "requeue",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from quantrun.domain.errors import QuantRunError
 
@@ -37,8 +37,9 @@ class QuotaExceeded(QuantRunError):
             retry = float(self.ACTIVE_RETRY_SECONDS)
         else:
             message = f"you have submitted {limit} jobs today (UTC), the most a user may per day"
-            midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
-            retry = (midnight.replace(tzinfo=now.tzinfo) - now).total_seconds()
+            today = now.astimezone(UTC).date()  # the quota's day is UTC's, whatever the clock
+            midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
+            retry = (midnight - now).total_seconds()
         super().__init__(message)
         self.quota, self.limit = quota, limit
         self.retry_after = max(1, math.ceil(retry))

@@ -34,6 +34,10 @@ class GoogleCerts:
         self._fetched_at = -1e18
         self._lock = threading.Lock()
 
+    # after a failed refresh, the certificates held serve this long before the next try
+    # (else every request would wait for the failing fetch)
+    RETRY_SECONDS = 60.0
+
     def current(self) -> dict[str, str]:
         with self._lock:
             if time.monotonic() - self._fetched_at < self._ttl:
@@ -44,6 +48,7 @@ class GoogleCerts:
             except Exception as exc:
                 if not self._certs:
                     raise TransientError(f"cannot fetch Google's certificates: {exc}") from exc
+                self._fetched_at = time.monotonic() - self._ttl + self.RETRY_SECONDS
             return self._certs
 
     def _fetch(self) -> dict[str, str]:

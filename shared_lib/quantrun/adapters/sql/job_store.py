@@ -251,5 +251,8 @@ class SqlJobStore(UserRows):
     def release(self, job_id: str, *, worker: str, now: datetime) -> bool:
         return self._move("release", job_id, now, worker=worker) is not None
 
+    def hand_off(self, job_id: str, *, worker: str, now: datetime) -> bool:
+        return self._move("hand_off", job_id, now, worker=worker) is not None
+
     def requeue(self, job_id: str, *, now: datetime) -> bool:
         return self._move("requeue", job_id, now) is not None

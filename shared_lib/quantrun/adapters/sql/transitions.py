@@ -122,6 +122,12 @@ class SqlTransition:
 
 
 _FINISHED = {"finished_at": Bind.now, "updated_at": Bind.now, **_RELEASE}
+# a running job given back to the queue by its worker: its attempt not counted
+_GIVEN_BACK = {
+    "updated_at": Bind.now,
+    **_RELEASE,
+    "attempts": case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
+}
 
 
 def _claimed_reason(c: Any, _owner: Any) -> ColumnElement[str]:
@@ -175,15 +181,18 @@ SQL: Mapping[str, SqlTransition] = {
     "cancel": SqlTransition(TRANSITIONS["cancel"], lambda: _FINISHED, returns_row=True),
     "release": SqlTransition(
         TRANSITIONS["release"],
-        lambda: {
-            "updated_at": Bind.now,
-            **_RELEASE,
-            "attempts": case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
-        },
+        lambda: _GIVEN_BACK,
         lambda _c, _owner: (
             literal("released by ", String)
             + Bind.worker
             + literal(" at shutdown; requeued", String)
+        ),
+    ),
+    "hand_off": SqlTransition(
+        TRANSITIONS["hand_off"],
+        lambda: _GIVEN_BACK,
+        lambda _c, _owner: (
+            literal("handed by ", String) + Bind.worker + literal(" to the long-jobs queue", String)
         ),
     ),
     "requeue": SqlTransition(
