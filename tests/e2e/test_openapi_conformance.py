@@ -60,8 +60,11 @@ def schemathesis(server: Server, seed: int, examples: int) -> subprocess.Complet
             f"Authorization: Bearer {server.key}",
             "--exclude-path",
             "/v1/keys/{prefix}",
+            # One worker: with two, schemathesis's threads can call ast.parse at once (hypothesis
+            # describing a lambda), which CPython 3.11.7 may answer with "SystemError: AST
+            # constructor recursion depth mismatch" (CPython gh-106905; seen in CI once).
             "--workers",
-            "2",
+            "1",
         ],
         capture_output=True,
         text=True,
@@ -75,7 +78,12 @@ def schemathesis(server: Server, seed: int, examples: int) -> subprocess.Complet
 def test_schemathesis_finds_no_failure(server: Server, run: str) -> None:
     seed = 1 if run == "fixed seed" else random.randrange(2**31)
     done = schemathesis(server, seed, examples=30 if run == "fixed seed" else 15)
-    report = f"seed {seed}\n{done.stdout[-20000:]}\n{done.stderr[-2000:]}"
+    # the errors section last: a CI log keeps the end of a long message
+    errors = done.stdout.partition("= ERRORS =")[2].partition("= WARNINGS =")[0]
+    report = (
+        f"seed {seed}\n{done.stdout[-12000:]}\n{done.stderr[-2000:]}\n"
+        f"ERRORS:{errors[:1500]}\n…\n{errors[-4000:]}"
+    )
     assert done.returncode == 0, report
     # every case generated passed every check, and every phase ran
     assert re.search(r"(\d+) generated, \1 passed", done.stdout), report
