@@ -18,7 +18,7 @@ help:
 	@echo "make test-unit | test-integration | test-e2e   one layer of the suite"
 	@echo "make lint    ruff + mypy + the layer rules"
 	@echo "make bench   print the benchmark table"
-	@echo "make stack   gcp mode on the emulators (API 8080, worker 8081), writes .stack/env"
+	@echo "make stack   gcp mode on the emulators (API 8080, worker 8081; WORKERS=N behind one push front), writes .stack/env"
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -21,6 +21,8 @@ from devtools.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 EMU_VENV = ROOT / ".venv-emu"
+UPLOAD_EVENTS_TOPIC = "quantrun-upload-events"
+PUBSUB, STORAGE = "Pub/Sub emulator", "Cloud Storage emulator"
 
 
 def _pubsub_jar() -> str:
@@ -104,6 +106,8 @@ class Emulators:
     storage_port: int
     project: str = "quantrun-local"
     processes: list[Process] = field(default_factory=list)
+    # fake-gcs-server keeps objects here (so a restart keeps them); in memory when None
+    storage_dir: Path | None = None
 
     @property
     def pubsub_host(self) -> str:
@@ -134,7 +138,7 @@ class Emulators:
 
     def spawn_pubsub(self) -> Process:
         return _spawn(
-            "Pub/Sub emulator",
+            PUBSUB,
             [
                 "java",
                 "-XX:-UsePerfData",
@@ -152,11 +156,49 @@ class Emulators:
             self.workdir / "pubsub.log",
         )
 
+    def spawn_storage(self) -> Process:
+        backend = (
+            ["-backend", "memory"]
+            if self.storage_dir is None
+            else ["-backend", "filesystem", "-filesystem-root", str(self.storage_dir)]
+        )
+        return _spawn(
+            STORAGE,
+            [
+                _fake_gcs_binary(),
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(self.storage_port),
+                *backend,
+                "-external-url",
+                self.storage_url,
+                "-public-host",
+                f"127.0.0.1:{self.storage_port}",
+                "-log-level",
+                "warn",
+                # object notifications to Pub/Sub, as bucket notifications do in production
+                "-event.pubsub-project-id",
+                self.project,
+                "-event.pubsub-topic",
+                UPLOAD_EVENTS_TOPIC,
+                "-event.list",
+                "finalize",
+            ],
+            self.workdir / "storage.log",
+            env={"PUBSUB_EMULATOR_HOST": self.pubsub_host},
+        )
+
+    def _stop(self, name: str) -> None:
+        process = next(p for p in self.processes if p.name == name)
+        process.stop()
+        self.processes.remove(process)
+
     def stop_pubsub(self) -> None:
         """An outage: the Pub/Sub emulator goes away (and, in memory, its topics)."""
-        pubsub = next(p for p in self.processes if p.name == "Pub/Sub emulator")
-        pubsub.stop()
-        self.processes.remove(pubsub)
+        self._stop(PUBSUB)
 
     def start_pubsub(self) -> None:
         """Back on the same port, empty: provision again what lived in it."""
@@ -164,8 +206,15 @@ class Emulators:
         self.processes.append(pubsub)
         _wait_http(pubsub, f"http://{self.pubsub_host}/")
 
+    def stop_storage(self) -> None:
+        """An outage: the storage emulator goes away (its objects stay on disk when it
+        keeps them there, as Cloud Storage's do)."""
+        self._stop(STORAGE)
 
-UPLOAD_EVENTS_TOPIC = "quantrun-upload-events"
+    def start_storage(self) -> None:
+        storage = self.spawn_storage()
+        self.processes.append(storage)
+        _wait_http(storage, f"{self.storage_url}/storage/v1/b")
 
 
 def start_emulators(
@@ -175,6 +224,7 @@ def start_emulators(
     bigquery_port: int | None = None,
     storage_port: int | None = None,
     project: str = "quantrun-local",
+    storage_on_disk: bool = False,
 ) -> Emulators:
     workdir = workdir or Path(tempfile.mkdtemp(prefix="quantrun-emu-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -184,7 +234,10 @@ def start_emulators(
         bigquery_port or free_port(),
         storage_port or free_port(),
         project,
+        storage_dir=workdir / "storage" if storage_on_disk else None,
     )
+    if emu.storage_dir is not None:
+        emu.storage_dir.mkdir(exist_ok=True)
     try:
         pubsub = emu.spawn_pubsub()
         emu.processes.append(pubsub)
@@ -209,35 +262,7 @@ def start_emulators(
             env={"HOME": str(home), "BQEMU_UPLOAD_STAGING_DIR": str(staging)},
         )
         emu.processes.append(bigquery)
-        storage = _spawn(
-            "Cloud Storage emulator",
-            [
-                _fake_gcs_binary(),
-                "-scheme",
-                "http",
-                "-host",
-                "127.0.0.1",
-                "-port",
-                str(emu.storage_port),
-                "-backend",
-                "memory",
-                "-external-url",
-                emu.storage_url,
-                "-public-host",
-                f"127.0.0.1:{emu.storage_port}",
-                "-log-level",
-                "warn",
-                # object notifications to Pub/Sub, as bucket notifications do in production
-                "-event.pubsub-project-id",
-                project,
-                "-event.pubsub-topic",
-                UPLOAD_EVENTS_TOPIC,
-                "-event.list",
-                "finalize",
-            ],
-            workdir / "storage.log",
-            env={"PUBSUB_EMULATOR_HOST": emu.pubsub_host},
-        )
+        storage = emu.spawn_storage()
         emu.processes.append(storage)
         _wait_http(pubsub, f"http://{emu.pubsub_host}/")
         _wait_http(storage, f"{emu.storage_url}/storage/v1/b")

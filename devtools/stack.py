@@ -278,6 +278,11 @@ class Stack:
     extra: list[Service] = field(default_factory=list)
     owns_backends: bool = True
     function_ports: dict[str, int] = field(default_factory=dict)
+    # with a push front: it listens on worker_port, the workers on these
+    worker_ports: list[int] = field(default_factory=list)
+    workers: dict[int, Service] = field(default_factory=dict)
+    front: Service | None = None
+    worker_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def functions_url(self) -> dict[str, str]:
@@ -341,7 +346,15 @@ class Stack:
 
     @property
     def worker_url(self) -> str:
+        """Where pushes and the scheduler's tasks go: the push front, or the one worker."""
         return f"http://127.0.0.1:{self.worker_port}"
+
+    def front_control(self, method: str, path: str, **body: Any) -> Any:
+        """The push front's control endpoints (``/control/certs``, ``/control/stats``)."""
+        assert self.front is not None, "this stack has no push front"
+        r = httpx.request(method, f"{self.worker_url}{path}", json=body or None, timeout=10)
+        r.raise_for_status()
+        return r.json() if r.content else None
 
     def create_key(self, user: str) -> str:
         """A new API key, made the way an operator does (``quantrun keys create``)."""
@@ -374,11 +387,54 @@ class Stack:
                 else:
                     os.environ[k] = v
 
-    def start_worker(self, **extra_env: str) -> Service:
-        self.worker = start_service(
-            "worker", ["worker"], self.worker_port, {**self.env, **extra_env}, self.workdir
+    def start_worker(self, index: int = 0, **extra_env: str) -> Service:
+        """Worker ``index`` (behind the push front when there is one; ``worker`` is 0)."""
+        port = self.worker_ports[index] if self.worker_ports else self.worker_port
+        service = start_service(
+            f"worker-{index}" if self.worker_ports else "worker",
+            ["worker"],
+            port,
+            {**self.env, **self.worker_env, **extra_env},
+            self.workdir,
         )
-        return self.worker
+        self.workers[index] = service
+        if index == 0:
+            self.worker = service
+        return service
+
+    def start_front(self) -> Service:
+        """One push endpoint on ``worker_port`` in front of the workers (devtools.push_front)."""
+        log = self.workdir / "push-front.log"
+        targets = [
+            a for port in self.worker_ports for a in ("--target", f"http://127.0.0.1:{port}")
+        ]
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "devtools.push_front",
+                "--port",
+                str(self.worker_port),
+                *targets,
+            ],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        self.front = Service("push-front", self.worker_url, proc, log)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{self.worker_url}/control/stats", timeout=1).raise_for_status()
+                return self.front
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    self.front.stop()
+                    raise RuntimeError(
+                        f"the push front did not start:\n{log.read_text()[-4000:]}"
+                    ) from None
+                time.sleep(0.1)
 
     def start_long_worker(self, **extra_env: str) -> Service:
         """The pull consumer of the long-jobs subscription (`quantrun worker --pull`)."""
@@ -413,7 +469,7 @@ class Stack:
         return self.api
 
     def stop(self) -> None:
-        for service in (self.api, self.worker, *self.extra):
+        for service in (self.api, self.front, *self.workers.values(), *self.extra):
             if service is not None:
                 service.stop()
         if self.owns_backends:
@@ -435,9 +491,17 @@ def start_stack(
     service_env: dict[str, str] | None = None,
     with_functions: bool = False,
     function_env: dict[str, str] | None = None,
+    workers: int = 1,
+    push_front: bool | None = None,
+    storage_on_disk: bool = False,
 ) -> Stack:
     """Start (or reuse) PostgreSQL and the emulators, provision, and start the services
-    (and, with ``with_functions``, the ingest functions fed by push subscriptions)."""
+    (and, with ``with_functions``, the ingest functions fed by push subscriptions).
+
+    ``workers`` > 1 (or ``push_front=True``) puts devtools.push_front on the worker port,
+    in front of that many worker processes: it balances the pushes and signs each with an
+    OIDC token that the workers verify, as Pub/Sub and Cloud Run do in production."""
+    push_front = workers > 1 if push_front is None else push_front
     ports = ports or {}
     workdir = workdir or Path(tempfile.mkdtemp(prefix="quantrun-stack-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -464,6 +528,7 @@ def start_stack(
             pubsub_port=ports.get("pubsub"),
             bigquery_port=ports.get("bigquery"),
             storage_port=ports.get("storage"),
+            storage_on_disk=storage_on_disk,
         )
         if postgres is None:
             pg_thread.join()
@@ -482,6 +547,17 @@ def start_stack(
             ports.get("worker") or free_port(),
             owns_backends=owns,
         )
+        if push_front:
+            from devtools.push_front import PUSH_SERVICE_ACCOUNT
+
+            stack.worker_ports = [free_port() for _ in range(workers)]
+            stack.worker_env = {
+                "QUANTRUN_VERIFY_PUSH_TOKEN": "true",
+                "QUANTRUN_PUSH_AUDIENCE": stack.worker_url,
+                "QUANTRUN_PUSH_SERVICE_ACCOUNT": PUSH_SERVICE_ACCOUNT,
+                "QUANTRUN_GOOGLE_CERTS_URL": f"{stack.worker_url}/certs",
+            }
+            stack.start_front()
         if with_functions:
             stack.function_ports = {
                 "ingest_prices": ports.get("ingest_prices") or free_port(),
@@ -497,7 +573,8 @@ def start_stack(
             functions_url=stack.functions_url if with_functions else None,
         )
         if start_services:
-            stack.start_worker()
+            for index in range(len(stack.worker_ports) or 1):
+                stack.start_worker(index)
             stack.start_long_worker()
             stack.start_api()
         if with_functions:
@@ -562,6 +639,12 @@ def main() -> None:
         default=ROOT / ".stack",
         help="where the env file and logs go (default .stack)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WORKERS", "1")),
+        help="worker processes; more than one puts a push front on the worker port",
+    )
     args = parser.parse_args()
     ports = {
         n: getattr(args, f"{n}_port")
@@ -590,7 +673,13 @@ def main() -> None:
     # during start-up, SIGTERM unwinds like Ctrl-C: start_stack stops what it started
     signal.signal(signal.SIGTERM, interrupted)
     try:
-        stack = start_stack(workdir=args.dir / "run", suffix="", ports=ports, with_functions=True)
+        stack = start_stack(
+            workdir=args.dir / "run",
+            suffix="",
+            ports=ports,
+            with_functions=True,
+            workers=args.workers,
+        )
     except KeyboardInterrupt:
         sys.stderr.write("interrupted during start-up; everything started was stopped\n")
         sys.exit(130)

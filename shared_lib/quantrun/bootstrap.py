@@ -156,8 +156,7 @@ def _worker_config(settings: Settings) -> WorkerConfig:
         worker_id=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
         lease_seconds=lease,
         max_attempts=settings.worker.max_attempts,
-        # how long a queued job may wait before the sweep publishes it again
-        queued_grace_seconds=max(10 * lease, 60.0),
+        queued_grace_seconds=settings.worker.queued_grace_seconds or max(10 * lease, 60.0),
         max_cost=settings.limits.job_max_cost,
         max_result_values=settings.limits.job_max_result_values,
         inline_values=settings.limits.result_inline_values,

@@ -246,6 +246,12 @@ class WorkerSettings(_Group):
     reclaim_interval_seconds: float = Field(
         5.0, gt=0, description="embedded: how often the worker sweeps for stale jobs"
     )
+    queued_grace_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="a job queued this long without a worker taking it is published again "
+        "by the sweep (its message was lost); default 10 leases, at least 60 s",
+    )
     verify_push_token: bool = Field(
         True,
         description="gcp worker: verify the OIDC token of push requests (off only for emulators)",

@@ -2,7 +2,12 @@
 jobs, a dependency goes away and comes back. Afterwards no job is lost, none completed
 twice, every accepted job succeeds within two minutes of the fault clearing, and no
 client saw a 500 (an outage is a 503, which a client retries with its Idempotency-Key).
-The time to recover is printed."""
+The time to recover is printed.
+
+The stack here runs two workers behind devtools.push_front, which signs every push with
+an OIDC token the workers verify (as Pub/Sub and Cloud Run do), so the certificate
+endpoint can fail too; the storage emulator keeps its objects on disk across a restart.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +22,23 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.jobs import wait_for_job
+from devtools.jobs import asian_monte_carlo, wait_for_job, wait_until
 from devtools.stack import Stack, provision, start_stack
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.domain.jobs import JobStatus
 
 RATE = 50  # jobs a second offered
-SECONDS = 12
-FAULT_AT, FAULT_FOR = 4.0, 3.0
+FAULT_AT = 4.0
 BS = {"type": "call", "spot": 100, "strike": 100, "maturity": 1, "rate": 0.01, "volatility": 0.2}
+# writes an artifact (pnl_histogram.png): every tenth job when storage is the fault
+VAR = {
+    "symbols": ["AAPL"],
+    "weights": [1.0],
+    "start": "2016-01-01",
+    "end": "2017-12-31",
+    "method": "historical",
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +46,8 @@ def stack() -> Iterator[Stack]:
     # its own PostgreSQL and emulators: the faults must not reach other tests' stacks
     s = start_stack(
         sample_symbols=["AAPL"],
+        workers=2,
+        storage_on_disk=True,
         # the emulator redelivers a failed push after the ack deadline (it has no retry
         # policy): short, so recovery is measured in seconds, not in minutes
         ack_deadline=10,
@@ -41,6 +55,9 @@ def stack() -> Iterator[Stack]:
             "QUANTRUN_LEASE_SECONDS": "2",
             "QUANTRUN_MAX_ATTEMPTS": "5",
             "QUANTRUN_OUTBOX_INTERVAL_SECONDS": "2",
+            # a push answered 503 slows the subscription's deliveries (the emulator backs
+            # off, as Pub/Sub does): the sweep republishes what waits this long
+            "QUANTRUN_QUEUED_GRACE_SECONDS": "20",
             "QUANTRUN_RATE_REQUESTS_PER_SECOND": "0",
         },
     )
@@ -51,26 +68,26 @@ def stack() -> Iterator[Stack]:
 
 
 class SteadyClients:
-    """Submit RATE jobs a second for SECONDS; a refused or failed submit is retried with
-    the same Idempotency-Key until accepted (as a careful client does)."""
+    """Submit RATE jobs a second for ``seconds``; a refused or failed submit is retried
+    with the same Idempotency-Key until accepted (as a careful client does)."""
 
-    def __init__(self, stack: Stack, key: str) -> None:
+    def __init__(self, stack: Stack, key: str, seconds: float, artifacts: bool) -> None:
         self.url, self.key = stack.api_url, key
+        self.seconds, self.artifacts = seconds, artifacts
         self.accepted: dict[str, str] = {}  # idempotency key -> job id
         self.statuses: list[int] = []
-        self.first_accept_after: dict[float, float] = {}
         self._lock = threading.Lock()
 
-    def submit(self, idem: str, deadline: float) -> None:
+    def job(self, i: int) -> dict[str, Any]:
+        if self.artifacts and i % 10 == 0:
+            return {"model": "portfolio_var", "params": VAR}
+        return {"model": "black_scholes", "params": BS}
+
+    def submit(self, idem: str, job: dict[str, Any], deadline: float) -> None:
         headers = {"Authorization": f"Bearer {self.key}", "Idempotency-Key": idem}
         while time.monotonic() < deadline:
             try:
-                r = httpx.post(
-                    f"{self.url}/v1/jobs",
-                    json={"model": "black_scholes", "params": BS},
-                    headers=headers,
-                    timeout=10,
-                )
+                r = httpx.post(f"{self.url}/v1/jobs", json=job, headers=headers, timeout=10)
             except httpx.HTTPError:
                 time.sleep(0.2)
                 continue
@@ -85,30 +102,43 @@ class SteadyClients:
     def run(self) -> None:
         started = time.monotonic()
         threads = []
-        for i in range(RATE * SECONDS):
+        for i in range(int(RATE * self.seconds)):
             due = started + i / RATE
             time.sleep(max(0.0, due - time.monotonic()))
-            t = threading.Thread(target=self.submit, args=(str(uuid.uuid4()), due + 60))
+            args = (str(uuid.uuid4()), self.job(i), due + 60)
+            t = threading.Thread(target=self.submit, args=args)
             t.start()
             threads.append(t)
         for t in threads:
             t.join()
 
 
-def under_load(stack: Stack, fault: Callable[[], None], heal: Callable[[], None]) -> None:
+def under_load(
+    stack: Stack,
+    fault: Callable[[], None],
+    heal: Callable[[], None],
+    *,
+    fault_for: float = 3.0,
+    artifacts: bool = False,
+) -> list[dict[str, Any]]:
+    """The jobs, as finally read, of a steady load with ``fault`` at FAULT_AT seconds
+    and ``heal`` ``fault_for`` seconds later; the load goes on 5 s after the heal."""
     key = stack.create_key(f"faults-{uuid.uuid4().hex[:6]}")
-    clients = SteadyClients(stack, key)
+    clients = SteadyClients(stack, key, FAULT_AT + fault_for + 5, artifacts)
     loader = threading.Thread(target=clients.run)
+    began = time.monotonic()
     loader.start()
     time.sleep(FAULT_AT)
-    fault()
-    time.sleep(FAULT_FOR)
+    fault()  # may take a while itself (a worker's grace): the fault lasts fault_for in all
+    time.sleep(max(0.0, began + FAULT_AT + fault_for - time.monotonic()))
     heal()
     cleared = time.monotonic()
     loader.join()
-    assert 500 not in clients.statuses and len(clients.accepted) == RATE * SECONDS
+    assert 500 not in clients.statuses
+    assert len(clients.accepted) == int(RATE * clients.seconds)
     engine = make_engine(stack.env["QUANTRUN_DATABASE_URL"])
     store = SqlJobStore(engine)
+    finished = []
     with httpx.Client(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
     ) as client:
@@ -119,6 +149,7 @@ def under_load(stack: Stack, fault: Callable[[], None], heal: Callable[[], None]
                 client, job_id, timeout=remaining, interval=0.2, between=sweep(stack)
             )
             assert done["status"] == "succeeded", done
+            finished.append(done)
             last_done = max(last_done, time.monotonic())
         twice = [
             j
@@ -129,9 +160,10 @@ def under_load(stack: Stack, fault: Callable[[], None], heal: Callable[[], None]
     assert twice == []
     refused = sum(1 for s in clients.statuses if s == 503)
     print(
-        f"\n{RATE * SECONDS} jobs, {refused} submits answered 503 during the fault; "
+        f"\n{len(clients.accepted)} jobs, {refused} submits answered 503 during the fault; "
         f"every job done {last_done - cleared:.1f} s after it cleared"
     )
+    return finished
 
 
 def sweep(stack: Stack) -> Callable[[], Any]:
@@ -172,3 +204,87 @@ def test_the_pubsub_emulator_restarting_under_load(stack: Stack) -> None:
         provision(stack.env, stack.names, stack.worker_url, load_sample=False)
 
     under_load(stack, stack.emulators.stop_pubsub, heal)
+
+
+def _not_ready(stack: Stack) -> dict[str, Any] | None:
+    r = httpx.get(f"{stack.api_url}/readyz", timeout=10)
+    return r.json() if r.status_code == 503 else None
+
+
+def test_the_storage_emulator_down_for_20_s_under_load(stack: Stack) -> None:
+    """Cloud Storage unreachable for 20 s while every tenth job writes a chart: uploads
+    retry, a job whose upload gives up is retried (503 to the push), `/readyz` names
+    the artifact store meanwhile, and afterwards each of those jobs lists its chart."""
+    seen: dict[str, Any] = {}
+
+    def fault() -> None:
+        stack.emulators.stop_storage()
+        seen["not_ready"] = wait_until(lambda: _not_ready(stack), timeout=15, interval=0.5)
+
+    jobs = under_load(stack, fault, stack.emulators.start_storage, fault_for=20.0, artifacts=True)
+    assert "artifact_store" in seen["not_ready"]["error"]["message"], seen
+    assert httpx.get(f"{stack.api_url}/readyz", timeout=10).status_code == 200
+    charted = [j for j in jobs if j["model"] == "portfolio_var"]
+    assert charted
+    assert all([a["name"] for a in j["artifacts"]] == ["pnl_histogram.png"] for j in charted)
+
+
+def test_the_certificate_endpoint_failing_for_20_s_under_load(stack: Stack) -> None:
+    """Google's certificates unreachable for 20 s while a worker starts with none cached
+    (an instance scaling out): its pushes answer 503, which Pub/Sub redelivers, never 401
+    (which would count toward dead-lettering good jobs); the worker that holds the
+    certificates goes on verifying with them."""
+
+    def fault() -> None:
+        stack.front_control("POST", "/control/certs", fail=True)
+        stack.workers[1].stop()
+        stack.start_worker(1)
+
+    def heal() -> None:
+        stack.front_control("POST", "/control/certs", fail=False)
+
+    under_load(stack, fault, heal, fault_for=20.0)
+    fresh = stack.workers[1].log.read_text()
+    assert "push not verified now" in fresh  # the fault reached it
+    assert "push rejected" not in fresh and "push rejected" not in stack.workers[0].log.read_text()
+
+
+def test_sigterm_mid_job_and_another_worker_runs_it_within_5_s(stack: Stack) -> None:
+    """Cloud Run scaling in: the worker running a job gets SIGTERM, gives the job back at
+    once (the attempt not counted), and the other worker is running it within 5 s; it
+    succeeds once, as its first attempt."""
+    engine = make_engine(stack.env["QUANTRUN_DATABASE_URL"])
+    store = SqlJobStore(engine)
+    with stack.client("sigterm") as client:
+        job_id = client.post(
+            "/v1/jobs",
+            json={"model": "monte_carlo_option", "params": asian_monte_carlo(3_000_000, seed=7)},
+        ).json()["id"]
+        owner = str(wait_until(lambda: _lease_owner(store, job_id), timeout=60, interval=0.05))
+        holder = next(i for i, w in stack.workers.items() if f"-{w.proc.pid}-" in owner)
+        signalled = time.monotonic()
+        stack.workers[holder].proc.send_signal(signal.SIGTERM)
+        successor = str(
+            wait_until(
+                lambda: _lease_owner(store, job_id, not_owner=owner), timeout=10, interval=0.05
+            )
+        )
+        took = time.monotonic() - signalled
+        other = stack.workers[1 - holder]
+        assert f"-{other.proc.pid}-" in successor
+        assert took < 5, f"running on the other worker {took:.1f} s after SIGTERM"
+        done = wait_for_job(client, job_id, timeout=120, interval=0.2, between=sweep(stack))
+    assert done["status"] == "succeeded" and done["attempts"] == 1, done
+    assert [e.to_status for e in store.events(job_id)].count(JobStatus.SUCCEEDED) == 1
+    engine.dispose()
+    stack.workers[holder].proc.wait(timeout=10)
+    stack.start_worker(holder)
+    print(f"\nSIGTERM: running on the other worker {took:.1f} s later")
+
+
+def _lease_owner(store: SqlJobStore, job_id: str, not_owner: str | None = None) -> str | None:
+    """The worker running the job (other than ``not_owner``), or None."""
+    job = store.get_job(job_id)
+    if job is None or job.status != JobStatus.RUNNING or job.lease_owner == not_owner:
+        return None
+    return job.lease_owner

@@ -90,3 +90,17 @@ def test_readme_documents_every_setting_and_nothing_else() -> None:
     documented = _readme_variables()
     assert read - documented == set(), "settings missing from README's configuration table"
     assert documented - read == set(), "README documents variables no setting reads"
+
+
+def test_the_queued_grace_follows_the_lease_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from quantrun.bootstrap import _worker_config
+
+    monkeypatch.setenv("QUANTRUN_LEASE_SECONDS", "30")
+    assert _worker_config(Settings()).queued_grace_seconds == 300
+    monkeypatch.setenv("QUANTRUN_LEASE_SECONDS", "2")
+    assert _worker_config(Settings()).queued_grace_seconds == 60
+    monkeypatch.setenv("QUANTRUN_QUEUED_GRACE_SECONDS", "15")
+    assert _worker_config(Settings()).queued_grace_seconds == 15
+    monkeypatch.setenv("QUANTRUN_QUEUED_GRACE_SECONDS", "0")
+    with pytest.raises(ValidationError, match="queued_grace_seconds"):
+        Settings()

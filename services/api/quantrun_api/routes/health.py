@@ -20,12 +20,17 @@ def healthz() -> Status:
 @router.get(
     "/readyz",
     response_model=Status,
-    summary="Job store, queue and price store answer",
+    summary="Job store, queue, price store and artifact store answer",
     responses={503: {"model": ErrorResponse}},
 )
 def readyz(container: ContainerDep) -> Status | JSONResponse:
     ready = readiness(
-        {"job_store": container.store, "queue": container.queue, "price_store": container.prices}
+        {
+            "job_store": container.store,
+            "queue": container.queue,
+            "price_store": container.prices,
+            "artifact_store": container.artifacts,
+        }
     )
     if ready.failed is None:
         return Status(status="ok", checks=ready.checks)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from quantrun.adapters.gcp.clients import bounded_retry
+from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
 from quantrun.adapters.price_matrix import pivot_indexed
 from quantrun.clock import utcnow
 from quantrun.domain.errors import TransientError
@@ -122,9 +122,7 @@ class BigQueryPriceStore:
 
     # -- PriceStore ----------------------------------------------------------------------
     def ping(self) -> None:
-        self._client.get_table(
-            self._table, retry=bounded_retry(self._timeout), timeout=self._timeout
-        )
+        self._client.get_table(self._table, retry=bounded_retry(PING_SECONDS), timeout=PING_SECONDS)
 
     def instruments(self) -> list[Instrument]:
         rows = self._query(

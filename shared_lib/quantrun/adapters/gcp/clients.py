@@ -9,6 +9,10 @@ from typing import Any
 from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 
+# A readiness check answers within seconds (Cloud Run's probe, an operator's curl): a
+# dependency that does not answer in this long is reported down, not waited for.
+PING_SECONDS = 3.0
+
 
 def bounded_retry(timeout: float) -> Retry:
     """Retry transient errors with backoff, giving up after ``timeout`` seconds in all."""

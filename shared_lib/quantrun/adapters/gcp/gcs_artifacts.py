@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from quantrun.adapters.gcp.clients import bounded_retry
+from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, artifact_key
 from quantrun.domain.errors import Conflict, TransientError
 
@@ -43,7 +43,7 @@ class GcsArtifactStore:
 
     def ping(self) -> None:
         self._client.get_bucket(
-            self._bucket.name, timeout=self._timeout, retry=bounded_retry(self._timeout)
+            self._bucket.name, timeout=PING_SECONDS, retry=bounded_retry(PING_SECONDS)
         )
 
     def put(

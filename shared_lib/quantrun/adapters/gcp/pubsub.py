@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from quantrun.adapters.gcp.clients import bounded_retry
+from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
 
 MAX_MESSAGES_PER_REQUEST = 1000  # Pub/Sub's limit for one Publish request
 
@@ -30,8 +30,8 @@ class PubSubPublisher:
     def ping(self) -> None:
         self._client.get_topic(
             request={"topic": self._topic},
-            timeout=self._timeout,
-            retry=bounded_retry(self._timeout),
+            timeout=PING_SECONDS,
+            retry=bounded_retry(PING_SECONDS),
         )
 
     def publish_many(self, job_ids: list[str]) -> list[Exception | None]:
