@@ -207,14 +207,15 @@ def test_the_pubsub_emulator_restarting_under_load(stack: Stack) -> None:
 
 
 def _not_ready(stack: Stack) -> dict[str, Any] | None:
-    r = httpx.get(f"{stack.api_url}/readyz", timeout=10)
+    r = httpx.get(f"{stack.workers[0].url}/readyz", timeout=10)
     return r.json() if r.status_code == 503 else None
 
 
 def test_the_storage_emulator_down_for_20_s_under_load(stack: Stack) -> None:
     """Cloud Storage unreachable for 20 s while every tenth job writes a chart: uploads
-    retry, a job whose upload gives up is retried (503 to the push), `/readyz` names
-    the artifact store meanwhile, and afterwards each of those jobs lists its chart."""
+    retry, a job whose upload gives up is retried (503 to the push), the worker's
+    `/readyz` names the artifact store meanwhile, and afterwards each of those jobs lists
+    its chart."""
     seen: dict[str, Any] = {}
 
     def fault() -> None:
@@ -223,6 +224,7 @@ def test_the_storage_emulator_down_for_20_s_under_load(stack: Stack) -> None:
 
     jobs = under_load(stack, fault, stack.emulators.start_storage, fault_for=20.0, artifacts=True)
     assert "artifact_store" in seen["not_ready"]["error"]["message"], seen
+    assert httpx.get(f"{stack.workers[0].url}/readyz", timeout=10).status_code == 200
     assert httpx.get(f"{stack.api_url}/readyz", timeout=10).status_code == 200
     charted = [j for j in jobs if j["model"] == "portfolio_var"]
     assert charted

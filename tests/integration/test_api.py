@@ -75,12 +75,7 @@ def test_health_and_readiness_need_no_key(api: RunningApi) -> None:
     assert httpx.get(f"{api.url}/healthz").json() == {"status": "ok", "checks": None}
     ready = httpx.get(f"{api.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {
-        "job_store": "ok",
-        "queue": "ok",
-        "price_store": "ok",
-        "artifact_store": "ok",
-    }
+    assert ready.json()["checks"] == {"job_store": "ok", "queue": "ok", "price_store": "ok"}
 
 
 def test_missing_or_wrong_key_is_401(api: RunningApi) -> None:

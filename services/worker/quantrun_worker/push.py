@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from quantrun.app.dead_letter import fail_dead_lettered
 from quantrun.app.execute import RunOutcome, run_job
+from quantrun.app.health import readiness
 from quantrun.app.reclaim import reclaim_stale
 from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
@@ -163,6 +164,20 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        """What running a job needs: the job store, the price store, the artifact store."""
+        ready = readiness(
+            {
+                "job_store": container.store,
+                "price_store": container.prices,
+                "artifact_store": container.artifacts,
+            }
+        )
+        if ready.failed is None:
+            return JSONResponse({"status": "ok", "checks": ready.checks})
+        return JSONResponse(ready.error(), status_code=503)
 
     @app.post("/pubsub/push", status_code=204)
     async def push(request: Request) -> Response:

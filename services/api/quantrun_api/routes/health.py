@@ -20,25 +20,13 @@ def healthz() -> Status:
 @router.get(
     "/readyz",
     response_model=Status,
-    summary="Job store, queue, price store and artifact store answer",
+    summary="Job store, queue and price store answer",
     responses={503: {"model": ErrorResponse}},
 )
 def readyz(container: ContainerDep) -> Status | JSONResponse:
     ready = readiness(
-        {
-            "job_store": container.store,
-            "queue": container.queue,
-            "price_store": container.prices,
-            "artifact_store": container.artifacts,
-        }
+        {"job_store": container.store, "queue": container.queue, "price_store": container.prices}
     )
     if ready.failed is None:
         return Status(status="ok", checks=ready.checks)
-    body = {
-        "error": {
-            "code": "not_ready",
-            "message": f"{ready.failed} is not answering",
-            "details": [{"check": k, "status": v} for k, v in ready.checks.items()],
-        }
-    }
-    return JSONResponse(body, status_code=503)
+    return JSONResponse(ready.error(), status_code=503)
