@@ -17,6 +17,7 @@ from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
 from quantrun.domain.errors import ModelInputError
 from quantrun.models import backtest as bt
 from quantrun.models import charts
+from quantrun.models import overfitting as of
 from quantrun.models.history import insufficient
 
 MAX_GRID = 10_000
@@ -94,6 +95,14 @@ class BacktestParams(HistoryParams):
     fees_bps: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
     slippage_bps: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
     initial_cash: float = Field(1e6, gt=0, allow_inf_nan=False)
+    cscv_splits: Whole = Field(
+        16,
+        ge=2,
+        le=16,
+        multiple_of=2,
+        description="blocks the history is cut into for `pbo` (combinatorially symmetric "
+        "cross-validation over every half of them)",
+    )
 
     def grid_lists(self) -> dict[str, list[float]]:
         return {k: list(v) for k, v in self.strategy.model_dump().items() if k != "name"}
@@ -113,6 +122,35 @@ def _row(params: dict[str, float], r: bt.GridResult, i: int) -> dict[str, Any]:
         "trades": int(r.trades[i]),
         "turnover": float(r.turnover[i]),
     }
+
+
+def _overfitting(equity: np.ndarray, splits: int) -> dict[str, Any]:
+    """``deflated_sharpe`` of the best set given the grid's trials, and ``pbo`` by CSCV
+    (None for a single set or a history too short for the blocks), from daily returns."""
+    returns = (equity[:, 1:] / equity[:, :-1] - 1).T
+    details: dict[str, Any] = {"trials": returns.shape[1], "cscv_splits": splits}
+    dsr = of.deflated_sharpe(returns) if returns.shape[0] >= 3 else None
+    pbo = None
+    if returns.shape[1] >= 2 and returns.shape[0] >= 2 * splits:
+        pbo = of.probability_of_backtest_overfitting(returns, splits)
+        details["cscv_combinations"] = pbo.combinations
+    if dsr is not None:
+        details.update(
+            best_sharpe_daily=dsr.sharpe,
+            expected_max_sharpe_daily=dsr.expected_max_sharpe,
+            skewness=dsr.skewness,
+            kurtosis=dsr.kurtosis,
+            observations=dsr.observations,
+        )
+    return {
+        "deflated_sharpe": _finite(dsr.probability) if dsr is not None else None,
+        "pbo": pbo.probability if pbo is not None else None,
+        "overfitting": details,
+    }
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
@@ -153,6 +191,7 @@ def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
         "strategy": p.strategy.name,
         "results": rows,
         "best": rows[best],
+        **_overfitting(res.equity, p.cscv_splits),
         "grid_size": len(grid),
         "skipped_invalid": skipped,
         "first_date": str(matrix.dates[0]),
