@@ -13,6 +13,7 @@ from quantrun.catalog import (
     monte_carlo_option,
     portfolio_var,
     risk_metrics,
+    walk_forward,
 )
 from quantrun.catalog.spec import ModelSpec
 
@@ -27,6 +28,7 @@ REGISTRY: dict[str, ModelSpec[Any]] = {
         risk_metrics.SPEC,
         backtest.SPEC,
         index_strategy.SPEC,
+        walk_forward.SPEC,
     )
 }
 

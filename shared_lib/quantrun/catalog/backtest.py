@@ -15,6 +15,7 @@ from quantrun.catalog.fields import Params, Whole
 from quantrun.catalog.history_params import HistoryParams, load_matrix
 from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
 from quantrun.domain.errors import ModelInputError
+from quantrun.domain.prices import PriceMatrix
 from quantrun.models import backtest as bt
 from quantrun.models import charts
 from quantrun.models import overfitting as of
@@ -105,10 +106,15 @@ class BacktestParams(HistoryParams):
     )
 
     def grid_lists(self) -> dict[str, list[float]]:
-        return {k: list(v) for k, v in self.strategy.model_dump().items() if k != "name"}
+        return grid_lists(self.strategy)
 
     def grid_size(self) -> int:
         return math.prod(len(v) for v in self.grid_lists().values())
+
+
+def grid_lists(strategy: Any) -> dict[str, list[float]]:
+    """A strategy's parameter lists by name (each a grid axis)."""
+    return {k: list(v) for k, v in strategy.model_dump().items() if k != "name"}
 
 
 def _row(params: dict[str, float], r: bt.GridResult, i: int) -> dict[str, Any]:
@@ -153,20 +159,28 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
-    if p.grid_size() > MAX_GRID:
+def checked_grid(strategy: Any) -> tuple[list[dict[str, float]], int]:
+    """The valid parameter sets of a strategy's lists, and how many were skipped."""
+    lists = grid_lists(strategy)
+    size = math.prod(len(v) for v in lists.values())
+    if size > MAX_GRID:
         raise ModelInputError(
-            f"the grid has {p.grid_size()} parameter sets; at most {MAX_GRID} are run at once",
+            f"the grid has {size} parameter sets; at most {MAX_GRID} are run at once",
             code="grid_too_large",
             field="params.strategy",
         )
-    grid, skipped = bt.expand_grid(p.strategy.name, p.grid_lists())
+    grid, skipped = bt.expand_grid(strategy.name, lists)
     if not grid:
         raise ModelInputError(
             "no valid parameter set in the grid (fast must be below slow, lower below upper)",
             code="invalid_grid",
             field="params.strategy",
         )
+    return grid, skipped
+
+
+def priced_matrix(ctx: RunContext, p: HistoryParams) -> PriceMatrix:
+    """The window's prices, every symbol priced at least once, two dates or more."""
     symbols = list(p.symbols)
     matrix = load_matrix(ctx, symbols, p.start, p.end)
     for j, s in enumerate(symbols):
@@ -174,6 +188,13 @@ def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
             raise insufficient(s, "no prices in the requested date range")
     if matrix.dates.size < 2:
         raise insufficient(symbols[0], "fewer than two dates in the window")
+    return matrix
+
+
+def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
+    grid, skipped = checked_grid(p.strategy)
+    symbols = list(p.symbols)
+    matrix = priced_matrix(ctx, p)
     res = bt.run_grid(
         matrix.close,
         p.strategy.name,

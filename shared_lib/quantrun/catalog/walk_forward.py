@@ -1,0 +1,175 @@
+"""``walk_forward``: walk-forward optimisation of a backtest strategy
+(``quantrun.models.walk_forward``), CONTRACT 5.3."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from quantrun.catalog.backtest import Strategy, checked_grid, grid_lists, priced_matrix
+from quantrun.catalog.fields import Whole
+from quantrun.catalog.history_params import HistoryParams
+from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
+from quantrun.models import charts
+from quantrun.models import walk_forward as wf
+from quantrun.models.history import insufficient
+
+TRADING_DAYS_PER_CALENDAR_DAY = 252 / 365
+
+
+class WalkForwardParams(HistoryParams):
+    strategy: Strategy = Field(
+        description="as backtest's: a name, or {name, ...params}; lists make the in-sample grid"
+    )
+    train_days: Whole = Field(504, ge=20, le=5040, description="trading days each set is fit on")
+    test_days: Whole = Field(126, ge=5, le=2520, description="trading days the chosen set trades")
+    anchored: bool = Field(False, description="train from the first day every time")
+    objective: Literal["sharpe", "total_return", "cagr"] = Field(
+        "sharpe", description="what the in-sample choice maximises"
+    )
+    fees_bps: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
+    slippage_bps: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
+    initial_cash: float = Field(1e6, gt=0, allow_inf_nan=False)
+
+    def windows_estimate(self) -> int:
+        rows = (self.end - self.start).days * TRADING_DAYS_PER_CALENDAR_DAY
+        return max(1, math.ceil((rows - self.train_days) / self.test_days))
+
+    def cost(self) -> float:
+        grid = math.prod(len(v) for v in grid_lists(self.strategy).values())
+        return float(
+            len(self.symbols) * grid * self.windows_estimate() * (self.train_days + self.test_days)
+        )
+
+
+def _label(params: dict[str, float]) -> dict[str, float | int]:
+    return {k: (int(v) if float(v).is_integer() else v) for k, v in params.items()}
+
+
+def run(p: WalkForwardParams, ctx: RunContext) -> ModelOutput:
+    grid, skipped = checked_grid(p.strategy)
+    matrix = priced_matrix(ctx, p)
+    rows = matrix.dates.size
+    if rows <= p.train_days:
+        raise insufficient(
+            p.symbols[0],
+            f"{rows} trading days in the window; train_days ({p.train_days}) plus at least "
+            "one test day are needed",
+        )
+    done = wf.walk_forward(
+        matrix.close,
+        p.strategy.name,
+        grid,
+        train_days=p.train_days,
+        test_days=p.test_days,
+        anchored=p.anchored,
+        objective=p.objective,
+        initial_cash=p.initial_cash,
+        fees_bps=p.fees_bps,
+        slippage_bps=p.slippage_bps,
+        checkpoint=lambda f: ctx.checkpoint(0.9 * f),
+        threads=ctx.threads,
+    )
+    dates = matrix.dates
+    windows = []
+    for k, w in enumerate(done):
+        (a, b), (_, c) = w.window.train, w.window.test
+        windows.append(
+            {
+                "window": k,
+                "train_start": str(dates[a]),
+                "train_end": str(dates[b - 1]),
+                "test_start": str(dates[b]),
+                "test_end": str(dates[c - 1]),
+                "params": _label(grid[w.chosen]),
+                "in_sample": w.in_sample,
+                "out_of_sample": w.out_of_sample,
+            }
+        )
+    returns = np.concatenate([w.returns for w in done])
+    first_test = done[0].window.test[0]
+    oos_dates = dates[first_test:]
+    result: dict[str, Any] = {
+        "strategy": p.strategy.name,
+        "objective": p.objective,
+        "anchored": p.anchored,
+        "train_days": p.train_days,
+        "test_days": p.test_days,
+        "windows": windows,
+        "out_of_sample": {
+            **wf.series_metrics(returns),
+            "first_date": str(oos_dates[0]),
+            "last_date": str(oos_dates[-1]),
+            "observations": int(returns.size),
+        },
+        "parameter_stability": wf.parameter_stability([grid[w.chosen] for w in done]),
+        "grid_size": len(grid),
+        "skipped_invalid": skipped,
+        "symbols": list(p.symbols),
+        "first_date": str(dates[0]),
+        "last_date": str(dates[-1]),
+    }
+    artifacts = [Artifact("windows.csv", "text/csv", _windows_csv(windows))]
+    if ctx.charts:
+        equity = p.initial_cash * np.cumprod(1.0 + returns)
+        artifacts.append(
+            Artifact(
+                "walk_forward.png",
+                "image/png",
+                charts.line_chart(
+                    {"out of sample (stitched test windows)": (oos_dates, equity)},
+                    title=f"Walk-forward: {p.strategy.name}, {len(windows)} windows "
+                    f"({'anchored' if p.anchored else 'rolling'})",
+                    ylabel="Equity (currency)",
+                ),
+            )
+        )
+    ctx.checkpoint(1.0)
+    return ModelOutput(result=result, artifacts=artifacts)
+
+
+def _windows_csv(windows: list[dict[str, Any]]) -> bytes:
+    names = list(windows[0]["params"])
+    metrics = ["total_return", "sharpe", "max_drawdown"]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(
+        ["window", "train_start", "train_end", "test_start", "test_end", *names]
+        + [f"in_sample_{m}" for m in metrics]
+        + [f"out_of_sample_{m}" for m in metrics]
+    )
+    for w in windows:
+        writer.writerow(
+            [w["window"], w["train_start"], w["train_end"], w["test_start"], w["test_end"]]
+            + [w["params"][n] for n in names]
+            + [w["in_sample"][m] for m in metrics]
+            + [w["out_of_sample"][m] for m in metrics]
+        )
+    return buf.getvalue().encode()
+
+
+SPEC = ModelSpec(
+    name="walk_forward",
+    description="Walk-forward optimisation: in each rolling or anchored window the grid is "
+    "backtested in-sample, the best set by the objective trades the next test window; "
+    "per-window choices, stitched out-of-sample equity and metrics, parameter stability.",
+    params=WalkForwardParams,
+    run=run,
+    artifacts=("walk_forward.png", "windows.csv"),
+    cost=lambda p: p.cost(),
+    symbols=lambda p: list(p.symbols),
+    example={
+        "symbols": ["AAPL", "XOM", "JPM"],
+        "start": "2010-01-01",
+        "end": "2017-12-31",
+        "strategy": {"name": "sma_cross", "fast": [10, 20], "slow": [50, 100]},
+        "train_days": 504,
+        "test_days": 126,
+        "fees_bps": 5,
+    },
+)

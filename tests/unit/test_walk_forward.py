@@ -1,0 +1,148 @@
+"""walk_forward (CONTRACT 5.3) against independent paths: each window's choice equals the
+best set of a plain `backtest` over that window's training dates, a one-set grid's
+stitched out-of-sample returns equal the plain backtest's daily returns, and moving a
+future price changes no earlier decision (no look-ahead)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quantrun.adapters.embedded.prices import DuckDBPriceStore
+from quantrun.catalog.backtest import SPEC as BACKTEST
+from quantrun.catalog.spec import RunContext
+from quantrun.catalog.walk_forward import SPEC as WALK_FORWARD
+from quantrun.domain.errors import ModelInputError
+from quantrun.models import backtest as bt
+from quantrun.models import walk_forward as wf
+
+COSTS = {"initial_cash": 1e6, "fees_bps": 5.0, "slippage_bps": 2.0}
+
+
+@pytest.fixture(scope="module")
+def store() -> DuckDBPriceStore:
+    s = DuckDBPriceStore(":memory:")
+    s.load_sample_data()
+    return s
+
+
+def test_windows_roll_or_anchor_and_the_last_test_is_shorter() -> None:
+    rolling = wf.windows(1000, 504, 126, anchored=False)
+    assert [(w.train, w.test) for w in rolling] == [
+        ((0, 504), (504, 630)),
+        ((126, 630), (630, 756)),
+        ((252, 756), (756, 882)),
+        ((378, 882), (882, 1000)),
+    ]
+    anchored = wf.windows(1000, 504, 126, anchored=True)
+    assert [w.train for w in anchored] == [(0, 504), (0, 630), (0, 756), (0, 882)]
+    assert wf.windows(504, 504, 126, anchored=False) == []
+
+
+def _run(store: DuckDBPriceStore, **params: object) -> dict:
+    p = WALK_FORWARD.params.model_validate(params)
+    return WALK_FORWARD.run(p, RunContext(load_prices=store.load_close, charts=False)).result
+
+
+@pytest.mark.parametrize("objective", ["sharpe", "total_return"])
+def test_each_choice_is_the_best_backtest_of_its_training_window(
+    store: DuckDBPriceStore, objective: str
+) -> None:
+    strategy = {"name": "sma_cross", "fast": [5, 10, 20], "slow": [50, 100]}
+    common = {"symbols": ["AAPL", "XOM"], "strategy": strategy, "fees_bps": 5}
+    result = _run(
+        store,
+        **common,
+        start="2009-01-01",
+        end="2014-12-31",
+        train_days=252,
+        test_days=252,
+        objective=objective,
+    )
+    assert len(result["windows"]) == 5
+    for w in result["windows"]:
+        plain = BACKTEST.run(
+            BACKTEST.params.model_validate(
+                {**common, "start": w["train_start"], "end": w["train_end"]}
+            ),
+            RunContext(load_prices=store.load_close, charts=False),
+        ).result
+        best = max(
+            plain["results"],
+            key=lambda r: -np.inf if r[objective] is None else r[objective],
+        )
+        assert w["params"] == best["params"], w
+        assert w["in_sample"][objective] == pytest.approx(best[objective], rel=1e-12)
+
+
+def test_a_single_set_trades_like_the_plain_backtest_out_of_sample(
+    store: DuckDBPriceStore,
+) -> None:
+    """One symbol, one set: each test window's returns are the plain backtest's returns on
+    those days (the indicators are warm, the position the same), to 1e-12."""
+    m = store.load_close(["JPM"], *_dates("2008-01-01", "2017-12-31"))
+    grid = [{"fast": 20.0, "slow": 100.0}]
+    done = wf.walk_forward(
+        m.close,
+        "sma_cross",
+        grid,
+        train_days=300,
+        test_days=200,
+        anchored=False,
+        objective="sharpe",
+        **COSTS,
+    )
+    plain = bt.run_grid(m.close, "sma_cross", grid, **COSTS).equity[0]
+    daily = plain[1:] / plain[:-1] - 1
+    stitched = np.concatenate([w.returns for w in done])
+    np.testing.assert_allclose(stitched, daily[300 - 1 :], rtol=0, atol=1e-12)
+
+
+def test_a_future_price_changes_no_earlier_decision(store: DuckDBPriceStore) -> None:
+    m = store.load_close(["AAPL", "XOM", "JPM"], *_dates("2008-01-01", "2017-12-31"))
+    grid, _ = bt.expand_grid("sma_cross", {"fast": [5, 10, 20], "slow": [50, 100, 150]})
+    kwargs = {"train_days": 504, "test_days": 126, "anchored": False, "objective": "sharpe"}
+    before = wf.walk_forward(m.close, "sma_cross", grid, **kwargs, **COSTS)
+    moved_row = before[3].window.test[0] + 40  # inside the fourth test window
+    close = m.close.copy()
+    close[moved_row, 0] *= 1.5
+    after = wf.walk_forward(close, "sma_cross", grid, **kwargs, **COSTS)
+    for b, a in zip(before[:4], after[:4], strict=True):
+        assert a.chosen == b.chosen
+        last = min(b.window.test[1], moved_row) - b.window.test[0]
+        np.testing.assert_array_equal(a.returns[:last], b.returns[:last])
+    # the move is seen: from that day on something differs
+    assert any(
+        a.chosen != b.chosen or not np.array_equal(a.returns, b.returns)
+        for b, a in zip(before[3:], after[3:], strict=True)
+    )
+
+
+def test_stability_counts_choices_and_changes() -> None:
+    chosen = [
+        {"fast": 10.0, "slow": 50.0},
+        {"fast": 10.0, "slow": 100.0},
+        {"fast": 20.0, "slow": 100.0},
+    ]
+    assert wf.parameter_stability(chosen) == {
+        "fast": {"chosen": {"10": 2, "20": 1}, "changes": 1},
+        "slow": {"chosen": {"50": 1, "100": 2}, "changes": 1},
+    }
+
+
+def test_too_little_history_names_train_days(store: DuckDBPriceStore) -> None:
+    with pytest.raises(ModelInputError, match="train_days"):
+        _run(
+            store,
+            symbols=["AAPL"],
+            start="2016-01-01",
+            end="2016-12-31",
+            strategy="sma_cross",
+            train_days=504,
+        )
+
+
+def _dates(start: str, end: str) -> tuple:
+    from datetime import date
+
+    return date.fromisoformat(start), date.fromisoformat(end)
