@@ -4,13 +4,22 @@
 from __future__ import annotations
 
 import secrets
+from itertools import pairwise
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from quantrun.catalog.fields import Params, Whole
-from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
-from quantrun.models.montecarlo import McOption, price_monte_carlo
+from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, Sharding
+from quantrun.models.montecarlo import (
+    McOption,
+    McResult,
+    combine,
+    plan_paths,
+    price_monte_carlo,
+    range_sums,
+)
 
 MAX_PATHS = 100_000_000
 
@@ -52,9 +61,8 @@ class MonteCarloParams(Params):
         return barrier
 
 
-def run(p: MonteCarloParams, ctx: RunContext) -> ModelOutput:
-    seed = p.seed if p.seed is not None else secrets.randbits(63)
-    opt = McOption(
+def _option(p: MonteCarloParams) -> McOption:
+    return McOption(
         is_call=p.type == "call",
         spot=p.spot,
         strike=p.strike,
@@ -66,14 +74,9 @@ def run(p: MonteCarloParams, ctx: RunContext) -> ModelOutput:
         barrier=p.barrier,
         steps=p.steps,
     )
-    res = price_monte_carlo(
-        opt,
-        paths=p.paths,
-        seed=seed,
-        antithetic=p.antithetic,
-        checkpoint=ctx.checkpoint,
-        threads=ctx.threads,
-    )
+
+
+def _output(p: MonteCarloParams, res: McResult, seed: int) -> ModelOutput:
     result: dict[str, Any] = {
         "price": res.price,
         "std_error": res.std_error,
@@ -87,6 +90,59 @@ def run(p: MonteCarloParams, ctx: RunContext) -> ModelOutput:
     return ModelOutput(result=result)
 
 
+def run(p: MonteCarloParams, ctx: RunContext) -> ModelOutput:
+    seed = p.seed if p.seed is not None else secrets.randbits(63)
+    res = price_monte_carlo(
+        _option(p),
+        paths=p.paths,
+        seed=seed,
+        antithetic=p.antithetic,
+        checkpoint=ctx.checkpoint,
+        threads=ctx.threads,
+    )
+    return _output(p, res, seed)
+
+
+# Shards: contiguous ranges of the seeded blocks; a shard's partial is its blocks' sums,
+# which JSON carries exactly (floats as their shortest repr), merged in block order.
+
+
+def _blocks(p: MonteCarloParams) -> int:
+    return len(plan_paths(p.paths, p.antithetic)[1])
+
+
+def _split(p: MonteCarloParams, n: int) -> list[dict[str, Any]]:
+    seed = p.seed if p.seed is not None else secrets.randbits(63)
+    seeded = {**p.model_dump(mode="json"), "seed": seed}
+    bounds = np.linspace(0, _blocks(p), min(n, _blocks(p)) + 1).astype(int)
+    return [{"params": seeded, "blocks": [int(lo), int(hi)]} for lo, hi in pairwise(bounds)]
+
+
+def _run_shard(shard: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    p = MonteCarloParams.model_validate(shard["params"])
+    lo, hi = shard["blocks"]
+    assert p.seed is not None  # _split drew one
+    sums = range_sums(
+        _option(p),
+        paths=p.paths,
+        seed=p.seed,
+        blocks=(lo, hi),
+        antithetic=p.antithetic,
+        checkpoint=ctx.checkpoint,
+        threads=ctx.threads,
+    )
+    return {"seed": p.seed, "blocks": [lo, hi], "sums": [list(b) for b in sums]}
+
+
+def _merge(p: MonteCarloParams, partials: list[dict[str, Any]], _ctx: RunContext) -> ModelOutput:
+    per_block = [(s, q, int(c)) for part in partials for s, q, c in part["sums"]]
+    if len(per_block) != _blocks(p):
+        raise ValueError(f"the shards hold {len(per_block)} blocks of {_blocks(p)}")
+    seed = int(partials[0]["seed"])
+    res = combine(_option(p), per_block, plan_paths(p.paths, p.antithetic)[0])
+    return _output(p, res, seed)
+
+
 def _cost(p: MonteCarloParams) -> float:
     return float(p.paths * (1 if p.style == "european" else p.steps))
 
@@ -98,6 +154,7 @@ SPEC = ModelSpec(
     params=MonteCarloParams,
     run=run,
     cost=_cost,
+    sharding=Sharding(most=_blocks, split=_split, run=_run_shard, merge=_merge),
     example={
         "type": "call",
         "spot": 100,

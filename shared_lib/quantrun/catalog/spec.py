@@ -49,6 +49,23 @@ class RunContext:
 
 
 @dataclass(frozen=True)
+class Sharding(Generic[P]):
+    """How a job of the model splits into shards that run on many workers at once
+    (CONTRACT 5.2), and how their partial results merge into the job's result.
+
+    ``split(params, n)`` gives the n shards' inputs (JSON, stored with each shard; a
+    seed left to chance is drawn here, once, so every shard shares it); ``run(shard,
+    ctx)`` computes one shard's partial result (JSON); ``merge(params, partials, ctx)``
+    gives the job's output from the partials in shard order. The merged result is the
+    one-piece run's for any n: bit for bit where the model is seeded."""
+
+    most: Callable[[P], int]  # the most shards the params can make (indivisible units)
+    split: Callable[[P, int], list[dict[str, Any]]]
+    run: Callable[[dict[str, Any], RunContext], dict[str, Any]]
+    merge: Callable[[P, list[dict[str, Any]], RunContext], ModelOutput]
+
+
+@dataclass(frozen=True)
 class ModelSpec(Generic[P]):
     name: str
     description: str
@@ -64,6 +81,8 @@ class ModelSpec(Generic[P]):
     symbols: Callable[[P], list[str]] = lambda _p: []
     # Params that run on the bundled sample data (shown by GET /v1/models, used in tests).
     example: dict[str, Any] = field(default_factory=dict)
+    # how a job splits into shards; None: it runs in one piece
+    sharding: Sharding[P] | None = None
 
     def params_schema(self) -> dict[str, Any]:
         return self.params.model_json_schema()

@@ -121,35 +121,42 @@ def block_sums(
     return float(values.sum()), float(np.dot(values, values)), int(values.size)
 
 
-def price_monte_carlo(
+BlockSums = tuple[float, float, int]
+
+
+def plan_paths(paths: int, antithetic: bool) -> tuple[int, list[int]]:
+    """The paths simulated (rounded up to even with antithetic) and each block's size."""
+    if antithetic and paths % 2:
+        paths += 1
+    n_blocks = -(-paths // BLOCK)
+    return paths, [BLOCK] * (n_blocks - 1) + [paths - BLOCK * (n_blocks - 1)]
+
+
+def range_sums(
     opt: McOption,
     *,
     paths: int,
     seed: int,
+    blocks: tuple[int, int],
     antithetic: bool = True,
-    chunks: int = 1,
     checkpoint: Callable[[float], None] = lambda _f: None,
     threads: int = 1,
-) -> McResult:
-    """Price with ``paths`` paths (rounded up to even with antithetic). ``chunks`` splits
-    the blocks into that many contiguous groups (the unit a worker would take), each
-    group's blocks run on ``threads`` threads; the result depends on neither.
-    ``checkpoint(fraction)`` is called between blocks."""
-    if antithetic and paths % 2:
-        paths += 1
-    n_blocks = -(-paths // BLOCK)
-    sizes = [BLOCK] * (n_blocks - 1) + [paths - BLOCK * (n_blocks - 1)]
-    per_block: list[tuple[float, float, int]] = [(0.0, 0.0, 0)] * n_blocks
-    bounds = np.linspace(0, n_blocks, max(1, min(chunks, n_blocks)) + 1).astype(int)
-    for lo, hi in itertools.pairwise(bounds):
+) -> list[BlockSums]:
+    """The per-block sums of blocks [lo, hi) of a ``paths``-path run: the unit a shard
+    computes (``checkpoint(fraction of the range)`` between blocks)."""
+    _, sizes = plan_paths(paths, antithetic)
+    lo, hi = blocks
 
-        def one(i: int, lo: int = lo) -> tuple[float, float, int]:
-            return block_sums(opt, seed, lo + i, sizes[lo + i], antithetic)
+    def one(i: int) -> BlockSums:
+        return block_sums(opt, seed, lo + i, sizes[lo + i], antithetic)
 
-        def progress(f: float, lo: int = lo, hi: int = hi) -> None:
-            checkpoint((lo + f * (hi - lo)) / n_blocks)
+    return list(kernels.map_blocks(one, hi - lo, threads, checkpoint))
 
-        per_block[lo:hi] = kernels.map_blocks(one, hi - lo, threads, progress)
+
+def combine(opt: McOption, per_block: list[BlockSums], paths: int) -> McResult:
+    """The estimate from every block's sums, in block order, of a ``paths``-path run
+    (as ``plan_paths`` rounds it): exact sums (``fsum``), so the same however the blocks
+    were grouped."""
     total = math.fsum(s for s, _, _ in per_block)
     total_sq = math.fsum(q for _, q, _ in per_block)
     count = sum(c for _, _, c in per_block)
@@ -164,8 +171,43 @@ def price_monte_carlo(
         ci95=(price - 1.96 * se, price + 1.96 * se),
         paths=paths,
         steps=opt.steps,
-        blocks=n_blocks,
+        blocks=len(per_block),
     )
+
+
+def price_monte_carlo(
+    opt: McOption,
+    *,
+    paths: int,
+    seed: int,
+    antithetic: bool = True,
+    chunks: int = 1,
+    checkpoint: Callable[[float], None] = lambda _f: None,
+    threads: int = 1,
+) -> McResult:
+    """Price with ``paths`` paths (rounded up to even with antithetic). ``chunks`` splits
+    the blocks into that many contiguous groups (the unit a worker would take), each
+    group's blocks run on ``threads`` threads; the result depends on neither.
+    ``checkpoint(fraction)`` is called between blocks."""
+    simulated, sizes = plan_paths(paths, antithetic)
+    n_blocks = len(sizes)
+    per_block: list[BlockSums] = []
+    bounds = np.linspace(0, n_blocks, max(1, min(chunks, n_blocks)) + 1).astype(int)
+    for lo, hi in itertools.pairwise(bounds):
+
+        def progress(f: float, lo: int = lo, hi: int = hi) -> None:
+            checkpoint((lo + f * (hi - lo)) / n_blocks)
+
+        per_block += range_sums(
+            opt,
+            paths=paths,
+            seed=seed,
+            blocks=(int(lo), int(hi)),
+            antithetic=antithetic,
+            checkpoint=progress,
+            threads=threads,
+        )
+    return combine(opt, per_block, simulated)
 
 
 def geometric_asian_closed_form(opt: McOption) -> float:
