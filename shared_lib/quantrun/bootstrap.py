@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from quantrun.adapters.embedded.secrets import EnvSecrets
 from quantrun.domain.quota import JobQuota
+from quantrun.domain.shards import ShardPolicy
 from quantrun.logging import configure_logging, get_logger
 from quantrun.ports import (
     ArtifactStore,
@@ -103,6 +104,11 @@ class Container:
         return JobQuota(
             active_jobs=limits.quota_active_jobs, jobs_per_day=limits.quota_jobs_per_day
         )
+
+    @property
+    def sharding(self) -> ShardPolicy:
+        limits = self.settings.limits
+        return ShardPolicy(max_shards=limits.max_shards, shard_cost=limits.shard_cost)
 
     def drain(self) -> list[str]:
         """Shutdown: claim nothing more and put the jobs this process runs back on the

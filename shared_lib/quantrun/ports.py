@@ -50,10 +50,38 @@ class JobStore(Protocol):
 
     def prefix_taken(self, prefix: str) -> bool: ...
 
-    def create_job(self, job: Job, quota: JobQuota = ...) -> Job:
+    def create_job(self, job: Job, quota: JobQuota = ..., shards: Sequence[Job] = ()) -> Job:
         """Insert a queued job counted toward its user's quota; raises ``Conflict`` on a
         live duplicate idempotency key, ``QuotaExceeded`` when a quota is full (then
-        nothing is written)."""
+        nothing is written). With ``shards``, the job is not queued itself: its shards
+        are (counted toward no quota), in the same transaction."""
+        ...
+
+    # -- sharded jobs (CONTRACT 5.2; adapters/sql/shard_rows.py) --
+    def start_shards(self, job_id: str, *, now: datetime) -> bool:
+        """The sharded job turns running (its first shard started)."""
+        ...
+
+    def finish_shard(
+        self,
+        shard_id: str,
+        *,
+        job_id: str,
+        worker: str,
+        now: datetime,
+        result: dict[str, Any],
+        lease_until: datetime,
+    ) -> tuple[bool, bool]:
+        """A shard's partial result, counted on its job: (finished, the caller holds the
+        job's lease to merge it: this was the last shard)."""
+        ...
+
+    def fail_shards(self, job_id: str, *, now: datetime, error: JobError) -> bool:
+        """A shard failed for good: the job fails, its other shards are cancelled."""
+        ...
+
+    def shard_results(self, job_id: str) -> list[dict[str, Any]]:
+        """The shards' partial results, in shard order."""
         ...
 
     def quota_usage(self, user_id: str, *, now: datetime) -> tuple[int, int]:
@@ -107,7 +135,8 @@ class JobStore(Protocol):
 
     def cancel(self, job_id: str, *, user_id: str, now: datetime) -> Job | None:
         """Cancel the user's queued or running job: the cancelled job, or None when
-        nothing moved (unknown, another user's, or already finished)."""
+        nothing moved (unknown, another user's, or already finished). A sharded job's
+        shards that have not ended are cancelled with it, in the same transaction."""
         ...
 
     def requeue(self, job_id: str, *, now: datetime) -> bool:

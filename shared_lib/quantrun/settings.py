@@ -210,6 +210,18 @@ class LimitSettings(_Group):
         ge=1024,
         description="largest params a job keeps, as stored JSON (413 above)",
     )
+    max_shards: int = Field(
+        256,
+        ge=1,
+        le=10_000,
+        description="most shards a job may run as (`options.shards`; 422 above)",
+    )
+    shard_cost: float = Field(
+        2e8,
+        gt=0,
+        description="the estimated cost a shard is sized to when `options.shards` is not "
+        "given (a job of a model that splits runs as cost / this many shards)",
+    )
     rate_requests_per_second: float = Field(
         50.0,
         ge=0,

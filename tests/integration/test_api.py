@@ -173,10 +173,10 @@ def test_an_expired_key_is_401(api: RunningApi) -> None:
     assert_error(httpx.get(f"{api.url}/v1/models", headers=headers), 401, "unauthenticated")
 
 
-# CONTRACT section 2: what a job is
+# CONTRACT section 2: what a job is; 5.2: its shards (null for a job in one piece)
 JOB_FIELDS = {
     "id", "model", "status", "params", "created_at", "started_at", "finished_at",
-    "progress", "attempts", "result", "error", "artifacts",
+    "progress", "attempts", "result", "error", "artifacts", "shards",
 }  # fmt: skip
 
 

@@ -53,7 +53,9 @@ class World:
         self.user: User = self.store.get_or_create_user("u")
         self.cfg = WorkerConfig(worker_id="w1", lease_seconds=5, max_attempts=3)
 
-    def submit(self, model: str, params: dict[str, Any], key: str | None = None) -> Any:
+    def submit(
+        self, model: str, params: dict[str, Any], key: str | None = None, shards: int | None = 1
+    ) -> Any:
         return submit_job(
             store=self.store,
             queue=self.queue,
@@ -63,6 +65,7 @@ class World:
             params=params,
             idempotency_key=key,
             now=utcnow(),
+            shards=shards,  # one piece unless a test asks (tests/integration/test_sharded_jobs.py)
         )
 
     def run(self, job_id: str, cfg: WorkerConfig | None = None) -> RunOutcome:

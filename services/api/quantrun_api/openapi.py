@@ -115,6 +115,7 @@ def _submit_union(doc: dict[str, Any], schemas: dict[str, Any], refs: dict[str, 
             "properties": {
                 "model": {"type": "string", "const": model},
                 "params": {"$ref": ref},
+                "options": {"$ref": COMPONENTS + "JobOptions"},
             },
             "required": ["model", "params"],
             "additionalProperties": False,

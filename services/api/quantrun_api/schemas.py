@@ -33,6 +33,12 @@ class JobErrorOut(BaseModel):
     message: str
 
 
+class ShardsOut(BaseModel):
+    total: int
+    done: int
+    failed: int
+
+
 class JobOut(BaseModel):
     id: str
     model: str
@@ -46,6 +52,9 @@ class JobOut(BaseModel):
     result: dict[str, Any] | None
     error: JobErrorOut | None
     artifacts: list[ArtifactOut]
+    shards: ShardsOut | None = Field(
+        None, description="a sharded job's shards (CONTRACT 5.2); progress is done / total"
+    )
 
     @classmethod
     def from_job(cls, job: Job) -> JobOut:
@@ -72,6 +81,7 @@ class JobOut(BaseModel):
                 )
                 for a in job.artifacts
             ],
+            shards=ShardsOut(**job.shards) if job.shards else None,
         )
 
 
@@ -93,6 +103,18 @@ class JobPageOut(BaseModel):
     next_cursor: str | None
 
 
+class JobOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    shards: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="run the job as this many shards on many workers (models that split; "
+        "at most QUANTRUN_MAX_SHARDS); default: from the cost estimate",
+    )
+
+
 class SubmitJob(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -110,6 +132,7 @@ class SubmitJob(BaseModel):
             }
         ],
     )
+    options: JobOptions | None = None
 
 
 class RunModel(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from quantrun.app.shards import fail_shard
 from quantrun.domain.jobs import JobError
 from quantrun.logging import get_logger
 from quantrun.ports import JobStore
@@ -14,15 +15,17 @@ log = get_logger(__name__)
 def fail_dead_lettered(
     *, store: JobStore, job_id: str, delivery_attempt: int | None, now: datetime
 ) -> bool:
-    """Fail the job unless it already finished; True when this marked it failed."""
+    """Fail the job unless it already finished (a shard: its job too); True when this
+    marked it failed."""
     attempts = f" after {delivery_attempt} attempts" if delivery_attempt else ""
-    failed = store.fail(
-        job_id,
-        now=now,
-        error=JobError(
-            "dead_lettered",
-            f"the job's message could not be processed{attempts} and was dead-lettered",
-        ),
+    error = JobError(
+        "dead_lettered",
+        f"the job's message could not be processed{attempts} and was dead-lettered",
     )
+    failed = store.fail(job_id, now=now, error=error)
+    if failed:
+        job = store.get_job(job_id)
+        if job is not None and job.parent_id is not None:
+            fail_shard(store, job, error)
     log.error("dead-lettered job", extra={"fields": {"job_id": job_id, "marked_failed": failed}})
     return failed

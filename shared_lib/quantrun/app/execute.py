@@ -24,8 +24,9 @@ from pydantic import ValidationError
 
 from quantrun.app.lease import Lease, WorkerConfig, draining
 from quantrun.app.limits import check_cost
+from quantrun.app.shards import ShardWork, fail_shard, merge_job, run_shard
 from quantrun.catalog import get_spec
-from quantrun.catalog.spec import ModelOutput, RunContext
+from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import InputTooLarge, JobCancelled, ModelInputError, TransientError
@@ -57,13 +58,14 @@ def _fail(
     message: str,
     log_fields: Mapping[str, Any],
 ) -> RunOutcome:
-    store.finish(
-        job.id,
-        worker=cfg.worker_id,
-        now=utcnow(),
-        status=JobStatus.FAILED,
-        error=JobError(code, message),
-    )
+    error = JobError(code, message)
+    if (
+        store.finish(
+            job.id, worker=cfg.worker_id, now=utcnow(), status=JobStatus.FAILED, error=error
+        )
+        and job.parent_id is not None
+    ):
+        fail_shard(store, job, error)
     log.info(
         "job failed",
         extra={"fields": {**log_fields, "code": code, "reason": message}},
@@ -101,7 +103,9 @@ def run_job(
     )
     if claim.outcome == ClaimOutcome.ATTEMPTS_EXHAUSTED and claim.job is not None:
         # claimable but for its attempts: earlier runs died (or ran out of time) mid-job
-        store.fail(job_id, now=now, error=attempts_exhausted(claim.job, cfg.max_attempts))
+        error = attempts_exhausted(claim.job, cfg.max_attempts)
+        if store.fail(job_id, now=now, error=error) and claim.job.parent_id is not None:
+            fail_shard(store, claim.job, error)
     if claim.outcome != ClaimOutcome.CLAIMED or claim.job is None:
         log.info(
             "message needs no run",
@@ -116,6 +120,8 @@ def run_job(
         return _fail(
             store, job, cfg, "unknown_model", f"model {job.model!r} is not installed", fields
         )
+    if job.parent_id is not None or job.shards_total is not None:
+        return _sharded(job, spec, store, prices, artifacts, cfg, keepalive, fields, handoff)
     try:
         params = spec.params.model_validate(job.params)
         # again here: the limit may have been lowered since the job was queued
@@ -190,6 +196,39 @@ def run_job(
         },
     )
     return RunOutcome.DONE
+
+
+def _sharded(
+    job: Job,
+    spec: ModelSpec[Any],
+    store: JobStore,
+    prices: PriceStore,
+    artifacts: ArtifactStore,
+    cfg: WorkerConfig,
+    keepalive: Callable[[], None],
+    fields: dict[str, Any],
+    handoff: Callable[[str], None] | None,
+) -> RunOutcome:
+    """A claimed shard (run it; merge if last) or sharded job (its merge, retried)."""
+    if spec.sharding is None:
+        return _fail(store, job, cfg, "unknown_model", f"{job.model} does not split", fields)
+    if handoff is not None and job.parent_id is not None and job.params["cost"] > cfg.push_max_cost:
+        store.hand_off(job.id, worker=cfg.worker_id, now=utcnow())
+        handoff(job.id)
+        log.info("shard handed to the long-jobs queue", extra={"fields": fields})
+        return RunOutcome.DONE
+
+    def context(checkpoint: Callable[[float], None]) -> RunContext:
+        return RunContext(
+            load_prices=prices.load_close,
+            checkpoint=checkpoint,
+            threads=_cpu_count(),
+            inline_values=cfg.inline_values,
+        )
+
+    work = ShardWork(spec, store, artifacts, cfg, context, keepalive, dict(fields))
+    done = run_shard(job, work) if job.parent_id is not None else merge_job(job.id, work)
+    return RunOutcome.DONE if done else RunOutcome.RETRY
 
 
 def _store_artifacts(store: ArtifactStore, job: Job, output: ModelOutput) -> list[ArtifactRef]:

@@ -15,11 +15,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from quantrun.app.limits import check_cost
+from quantrun.app.shards import shard_jobs
 from quantrun.catalog import get_spec
 from quantrun.catalog.spec import ModelSpec
 from quantrun.domain.errors import Conflict, InputTooLarge, QuantRunError
 from quantrun.domain.jobs import Job, JobStatus
 from quantrun.domain.quota import JobQuota
+from quantrun.domain.shards import ShardPolicy
 from quantrun.domain.users import User
 from quantrun.logging import get_logger
 from quantrun.ports import JobQueue, JobStore, PriceStore
@@ -118,16 +120,25 @@ def submit_job(
     max_result_values: float = math.inf,
     max_params_bytes: int = 1024 * 1024,
     quota: JobQuota = JobQuota(),
+    shards: int | None = None,
+    sharding: ShardPolicy = ShardPolicy(),
 ) -> tuple[Job, bool]:
     """Record and enqueue a job. Returns (job, created); created is False for a replay
     of an ``Idempotency-Key`` (raises ``Conflict`` when the replay's params differ), and
     ``InputTooLarge`` when its estimated cost is over ``max_cost``, its result's array
     values over ``max_result_values``, or its params, as
     stored, over ``max_params_bytes``; ``QuotaExceeded`` when the user has ``quota``'s
-    jobs queued or running, or submitted today (a replay counts nothing)."""
+    jobs queued or running, or submitted today (a replay counts nothing). A model that
+    splits runs as ``sharding.count(...)`` shards (``shards``: the client's choice)."""
     spec = resolve_spec(model)
     parsed = validate_params(spec, params, known)
-    check_cost(spec, parsed, limit=max_cost, what="job", max_values=max_result_values)
+    cost = check_cost(spec, parsed, limit=max_cost, what="job", max_values=max_result_values)
+    n_shards = sharding.count(
+        cost=cost,
+        most=spec.sharding.most(parsed) if spec.sharding else 1,
+        requested=shards,
+        splits=spec.sharding is not None,
+    )
     stored_params = parsed.model_dump(mode="json")
     canonical = _canonical(model, stored_params)
     if len(canonical) > max_params_bytes:  # a job row is not a file store
@@ -151,9 +162,11 @@ def submit_job(
         created_at=now,
         idempotency_key=idempotency_key,
         params_hash=fingerprint,
+        shards_total=n_shards if n_shards > 1 else None,
     )
+    pieces = shard_jobs(job, spec, parsed, n_shards, cost) if n_shards > 1 else []
     try:
-        store.create_job(job, quota)
+        store.create_job(job, quota, pieces)
     except Conflict:
         assert idempotency_key is not None  # the only unique key a new job can collide on
         existing = store.find_by_idempotency_key(user.id, idempotency_key, now - IDEMPOTENCY_WINDOW)
@@ -161,7 +174,8 @@ def submit_job(
             raise
         return _replay(existing, fingerprint), False
     try:
-        queue.publish(job.id)
+        for queued in pieces or [job]:
+            queue.publish(queued.id)
     except Exception:
         # The job is recorded; the reclaim sweep publishes queued jobs that wait too long.
         log.exception(

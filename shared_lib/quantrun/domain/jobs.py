@@ -164,6 +164,19 @@ class Job:
     params_hash: str | None = None
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    # a shard: its job and its place among the job's shards
+    parent_id: str | None = None
+    shard_index: int | None = None
+    # a sharded job: how many shards it has, how many succeeded, how many failed
+    shards_total: int | None = None
+    shards_done: int = 0
+    shards_failed: int = 0
+
+    @property
+    def shards(self) -> dict[str, int] | None:
+        if self.shards_total is None:
+            return None
+        return {"total": self.shards_total, "done": self.shards_done, "failed": self.shards_failed}
 
     def lease_state(self, worker: str | None, now: datetime) -> LeaseState:
         if self.lease_owner is None or self.lease_expires_at is None:

@@ -66,6 +66,8 @@ def create_job(
         max_result_values=container.settings.limits.job_max_result_values,
         max_params_bytes=container.settings.limits.max_params_bytes,
         quota=container.job_quota,
+        shards=body.options.shards if body.options else None,
+        sharding=container.sharding,
     )
     return job_response(job, status_code=202 if created else 200)
 

@@ -26,13 +26,13 @@ from quantrun.adapters.sql.rows import (
 )
 from quantrun.adapters.sql.runners import runner_for
 from quantrun.adapters.sql.schema import job_events, job_quotas, jobs
-from quantrun.adapters.sql.transitions import CREATE_COLUMNS, SQL
+from quantrun.adapters.sql.shard_rows import ShardRows, cancel_shard_rows, create_values
+from quantrun.adapters.sql.transitions import SQL
 from quantrun.adapters.sql.user_rows import UserRows
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import Conflict
 from quantrun.domain.jobs import (
-    INITIAL_STATUS,
     Claim,
     ClaimOutcome,
     Job,
@@ -45,7 +45,7 @@ from quantrun.domain.jobs import (
 from quantrun.domain.quota import JobQuota, QuotaExceeded
 
 
-class SqlJobStore(UserRows):
+class SqlJobStore(UserRows, ShardRows):
     def __init__(self, engine: Engine, *, outbox: bool = False) -> None:
         super().__init__(engine)
         self._transitions = runner_for(engine, outbox=outbox)
@@ -55,23 +55,20 @@ class SqlJobStore(UserRows):
             conn.execute(text("SELECT 1"))
 
     # -- jobs -----------------------------------------------------------------
-    def create_job(self, job: Job, quota: JobQuota = JobQuota()) -> Job:
-        values: dict[str, Any] = {
-            **{name: getattr(job, name, None) for name in CREATE_COLUMNS},
-            "status": INITIAL_STATUS.value,
-            "updated_at": job.created_at,
-            "progress": 0.0,
-            "attempts": 0,
-            "artifacts": [],
-        }
-        given = {f"p_{k}": v for k, v in values.items()}
+    def create_job(self, job: Job, quota: JobQuota = JobQuota(), shards: Sequence[Job] = ()) -> Job:
+        given = create_values(job)
         given.update(
             p_day=job.created_at.astimezone(UTC).date(),
             p_max_active=quota.active_jobs,
             p_max_per_day=quota.jobs_per_day,
         )
         try:
-            created = self._transitions.create(given)
+            if shards:
+                created = self._transitions.create_sharded(
+                    given, [create_values(s) for s in shards]
+                )
+            else:
+                created = self._transitions.create(given)
         except IntegrityError as exc:
             raise Conflict("a job with this Idempotency-Key already exists") from exc
         if not created:
@@ -131,7 +128,8 @@ class SqlJobStore(UserRows):
             c if with_payload or c.name not in ("params", "result") else null().label(c.name)
             for c in jobs.c
         ]
-        query = select(*columns).where(jobs.c.user_id == user_id)
+        # a sharded job's shards are part of it, not jobs of their own in the list
+        query = select(*columns).where(jobs.c.user_id == user_id, jobs.c.parent_id.is_(None))
         if status is not None:
             query = query.where(jobs.c.status == status.value)
         if model is not None:
@@ -169,6 +167,8 @@ class SqlJobStore(UserRows):
                     and_(
                         jobs.c.status == JobStatus.QUEUED.value,
                         jobs.c.updated_at < queued_before,
+                        # a sharded job is never on the queue itself (its shards are)
+                        jobs.c.shards_total.is_(None),
                     ),
                 )
             )
@@ -245,7 +245,18 @@ class SqlJobStore(UserRows):
         return self._move("fail", job_id, now, error=asdict(error), reason=reason) is not None
 
     def cancel(self, job_id: str, *, user_id: str, now: datetime) -> Job | None:
-        moved = self._move("cancel", job_id, now, user_id=user_id, reason="cancelled by user")
+        """Cancel the job and, in the same transaction, its shards that have not ended:
+        a worker claiming one afterwards finds it cancelled."""
+        given = {
+            "p_job_id": job_id,
+            "p_now": now,
+            "p_user_id": user_id,
+            "p_reason": "cancelled by user",
+        }
+        with self._engine.begin() as conn:
+            moved = self._transitions.run_in(conn, "cancel", given)
+            if moved is not None and moved["shards_total"] is not None:
+                cancel_shard_rows(conn, job_id, now, "its job was cancelled")
         return to_job(moved) if moved is not None else None
 
     def release(self, job_id: str, *, worker: str, now: datetime) -> bool:

@@ -37,6 +37,11 @@ def to_job(row: Any) -> Job:
         params_hash=m["params_hash"],
         lease_owner=m["lease_owner"],
         lease_expires_at=m["lease_expires_at"],
+        parent_id=m["parent_id"],
+        shard_index=m["shard_index"],
+        shards_total=m["shards_total"],
+        shards_done=int(m["shards_done"]),
+        shards_failed=int(m["shards_failed"]),
     )
 
 

@@ -8,7 +8,18 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Integer, String, cast, exists, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    cast,
+    exists,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -40,22 +51,43 @@ class TransitionRunner(Protocol):
         and (with the outbox) its outbox row; False (nothing written) when a quota is full."""
         ...
 
+    def run_in(self, conn: Connection, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """``run`` inside the caller's transaction (its other writes commit with it)."""
+        ...
+
+    def create_sharded(self, params: dict[str, Any], shards: list[dict[str, Any]]) -> bool:
+        """``create`` for a sharded job, which is not queued itself, and its shards, each
+        queued (outbox rows) but counted toward no quota: one transaction."""
+        ...
+
 
 class PostgresRunner:
     """Every transition as one statement, in autocommit."""
 
     def __init__(self, engine: Engine, *, outbox: bool) -> None:
+        self._engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._outbox = outbox
 
     def run(self, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
         with self._autocommit.connect() as conn:
-            row = conn.execute(pg_statement(name, self._outbox), params).first()
+            return self.run_in(conn, name, params)
+
+    def run_in(self, conn: Connection, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        row = conn.execute(pg_statement(name, self._outbox), params).first()
         return dict(row._mapping) if row is not None else None
 
     def create(self, params: dict[str, Any]) -> bool:
         with self._autocommit.connect() as conn:
             return conn.execute(pg_create_statement(self._outbox), params).first() is not None
+
+    def create_sharded(self, params: dict[str, Any], shards: list[dict[str, Any]]) -> bool:
+        with self._engine.begin() as conn:
+            if conn.execute(pg_create_statement(False), params).first() is None:
+                return False
+            for statement in create_statements(self._outbox):
+                conn.execute(statement, shards)
+        return True
 
 
 @functools.cache
@@ -99,7 +131,8 @@ def pg_statement(name: str, with_outbox: bool) -> Any:
         row = select(moved.c.id, Bind.now, literal(0, Integer))
         statement = statement.add_cte(insert(outbox).from_select(OUTBOX_COLUMNS, row).cte("queued"))
     if rule.ends_job:
-        user = select(moved.c.user_id).scalar_subquery()
+        # a shard is not counted toward its user's quota (its job is)
+        user = select(moved.c.user_id).where(moved.c.parent_id.is_(None)).scalar_subquery()
         statement = statement.add_cte(released_quota(user).cte("released"))
     return statement
 
@@ -162,7 +195,9 @@ def sqlite_statements(name: str) -> SqliteStatements:
             OUTBOX_COLUMNS, select(Bind.job_id, Bind.now, literal(0, Integer))
         ),
         release=released_quota(
-            select(jobs.c.user_id).where(jobs.c.id == Bind.job_id).scalar_subquery()
+            select(jobs.c.user_id)
+            .where(jobs.c.id == Bind.job_id, jobs.c.parent_id.is_(None))
+            .scalar_subquery()
         ),
     )
 
@@ -175,27 +210,39 @@ class SqliteRunner:
         self._outbox = outbox
 
     def run(self, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        rule = SQL[name].rule
-        s = sqlite_statements(name)
         for _ in range(RACE_RETRIES):
             with self._engine.begin() as conn:
-                found = conn.execute(s.previous, params).first()
-                if found is None:
-                    return None
-                previous = found.status
-                given = {**params, "p_previous": previous, "p_previous_owner": found.lease_owner}
-                row = conn.execute(s.update, given).first()
-                if row is None:
-                    continue  # another writer moved the job in between: look again
-                moved = {**row._mapping, "from_status": previous, "from_owner": found.lease_owner}
-                if rule.records_event and (rule.event_on_same_status or previous != row.status):
-                    conn.execute(s.event, given)
-                if self._outbox and rule.enqueues:
-                    conn.execute(s.outbox, given)
-                if rule.ends_job:
-                    conn.execute(s.release, given)
-                return moved
+                moved = self._attempt(conn, name, params)
+            if moved is not _RACED:
+                return moved  # type: ignore[return-value]
         return None
+
+    def run_in(self, conn: Connection, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        for _ in range(RACE_RETRIES):
+            moved = self._attempt(conn, name, params)
+            if moved is not _RACED:
+                return moved  # type: ignore[return-value]
+        return None
+
+    def _attempt(self, conn: Connection, name: str, params: dict[str, Any]) -> object:
+        rule = SQL[name].rule
+        s = sqlite_statements(name)
+        found = conn.execute(s.previous, params).first()
+        if found is None:
+            return None
+        previous = found.status
+        given = {**params, "p_previous": previous, "p_previous_owner": found.lease_owner}
+        row = conn.execute(s.update, given).first()
+        if row is None:
+            return _RACED  # another writer moved the job in between: look again
+        moved = {**row._mapping, "from_status": previous, "from_owner": found.lease_owner}
+        if rule.records_event and (rule.event_on_same_status or previous != row.status):
+            conn.execute(s.event, given)
+        if self._outbox and rule.enqueues:
+            conn.execute(s.outbox, given)
+        if rule.ends_job:
+            conn.execute(s.release, given)
+        return moved
 
     def create(self, params: dict[str, Any]) -> bool:
         with self._engine.begin() as conn:
@@ -204,6 +251,19 @@ class SqliteRunner:
             for statement in create_statements(self._outbox):
                 conn.execute(statement, params)
         return True
+
+    def create_sharded(self, params: dict[str, Any], shards: list[dict[str, Any]]) -> bool:
+        with self._engine.begin() as conn:
+            if conn.execute(_sqlite_counted(), params).first() is None:
+                return False
+            for statement in create_statements(False):
+                conn.execute(statement, params)
+            for statement in create_statements(self._outbox):
+                conn.execute(statement, shards)
+        return True
+
+
+_RACED = object()
 
 
 @functools.cache

@@ -87,6 +87,13 @@ jobs = Table(
     Column("artifacts", JsonDoc, nullable=False),
     Column("idempotency_key", String(255), nullable=True),
     Column("params_hash", String(64), nullable=True),
+    # sharded jobs (CONTRACT 5.2): a shard names its job (no foreign key: migration
+    # 0005 says why); the job counts its shards
+    Column("parent_id", String(36), nullable=True, index=True),
+    Column("shard_index", Integer, nullable=True),
+    Column("shards_total", Integer, nullable=True),
+    Column("shards_done", Integer, nullable=False, default=0, server_default="0"),
+    Column("shards_failed", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_idempotency_key"),
     Index("ix_jobs_user_created", "user_id", "created_at", "id"),
     Index("ix_jobs_status_lease", "status", "lease_expires_at"),

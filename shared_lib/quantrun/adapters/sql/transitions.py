@@ -14,9 +14,9 @@ statements:
   so a writer that moved the job in between makes it look again, never lose an update.
 
 A transition that ends a job (``Transition.ends_job``) also takes it off its user's
-active count in ``job_quotas``, and creating a job adds to the counts only within the
-quota (an upsert whose guard is the limits), in the same statement or transaction: the
-counts are exact on any number of instances.
+active count in ``job_quotas`` (a shard counts nothing: its job does), and creating a
+job adds to the counts only within the quota (an upsert whose guard is the limits), in
+the same statement or transaction: the counts are exact on any number of instances.
 
 Either way a transition the table does not allow updates no row, and the runner
 returns None. Statements are built once with bound parameters (``p_*``): building a
@@ -109,7 +109,9 @@ class SqlTransition:
     returns_row: bool = False
 
     def columns(self) -> list[Any]:
-        return list(jobs.c) if self.returns_row else [jobs.c.id, jobs.c.status, jobs.c.user_id]
+        if self.returns_row:
+            return list(jobs.c)
+        return [jobs.c.id, jobs.c.status, jobs.c.user_id, jobs.c.parent_id]
 
     def values(self) -> dict[str, Any]:
         """The SET clause: the changes, and the status the table says the job ends in (a

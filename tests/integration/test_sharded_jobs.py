@@ -1,0 +1,171 @@
+"""Sharded jobs (CONTRACT 5.2) through the API and the embedded worker threads, on
+SQLite: the merged result is the one-piece job's bit for bit, the job counts its
+shards, the list shows the job and not its shards, cancelling stops the shards, a
+shard that fails fails the job. (On PostgreSQL and Pub/Sub: tests/e2e/test_shards.py.)"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from devtools.jobs import asian_monte_carlo, wait_for_job
+from quantrun.adapters.sql.schema import jobs
+from quantrun.app.auth import create_key
+from quantrun.app.shards import shard_jobs
+from quantrun.catalog import REGISTRY
+from quantrun.clock import utcnow
+from quantrun.domain.jobs import Job, JobStatus
+from quantrun.settings import LimitSettings, Settings, WorkerSettings
+from tests.harness.api import RunningApi, running_api
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("shards"),
+        worker=WorkerSettings(lease_seconds=5, worker_threads=2),
+        limits=LimitSettings(max_shards=64, rate_requests_per_second=0),
+    )
+    with running_api(settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(api: RunningApi) -> Iterator[httpx.Client]:
+    key = create_key(api.container.store, "sharding").key
+    with httpx.Client(
+        base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as c:
+        yield c
+
+
+def submit(client: httpx.Client, params: dict[str, Any], shards: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "monte_carlo_option", "params": params}
+    if shards is not None:
+        body["options"] = {"shards": shards}
+    r = client.post("/v1/jobs", json=body)
+    assert r.status_code == 202, r.text
+    return dict(r.json())
+
+
+def shard_rows(api: RunningApi, job_id: str) -> list[Any]:
+    with api.container.engine.connect() as conn:
+        return conn.execute(
+            select(jobs).where(jobs.c.parent_id == job_id).order_by(jobs.c.shard_index)
+        ).all()
+
+
+def test_shards_merge_to_the_one_piece_result_bit_for_bit(
+    api: RunningApi, client: httpx.Client
+) -> None:
+    params = asian_monte_carlo(paths=200_000, seed=21)
+    whole = wait_for_job(client, submit(client, params, 1)["id"], timeout=120)
+    job = submit(client, params, 8)
+    assert job["shards"] == {"total": 8, "done": 0, "failed": 0}
+    done = wait_for_job(client, job["id"], timeout=120)
+    assert done["status"] == "succeeded", done
+    assert done["result"] == whole["result"] and whole["shards"] is None
+    assert done["shards"] == {"total": 8, "done": 8, "failed": 0} and done["progress"] == 1
+    rows = shard_rows(api, job["id"])
+    assert [r.shard_index for r in rows] == list(range(8))
+    assert {r.status for r in rows} == {"succeeded"}
+    events = [e.reason for e in api.container.store.events(job["id"])]
+    assert events[0] == "submitted" and "first shard started" in events
+    assert sum("all 8 shards done" in e for e in events) == 1  # merged once
+    listed = client.get("/v1/jobs", params={"limit": 100}).json()["items"]
+    assert {j["id"] for j in listed} >= {job["id"]} and not {r.id for r in rows} & {
+        j["id"] for j in listed
+    }
+
+
+def test_the_default_shard_count_comes_from_the_cost(client: httpx.Client) -> None:
+    # 2e6 paths x 252 steps = 5.04e8 cost units; the default shard is 2e8: 3 shards
+    job = submit(client, asian_monte_carlo(paths=2_000_000, seed=2), None)
+    assert job["shards"]["total"] == 3
+    small = submit(client, asian_monte_carlo(paths=10_000, seed=2), None)
+    assert small["shards"] is None
+    client.post(f"/v1/jobs/{job['id']}/cancel")
+
+
+def test_too_many_shards_or_a_model_that_does_not_split_is_422(client: httpx.Client) -> None:
+    r = client.post(
+        "/v1/jobs",
+        json={
+            "model": "monte_carlo_option",
+            "params": asian_monte_carlo(10_000, 1),
+            "options": {"shards": 65},
+        },
+    )
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "options.shards"
+    bs = {
+        "type": "call",
+        "spot": 100,
+        "strike": 100,
+        "maturity": 1,
+        "rate": 0.01,
+        "volatility": 0.2,
+    }
+    r = client.post(
+        "/v1/jobs", json={"model": "black_scholes", "params": bs, "options": {"shards": 2}}
+    )
+    assert r.status_code == 422 and "one piece" in r.json()["error"]["message"]
+
+
+def test_cancelling_a_sharded_job_cancels_its_shards(api: RunningApi) -> None:
+    """No shard starts after the cancel is recorded; and the job counts once toward its
+    user's active quota, its shards not at all."""
+    store = api.container.store
+    key = create_key(store, "canceller").key
+    client = httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {key}"})
+    user = store.find_user("canceller")
+    assert user is not None
+    active_before = store.quota_usage(user.id, now=utcnow())[0]
+    job = submit(client, asian_monte_carlo(paths=3_000_000, seed=3), 32)
+    assert store.quota_usage(user.id, now=utcnow())[0] == active_before + 1
+    r = client.post(f"/v1/jobs/{job['id']}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    time.sleep(1.0)  # the worker threads go on taking messages: none may start a shard
+    rows = shard_rows(api, job["id"])
+    assert len(rows) == 32 and {r.status for r in rows} <= {"succeeded", "cancelled"}
+    assert sum(r.status == "cancelled" for r in rows) >= 16  # most had not run
+    cancelled_at = next(e.at for e in store.events(job["id"]) if e.to_status == JobStatus.CANCELLED)
+    started = [e.at for r in rows for e in store.events(r.id) if e.reason.startswith("claimed")]
+    assert all(at <= cancelled_at for at in started), "a shard started after the cancel"
+    assert store.quota_usage(user.id, now=utcnow())[0] == active_before
+
+
+def test_a_shard_that_fails_fails_its_job(api: RunningApi, client: httpx.Client) -> None:
+    """A shard whose input its model refuses: the job fails naming the shard, and the
+    shards that had not run are cancelled."""
+    store, queue = api.container.store, api.container.queue
+    user = store.find_user("sharding")
+    assert user is not None
+    spec = REGISTRY["monte_carlo_option"]
+    params = spec.params.model_validate(asian_monte_carlo(paths=100_000, seed=4))
+    now = utcnow()
+    job = Job(
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        model="monte_carlo_option",
+        params=params.model_dump(mode="json"),
+        status=JobStatus.QUEUED,
+        created_at=now,
+        shards_total=4,
+    )
+    pieces = shard_jobs(job, spec, params, 4, cost=1.0)
+    broken = {**pieces[0].params, "shard": {"params": {"type": "swap"}, "blocks": [0, 1]}}
+    pieces[0] = replace(pieces[0], params=broken)
+    store.create_job(job, shards=pieces)
+    queue.publish(pieces[0].id)  # only the broken one: the others wait, queued
+    done = wait_for_job(client, job.id, timeout=60)
+    assert done["status"] == "failed" and done["error"]["code"] == "model_error"
+    assert done["error"]["message"].startswith("shard 0: ")
+    assert done["shards"] == {"total": 4, "done": 0, "failed": 1}
+    assert [r.status for r in shard_rows(api, job.id)] == ["failed"] + ["cancelled"] * 3
