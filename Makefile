@@ -9,7 +9,7 @@ BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements.lock benchmarks/requirements-peers.lock pyproject.toml | sha256sum | cut -c1-12)
 PIP_QUIET := -q --disable-pip-version-check
 
-.PHONY: help venv bench-venv run test test-unit test-integration test-e2e lint fmt bench bench-load stack \
+.PHONY: help venv bench-venv run test test-unit test-integration test-e2e lint fmt bench bench-load bench-scale stack \
 	deploy system-deps emulators infra-tools infra-check clean
 
 help:
@@ -88,6 +88,10 @@ bench: bench-venv
 # the load test through the emulator stack (API + worker in gcp mode, Pub/Sub push)
 bench-load: venv system-deps emulators
 	$(BIN)/python benchmarks/load.py
+
+# sharded jobs through the emulator stack (per-shard overhead, speed-up) and walk-forward
+bench-scale: venv system-deps emulators
+	$(BIN)/python benchmarks/scale.py
 
 # gcp mode on the emulators; ports overridable: make stack API_PORT=9080 PUBSUB_PORT=9085 ...
 stack: venv system-deps emulators

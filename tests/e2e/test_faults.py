@@ -260,7 +260,11 @@ def test_sigterm_mid_job_and_another_worker_runs_it_within_5_s(stack: Stack) -> 
     with stack.client("sigterm") as client:
         job_id = client.post(
             "/v1/jobs",
-            json={"model": "monte_carlo_option", "params": asian_monte_carlo(3_000_000, seed=7)},
+            json={
+                "model": "monte_carlo_option",
+                "params": asian_monte_carlo(3_000_000, seed=7),
+                "options": {"shards": 1},  # one job, one lease (shards: test_shards.py)
+            },
         ).json()["id"]
         owner = str(wait_until(lambda: _lease_owner(store, job_id), timeout=60, interval=0.05))
         holder = next(i for i, w in stack.workers.items() if f"-{w.proc.pid}-" in owner)

@@ -31,6 +31,9 @@ from quantrun.domain.jobs import Job, JobStatus
 SYMBOLS = ["AAPL", "AMZN", "XOM", "JPM", "WMT", "PFE", "SPY"]
 
 
+USER = "e2e"  # the API key's user (tests/e2e/conftest.py)
+
+
 @pytest.fixture(scope="module")
 def stack(postgres_server: PostgresServer, emulators: Emulators) -> Iterator[Stack]:
     s = start_stack(
@@ -49,19 +52,6 @@ def stack(postgres_server: PostgresServer, emulators: Emulators) -> Iterator[Sta
         yield s
     finally:
         s.stop()
-
-
-@pytest.fixture(scope="module")
-def client(stack: Stack) -> Iterator[httpx.Client]:
-    with stack.client("e2e") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def store(stack: Stack) -> Iterator[SqlJobStore]:
-    engine = make_engine(stack.env["QUANTRUN_DATABASE_URL"])
-    yield SqlJobStore(engine)
-    engine.dispose()
 
 
 def wait_for(
@@ -163,7 +153,11 @@ def running_monte_carlo(client: httpx.Client, *, paths: int, seed: int) -> dict[
     """A Monte Carlo job submitted and seen running (the job as read then)."""
     job = client.post(
         "/v1/jobs",
-        json={"model": "monte_carlo_option", "params": asian_monte_carlo(paths=paths, seed=seed)},
+        json={
+            "model": "monte_carlo_option",
+            "params": asian_monte_carlo(paths=paths, seed=seed),
+            "options": {"shards": 1},  # one job, one lease (shards: test_shards.py)
+        },
     ).json()
     deadline = time.monotonic() + 60
     while (current := client.get(f"/v1/jobs/{job['id']}").json())["status"] != "running":

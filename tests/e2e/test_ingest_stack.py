@@ -22,6 +22,8 @@ from devtools.stack import Stack, start_stack
 from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
 from tests.harness.recorded_http import Recorded, load, recorded_server
 
+USER = "ingest"  # the API key's user (tests/e2e/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def recorded() -> Iterator[Recorded]:
@@ -54,12 +56,6 @@ def stack(
         yield s
     finally:
         s.stop()
-
-
-@pytest.fixture(scope="module")
-def client(stack: Stack) -> Iterator[httpx.Client]:
-    with stack.client("ingest") as c:
-        yield c
 
 
 def publish_ingest(stack: Stack, message: dict[str, Any]) -> None:

@@ -25,12 +25,14 @@ from devtools.emulators import Emulators
 from devtools.jobs import asian_monte_carlo, wait_for_job, wait_until
 from devtools.postgres import PostgresServer
 from devtools.stack import Stack, start_stack
-from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.schema import jobs
 from quantrun.domain.jobs import JobStatus
 
 PARAMS = asian_monte_carlo(paths=2_000_000, seed=2026)
+
+
+USER = "shards"  # the API key's user (tests/e2e/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -50,19 +52,6 @@ def stack(postgres_server: PostgresServer, emulators: Emulators) -> Iterator[Sta
         yield s
     finally:
         s.stop()
-
-
-@pytest.fixture(scope="module")
-def client(stack: Stack) -> Iterator[httpx.Client]:
-    with stack.client("shards") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def store(stack: Stack) -> Iterator[SqlJobStore]:
-    engine = make_engine(stack.env["QUANTRUN_DATABASE_URL"])
-    yield SqlJobStore(engine)
-    engine.dispose()
 
 
 def submit(client: httpx.Client, shards: int) -> dict[str, Any]:

@@ -146,3 +146,29 @@ def _dates(start: str, end: str) -> tuple:
     from datetime import date
 
     return date.fromisoformat(start), date.fromisoformat(end)
+
+
+def test_a_symbol_not_yet_listed_keeps_its_sleeve_in_cash() -> None:
+    """Windows before the second symbol lists: the first trades half the cash, the other
+    half waits (the backtest's rule before a listing), instead of refusing the window."""
+    rng = np.random.default_rng(9)
+    close = 50 * np.cumprod(1 + rng.normal(0.0005, 0.015, size=(1200, 2)), axis=0)
+    close[:800, 1] = np.nan  # lists on row 800
+    grid = [{"fast": 10.0, "slow": 50.0}]
+    done = wf.walk_forward(
+        close,
+        "sma_cross",
+        grid,
+        train_days=300,
+        test_days=200,
+        anchored=False,
+        objective="sharpe",
+        **COSTS,
+    )
+    assert len(done) == 5
+    first = done[0]  # rows 0-499: only the first symbol has prices
+    half = {**COSTS, "initial_cash": COSTS["initial_cash"] / 2}
+    alone = bt.run_grid(close[:500, :1], "sma_cross", grid, **half).equity[0]
+    portfolio = alone + COSTS["initial_cash"] / 2
+    expected = portfolio[300:] / portfolio[299:-1] - 1
+    np.testing.assert_allclose(first.returns, expected, rtol=0, atol=1e-15)

@@ -13,7 +13,7 @@ module "quantrun" {
   worker_image               = var.worker_image
   api_min_instances          = 1
   worker_min_instances       = 1
-  worker_max_instances       = 20
+  worker_max_instances       = 100
   database_tier              = "db-custom-2-7680"
   database_high_availability = true
   deletion_protection        = true

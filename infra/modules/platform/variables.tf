@@ -66,8 +66,8 @@ variable "worker_min_instances" {
 
 variable "worker_max_instances" {
   type        = number
-  description = "Upper bound on worker instances (and so on concurrent jobs / 2)."
-  default     = 10
+  description = "Upper bound on worker instances: each runs 2 jobs or shards at once on 2 vCPUs, so a job of N shards runs on up to min(N, 2 x this) at a time (shards are sized by QUANTRUN_SHARD_COST to a few seconds of one core)."
+  default     = 50
 }
 
 variable "worker_request_timeout_seconds" {

@@ -9,11 +9,12 @@ shorter.
 In each window every parameter set of the grid is backtested on the training rows only
 (``quantrun.models.backtest``, whose signals use closes up to the day they are taken),
 the best by ``objective`` (NaN counts as worst; a tie goes to the first set) trades the
-test rows. Its out-of-sample returns come from running it from the training window's
-first row to the test window's last, so its indicators are warm when the test starts
-and its position on the test's first day is the one its rule set from training-window
-closes; the switch between windows' sets is not charged. Nothing after a test window's
-last row can change any decision in it or before it (no look-ahead).
+test rows. A symbol with no price in a window keeps its sleeve in cash there. The chosen
+set's out-of-sample returns come from running it from the training window's first row to
+the test window's last, so its indicators are warm when the test starts and its position on the
+test's first day is the one its rule set from training-window closes; the switch between
+windows' sets is not charged. Nothing after a test window's last row can change any
+decision in it or before it (no look-ahead).
 
 Metrics of a return series follow the backtest's: ``total_return``, ``cagr`` (252
 periods a year), ``sharpe`` (rf = 0, x sqrt(252); None when the series does not vary)
@@ -93,37 +94,46 @@ def walk_forward(
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
 
-    def backtest(rows: np.ndarray, sets: list[dict[str, float]]) -> bt.GridResult:
-        return bt.run_grid(
-            rows,
+    def equity(rows: np.ndarray, sets: list[dict[str, float]]) -> np.ndarray:
+        """Portfolio equity (G, T) of the sets on ``rows``. A symbol with no price in
+        them keeps its sleeve in cash (as the backtest keeps one before its listing):
+        the priced symbols trade their share of the cash, the rest of it stays put."""
+        priced = ~np.isnan(rows).all(axis=0)
+        share = float(priced.sum()) / rows.shape[1]
+        if share == 0:
+            return np.full((len(sets), rows.shape[0]), initial_cash)
+        run = bt.run_grid(
+            rows[:, priced],
             strategy,
             sets,
-            initial_cash=initial_cash,
+            initial_cash=initial_cash * share,
             fees_bps=fees_bps,
             slippage_bps=slippage_bps,
             threads=threads,
         )
+        return run.equity + initial_cash * (1 - share)
 
     plan = windows(close.shape[0], train_days, test_days, anchored=anchored)
     results = []
     for k, w in enumerate(plan):
         (a, b), (_, c) = w.train, w.test
-        trained = backtest(close[a:b], grid)
-        score = np.asarray(getattr(trained, objective), dtype=np.float64)
+        trained = equity(close[a:b], grid)
+        total, cagr, sharpe, drawdown, _ = bt.grid_metrics(
+            trained, initial_cash, np.zeros(len(grid))
+        )
+        score = {"total_return": total, "cagr": cagr, "sharpe": sharpe}[objective]
         chosen = int(np.argmax(np.where(np.isfinite(score), score, -np.inf)))
-        run = backtest(close[a:c], [grid[chosen]])
-        equity = run.equity[0]
-        returns = equity[b - a :] / equity[b - a - 1 : -1] - 1.0
-        sharpe = float(trained.sharpe[chosen])
+        curve = equity(close[a:c], [grid[chosen]])[0]
+        returns = curve[b - a :] / curve[b - a - 1 : -1] - 1.0
         results.append(
             WindowResult(
                 w,
                 chosen,
                 {
-                    "total_return": float(trained.total_return[chosen]),
-                    "cagr": float(trained.cagr[chosen]),
-                    "sharpe": sharpe if math.isfinite(sharpe) else None,
-                    "max_drawdown": float(trained.max_drawdown[chosen]),
+                    "total_return": float(total[chosen]),
+                    "cagr": float(cagr[chosen]),
+                    "sharpe": float(sharpe[chosen]) if math.isfinite(sharpe[chosen]) else None,
+                    "max_drawdown": float(drawdown[chosen]),
                 },
                 series_metrics(returns),
                 returns,
