@@ -82,16 +82,7 @@ def test_a_single_set_trades_like_the_plain_backtest_out_of_sample(
     those days (the indicators are warm, the position the same), to 1e-12."""
     m = store.load_close(["JPM"], *_dates("2008-01-01", "2017-12-31"))
     grid = [{"fast": 20.0, "slow": 100.0}]
-    done = wf.walk_forward(
-        m.close,
-        "sma_cross",
-        grid,
-        train_days=300,
-        test_days=200,
-        anchored=False,
-        objective="sharpe",
-        **COSTS,
-    )
+    done = one_set(m.close, grid)
     plain = bt.run_grid(m.close, "sma_cross", grid, **COSTS).equity[0]
     daily = plain[1:] / plain[:-1] - 1
     stitched = np.concatenate([w.returns for w in done])
@@ -142,6 +133,20 @@ def test_too_little_history_names_train_days(store: DuckDBPriceStore) -> None:
         )
 
 
+def one_set(close: np.ndarray, grid: list[dict[str, float]]) -> list[wf.WindowResult]:
+    """Rolling windows of 300 training and 200 test days."""
+    return wf.walk_forward(
+        close,
+        "sma_cross",
+        grid,
+        train_days=300,
+        test_days=200,
+        anchored=False,
+        objective="sharpe",
+        **COSTS,
+    )
+
+
 def _dates(start: str, end: str) -> tuple:
     from datetime import date
 
@@ -155,16 +160,7 @@ def test_a_symbol_not_yet_listed_keeps_its_sleeve_in_cash() -> None:
     close = 50 * np.cumprod(1 + rng.normal(0.0005, 0.015, size=(1200, 2)), axis=0)
     close[:800, 1] = np.nan  # lists on row 800
     grid = [{"fast": 10.0, "slow": 50.0}]
-    done = wf.walk_forward(
-        close,
-        "sma_cross",
-        grid,
-        train_days=300,
-        test_days=200,
-        anchored=False,
-        objective="sharpe",
-        **COSTS,
-    )
+    done = one_set(close, grid)
     assert len(done) == 5
     first = done[0]  # rows 0-499: only the first symbol has prices
     half = {**COSTS, "initial_cash": COSTS["initial_cash"] / 2}

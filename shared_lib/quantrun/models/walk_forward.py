@@ -111,7 +111,7 @@ def walk_forward(
             slippage_bps=slippage_bps,
             threads=threads,
         )
-        return run.equity + initial_cash * (1 - share)
+        return np.asarray(run.equity + initial_cash * (1 - share), dtype=np.float64)
 
     plan = windows(close.shape[0], train_days, test_days, anchored=anchored)
     results = []
