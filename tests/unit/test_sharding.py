@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from quantrun.adapters.embedded.prices import DuckDBPriceStore
 from quantrun.catalog import REGISTRY
 from quantrun.catalog.spec import RunContext
 
@@ -15,13 +16,16 @@ MC = REGISTRY["monte_carlo_option"]
 NO_PRICES = RunContext(load_prices=lambda *_a: (_ for _ in ()).throw(AssertionError("no prices")))
 
 
-def sharded(model: str, params: dict[str, Any], n: int) -> dict[str, Any]:
+def sharded(
+    model: str, params: dict[str, Any], n: int, ctx: RunContext = NO_PRICES
+) -> dict[str, Any]:
     spec = REGISTRY[model]
     assert spec.sharding is not None
     p = spec.params.model_validate(params)
     shards = json.loads(json.dumps(spec.sharding.split(p, n)))
-    partials = [json.loads(json.dumps(spec.sharding.run(s, NO_PRICES))) for s in shards]
-    return spec.sharding.merge(p, partials, NO_PRICES).result
+    assert len(shards) == min(n, spec.sharding.most(p))
+    partials = [json.loads(json.dumps(spec.sharding.run(s, ctx))) for s in shards]
+    return spec.sharding.merge(p, partials, ctx).result
 
 
 @pytest.mark.parametrize("n", [1, 3, 16, 64])
@@ -56,3 +60,21 @@ def test_a_missing_partial_is_refused_not_merged_short() -> None:
     partials = [MC.sharding.run(s, NO_PRICES) for s in MC.sharding.split(p, 3)]
     with pytest.raises(ValueError, match="blocks"):
         MC.sharding.merge(p, partials[:2], NO_PRICES)
+
+
+@pytest.fixture(scope="module")
+def sample() -> RunContext:
+    store = DuckDBPriceStore(":memory:")
+    store.load_sample_data()
+    return RunContext(load_prices=store.load_close, charts=False)
+
+
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_walk_forward_shards_give_the_one_piece_windows(sample: RunContext, n: int) -> None:
+    """Ranges of the window plan; the last shard runs to the plan's end, so an estimate
+    of the window count that is off by some still covers every window once."""
+    wf = REGISTRY["walk_forward"]
+    params = {**wf.example, "train_days": 252, "test_days": 63}
+    whole = wf.run(wf.params.model_validate(params), sample).result
+    assert len(whole["windows"]) == 28
+    assert sharded("walk_forward", params, n, sample) == whole

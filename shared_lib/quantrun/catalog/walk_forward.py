@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 from typing import Any, Literal
 
@@ -14,7 +15,8 @@ from pydantic import Field
 from quantrun.catalog.backtest import Strategy, checked_grid, grid_lists, priced_matrix
 from quantrun.catalog.fields import Whole
 from quantrun.catalog.history_params import HistoryParams
-from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
+from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding
+from quantrun.domain.prices import PriceMatrix
 from quantrun.models import charts
 from quantrun.models import walk_forward as wf
 from quantrun.models.history import insufficient
@@ -51,7 +53,14 @@ def _label(params: dict[str, float]) -> dict[str, float | int]:
     return {k: (int(v) if float(v).is_integer() else v) for k, v in params.items()}
 
 
-def run(p: WalkForwardParams, ctx: RunContext) -> ModelOutput:
+Computed = tuple[PriceMatrix, list[dict[str, float]], int, list[wf.WindowResult]]
+
+
+def _compute(
+    p: WalkForwardParams, ctx: RunContext, only: tuple[int, int | None] | None = None
+) -> Computed:
+    """The prices, the grid, the invalid sets skipped, and the windows' results (all of
+    them, or ``only`` windows lo..hi-1)."""
     grid, skipped = checked_grid(p.strategy)
     matrix = priced_matrix(ctx, p)
     rows = matrix.dates.size
@@ -74,7 +83,23 @@ def run(p: WalkForwardParams, ctx: RunContext) -> ModelOutput:
         slippage_bps=p.slippage_bps,
         checkpoint=lambda f: ctx.checkpoint(0.9 * f),
         threads=ctx.threads,
+        only=only,
     )
+    return matrix, grid, skipped, done
+
+
+def run(p: WalkForwardParams, ctx: RunContext) -> ModelOutput:
+    return _output(p, ctx, *_compute(p, ctx))
+
+
+def _output(
+    p: WalkForwardParams,
+    ctx: RunContext,
+    matrix: PriceMatrix,
+    grid: list[dict[str, float]],
+    skipped: int,
+    done: list[wf.WindowResult],
+) -> ModelOutput:
     dates = matrix.dates
     windows = []
     for k, w in enumerate(done):
@@ -153,6 +178,57 @@ def _windows_csv(windows: list[dict[str, Any]]) -> bytes:
     return buf.getvalue().encode()
 
 
+# Shards: ranges of the window plan. The plan comes from the trading days loaded, which
+# split() cannot see, so it splits the estimated count and the last shard runs to the end.
+
+
+def _split(p: WalkForwardParams, n: int) -> list[dict[str, Any]]:
+    bounds = np.linspace(0, p.windows_estimate(), min(n, p.windows_estimate()) + 1).astype(int)
+    params = p.model_dump(mode="json")
+    ranges = [[int(lo), int(hi)] for lo, hi in itertools.pairwise(bounds)]
+    ranges[-1][1] = -1  # to the end of the plan
+    return [{"params": params, "windows": r} for r in ranges]
+
+
+def _run_shard(shard: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    p = WalkForwardParams.model_validate(shard["params"])
+    lo, hi = shard["windows"]
+    _, _, _, done = _compute(p, ctx, only=(lo, None if hi == -1 else hi))
+    return {
+        "windows": [
+            {
+                "train": list(w.window.train),
+                "test": list(w.window.test),
+                "chosen": w.chosen,
+                "in_sample": w.in_sample,
+                "out_of_sample": w.out_of_sample,
+                "returns": w.returns.tolist(),
+            }
+            for w in done
+        ]
+    }
+
+
+def _merge(p: WalkForwardParams, partials: list[dict[str, Any]], ctx: RunContext) -> ModelOutput:
+    grid, skipped = checked_grid(p.strategy)
+    matrix = priced_matrix(ctx, p)
+    done = [
+        wf.WindowResult(
+            wf.Window((w["train"][0], w["train"][1]), (w["test"][0], w["test"][1])),
+            int(w["chosen"]),
+            w["in_sample"],
+            w["out_of_sample"],
+            np.asarray(w["returns"], dtype=np.float64),
+        )
+        for part in partials
+        for w in part["windows"]
+    ]
+    plan = wf.windows(matrix.dates.size, p.train_days, p.test_days, anchored=p.anchored)
+    if [d.window for d in done] != plan:
+        raise ValueError(f"the shards hold {len(done)} windows of {len(plan)}")
+    return _output(p, ctx, matrix, grid, skipped, done)
+
+
 SPEC = ModelSpec(
     name="walk_forward",
     description="Walk-forward optimisation: in each rolling or anchored window the grid is "
@@ -163,6 +239,9 @@ SPEC = ModelSpec(
     artifacts=("walk_forward.png", "windows.csv"),
     cost=lambda p: p.cost(),
     symbols=lambda p: list(p.symbols),
+    sharding=Sharding(
+        most=lambda p: p.windows_estimate(), split=_split, run=_run_shard, merge=_merge
+    ),
     example={
         "symbols": ["AAPL", "XOM", "JPM"],
         "start": "2010-01-01",

@@ -89,8 +89,10 @@ def walk_forward(
     slippage_bps: float,
     checkpoint: Callable[[float], None] = lambda _f: None,
     threads: int = 1,
+    only: tuple[int, int | None] | None = None,
 ) -> list[WindowResult]:
-    """Each window's choice and results, in order (``close``: T x N, NaN where absent)."""
+    """Each window's choice and results, in order (``close``: T x N, NaN where absent);
+    with ``only`` = (lo, hi), just windows lo..hi-1 of the plan (a shard's)."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
 
@@ -114,6 +116,8 @@ def walk_forward(
         return np.asarray(run.equity + initial_cash * (1 - share), dtype=np.float64)
 
     plan = windows(close.shape[0], train_days, test_days, anchored=anchored)
+    if only is not None:
+        plan = plan[only[0] : only[1]]
     results = []
     for k, w in enumerate(plan):
         (a, b), (_, c) = w.train, w.test
