@@ -3,6 +3,7 @@ portfolio (``quantrun.models.var``)."""
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from typing import Any, Literal
 
@@ -11,9 +12,21 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from quantrun.catalog.fields import Whole
 from quantrun.catalog.history_params import HistoryParams, data_summary, load_aligned
-from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
+from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding
 from quantrun.models import charts
-from quantrun.models.var import historical_var, monte_carlo_var, parametric_var
+from quantrun.models.history import AlignedSeries
+from quantrun.models.var import (
+    McPartial,
+    McSetup,
+    VarResult,
+    historical_var,
+    mc_blocks,
+    mc_combine,
+    mc_partial,
+    mc_setup,
+    monte_carlo_var,
+    parametric_var,
+)
 
 
 class PortfolioVarParams(HistoryParams):
@@ -62,6 +75,16 @@ def run(p: PortfolioVarParams, ctx: RunContext) -> ModelOutput:
             **common,
         )
         result["seed"] = seed
+    return _output(p, ctx, aligned, res, result)
+
+
+def _output(
+    p: PortfolioVarParams,
+    ctx: RunContext,
+    aligned: AlignedSeries,
+    res: VarResult,
+    result: dict[str, Any],
+) -> ModelOutput:
     result.update(
         {
             "var": res.var,
@@ -82,7 +105,14 @@ def run(p: PortfolioVarParams, ctx: RunContext) -> ModelOutput:
             f"{p.horizon_days}-day P&L ({p.method}); {p.confidence:.1%} VaR "
             f"{res.var:,.0f}, CVaR {res.cvar:,.0f}"
         )
-        if res.losses.size:
+        if res.histogram is not None:
+            png = charts.pnl_distribution(
+                title=title,
+                xlabel="Profit and loss (currency)",
+                markers=markers,
+                histogram=res.histogram,
+            )
+        elif res.losses.size:
             png = charts.pnl_distribution(
                 title=title,
                 xlabel="Profit and loss (currency)",
@@ -99,6 +129,78 @@ def run(p: PortfolioVarParams, ctx: RunContext) -> ModelOutput:
     return ModelOutput(result=result, artifacts=artifacts)
 
 
+# Shards (method monte_carlo): ranges of the seeded scenario blocks. A shard's partial is
+# its blocks' sums, its largest losses (as many as the quantile and CVaR can read) with
+# their scenario numbers, and its histogram counts; the merge gives the one-piece numbers.
+
+
+def _blocks(p: PortfolioVarParams) -> int:
+    return mc_blocks(p.scenarios) if p.method == "monte_carlo" else 1
+
+
+def _split(p: PortfolioVarParams, n: int) -> list[dict[str, Any]]:
+    seed = p.seed if p.seed is not None else secrets.randbits(63)
+    seeded = {**p.model_dump(mode="json"), "seed": seed}
+    bounds = np.linspace(0, _blocks(p), min(n, _blocks(p)) + 1).astype(int)
+    return [
+        {"params": seeded, "blocks": [int(lo), int(hi)]} for lo, hi in itertools.pairwise(bounds)
+    ]
+
+
+def _setup(p: PortfolioVarParams, ctx: RunContext) -> tuple[AlignedSeries, McSetup]:
+    aligned = load_aligned(ctx, list(p.symbols), p.start, p.end)
+    return aligned, mc_setup(aligned.returns, np.asarray(p.weights), p.horizon_days)
+
+
+def _run_shard(shard: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    p = PortfolioVarParams.model_validate(shard["params"])
+    if p.method != "monte_carlo" or p.seed is None:
+        raise ValueError("only a seeded monte_carlo portfolio_var runs as shards")
+    _, setup = _setup(p, ctx)
+    lo, hi = shard["blocks"]
+    part = mc_partial(
+        setup,
+        value=p.portfolio_value,
+        scenarios=p.scenarios,
+        seed=p.seed,
+        confidence=p.confidence,
+        blocks=(lo, hi),
+        checkpoint=ctx.checkpoint,
+        threads=ctx.threads,
+    )
+    return {
+        "seed": p.seed,
+        "sums": [list(x) for x in part.sums],
+        "tail_index": part.tail_index.tolist(),
+        "tail_loss": part.tail_loss.tolist(),
+        "counts": part.counts.tolist(),
+    }
+
+
+def _merge(p: PortfolioVarParams, partials: list[dict[str, Any]], ctx: RunContext) -> ModelOutput:
+    if p.method != "monte_carlo":
+        return run(p, ctx)  # one shard: nothing was split
+    aligned, setup = _setup(p, ctx)
+    parts = [
+        McPartial(
+            [(s, q) for s, q in part["sums"]],
+            np.asarray(part["tail_index"], dtype=np.int64),
+            np.asarray(part["tail_loss"], dtype=np.float64),
+            np.asarray(part["counts"], dtype=np.int64),
+        )
+        for part in partials
+    ]
+    if sum(len(x.sums) for x in parts) != _blocks(p):
+        raise ValueError(
+            f"the shards hold {sum(len(x.sums) for x in parts)} of {_blocks(p)} blocks"
+        )
+    res = mc_combine(
+        setup, parts, value=p.portfolio_value, scenarios=p.scenarios, confidence=p.confidence
+    )
+    result = {"method": p.method, "seed": int(partials[0]["seed"])}
+    return _output(p, ctx, aligned, res, result)
+
+
 SPEC = ModelSpec(
     name="portfolio_var",
     description="Value at Risk and CVaR (expected shortfall) of a weighted portfolio: "
@@ -110,6 +212,7 @@ SPEC = ModelSpec(
         p.history_size() + (p.scenarios * len(p.symbols) if p.method == "monte_carlo" else 0)
     ),
     symbols=lambda p: list(p.symbols),
+    sharding=Sharding(most=_blocks, split=_split, run=_run_shard, merge=_merge),
     example={
         "symbols": ["AAPL", "XOM", "JPM"],
         "weights": [0.4, 0.3, 0.3],

@@ -56,11 +56,24 @@ def pnl_distribution(
     markers: Mapping[str, float],
     samples: np.ndarray | None = None,
     normal: tuple[float, float] | None = None,
+    histogram: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> bytes:
-    """A histogram of P&L samples, or the density of a normal P&L (mean, sd), with
-    vertical lines at ``markers`` (e.g. -VaR, -CVaR)."""
+    """A histogram of P&L samples (or one already counted: bin edges, counts), or the
+    density of a normal P&L (mean, sd), with vertical lines at ``markers`` (e.g. -VaR,
+    -CVaR)."""
     fig = Figure(figsize=(9, 4.8))
     ax = fig.add_subplot()
+    if histogram is not None:
+        edges, counts = histogram
+        ax.hist(
+            edges[:-1],
+            bins=edges.tolist(),
+            weights=counts,
+            density=True,
+            color="#4c72b0",
+            alpha=0.8,
+            label="scenarios",
+        )
     if samples is not None and samples.size:
         ax.hist(
             samples,

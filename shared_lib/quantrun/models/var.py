@@ -13,8 +13,10 @@ a confidence level c and a horizon of h trading days. Losses are positive money 
   CVaR = V (sigma_h phi(z_c) / (1 - c) - mu_h).
 - ``monte_carlo``: ``scenarios`` draws of the assets' h-day returns from
   N(h mu, h Sigma) (Cholesky of Sigma), in seeded blocks (the same seed gives the same
-  answer however the blocks are split); VaR and CVaR as in ``historical``. It converges
-  to ``parametric``, which is what the tests check.
+  answer however the blocks are split, over workers too: ``mc_partial`` / ``mc_combine``);
+  VaR and CVaR as in ``historical``, the mean and volatility from exact sums of the
+  blocks' sums, the P&L histogram over fixed bins (mean +- 6 sd). It converges to
+  ``parametric``, which is what the tests check.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class VarResult:
     losses: np.ndarray  # the loss sample (historical, monte_carlo) for a histogram
     mean_return: float  # of the horizon return, as used by the method
     volatility: float  # of the horizon return
+    # monte_carlo: P&L bin edges and counts (the sample itself is not kept)
+    histogram: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _tail(losses: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -83,6 +87,123 @@ def parametric_var(
     return VarResult(var, cvar, int(returns.shape[0]), np.empty(0), float(mu), sigma)
 
 
+@dataclass(frozen=True)
+class McSetup:
+    """What every block of a Monte Carlo VaR draws from (deterministic given the data):
+    the portfolio's horizon return is w'mu + (L'w)'z for z ~ N(0, I)."""
+
+    expected: float
+    loading: np.ndarray
+    sigma: float  # the portfolio's horizon-return standard deviation, sqrt(w' h Sigma w)
+
+
+def mc_setup(returns: np.ndarray, weights: np.ndarray, horizon_days: int) -> McSetup:
+    mu = returns.mean(axis=0) * horizon_days
+    cov = np.atleast_2d(np.cov(returns, rowvar=False, ddof=1)) * horizon_days
+    # Cholesky with a tiny ridge for a singular covariance (duplicated assets)
+    ridge = 1e-12 * max(float(np.trace(cov)) / cov.shape[0], 1e-300)
+    chol = np.linalg.cholesky(cov + ridge * np.eye(cov.shape[0]))
+    loading = chol.T @ weights
+    return McSetup(float(mu @ weights), loading, float(np.sqrt(loading @ loading)))
+
+
+def mc_blocks(scenarios: int) -> int:
+    return -(-scenarios // MC_BLOCK)
+
+
+def tail_size(scenarios: int, confidence: float) -> int:
+    """How many of the largest losses the c-quantile (linear) and CVaR read."""
+    return scenarios - math.floor((scenarios - 1) * confidence)
+
+
+def histogram_edges(setup: McSetup, value: float) -> np.ndarray:
+    """Fixed P&L bins (mean +- 6 sd, 200 of them): shards' counts add up."""
+    return value * (setup.expected + setup.sigma * np.linspace(-6.0, 6.0, 201))
+
+
+@dataclass(frozen=True)
+class McPartial:
+    """A range of blocks: per-block (sum, sum of squares) of the portfolio returns, the
+    range's largest losses (at most ``tail_size``) with their scenario numbers in order,
+    and P&L counts over ``histogram_edges``."""
+
+    sums: list[tuple[float, float]]
+    tail_index: np.ndarray
+    tail_loss: np.ndarray
+    counts: np.ndarray
+
+
+def mc_partial(
+    setup: McSetup,
+    *,
+    value: float,
+    scenarios: int,
+    seed: int,
+    confidence: float,
+    blocks: tuple[int, int],
+    checkpoint: Callable[[float], None] = lambda _f: None,
+    threads: int = 1,
+) -> McPartial:
+    first, last = blocks
+    start, stop = first * MC_BLOCK, min(last * MC_BLOCK, scenarios)
+    port = np.empty(stop - start)
+    size = setup.loading.shape[0]
+
+    def block(i: int) -> None:
+        b = first + i
+        lo, hi = b * MC_BLOCK - start, min((b + 1) * MC_BLOCK, scenarios) - start
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(b,))))
+        z = rng.standard_normal((hi - lo, size))
+        np.add(z @ setup.loading, setup.expected, out=port[lo:hi])
+
+    kernels.map_blocks(block, last - first, threads, checkpoint)
+    sums = [
+        (float(seg.sum()), float(np.dot(seg, seg)))
+        for seg in np.split(port, np.arange(MC_BLOCK, port.size, MC_BLOCK))
+    ]
+    losses = -value * port
+    keep = min(tail_size(scenarios, confidence), losses.size)
+    index = np.sort(np.argpartition(losses, losses.size - keep)[losses.size - keep :])
+    counts = np.histogram(-losses, bins=histogram_edges(setup, value))[0]
+    return McPartial(sums, index + start, losses[index], counts)
+
+
+def mc_combine(
+    setup: McSetup,
+    partials: list[McPartial],
+    *,
+    value: float,
+    scenarios: int,
+    confidence: float,
+) -> VarResult:
+    """VaR and CVaR from the ranges' tails (exactly what the whole sample gives: the
+    quantile and the mean read only the largest losses, in scenario order), the mean and
+    volatility from exact sums of the blocks' sums."""
+    index = np.concatenate([p.tail_index for p in partials])
+    loss = np.concatenate([p.tail_loss for p in partials])
+    keep = tail_size(scenarios, confidence)
+    top = np.sort(np.argpartition(loss, loss.size - keep)[loss.size - keep :])
+    index, loss = index[top], loss[top]
+    # the order statistics np.quantile reads all lie in the tail: below it any value will do
+    padded = np.concatenate([np.full(scenarios - keep, loss.min()), loss])
+    var = float(np.quantile(padded, confidence))
+    cvar = float(loss[loss >= var].mean())
+    total = math.fsum(s for p in partials for s, _ in p.sums)
+    squares = math.fsum(q for p in partials for _, q in p.sums)
+    mean = total / scenarios
+    volatility = math.sqrt(max(squares - scenarios * mean * mean, 0.0) / (scenarios - 1))
+    counts = np.sum([p.counts for p in partials], axis=0)
+    return VarResult(
+        var,
+        cvar,
+        scenarios,
+        np.empty(0),
+        mean,
+        volatility,
+        histogram=(histogram_edges(setup, value), counts),
+    )
+
+
 def monte_carlo_var(
     returns: np.ndarray,
     weights: np.ndarray,
@@ -95,25 +216,17 @@ def monte_carlo_var(
     checkpoint: Callable[[float], None] = lambda _f: None,
     threads: int = 1,
 ) -> VarResult:
-    mu = returns.mean(axis=0) * horizon_days
-    cov = np.atleast_2d(np.cov(returns, rowvar=False, ddof=1)) * horizon_days
-    # Cholesky with a tiny ridge for a singular covariance (duplicated assets)
-    ridge = 1e-12 * max(float(np.trace(cov)) / cov.shape[0], 1e-300)
-    chol = np.linalg.cholesky(cov + ridge * np.eye(cov.shape[0]))
-    n_blocks = -(-scenarios // MC_BLOCK)
-    port = np.empty(scenarios)
-    # the portfolio return of scenario z is w'(mu + L z) = w'mu + (L'w)'z: one dot
-    # product per scenario instead of the asset returns' matrix product
-    loading = chol.T @ weights
-    expected = float(mu @ weights)
-
-    def block(b: int) -> None:
-        lo, hi = b * MC_BLOCK, min((b + 1) * MC_BLOCK, scenarios)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(b,))))
-        z = rng.standard_normal((hi - lo, cov.shape[0]))
-        np.add(z @ loading, expected, out=port[lo:hi])
-
-    kernels.map_blocks(block, n_blocks, threads, checkpoint)
-    losses = -value * port
-    var, cvar = _tail(losses, confidence)
-    return VarResult(var, cvar, scenarios, losses, float(port.mean()), float(port.std(ddof=1)))
+    """The whole sample as one range of blocks (a shard computes ``mc_partial`` for its
+    range and the merge ``mc_combine``s them: the same numbers for any split)."""
+    setup = mc_setup(returns, weights, horizon_days)
+    partial = mc_partial(
+        setup,
+        value=value,
+        scenarios=scenarios,
+        seed=seed,
+        confidence=confidence,
+        blocks=(0, mc_blocks(scenarios)),
+        checkpoint=checkpoint,
+        threads=threads,
+    )
+    return mc_combine(setup, [partial], value=value, scenarios=scenarios, confidence=confidence)
