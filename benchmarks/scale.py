@@ -11,6 +11,9 @@ walk-forward study in-process. Figures only, printed as a table.
   machine's cores through its kernel's threads, so on this 2-core machine one worker is
   already using both: the two-worker row shows the overhead of more processes, not more
   cores. On Cloud Run every instance brings its own vCPUs.
+- Cold instances: the first shard of a fresh process with the image's portable numba
+  cache and with one built for another CPU, and the portable build's speed
+  (``benchmarks/cold_start.py``).
 - Walk-forward: 50 rolling windows over 16 sma_cross parameter sets x 20 symbols of the
   sample data, in-process (the model alone, no stack).
 """
@@ -109,6 +112,9 @@ def main() -> None:
             rows.append(("  speed-up, 2 workers over 1 (x)", f"{one_worker / two_workers:.2f}"))
     finally:
         stack.stop()
+    from benchmarks.cold_start import rows as cold_rows
+
+    rows += cold_rows()
     seconds, windows = walk_forward_seconds()
     rows.append((f"walk-forward, {windows} windows x 16 sets x 20 symbols (s)", f"{seconds:.2f}"))
     width = max(len(name) for name, _ in rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -19,7 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,18 +251,35 @@ def start_service(
         start_new_session=True,
     )
     service = Service(name, f"http://127.0.0.1:{port}", proc, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(service.url + ready_path, timeout=1).status_code == 200:
-                return service
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    service.stop()
-    raise RuntimeError(f"{name} did not become ready:\n{log.read_text()[-4000:]}")
+    return await_ready(service, lambda: _answers(service.url + ready_path, ok_only=True))
+
+
+def _answers(url: str, *, ok_only: bool) -> bool:
+    try:
+        status = httpx.get(url, timeout=1).status_code
+    except httpx.HTTPError:
+        return False
+    return status == 200 or not ok_only
+
+
+def await_ready(service: Service, ready: Callable[[], bool], timeout: float = 60) -> Service:
+    """Wait for ``ready()``. Whatever ends the wait otherwise (the process exiting, the
+    timeout, Ctrl-C or SIGTERM reaching the caller) stops the service first: a start
+    never leaves a process behind."""
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if service.proc.poll() is not None:
+                raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{service.name} did not become ready:\n{service.log.read_text()[-4000:]}"
+                )
+            time.sleep(0.1)
+    except BaseException:
+        service.stop()
+        raise
+    return service
 
 
 @dataclass
@@ -322,20 +340,7 @@ class Stack:
                 start_new_session=True,
             )
             service = Service(f"function-{name}", f"http://127.0.0.1:{port}", proc, log)
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited:\n{log.read_text()[-4000:]}")
-                try:
-                    httpx.get(service.url, timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        service.stop()
-                        raise RuntimeError(
-                            f"{name} did not start:\n{log.read_text()[-4000:]}"
-                        ) from None
-                    time.sleep(0.1)
+            await_ready(service, functools.partial(_answers, service.url, ok_only=False))
             self.extra.append(service)
             started.append(service)
         return started
@@ -423,18 +428,9 @@ class Stack:
             start_new_session=True,
         )
         self.front = Service("push-front", self.worker_url, proc, log)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{self.worker_url}/control/stats", timeout=1).raise_for_status()
-                return self.front
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    self.front.stop()
-                    raise RuntimeError(
-                        f"the push front did not start:\n{log.read_text()[-4000:]}"
-                    ) from None
-                time.sleep(0.1)
+        return await_ready(
+            self.front, lambda: _answers(f"{self.worker_url}/control/stats", ok_only=True), 30
+        )
 
     def start_long_worker(self, **extra_env: str) -> Service:
         """The pull consumer of the long-jobs subscription (`quantrun worker --pull`)."""
@@ -448,12 +444,7 @@ class Stack:
             start_new_session=True,
         )
         service = Service("long-worker", "", proc, log)
-        deadline = time.monotonic() + 60
-        while b"pull worker started" not in log.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                service.stop()
-                raise RuntimeError(f"the pull worker did not start:\n{log.read_text()[-4000:]}")
-            time.sleep(0.1)
+        await_ready(service, lambda: b"pull worker started" in log.read_bytes())
         self.extra.append(service)
         return service
 

@@ -115,7 +115,7 @@ def _submit_union(doc: dict[str, Any], schemas: dict[str, Any], refs: dict[str, 
             "properties": {
                 "model": {"type": "string", "const": model},
                 "params": {"$ref": ref},
-                "options": {"$ref": COMPONENTS + "JobOptions"},
+                "options": {"anyOf": [{"$ref": COMPONENTS + "JobOptions"}, {"type": "null"}]},
             },
             "required": ["model", "params"],
             "additionalProperties": False,
