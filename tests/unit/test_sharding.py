@@ -111,3 +111,17 @@ def test_monte_carlo_var_still_converges_to_the_parametric_numbers(sample: RunCo
     normal = pv.run(pv.params.model_validate({**base, "method": "parametric"}), sample).result
     assert mc["var"] == pytest.approx(normal["var"], rel=0.02)
     assert mc["cvar"] == pytest.approx(normal["cvar"], rel=0.02)
+
+
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_backtest_shards_give_the_one_piece_grid(sample: RunContext, n: int) -> None:
+    """Ranges of the grid's sets: identical per-set metrics, best set and diagnostics
+    (the deflated Sharpe and PBO from the sets' sums, whoever computed them)."""
+    spec = REGISTRY["backtest"]
+    params = {
+        **spec.example,
+        "strategy": {"name": "rsi", "period": [7, 14], "lower": [25, 30], "upper": [70, 75]},
+    }
+    whole = spec.run(spec.params.model_validate(params), sample).result
+    assert whole["grid_size"] == 8 and whole["pbo"] is not None
+    assert sharded("backtest", params, n, sample) == whole

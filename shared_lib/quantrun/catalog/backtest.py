@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 from typing import Annotated, Any, Literal
 
@@ -12,16 +13,13 @@ import numpy as np
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from quantrun.catalog.fields import Params, Whole
-from quantrun.catalog.history_params import HistoryParams, load_matrix
-from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
-from quantrun.domain.errors import ModelInputError
+from quantrun.catalog.grids import checked_grid, grid_lists, overfitting_report, priced_matrix
+from quantrun.catalog.history_params import HistoryParams
+from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding
 from quantrun.domain.prices import PriceMatrix
 from quantrun.models import backtest as bt
 from quantrun.models import charts
 from quantrun.models import overfitting as of
-from quantrun.models.history import insufficient
-
-MAX_GRID = 10_000
 
 PosInt = Annotated[Whole, Field(ge=1, le=2520)]
 Level = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
@@ -112,11 +110,6 @@ class BacktestParams(HistoryParams):
         return math.prod(len(v) for v in self.grid_lists().values())
 
 
-def grid_lists(strategy: Any) -> dict[str, list[float]]:
-    """A strategy's parameter lists by name (each a grid axis)."""
-    return {k: list(v) for k, v in strategy.model_dump().items() if k != "name"}
-
-
 def _row(params: dict[str, float], r: bt.GridResult, i: int) -> dict[str, Any]:
     sharpe = float(r.sharpe[i])
     return {
@@ -130,89 +123,66 @@ def _row(params: dict[str, float], r: bt.GridResult, i: int) -> dict[str, Any]:
     }
 
 
-def _overfitting(equity: np.ndarray, splits: int) -> dict[str, Any]:
-    """``deflated_sharpe`` of the best set given the grid's trials, and ``pbo`` by CSCV
-    (None for a single set or a history too short for the blocks), from daily returns."""
-    returns = (equity[:, 1:] / equity[:, :-1] - 1).T
-    details: dict[str, Any] = {"trials": returns.shape[1], "cscv_splits": splits}
-    dsr = of.deflated_sharpe(returns) if returns.shape[0] >= 3 else None
-    pbo = None
-    if returns.shape[1] >= 2 and returns.shape[0] >= 2 * splits:
-        pbo = of.probability_of_backtest_overfitting(returns, splits)
-        details["cscv_combinations"] = pbo.combinations
-    if dsr is not None:
-        details.update(
-            best_sharpe_daily=dsr.sharpe,
-            expected_max_sharpe_daily=dsr.expected_max_sharpe,
-            skewness=dsr.skewness,
-            kurtosis=dsr.kurtosis,
-            observations=dsr.observations,
-        )
-    return {
-        "deflated_sharpe": _finite(dsr.probability) if dsr is not None else None,
-        "pbo": pbo.probability if pbo is not None else None,
-        "overfitting": details,
-    }
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
-
-
-def checked_grid(strategy: Any) -> tuple[list[dict[str, float]], int]:
-    """The valid parameter sets of a strategy's lists, and how many were skipped."""
-    lists = grid_lists(strategy)
-    size = math.prod(len(v) for v in lists.values())
-    if size > MAX_GRID:
-        raise ModelInputError(
-            f"the grid has {size} parameter sets; at most {MAX_GRID} are run at once",
-            code="grid_too_large",
-            field="params.strategy",
-        )
-    grid, skipped = bt.expand_grid(strategy.name, lists)
-    if not grid:
-        raise ModelInputError(
-            "no valid parameter set in the grid (fast must be below slow, lower below upper)",
-            code="invalid_grid",
-            field="params.strategy",
-        )
-    return grid, skipped
-
-
-def priced_matrix(ctx: RunContext, p: HistoryParams) -> PriceMatrix:
-    """The window's prices, every symbol priced at least once, two dates or more."""
-    symbols = list(p.symbols)
-    matrix = load_matrix(ctx, symbols, p.start, p.end)
-    for j, s in enumerate(symbols):
-        if np.isnan(matrix.close[:, j]).all():
-            raise insufficient(s, "no prices in the requested date range")
-    if matrix.dates.size < 2:
-        raise insufficient(symbols[0], "fewer than two dates in the window")
-    return matrix
-
-
-def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
-    grid, skipped = checked_grid(p.strategy)
-    symbols = list(p.symbols)
-    matrix = priced_matrix(ctx, p)
+def _partial(
+    p: BacktestParams,
+    ctx: RunContext,
+    matrix: PriceMatrix,
+    grid: list[dict[str, float]],
+    sets: tuple[int, int],
+) -> dict[str, Any]:
+    """Sets lo..hi-1 of the grid: their result rows, and the sums the overfitting
+    diagnostics read (a set's results do not depend on the other sets run with it)."""
+    lo, hi = sets
     res = bt.run_grid(
         matrix.close,
         p.strategy.name,
-        grid,
+        grid[lo:hi],
         initial_cash=p.initial_cash,
         fees_bps=p.fees_bps,
         slippage_bps=p.slippage_bps,
         checkpoint=lambda f: ctx.checkpoint(0.9 * f),
         threads=ctx.threads,
     )
-    rows = [_row(g, res, i) for i, g in enumerate(grid)]
-    finite = np.where(np.isfinite(res.sharpe), res.sharpe, -np.inf)
+    returns = (res.equity[:, 1:] / res.equity[:, :-1] - 1).T
+    partial: dict[str, Any] = {
+        "rows": [_row(g, res, i) for i, g in enumerate(grid[lo:hi])],
+        "moments": of.moment_sums(returns).tolist(),
+        "block_size": 0,
+    }
+    if returns.shape[0] >= 2 * p.cscv_splits:
+        sums, squares, size = of.block_sums(returns, p.cscv_splits)
+        partial.update(
+            block_sums=sums.T.tolist(), block_squares=squares.T.tolist(), block_size=size
+        )
+    return partial
+
+
+def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
+    grid, skipped = checked_grid(p.strategy)
+    matrix = priced_matrix(ctx, p)
+    partial = _partial(p, ctx, matrix, grid, (0, len(grid)))
+    return _output(p, ctx, matrix, grid, skipped, [partial])
+
+
+def _output(
+    p: BacktestParams,
+    ctx: RunContext,
+    matrix: PriceMatrix,
+    grid: list[dict[str, float]],
+    skipped: int,
+    partials: list[dict[str, Any]],
+) -> ModelOutput:
+    symbols = list(p.symbols)
+    rows = [row for part in partials for row in part["rows"]]
+    if len(rows) != len(grid):
+        raise ValueError(f"the shards hold {len(rows)} of the grid's {len(grid)} sets")
+    finite = np.array([-np.inf if r["sharpe"] is None else r["sharpe"] for r in rows])
     best = int(np.argmax(finite))
     result: dict[str, Any] = {
         "strategy": p.strategy.name,
         "results": rows,
         "best": rows[best],
-        **_overfitting(res.equity, p.cscv_splits),
+        **overfitting_report(partials, p.cscv_splits),
         "grid_size": len(grid),
         "skipped_invalid": skipped,
         "first_date": str(matrix.dates[0]),
@@ -239,6 +209,14 @@ def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
         )
     artifacts = [Artifact("grid.csv", "text/csv", buf.getvalue().encode())]
     if ctx.charts:
+        chosen = bt.run_grid(
+            matrix.close,
+            p.strategy.name,
+            [grid[best]],
+            initial_cash=p.initial_cash,
+            fees_bps=p.fees_bps,
+            slippage_bps=p.slippage_bps,
+        )
         hold = bt.run_grid(
             matrix.close,
             "momentum",
@@ -249,7 +227,7 @@ def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
         )
         label = ", ".join(f"{k}={v}" for k, v in rows[best]["params"].items())
         series = {
-            f"best: {p.strategy.name} ({label})": (matrix.dates, res.equity[best]),
+            f"best: {p.strategy.name} ({label})": (matrix.dates, chosen.equity[0]),
             "buy and hold (equal sleeves)": (matrix.dates, hold.equity[0]),
         }
         artifacts.append(
@@ -268,6 +246,29 @@ def run(p: BacktestParams, ctx: RunContext) -> ModelOutput:
     return ModelOutput(result=result, artifacts=artifacts)
 
 
+# Shards: ranges of the grid's valid sets, each sending its rows and the sums the
+# overfitting diagnostics read; the merge puts them side by side (``_output``).
+
+
+def _split(p: BacktestParams, n: int) -> list[dict[str, Any]]:
+    grid, _ = checked_grid(p.strategy)
+    bounds = np.linspace(0, len(grid), min(n, len(grid)) + 1).astype(int)
+    params = p.model_dump(mode="json")
+    return [{"params": params, "sets": [int(a), int(b)]} for a, b in itertools.pairwise(bounds)]
+
+
+def _run_shard(shard: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    p = BacktestParams.model_validate(shard["params"])
+    grid, _ = checked_grid(p.strategy)
+    lo, hi = shard["sets"]
+    return _partial(p, ctx, priced_matrix(ctx, p), grid, (lo, hi))
+
+
+def _merge(p: BacktestParams, partials: list[dict[str, Any]], ctx: RunContext) -> ModelOutput:
+    grid, skipped = checked_grid(p.strategy)
+    return _output(p, ctx, priced_matrix(ctx, p), grid, skipped, partials)
+
+
 SPEC = ModelSpec(
     name="backtest",
     description="Long/flat backtests of sma_cross, rsi, macd or momentum over a parameter "
@@ -277,6 +278,7 @@ SPEC = ModelSpec(
     artifacts=("equity.png", "grid.csv"),
     cost=lambda p: p.history_size() * p.grid_size(),
     symbols=lambda p: list(p.symbols),
+    sharding=Sharding(most=lambda p: p.grid_size(), split=_split, run=_run_shard, merge=_merge),
     example={
         "symbols": ["AAPL", "XOM", "JPM"],
         "start": "2012-01-01",

@@ -12,8 +12,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from quantrun.catalog.backtest import Strategy, checked_grid, grid_lists, priced_matrix
+from quantrun.catalog.backtest import Strategy
 from quantrun.catalog.fields import Whole
+from quantrun.catalog.grids import checked_grid, grid_lists, priced_matrix
 from quantrun.catalog.history_params import HistoryParams
 from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding
 from quantrun.domain.prices import PriceMatrix

@@ -91,12 +91,18 @@ def deflated_sharpe(returns: np.ndarray) -> DeflatedSharpe:
     srs = _sharpe(returns)
     best = int(np.argmax(srs))
     r = returns[:, best]
-    t, n = returns.shape
+    t = returns.shape[0]
     sd = r.std()
     centred = r - r.mean()
     skew = float((centred**3).mean() / sd**3) if sd > 0 else 0.0
     kurt = float((centred**4).mean() / sd**4) if sd > 0 else 3.0
-    variance = float(srs.var(ddof=1)) if n > 1 else 0.0
+    return _deflated(srs, best, t, skew, kurt)
+
+
+def _deflated(srs: np.ndarray, best: int, t: int, skew: float, kurt: float) -> DeflatedSharpe:
+    """The DSR of trial ``best`` among trials with Sharpe ratios ``srs``."""
+    trials = srs.shape[0]
+    variance = float(srs.var(ddof=1)) if trials > 1 else 0.0
     sr = float(srs[best])
     return DeflatedSharpe(
         probability=deflated_sharpe_ratio(
@@ -104,16 +110,57 @@ def deflated_sharpe(returns: np.ndarray) -> DeflatedSharpe:
             observations=t,
             skewness=skew,
             kurtosis=kurt,
-            trials=n,
+            trials=trials,
             sharpe_variance=variance,
         ),
         sharpe=sr,
-        expected_max_sharpe=expected_max_sharpe(n, variance),
-        trials=n,
+        expected_max_sharpe=expected_max_sharpe(trials, variance),
+        trials=trials,
         observations=t,
         skewness=skew,
         kurtosis=kurt,
     )
+
+
+def moment_sums(returns: np.ndarray) -> np.ndarray:
+    """Per column (trial): count and the sums of r, r^2, r^3, r^4 — what the DSR needs,
+    and what trials computed apart (shards of a grid) can send and add up."""
+    n = np.full(returns.shape[1], float(returns.shape[0]))
+    return np.stack([n, *(np.sum(returns**k, axis=0) for k in range(1, 5))], axis=1)
+
+
+def deflated_sharpe_from_moments(moments: np.ndarray) -> DeflatedSharpe:
+    """``deflated_sharpe`` from each trial's ``moment_sums`` (G x 5): the same quantities
+    from raw moments (to rounding; the grids' shards all use this)."""
+    n, s1, s2, s3, s4 = (moments[:, k] for k in range(5))
+    if moments.shape[0] < 1 or n[0] < 3:
+        raise ValueError("need at least one trial of three or more observations")
+    mean = s1 / n
+    variance = np.maximum(s2 - n * mean**2, 0.0) / (n - 1)
+    sd = np.sqrt(variance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        srs = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), 0.0)
+    best = int(np.argmax(srs))
+    m, t = mean[best], n[best]
+    m2 = s2[best] / t - m**2
+    m3 = s3[best] / t - 3 * m * s2[best] / t + 2 * m**3
+    m4 = s4[best] / t - 4 * m * s3[best] / t + 6 * m**2 * s2[best] / t - 3 * m**4
+    skew = float(m3 / m2**1.5) if m2 > 0 else 0.0
+    kurt = float(m4 / m2**2) if m2 > 0 else 3.0
+    return _deflated(srs, best, int(t), skew, kurt)
+
+
+def block_sums(returns: np.ndarray, splits: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The CSCV blocks' per-trial sums and sums of squares (splits x N each) and the block
+    size; rows beyond a multiple of ``splits`` (the oldest) are left out."""
+    t = returns.shape[0]
+    if splits < 2 or splits % 2:
+        raise ValueError("splits must be an even number >= 2")
+    size = t // splits
+    if size < 2:
+        raise ValueError(f"{t} observations cannot make {splits} blocks of two or more")
+    blocks = returns[t - size * splits :].reshape(splits, size, n)
+    return blocks.sum(axis=1), (blocks**2).sum(axis=1), size
 
 
 @dataclass(frozen=True)
@@ -128,17 +175,21 @@ def probability_of_backtest_overfitting(
     returns: np.ndarray, splits: int = 16, *, chunk: int = 1024
 ) -> Pbo:
     """PBO by CSCV over ``splits`` blocks of the rows of ``returns`` (T x N, N >= 2)."""
-    t, n = returns.shape
+    if returns.shape[1] < 2:
+        raise ValueError("PBO needs at least two trials")
+    sums, squares, size = block_sums(returns, splits)
+    return pbo_from_block_sums(sums, squares, size, chunk=chunk)
+
+
+def pbo_from_block_sums(
+    sums: np.ndarray, squares: np.ndarray, size: int, *, chunk: int = 1024
+) -> Pbo:
+    """PBO from the blocks' per-trial sums and squares (``block_sums``; trials computed
+    apart, a grid's shards, send theirs and they are put side by side)."""
+    splits, n = sums.shape
     if n < 2:
         raise ValueError("PBO needs at least two trials")
-    if splits < 2 or splits % 2:
-        raise ValueError("splits must be an even number >= 2")
-    size = t // splits
-    if size < 2:
-        raise ValueError(f"{t} observations cannot make {splits} blocks of two or more")
-    blocks = returns[t - size * splits :].reshape(splits, size, n)
-    # per block: sum, sum of squares, count; a half's moments are sums over its blocks
-    sums, squares = blocks.sum(axis=1), (blocks**2).sum(axis=1)
+    # a half's moments are sums over its blocks
     combos = np.array(list(itertools.combinations(range(splits), splits // 2)), dtype=np.int64)
     member = np.zeros((len(combos), splits))
     member[np.arange(len(combos))[:, None], combos] = 1.0
