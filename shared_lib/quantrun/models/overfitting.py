@@ -153,7 +153,7 @@ def deflated_sharpe_from_moments(moments: np.ndarray) -> DeflatedSharpe:
 def block_sums(returns: np.ndarray, splits: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The CSCV blocks' per-trial sums and sums of squares (splits x N each) and the block
     size; rows beyond a multiple of ``splits`` (the oldest) are left out."""
-    t = returns.shape[0]
+    t, n = returns.shape
     if splits < 2 or splits % 2:
         raise ValueError("splits must be an even number >= 2")
     size = t // splits
