@@ -10,7 +10,8 @@ walk-forward study in-process. Figures only, printed as a table.
   processes (the push front spreads them). Each shard (and the one-piece job) uses the
   machine's cores through its kernel's threads, so on this 2-core machine one worker is
   already using both: the two-worker row shows the overhead of more processes, not more
-  cores. On Cloud Run every instance brings its own vCPUs.
+  cores. On Cloud Run every instance brings its own vCPUs: the pinned rows run each
+  worker process on one core of its own, as one vCPU per instance, and show the scaling.
 - Cold instances: the first shard of a fresh process with the image's portable numba
   cache and with one built for another CPU, and the portable build's speed
   (``benchmarks/cold_start.py``).
@@ -53,6 +54,12 @@ def timed_job(client: httpx.Client, params: dict[str, Any], shards: int) -> floa
         time.sleep(0.01)
     assert done["status"] == "succeeded", done
     return time.monotonic() - started
+
+
+def pin(pid: int, core: int) -> None:
+    """Every thread of a process on one core (threads it starts later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), {core})
 
 
 def walk_forward_seconds() -> tuple[float, int]:
@@ -110,6 +117,19 @@ def main() -> None:
             rows.append(("  as 16 shards, 1 worker (s)", f"{one_worker:.2f}"))
             rows.append(("  as 16 shards, 2 workers (s)", f"{two_workers:.2f}"))
             rows.append(("  speed-up, 2 workers over 1 (x)", f"{one_worker / two_workers:.2f}"))
+            # one core per worker process, as one vCPU per Cloud Run instance: restarted
+            # and pinned before their first job (a process reads its cores once)
+            for index in (0, 1):
+                stack.workers[index].stop()
+                pin(stack.start_worker(index).proc.pid, index)
+            pinned_two = statistics.median(timed_job(client, big, 16) for _ in range(REPEATS))
+            stack.workers[1].stop()
+            pinned_one = statistics.median(timed_job(client, big, 16) for _ in range(REPEATS))
+            rows.append(("  16 shards, 1 worker pinned to 1 core (s)", f"{pinned_one:.2f}"))
+            rows.append(("  16 shards, 2 workers pinned to 1 core each (s)", f"{pinned_two:.2f}"))
+            rows.append(
+                ("  speed-up, pinned, 2 workers over 1 (x)", f"{pinned_one / pinned_two:.2f}")
+            )
     finally:
         stack.stop()
     from benchmarks.cold_start import rows as cold_rows

@@ -46,8 +46,9 @@ class RunOutcome(enum.StrEnum):
 
 @functools.cache
 def _cpu_count() -> int:
-    # os.cpu_count() reads /sys on every call
-    return os.cpu_count() or 1
+    """The cores this process may run on (its affinity: a cpuset or a pinned process
+    sees fewer than the machine has); read once, since it reads /proc."""
+    return len(os.sched_getaffinity(0)) or 1
 
 
 def _fail(
