@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from quantrun.app.lease import Lease, WorkerConfig, draining
 from quantrun.app.limits import check_cost
-from quantrun.app.shards import ShardWork, fail_shard, merge_job, run_shard
+from quantrun.app.shards import ShardWork, fail_row, fail_shard, merge_job, run_shard
 from quantrun.catalog import get_spec
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.clock import utcnow
@@ -59,14 +59,7 @@ def _fail(
     message: str,
     log_fields: Mapping[str, Any],
 ) -> RunOutcome:
-    error = JobError(code, message)
-    if (
-        store.finish(
-            job.id, worker=cfg.worker_id, now=utcnow(), status=JobStatus.FAILED, error=error
-        )
-        and job.parent_id is not None
-    ):
-        fail_shard(store, job, error)
+    fail_row(store, job, cfg.worker_id, JobError(code, message))
     log.info(
         "job failed",
         extra={"fields": {**log_fields, "code": code, "reason": message}},
@@ -134,11 +127,7 @@ def run_job(
     except InputTooLarge as exc:
         return _fail(store, job, cfg, exc.code, exc.message, fields)
     if handoff is not None and cost > cfg.push_max_cost:
-        # queued again first: were it published first, its consumer could find it ours
-        store.hand_off(job.id, worker=cfg.worker_id, now=utcnow())
-        handoff(job.id)
-        log.info("job handed to the long-jobs queue", extra={"fields": fields})
-        return RunOutcome.DONE
+        return _hand_off(store, job, cfg, handoff, fields)
 
     with Lease(store, job.id, cfg, keepalive) as lease:
         started = time.monotonic()
@@ -199,6 +188,21 @@ def run_job(
     return RunOutcome.DONE
 
 
+def _hand_off(
+    store: JobStore,
+    job: Job,
+    cfg: WorkerConfig,
+    handoff: Callable[[str], None],
+    fields: Mapping[str, Any],
+) -> RunOutcome:
+    """A job (or shard) too long for a push request goes to the long-jobs queue."""
+    # queued again first: were it published first, its consumer could find it ours
+    store.hand_off(job.id, worker=cfg.worker_id, now=utcnow())
+    handoff(job.id)
+    log.info("job handed to the long-jobs queue", extra={"fields": fields})
+    return RunOutcome.DONE
+
+
 def _sharded(
     job: Job,
     spec: ModelSpec[Any],
@@ -214,10 +218,7 @@ def _sharded(
     if spec.sharding is None:
         return _fail(store, job, cfg, "unknown_model", f"{job.model} does not split", fields)
     if handoff is not None and job.parent_id is not None and job.params["cost"] > cfg.push_max_cost:
-        store.hand_off(job.id, worker=cfg.worker_id, now=utcnow())
-        handoff(job.id)
-        log.info("shard handed to the long-jobs queue", extra={"fields": fields})
-        return RunOutcome.DONE
+        return _hand_off(store, job, cfg, handoff, fields)
 
     def context(checkpoint: Callable[[float], None]) -> RunContext:
         return RunContext(

@@ -64,6 +64,14 @@ def fail_shard(store: JobStore, shard: Job, error: JobError) -> None:
     )
 
 
+def fail_row(store: JobStore, row: Job, worker: str, error: JobError) -> bool:
+    """Fail a job (or shard) this worker holds; a shard takes its job down with it."""
+    failed = store.finish(row.id, worker=worker, now=utcnow(), status=JobStatus.FAILED, error=error)
+    if failed and row.parent_id is not None:
+        fail_shard(store, row, error)
+    return failed
+
+
 Context = Callable[[Callable[[float], None]], RunContext]
 T = TypeVar("T")
 
@@ -99,15 +107,7 @@ class ShardWork:
                 return False
             except Exception as exc:
                 error = _error(exc)
-                self.store.finish(
-                    row.id,
-                    worker=self.cfg.worker_id,
-                    now=utcnow(),
-                    status=JobStatus.FAILED,
-                    error=error,
-                )
-                if row.parent_id is not None:
-                    fail_shard(self.store, row, error)
+                fail_row(self.store, row, self.cfg.worker_id, error)
                 log.info(f"{what} failed", extra={"fields": {**self.fields, "code": error.code}})
                 return True
 
