@@ -34,7 +34,7 @@ spec = REGISTRY["walk_forward"]
 params = spec.params.model_validate({**spec.example, "symbols": ["AAPL", "XOM", "JPM", "WMT"],
     "strategy": {"name": "sma_cross", "fast": [5, 10, 20, 40], "slow": [50, 100, 150, 200]}})
 shard = spec.sharding.split(params, 4)[0]
-spec.sharding.run(shard, RunContext(load_prices=store.load_close, charts=False))
+spec.sharding.run(params, shard, RunContext(load_prices=store.load_close, charts=False))
 print(time.monotonic() - started)
 """
 

@@ -7,17 +7,21 @@ push through the push front to two worker processes, as `make stack WORKERS=2` r
   shard counted once (one `completed` event each, shards_done = 64), the result the
   unkilled run's.
 - A 64-shard job cancelled halfway: no shard is claimed after the cancel is recorded.
+- An option chain in shards: each shard's part goes through the storage emulator; the
+  job's values.parquet is the one-piece job's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import signal
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
@@ -143,3 +147,38 @@ def _shards(store: SqlJobStore, job_id: str) -> list[str]:
             select(jobs.c.id).where(jobs.c.parent_id == job_id).order_by(jobs.c.shard_index)
         ).all()
     return [r.id for r in rows]
+
+
+def test_an_option_chain_in_shards_through_cloud_storage(
+    client: httpx.Client, stack: Stack
+) -> None:
+    """implied_volatility over 600,000 options (3 chunks) in 3 shards on the two workers:
+    the parts go to the storage emulator beside each shard, and the job's values.parquet
+    and summary are the one-piece job's."""
+    chain = {
+        "type": "put",
+        "price": [[0.5 + 0.02 * i] for i in range(600)],
+        "spot": 100.0,
+        "strike": [60.0 + 0.08 * i for i in range(1000)],
+        "maturity": 0.5,
+        "rate": 0.02,
+    }
+    done = []
+    for shards in (1, 3):
+        r = client.post(
+            "/v1/jobs",
+            json={"model": "implied_volatility", "params": chain, "options": {"shards": shards}},
+        )
+        assert r.status_code == 202, r.text
+        done.append(finished(client, stack, r.json()["id"]))
+    one, three = done
+    assert one["status"] == three["status"] == "succeeded", done
+    assert three["shards"] == {"total": 3, "done": 3, "failed": 0}
+    assert three["result"] == one["result"] and one["result"]["values"]["rows"] == 600_000
+    assert sum(one["result"]["counts"].values()) == 600_000
+    files = [
+        client.get(f"/v1/jobs/{j['id']}/artifacts/values.parquet", follow_redirects=True)
+        for j in done
+    ]
+    tables = [pq.read_table(io.BytesIO(f.content)) for f in files]
+    assert tables[1].equals(tables[0]) and tables[0].num_rows == 600_000

@@ -5,6 +5,7 @@ shard that fails fails the job. (On PostgreSQL and Pub/Sub: tests/e2e/test_shard
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
@@ -31,7 +33,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("shards"),
         worker=WorkerSettings(lease_seconds=5, worker_threads=2),
-        limits=LimitSettings(max_shards=64, rate_requests_per_second=0),
+        # a small inline budget: the option-chain job below writes values.parquet
+        limits=LimitSettings(max_shards=64, rate_requests_per_second=0, result_inline_values=1000),
     )
     with running_api(settings) as running:
         yield running
@@ -46,8 +49,13 @@ def client(api: RunningApi) -> Iterator[httpx.Client]:
         yield c
 
 
-def submit(client: httpx.Client, params: dict[str, Any], shards: int | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": "monte_carlo_option", "params": params}
+def submit(
+    client: httpx.Client,
+    params: dict[str, Any],
+    shards: int | None,
+    model: str = "monte_carlo_option",
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "params": params}
     if shards is not None:
         body["options"] = {"shards": shards}
     r = client.post("/v1/jobs", json=body)
@@ -104,16 +112,9 @@ def test_too_many_shards_or_a_model_that_does_not_split_is_422(client: httpx.Cli
         },
     )
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "options.shards"
-    bs = {
-        "type": "call",
-        "spot": 100,
-        "strike": 100,
-        "maturity": 1,
-        "rate": 0.01,
-        "volatility": 0.2,
-    }
+    markowitz = REGISTRY["markowitz"].example
     r = client.post(
-        "/v1/jobs", json={"model": "black_scholes", "params": bs, "options": {"shards": 2}}
+        "/v1/jobs", json={"model": "markowitz", "params": markowitz, "options": {"shards": 2}}
     )
     assert r.status_code == 422 and "one piece" in r.json()["error"]["message"]
 
@@ -160,7 +161,7 @@ def test_a_shard_that_fails_fails_its_job(api: RunningApi, client: httpx.Client)
         shards_total=4,
     )
     pieces = shard_jobs(job, spec, params, 4, cost=1.0)
-    broken = {**pieces[0].params, "shard": {"params": {"type": "swap"}, "blocks": [0, 1]}}
+    broken = {**pieces[0].params, "shard": {"seed": "not a seed", "blocks": [0, 1]}}
     pieces[0] = replace(pieces[0], params=broken)
     store.create_job(job, shards=pieces)
     queue.publish(pieces[0].id)  # only the broken one: the others wait, queued
@@ -169,3 +170,34 @@ def test_a_shard_that_fails_fails_its_job(api: RunningApi, client: httpx.Client)
     assert done["error"]["message"].startswith("shard 0: ")
     assert done["shards"] == {"total": 4, "done": 0, "failed": 1}
     assert [r.status for r in shard_rows(api, job.id)] == ["failed"] + ["cancelled"] * 3
+
+
+def test_an_option_chain_in_shards_writes_the_one_piece_values_file(
+    client: httpx.Client,
+) -> None:
+    """black_scholes past the inline budget in 3 shards of whole chunks (262,144 options
+    each): each shard stores its rows as a part beside it, the merge joins the parts into
+    the job's values.parquet: the one-piece file's rows and summary exactly."""
+    chain = {
+        "type": "call",
+        "spot": [[50.0 + 0.1 * i] for i in range(600)],
+        "strike": [40.0 + 0.05 * i for i in range(1000)],
+        "maturity": 0.75,
+        "rate": 0.03,
+        "volatility": 0.25,
+        "greeks": False,
+    }
+    whole = wait_for_job(client, submit(client, chain, 1, "black_scholes")["id"], timeout=120)
+    job = submit(client, chain, 8, "black_scholes")
+    assert job["shards"]["total"] == 3  # 600,000 options: 3 chunks, however many asked
+    done = wait_for_job(client, job["id"], timeout=120)
+    assert done["status"] == "succeeded", done
+    assert done["result"] == whole["result"] and done["result"]["values"]["rows"] == 600_000
+    tables = [
+        pq.read_table(
+            io.BytesIO(client.get(f"/v1/jobs/{j['id']}/artifacts/values.parquet").content)
+        )
+        for j in (whole, done)
+    ]
+    assert tables[0].num_rows == 600_000 and tables[1].equals(tables[0])
+    assert [a["name"] for a in done["artifacts"]] == ["values.parquet"]

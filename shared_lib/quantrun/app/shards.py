@@ -16,7 +16,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -131,7 +131,14 @@ def run_shard(shard: Job, w: ShardWork) -> bool:
         w.store.start_shards(job.id, now=utcnow())
 
     def compute(lease: Lease) -> _Partial:
-        partial = json_safe(sharding.run(shard.params["shard"], w.context(lease.checkpoint)))
+        params = w.spec.params.model_validate(job.params)
+        output = sharding.run(params, shard.params["shard"], w.context(lease.checkpoint))
+        partial = json_safe(output.result)
+        if output.artifacts:
+            partial["parts"] = {
+                a.name: _put_part(w.artifacts, shard, a.name, a.data, a.content_type)
+                for a in output.artifacts
+            }
         json.dumps(partial, allow_nan=False)
         return _Partial(partial)
 
@@ -178,7 +185,10 @@ def merge_job(job_id: str, w: ShardWork) -> bool:
         if len(partials) != job.shards_total:
             raise ValueError(f"{len(partials)} of {job.shards_total} shard results found")
         params = w.spec.params.model_validate(job.params)
-        output: ModelOutput = sharding.merge(params, partials, w.context(lease.checkpoint))
+        ctx = replace(
+            w.context(lease.checkpoint), read_part=lambda ref: _read_part(w.artifacts, ref)
+        )
+        output: ModelOutput = sharding.merge(params, partials, ctx)
         refs = [
             w.artifacts.put(job.id, a.name, a.data, a.content_type, attempt=job.attempts)
             for a in output.artifacts
@@ -206,6 +216,23 @@ def merge_job(job_id: str, w: ShardWork) -> bool:
         },
     )
     return True
+
+
+def _put_part(
+    artifacts: ArtifactStore, shard: Job, name: str, data: bytes, content_type: str
+) -> dict[str, Any]:
+    """Store a shard's part beside the shard (its own id, its attempt: a retried shard
+    writes anew) and give the reference its partial keeps."""
+    artifacts.put(shard.id, name, data, content_type, attempt=shard.attempts)
+    return {"job_id": shard.id, "name": name, "attempt": shard.attempts}
+
+
+def _read_part(artifacts: ArtifactStore, ref: dict[str, Any]) -> bytes:
+    stored = artifacts.get(ref["job_id"], ref["name"], attempt=int(ref["attempt"]))
+    if stored is None:
+        # written before the shard was recorded done: gone means the bucket lost it
+        raise ValueError(f"shard part {ref['name']} of {ref['job_id']} is missing")
+    return stored.data
 
 
 def _error(exc: Exception) -> JobError:

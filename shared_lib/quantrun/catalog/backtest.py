@@ -253,15 +253,13 @@ def _output(
 def _split(p: BacktestParams, n: int) -> list[dict[str, Any]]:
     grid, _ = checked_grid(p.strategy)
     bounds = np.linspace(0, len(grid), min(n, len(grid)) + 1).astype(int)
-    params = p.model_dump(mode="json")
-    return [{"params": params, "sets": [int(a), int(b)]} for a, b in itertools.pairwise(bounds)]
+    return [{"sets": [int(a), int(b)]} for a, b in itertools.pairwise(bounds)]
 
 
-def _run_shard(shard: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    p = BacktestParams.model_validate(shard["params"])
+def _run_shard(p: BacktestParams, shard: dict[str, Any], ctx: RunContext) -> ModelOutput:
     grid, _ = checked_grid(p.strategy)
     lo, hi = shard["sets"]
-    return _partial(p, ctx, priced_matrix(ctx, p), grid, (lo, hi))
+    return ModelOutput(result=_partial(p, ctx, priced_matrix(ctx, p), grid, (lo, hi)))
 
 
 def _merge(p: BacktestParams, partials: list[dict[str, Any]], ctx: RunContext) -> ModelOutput:

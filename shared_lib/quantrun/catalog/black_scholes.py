@@ -1,7 +1,8 @@
 """``black_scholes``: European option prices and Greeks (``quantrun.models.options``).
 
 Up to the inline budget the result holds the arrays; past it (jobs only) they go to
-``values.parquet`` with a summary (``option_arrays.py``)."""
+``values.parquet`` with a summary (``option_arrays.py``). A job splits into shards of
+whole chunks of options (``option_arrays.split``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from quantrun.catalog import option_arrays as oa
 from quantrun.catalog.fields import Params, broadcast_error, element_count, numeric
-from quantrun.catalog.option_arrays import ValuesTable, broadcast_shape, chunks, varying
-from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
+from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, Sharding
 from quantrun.models.options import black_scholes
 
 OptionType = Literal["call", "put"]
@@ -76,27 +77,48 @@ def _priced(p: BlackScholesParams, arrays: dict[str, Any], threads: int) -> dict
 
 def run(p: BlackScholesParams, ctx: RunContext) -> ModelOutput:
     arrays = p._arrays()
-    shape = broadcast_shape(arrays)
+    shape = oa.broadcast_shape(arrays)
     if _result_values(p) > ctx.inline_values:
-        return _run_to_artifact(p, arrays, shape, ctx)
+        table = oa.tabulate(arrays, shape, lambda chunk: _priced(p, chunk, ctx.threads), ctx)
+        return _from_table(p, table)
     priced = _priced(p, arrays, ctx.threads)
     ctx.checkpoint(1.0)
+    return _inline(shape, priced)
+
+
+def _inline(shape: tuple[int, ...], priced: dict[str, np.ndarray]) -> ModelOutput:
     result: dict[str, Any] = {
         name: float(values) if not shape else values.tolist() for name, values in priced.items()
     }
-    result["conventions"] = CONVENTIONS
-    return ModelOutput(result=result)
+    return ModelOutput(result={**result, "conventions": CONVENTIONS})
 
 
-def _run_to_artifact(
-    p: BlackScholesParams, arrays: dict[str, Any], shape: tuple[int, ...], ctx: RunContext
-) -> ModelOutput:
-    table, inputs = ValuesTable(shape), varying(arrays)
-    for done, chunk in chunks(arrays, shape):
-        table.add({**{name: chunk[name] for name in inputs}, **_priced(p, chunk, ctx.threads)})
-        ctx.checkpoint(done)
+def _from_table(p: BlackScholesParams, table: oa.ValuesTable) -> ModelOutput:
     result, artifact = table.finish(_outputs(p))
     return ModelOutput(result={**result, "conventions": CONVENTIONS}, artifacts=[artifact])
+
+
+def _run_shard(p: BlackScholesParams, shard: dict[str, Any], ctx: RunContext) -> ModelOutput:
+    arrays = p._arrays()
+    lo, hi = shard["chunks"]
+    table = oa.tabulate(
+        arrays,
+        oa.broadcast_shape(arrays),
+        lambda chunk: _priced(p, chunk, ctx.threads),
+        ctx,
+        first=lo,
+        last=hi,
+    )
+    partial, part = table.part()
+    return ModelOutput(result=partial, artifacts=[part])
+
+
+def _merge(p: BlackScholesParams, partials: list[dict[str, Any]], ctx: RunContext) -> ModelOutput:
+    shape = oa.broadcast_shape(p._arrays())
+    if _result_values(p) > ctx.inline_values:
+        return _from_table(p, oa.merged_table(shape, partials, ctx))
+    columns = oa.merged_columns(partials, ctx)
+    return _inline(shape, {name: columns[name].reshape(shape) for name in _outputs(p)})
 
 
 SPEC = ModelSpec(
@@ -108,6 +130,12 @@ SPEC = ModelSpec(
     run=run,
     cost=lambda p: float(element_count(*p._arrays().values())),
     result_values=_result_values,
+    sharding=Sharding(
+        most=lambda p: oa.chunk_count(oa.broadcast_shape(p._arrays())),
+        split=lambda p, n: oa.split(oa.broadcast_shape(p._arrays()), n),
+        run=_run_shard,
+        merge=_merge,
+    ),
     example={
         "type": "call",
         "spot": 42,

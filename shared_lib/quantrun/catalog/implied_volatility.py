@@ -1,6 +1,7 @@
 """``implied_volatility``: BSM implied volatility with a status per option
 (``quantrun.models.implied_vol``). Past the inline budget (jobs only) the vols and
-statuses go to ``values.parquet`` with a summary (``option_arrays.py``)."""
+statuses go to ``values.parquet`` with a summary (``option_arrays.py``). A job splits
+into shards of whole chunks of options (``option_arrays.split``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from quantrun.catalog import option_arrays as oa
 from quantrun.catalog.fields import Params, broadcast_error, element_count, numeric
-from quantrun.catalog.option_arrays import ValuesTable, broadcast_shape, chunks, varying
-from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
+from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, Sharding
 from quantrun.models.implied_vol import STATUS_NAMES, implied_volatility
 
 OptionType = Literal["call", "put"]
@@ -74,9 +75,10 @@ def _counts(tally: np.ndarray) -> dict[str, int]:
 
 def run(p: ImpliedVolParams, ctx: RunContext) -> ModelOutput:
     arrays = p.arrays()
-    shape = broadcast_shape(arrays)
+    shape = oa.broadcast_shape(arrays)
     if _result_values(p) > ctx.inline_values:
-        return _run_to_artifact(arrays, shape, ctx)
+        table, tally = _tabulated(arrays, shape, ctx)
+        return _from_table(table, tally)
     vol, status = _solved(arrays, ctx.threads)
     ctx.checkpoint(1.0)
     if not shape:
@@ -88,6 +90,10 @@ def run(p: ImpliedVolParams, ctx: RunContext) -> ModelOutput:
                 "counts": _counts(_tally(status)),
             }
         )
+    return _inline(vol, status)
+
+
+def _inline(vol: np.ndarray, status: np.ndarray) -> ModelOutput:
     names = np.asarray(STATUS_NAMES, dtype=object)[status]
     vols = vol.astype(object)
     vols[status != 0] = None
@@ -100,26 +106,53 @@ def run(p: ImpliedVolParams, ctx: RunContext) -> ModelOutput:
     )
 
 
-def _run_to_artifact(
-    arrays: dict[str, Any], shape: tuple[int, ...], ctx: RunContext
-) -> ModelOutput:
-    table, inputs = ValuesTable(shape), varying(arrays)
+def _tabulated(
+    arrays: dict[str, Any],
+    shape: tuple[int, ...],
+    ctx: RunContext,
+    first: int = 0,
+    last: int | None = None,
+) -> tuple[oa.ValuesTable, np.ndarray]:
+    """The chunks' rows (vol and status name beside the varying inputs) and the
+    statuses' tally."""
     tally = np.zeros(len(STATUS_NAMES), dtype=np.int64)
     names = np.asarray(STATUS_NAMES)
-    for done, chunk in chunks(arrays, shape):
+
+    def solve(chunk: oa.Columns) -> oa.Columns:
+        nonlocal tally
         vol, status = _solved(chunk, ctx.threads)
         tally += _tally(status)
-        table.add(
-            {
-                **{name: chunk[name] for name in inputs},
-                "implied_volatility": vol,
-                "status": names[status],
-            }
-        )
-        ctx.checkpoint(done)
+        return {"implied_volatility": vol, "status": names[status]}
+
+    return oa.tabulate(arrays, shape, solve, ctx, first=first, last=last), tally
+
+
+def _from_table(table: oa.ValuesTable, tally: np.ndarray) -> ModelOutput:
     result, artifact = table.finish(["implied_volatility"])
-    result["counts"] = _counts(tally)
-    return ModelOutput(result=result, artifacts=[artifact])
+    return ModelOutput(result={**result, "counts": _counts(tally)}, artifacts=[artifact])
+
+
+def _run_shard(p: ImpliedVolParams, shard: dict[str, Any], ctx: RunContext) -> ModelOutput:
+    arrays = p.arrays()
+    lo, hi = shard["chunks"]
+    table, tally = _tabulated(arrays, oa.broadcast_shape(arrays), ctx, lo, hi)
+    partial, part = table.part({"tally": tally.tolist()})
+    return ModelOutput(result=partial, artifacts=[part])
+
+
+def _merge(p: ImpliedVolParams, partials: list[dict[str, Any]], ctx: RunContext) -> ModelOutput:
+    shape = oa.broadcast_shape(p.arrays())
+    tally = np.asarray([part["tally"] for part in partials], dtype=np.int64).sum(axis=0)
+    if _result_values(p) > ctx.inline_values:
+        return _from_table(oa.merged_table(shape, partials, ctx), tally)
+    columns = oa.merged_columns(partials, ctx)
+    codes = {name: code for code, name in enumerate(STATUS_NAMES)}
+    status = np.array([codes[name] for name in columns["status"]], dtype=np.int64)
+    return _inline(columns["implied_volatility"].reshape(shape), status.reshape(shape))
+
+
+def _shape(p: ImpliedVolParams) -> tuple[int, ...]:
+    return oa.broadcast_shape(p.arrays())
 
 
 SPEC = ModelSpec(
@@ -131,6 +164,12 @@ SPEC = ModelSpec(
     run=run,
     cost=lambda p: float(element_count(*p.arrays().values())) * 5,
     result_values=_result_values,
+    sharding=Sharding(
+        most=lambda p: oa.chunk_count(_shape(p)),
+        split=lambda p, n: oa.split(_shape(p), n),
+        run=_run_shard,
+        merge=_merge,
+    ),
     example={
         "type": ["call", "put"],
         "price": [4.76, 0.81],

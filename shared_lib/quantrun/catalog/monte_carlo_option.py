@@ -113,25 +113,24 @@ def _blocks(p: MonteCarloParams) -> int:
 
 def _split(p: MonteCarloParams, n: int) -> list[dict[str, Any]]:
     seed = p.seed if p.seed is not None else secrets.randbits(63)
-    seeded = {**p.model_dump(mode="json"), "seed": seed}
     bounds = np.linspace(0, _blocks(p), min(n, _blocks(p)) + 1).astype(int)
-    return [{"params": seeded, "blocks": [int(lo), int(hi)]} for lo, hi in pairwise(bounds)]
+    return [{"seed": seed, "blocks": [int(lo), int(hi)]} for lo, hi in pairwise(bounds)]
 
 
-def _run_shard(shard: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    p = MonteCarloParams.model_validate(shard["params"])
+def _run_shard(p: MonteCarloParams, shard: dict[str, Any], ctx: RunContext) -> ModelOutput:
     lo, hi = shard["blocks"]
-    assert p.seed is not None  # _split drew one
     sums = range_sums(
         _option(p),
         paths=p.paths,
-        seed=p.seed,
+        seed=int(shard["seed"]),
         blocks=(lo, hi),
         antithetic=p.antithetic,
         checkpoint=ctx.checkpoint,
         threads=ctx.threads,
     )
-    return {"seed": p.seed, "blocks": [lo, hi], "sums": [list(b) for b in sums]}
+    return ModelOutput(
+        result={"seed": int(shard["seed"]), "blocks": [lo, hi], "sums": [list(b) for b in sums]}
+    )
 
 
 def _merge(p: MonteCarloParams, partials: list[dict[str, Any]], _ctx: RunContext) -> ModelOutput:

@@ -8,18 +8,26 @@ chunks so a cancelled job stops within one chunk, and written chunk by chunk to
 the inputs that vary as columns beside the outputs. The JSON result then keeps where the
 values are and a summary (per numeric output: min, max, mean over finite values, and how
 many are missing).
+
+Sharded (CONTRACT 5.2), a job splits into ranges of whole chunks: each shard writes its
+chunks' rows as its part (``values.parquet`` beside the shard) and keeps each chunk's
+summary figures in its partial; the merge appends the parts' row groups in order and
+folds the figures chunk by chunk, as the one-piece run does, so the file's rows and the
+summary are the one-piece run's exactly. Under the inline budget the merge reads the
+parts back into the JSON arrays instead.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from quantrun.catalog.spec import Artifact
+from quantrun.catalog.spec import Artifact, RunContext
 
 ARTIFACT = "values.parquet"
 CONTENT_TYPE = "application/vnd.apache.parquet"
@@ -37,18 +45,81 @@ def varying(arrays: Mapping[str, Any]) -> list[str]:
     return [name for name, value in arrays.items() if np.size(value) > 1]
 
 
+def chunk_count(shape: tuple[int, ...], size: int | None = None) -> int:
+    return max(1, math.ceil(math.prod(shape) / (size or CHUNK)))
+
+
 def chunks(
-    arrays: Mapping[str, Any], shape: tuple[int, ...], size: int | None = None
+    arrays: Mapping[str, Any],
+    shape: tuple[int, ...],
+    size: int | None = None,
+    *,
+    first: int = 0,
+    last: int | None = None,
 ) -> Iterator[tuple[float, dict[str, np.ndarray]]]:
-    """(fraction done after it, each input's values for the chunk as flat arrays), over
-    the row-major order of ``shape``. Inputs are read through broadcast views: nothing
-    of the full size is materialised."""
+    """(fraction of chunks ``first`` to ``last`` done after it, each input's values for
+    the chunk as flat arrays), over the row-major order of ``shape``. Inputs are read
+    through broadcast views: nothing of the full size is materialised."""
     total, size = math.prod(shape), size or CHUNK
+    last = chunk_count(shape, size) if last is None else last
     views = {name: np.broadcast_to(np.asarray(value), shape) for name, value in arrays.items()}
-    for start in range(0, total, size):
-        stop = min(start + size, total)
+    for index in range(first, last):
+        start, stop = index * size, min((index + 1) * size, total)
         where = np.unravel_index(np.arange(start, stop), shape)
-        yield stop / total, {name: view[where] for name, view in views.items()}
+        yield (
+            (index + 1 - first) / (last - first),
+            {name: view[where] for name, view in views.items()},
+        )
+
+
+Columns = dict[str, np.ndarray]
+
+
+def tabulate(
+    arrays: Mapping[str, Any],
+    shape: tuple[int, ...],
+    compute: Callable[[Columns], Columns],
+    ctx: RunContext,
+    *,
+    first: int = 0,
+    last: int | None = None,
+) -> ValuesTable:
+    """Chunks ``first`` to ``last`` written to a ``ValuesTable``: the varying inputs
+    beside ``compute``'s outputs, a checkpoint after each chunk."""
+    table, inputs = ValuesTable(shape), varying(arrays)
+    for done, chunk in chunks(arrays, shape, first=first, last=last):
+        table.add({**{name: chunk[name] for name in inputs}, **compute(chunk)})
+        ctx.checkpoint(done)
+    return table
+
+
+def split(shape: tuple[int, ...], n: int) -> list[dict[str, Any]]:
+    """n shards' inputs: contiguous ranges of whole chunks."""
+    count = chunk_count(shape)
+    bounds = np.linspace(0, count, min(n, count) + 1).astype(int)
+    return [{"chunks": [int(lo), int(hi)]} for lo, hi in pairwise(bounds)]
+
+
+def merged_table(
+    shape: tuple[int, ...], partials: list[dict[str, Any]], ctx: RunContext
+) -> ValuesTable:
+    """The job's ``ValuesTable`` from its shards' parts, in shard order."""
+    table = ValuesTable(shape)
+    for i, part in enumerate(partials):
+        table.add_part(ctx.read_part(part["parts"][ARTIFACT]), part["chunk_stats"])
+        ctx.checkpoint((i + 1) / len(partials))
+    return table
+
+
+def merged_columns(partials: list[dict[str, Any]], ctx: RunContext) -> Columns:
+    """Every column of the shards' parts joined, in shard order (nulls read as NaN)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables(
+        pq.read_table(io.BytesIO(ctx.read_part(part["parts"][ARTIFACT]))) for part in partials
+    )
+    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
 
 
 class ValuesTable:
@@ -61,11 +132,11 @@ class ValuesTable:
         self._writer: Any = None
         self._columns: list[str] = []
         self._stats: dict[str, dict[str, float]] = {}
+        self._chunk_stats: list[dict[str, dict[str, Any]]] = []
         self._rows = 0
 
     def add(self, columns: Mapping[str, np.ndarray]) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         batch = pa.table(
             {
@@ -75,26 +146,52 @@ class ValuesTable:
                 for name, values in columns.items()
             }
         )
+        self._write(batch)
+        figures = {
+            name: _figures(values) for name, values in columns.items() if values.dtype.kind == "f"
+        }
+        self._chunk_stats.append(figures)
+        self._fold(figures)
+
+    def add_part(self, data: bytes, chunk_stats: list[dict[str, dict[str, Any]]]) -> None:
+        """A shard's part (``part()``): its row groups appended as they are, its chunks'
+        figures folded in order."""
+        import pyarrow.parquet as pq
+
+        part = pq.ParquetFile(io.BytesIO(data))
+        for group in range(part.num_row_groups):
+            self._write(part.read_row_group(group))
+        for figures in chunk_stats:
+            self._chunk_stats.append(figures)
+            self._fold(figures)
+
+    def _write(self, batch: Any) -> None:
+        import pyarrow.parquet as pq
+
         if self._writer is None:
-            self._columns = list(columns)
+            self._columns = list(batch.column_names)
             self._writer = pq.ParquetWriter(self._buffer, batch.schema, compression="zstd")
         self._writer.write_table(batch)
         self._rows += batch.num_rows
-        for name, values in columns.items():
-            if values.dtype.kind == "f":
-                self._count(name, values)
 
-    def _count(self, name: str, values: np.ndarray) -> None:
-        finite = values[np.isfinite(values)]
-        s = self._stats.setdefault(
-            name, {"min": math.inf, "max": -math.inf, "sum": 0.0, "count": 0, "missing": 0}
-        )
-        if finite.size:
-            s["min"] = min(s["min"], float(finite.min()))
-            s["max"] = max(s["max"], float(finite.max()))
-            s["sum"] += float(finite.sum())
-        s["count"] += finite.size
-        s["missing"] += values.size - finite.size
+    def _fold(self, figures: Mapping[str, Mapping[str, Any]]) -> None:
+        for name, f in figures.items():
+            s = self._stats.setdefault(
+                name, {"min": math.inf, "max": -math.inf, "sum": 0.0, "count": 0, "missing": 0}
+            )
+            if f["count"]:
+                s["min"] = min(s["min"], f["min"])
+                s["max"] = max(s["max"], f["max"])
+                s["sum"] += f["sum"]
+            s["count"] += f["count"]
+            s["missing"] += f["missing"]
+
+    def part(self, extra: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], Artifact]:
+        """A shard's partial result (its chunks' figures, and ``extra``) and its part."""
+        if self._writer is not None:
+            self._writer.close()
+        partial = {"rows": self._rows, "chunk_stats": self._chunk_stats, **(extra or {})}
+        return partial, Artifact(ARTIFACT, CONTENT_TYPE, self._buffer.getvalue())
 
     def finish(self, outputs: list[str]) -> tuple[dict[str, Any], Artifact]:
         """The JSON result's ``values`` entry and summary of ``outputs``, and the file."""
@@ -121,6 +218,19 @@ class ValuesTable:
         return {"values": where, "summary": summary}, Artifact(
             ARTIFACT, CONTENT_TYPE, self._buffer.getvalue()
         )
+
+
+def _figures(values: np.ndarray) -> dict[str, Any]:
+    """One chunk's summary figures of a float column (JSON: no infinities)."""
+    finite = values[np.isfinite(values)]
+    some = bool(finite.size)
+    return {
+        "min": float(finite.min()) if some else None,
+        "max": float(finite.max()) if some else None,
+        "sum": float(finite.sum()) if some else 0.0,
+        "count": int(finite.size),
+        "missing": int(values.size - finite.size),
+    }
 
 
 def _missing(values: np.ndarray) -> np.ndarray | None:

@@ -140,11 +140,8 @@ def _blocks(p: PortfolioVarParams) -> int:
 
 def _split(p: PortfolioVarParams, n: int) -> list[dict[str, Any]]:
     seed = p.seed if p.seed is not None else secrets.randbits(63)
-    seeded = {**p.model_dump(mode="json"), "seed": seed}
     bounds = np.linspace(0, _blocks(p), min(n, _blocks(p)) + 1).astype(int)
-    return [
-        {"params": seeded, "blocks": [int(lo), int(hi)]} for lo, hi in itertools.pairwise(bounds)
-    ]
+    return [{"seed": seed, "blocks": [int(lo), int(hi)]} for lo, hi in itertools.pairwise(bounds)]
 
 
 def _setup(p: PortfolioVarParams, ctx: RunContext) -> tuple[AlignedSeries, McSetup]:
@@ -152,29 +149,31 @@ def _setup(p: PortfolioVarParams, ctx: RunContext) -> tuple[AlignedSeries, McSet
     return aligned, mc_setup(aligned.returns, np.asarray(p.weights), p.horizon_days)
 
 
-def _run_shard(shard: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    p = PortfolioVarParams.model_validate(shard["params"])
-    if p.method != "monte_carlo" or p.seed is None:
-        raise ValueError("only a seeded monte_carlo portfolio_var runs as shards")
+def _run_shard(p: PortfolioVarParams, shard: dict[str, Any], ctx: RunContext) -> ModelOutput:
+    if p.method != "monte_carlo":
+        raise ValueError("only a monte_carlo portfolio_var runs as shards")
+    seed = int(shard["seed"])
     _, setup = _setup(p, ctx)
     lo, hi = shard["blocks"]
     part = mc_partial(
         setup,
         value=p.portfolio_value,
         scenarios=p.scenarios,
-        seed=p.seed,
+        seed=seed,
         confidence=p.confidence,
         blocks=(lo, hi),
         checkpoint=ctx.checkpoint,
         threads=ctx.threads,
     )
-    return {
-        "seed": p.seed,
-        "sums": [list(x) for x in part.sums],
-        "tail_index": part.tail_index.tolist(),
-        "tail_loss": part.tail_loss.tolist(),
-        "counts": part.counts.tolist(),
-    }
+    return ModelOutput(
+        result={
+            "seed": seed,
+            "sums": [list(x) for x in part.sums],
+            "tail_index": part.tail_index.tolist(),
+            "tail_loss": part.tail_loss.tolist(),
+            "counts": part.counts.tolist(),
+        }
+    )
 
 
 def _merge(p: PortfolioVarParams, partials: list[dict[str, Any]], ctx: RunContext) -> ModelOutput:

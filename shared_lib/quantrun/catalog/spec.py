@@ -31,6 +31,10 @@ def _never_cancelled(_fraction: float) -> None:
     return None
 
 
+def _no_parts(part: dict[str, Any]) -> bytes:
+    raise LookupError(f"no shard parts can be read here (asked for {part})")
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What a model run may use: prices, a progress checkpoint, whether to draw charts,
@@ -38,7 +42,8 @@ class RunContext:
     JSON result may hold (beyond that they go to an artifact: ``option_arrays.py``).
 
     ``checkpoint(fraction)`` records progress and raises ``JobCancelled`` when the job
-    was cancelled (or its lease lost): call it between chunks of work.
+    was cancelled (or its lease lost): call it between chunks of work. ``read_part(ref)``
+    gives the bytes of a shard's part (a merge only: ``Sharding``).
     """
 
     load_prices: Callable[[Sequence[str], date, date], PriceMatrix]
@@ -46,6 +51,7 @@ class RunContext:
     charts: bool = True
     threads: int = 1
     inline_values: int = 100_000
+    read_part: Callable[[dict[str, Any]], bytes] = _no_parts
 
 
 @dataclass(frozen=True)
@@ -53,15 +59,19 @@ class Sharding(Generic[P]):
     """How a job of the model splits into shards that run on many workers at once
     (CONTRACT 5.2), and how their partial results merge into the job's result.
 
-    ``split(params, n)`` gives the n shards' inputs (JSON, stored with each shard; a
-    seed left to chance is drawn here, once, so every shard shares it); ``run(shard,
-    ctx)`` computes one shard's partial result (JSON); ``merge(params, partials, ctx)``
-    gives the job's output from the partials in shard order. The merged result is the
-    one-piece run's for any n: bit for bit where the model is seeded."""
+    ``split(params, n)`` gives the n shards' inputs (small JSON stored with each shard:
+    which part of the work, and a seed left to chance, drawn here once so every shard
+    shares it); ``run(params, shard, ctx)`` computes one shard's partial result from the
+    job's params: its ``result`` (JSON, kept in the shard's row) and any ``artifacts``,
+    the shard's parts (too large for a row: stored beside the shard, and named in the
+    partial's ``parts`` as references ``ctx.read_part`` reads back in the merge);
+    ``merge(params, partials, ctx)`` gives the job's output from the partials in shard
+    order. The merged result is the one-piece run's for any n: bit for bit where the
+    model is seeded."""
 
     most: Callable[[P], int]  # the most shards the params can make (indivisible units)
     split: Callable[[P, int], list[dict[str, Any]]]
-    run: Callable[[dict[str, Any], RunContext], dict[str, Any]]
+    run: Callable[[P, dict[str, Any], RunContext], ModelOutput]
     merge: Callable[[P, list[dict[str, Any]], RunContext], ModelOutput]
 
 

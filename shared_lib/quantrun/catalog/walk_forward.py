@@ -185,29 +185,29 @@ def _windows_csv(windows: list[dict[str, Any]]) -> bytes:
 
 def _split(p: WalkForwardParams, n: int) -> list[dict[str, Any]]:
     bounds = np.linspace(0, p.windows_estimate(), min(n, p.windows_estimate()) + 1).astype(int)
-    params = p.model_dump(mode="json")
     ranges = [[int(lo), int(hi)] for lo, hi in itertools.pairwise(bounds)]
     ranges[-1][1] = -1  # to the end of the plan
-    return [{"params": params, "windows": r} for r in ranges]
+    return [{"windows": r} for r in ranges]
 
 
-def _run_shard(shard: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    p = WalkForwardParams.model_validate(shard["params"])
+def _run_shard(p: WalkForwardParams, shard: dict[str, Any], ctx: RunContext) -> ModelOutput:
     lo, hi = shard["windows"]
     _, _, _, done = _compute(p, ctx, only=(lo, None if hi == -1 else hi))
-    return {
-        "windows": [
-            {
-                "train": list(w.window.train),
-                "test": list(w.window.test),
-                "chosen": w.chosen,
-                "in_sample": w.in_sample,
-                "out_of_sample": w.out_of_sample,
-                "returns": w.returns.tolist(),
-            }
-            for w in done
-        ]
-    }
+    return ModelOutput(
+        result={
+            "windows": [
+                {
+                    "train": list(w.window.train),
+                    "test": list(w.window.test),
+                    "chosen": w.chosen,
+                    "in_sample": w.in_sample,
+                    "out_of_sample": w.out_of_sample,
+                    "returns": w.returns.tolist(),
+                }
+                for w in done
+            ]
+        }
+    )
 
 
 def _merge(p: WalkForwardParams, partials: list[dict[str, Any]], ctx: RunContext) -> ModelOutput:
