@@ -23,6 +23,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quantrun.adapters.embedded.secrets import EnvSecrets
@@ -167,7 +168,32 @@ def _worker_config(settings: Settings) -> WorkerConfig:
         max_result_values=settings.limits.job_max_result_values,
         inline_values=settings.limits.result_inline_values,
         push_max_cost=settings.worker.push_max_cost,
+        code_version=settings.worker.code_version or _source_commit(),
     )
+
+
+@functools.cache
+def _source_commit() -> str:
+    """The git commit of the source tree this package runs from (a checkout), else
+    ``unknown`` (an image sets QUANTRUN_CODE_VERSION instead)."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+    try:
+        done = subprocess.run(  # noqa: S603 (a fixed command, no outside input)
+            [git, "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
 
 
 def _publish_one(publisher: Any, job_id: str) -> None:

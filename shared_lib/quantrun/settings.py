@@ -279,6 +279,11 @@ class WorkerSettings(_Group):
         "inside a push request, whose deadline it could outlive, but handed to the long-jobs "
         "topic, where `quantrun worker --pull` runs it",
     )
+    code_version: str | None = Field(
+        None,
+        description="the code version `manifest.json` records (the image sets the commit it "
+        "was built from); default: the source tree's git commit, else `unknown`",
+    )
 
 
 class GcpSettings(_Group):

@@ -232,7 +232,10 @@ def test_the_storage_emulator_down_for_20_s_under_load(stack: Stack) -> None:
     assert httpx.get(f"{stack.api_url}/readyz", timeout=10).status_code == 200
     charted = [j for j in jobs if j["model"] == "portfolio_var"]
     assert charted
-    assert all([a["name"] for a in j["artifacts"]] == ["pnl_histogram.png"] for j in charted)
+    assert all(
+        [a["name"] for a in j["artifacts"]] == ["pnl_histogram.png", "manifest.json"]
+        for j in charted
+    )
 
 
 def test_the_certificate_endpoint_failing_for_20_s_under_load(stack: Stack) -> None:

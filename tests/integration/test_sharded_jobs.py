@@ -200,4 +200,4 @@ def test_an_option_chain_in_shards_writes_the_one_piece_values_file(
         for j in (whole, done)
     ]
     assert tables[0].num_rows == 600_000 and tables[1].equals(tables[0])
-    assert [a["name"] for a in done["artifacts"]] == ["values.parquet"]
+    assert [a["name"] for a in done["artifacts"]] == ["values.parquet", "manifest.json"]

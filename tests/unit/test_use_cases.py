@@ -133,7 +133,12 @@ def test_run_job_succeeds_and_stores_artifacts(world: World) -> None:
     assert world.run(job.id) == RunOutcome.DONE
     done = world.store.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED
-    assert {a.name for a in done.artifacts} == {"equity.png", "drawdown.png", "metrics.json"}
+    assert {a.name for a in done.artifacts} == {
+        "equity.png",
+        "drawdown.png",
+        "metrics.json",
+        "manifest.json",
+    }
     assert f"jobs/{job.id}/equity.png" in world.artifacts.objects
     # a duplicate delivery acknowledges without running again
     assert world.run(job.id) == RunOutcome.DONE
@@ -382,7 +387,7 @@ def test_a_job_past_the_inline_budget_stores_values_parquet(world: World) -> Non
     done = world.store.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED and done.result is not None
     assert done.result["values"]["artifact"] == "values.parquet"
-    assert [a.name for a in done.artifacts] == ["values.parquet"]
+    assert [a.name for a in done.artifacts] == ["values.parquet", "manifest.json"]
     stored = world.artifacts.get(job.id, "values.parquet")
     assert stored is not None
     table = pq.read_table(io.BytesIO(stored.data))

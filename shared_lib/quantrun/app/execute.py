@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from quantrun.app.lease import Lease, WorkerConfig, draining
 from quantrun.app.limits import check_cost
+from quantrun.app.provenance import RecordedLoads, Timings, store_manifest
 from quantrun.app.shards import ShardWork, fail_row, fail_shard, merge_job, run_shard
 from quantrun.catalog import get_spec
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
@@ -131,20 +132,26 @@ def run_job(
 
     with Lease(store, job.id, cfg, keepalive) as lease:
         started = time.monotonic()
+        loads = RecordedLoads(prices.load_close)
         try:
             output = spec.run(
                 params,
                 # a queued job may use the machine; a sync run (submit.py) keeps to one
                 RunContext(
-                    load_prices=prices.load_close,
+                    load_prices=loads,
                     checkpoint=lease.checkpoint,
                     threads=_cpu_count(),
                     inline_values=cfg.inline_values,
                 ),
             )
-            refs = _store_artifacts(artifacts, job, output)
+            computed = time.monotonic()
             result = json_safe(output.result)
             json.dumps(result, allow_nan=False)
+            refs = _store_artifacts(artifacts, job, output)
+            timings = Timings(computed - started, time.monotonic() - computed)
+            refs.append(
+                store_manifest(artifacts, job, spec, params, result, loads, timings, cfg, None)
+            )
         except JobCancelled:
             log.info("job stopped at a checkpoint", extra={"fields": fields})
             return RunOutcome.DONE

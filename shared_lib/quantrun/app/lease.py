@@ -43,6 +43,8 @@ class WorkerConfig:
     max_result_values: float = math.inf
     # array values a result keeps in its JSON (beyond: an artifact)
     inline_values: int = 100_000
+    # what manifest.json records as the code that ran
+    code_version: str = "unknown"
 
 
 class Lease:

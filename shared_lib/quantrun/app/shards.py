@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from quantrun.app.lease import Lease, WorkerConfig
+from quantrun.app.provenance import RecordedLoads, Timings, store_manifest
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
@@ -185,16 +186,23 @@ def merge_job(job_id: str, w: ShardWork) -> bool:
         if len(partials) != job.shards_total:
             raise ValueError(f"{len(partials)} of {job.shards_total} shard results found")
         params = w.spec.params.model_validate(job.params)
-        ctx = replace(
-            w.context(lease.checkpoint), read_part=lambda ref: _read_part(w.artifacts, ref)
-        )
+        plain = w.context(lease.checkpoint)
+        loads = RecordedLoads(plain.load_prices)
+        ctx = replace(plain, load_prices=loads, read_part=lambda ref: _read_part(w.artifacts, ref))
         output: ModelOutput = sharding.merge(params, partials, ctx)
+        computed = time.monotonic()
+        result = json_safe(output.result)
+        json.dumps(result, allow_nan=False)
         refs = [
             w.artifacts.put(job.id, a.name, a.data, a.content_type, attempt=job.attempts)
             for a in output.artifacts
         ]
-        result = json_safe(output.result)
-        json.dumps(result, allow_nan=False)
+        timings = Timings(computed - started, time.monotonic() - computed)
+        refs.append(
+            store_manifest(
+                w.artifacts, job, w.spec, params, result, loads, timings, w.cfg, job.shards_total
+            )
+        )
         return _Merged(result, refs)
 
     outcome = w.guarded(job, "merge", merge)

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from quantrun.catalog.fields import Params, Whole
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, Sharding
 from quantrun.models.montecarlo import (
+    BLOCK,
     McOption,
     McResult,
     combine,
@@ -154,6 +155,8 @@ SPEC = ModelSpec(
     run=run,
     cost=_cost,
     sharding=Sharding(most=_blocks, split=_split, run=_run_shard, merge=_merge),
+    seeding=f"paths in blocks of {BLOCK}; block i draws from "
+    "Generator(PCG64(SeedSequence(seed, spawn_key=(i,)))); sums combined in block order",
     example={
         "type": "call",
         "spot": 100,

@@ -16,6 +16,7 @@ from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, 
 from quantrun.models import charts
 from quantrun.models.history import AlignedSeries
 from quantrun.models.var import (
+    MC_BLOCK,
     McPartial,
     McSetup,
     VarResult,
@@ -212,6 +213,8 @@ SPEC = ModelSpec(
     ),
     symbols=lambda p: list(p.symbols),
     sharding=Sharding(most=_blocks, split=_split, run=_run_shard, merge=_merge),
+    seeding=f"monte_carlo: scenarios in blocks of {MC_BLOCK}; block i draws from "
+    "Generator(PCG64(SeedSequence(seed, spawn_key=(i,))))",
     example={
         "symbols": ["AAPL", "XOM", "JPM"],
         "weights": [0.4, 0.3, 0.3],

@@ -93,6 +93,9 @@ class ModelSpec(Generic[P]):
     example: dict[str, Any] = field(default_factory=dict)
     # how a job splits into shards; None: it runs in one piece
     sharding: Sharding[P] | None = None
+    # how its random numbers derive from the result's ``seed`` (manifest.json); None: it
+    # draws none
+    seeding: str | None = None
 
     def params_schema(self) -> dict[str, Any]:
         return self.params.model_json_schema()

@@ -1,0 +1,171 @@
+"""``manifest.json``: what produced a job's result (CONTRACT 5.4), written beside the
+job's other artifacts when it succeeds.
+
+It holds the model; the params as validated (defaults filled in), in canonical JSON
+(keys sorted, no spaces) and that text's SHA-256; the code version (the build's commit,
+``QUANTRUN_CODE_VERSION``); the versions of Python and the numeric libraries; a
+fingerprint of every price matrix the run loaded (symbols, first and last date, rows,
+SHA-256 of its dates and closes as little-endian int64 days and float64, NaN where a
+price is missing); the seed and how random numbers derive from it, when the model draws
+any; the seconds spent loading prices, computing and storing artifacts; the shard count;
+and the SHA-256 of the result's canonical JSON. The same model, params, data fingerprint,
+seed and code version give the same result hash.
+
+A sharded job's manifest fingerprints what its merge loaded (the shards load the same
+history) and times the merge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from quantrun.domain.artifacts import ArtifactRef
+from quantrun.domain.jobs import Job
+from quantrun.domain.prices import PriceMatrix
+from quantrun.ports import ArtifactStore
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from quantrun.app.lease import WorkerConfig
+    from quantrun.catalog.spec import ModelSpec
+
+NAME = "manifest.json"
+CONTENT_TYPE = "application/json"
+LIBRARIES = ("numpy", "scipy", "numba", "pyarrow", "pydantic")
+
+
+def canonical(value: Any) -> bytes:
+    """JSON with keys sorted and no spaces: the text the hashes are taken of."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fingerprint(matrix: PriceMatrix) -> dict[str, Any]:
+    """What identifies a loaded price matrix: its extent and a hash of its values."""
+    digest = hashlib.sha256()
+    digest.update(",".join(matrix.symbols).encode())
+    digest.update(matrix.dates.astype("datetime64[D]").astype("<i8").tobytes())
+    digest.update(np.ascontiguousarray(matrix.close, dtype="<f8").tobytes())
+    rows = int(matrix.dates.size)
+    return {
+        "symbols": list(matrix.symbols),
+        "first_date": str(matrix.dates[0]) if rows else None,
+        "last_date": str(matrix.dates[-1]) if rows else None,
+        "rows": rows,
+        "sha256": digest.hexdigest(),
+    }
+
+
+@dataclass
+class RecordedLoads:
+    """A price loader that records what it gave and the time it took (a model may load
+    from threads: the record is locked)."""
+
+    load: Callable[[Sequence[str], date, date], PriceMatrix]
+    loads: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
+        began = time.monotonic()
+        matrix = self.load(symbols, start, end)
+        took = time.monotonic() - began
+        seen = fingerprint(matrix)
+        with self._lock:
+            self.seconds += took
+            if seen not in self.loads:
+                self.loads.append(seen)
+        return matrix
+
+
+@dataclass(frozen=True)
+class Timings:
+    compute_with_loads: float
+    artifacts: float
+
+
+def _versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def manifest(
+    *,
+    job_id: str,
+    model: str,
+    params: dict[str, Any],
+    result: dict[str, Any],
+    loads: RecordedLoads,
+    timings: Timings,
+    code_version: str,
+    seeding: str | None,
+    shards: int | None,
+) -> bytes:
+    """The manifest of a succeeded job, as the bytes of ``manifest.json``."""
+    params_text = canonical(params)
+    seed = result.get("seed")
+    document = {
+        "job_id": job_id,
+        "model": model,
+        "params": params,
+        "params_canonical": params_text.decode(),
+        "params_sha256": sha256(params_text),
+        "code_version": code_version,
+        "libraries": _versions(),
+        "data": loads.loads,
+        "random": {"seed": seed, "scheme": seeding} if seeding and seed is not None else None,
+        "timings": {
+            "load_seconds": round(loads.seconds, 6),
+            "compute_seconds": round(max(0.0, timings.compute_with_loads - loads.seconds), 6),
+            "artifacts_seconds": round(timings.artifacts, 6),
+        },
+        "shards": shards,
+        "result_sha256": sha256(canonical(result)),
+    }
+    return json.dumps(document, indent=2, allow_nan=False).encode()
+
+
+def store_manifest(
+    artifacts: ArtifactStore,
+    job: Job,
+    spec: ModelSpec[Any],
+    params: BaseModel,
+    result: dict[str, Any],
+    loads: RecordedLoads,
+    timings: Timings,
+    cfg: WorkerConfig,
+    shards: int | None,
+) -> ArtifactRef:
+    """Write a succeeded job's ``manifest.json`` (under its attempt, as its artifacts)."""
+    data = manifest(
+        job_id=job.id,
+        model=spec.name,
+        params=params.model_dump(mode="json"),
+        result=result,
+        loads=loads,
+        timings=timings,
+        code_version=cfg.code_version,
+        seeding=spec.seeding,
+        shards=shards,
+    )
+    return artifacts.put(job.id, NAME, data, CONTENT_TYPE, attempt=job.attempts)
