@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import httpx
 import uvicorn
 
 from devtools.postgres import free_port
+from quantrun.app.auth import create_key
 from quantrun.bootstrap import Container, bootstrap
 from quantrun.settings import Settings
 from quantrun_api.app import create_app
@@ -21,6 +23,13 @@ from quantrun_worker.embedded import EmbeddedWorker
 class RunningApi:
     url: str
     container: Container
+
+    def client(self, user: str) -> httpx.Client:
+        """An HTTP client with a new API key of ``user`` (created if new)."""
+        key = create_key(self.container.store, user).key
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
 
 
 @contextmanager

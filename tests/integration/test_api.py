@@ -43,8 +43,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
 
 
 def _client(api: RunningApi, user: str) -> httpx.Client:
-    key = create_key(api.container.store, user).key
-    return httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return api.client(user)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import pytest
 import scipy
 
 from devtools.jobs import asian_monte_carlo, wait_for_job
-from quantrun.app.auth import create_key
 from quantrun.domain.prices import PriceRow
 from quantrun.settings import LimitSettings, Settings
 from tests.harness.api import RunningApi, running_api
@@ -45,10 +44,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
 
 @pytest.fixture(scope="module")
 def client(api: RunningApi) -> Iterator[httpx.Client]:
-    key = create_key(api.container.store, "provenance").key
-    with httpx.Client(
-        base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    ) as c:
+    with api.client("provenance") as c:
         yield c
 
 

@@ -42,10 +42,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
 
 @pytest.fixture(scope="module")
 def client(api: RunningApi) -> Iterator[httpx.Client]:
-    key = create_key(api.container.store, "sharding").key
-    with httpx.Client(
-        base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    ) as c:
+    with api.client("sharding") as c:
         yield c
 
 
