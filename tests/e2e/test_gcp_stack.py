@@ -217,16 +217,29 @@ def test_a_job_too_long_for_a_push_request_runs_once_on_the_pull_consumer(
             json={"model": "monte_carlo_option", "params": asian_monte_carlo(paths=20_000, seed=5)},
         ).json()
         small = client.post("/v1/jobs", json={"model": "black_scholes", "params": HAUG_PUT}).json()
+        # its shards too: each is over the push limit, so each runs on the pull consumer
+        # and the last one merges there
+        sharded = client.post(
+            "/v1/jobs",
+            json={
+                "model": "monte_carlo_option",
+                "params": asian_monte_carlo(paths=40_000, seed=5),
+                "options": {"shards": 2},
+            },
+        ).json()
         done = wait_for(client, long_job["id"], timeout=120, reclaim=stack)
         assert done["status"] == "succeeded" and done["attempts"] == 1
         assert succeeded_events(store, long_job["id"]) == 1
         reasons = [e.reason for e in store.events(long_job["id"])]
         assert any("to the long-jobs queue" in r for r in reasons), reasons
         assert wait_for(client, small["id"])["status"] == "succeeded"
+        merged = wait_for(client, sharded["id"], timeout=120, reclaim=stack)
+        assert merged["status"] == "succeeded" and merged["shards"]["done"] == 2, merged
         worker_log = stack.worker.log.read_text()
         assert "job handed to the long-jobs queue" in worker_log
         pull_log = (stack.workdir / "long-worker.log").read_text()
         assert long_job["id"] in pull_log and small["id"] not in pull_log
+        assert sharded["id"] in pull_log  # its merge ("job merged") ran there
     finally:
         stack.worker.stop()
         stack.start_worker()

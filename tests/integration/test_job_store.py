@@ -442,3 +442,57 @@ def test_a_database_outage_is_transient_and_the_store_recovers(
     assert outcomes[-1] is not None and outcomes[-1].id == job.id
     assert outcomes.count(None) <= 1
     engine.dispose()
+
+
+def test_a_sharded_job_is_reclaimed_only_to_be_merged(store: SqlJobStore, alice: str) -> None:
+    """Queued, a sharded job is not republished (its shards carry its messages); once its
+    shards are all done it is: when its merger's lease runs out, and again when, put back
+    on the queue, it waits past the grace (that message lost too)."""
+    parent = Job(
+        id=str(uuid.uuid4()),
+        user_id=alice,
+        model="monte_carlo_option",
+        params={"x": 1},
+        status=JobStatus.QUEUED,
+        created_at=T0,
+        shards_total=2,
+    )
+    shards = [
+        Job(
+            id=str(uuid.uuid4()),
+            user_id=alice,
+            model="monte_carlo_option",
+            params={"shard": {}, "cost": 1.0},
+            status=JobStatus.QUEUED,
+            created_at=T0,
+            parent_id=parent.id,
+            shard_index=i,
+        )
+        for i in range(2)
+    ]
+    store.create_job(parent, shards=shards)
+    now = T0 + timedelta(minutes=1)
+    assert set(store.reclaimable(now=now, queued_before=now, limit=10)) == {s.id for s in shards}
+    store.start_shards(parent.id, now=now)
+    merge = False
+    for shard in shards:
+        store.claim(
+            shard.id, worker="w", now=now, lease_until=now + timedelta(minutes=1), max_attempts=3
+        )
+        _, merge = store.finish_shard(
+            shard.id,
+            job_id=parent.id,
+            worker="w",
+            now=now,
+            result={},
+            lease_until=now + timedelta(seconds=10),
+        )
+    assert merge
+    later = T0 + timedelta(minutes=2)  # the merger's lease has run out
+    assert store.reclaimable(now=later, queued_before=T0, limit=10) == [parent.id]
+    assert store.requeue(parent.id, now=later)
+    assert store.reclaimable(now=later, queued_before=later - timedelta(minutes=1), limit=10) == []
+    much_later = later + timedelta(minutes=10)
+    assert store.reclaimable(
+        now=much_later, queued_before=much_later - timedelta(minutes=5), limit=10
+    ) == [parent.id]

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,8 +23,10 @@ from quantrun.adapters.sql.schema import jobs
 from quantrun.app.auth import create_key
 from quantrun.app.shards import shard_jobs
 from quantrun.catalog import REGISTRY
+from quantrun.catalog.spec import RunContext
 from quantrun.clock import utcnow
 from quantrun.domain.jobs import Job, JobStatus
+from quantrun.domain.results import json_safe
 from quantrun.settings import LimitSettings, Settings, WorkerSettings
 from tests.harness.api import RunningApi, running_api
 
@@ -198,3 +201,55 @@ def test_an_option_chain_in_shards_writes_the_one_piece_values_file(
     ]
     assert tables[0].num_rows == 600_000 and tables[1].equals(tables[0])
     assert [a["name"] for a in done["artifacts"]] == ["values.parquet", "manifest.json"]
+
+
+def test_a_merger_that_dies_is_replaced(api: RunningApi, client: httpx.Client) -> None:
+    """The worker whose shard completed the count is given the merge and dies before it:
+    its lease on the job runs out, the sweep puts the job back on the queue, and another
+    worker merges it, once, to the one-piece result."""
+    store = api.container.store
+    spec = REGISTRY["monte_carlo_option"]
+    assert spec.sharding is not None
+    user = store.find_user("sharding")
+    assert user is not None
+    params = spec.params.model_validate(asian_monte_carlo(paths=60_000, seed=8))
+    job = Job(
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        model="monte_carlo_option",
+        params=params.model_dump(mode="json"),
+        status=JobStatus.QUEUED,
+        created_at=utcnow(),
+        shards_total=3,
+    )
+    pieces = shard_jobs(job, spec, params, 3, cost=1.0)
+    store.create_job(job, shards=pieces)  # not published: this test is the doomed worker
+    context = RunContext(load_prices=api.container.prices.load_close)
+    store.start_shards(job.id, now=utcnow())
+    merge = False
+    for piece in pieces:
+        now = utcnow()
+        claim = store.claim(
+            piece.id,
+            worker="doomed",
+            now=now,
+            lease_until=now + timedelta(seconds=30),
+            max_attempts=3,
+        )
+        assert claim.job is not None
+        partial = spec.sharding.run(params, piece.params["shard"], context).result
+        _, merge = store.finish_shard(
+            piece.id,
+            job_id=job.id,
+            worker="doomed",
+            now=utcnow(),
+            result=json_safe(partial),
+            lease_until=utcnow() + timedelta(seconds=1),
+        )
+    assert merge  # the last shard's worker holds the job's lease to merge it, and dies
+    done = wait_for_job(client, job.id, timeout=60)
+    assert done["status"] == "succeeded", done
+    assert done["result"] == spec.run(params, context).result
+    events = store.events(job.id)
+    assert sum(e.to_status == JobStatus.SUCCEEDED for e in events) == 1
+    assert any(e.reason.startswith("claimed") for e in events), [e.reason for e in events]

@@ -167,8 +167,12 @@ class SqlJobStore(UserRows, ShardRows):
                     and_(
                         jobs.c.status == JobStatus.QUEUED.value,
                         jobs.c.updated_at < queued_before,
-                        # a sharded job is never on the queue itself (its shards are)
-                        jobs.c.shards_total.is_(None),
+                        # a sharded job is on the queue itself only to be merged (its
+                        # shards all done, its merger gone); before, its shards are
+                        or_(
+                            jobs.c.shards_total.is_(None),
+                            jobs.c.shards_done >= jobs.c.shards_total,
+                        ),
                     ),
                 )
             )
