@@ -63,6 +63,21 @@ def submit(
     return dict(r.json())
 
 
+def sharded_rows(user_id: str, params: Any, n: int) -> tuple[Job, list[Job]]:
+    """A monte_carlo_option job of n shards, as the submit use case makes them (for a
+    test to store without publishing)."""
+    job = Job(
+        id=str(uuid.uuid4()),
+        user_id=user_id,
+        model="monte_carlo_option",
+        params=params.model_dump(mode="json"),
+        status=JobStatus.QUEUED,
+        created_at=utcnow(),
+        shards_total=n,
+    )
+    return job, shard_jobs(job, REGISTRY["monte_carlo_option"], params, n, cost=1.0)
+
+
 def shard_rows(api: RunningApi, job_id: str) -> list[Any]:
     with api.container.engine.connect() as conn:
         return conn.execute(
@@ -150,17 +165,7 @@ def test_a_shard_that_fails_fails_its_job(api: RunningApi, client: httpx.Client)
     assert user is not None
     spec = REGISTRY["monte_carlo_option"]
     params = spec.params.model_validate(asian_monte_carlo(paths=100_000, seed=4))
-    now = utcnow()
-    job = Job(
-        id=str(uuid.uuid4()),
-        user_id=user.id,
-        model="monte_carlo_option",
-        params=params.model_dump(mode="json"),
-        status=JobStatus.QUEUED,
-        created_at=now,
-        shards_total=4,
-    )
-    pieces = shard_jobs(job, spec, params, 4, cost=1.0)
+    job, pieces = sharded_rows(user.id, params, 4)
     broken = {**pieces[0].params, "shard": {"seed": "not a seed", "blocks": [0, 1]}}
     pieces[0] = replace(pieces[0], params=broken)
     store.create_job(job, shards=pieces)
@@ -213,16 +218,7 @@ def test_a_merger_that_dies_is_replaced(api: RunningApi, client: httpx.Client) -
     user = store.find_user("sharding")
     assert user is not None
     params = spec.params.model_validate(asian_monte_carlo(paths=60_000, seed=8))
-    job = Job(
-        id=str(uuid.uuid4()),
-        user_id=user.id,
-        model="monte_carlo_option",
-        params=params.model_dump(mode="json"),
-        status=JobStatus.QUEUED,
-        created_at=utcnow(),
-        shards_total=3,
-    )
-    pieces = shard_jobs(job, spec, params, 3, cost=1.0)
+    job, pieces = sharded_rows(user.id, params, 3)
     store.create_job(job, shards=pieces)  # not published: this test is the doomed worker
     context = RunContext(load_prices=api.container.prices.load_close)
     store.start_shards(job.id, now=utcnow())
