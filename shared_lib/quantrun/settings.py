@@ -137,6 +137,21 @@ class ApiSettings(_Group):
     read_cache_seconds: float = Field(
         5.0, ge=0, description="TTL of the instruments/prices read cache"
     )
+    events_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="how often a job's event stream (`/v1/jobs/{id}/events`) reads the job",
+    )
+    events_keepalive_seconds: float = Field(
+        15.0, gt=0, le=15, description="the longest an event stream stays silent (a comment)"
+    )
+    events_max_seconds: float = Field(
+        3300.0,
+        gt=0,
+        description="an event stream ends after this long (the client reconnects); under the "
+        "API's request timeout (Cloud Run: 3600 s in infra/)",
+    )
     google_audience: str | None = Field(
         None,
         description="accept Google ID tokens for this audience (the API's URL) beside API "

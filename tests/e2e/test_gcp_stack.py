@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,13 +21,14 @@ import pytest
 from sqlalchemy import select
 
 from devtools.emulators import Emulators
-from devtools.jobs import HAUG_PUT, HULL_CALL, asian_monte_carlo, wait_for_job
+from devtools.jobs import HAUG_PUT, HULL_CALL, asian_monte_carlo, wait_for_job, wait_until
 from devtools.postgres import PostgresServer, free_port
 from devtools.stack import QUANTRUN, Stack, start_service, start_stack
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.schema import outbox
 from quantrun.domain.jobs import Job, JobStatus
+from tests.harness.sse import Event, events
 
 SYMBOLS = ["AAPL", "AMZN", "XOM", "JPM", "WMT", "PFE", "SPY"]
 
@@ -542,3 +544,48 @@ def test_load_prices_in_gcp_mode_writes_to_bigquery(
     )
     assert prices.status_code == 200, prices.text
     assert prices.json()["close"] == [[10.5], [10.75], [11.0]]
+
+
+def test_an_event_stream_on_another_api_process_follows_the_job(
+    stack: Stack, client: httpx.Client
+) -> None:
+    """CONTRACT 5.4 across API instances: the job is submitted through one API process
+    and followed through another, which learns every change from PostgreSQL. The worker
+    is frozen (SIGSTOP) until the stream has told `queued`, so the order is certain."""
+    assert stack.worker is not None
+    other = start_service(
+        "api-events",
+        ["serve"],
+        free_port(),
+        {**stack.env, "QUANTRUN_EVENTS_POLL_SECONDS": "0.1"},
+        stack.workdir,
+        ready_path="/readyz",
+    )
+    stack.extra.append(other)
+    seen: list[Event] = []
+
+    def follow(job_id: str) -> None:
+        with httpx.stream(
+            "GET",
+            f"{other.url}/v1/jobs/{job_id}/events",
+            headers={"Authorization": client.headers["authorization"]},
+            timeout=120,
+        ) as r:
+            assert r.status_code == 200
+            seen.extend(events(r))
+
+    worker_group = stack.worker.proc.pid
+    os.killpg(worker_group, signal.SIGSTOP)
+    try:
+        params = asian_monte_carlo(paths=1_000_000, seed=9)  # runs for a second or two
+        job = client.post("/v1/jobs", json={"model": "monte_carlo_option", "params": params}).json()
+        reader = threading.Thread(target=follow, args=(job["id"],))
+        reader.start()
+        wait_until(lambda: bool(seen), timeout=30, interval=0.05)
+    finally:
+        os.killpg(worker_group, signal.SIGCONT)
+    reader.join(timeout=120)
+    assert not reader.is_alive()
+    told = [(e.kind, e.data["status"]) for e in seen if e.kind in ("state", "status")]  # type: ignore[index]
+    assert told == [("state", "queued"), ("status", "running"), ("status", "succeeded")]
+    other.stop()

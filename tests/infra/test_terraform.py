@@ -250,3 +250,12 @@ def test_least_privilege_for_artifacts_and_the_database() -> None:
     database = str(PLATFORM.modules["database"]["iam_service_accounts"])
     assert "module.ingest_sa" not in database and "module.worker_sa" in database
     assert PLATFORM.modules["worker"]["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+
+
+def test_the_api_timeout_outlasts_an_event_stream() -> None:
+    """An event stream ends itself (QUANTRUN_EVENTS_MAX_SECONDS) before Cloud Run cuts
+    the request: the client sees a clean end and reconnects."""
+    from quantrun.settings import ApiSettings
+
+    timeout = PLATFORM.modules["api"]["request_timeout_seconds"]
+    assert ApiSettings().events_max_seconds < timeout <= 3600

@@ -205,7 +205,8 @@ module "api" {
   cpu                     = "1"
   memory                  = "1Gi"
   cpu_idle                = false
-  request_timeout_seconds = 60
+  # event streams (GET /v1/jobs/{id}/events) stay open up to QUANTRUN_EVENTS_MAX_SECONDS
+  request_timeout_seconds = 3600
   health_path             = "/readyz"
   deletion_protection     = var.deletion_protection
   vpc_network             = var.private_network
