@@ -23,6 +23,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ from quantrun.ports import (
     PushVerifier,
     Secrets,
     UploadedFiles,
+    WebhookStore,
+    WebhookTransport,
 )
 from quantrun.settings import Settings, comma_list, load_settings, secret_environment
 
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
     from quantrun.app.lease import WorkerConfig
     from quantrun.app.ratelimit import RateLimiter
     from quantrun.app.submit import KnownSymbols
+    from quantrun.app.webhooks import Dispatcher, WebhookPolicy
 
 log = get_logger(__name__)
 
@@ -81,6 +85,8 @@ class Container:
     settings: Settings
     engine: Engine
     store: JobStore
+    webhooks: WebhookStore
+    webhook_transport: WebhookTransport
     queue: JobQueue
     prices: PriceStore
     artifacts: ArtifactStore
@@ -98,6 +104,8 @@ class Container:
     outbox: OutboxQueue | None = None
     # gcp mode: puts a job on the long-jobs topic (the push worker's handoff)
     long_jobs: Callable[[str], None] | None = None
+    # the webhook dispatcher, once started (start_webhooks)
+    dispatcher: Dispatcher | None = None
 
     @property
     def job_quota(self) -> JobQuota:
@@ -118,14 +126,42 @@ class Container:
 
         return drain(self.queue.publish)
 
+    @property
+    def webhook_policy(self) -> WebhookPolicy:
+        from quantrun.app.webhooks import WebhookPolicy
+
+        api = self.settings.api
+        return WebhookPolicy(
+            allow_private=api.webhook_allow_private,
+            first_retry=timedelta(seconds=api.webhook_first_retry_seconds),
+            give_up_after=timedelta(hours=api.webhook_retry_hours),
+            timeout_seconds=api.webhook_timeout_seconds,
+        )
+
     def start_relay(self) -> None:
         """gcp mode: publish this process's jobs (and sweep up orphans) in the background."""
         if self.outbox is not None:
             self.outbox.start_relay(self.settings.gcp.outbox_interval_seconds)
 
+    def start_webhooks(self) -> Dispatcher:
+        """Make and send webhook deliveries in the background (an API process)."""
+        from quantrun.app.webhooks import Dispatcher
+
+        if self.dispatcher is None:
+            self.dispatcher = Dispatcher(
+                webhooks=self.webhooks,
+                jobs=self.store,
+                transport=self.webhook_transport,
+                policy=self.webhook_policy,
+            )
+            self.dispatcher.start(self.settings.api.webhook_interval_seconds)
+        return self.dispatcher
+
     def close(self) -> None:
         if self.outbox is not None:
             self.outbox.stop_relay()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         self.closers.close()
 
 
@@ -249,6 +285,8 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
     from quantrun.adapters.embedded.queue import EmbeddedQueue
     from quantrun.adapters.sql.job_store import SqlJobStore
     from quantrun.adapters.sql.outbox import OutboxQueue
+    from quantrun.adapters.sql.webhook_rows import SqlWebhookStore
+    from quantrun.adapters.webhook_http import HttpWebhookTransport
     from quantrun.app.cache import SingleFlightCache
     from quantrun.app.ratelimit import RateLimiter
     from quantrun.app.submit import KnownSymbols
@@ -257,10 +295,14 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
     engine = _engine(settings, closers, migrate_db=migrate_db)
     store = SqlJobStore(engine, outbox=settings.mode == "gcp")
     prices = _price_store(settings, closers)
+    transport = HttpWebhookTransport()
+    closers.add(transport)
     common: dict[str, Any] = {
         "settings": settings,
         "engine": engine,
         "store": store,
+        "webhooks": SqlWebhookStore(engine),
+        "webhook_transport": transport,
         "prices": prices,
         "known_symbols": KnownSymbols(prices),
         "worker": _worker_config(settings),

@@ -17,6 +17,7 @@ from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobSta
 from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
 from quantrun.domain.quota import JobQuota
 from quantrun.domain.users import ApiKey, User
+from quantrun.domain.webhooks import Delivery, Webhook
 
 
 class JobStore(Protocol):
@@ -230,6 +231,50 @@ class PushVerifier(Protocol):
 
     def verify(self, authorization: str | None) -> None:
         """Raises ``Unauthenticated`` when the ``Authorization`` header is not accepted."""
+        ...
+
+
+class WebhookStore(Protocol):
+    """Webhooks and their deliveries (Cloud SQL / SQLite). Deliveries are made from the
+    job store's events, so a job that ends while every dispatcher is down is still told."""
+
+    def add(self, webhook: Webhook) -> None: ...
+    def for_user(self, user_id: str) -> list[Webhook]: ...
+    def get(self, webhook_id: str) -> Webhook | None:
+        """A live webhook (a deleted one is None)."""
+        ...
+
+    def delete(self, webhook_id: str, user_id: str, *, now: datetime) -> bool: ...
+    def make_deliveries(self, *, now: datetime, overlap: float) -> int:
+        """A delivery for each live webhook of each job that ended since the last scan
+        (scanned again from ``overlap`` seconds before it: a transaction that committed
+        late is not missed; a delivery already made is not made twice). How many new."""
+        ...
+
+    def due(self, *, now: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due, oldest first."""
+        ...
+
+    def claim(self, delivery: Delivery, *, until: datetime) -> bool:
+        """Take a due delivery for one attempt (its next attempt moves to ``until``, its
+        attempts count one more); False when another dispatcher took it first."""
+        ...
+
+    def delivered(self, delivery_id: str, *, now: datetime) -> None: ...
+    def retry(self, delivery_id: str, *, at: datetime, error: str) -> None: ...
+    def give_up(self, delivery_id: str, *, now: datetime, error: str) -> None: ...
+
+
+class WebhookTransport(Protocol):
+    """Where webhook deliveries go out (HTTPS to the user's URL)."""
+
+    def addresses(self, host: str) -> list[str]:
+        """The IP addresses ``host`` resolves to now (empty when it does not resolve)."""
+        ...
+
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        """POST the body; the response's status code. Raises ``OSError`` when no
+        response came (refused, reset, timed out)."""
         ...
 
 

@@ -146,6 +146,27 @@ class ApiSettings(_Group):
     events_keepalive_seconds: float = Field(
         15.0, gt=0, le=15, description="the longest an event stream stays silent (a comment)"
     )
+    webhook_allow_private: bool = Field(
+        False,
+        description="webhooks may go to private, loopback or link-local addresses and over "
+        "plain http (local development and tests only)",
+    )
+    webhook_interval_seconds: float = Field(
+        2.0, gt=0, le=30, description="how often an API process makes and sends webhook deliveries"
+    )
+    webhook_first_retry_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=30,
+        description="a failed webhook delivery's first retry comes after this long; each "
+        "next one twice as long (at most an hour)",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="how long a webhook receiver may take to answer"
+    )
+    webhook_retry_hours: float = Field(
+        24.0, gt=0, le=72, description="how long a failing webhook delivery is retried"
+    )
     events_max_seconds: float = Field(
         3300.0,
         gt=0,

@@ -33,6 +33,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         QUANTRUN_RATE_REQUESTS_PER_SECOND="0",
         QUANTRUN_JOB_MAX_COST="1e7",
         QUANTRUN_SYNC_MAX_COST="1e6",
+        # an event stream ends with its job or after this long: none holds the run up
+        QUANTRUN_EVENTS_MAX_SECONDS="5",
+        # webhook URLs are not looked up in DNS at registration (the generated host names
+        # would each wait on the resolver); the address rules: tests/integration
+        QUANTRUN_WEBHOOK_ALLOW_PRIVATE="true",
     )
     srv.start()
     yield srv

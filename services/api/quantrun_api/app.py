@@ -17,7 +17,7 @@ from quantrun_api.errors import (
     install_error_handlers,
 )
 from quantrun_api.openapi import install_openapi
-from quantrun_api.routes import events, health, jobs, keys, models, prices
+from quantrun_api.routes import events, health, jobs, keys, models, prices, webhooks
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -123,7 +123,15 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     install_error_handlers(app)
     install_openapi(app)
-    routers = (health.router, models.router, jobs.router, events.router, prices.router, keys.router)
+    routers = (
+        health.router,
+        models.router,
+        jobs.router,
+        events.router,
+        prices.router,
+        keys.router,
+        webhooks.router,
+    )
     for router in routers:
         app.include_router(router)
     # the last added runs first: CORS preflights, then credentials, then the body's size

@@ -25,6 +25,7 @@ from quantrun.app.models import catalogue
 from quantrun.domain.artifacts import CONTENT_TYPES
 
 COMPONENTS = "#/components/schemas/"
+BINARY = {"type": "string", "format": "binary"}
 ERROR = {"application/json": {"schema": {"$ref": COMPONENTS + "ErrorResponse"}}}
 RUN_PATH = "/v1/models/{model}/run"
 
@@ -179,6 +180,7 @@ def _links(doc: dict[str, Any]) -> None:
 def _artifact_types(doc: dict[str, Any]) -> None:
     download = doc["paths"]["/v1/jobs/{job_id}/artifacts/{name}"]["get"]
     download["responses"]["200"]["content"] = {
-        content_type: {"schema": {"type": "string", "format": "binary"}}
+        # a JSON artifact (metrics.json, manifest.json) is a document of its own shape
+        content_type: {"schema": {} if content_type == "application/json" else BINARY}
         for content_type in sorted(set(CONTENT_TYPES.values()))
     }

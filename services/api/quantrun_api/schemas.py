@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from quantrun.domain.jobs import Job
 from quantrun.domain.users import ApiKey
+from quantrun.domain.webhooks import Webhook
 
 
 class ErrorBody(BaseModel):
@@ -216,4 +217,40 @@ class CreateKey(BaseModel):
 
     expires_in_days: int | None = Field(
         None, ge=1, le=3650, description="days until the key stops working (default: never)"
+    )
+
+
+WebhookEvent = Literal["job.succeeded", "job.failed", "job.cancelled"]
+
+
+class CreateWebhook(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    url: str = Field(
+        max_length=2048,
+        description="https URL on a public address (QUANTRUN_WEBHOOK_ALLOW_PRIVATE lifts both)",
+    )
+    events: list[WebhookEvent] = Field(min_length=1, max_length=3)
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[WebhookEvent]
+    created_at: datetime
+
+    @classmethod
+    def from_webhook(cls, webhook: Webhook) -> WebhookOut:
+        return cls(
+            id=webhook.id,
+            url=webhook.url,
+            events=list(webhook.events),
+            created_at=webhook.created_at,
+        )
+
+
+class NewWebhookOut(WebhookOut):
+    secret: str = Field(
+        description="signs every delivery (X-QuantRun-Signature: sha256=<hex HMAC-SHA256 of "
+        "the raw body>); shown this once"
     )

@@ -91,6 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         sys.stderr.flush()
     container.start_relay()
+    container.start_webhooks()
     try:
         serve(create_app(container), host=host, port=port, on_exit=container.drain)
     finally:

@@ -71,6 +71,7 @@ def create_app_from_env() -> FastAPI:
     configure_logging(settings.log_level)
     container = bootstrap(settings)
     container.start_relay()
+    container.start_webhooks()
     app = create_app(container)
     app.router.on_shutdown.append(container.close)
     freeze_startup_heap()

@@ -40,9 +40,7 @@ def view(job: Job) -> dict[str, Any]:
         "status": job.status.value,
         "progress": job.progress,
         "shards": job.shards,
-        "error": None
-        if job.error is None
-        else {"code": job.error.code, "message": job.error.message},
+        "error": None if job.error is None else job.error.document(),
         # as the job's JSON writes times (UTC as Z)
         "finished_at": job.finished_at.isoformat().replace("+00:00", "Z")
         if job.finished_at

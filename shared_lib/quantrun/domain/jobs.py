@@ -144,6 +144,10 @@ class JobError:
     code: str
     message: str
 
+    def document(self) -> dict[str, str]:
+        """As the API and its events show it."""
+        return {"code": self.code, "message": self.message}
+
 
 @dataclass(frozen=True)
 class Job:

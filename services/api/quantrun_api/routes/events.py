@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from quantrun.app import jobs, live
 from quantrun.bootstrap import Container
-from quantrun.domain.jobs import Job
+from quantrun.domain.jobs import Job, JobStatus
 from quantrun.domain.users import User
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.schemas import ErrorResponse
@@ -25,13 +25,63 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+_NULLABLE_TIME = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}
+_COUNT = {"type": "integer", "minimum": 0}
+# one event as schemathesis and OpenAPI 3.2's SSE item read it: its data is JSON
+EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string"},
+        "event": {"enum": [live.FIRST, *live.KINDS]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "type": "object",
+                "required": ["id", "status", "progress", "shards", "error", "finished_at"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "status": {"enum": [s.value for s in JobStatus]},
+                    "progress": {"type": "number", "minimum": 0, "maximum": 1},
+                    "shards": {
+                        "anyOf": [
+                            {
+                                "type": "object",
+                                "required": ["total", "done", "failed"],
+                                "properties": {"total": _COUNT, "done": _COUNT, "failed": _COUNT},
+                            },
+                            {"type": "null"},
+                        ]
+                    },
+                    "error": {
+                        "anyOf": [
+                            {
+                                "type": "object",
+                                "required": ["code", "message"],
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            },
+                            {"type": "null"},
+                        ]
+                    },
+                    "finished_at": _NULLABLE_TIME,
+                },
+            },
+        },
+    },
+}
+
+
 @router.get(
     "/{job_id}/events",
     summary="Follow a job: Server-Sent Events until it ends",
     response_class=StreamingResponse,
     responses={
         200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": EVENT_SCHEMA}},
             "description": "event `state` first (the job now), then `shards`, `progress` and "
             "`status` as they change, each with data {id, status, progress, shards, error, "
             "finished_at}; a comment line at least every 15 s; the stream ends after the "

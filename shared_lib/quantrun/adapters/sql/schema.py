@@ -119,6 +119,49 @@ job_events = Table(
     Column("from_status", String(16), nullable=True),
     Column("to_status", String(16), nullable=False),
     Column("reason", Text, nullable=False),
+    # the webhook scan reads the events of a recent window (webhook_rows.py)
+    Index("ix_job_events_at", "at"),
+)
+
+# Webhooks (CONTRACT 5.4): ``events`` as a comma-separated list; the secret is kept to
+# sign deliveries (it is shown to its user once, at creation).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("url", String(2048), nullable=False),
+    Column("events", String(200), nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("deleted_at", UTCDateTime(), nullable=True),
+)
+
+# One row per webhook, job and event type, made from ``job_events`` by the scan: the
+# deliveries' outbox. ``id`` is the delivery id a receiver sees on every retry.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("webhook_id", String(36), ForeignKey("webhooks.id"), nullable=False),
+    Column("job_id", String(36), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("webhook_id", "job_id", "type", name="uq_webhook_deliveries_once"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+# How far the webhook scan has read ``job_events`` (one row).
+webhook_scans = Table(
+    "webhook_scans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scanned_until", UTCDateTime(), nullable=False),
 )
 
 # The embedded queue's table (unused in gcp mode, where Pub/Sub holds the messages).

@@ -1,0 +1,55 @@
+"""The caller's webhooks (CONTRACT 5.4): register one, list them, delete one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from quantrun.app import webhooks
+from quantrun.clock import utcnow
+from quantrun_api.deps import ContainerDep, CurrentUser
+from quantrun_api.schemas import CreateWebhook, ErrorResponse, NewWebhookOut, WebhookOut
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=NewWebhookOut,
+    summary="Register a URL told when your jobs end (its secret shown once)",
+    responses={**_ERRORS, 422: {"model": ErrorResponse}},
+)
+def post_webhook(body: CreateWebhook, user: CurrentUser, container: ContainerDep) -> NewWebhookOut:
+    new = webhooks.register(
+        store=container.webhooks,
+        transport=container.webhook_transport,
+        user=user,
+        url=body.url,
+        events=list(body.events),
+        policy=container.webhook_policy,
+        now=utcnow(),
+    )
+    return NewWebhookOut(
+        **WebhookOut.from_webhook(new.webhook).model_dump(), secret=new.webhook.secret
+    )
+
+
+@router.get("", response_model=list[WebhookOut], summary="Your webhooks", responses=_ERRORS)
+def get_webhooks(user: CurrentUser, container: ContainerDep) -> list[WebhookOut]:
+    return [WebhookOut.from_webhook(w) for w in container.webhooks.for_user(user.id)]
+
+
+@router.delete(
+    "/{webhook_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete one of your webhooks (no delivery is made for it after)",
+    responses={**_ERRORS, 404: {"model": ErrorResponse}},
+)
+def delete_webhook(webhook_id: str, user: CurrentUser, container: ContainerDep) -> Response:
+    webhooks.delete(store=container.webhooks, user=user, webhook_id=webhook_id, now=utcnow())
+    return Response(status_code=204)

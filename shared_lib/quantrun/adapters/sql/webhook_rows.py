@@ -1,0 +1,230 @@
+"""``WebhookStore`` on SQLAlchemy Core (PostgreSQL / SQLite).
+
+Deliveries are made by scanning ``job_events`` (written in the transaction of every
+transition) for jobs that ended, from where the last scan stopped less an overlap: an
+event whose transaction committed after a later one was scanned is still seen, and the
+unique (webhook, job, type) key makes a delivery once however many scans or instances
+see it. A delivery is taken for an attempt by moving its next attempt forward only if
+it is still what the taker read (an optimistic claim): one dispatcher sends it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Row, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from quantrun.adapters.sql.schema import (
+    job_events,
+    jobs,
+    webhook_deliveries,
+    webhook_scans,
+    webhooks,
+)
+from quantrun.domain.jobs import JobStatus
+from quantrun.domain.webhooks import Delivery, DeliveryStatus, Webhook
+
+ENDED = [s.value for s in JobStatus if s.terminal]
+SCAN_ROW = 1
+
+
+def _webhook(row: Row[Any]) -> Webhook:
+    return Webhook(
+        id=row.id,
+        user_id=row.user_id,
+        url=row.url,
+        events=tuple(row.events.split(",")),
+        secret=row.secret,
+        created_at=row.created_at,
+    )
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        id=row.id,
+        webhook_id=row.webhook_id,
+        job_id=row.job_id,
+        type=row.type,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        attempts=row.attempts,
+        status=DeliveryStatus(row.status),
+        last_error=row.last_error,
+    )
+
+
+class SqlWebhookStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._new_delivery = dialect.insert(webhook_deliveries).on_conflict_do_nothing(
+            index_elements=["webhook_id", "job_id", "type"]
+        )
+
+    def add(self, webhook: Webhook) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(webhooks).values(
+                    id=webhook.id,
+                    user_id=webhook.user_id,
+                    url=webhook.url,
+                    events=",".join(webhook.events),
+                    secret=webhook.secret,
+                    created_at=webhook.created_at,
+                )
+            )
+
+    def for_user(self, user_id: str) -> list[Webhook]:
+        query = (
+            select(webhooks)
+            .where(webhooks.c.user_id == user_id, webhooks.c.deleted_at.is_(None))
+            .order_by(webhooks.c.created_at, webhooks.c.id)
+        )
+        with self._engine.connect() as conn:
+            return [_webhook(r) for r in conn.execute(query)]
+
+    def get(self, webhook_id: str) -> Webhook | None:
+        query = select(webhooks).where(webhooks.c.id == webhook_id, webhooks.c.deleted_at.is_(None))
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _webhook(row) if row else None
+
+    def delete(self, webhook_id: str, user_id: str, *, now: datetime) -> bool:
+        with self._engine.begin() as conn:
+            moved = conn.execute(
+                update(webhooks)
+                .where(
+                    webhooks.c.id == webhook_id,
+                    webhooks.c.user_id == user_id,
+                    webhooks.c.deleted_at.is_(None),
+                )
+                .values(deleted_at=now)
+            )
+        return moved.rowcount == 1
+
+    def make_deliveries(self, *, now: datetime, overlap: float) -> int:
+        made = 0
+        with self._engine.begin() as conn:
+            scanned = conn.execute(
+                select(webhook_scans.c.scanned_until).where(webhook_scans.c.id == SCAN_ROW)
+            ).scalar()
+            if scanned is None:
+                # never scanned: from the first webhook's creation (nothing before it
+                # can have a delivery)
+                since = conn.execute(
+                    select(func.min(webhooks.c.created_at)).where(webhooks.c.deleted_at.is_(None))
+                ).scalar()
+                if since is None:
+                    return 0
+            else:
+                since = scanned - timedelta(seconds=overlap)
+            ended = conn.execute(
+                select(
+                    webhooks.c.id.label("webhook_id"),
+                    webhooks.c.events,
+                    job_events.c.job_id,
+                    job_events.c.to_status,
+                )
+                .select_from(
+                    job_events.join(jobs, jobs.c.id == job_events.c.job_id).join(
+                        webhooks, webhooks.c.user_id == jobs.c.user_id
+                    )
+                )
+                .where(
+                    job_events.c.at >= since,
+                    job_events.c.at <= now,
+                    job_events.c.to_status.in_(ENDED),
+                    jobs.c.parent_id.is_(None),  # a shard is not a job its user sees
+                    webhooks.c.deleted_at.is_(None),
+                    webhooks.c.created_at <= job_events.c.at,
+                )
+            ).all()
+            for row in ended:
+                kind = f"job.{row.to_status}"
+                if kind not in row.events.split(","):
+                    continue
+                made += conn.execute(
+                    self._new_delivery.values(
+                        id=str(uuid.uuid4()),
+                        webhook_id=row.webhook_id,
+                        job_id=row.job_id,
+                        type=kind,
+                        created_at=now,
+                        next_attempt_at=now,
+                        attempts=0,
+                        status=DeliveryStatus.PENDING.value,
+                    )
+                ).rowcount
+            self._scanned(conn, now, first=scanned is None)
+        return made
+
+    @staticmethod
+    def _scanned(conn: Any, now: datetime, *, first: bool) -> None:
+        if first:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(
+                dialect.insert(webhook_scans)
+                .values(id=SCAN_ROW, scanned_until=now)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+        conn.execute(
+            update(webhook_scans)
+            .where(webhook_scans.c.id == SCAN_ROW, webhook_scans.c.scanned_until < now)
+            .values(scanned_until=now)
+        )
+
+    def due(self, *, now: datetime, limit: int) -> list[Delivery]:
+        query = (
+            select(webhook_deliveries)
+            .where(
+                webhook_deliveries.c.status == DeliveryStatus.PENDING.value,
+                webhook_deliveries.c.next_attempt_at <= now,
+            )
+            .order_by(webhook_deliveries.c.next_attempt_at)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [_delivery(r) for r in conn.execute(query)]
+
+    def claim(self, delivery: Delivery, *, until: datetime) -> bool:
+        with self._engine.begin() as conn:
+            moved = conn.execute(
+                update(webhook_deliveries)
+                .where(
+                    and_(
+                        webhook_deliveries.c.id == delivery.id,
+                        webhook_deliveries.c.status == DeliveryStatus.PENDING.value,
+                        webhook_deliveries.c.next_attempt_at == delivery.next_attempt_at,
+                        webhook_deliveries.c.attempts == delivery.attempts,
+                    )
+                )
+                .values(next_attempt_at=until, attempts=delivery.attempts + 1)
+            )
+        return moved.rowcount == 1
+
+    def _set(self, delivery_id: str, **values: Any) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(webhook_deliveries)
+                .where(webhook_deliveries.c.id == delivery_id)
+                .values(**values)
+            )
+
+    def delivered(self, delivery_id: str, *, now: datetime) -> None:
+        self._set(
+            delivery_id, status=DeliveryStatus.DELIVERED.value, delivered_at=now, last_error=None
+        )
+
+    def retry(self, delivery_id: str, *, at: datetime, error: str) -> None:
+        self._set(delivery_id, next_attempt_at=at, last_error=error[:2000])
+
+    def give_up(self, delivery_id: str, *, now: datetime, error: str) -> None:
+        self._set(
+            delivery_id,
+            status=DeliveryStatus.FAILED.value,
+            next_attempt_at=now,
+            last_error=error[:2000],
+        )

@@ -1,0 +1,258 @@
+"""Webhooks (CONTRACT 5.4): registering them, and the dispatcher that delivers.
+
+A user registers a URL for some of ``job.succeeded``, ``job.failed``, ``job.cancelled``
+and gets a secret once. Only ``https`` URLs whose host resolves to public addresses are
+accepted, unless ``allow_private`` (QUANTRUN_WEBHOOK_ALLOW_PRIVATE: local development,
+tests), which also allows ``http``; the address is checked again at every delivery (a
+name may come to resolve elsewhere), and redirects are not followed.
+
+The dispatcher, in every API process, turns ended jobs into deliveries (from the job
+store's events: ``WebhookStore.make_deliveries``) and sends the due ones: a POST of
+``{"id", "type", "created_at", "job"}`` (the job as ``GET /v1/jobs/{id}`` shows it,
+without ``params`` and ``result``: read the job for those), signed, with the same
+delivery id on every retry; a 2xx ends it, anything else is retried with backoff until
+``give_up_after`` has passed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from quantrun.clock import utcnow
+from quantrun.domain.errors import InvalidInput, NotFound
+from quantrun.domain.jobs import Job
+from quantrun.domain.users import User
+from quantrun.domain.webhooks import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    EVENT_TYPES,
+    SIGNATURE_HEADER,
+    Delivery,
+    Webhook,
+    private_address,
+    retry_at,
+    signature,
+)
+from quantrun.logging import get_logger
+from quantrun.ports import JobStore, WebhookStore, WebhookTransport
+
+log = get_logger(__name__)
+
+MAX_URL = 2048
+
+
+@dataclass(frozen=True)
+class WebhookPolicy:
+    allow_private: bool = False
+    first_retry: timedelta = timedelta(seconds=10)
+    give_up_after: timedelta = timedelta(hours=24)
+    timeout_seconds: float = 10.0
+    # the scan reads job events again from this long before where it stopped
+    overlap_seconds: float = 10.0
+    batch: int = 100
+    senders: int = 8
+
+
+@dataclass(frozen=True)
+class NewWebhook:
+    webhook: Webhook  # its secret is shown this once
+
+
+def destination_problem(url: str, transport: WebhookTransport, policy: WebhookPolicy) -> str | None:
+    """Why a delivery may not go to ``url`` (None: it may)."""
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # each raises on a malformed netloc
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    schemes = ("https", "http") if policy.allow_private else ("https",)
+    if parts.scheme not in schemes:
+        return f"must be an {' or '.join(schemes)} URL"
+    if not host:
+        return "must name a host"
+    if parts.username or parts.password:
+        return "must not carry credentials"
+    if policy.allow_private:
+        return None
+    addresses = transport.addresses(host)
+    if not addresses:
+        return f"host {host} does not resolve"
+    private = [a for a in addresses if private_address(a)]
+    if private:
+        return (
+            f"host {host} resolves to a private address ({private[0]}); only public "
+            "addresses are allowed (QUANTRUN_WEBHOOK_ALLOW_PRIVATE)"
+        )
+    return None
+
+
+def register(
+    *,
+    store: WebhookStore,
+    transport: WebhookTransport,
+    user: User,
+    url: str,
+    events: list[str],
+    policy: WebhookPolicy,
+    now: datetime,
+) -> NewWebhook:
+    if len(url) > MAX_URL:
+        raise InvalidInput(f"url: at most {MAX_URL} characters", field="url")
+    problem = destination_problem(url, transport, policy)
+    if problem:
+        raise InvalidInput(f"url: {problem}", field="url")
+    unknown = sorted(set(events) - set(EVENT_TYPES))
+    if unknown or not events:
+        raise InvalidInput(
+            f"events: choose one or more of {', '.join(EVENT_TYPES)}", field="events"
+        )
+    webhook = Webhook(
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        url=url,
+        events=tuple(e for e in EVENT_TYPES if e in events),
+        secret="whsec_" + secrets.token_urlsafe(32),
+        created_at=now,
+    )
+    store.add(webhook)
+    return NewWebhook(webhook)
+
+
+def delete(*, store: WebhookStore, user: User, webhook_id: str, now: datetime) -> None:
+    if not store.delete(webhook_id, user.id, now=now):
+        raise NotFound(f"no webhook {webhook_id}")
+
+
+def _time(at: datetime | None) -> str | None:
+    return at.isoformat().replace("+00:00", "Z") if at else None
+
+
+def job_document(job: Job) -> dict[str, Any]:
+    """The job as a delivery carries it (its params and result left out)."""
+    return {
+        "id": job.id,
+        "model": job.model,
+        "status": job.status.value,
+        "created_at": _time(job.created_at),
+        "started_at": _time(job.started_at),
+        "finished_at": _time(job.finished_at),
+        "progress": job.progress,
+        "attempts": job.attempts,
+        "error": None if job.error is None else job.error.document(),
+        "artifacts": [
+            {
+                "name": a.name,
+                "content_type": a.content_type,
+                "size_bytes": a.size_bytes,
+                "url": f"/v1/jobs/{job.id}/artifacts/{a.name}",
+            }
+            for a in job.artifacts
+        ],
+        "shards": job.shards,
+    }
+
+
+def delivery_body(delivery: Delivery, job: Job) -> bytes:
+    document = {
+        "id": delivery.id,
+        "type": delivery.type,
+        "created_at": _time(delivery.created_at),
+        "job": job_document(job),
+    }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+class Dispatcher:
+    """Makes and sends deliveries; ``tick`` once, or ``start`` a thread that ticks."""
+
+    def __init__(
+        self,
+        *,
+        webhooks: WebhookStore,
+        jobs: JobStore,
+        transport: WebhookTransport,
+        policy: WebhookPolicy,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._webhooks, self._jobs, self._transport = webhooks, jobs, transport
+        self._policy, self._clock = policy, clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(policy.senders, thread_name_prefix="webhook")
+
+    def tick(self) -> int:
+        """Make the deliveries of newly ended jobs and send the due ones; how many were
+        sent (whatever the answer)."""
+        now = self._clock()
+        self._webhooks.make_deliveries(now=now, overlap=self._policy.overlap_seconds)
+        due = self._webhooks.due(now=now, limit=self._policy.batch)
+        until = now + timedelta(seconds=self._policy.timeout_seconds + 30)
+        mine = [d for d in due if self._webhooks.claim(d, until=until)]
+        return sum(self._pool.map(self._attempt, mine))
+
+    def _attempt(self, delivery: Delivery) -> bool:
+        webhook = self._webhooks.get(delivery.webhook_id)
+        job = self._jobs.get_job(delivery.job_id)
+        now = self._clock()
+        if webhook is None or job is None:
+            self._webhooks.give_up(delivery.id, now=now, error="the webhook or job is gone")
+            return False
+        error = self._send(webhook, delivery, job)
+        now = self._clock()
+        if error is None:
+            self._webhooks.delivered(delivery.id, now=now)
+            return True
+        fields = {"delivery": delivery.id, "attempt": delivery.attempts + 1, "reason": error}
+        if now - delivery.created_at >= self._policy.give_up_after:
+            self._webhooks.give_up(delivery.id, now=now, error=error)
+            log.warning("webhook delivery given up", extra={"fields": fields})
+        else:
+            at = retry_at(delivery.attempts + 1, now, self._policy.first_retry)
+            self._webhooks.retry(delivery.id, at=at, error=error)
+            log.info("webhook delivery failed; retrying", extra={"fields": fields})
+        return True
+
+    def _send(self, webhook: Webhook, delivery: Delivery, job: Job) -> str | None:
+        """None when the receiver took it, else what went wrong."""
+        problem = destination_problem(webhook.url, self._transport, self._policy)
+        if problem:
+            return f"url {problem}"
+        body = delivery_body(delivery, job)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "QuantRun-Webhooks/1",
+            EVENT_HEADER: delivery.type,
+            DELIVERY_HEADER: delivery.id,
+            SIGNATURE_HEADER: signature(webhook.secret, body),
+        }
+        try:
+            status = self._transport.post(webhook.url, body, headers, self._policy.timeout_seconds)
+        except OSError as exc:
+            return f"no response: {exc}"
+        return None if 200 <= status < 300 else f"HTTP {status}"
+
+    def start(self, interval: float) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.tick()
+                except Exception:  # a database blip: the next tick tries again
+                    log.exception("webhook dispatch failed")
+
+        self._thread = threading.Thread(target=loop, name="webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        self._pool.shutdown(wait=False, cancel_futures=True)

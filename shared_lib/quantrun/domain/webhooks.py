@@ -1,0 +1,71 @@
+"""Webhooks (CONTRACT 5.4): a user's URLs told when their jobs end, and the deliveries.
+
+A delivery is made once per webhook, job and event type; its id is the same on every
+retry. It is retried with exponential backoff (the first retry after
+``first_retry_seconds``, each next one twice as long, at most an hour apart) until
+``give_up_after`` has passed since it was made. The body is signed with the webhook's
+secret: ``X-QuantRun-Signature: sha256=<hex HMAC-SHA256 of the raw body>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+EVENT_TYPES = ("job.succeeded", "job.failed", "job.cancelled")
+LONGEST_WAIT = timedelta(hours=1)
+SIGNATURE_HEADER = "X-QuantRun-Signature"
+EVENT_HEADER = "X-QuantRun-Event"
+DELIVERY_HEADER = "X-QuantRun-Delivery"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: str
+    user_id: str
+    url: str
+    events: tuple[str, ...]
+    secret: str
+    created_at: datetime
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # given up
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    webhook_id: str
+    job_id: str
+    type: str
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    last_error: str | None = None
+
+
+def retry_at(attempts: int, now: datetime, first_retry: timedelta) -> datetime:
+    """When a delivery that has failed ``attempts`` times is tried next."""
+    wait: timedelta = min(first_retry * (2 ** min(max(0, attempts - 1), 20)), LONGEST_WAIT)
+    return now + wait
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def private_address(address: str) -> bool:
+    """Whether an IP address is not on the public internet (loopback, private ranges,
+    link-local such as the metadata server 169.254.169.254, reserved, multicast)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
