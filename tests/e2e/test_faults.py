@@ -233,7 +233,7 @@ def test_the_storage_emulator_down_for_20_s_under_load(stack: Stack) -> None:
     charted = [j for j in jobs if j["model"] == "portfolio_var"]
     assert charted
     assert all(
-        [a["name"] for a in j["artifacts"]] == ["pnl_histogram.png", "manifest.json"]
+        [a["name"] for a in j["artifacts"]] == ["pnl_histogram.png", "manifest.json", "report.html"]
         for j in charted
     )
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -14,7 +15,7 @@ import uvicorn
 from devtools.postgres import free_port
 from quantrun.app.auth import create_key
 from quantrun.bootstrap import Container, bootstrap
-from quantrun.settings import Settings
+from quantrun.settings import LimitSettings, Settings
 from quantrun_api.app import create_app
 from quantrun_worker.embedded import EmbeddedWorker
 
@@ -30,6 +31,14 @@ class RunningApi:
         return httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
         )
+
+
+@contextmanager
+def unlimited_api(data_dir: Path) -> Iterator[RunningApi]:
+    """An embedded API and worker with no request rate limit (a test makes many calls)."""
+    settings = Settings(data_dir=data_dir, limits=LimitSettings(rate_requests_per_second=0))
+    with running_api(settings) as running:
+        yield running
 
 
 @contextmanager

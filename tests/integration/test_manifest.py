@@ -18,8 +18,7 @@ import scipy
 
 from devtools.jobs import asian_monte_carlo, wait_for_job
 from quantrun.domain.prices import PriceRow
-from quantrun.settings import LimitSettings, Settings
-from tests.harness.api import RunningApi, running_api
+from tests.harness.api import RunningApi, unlimited_api
 
 VAR = {
     "symbols": ["AAPL", "XOM"],
@@ -34,11 +33,7 @@ VAR = {
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("manifest"),
-        limits=LimitSettings(rate_requests_per_second=0),
-    )
-    with running_api(settings) as running:
+    with unlimited_api(tmp_path_factory.mktemp("manifest")) as running:
         yield running
 
 

@@ -182,5 +182,5 @@ def _artifact_types(doc: dict[str, Any]) -> None:
     download["responses"]["200"]["content"] = {
         # a JSON artifact (metrics.json, manifest.json) is a document of its own shape
         content_type: {"schema": {} if content_type == "application/json" else BINARY}
-        for content_type in sorted(set(CONTENT_TYPES.values()))
+        for content_type in sorted({t.split(";")[0] for t in CONTENT_TYPES.values()})
     }

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from quantrun.app.lease import Lease, WorkerConfig, draining
 from quantrun.app.limits import check_cost
-from quantrun.app.provenance import RecordedLoads, Timings, store_manifest
+from quantrun.app.provenance import Outcome, RecordedLoads, Timings, record
 from quantrun.app.shards import ShardWork, fail_row, fail_shard, merge_job, run_shard
 from quantrun.catalog import get_spec
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
@@ -149,8 +149,8 @@ def run_job(
             json.dumps(result, allow_nan=False)
             refs = _store_artifacts(artifacts, job, output)
             timings = Timings(computed - started, time.monotonic() - computed)
-            refs.append(
-                store_manifest(artifacts, job, spec, params, result, loads, timings, cfg, None)
+            refs += record(
+                artifacts, job, spec, Outcome(params, result, output, loads, timings), cfg
             )
         except JobCancelled:
             log.info("job stopped at a checkpoint", extra={"fields": fields})

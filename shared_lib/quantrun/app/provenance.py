@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from quantrun.app import report
+from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.jobs import Job
 from quantrun.domain.prices import PriceMatrix
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from quantrun.app.lease import WorkerConfig
-    from quantrun.catalog.spec import ModelSpec
+    from quantrun.catalog.spec import ModelOutput, ModelSpec
 
 NAME = "manifest.json"
 CONTENT_TYPE = "application/json"
@@ -120,11 +122,11 @@ def manifest(
     code_version: str,
     seeding: str | None,
     shards: int | None,
-) -> bytes:
-    """The manifest of a succeeded job, as the bytes of ``manifest.json``."""
+) -> dict[str, Any]:
+    """The manifest of a succeeded job."""
     params_text = canonical(params)
     seed = result.get("seed")
-    document = {
+    return {
         "job_id": job_id,
         "model": model,
         "params": params,
@@ -142,30 +144,50 @@ def manifest(
         "shards": shards,
         "result_sha256": sha256(canonical(result)),
     }
-    return json.dumps(document, indent=2, allow_nan=False).encode()
 
 
-def store_manifest(
-    artifacts: ArtifactStore,
-    job: Job,
-    spec: ModelSpec[Any],
-    params: BaseModel,
-    result: dict[str, Any],
-    loads: RecordedLoads,
-    timings: Timings,
-    cfg: WorkerConfig,
-    shards: int | None,
-) -> ArtifactRef:
-    """Write a succeeded job's ``manifest.json`` (under its attempt, as its artifacts)."""
-    data = manifest(
+@dataclass(frozen=True)
+class Outcome:
+    """What a succeeded run made, as ``record`` needs it."""
+
+    params: BaseModel
+    result: dict[str, Any]
+    output: ModelOutput
+    loads: RecordedLoads
+    timings: Timings
+    shards: int | None = None
+
+
+def record(
+    artifacts: ArtifactStore, job: Job, spec: ModelSpec[Any], outcome: Outcome, cfg: WorkerConfig
+) -> list[ArtifactRef]:
+    """Write a succeeded job's ``manifest.json`` and, when it read price history, its
+    ``report.html`` (under its attempt, as its other artifacts)."""
+    params = outcome.params.model_dump(mode="json")
+    document = manifest(
         job_id=job.id,
         model=spec.name,
-        params=params.model_dump(mode="json"),
-        result=result,
-        loads=loads,
-        timings=timings,
+        params=params,
+        result=outcome.result,
+        loads=outcome.loads,
+        timings=outcome.timings,
         code_version=cfg.code_version,
         seeding=spec.seeding,
-        shards=shards,
+        shards=outcome.shards,
     )
-    return artifacts.put(job.id, NAME, data, CONTENT_TYPE, attempt=job.attempts)
+    data = json.dumps(document, indent=2, allow_nan=False).encode()
+    refs = [artifacts.put(job.id, NAME, data, CONTENT_TYPE, attempt=job.attempts)]
+    if outcome.loads.loads:
+        page = report.render(
+            job_id=job.id,
+            model=spec.name,
+            params=params,
+            result=outcome.result,
+            manifest=document,
+            charts=[(a.name, a.svg) for a in outcome.output.artifacts if a.svg],
+            finished=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+        )
+        refs.append(
+            artifacts.put(job.id, report.NAME, page, report.CONTENT_TYPE, attempt=job.attempts)
+        )
+    return refs

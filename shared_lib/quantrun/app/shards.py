@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from quantrun.app.lease import Lease, WorkerConfig
-from quantrun.app.provenance import RecordedLoads, Timings, store_manifest
+from quantrun.app.provenance import Outcome, RecordedLoads, Timings, record
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
@@ -198,12 +198,8 @@ def merge_job(job_id: str, w: ShardWork) -> bool:
             for a in output.artifacts
         ]
         timings = Timings(computed - started, time.monotonic() - computed)
-        refs.append(
-            store_manifest(
-                w.artifacts, job, w.spec, params, result, loads, timings, w.cfg, job.shards_total
-            )
-        )
-        return _Merged(result, refs)
+        outcome = Outcome(params, result, output, loads, timings, job.shards_total)
+        return _Merged(result, refs + record(w.artifacts, job, w.spec, outcome, w.cfg))
 
     outcome = w.guarded(job, "merge", merge)
     if not isinstance(outcome, _Merged):

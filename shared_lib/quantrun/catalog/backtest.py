@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 from quantrun.catalog.fields import Params, Whole
 from quantrun.catalog.grids import checked_grid, grid_lists, overfitting_report, priced_matrix
 from quantrun.catalog.history_params import HistoryParams
-from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding
+from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding, chart
 from quantrun.domain.prices import PriceMatrix
 from quantrun.models import backtest as bt
 from quantrun.models import charts
@@ -231,9 +231,8 @@ def _output(
             "buy and hold (equal sleeves)": (matrix.dates, hold.equity[0]),
         }
         artifacts.append(
-            Artifact(
+            chart(
                 "equity.png",
-                "image/png",
                 charts.line_chart(
                     series,
                     title="Backtest equity",

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from quantrun.catalog.fields import Symbol, Whole
 from quantrun.catalog.history_params import HistoryParams, load_matrix
-from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
+from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, chart
 from quantrun.models import charts
 from quantrun.models.history import align
 from quantrun.models.index import START_LEVEL, build_index
@@ -78,9 +78,8 @@ def run(p: IndexParams, ctx: RunContext) -> ModelOutput:
             p.benchmark: (aligned.dates, START_LEVEL * b / b[0]),
         }
         artifacts.append(
-            Artifact(
+            chart(
                 "index_vs_benchmark.png",
-                "image/png",
                 charts.line_chart(
                     series,
                     title="Index vs benchmark (both start at 100)",

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from quantrun.catalog.fields import Pair, Whole
 from quantrun.catalog.history_params import HistoryParams, data_summary, load_aligned
-from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
+from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, chart
 from quantrun.models import charts, estimators
 from quantrun.models import portfolio as pf
 
@@ -157,9 +157,8 @@ def run(p: MarkowitzParams, ctx: RunContext) -> ModelOutput:
         )
         assets = {s: (math.sqrt(cov[i, i]), float(mu[i])) for i, s in enumerate(symbols)}
         artifacts.append(
-            Artifact(
+            chart(
                 "frontier.png",
-                "image/png",
                 charts.frontier_chart(
                     frontier=curve,
                     assets=assets,

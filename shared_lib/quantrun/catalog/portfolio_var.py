@@ -12,7 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from quantrun.catalog.fields import Whole
 from quantrun.catalog.history_params import HistoryParams, data_summary, load_aligned
-from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding
+from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, Sharding, chart
 from quantrun.models import charts
 from quantrun.models.history import AlignedSeries
 from quantrun.models.var import (
@@ -107,14 +107,14 @@ def _output(
             f"{res.var:,.0f}, CVaR {res.cvar:,.0f}"
         )
         if res.histogram is not None:
-            png = charts.pnl_distribution(
+            figure = charts.pnl_distribution(
                 title=title,
                 xlabel="Profit and loss (currency)",
                 markers=markers,
                 histogram=res.histogram,
             )
         elif res.losses.size:
-            png = charts.pnl_distribution(
+            figure = charts.pnl_distribution(
                 title=title,
                 xlabel="Profit and loss (currency)",
                 markers=markers,
@@ -122,10 +122,10 @@ def _output(
             )
         else:
             normal = (p.portfolio_value * res.mean_return, p.portfolio_value * res.volatility)
-            png = charts.pnl_distribution(
+            figure = charts.pnl_distribution(
                 title=title, xlabel="Profit and loss (currency)", markers=markers, normal=normal
             )
-        artifacts.append(Artifact("pnl_histogram.png", "image/png", png))
+        artifacts.append(chart("pnl_histogram.png", figure))
     ctx.checkpoint(1.0)
     return ModelOutput(result=result, artifacts=artifacts)
 

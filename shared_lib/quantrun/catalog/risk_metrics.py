@@ -12,7 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from quantrun.catalog.fields import Symbol
 from quantrun.catalog.history_params import HistoryParams
-from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext
+from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, chart
 from quantrun.domain.errors import ModelInputError
 from quantrun.models import charts
 from quantrun.models.history import align, fill_interior_gaps
@@ -131,9 +131,8 @@ def run(p: RiskMetricsParams, ctx: RunContext) -> ModelOutput:
         equity = {k: (d, equity_curve(r)) for k, (d, r) in curves.items()}
         drawdown = {k: (d, drawdown_curve(r)) for k, (d, r) in curves.items()}
         artifacts.append(
-            Artifact(
+            chart(
                 "equity.png",
-                "image/png",
                 charts.line_chart(
                     equity,
                     title=f"Growth of 1.00 ({p.start} to {p.end})",
@@ -143,9 +142,8 @@ def run(p: RiskMetricsParams, ctx: RunContext) -> ModelOutput:
             )
         )
         artifacts.append(
-            Artifact(
+            chart(
                 "drawdown.png",
-                "image/png",
                 charts.line_chart(
                     drawdown,
                     title="Drawdown from running peak",

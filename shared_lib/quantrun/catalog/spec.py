@@ -19,6 +19,16 @@ class Artifact:
     name: str
     content_type: str
     data: bytes
+    # a chart's SVG, inlined in the job's report.html (not stored on its own)
+    svg: str | None = None
+
+
+def chart(name: str, figure: Any) -> Artifact:
+    """A chart artifact (a ``models.charts`` figure): the PNG stored, the SVG kept for
+    the report."""
+    from quantrun.models import charts
+
+    return Artifact(name, "image/png", charts.png(figure), svg=charts.svg(figure))
 
 
 @dataclass(frozen=True)

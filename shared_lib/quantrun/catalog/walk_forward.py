@@ -16,7 +16,7 @@ from quantrun.catalog.backtest import Strategy
 from quantrun.catalog.fields import Whole
 from quantrun.catalog.grids import checked_grid, grid_lists, priced_matrix
 from quantrun.catalog.history_params import HistoryParams
-from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding
+from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding, chart
 from quantrun.domain.prices import PriceMatrix
 from quantrun.models import charts
 from quantrun.models import walk_forward as wf
@@ -144,9 +144,8 @@ def _output(
     if ctx.charts:
         equity = p.initial_cash * np.cumprod(1.0 + returns)
         artifacts.append(
-            Artifact(
+            chart(
                 "walk_forward.png",
-                "image/png",
                 charts.line_chart(
                     {"out of sample (stitched test windows)": (oos_dates, equity)},
                     title=f"Walk-forward: {p.strategy.name}, {len(windows)} windows "

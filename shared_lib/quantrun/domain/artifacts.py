@@ -14,6 +14,7 @@ CONTENT_TYPES = {
     ".json": "application/json",
     ".csv": "text/csv",
     ".parquet": "application/vnd.apache.parquet",
+    ".html": "text/html; charset=utf-8",
 }
 
 

@@ -1,11 +1,15 @@
-"""Headless PNG charts for job artifacts (matplotlib's Agg canvas, no pyplot state).
+"""Headless charts for job artifacts (matplotlib's Agg canvas, no pyplot state).
 
-Rendering returns bytes; nothing here touches files, so it is safe in any thread.
+Each chart function returns a ``Figure``; ``png`` renders it for the artifact and
+``svg`` as a self-contained SVG element for a report (text drawn as paths: no font
+needed; no metadata, no external reference). Nothing here touches files, so it is safe
+in any thread.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,11 +19,27 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 
-def _png(fig: Figure) -> bytes:
+def png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     return buf.getvalue()
+
+
+_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
+_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
+
+
+def svg(fig: Figure) -> str:
+    """The figure as one ``<svg>`` element to inline in HTML: no XML prologue or
+    doctype, no metadata block, glyphs as paths, ids stable from one run to the next."""
+    import matplotlib
+
+    FigureCanvasAgg(fig)
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "quantrun"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    return _METADATA.sub("", _PROLOGUE.sub("", buf.getvalue(), count=1))
 
 
 def line_chart(
@@ -29,7 +49,7 @@ def line_chart(
     ylabel: str,
     percent: bool = False,
     emphasise: Sequence[str] = (),
-) -> bytes:
+) -> Figure:
     """One line per named series of (dates, values); ``emphasise`` draws some dashed/black."""
     fig = Figure(figsize=(9, 4.8))
     ax = fig.add_subplot()
@@ -46,7 +66,7 @@ def line_chart(
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small", ncol=2 if len(series) > 6 else 1)
     fig.autofmt_xdate()
-    return _png(fig)
+    return fig
 
 
 def pnl_distribution(
@@ -57,7 +77,7 @@ def pnl_distribution(
     samples: np.ndarray | None = None,
     normal: tuple[float, float] | None = None,
     histogram: tuple[np.ndarray, np.ndarray] | None = None,
-) -> bytes:
+) -> Figure:
     """A histogram of P&L samples (or one already counted: bin edges, counts), or the
     density of a normal P&L (mean, sd), with vertical lines at ``markers`` (e.g. -VaR,
     -CVaR)."""
@@ -99,7 +119,7 @@ def pnl_distribution(
     ax.set_ylabel("Density")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    return _png(fig)
+    return fig
 
 
 def frontier_chart(
@@ -108,7 +128,7 @@ def frontier_chart(
     assets: Mapping[str, tuple[float, float]],
     chosen: tuple[float, float],
     chosen_label: str,
-) -> bytes:
+) -> Figure:
     """Efficient frontier (volatility, return), the assets, and the chosen portfolio."""
     fig = Figure(figsize=(8, 5.5))
     ax = fig.add_subplot()
@@ -129,4 +149,4 @@ def frontier_chart(
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    return _png(fig)
+    return fig

@@ -16,6 +16,8 @@ from quantrun_api.schemas import ErrorResponse, JobOut, JobPageOut, SubmitJob
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
+ARTIFACT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
@@ -143,9 +145,13 @@ def get_artifact(job_id: str, name: str, user: CurrentUser, container: Container
     return Response(
         download.data,
         media_type=download.content_type,
-        # the declared type is the only one: a browser must not sniff a CSV into HTML
         headers={
             "Content-Disposition": f'inline; filename="{name}"',
+            # the declared type is the only one: a browser must not sniff a CSV into HTML
             "X-Content-Type-Options": "nosniff",
+            # an artifact (a report.html) is shown as a document of its own, sandboxed: no
+            # script runs, nothing loads from elsewhere, it cannot read the console's
+            # storage on this origin
+            "Content-Security-Policy": ARTIFACT_POLICY,
         },
     )
