@@ -141,3 +141,18 @@ def test_a_job_that_reads_no_prices_has_no_report(client: httpx.Client) -> None:
     bs = {"type": "call", "spot": 10, "strike": 11, "maturity": 1, "rate": 0.0, "volatility": 0.4}
     job = finished(client, "black_scholes", bs)
     assert [a["name"] for a in job["artifacts"]] == ["manifest.json"]
+
+
+def test_line_charts_come_as_data_for_the_console(client: httpx.Client) -> None:
+    job = finished(client, "risk_metrics", RISK)
+    charts = client.get(f"/v1/jobs/{job['id']}/artifacts/charts.json").json()
+    assert set(charts) == {"equity.png", "drawdown.png"}
+    equity = charts["equity.png"]
+    assert [s["name"] for s in equity["series"]] == ["AAPL", "XOM", "SPY"]
+    aapl = equity["series"][0]
+    assert aapl["x"][0] >= "2014-01-02" and aapl["x"][-1] <= "2017-12-29"
+    assert len(aapl["x"]) == len(aapl["y"]) <= 1500 and aapl["y"][0] > 0
+    assert sorted(aapl["x"]) == aapl["x"]
+    # the last point is the equity the result's total return says
+    total = job["result"]["series"]["AAPL"]["total_return"]
+    assert abs(aapl["y"][-1] - (1 + total)) < 1e-9

@@ -139,6 +139,7 @@ def test_run_job_succeeds_and_stores_artifacts(world: World) -> None:
         "metrics.json",
         "manifest.json",
         "report.html",
+        "charts.json",
     }
     assert f"jobs/{job.id}/equity.png" in world.artifacts.objects
     # a duplicate delivery acknowledges without running again

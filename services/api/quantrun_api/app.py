@@ -17,7 +17,7 @@ from quantrun_api.errors import (
     install_error_handlers,
 )
 from quantrun_api.openapi import install_openapi
-from quantrun_api.routes import events, health, jobs, keys, models, prices, webhooks
+from quantrun_api.routes import console, events, health, jobs, keys, models, prices, webhooks
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -131,9 +131,11 @@ def create_app(container: Container) -> FastAPI:
         prices.router,
         keys.router,
         webhooks.router,
+        console.router,
     )
     for router in routers:
         app.include_router(router)
+    console.mount(app)
     # the last added runs first: CORS preflights, then credentials, then the body's size
     app.add_middleware(BodyLimit, max_bytes=container.settings.limits.max_request_bytes)
     app.add_middleware(RequireBearer)

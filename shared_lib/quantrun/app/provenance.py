@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from quantrun.catalog.spec import ModelOutput, ModelSpec
 
 NAME = "manifest.json"
+CHARTS = "charts.json"
 CONTENT_TYPE = "application/json"
 LIBRARIES = ("numpy", "scipy", "numba", "pyarrow", "pydantic")
 
@@ -161,8 +162,9 @@ class Outcome:
 def record(
     artifacts: ArtifactStore, job: Job, spec: ModelSpec[Any], outcome: Outcome, cfg: WorkerConfig
 ) -> list[ArtifactRef]:
-    """Write a succeeded job's ``manifest.json`` and, when it read price history, its
-    ``report.html`` (under its attempt, as its other artifacts)."""
+    """Write a succeeded job's ``charts.json`` (its line charts' data, when it drew any),
+    ``manifest.json`` and, when it read price history, ``report.html`` (under its
+    attempt, as its other artifacts)."""
     params = outcome.params.model_dump(mode="json")
     document = manifest(
         job_id=job.id,
@@ -175,8 +177,13 @@ def record(
         seeding=spec.seeding,
         shards=outcome.shards,
     )
+    refs = []
+    lines = {a.name: a.series for a in outcome.output.artifacts if a.series}
+    if lines:  # the line charts' data, for the console to draw (CHARTS)
+        text = json.dumps(lines, separators=(",", ":"), allow_nan=False).encode()
+        refs.append(artifacts.put(job.id, CHARTS, text, CONTENT_TYPE, attempt=job.attempts))
     data = json.dumps(document, indent=2, allow_nan=False).encode()
-    refs = [artifacts.put(job.id, NAME, data, CONTENT_TYPE, attempt=job.attempts)]
+    refs.append(artifacts.put(job.id, NAME, data, CONTENT_TYPE, attempt=job.attempts))
     if outcome.loads.loads:
         page = report.render(
             job_id=job.id,

@@ -21,14 +21,22 @@ class Artifact:
     data: bytes
     # a chart's SVG, inlined in the job's report.html (not stored on its own)
     svg: str | None = None
+    # a line chart's data, gathered into the job's charts.json (for the console)
+    series: dict[str, Any] | None = None
 
 
 def chart(name: str, figure: Any) -> Artifact:
     """A chart artifact (a ``models.charts`` figure): the PNG stored, the SVG kept for
-    the report."""
+    the report, a line chart's data kept for charts.json."""
     from quantrun.models import charts
 
-    return Artifact(name, "image/png", charts.png(figure), svg=charts.svg(figure))
+    return Artifact(
+        name,
+        "image/png",
+        charts.png(figure),
+        svg=charts.svg(figure),
+        series=charts.data(figure),
+    )
 
 
 @dataclass(frozen=True)

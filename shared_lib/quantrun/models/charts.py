@@ -42,6 +42,32 @@ def svg(fig: Figure) -> str:
     return _METADATA.sub("", _PROLOGUE.sub("", buf.getvalue(), count=1))
 
 
+SERIES = "quantrun-series"
+MAX_POINTS = 1500
+
+
+def data(fig: Figure) -> dict[str, Any] | None:
+    """A line chart's lines as JSON (dates as ISO strings, at most ``MAX_POINTS`` per
+    line, evenly spaced, the last one kept), with its title and axis label; None for a
+    figure of another kind."""
+    if fig.get_label() != SERIES:
+        return None
+    ax = fig.axes[0]
+    lines = []
+    for line in ax.get_lines():
+        x = np.asarray(line.get_xdata(orig=True))
+        y = np.asarray(line.get_ydata(orig=True), dtype=np.float64)
+        keep = np.unique(np.linspace(0, x.size - 1, min(x.size, MAX_POINTS)).astype(int))
+        lines.append(
+            {
+                "name": str(line.get_label()),
+                "x": [str(d) for d in x[keep].astype("datetime64[D]")],
+                "y": [float(v) if np.isfinite(v) else None for v in y[keep]],
+            }
+        )
+    return {"title": ax.get_title(), "ylabel": ax.get_ylabel(), "series": lines}
+
+
 def line_chart(
     series: Mapping[str, tuple[np.ndarray, np.ndarray]],
     *,
@@ -52,6 +78,7 @@ def line_chart(
 ) -> Figure:
     """One line per named series of (dates, values); ``emphasise`` draws some dashed/black."""
     fig = Figure(figsize=(9, 4.8))
+    fig.set_label(SERIES)  # its lines are data a console can redraw (``data``)
     ax = fig.add_subplot()
     for name, (x, y) in series.items():
         style: dict[str, Any] = {"linewidth": 1.1}
