@@ -191,7 +191,7 @@ def record(
             params=params,
             result=outcome.result,
             manifest=document,
-            charts=[(a.name, a.svg) for a in outcome.output.artifacts if a.svg],
+            charts=report.charts_with_drawdown(outcome.output.artifacts),
             finished=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         )
         refs.append(

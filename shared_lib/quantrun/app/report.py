@@ -15,7 +15,12 @@ import html
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from quantrun.catalog.spec import Artifact
 
 NAME = "report.html"
 CONTENT_TYPE = "text/html; charset=utf-8"
@@ -130,6 +135,33 @@ def _figures(result: Mapping[str, Any]) -> str:
                 "(in the job's result)</p>"
             )
     return "".join(parts)
+
+
+def charts_with_drawdown(artifacts: Sequence[Artifact]) -> list[tuple[str, str]]:
+    """The artifacts' charts as (name, SVG); when the model drew an equity curve but no
+    drawdown chart, a drawdown chart of the same curves follows it (from the chart's own
+    points: at most ``charts.MAX_POINTS`` a line)."""
+    from quantrun.models import charts
+
+    drawn: list[tuple[str, str]] = [(a.name, a.svg) for a in artifacts if a.svg]
+    if any(a.name.startswith("drawdown") for a in artifacts):
+        return drawn
+    equity = next((a for a in artifacts if a.series and a.svg), None)
+    if equity is None or equity.series is None:
+        return drawn
+    curves = {}
+    for line in equity.series["series"]:
+        y = np.array([np.nan if v is None else v for v in line["y"]], dtype=np.float64)
+        if y.size and np.all(y[np.isfinite(y)] > 0):
+            peak = np.fmax.accumulate(y)
+            curves[line["name"]] = (np.array(line["x"], dtype="datetime64[D]"), y / peak - 1.0)
+    if not curves:
+        return drawn
+    figure = charts.line_chart(
+        curves, title="Drawdown from running peak", ylabel="Drawdown", percent=True
+    )
+    at = [name for name, _ in drawn].index(equity.name) + 1
+    return [*drawn[:at], ("drawdown (from the equity chart)", charts.svg(figure)), *drawn[at:]]
 
 
 def _section(anchor: str, title: str, body: str) -> str:
