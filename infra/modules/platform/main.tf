@@ -192,19 +192,19 @@ module "worker" {
 
 # behind the edge load balancer (when there is one) the API takes traffic from it only
 module "api" {
-  source                  = "../cloud_run_service"
-  project_id              = var.project_id
-  region                  = var.region
-  name                    = "${local.prefix}-api"
-  image                   = local.api_image
-  service_account_email   = module.api_sa.email
-  ingress                 = var.edge_domain == null ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
-  min_instances           = var.api_min_instances
-  max_instances           = var.api_max_instances
-  concurrency             = 40
-  cpu                     = "1"
-  memory                  = "1Gi"
-  cpu_idle                = false
+  source                = "../cloud_run_service"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "${local.prefix}-api"
+  image                 = local.api_image
+  service_account_email = module.api_sa.email
+  ingress               = var.edge_domain == null ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+  min_instances         = var.api_min_instances
+  max_instances         = var.api_max_instances
+  concurrency           = 40
+  cpu                   = "1"
+  memory                = "1Gi"
+  cpu_idle              = false
   # event streams (GET /v1/jobs/{id}/events) stay open up to QUANTRUN_EVENTS_MAX_SECONDS
   request_timeout_seconds = 3600
   health_path             = "/readyz"
