@@ -39,6 +39,7 @@ from quantrun.ports import (
     PriceStore,
     PushVerifier,
     Secrets,
+    StrategyStore,
     UploadedFiles,
     WebhookStore,
     WebhookTransport,
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from quantrun.app.fallback import FallbackFetcher
     from quantrun.app.lease import WorkerConfig
     from quantrun.app.ratelimit import RateLimiter
+    from quantrun.app.strategies import JobRules
     from quantrun.app.submit import KnownSymbols
     from quantrun.app.webhooks import Dispatcher, WebhookPolicy
 
@@ -87,6 +89,7 @@ class Container:
     store: JobStore
     webhooks: WebhookStore
     webhook_transport: WebhookTransport
+    strategies: StrategyStore
     queue: JobQueue
     prices: PriceStore
     artifacts: ArtifactStore
@@ -125,6 +128,26 @@ class Container:
         from quantrun.app.lease import drain
 
         return drain(self.queue.publish)
+
+    @property
+    def job_rules(self) -> JobRules:
+        """What a job submitted through the API is held to (also one from a strategy)."""
+        from quantrun.app.strategies import JobRules
+
+        limits = self.settings.limits
+        return JobRules(
+            store=self.store,
+            queue=self.queue,
+            known=self.known_symbols,
+            max_cost=limits.job_max_cost,
+            submit_limits={
+                "max_cost": limits.job_max_cost,
+                "max_result_values": limits.job_max_result_values,
+                "max_params_bytes": limits.max_params_bytes,
+                "quota": self.job_quota,
+                "sharding": self.sharding,
+            },
+        )
 
     @property
     def webhook_policy(self) -> WebhookPolicy:
@@ -285,6 +308,7 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
     from quantrun.adapters.embedded.queue import EmbeddedQueue
     from quantrun.adapters.sql.job_store import SqlJobStore
     from quantrun.adapters.sql.outbox import OutboxQueue
+    from quantrun.adapters.sql.strategy_rows import SqlStrategyStore
     from quantrun.adapters.sql.webhook_rows import SqlWebhookStore
     from quantrun.adapters.webhook_http import HttpWebhookTransport
     from quantrun.app.cache import SingleFlightCache
@@ -302,6 +326,7 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
         "engine": engine,
         "store": store,
         "webhooks": SqlWebhookStore(engine),
+        "strategies": SqlStrategyStore(engine),
         "webhook_transport": transport,
         "prices": prices,
         "known_symbols": KnownSymbols(prices),

@@ -4,6 +4,9 @@ Protocols only; they speak the domain's types (``quantrun.domain``) and import n
 else of QuantRun. Each port has one adapter per mode (``adapters/``), built only by the
 composition root (``bootstrap``), and an in-memory fake for unit tests (``fakes.py``)
 where the use cases need one. A contract test suite runs against every adapter of a port.
+
+Long on purpose: every port in one file, each a few short signatures; the file is the
+index of what the outside world must provide.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
 from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
 from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
 from quantrun.domain.quota import JobQuota
+from quantrun.domain.strategies import Schedule, Strategy
 from quantrun.domain.users import ApiKey, User
 from quantrun.domain.webhooks import Delivery, Webhook
 
@@ -27,6 +31,7 @@ class JobStore(Protocol):
 
     def get_or_create_user(self, name: str) -> User: ...
     def find_user(self, name: str) -> User | None: ...
+    def user_by_id(self, user_id: str) -> User | None: ...
     def add_api_key(
         self, user_id: str, key_hash: str, prefix: str, *, expires_at: datetime | None = None
     ) -> None:
@@ -263,6 +268,31 @@ class WebhookStore(Protocol):
     def delivered(self, delivery_id: str, *, now: datetime) -> None: ...
     def retry(self, delivery_id: str, *, at: datetime, error: str) -> None: ...
     def give_up(self, delivery_id: str, *, now: datetime, error: str) -> None: ...
+
+
+class StrategyStore(Protocol):
+    """Strategies and their schedules (Cloud SQL / SQLite); a deleted one is gone."""
+
+    def add_strategy(self, strategy: Strategy) -> None: ...
+    def strategy(self, strategy_id: str, user_id: str | None = None) -> Strategy | None: ...
+    def strategies(self, user_id: str) -> list[Strategy]: ...
+    def update_strategy(self, strategy: Strategy) -> bool: ...
+    def delete_strategy(self, strategy_id: str, user_id: str, *, now: datetime) -> bool:
+        """Delete it and its schedules."""
+        ...
+
+    def add_schedule(self, schedule: Schedule) -> None: ...
+    def schedule(self, schedule_id: str, user_id: str) -> Schedule | None: ...
+    def schedules(self, user_id: str) -> list[Schedule]: ...
+    def delete_schedule(self, schedule_id: str, user_id: str, *, now: datetime) -> bool: ...
+    def live_schedules(self) -> list[Schedule]:
+        """Every schedule of an active strategy (what a tick looks at)."""
+        ...
+
+    def take_fire(self, schedule: Schedule, fire_at: datetime) -> bool:
+        """Move the schedule's last fire time from what ``schedule`` read to ``fire_at``;
+        False when another tick moved it first (that tick submits this fire time)."""
+        ...
 
 
 class WebhookTransport(Protocol):

@@ -294,6 +294,13 @@ class WorkerSettings(_Group):
     reclaim_interval_seconds: float = Field(
         5.0, gt=0, description="embedded: how often the worker sweeps for stale jobs"
     )
+    schedule_tick_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        description="embedded: how often the worker submits the schedules' due fire times "
+        "(gcp: Cloud Scheduler calls /tasks/schedules every minute)",
+    )
     queued_grace_seconds: float | None = Field(
         None,
         gt=0,

@@ -259,3 +259,22 @@ def test_the_api_timeout_outlasts_an_event_stream() -> None:
 
     timeout = PLATFORM.modules["api"]["request_timeout_seconds"]
     assert ApiSettings().events_max_seconds < timeout <= 3600
+
+
+def test_cloud_scheduler_calls_every_worker_task_with_the_push_identity() -> None:
+    """Each ``/tasks/...`` route of the push worker (reclaim, schedules) is called every
+    minute by a Cloud Scheduler job whose OIDC token is the push identity's (the worker
+    accepts no other)."""
+    source = (INFRA.parent / "services/worker/quantrun_worker/push.py").read_text()
+    tasks = set(re.findall(r'@app\.post\("(/tasks/[a-z_-]+)"\)', source))
+    assert tasks == {"/tasks/reclaim", "/tasks/schedules"}
+    called = {}
+    for job in PLATFORM.resources["google_cloud_scheduler_job"].values():
+        for target in job.get("http_target", []):
+            if target["uri"].startswith("${local.worker_url}/tasks/"):
+                task = target["uri"].removeprefix("${local.worker_url}")
+                called[task] = (job["schedule"], target["oidc_token"][0])
+    assert set(called) == tasks
+    for schedule, token in called.values():
+        assert schedule == "* * * * *"
+        assert token["service_account_email"] == "${module.push_sa.email}"

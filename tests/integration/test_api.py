@@ -175,7 +175,8 @@ def test_an_expired_key_is_401(api: RunningApi) -> None:
 # CONTRACT section 2: what a job is; 5.2: its shards (null for a job in one piece)
 JOB_FIELDS = {
     "id", "model", "status", "params", "created_at", "started_at", "finished_at",
-    "progress", "attempts", "result", "error", "artifacts", "shards",
+    "progress", "attempts", "result", "error", "artifacts", "shards", "strategy_id",
+    "schedule_id",
 }  # fmt: skip
 
 
@@ -604,7 +605,10 @@ def test_openapi_is_exact_for_generated_clients(api: RunningApi) -> None:
     spec = httpx.get(f"{api.url}/openapi.json").json()
     schemas = spec["components"]["schemas"]
     body = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]
-    union = body["schema"]
+    by_model, by_strategy = body["schema"]["oneOf"]
+    assert by_strategy["$ref"].endswith("/Submit_strategy")
+    assert schemas["Submit_strategy"]["required"] == ["strategy_id"]
+    union = by_model
     assert set(union["discriminator"]["mapping"]) == set(REGISTRY)
     branch = schemas[union["discriminator"]["mapping"]["black_scholes"].split("/")[-1]]
     assert branch["properties"]["model"]["const"] == "black_scholes"
@@ -634,6 +638,7 @@ def test_openapi_is_exact_for_generated_clients(api: RunningApi) -> None:
         "application/vnd.apache.parquet",
         "image/png",
         "text/csv",
+        "text/html",
     }
     assert httpx.get(f"{api.url}/docs").status_code == 200
 

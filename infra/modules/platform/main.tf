@@ -316,6 +316,25 @@ resource "google_cloud_scheduler_job" "reclaim" {
   depends_on = [google_project_service.apis]
 }
 
+# The strategies' schedules (CONTRACT 5.5): every minute the worker submits the fire
+# times due; each fire time makes one job however often it is called.
+resource "google_cloud_scheduler_job" "schedules" {
+  project   = var.project_id
+  region    = var.region
+  name      = "${local.prefix}-schedules"
+  schedule  = "* * * * *"
+  time_zone = "Etc/UTC"
+  http_target {
+    http_method = "POST"
+    uri         = "${local.worker_url}/tasks/schedules"
+    oidc_token {
+      service_account_email = module.push_sa.email
+      audience              = local.worker_url
+    }
+  }
+  depends_on = [google_project_service.apis]
+}
+
 # -- ingestion --------------------------------------------------------------------------
 
 resource "google_pubsub_topic" "ingest" {

@@ -17,7 +17,17 @@ from quantrun_api.errors import (
     install_error_handlers,
 )
 from quantrun_api.openapi import install_openapi
-from quantrun_api.routes import console, events, health, jobs, keys, models, prices, webhooks
+from quantrun_api.routes import (
+    console,
+    events,
+    health,
+    jobs,
+    keys,
+    models,
+    prices,
+    strategies,
+    webhooks,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -131,6 +141,7 @@ def create_app(container: Container) -> FastAPI:
         prices.router,
         keys.router,
         webhooks.router,
+        strategies.router,
         console.router,
     )
     for router in routers:

@@ -122,10 +122,23 @@ def _submit_union(doc: dict[str, Any], schemas: dict[str, Any], refs: dict[str, 
             "additionalProperties": False,
         }
         branches[model] = COMPONENTS + name
-    body = {
+    # or a saved strategy's job (CONTRACT 5.5): it names no model, so it stands beside
+    # the union discriminated by model
+    schemas["Submit_strategy"] = {
+        "title": "Submit_strategy",
+        "type": "object",
+        "properties": {
+            "strategy_id": {"type": "string", "maxLength": 64},
+            "options": {"anyOf": [{"$ref": COMPONENTS + "JobOptions"}, {"type": "null"}]},
+        },
+        "required": ["strategy_id"],
+        "additionalProperties": False,
+    }
+    by_model = {
         "oneOf": [{"$ref": ref} for ref in branches.values()],
         "discriminator": {"propertyName": "model", "mapping": branches},
     }
+    body = {"oneOf": [by_model, {"$ref": COMPONENTS + "Submit_strategy"}]}
     content = doc["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]
     content["application/json"]["schema"] = body
     schemas.pop("SubmitJob", None)

@@ -56,6 +56,8 @@ class JobOut(BaseModel):
     shards: ShardsOut | None = Field(
         None, description="a sharded job's shards (CONTRACT 5.2); progress is done / total"
     )
+    strategy_id: str | None = Field(None, description="the strategy it was made from")
+    schedule_id: str | None = Field(None, description="the schedule that submitted it")
 
     @classmethod
     def from_job(cls, job: Job) -> JobOut:
@@ -83,6 +85,8 @@ class JobOut(BaseModel):
                 for a in job.artifacts
             ],
             shards=ShardsOut(**job.shards) if job.shards else None,
+            strategy_id=job.strategy_id,
+            schedule_id=job.schedule_id,
         )
 
 
@@ -119,8 +123,11 @@ class JobOptions(BaseModel):
 class SubmitJob(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    model: str = Field(description="a model name from GET /v1/models", examples=["black_scholes"])
-    params: dict[str, Any] = Field(
+    model: str | None = Field(
+        None, description="a model name from GET /v1/models", examples=["black_scholes"]
+    )
+    params: dict[str, Any] | None = Field(
+        None,
         description="the model's params (see its params_schema)",
         examples=[
             {
@@ -133,7 +140,19 @@ class SubmitJob(BaseModel):
             }
         ],
     )
+    strategy_id: str | None = Field(
+        None, max_length=64, description="submit a saved strategy's job instead of model and params"
+    )
     options: JobOptions | None = None
+
+    def missing(self) -> str | None:
+        """The field a body that names neither a model and params nor a strategy lacks,
+        or has too many of (the route answers 422 naming it)."""
+        if self.strategy_id is not None:
+            return "strategy_id" if self.model is not None or self.params is not None else None
+        if self.model is None:
+            return "model"
+        return "params" if self.params is None else None
 
 
 class RunModel(BaseModel):

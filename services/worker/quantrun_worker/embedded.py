@@ -1,4 +1,5 @@
-"""The embedded worker: threads that consume the embedded queue and a reclaim sweep.
+"""The embedded worker: threads that consume the embedded queue, a reclaim sweep and a
+schedule ticker.
 
 Acknowledgement follows the Pub/Sub push rule: a message is acknowledged once its job
 is finished (or needs no run), and left for redelivery after a transient failure.
@@ -11,6 +12,7 @@ from datetime import timedelta
 
 from quantrun.app.execute import RunOutcome, run_job
 from quantrun.app.reclaim import reclaim_stale
+from quantrun.app.strategies import tick
 from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
 from quantrun.logging import get_logger
@@ -35,6 +37,9 @@ class EmbeddedWorker:
             t = threading.Thread(target=self._consume, name=f"worker-{i}", daemon=True)
             t.start()
             self._threads.append(t)
+        ticker = threading.Thread(target=self._tick, name="schedule-ticker", daemon=True)
+        ticker.start()
+        self._threads.append(ticker)
         sweeper = threading.Thread(target=self._sweep, name="reclaim-sweep", daemon=True)
         sweeper.start()
         self._threads.append(sweeper)
@@ -94,3 +99,17 @@ class EmbeddedWorker:
                 )
             except Exception:
                 log.exception("reclaim sweep failed")
+
+    def _tick(self) -> None:
+        """The strategies' schedules (what Cloud Scheduler's calls do in gcp mode)."""
+        interval = self._c.settings.worker.schedule_tick_seconds
+        while not self._stop.wait(interval):
+            try:
+                tick(
+                    strategies=self._c.strategies,
+                    users=self._c.store,
+                    rules=self._c.job_rules,
+                    now=utcnow(),
+                )
+            except Exception:
+                log.exception("schedule tick failed")

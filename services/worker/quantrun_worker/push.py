@@ -12,7 +12,8 @@ makes Pub/Sub redeliver with backoff.
   when Google's certificates cannot be had (none held and the fetch failing).
 
 ``POST /pubsub/dead-letter`` receives what the dead-letter topic holds after the retry
-limit and fails the job with the reason. ``POST /tasks/reclaim`` runs one reclaim sweep
+limit and fails the job with the reason. ``POST /tasks/schedules`` submits the
+strategies' due fire times (app/strategies.py). ``POST /tasks/reclaim`` runs one reclaim sweep
 (Cloud Scheduler calls it; ``make stack`` runs it on a timer).
 """
 
@@ -35,6 +36,7 @@ from quantrun.app.dead_letter import fail_dead_lettered
 from quantrun.app.execute import RunOutcome, run_job
 from quantrun.app.health import readiness
 from quantrun.app.reclaim import reclaim_stale
+from quantrun.app.strategies import tick
 from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
 from quantrun.domain.errors import TransientError, Unauthenticated
@@ -161,6 +163,15 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
         )
         return JSONResponse({"reclaimed": count})
 
+    def fire_schedules() -> Response:
+        made = tick(
+            strategies=container.strategies,
+            users=container.store,
+            rules=container.job_rules,
+            now=utcnow(),
+        )
+        return JSONResponse({"submitted": len(made)})
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -194,5 +205,11 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
     @app.post("/tasks/reclaim")
     async def reclaim(request: Request) -> Response:
         return await run_in_threadpool(verified(sweep), request.headers.get("authorization"))
+
+    @app.post("/tasks/schedules")
+    async def schedules(request: Request) -> Response:
+        """Cloud Scheduler, every minute: submit the strategies' due fire times."""
+        auth = request.headers.get("authorization")
+        return await run_in_threadpool(verified(fire_schedules), auth)
 
     return app

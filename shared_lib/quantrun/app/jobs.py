@@ -24,6 +24,9 @@ JOB_FIELDS = (
     "result",
     "error",
     "artifacts",
+    "shards",
+    "strategy_id",
+    "schedule_id",
 )
 # the fields a list reads from the store only when asked for (they may be large)
 PAYLOAD_FIELDS = frozenset({"params", "result"})

@@ -122,6 +122,8 @@ def submit_job(
     quota: JobQuota = JobQuota(),
     shards: int | None = None,
     sharding: ShardPolicy = ShardPolicy(),
+    strategy_id: str | None = None,
+    schedule_id: str | None = None,
 ) -> tuple[Job, bool]:
     """Record and enqueue a job. Returns (job, created); created is False for a replay
     of an ``Idempotency-Key`` (raises ``Conflict`` when the replay's params differ), and
@@ -129,7 +131,8 @@ def submit_job(
     values over ``max_result_values``, or its params, as
     stored, over ``max_params_bytes``; ``QuotaExceeded`` when the user has ``quota``'s
     jobs queued or running, or submitted today (a replay counts nothing). A model that
-    splits runs as ``sharding.count(...)`` shards (``shards``: the client's choice)."""
+    splits runs as ``sharding.count(...)`` shards (``shards``: the client's choice). A job
+    made from a strategy (or by its schedule) records their ids."""
     spec = resolve_spec(model)
     parsed = validate_params(spec, params, known)
     cost = check_cost(spec, parsed, limit=max_cost, what="job", max_values=max_result_values)
@@ -163,6 +166,8 @@ def submit_job(
         idempotency_key=idempotency_key,
         params_hash=fingerprint,
         shards_total=n_shards if n_shards > 1 else None,
+        strategy_id=strategy_id,
+        schedule_id=schedule_id,
     )
     pieces = shard_jobs(job, spec, parsed, n_shards, cost) if n_shards > 1 else []
     try:

@@ -175,6 +175,9 @@ class Job:
     shards_total: int | None = None
     shards_done: int = 0
     shards_failed: int = 0
+    # a job made from a strategy (by hand or by one of its schedules)
+    strategy_id: str | None = None
+    schedule_id: str | None = None
 
     @property
     def shards(self) -> dict[str, int] | None:

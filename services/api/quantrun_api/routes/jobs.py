@@ -8,8 +8,10 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from quantrun.app import jobs
+from quantrun.app.strategies import submit_from
 from quantrun.app.submit import submit_job
 from quantrun.clock import utcnow
+from quantrun.domain.errors import InvalidInput
 from quantrun.domain.jobs import Job, JobStatus
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.schemas import ErrorResponse, JobOut, JobPageOut, SubmitJob
@@ -55,22 +57,34 @@ def create_job(
         Header(max_length=255, description="the same key within 24 h returns the same job"),
     ] = None,
 ) -> Response:
-    job, created = submit_job(
-        store=container.store,
-        queue=container.queue,
-        known=container.known_symbols,
-        user=user,
-        model=body.model,
-        params=body.params,
-        idempotency_key=idempotency_key,
-        now=utcnow(),
-        max_cost=container.settings.limits.job_max_cost,
-        max_result_values=container.settings.limits.job_max_result_values,
-        max_params_bytes=container.settings.limits.max_params_bytes,
-        quota=container.job_quota,
-        shards=body.options.shards if body.options else None,
-        sharding=container.sharding,
-    )
+    missing = body.missing()
+    if missing is not None:
+        raise InvalidInput(f"{missing}: give model and params, or strategy_id alone", field=missing)
+    shards = body.options.shards if body.options else None
+    if body.strategy_id is not None:
+        job, created = submit_from(
+            strategies=container.strategies,
+            user=user,
+            strategy_id=body.strategy_id,
+            rules=container.job_rules,
+            now=utcnow(),
+            idempotency_key=idempotency_key,
+            shards=shards,
+        )
+    else:
+        assert body.model is not None and body.params is not None  # SubmitJob's rule
+        job, created = submit_job(
+            store=container.store,
+            queue=container.queue,
+            known=container.known_symbols,
+            user=user,
+            model=body.model,
+            params=body.params,
+            idempotency_key=idempotency_key,
+            now=utcnow(),
+            shards=shards,
+            **container.job_rules.submit_limits,
+        )
     return job_response(job, status_code=202 if created else 200)
 
 

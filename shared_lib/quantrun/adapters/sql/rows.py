@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Connection, Select, Table, select, update
 
 from quantrun.adapters.sql.schema import api_keys, users
 from quantrun.domain.artifacts import ArtifactRef
@@ -42,6 +42,8 @@ def to_job(row: Any) -> Job:
         shards_total=m["shards_total"],
         shards_done=int(m["shards_done"]),
         shards_failed=int(m["shards_failed"]),
+        strategy_id=m["strategy_id"],
+        schedule_id=m["schedule_id"],
     )
 
 
@@ -93,3 +95,25 @@ def to_api_key(row: Any) -> ApiKey:
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
     )
+
+
+# A user's rows that are deleted by marking them (webhooks, strategies, schedules).
+
+
+def owned_rows(table: Table, user_id: str) -> Select[Any]:
+    """The user's live rows, oldest first."""
+    return (
+        select(table)
+        .where(table.c.user_id == user_id, table.c.deleted_at.is_(None))
+        .order_by(table.c.created_at, table.c.id)
+    )
+
+
+def soft_delete(conn: Connection, table: Table, row_id: str, user_id: str, now: datetime) -> bool:
+    """Mark the user's live row deleted; False when there is none."""
+    moved = conn.execute(
+        update(table)
+        .where(table.c.id == row_id, table.c.user_id == user_id, table.c.deleted_at.is_(None))
+        .values(deleted_at=now)
+    )
+    return moved.rowcount == 1

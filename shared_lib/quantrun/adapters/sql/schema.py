@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -94,6 +95,10 @@ jobs = Table(
     Column("shards_total", Integer, nullable=True),
     Column("shards_done", Integer, nullable=False, default=0, server_default="0"),
     Column("shards_failed", Integer, nullable=False, default=0, server_default="0"),
+    # a job made from a strategy, by hand or by a schedule (CONTRACT 5.5; no foreign
+    # keys, as parent_id: migration 0007)
+    Column("strategy_id", String(36), nullable=True),
+    Column("schedule_id", String(36), nullable=True),
     UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_idempotency_key"),
     Index("ix_jobs_user_created", "user_id", "created_at", "id"),
     Index("ix_jobs_status_lease", "status", "lease_expires_at"),
@@ -154,6 +159,36 @@ webhook_deliveries = Table(
     Column("delivered_at", UTCDateTime(), nullable=True),
     UniqueConstraint("webhook_id", "job_id", "type", name="uq_webhook_deliveries_once"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+# Strategies: saved, validated job templates (CONTRACT 5.5).
+strategies = Table(
+    "strategies",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("params", JsonDoc, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("deleted_at", UTCDateTime(), nullable=True),
+)
+
+# A strategy's cron schedules; ``last_fire_at`` moves forward only (a guarded update),
+# so two ticks never both take a fire time.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("strategy_id", String(36), ForeignKey("strategies.id"), nullable=False),
+    Column("cron", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_fire_at", UTCDateTime(), nullable=True),
+    Column("deleted_at", UTCDateTime(), nullable=True),
 )
 
 # How far the webhook scan has read ``job_events`` (one row).

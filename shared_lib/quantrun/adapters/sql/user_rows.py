@@ -39,6 +39,13 @@ class UserRows:
             row = conn.execute(select(users.c.id, users.c.name).where(users.c.name == name)).first()
         return User(id=row.id, name=row.name) if row else None
 
+    def user_by_id(self, user_id: str) -> User | None:
+        with self._autocommit.connect() as conn:
+            row = conn.execute(
+                select(users.c.id, users.c.name).where(users.c.id == user_id)
+            ).first()
+        return User(id=row.id, name=row.name) if row else None
+
     def add_api_key(
         self, user_id: str, key_hash: str, prefix: str, *, expires_at: datetime | None = None
     ) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from quantrun.adapters.sql.rows import owned_rows, soft_delete
 from quantrun.adapters.sql.schema import (
     job_events,
     jobs,
@@ -78,13 +79,8 @@ class SqlWebhookStore:
             )
 
     def for_user(self, user_id: str) -> list[Webhook]:
-        query = (
-            select(webhooks)
-            .where(webhooks.c.user_id == user_id, webhooks.c.deleted_at.is_(None))
-            .order_by(webhooks.c.created_at, webhooks.c.id)
-        )
         with self._engine.connect() as conn:
-            return [_webhook(r) for r in conn.execute(query)]
+            return [_webhook(r) for r in conn.execute(owned_rows(webhooks, user_id))]
 
     def get(self, webhook_id: str) -> Webhook | None:
         query = select(webhooks).where(webhooks.c.id == webhook_id, webhooks.c.deleted_at.is_(None))
@@ -94,16 +90,7 @@ class SqlWebhookStore:
 
     def delete(self, webhook_id: str, user_id: str, *, now: datetime) -> bool:
         with self._engine.begin() as conn:
-            moved = conn.execute(
-                update(webhooks)
-                .where(
-                    webhooks.c.id == webhook_id,
-                    webhooks.c.user_id == user_id,
-                    webhooks.c.deleted_at.is_(None),
-                )
-                .values(deleted_at=now)
-            )
-        return moved.rowcount == 1
+            return soft_delete(conn, webhooks, webhook_id, user_id, now)
 
     def make_deliveries(self, *, now: datetime, overlap: float) -> int:
         made = 0

@@ -1,0 +1,148 @@
+"""The caller's strategies and schedules (CONTRACT 5.5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from quantrun.app import strategies
+from quantrun.clock import utcnow
+from quantrun_api.deps import ContainerDep, CurrentUser
+from quantrun_api.schemas import ErrorResponse
+from quantrun_api.strategy_schemas import (
+    ChangeStrategy,
+    CreateSchedule,
+    CreateStrategy,
+    ScheduleOut,
+    StrategyOut,
+)
+
+router = APIRouter(prefix="/v1", tags=["strategies"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
+_MISSING: dict[int | str, dict[str, Any]] = {**_ERRORS, 404: {"model": ErrorResponse}}
+_INVALID: dict[int | str, dict[str, Any]] = {
+    **_MISSING,
+    413: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+}
+
+
+@router.post(
+    "/strategies",
+    status_code=201,
+    response_model=StrategyOut,
+    summary="Save a strategy: a job template checked as a job is",
+    responses=_INVALID,
+)
+def post_strategy(body: CreateStrategy, user: CurrentUser, container: ContainerDep) -> StrategyOut:
+    made = strategies.create(
+        store=container.strategies,
+        user=user,
+        name=body.name,
+        model=body.model,
+        params=body.params,
+        active=body.active,
+        rules=container.job_rules,
+        now=utcnow(),
+    )
+    return StrategyOut.from_strategy(made)
+
+
+@router.get(
+    "/strategies", response_model=list[StrategyOut], summary="Your strategies", responses=_ERRORS
+)
+def get_strategies(user: CurrentUser, container: ContainerDep) -> list[StrategyOut]:
+    return [StrategyOut.from_strategy(s) for s in container.strategies.strategies(user.id)]
+
+
+@router.get(
+    "/strategies/{strategy_id}",
+    response_model=StrategyOut,
+    summary="A strategy",
+    responses=_MISSING,
+)
+def get_strategy(strategy_id: str, user: CurrentUser, container: ContainerDep) -> StrategyOut:
+    return StrategyOut.from_strategy(strategies.get(container.strategies, user, strategy_id))
+
+
+@router.patch(
+    "/strategies/{strategy_id}",
+    response_model=StrategyOut,
+    summary="Change a strategy's name, model, params or active flag",
+    responses=_INVALID,
+)
+def patch_strategy(
+    strategy_id: str, body: ChangeStrategy, user: CurrentUser, container: ContainerDep
+) -> StrategyOut:
+    changed = strategies.update(
+        store=container.strategies,
+        user=user,
+        strategy_id=strategy_id,
+        changes=body.model_dump(exclude_none=True),
+        rules=container.job_rules,
+        now=utcnow(),
+    )
+    return StrategyOut.from_strategy(changed)
+
+
+@router.delete(
+    "/strategies/{strategy_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a strategy and its schedules",
+    responses=_MISSING,
+)
+def delete_strategy(strategy_id: str, user: CurrentUser, container: ContainerDep) -> Response:
+    strategies.delete(container.strategies, user, strategy_id, utcnow())
+    return Response(status_code=204)
+
+
+def _schedule_out(schedule: Any) -> ScheduleOut:
+    return ScheduleOut.from_schedule(schedule, strategies.next_fires(schedule, utcnow()))
+
+
+@router.post(
+    "/schedules",
+    status_code=201,
+    response_model=ScheduleOut,
+    summary="Run a strategy on a cron schedule in a time zone",
+    responses={**_MISSING, 422: {"model": ErrorResponse}},
+)
+def post_schedule(body: CreateSchedule, user: CurrentUser, container: ContainerDep) -> ScheduleOut:
+    made = strategies.add_schedule(
+        store=container.strategies,
+        user=user,
+        strategy_id=body.strategy_id,
+        cron=body.cron,
+        timezone=body.timezone,
+        now=utcnow(),
+    )
+    return _schedule_out(made)
+
+
+@router.get(
+    "/schedules", response_model=list[ScheduleOut], summary="Your schedules", responses=_ERRORS
+)
+def get_schedules(user: CurrentUser, container: ContainerDep) -> list[ScheduleOut]:
+    return [_schedule_out(s) for s in container.strategies.schedules(user.id)]
+
+
+@router.get(
+    "/schedules/{schedule_id}", response_model=ScheduleOut, summary="A schedule", responses=_MISSING
+)
+def get_schedule(schedule_id: str, user: CurrentUser, container: ContainerDep) -> ScheduleOut:
+    return _schedule_out(strategies.get_schedule(container.strategies, user, schedule_id))
+
+
+@router.delete(
+    "/schedules/{schedule_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a schedule",
+    responses=_MISSING,
+)
+def delete_schedule(schedule_id: str, user: CurrentUser, container: ContainerDep) -> Response:
+    strategies.delete_schedule(container.strategies, user, schedule_id, utcnow())
+    return Response(status_code=204)

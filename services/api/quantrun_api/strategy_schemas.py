@@ -1,0 +1,84 @@
+"""Request and response bodies of /v1/strategies and /v1/schedules (CONTRACT 5.5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from quantrun.domain.strategies import Schedule, Strategy
+
+
+class CreateStrategy(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    model: str = Field(max_length=64, description="a model that reads price history")
+    params: dict[str, Any] = Field(description="the model's params, checked as a job's are")
+    active: bool = Field(True, description="its schedules fire only while it is active")
+
+
+class ChangeStrategy(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    model: str | None = Field(None, max_length=64)
+    params: dict[str, Any] | None = None
+    active: bool | None = None
+
+
+class StrategyOut(BaseModel):
+    id: str
+    name: str
+    model: str
+    params: dict[str, Any]
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_strategy(cls, s: Strategy) -> StrategyOut:
+        return cls(
+            id=s.id,
+            name=s.name,
+            model=s.model,
+            params=s.params,
+            active=s.active,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+        )
+
+
+class CreateSchedule(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    strategy_id: str = Field(max_length=64)
+    cron: str = Field(
+        max_length=200,
+        description="minute hour day-of-month month day-of-week, as crontab(5)",
+        examples=["30 17 * * MON-FRI"],
+    )
+    timezone: str = Field("UTC", max_length=64, description="an IANA time zone name")
+
+
+class ScheduleOut(BaseModel):
+    id: str
+    strategy_id: str
+    cron: str
+    timezone: str
+    created_at: datetime
+    last_fire_at: datetime | None = Field(description="the latest fire time a job was made for")
+    next_fire_times: list[datetime] = Field(description="the next 5 fire times (UTC)")
+
+    @classmethod
+    def from_schedule(cls, s: Schedule, next_fire_times: list[datetime]) -> ScheduleOut:
+        return cls(
+            id=s.id,
+            strategy_id=s.strategy_id,
+            cron=s.cron,
+            timezone=s.timezone,
+            created_at=s.created_at,
+            last_fire_at=s.last_fire_at,
+            next_fire_times=next_fire_times,
+        )
