@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,3 +82,18 @@ class ScheduleOut(BaseModel):
             last_fire_at=s.last_fire_at,
             next_fire_times=next_fire_times,
         )
+
+
+class SymbolSignal(BaseModel):
+    symbol: str
+    signal: Literal["BUY", "SELL", "HOLD"]
+    position: int = Field(description="1 long, 0 flat, after the day's close")
+    close: float | None = Field(description="the day's (adjusted) close")
+    indicators: dict[str, float | None] = Field(description="the values the rule compared")
+
+
+class SignalsOut(BaseModel):
+    strategy_id: str
+    date: date
+    rule: dict[str, Any] = Field(description="the rule's name and its one parameter set")
+    signals: list[SymbolSignal]

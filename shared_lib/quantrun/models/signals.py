@@ -133,3 +133,22 @@ def signals_momentum(prepared: Prepared, lookback: int, top_n: int) -> np.ndarra
     np.put_along_axis(ranks, order, np.arange(p.shape[1])[None, :], axis=1)
     out: np.ndarray = (ranks < top_n) & np.isfinite(trailing)
     return out
+
+
+def indicators(
+    strategy: str, prepared: Prepared, params: dict[str, float]
+) -> dict[str, np.ndarray]:
+    """The values each rule compares, (T, N) per name, as its signal function computes
+    them (the signals endpoint shows them beside the signal)."""
+    p = prepared.filled
+    if strategy == "sma_cross":
+        return {"sma_fast": sma(p, int(params["fast"])), "sma_slow": sma(p, int(params["slow"]))}
+    if strategy == "rsi":
+        return {"rsi": rsi(prepared, int(params["period"]))}
+    if strategy == "macd":
+        macd = ema(p, 2.0 / (params["fast"] + 1)) - ema(p, 2.0 / (params["slow"] + 1))
+        return {"macd": macd, "signal_line": ema(macd, 2.0 / (params["signal"] + 1))}
+    lookback = int(params["lookback"])
+    trailing = np.full_like(p, np.nan)
+    trailing[lookback:] = p[lookback:] / p[:-lookback] - 1.0
+    return {"trailing_return": trailing}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
-from quantrun.app import strategies
+from quantrun.app import signals, strategies
 from quantrun.clock import utcnow
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.schemas import ErrorResponse
@@ -15,6 +16,7 @@ from quantrun_api.strategy_schemas import (
     CreateSchedule,
     CreateStrategy,
     ScheduleOut,
+    SignalsOut,
     StrategyOut,
 )
 
@@ -97,6 +99,31 @@ def patch_strategy(
 def delete_strategy(strategy_id: str, user: CurrentUser, container: ContainerDep) -> Response:
     strategies.delete(container.strategies, user, strategy_id, utcnow())
     return Response(status_code=204)
+
+
+@router.get(
+    "/strategies/{strategy_id}/signals",
+    response_model=SignalsOut,
+    summary="A backtest strategy's signals on a date: BUY, SELL or HOLD per symbol",
+    responses={**_MISSING, 422: {"model": ErrorResponse}},
+)
+def get_signals(
+    strategy_id: str,
+    user: CurrentUser,
+    container: ContainerDep,
+    day: Annotated[
+        date | None,
+        Query(alias="date", description="the trading day (or the last before it); default: latest"),
+    ] = None,
+) -> SignalsOut:
+    found = signals.strategy_signals(
+        strategies=container.strategies,
+        prices=container.prices,
+        user=user,
+        strategy_id=strategy_id,
+        day=day,
+    )
+    return SignalsOut.model_validate(found)
 
 
 def _schedule_out(schedule: Any) -> ScheduleOut:
