@@ -462,6 +462,30 @@ def test_a_retry_is_not_blocked_by_what_a_failed_attempt_wrote(world: World) -> 
     assert served.data is not None and served.data.startswith(b"\x89PNG") and served.data != stale
 
 
+def test_a_run_after_a_release_is_not_blocked_by_what_the_released_run_wrote(
+    world: World,
+) -> None:
+    """A worker shutting down gave the job back mid-write (its attempt not counted), after
+    writing a manifest with its own timings: the next run, same attempt number, writes
+    its manifest beside it (attempt 1001) and succeeds, and the job serves the new one."""
+    from quantrun.app.jobs import artifact_download
+
+    job, _ = world.submit("black_scholes", BS)
+    stale = b'{"timings": "of the run that was given back"}'
+    world.artifacts.put(job.id, "manifest.json", stale, "application/json", attempt=1)
+    assert world.run(job.id) == RunOutcome.DONE
+    done = world.store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error
+    assert done.attempts == 1
+    (manifest,) = [a for a in done.artifacts if a.name == "manifest.json"]
+    assert manifest.attempt == 1001
+    served = artifact_download(
+        store=world.store, artifacts=world.artifacts, user=world.user, job_id=job.id,
+        name="manifest.json",
+    )  # fmt: skip
+    assert served.data is not None and b'"job_id"' in served.data
+
+
 def test_a_push_worker_hands_a_long_job_to_the_long_jobs_queue(world: World) -> None:
     """A job estimated above what a push request may run is not claimed: it goes to the
     long-jobs topic (run by a pull consumer) and stays queued, its attempts untouched;

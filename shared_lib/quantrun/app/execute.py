@@ -26,6 +26,7 @@ from quantrun.app.lease import Lease, WorkerConfig, draining
 from quantrun.app.limits import check_cost
 from quantrun.app.provenance import Outcome, RecordedLoads, Timings, record
 from quantrun.app.shards import ShardWork, fail_row, fail_shard, merge_job, run_shard
+from quantrun.app.stored import put_new
 from quantrun.catalog import get_spec
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.clock import utcnow
@@ -243,6 +244,6 @@ def _sharded(
 def _store_artifacts(store: ArtifactStore, job: Job, output: ModelOutput) -> list[ArtifactRef]:
     # under this attempt's keys: what an earlier, failed attempt wrote never blocks these
     return [
-        store.put(job.id, a.name, a.data, a.content_type, attempt=job.attempts)
+        put_new(store, job.id, a.name, a.data, a.content_type, job.attempts)
         for a in output.artifacts
     ]

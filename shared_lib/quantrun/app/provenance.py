@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quantrun.app import report
+from quantrun.app.stored import put_new
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.jobs import Job
@@ -181,9 +182,9 @@ def record(
     lines = {a.name: a.series for a in outcome.output.artifacts if a.series}
     if lines:  # the line charts' data, for the console to draw (CHARTS)
         text = json.dumps(lines, separators=(",", ":"), allow_nan=False).encode()
-        refs.append(artifacts.put(job.id, CHARTS, text, CONTENT_TYPE, attempt=job.attempts))
+        refs.append(put_new(artifacts, job.id, CHARTS, text, CONTENT_TYPE, job.attempts))
     data = json.dumps(document, indent=2, allow_nan=False).encode()
-    refs.append(artifacts.put(job.id, NAME, data, CONTENT_TYPE, attempt=job.attempts))
+    refs.append(put_new(artifacts, job.id, NAME, data, CONTENT_TYPE, job.attempts))
     if outcome.loads.loads:
         page = report.render(
             job_id=job.id,
@@ -195,6 +196,6 @@ def record(
             finished=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         )
         refs.append(
-            artifacts.put(job.id, report.NAME, page, report.CONTENT_TYPE, attempt=job.attempts)
+            put_new(artifacts, job.id, report.NAME, page, report.CONTENT_TYPE, job.attempts)
         )
     return refs

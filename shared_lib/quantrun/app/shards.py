@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from quantrun.app.lease import Lease, WorkerConfig
 from quantrun.app.provenance import Outcome, RecordedLoads, Timings, record
+from quantrun.app.stored import put_new
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
@@ -194,7 +195,7 @@ def merge_job(job_id: str, w: ShardWork) -> bool:
         result = json_safe(output.result)
         json.dumps(result, allow_nan=False)
         refs = [
-            w.artifacts.put(job.id, a.name, a.data, a.content_type, attempt=job.attempts)
+            put_new(w.artifacts, job.id, a.name, a.data, a.content_type, job.attempts)
             for a in output.artifacts
         ]
         timings = Timings(computed - started, time.monotonic() - computed)
@@ -227,8 +228,8 @@ def _put_part(
 ) -> dict[str, Any]:
     """Store a shard's part beside the shard (its own id, its attempt: a retried shard
     writes anew) and give the reference its partial keeps."""
-    artifacts.put(shard.id, name, data, content_type, attempt=shard.attempts)
-    return {"job_id": shard.id, "name": name, "attempt": shard.attempts}
+    ref = put_new(artifacts, shard.id, name, data, content_type, shard.attempts)
+    return {"job_id": shard.id, "name": name, "attempt": ref.attempt}
 
 
 def _read_part(artifacts: ArtifactStore, ref: dict[str, Any]) -> bytes:

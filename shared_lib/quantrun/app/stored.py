@@ -1,0 +1,33 @@
+"""Writing a run's artifacts where no earlier run of the same attempt wrote.
+
+Stores are create-only (a worker may create and read objects, never delete or
+overwrite them) and a job's artifacts live under its attempt. A worker shutting down
+gives its job back with the attempt not counted, so the next run has the same attempt
+number; if the first run got as far as writing, its objects are there already. Most
+artifacts are the same bytes whoever computes them (then the write is a no-op), but
+``manifest.json`` records timings and ``report.html`` a time: a run that finds other
+bytes under its key writes under ``attempt + 1000 * k`` instead (the first free ``k``),
+and its reference says where, so the job lists what its finishing run wrote.
+"""
+
+from __future__ import annotations
+
+from quantrun.domain.artifacts import ArtifactRef
+from quantrun.domain.errors import Conflict
+from quantrun.ports import ArtifactStore
+
+RERUN_STRIDE = 1000
+MAX_RERUNS = 10
+
+
+def put_new(
+    store: ArtifactStore, owner_id: str, name: str, data: bytes, content_type: str, attempt: int
+) -> ArtifactRef:
+    for rerun in range(MAX_RERUNS):
+        try:
+            return store.put(
+                owner_id, name, data, content_type, attempt=attempt + RERUN_STRIDE * rerun
+            )
+        except Conflict:
+            continue  # an earlier run of this attempt, given back mid-write, wrote here
+    raise Conflict(f"{name}: {MAX_RERUNS} runs of attempt {attempt} wrote other bytes")
