@@ -252,3 +252,38 @@ def test_a_report_opens_from_a_file_with_nothing_fetched(
     assert page.locator("svg").count() == 2
     assert requested == [path.as_uri()]
     page.screenshot(path=str(SHOTS / "report.png"), full_page=True)
+
+
+def test_strategies_with_their_schedules_and_signals(page: Page, server: Server) -> None:
+    params = {
+        "symbols": ["AAPL", "XOM"],
+        "start": "2014-01-01",
+        "end": "2017-12-31",
+        "strategy": {"name": "sma_cross", "fast": 20, "slow": 100},
+    }
+    with server.client() as client:
+        strategy = client.post(
+            "/v1/strategies", json={"name": "sma 20/100", "model": "backtest", "params": params}
+        ).json()
+        client.post(
+            "/v1/schedules",
+            json={"strategy_id": strategy["id"], "cron": "0 18 * * MON-FRI", "timezone": "UTC"},
+        )
+        expected = client.get(f"/v1/strategies/{strategy['id']}/signals").json()
+    signed_in(page, server)
+    visit(page, server, "/strategies", f"[data-signals='{strategy['id']}']", "strategies")
+    row = page.locator("tr", has_text="sma 20/100")
+    expect(row).to_contain_text("0 18 * * MON-FRI (UTC), next")
+    page.locator(f"[data-signals='{strategy['id']}']").click()
+    expect(
+        page.get_by_role("heading", name=f"sma 20/100: signals on {expected['date']}")
+    ).to_be_visible()
+    signals = page.locator("#signals table")
+    for s in expected["signals"]:
+        expect(signals).to_contain_text(f"{s['symbol']}{s['signal']}")
+    page.screenshot(path=str(SHOTS / "strategies.png"), full_page=True)
+    page.locator(f"[data-run='{strategy['id']}']").click()
+    page.wait_for_url("**/#/jobs/*")
+    expect(page.locator("#job-status")).to_have_attribute(
+        "data-status", "succeeded", timeout=60_000
+    )

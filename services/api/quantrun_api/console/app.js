@@ -2,7 +2,7 @@
 //
 // The API key lives in this tab's sessionStorage and goes only in the Authorization
 // header (never in a URL). Pages are hash routes: #/jobs, #/new/<model>, #/jobs/<id>,
-// #/instruments, #/compare/<id>/<id>. Every value from the API is put in the page as
+// #/strategies, #/instruments, #/compare/<id>/<id>. Every value from the API is put in the page as
 // text (no innerHTML), and a job's report is shown in a sandboxed frame.
 "use strict";
 
@@ -186,7 +186,8 @@ function nav(current) {
   const link = (href, text, name) => h("a", { href, "aria-current": current === name ? "page" : null }, text);
   document.getElementById("nav").replaceChildren(
     link("#/jobs", "Jobs", "jobs"), link("#/new", "New job", "new"),
-    link("#/instruments", "Instruments", "instruments"), link("#/compare", "Compare", "compare"),
+    link("#/strategies", "Strategies", "strategies"), link("#/instruments", "Instruments", "instruments"),
+    link("#/compare", "Compare", "compare"),
     h("button", { class: "link", type: "button", onclick: () => { sessionStorage.removeItem(KEY); models = null; route(); } }, "Sign out"));
 }
 
@@ -524,6 +525,38 @@ async function instrumentsPage() {
     coverage);
 }
 
+// ---- strategies: saved templates, their schedules and signals -------------------------
+
+async function strategiesPage() {
+  const [strategies, schedules] = await Promise.all([call("GET", "/v1/strategies"), call("GET", "/v1/schedules")]);
+  const byStrategy = new Map(strategies.map((s) => [s.id, []]));
+  schedules.forEach((s) => (byStrategy.get(s.strategy_id) || []).push(s));
+  const signals = h("div", { id: "signals", "aria-live": "polite" });
+  const showSignals = async (strategy) => {
+    try {
+      const found = await call("GET", `/v1/strategies/${strategy.id}/signals`);
+      signals.replaceChildren(h("h2", {}, `${strategy.name}: signals on ${found.date}`),
+        table(["symbol", "signal", "position", "close", ...Object.keys(found.signals[0].indicators)],
+          found.signals.map((s) => [s.symbol, s.signal, s.position, s.close, ...Object.values(s.indicators)])));
+    } catch (e) { signals.replaceChildren(failure(e)); }
+  };
+  const run = async (strategy) => {
+    const job = await call("POST", "/v1/jobs", { strategy_id: strategy.id });
+    location.hash = `#/jobs/${job.id}`;
+  };
+  const rows = strategies.map((s) => [
+    s.name, s.model, s.active ? "active" : "paused",
+    (byStrategy.get(s.id) || []).map((c) => `${c.cron} (${c.timezone}), next ${when(c.next_fire_times[0])}`).join("; ") || "-",
+    h("span", { class: "row" },
+      h("button", { type: "button", "data-run": s.id, onclick: () => run(s) }, "Run now"),
+      s.model === "backtest" ? h("button", { type: "button", "data-signals": s.id, onclick: () => showSignals(s) }, "Signals") : null),
+  ]);
+  show("Strategies",
+    strategies.length ? table(["name", "model", "state", "schedules", ""], rows)
+      : h("p", { class: "notice" }, "No strategies yet: POST /v1/strategies saves one (README: Strategies and schedules)."),
+    signals);
+}
+
 // ---- compare -------------------------------------------------------------------------
 
 async function comparePage(a, b) {
@@ -570,6 +603,7 @@ async function route(message) {
     if (parts[0] === "jobs" && parts[1]) { nav("jobs"); await jobPage(parts[1]); }
     else if (parts[0] === "new") { nav("new"); await newJobPage(parts[1]); }
     else if (parts[0] === "instruments") { nav("instruments"); await instrumentsPage(); }
+    else if (parts[0] === "strategies") { nav("strategies"); await strategiesPage(); }
     else if (parts[0] === "compare") { nav("compare"); await comparePage(parts[1], parts[2]); }
     else { nav("jobs"); await jobsPage(query); }
   } catch (e) {
