@@ -14,7 +14,7 @@ import numpy as np
 
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, artifact_key
 from quantrun.domain.errors import Conflict, TransientError
-from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
+from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
 
 
 class FakeQueue:
@@ -65,6 +65,32 @@ class FakePriceStore:
                 if price is not None:
                     close[row[d], j] = price.adj_close if price.adj_close else price.close
         return PriceMatrix(np.array(days, dtype="datetime64[D]"), tuple(symbols), close)
+
+    def load_field(
+        self, symbols: Sequence[str], start: date, end: date, field: PriceField
+    ) -> PriceMatrix:
+        m = self.load_close(symbols, start, end)
+        values = np.full_like(m.close, np.nan)
+        for i, d in enumerate(m.dates.astype(object)):
+            for j, symbol in enumerate(symbols):
+                row = self.rows.get((symbol, d))
+                if row is None:
+                    continue
+                value = getattr(row, field)
+                if field == "adj_close" and value is None:
+                    value = row.close
+                values[i, j] = np.nan if value is None else value
+        return PriceMatrix(m.dates, m.symbols, values)
+
+    def latest(self, symbols: Sequence[str]) -> list[LatestPrice]:
+        out = []
+        for symbol in symbols:
+            days = [d for s, d in self.rows if s == symbol]
+            if days:
+                r = self.rows[(symbol, max(days))]
+                source = self.sources.get((symbol, r.date), "fake")
+                out.append(LatestPrice(symbol, r.date, r.close, r.adj_close, source))
+        return out
 
     def upsert(self, rows: Sequence[PriceRow], *, source: str) -> int:
         for r in rows:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
 from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
-from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
+from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
 from quantrun.domain.quota import JobQuota
 from quantrun.domain.strategies import Schedule, Strategy
 from quantrun.domain.users import ApiKey, User
@@ -181,6 +181,17 @@ class PriceStore(Protocol):
     def instruments(self) -> list[Instrument]: ...
     def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
         """Adjusted close (``adj_close``, else ``close``) for the symbols, in that order."""
+        ...
+
+    def load_field(
+        self, symbols: Sequence[str], start: date, end: date, field: PriceField
+    ) -> PriceMatrix:
+        """One stored column (``PRICE_FIELDS``) as a matrix (in its ``close``), NaN where
+        the row has none; ``adj_close`` falls back to ``close`` as ``load_close`` does."""
+        ...
+
+    def latest(self, symbols: Sequence[str]) -> list[LatestPrice]:
+        """Each symbol's last stored row (symbols with none are left out)."""
         ...
 
     def upsert(self, rows: Sequence[PriceRow], *, source: str) -> int:

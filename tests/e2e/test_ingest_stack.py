@@ -176,6 +176,50 @@ def test_an_uploaded_file_is_loaded_and_a_model_job_sees_it(
     assert done["result"]["series"]["ACME"]["observations"] == 59
 
 
+OHLCV = [  # date, open, high, low, close, volume
+    ("2017-02-01", 10.0, 10.8, 9.9, 10.5, 1500),
+    ("2017-02-02", 10.5, 11.2, 10.1, 11.0, 2500),
+    ("2017-02-03", 11.0, 11.1, 10.2, 10.4, 1200),
+]
+
+
+def test_uploaded_fields_come_back_as_uploaded_and_the_latest_names_its_source(
+    stack: Stack, client: httpx.Client
+) -> None:
+    """CONTRACT 5.5 end to end: a file with open, high, low, close and volume through the
+    upload function into BigQuery; `/v1/prices?fields=` returns each as uploaded and
+    `/v1/prices/latest` the last row and where it came from."""
+    body = "date,symbol,open,high,low,close,volume\n" + "".join(
+        f"{d},OHLC,{o},{h},{lo},{c},{v}\n" for d, o, h, lo, c, v in OHLCV
+    )
+    _upload(stack, "uploads/ohlc.csv", body.encode())
+    wait_until(lambda: "processed/ohlc.csv" in _objects(stack, "processed/"))
+    query = {"symbols": "OHLC", "start": "2017-01-01", "end": "2017-12-31"}
+    got = wait_until(
+        lambda: (
+            (
+                r := client.get(
+                    "/v1/prices", params={**query, "fields": "open,high,low,close,volume"}
+                )
+            ).status_code
+            == 200
+            and r.json()
+        ),
+        timeout=15,
+    )
+    assert got["dates"] == [d for d, *_ in OHLCV] and got["symbols"] == ["OHLC"]
+    for i, name in enumerate(("open", "high", "low", "close", "volume"), start=1):
+        assert [row[0] for row in got[name]] == [float(r[i]) for r in OHLCV], name
+    assert "adj_close" not in got
+    latest = client.get("/v1/prices/latest", params={"symbols": "OHLC"}).json()
+    assert latest == [
+        {"symbol": "OHLC", "date": "2017-02-03", "close": 10.4, "adj_close": None,
+         "source": "upload:ohlc.csv"}
+    ]  # fmt: skip
+    bad = client.get("/v1/prices", params={**query, "fields": "close,bid"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "fields"
+
+
 @pytest.mark.parametrize(
     ("name", "body", "problem"),
     [

@@ -79,6 +79,23 @@ def test_price_store_contract(price_store: Any) -> None:
     assert m.close.tolist() == [[6.0]]
     empty = price_store.load_close(["AAA"], date(1999, 1, 1), date(1999, 2, 1))
     assert empty.dates.size == 0 and empty.close.shape == (0, 1)
+    # one stored column at a time: raw close, the adjusted close as load_close reads it,
+    # NaN where a row has none (volume given once)
+    window = (["AAA", "BBB"], date(2020, 1, 1), date(2020, 1, 6))
+    raw = price_store.load_field(*window, "close")
+    np.testing.assert_array_equal(raw.close, [[10.0, np.nan], [11.0, 5.0], [12.0, 6.0]])
+    adjusted = price_store.load_field(*window, "adj_close")
+    np.testing.assert_array_equal(adjusted.close, price_store.load_close(*window).close)
+    volume = price_store.load_field(*window, "volume")
+    np.testing.assert_array_equal(
+        volume.close, [[100.0, np.nan], [np.nan, np.nan], [np.nan, np.nan]]
+    )
+    assert [str(d) for d in volume.dates] == [str(d) for d in raw.dates]
+    latest = price_store.latest(["BBB", "ZZZ", "AAA"])
+    assert [(p.symbol, p.date, p.close, p.source) for p in latest] == [
+        ("BBB", date(2020, 1, 6), 6.0, "fix"),
+        ("AAA", date(2020, 1, 6), 12.0, "test"),
+    ]
     stored = price_store.existing(["AAA", "BBB"], date(2020, 1, 3), date(2020, 1, 6))
     assert stored == {
         ("AAA", date(2020, 1, 3)): (11.0, 10.5),

@@ -194,10 +194,29 @@ class CoverageOut(BaseModel):
     )
 
 
+Grid = list[list[float | None]]
+
+
 class PricesOut(BaseModel):
+    """Per date, one value per symbol of each field asked for (``fields=``); without
+    ``fields``, ``close`` is the adjusted close (what the models read)."""
+
     dates: list[date]
     symbols: list[str]
-    close: list[list[float | None]] = Field(description="per date, one price per symbol")
+    open: Grid | None = None
+    high: Grid | None = None
+    low: Grid | None = None
+    close: Grid | None = Field(None, description="per date, one price per symbol")
+    adj_close: Grid | None = None
+    volume: Grid | None = None
+
+
+class LatestPriceOut(BaseModel):
+    symbol: str
+    date: date
+    close: float = Field(description="the close as ingested")
+    adj_close: float | None = Field(description="the adjusted close, when the source gave one")
+    source: str = Field(description="where the row came from (stooq, alphavantage, upload...)")
 
 
 class Status(BaseModel):

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantrun.domain.prices import PriceMatrix
+from quantrun.domain.prices import PriceField, PriceMatrix
+
+# each field's column expression, the same in DuckDB and BigQuery SQL
+FIELD_SQL: dict[PriceField, str] = {
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "adj_close": "COALESCE(adj_close, close)",
+    "volume": "volume",
+}
 
 
 def pivot_indexed(

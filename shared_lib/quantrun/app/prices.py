@@ -1,4 +1,5 @@
-"""The market-data read side: instruments, a window of prices, a symbol's coverage.
+"""The market-data read side: instruments, a window of prices (adjusted closes, or the
+stored fields asked for), the latest price per symbol, a symbol's coverage.
 
 Reads go through the API's read cache (``SingleFlightCache``): one price-store query per
 TTL for identical requests, however many arrive at once.
@@ -15,7 +16,7 @@ import numpy as np
 from quantrun.app.cache import SingleFlightCache
 from quantrun.app.submit import KnownSymbols
 from quantrun.domain.errors import InvalidInput, NotFound, QuantRunError
-from quantrun.domain.prices import Instrument, PriceMatrix
+from quantrun.domain.prices import PRICE_FIELDS, Instrument, LatestPrice, PriceField, PriceMatrix
 from quantrun.domain.symbols import parse_symbol
 from quantrun.ports import PriceStore
 
@@ -39,6 +40,18 @@ def _symbol(raw: str, field: str) -> str:
         raise InvalidInput(f"{field}: {exc}", field=field) from None
 
 
+def _checked(known: KnownSymbols, symbols: str, start: date, end: date) -> list[str]:
+    wanted = list(dict.fromkeys(_symbol(s, "symbols") for s in symbols.split(",") if s.strip()))
+    if not wanted or len(wanted) > MAX_SYMBOLS:
+        raise InvalidInput(f"symbols: give 1 to {MAX_SYMBOLS} symbols", field="symbols")
+    if start > end:
+        raise InvalidInput(f"end: must not be before start ({start.isoformat()})", field="end")
+    unknown = known.missing(wanted)
+    if unknown:
+        raise UnknownSymbols(f"no prices stored for {', '.join(unknown)}", field="symbols")
+    return wanted
+
+
 def price_window(
     *,
     prices: PriceStore,
@@ -49,17 +62,54 @@ def price_window(
     end: date,
 ) -> PriceMatrix:
     """Adjusted closes of comma-separated ``symbols`` from ``start`` to ``end``."""
-    wanted = list(dict.fromkeys(_symbol(s, "symbols") for s in symbols.split(",") if s.strip()))
-    if not wanted or len(wanted) > MAX_SYMBOLS:
-        raise InvalidInput(f"symbols: give 1 to {MAX_SYMBOLS} symbols", field="symbols")
-    if start > end:
-        raise InvalidInput(f"end: must not be before start ({start.isoformat()})", field="end")
-    unknown = known.missing(wanted)
-    if unknown:
-        raise UnknownSymbols(f"no prices stored for {', '.join(unknown)}", field="symbols")
+    wanted = _checked(known, symbols, start, end)
     return cache.get(
         ("prices", tuple(wanted), start, end), lambda: prices.load_close(wanted, start, end)
     )
+
+
+def parse_fields(raw: str | None) -> tuple[PriceField, ...] | None:
+    """The price fields asked for (None: the default, the adjusted close as ``close``)."""
+    if raw is None:
+        return None
+    asked = [f.strip() for f in raw.split(",") if f.strip()]
+    unknown = sorted(set(asked) - set(PRICE_FIELDS))
+    if unknown or not asked:
+        raise InvalidInput(
+            f"fields: choose from {', '.join(PRICE_FIELDS)} (got {', '.join(unknown) or 'none'})",
+            field="fields",
+        )
+    return tuple(f for f in PRICE_FIELDS if f in asked)
+
+
+def field_window(
+    *,
+    prices: PriceStore,
+    cache: SingleFlightCache,
+    known: KnownSymbols,
+    symbols: str,
+    start: date,
+    end: date,
+    fields: tuple[PriceField, ...],
+) -> dict[str, PriceMatrix]:
+    """Each of ``fields`` as stored (``close`` the close as ingested, ``adj_close`` the
+    adjusted close, falling back to it), for the same dates."""
+    wanted = _checked(known, symbols, start, end)
+    return {
+        f: cache.get(
+            ("field", f, tuple(wanted), start, end),
+            lambda f=f: prices.load_field(wanted, start, end, f),  # type: ignore[misc]
+        )
+        for f in fields
+    }
+
+
+def latest(
+    *, prices: PriceStore, cache: SingleFlightCache, known: KnownSymbols, symbols: str
+) -> list[LatestPrice]:
+    """Each symbol's last stored price, its date and its source."""
+    wanted = _checked(known, symbols, date.min, date.max)
+    return cache.get(("latest", tuple(wanted)), lambda: prices.latest(wanted))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 import numpy as np
 
@@ -36,3 +37,16 @@ class PriceRow:
     low: float | None = None
     adj_close: float | None = None
     volume: int | None = None
+
+
+PriceField = Literal["open", "high", "low", "close", "adj_close", "volume"]
+PRICE_FIELDS: tuple[PriceField, ...] = ("open", "high", "low", "close", "adj_close", "volume")
+
+
+@dataclass(frozen=True)
+class LatestPrice:
+    symbol: str
+    date: date
+    close: float
+    adj_close: float | None
+    source: str

@@ -9,9 +9,16 @@ import numpy as np
 from fastapi import APIRouter, Path, Query
 
 from quantrun.app import prices as use_cases
+from quantrun.domain.prices import PriceMatrix
 from quantrun.domain.symbols import SYMBOL_INPUT
 from quantrun_api.deps import ContainerDep, CurrentUser
-from quantrun_api.schemas import CoverageOut, ErrorResponse, InstrumentOut, PricesOut
+from quantrun_api.schemas import (
+    CoverageOut,
+    ErrorResponse,
+    InstrumentOut,
+    LatestPriceOut,
+    PricesOut,
+)
 
 router = APIRouter(prefix="/v1", tags=["prices"])
 
@@ -45,7 +52,8 @@ def coverage(
 @router.get(
     "/prices",
     response_model=PricesOut,
-    summary="Adjusted close prices",
+    response_model_exclude_none=True,
+    summary="Prices: the adjusted close, or the stored fields asked for",
     responses={422: {"model": ErrorResponse}},
 )
 def prices(
@@ -54,16 +62,66 @@ def prices(
     symbols: Annotated[str, Query(description="comma-separated symbols", examples=["AAPL,MSFT"])],
     start: Annotated[date, Query(description="YYYY-MM-DD, inclusive")],
     end: Annotated[date, Query(description="YYYY-MM-DD, inclusive")],
+    fields: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="comma-separated: open, high, low, close (as ingested), adj_close, "
+            "volume; default: close, the adjusted close",
+        ),
+    ] = None,
 ) -> PricesOut:
-    matrix = use_cases.price_window(
+    asked = use_cases.parse_fields(fields)
+    if asked is None:
+        matrix = use_cases.price_window(
+            prices=container.prices,
+            cache=container.read_cache,
+            known=container.known_symbols,
+            symbols=symbols,
+            start=start,
+            end=end,
+        )
+        return PricesOut(dates=_dates(matrix), symbols=list(matrix.symbols), close=_grid(matrix))
+    found = use_cases.field_window(
         prices=container.prices,
         cache=container.read_cache,
         known=container.known_symbols,
         symbols=symbols,
         start=start,
         end=end,
+        fields=asked,
     )
-    close = [[None if np.isnan(v) else float(v) for v in row] for row in matrix.close]
+    first = next(iter(found.values()))
     return PricesOut(
-        dates=matrix.dates.astype(object).tolist(), symbols=list(matrix.symbols), close=close
+        dates=_dates(first),
+        symbols=list(first.symbols),
+        **{name: _grid(matrix) for name, matrix in found.items()},
     )
+
+
+@router.get(
+    "/prices/latest",
+    response_model=list[LatestPriceOut],
+    summary="Each symbol's last stored price, its date and source",
+    responses={422: {"model": ErrorResponse}},
+)
+def latest_prices(
+    _user: CurrentUser,
+    container: ContainerDep,
+    symbols: Annotated[str, Query(description="comma-separated symbols", examples=["AAPL,MSFT"])],
+) -> list[LatestPriceOut]:
+    found = use_cases.latest(
+        prices=container.prices,
+        cache=container.read_cache,
+        known=container.known_symbols,
+        symbols=symbols,
+    )
+    return [LatestPriceOut(**vars(p)) for p in found]
+
+
+def _dates(matrix: PriceMatrix) -> list[date]:
+    return list(matrix.dates.astype(object).tolist())
+
+
+def _grid(matrix: PriceMatrix) -> list[list[float | None]]:
+    return [[None if np.isnan(v) else float(v) for v in row] for row in matrix.close]

@@ -13,10 +13,10 @@ import duckdb
 import numpy as np
 
 from quantrun.adapters.embedded.sample import SAMPLE_DIR, SAMPLE_FILES, SAMPLE_NAMES
-from quantrun.adapters.price_matrix import pivot_indexed
+from quantrun.adapters.price_matrix import FIELD_SQL, pivot_indexed
 from quantrun.clock import utcnow
 from quantrun.domain.errors import TransientError
-from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
+from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS prices (
@@ -104,6 +104,50 @@ class DuckDBPriceStore:
             np.asarray(cols["px"], dtype=np.float64),
             tuple(symbols),
         )
+
+    def load_field(
+        self, symbols: Sequence[str], start: date, end: date, field: PriceField
+    ) -> PriceMatrix:
+        column = FIELD_SQL[field]  # one of a fixed set: never the caller's text
+        cols = (
+            self._cursor()
+            .execute(
+                f"""
+                SELECT CAST(p.date - DATE '1970-01-01' AS INTEGER) AS day, w.idx - 1 AS col,
+                       CAST({column} AS DOUBLE) AS px
+                FROM prices p
+                JOIN (SELECT unnest($symbols) AS symbol,
+                             generate_subscripts($symbols, 1) AS idx) w USING (symbol)
+                WHERE p.date BETWEEN $start AND $end
+                """,  # noqa: S608
+                {"symbols": list(symbols), "start": start, "end": end},
+            )
+            .fetchnumpy()
+        )
+        values = cols["px"]
+        filled = values.filled(np.nan) if isinstance(values, np.ma.MaskedArray) else values
+        return pivot_indexed(
+            np.asarray(cols["day"], dtype=np.int64),
+            np.asarray(cols["col"], dtype=np.intp),
+            np.asarray(filled, dtype=np.float64),
+            tuple(symbols),
+        )
+
+    def latest(self, symbols: Sequence[str]) -> list[LatestPrice]:
+        rows = (
+            self._cursor()
+            .execute(
+                """
+                SELECT symbol, date, close, adj_close, source FROM prices
+                WHERE symbol IN (SELECT unnest($symbols))
+                QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) = 1
+                """,
+                {"symbols": list(symbols)},
+            )
+            .fetchall()
+        )
+        found = {r[0]: LatestPrice(r[0], r[1], float(r[2]), r[3], r[4]) for r in rows}
+        return [found[s] for s in symbols if s in found]
 
     def upsert(self, rows: Sequence[PriceRow], *, source: str) -> int:
         if not rows:

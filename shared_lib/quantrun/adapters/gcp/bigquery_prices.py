@@ -16,48 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from quantrun.adapters.gcp.bigquery_schema import ingest_runs_schema, prices_schema
 from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
-from quantrun.adapters.price_matrix import pivot_indexed
+from quantrun.adapters.price_matrix import FIELD_SQL, pivot_indexed
 from quantrun.clock import utcnow
 from quantrun.domain.errors import TransientError
-from quantrun.domain.prices import Instrument, PriceMatrix, PriceRow
-
-
-def prices_schema() -> list[Any]:
-    from google.cloud import bigquery
-
-    f = bigquery.SchemaField
-    return [
-        f("date", "DATE", mode="REQUIRED"),
-        f("symbol", "STRING", mode="REQUIRED"),
-        f("open", "FLOAT64"),
-        f("high", "FLOAT64"),
-        f("low", "FLOAT64"),
-        f("close", "FLOAT64", mode="REQUIRED"),
-        f("adj_close", "FLOAT64"),
-        f("volume", "INT64"),
-        f("source", "STRING"),
-        f("ingested_at", "TIMESTAMP"),
-    ]
-
-
-def ingest_runs_schema() -> list[Any]:
-    from google.cloud import bigquery
-
-    f = bigquery.SchemaField
-    return [
-        f("run_id", "STRING", mode="REQUIRED"),
-        f("symbol", "STRING"),
-        f("source", "STRING"),
-        f("status", "STRING"),
-        f("detail", "STRING"),
-        f("run_at", "TIMESTAMP", mode="REQUIRED"),
-        f("fetched", "INT64"),
-        f("inserted", "INT64"),
-        f("updated", "INT64"),
-        f("unchanged", "INT64"),
-        f("rejected", "INT64"),
-    ]
+from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
 
 
 class BigQueryPriceStore:
@@ -139,12 +103,18 @@ class BigQueryPriceStore:
         ]
 
     def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
+        return self.load_field(symbols, start, end, "adj_close")
+
+    def load_field(
+        self, symbols: Sequence[str], start: date, end: date, field: PriceField
+    ) -> PriceMatrix:
         from google.cloud import bigquery
 
+        column = FIELD_SQL[field]  # one of a fixed set: never the caller's text
         result = self._query(
             f"""
             SELECT DATE_DIFF(date, DATE '1970-01-01', DAY) AS day, symbol,
-                   COALESCE(adj_close, close) AS px
+                   CAST({column} AS FLOAT64) AS px
             FROM `{self._table}`
             WHERE symbol IN UNNEST(@symbols) AND date BETWEEN @start AND @end
             """,  # noqa: S608
@@ -164,8 +134,27 @@ class BigQueryPriceStore:
         to_col = np.array([lookup[s] for s in encoded.dictionary.to_pylist()], dtype=np.intp)
         cols = to_col[encoded.indices.to_numpy(zero_copy_only=False)]
         days = table.column("day").to_numpy().astype(np.int64)
-        prices = table.column("px").to_numpy().astype(np.float64)
+        prices = table.column("px").to_numpy(zero_copy_only=False).astype(np.float64)
         return pivot_indexed(days, cols, prices, order)
+
+    def latest(self, symbols: Sequence[str]) -> list[LatestPrice]:
+        from google.cloud import bigquery
+
+        result = self._query(
+            f"""
+            SELECT symbol, date, close, adj_close, source FROM `{self._table}`
+            WHERE symbol IN UNNEST(@symbols)
+            QUALIFY ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY date DESC) = 1
+            """,  # noqa: S608
+            [bigquery.ArrayQueryParameter("symbols", "STRING", list(symbols))],
+        )
+        found = {
+            r["symbol"]: LatestPrice(
+                r["symbol"], r["date"], float(r["close"]), r["adj_close"], r["source"]
+            )
+            for r in result
+        }
+        return [found[s] for s in symbols if s in found]
 
     def upsert(self, rows: Sequence[PriceRow], *, source: str) -> int:
         if not rows:

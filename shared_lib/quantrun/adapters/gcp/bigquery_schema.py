@@ -1,0 +1,43 @@
+"""The BigQuery tables of CONTRACT section 4 (``prices``, ``ingest_runs``), as the
+client library's schema fields (built on call: the library is imported lazily)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def prices_schema() -> list[Any]:
+    from google.cloud import bigquery
+
+    f = bigquery.SchemaField
+    return [
+        f("date", "DATE", mode="REQUIRED"),
+        f("symbol", "STRING", mode="REQUIRED"),
+        f("open", "FLOAT64"),
+        f("high", "FLOAT64"),
+        f("low", "FLOAT64"),
+        f("close", "FLOAT64", mode="REQUIRED"),
+        f("adj_close", "FLOAT64"),
+        f("volume", "INT64"),
+        f("source", "STRING"),
+        f("ingested_at", "TIMESTAMP"),
+    ]
+
+
+def ingest_runs_schema() -> list[Any]:
+    from google.cloud import bigquery
+
+    f = bigquery.SchemaField
+    return [
+        f("run_id", "STRING", mode="REQUIRED"),
+        f("symbol", "STRING"),
+        f("source", "STRING"),
+        f("status", "STRING"),
+        f("detail", "STRING"),
+        f("run_at", "TIMESTAMP", mode="REQUIRED"),
+        f("fetched", "INT64"),
+        f("inserted", "INT64"),
+        f("updated", "INT64"),
+        f("unchanged", "INT64"),
+        f("rejected", "INT64"),
+    ]
