@@ -90,10 +90,16 @@ def field_window(
     symbols: str,
     start: date,
     end: date,
-    fields: tuple[PriceField, ...],
+    fields: tuple[PriceField, ...] | None,
 ) -> dict[str, PriceMatrix]:
     """Each of ``fields`` as stored (``close`` the close as ingested, ``adj_close`` the
-    adjusted close, falling back to it), for the same dates."""
+    adjusted close, falling back to it), for the same dates; None: ``close`` is the
+    adjusted close (what the models read)."""
+    if fields is None:
+        kept = price_window(
+            prices=prices, cache=cache, known=known, symbols=symbols, start=start, end=end
+        )
+        return {"close": kept}
     wanted = _checked(known, symbols, start, end)
     return {
         f: cache.get(

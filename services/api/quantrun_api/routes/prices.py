@@ -71,17 +71,6 @@ def prices(
         ),
     ] = None,
 ) -> PricesOut:
-    asked = use_cases.parse_fields(fields)
-    if asked is None:
-        matrix = use_cases.price_window(
-            prices=container.prices,
-            cache=container.read_cache,
-            known=container.known_symbols,
-            symbols=symbols,
-            start=start,
-            end=end,
-        )
-        return PricesOut(dates=_dates(matrix), symbols=list(matrix.symbols), close=_grid(matrix))
     found = use_cases.field_window(
         prices=container.prices,
         cache=container.read_cache,
@@ -89,7 +78,7 @@ def prices(
         symbols=symbols,
         start=start,
         end=end,
-        fields=asked,
+        fields=use_cases.parse_fields(fields),
     )
     first = next(iter(found.values()))
     return PricesOut(

@@ -81,33 +81,13 @@ class DuckDBPriceStore:
         return [Instrument(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
 
     def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
-        # Symbols travel as their index in the request and dates as day numbers, so the
-        # pivot below works on integers only (no strings on the hot path).
-        cols = (
-            self._cursor()
-            .execute(
-                """
-                SELECT CAST(p.date - DATE '1970-01-01' AS INTEGER) AS day, w.idx - 1 AS col,
-                       coalesce(p.adj_close, p.close) AS px
-                FROM prices p
-                JOIN (SELECT unnest($symbols) AS symbol,
-                             generate_subscripts($symbols, 1) AS idx) w USING (symbol)
-                WHERE p.date BETWEEN $start AND $end
-                """,
-                {"symbols": list(symbols), "start": start, "end": end},
-            )
-            .fetchnumpy()
-        )
-        return pivot_indexed(
-            np.asarray(cols["day"], dtype=np.int64),
-            np.asarray(cols["col"], dtype=np.intp),
-            np.asarray(cols["px"], dtype=np.float64),
-            tuple(symbols),
-        )
+        return self.load_field(symbols, start, end, "adj_close")
 
     def load_field(
         self, symbols: Sequence[str], start: date, end: date, field: PriceField
     ) -> PriceMatrix:
+        # Symbols travel as their index in the request and dates as day numbers, so the
+        # pivot works on integers only (no strings on the hot path).
         column = FIELD_SQL[field]  # one of a fixed set: never the caller's text
         cols = (
             self._cursor()
