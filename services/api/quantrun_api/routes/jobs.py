@@ -43,6 +43,7 @@ def job_response(job: Job, status_code: int = 200) -> Response:
     summary="Submit a job",
     responses={
         200: {"model": JobOut, "description": "replay of an Idempotency-Key"},
+        404: {"model": ErrorResponse, "description": "no strategy strategy_id of yours"},
         409: {"model": ErrorResponse},
         413: {"model": ErrorResponse, "description": "the estimated cost is over the job limit"},
         422: {"model": ErrorResponse},
