@@ -96,6 +96,10 @@ class JobStore(Protocol):
 
     def find_by_idempotency_key(self, user_id: str, key: str, since: datetime) -> Job | None: ...
     def get_job(self, job_id: str, user_id: str | None = None) -> Job | None: ...
+    def strategy_jobs(self, strategy_id: str, user_id: str) -> list[Job]:
+        """The succeeded jobs made from a strategy, oldest first."""
+        ...
+
     def list_jobs(
         self,
         user_id: str,

@@ -97,3 +97,16 @@ class SignalsOut(BaseModel):
     date: date
     rule: dict[str, Any] = Field(description="the rule's name and its one parameter set")
     signals: list[SymbolSignal]
+
+
+class LevelRun(BaseModel):
+    job_id: str
+    first_date: date
+    last_date: date
+
+
+class LevelsOut(BaseModel):
+    strategy_id: str
+    dates: list[date]
+    values: list[float] = Field(description="the index level on each date, chain-linked")
+    runs: list[LevelRun] = Field(description="the jobs stitched, oldest first")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from quantrun.app import signals, strategies
+from quantrun.app import levels, signals, strategies
 from quantrun.clock import utcnow
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.schemas import ErrorResponse
@@ -15,6 +15,7 @@ from quantrun_api.strategy_schemas import (
     ChangeStrategy,
     CreateSchedule,
     CreateStrategy,
+    LevelsOut,
     ScheduleOut,
     SignalsOut,
     StrategyOut,
@@ -124,6 +125,19 @@ def get_signals(
         day=day,
     )
     return SignalsOut.model_validate(found)
+
+
+@router.get(
+    "/strategies/{strategy_id}/levels",
+    response_model=LevelsOut,
+    summary="An index strategy's levels, stitched across its runs",
+    responses={**_MISSING, 422: {"model": ErrorResponse}},
+)
+def get_levels(strategy_id: str, user: CurrentUser, container: ContainerDep) -> LevelsOut:
+    found = levels.strategy_levels(
+        strategies=container.strategies, jobs=container.store, user=user, strategy_id=strategy_id
+    )
+    return LevelsOut.model_validate(found)
 
 
 def _schedule_out(schedule: Any) -> ScheduleOut:

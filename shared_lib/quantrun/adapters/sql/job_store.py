@@ -106,6 +106,19 @@ class SqlJobStore(UserRows, ShardRows):
                 return None
             return to_job(row)
 
+    def strategy_jobs(self, strategy_id: str, user_id: str) -> list[Job]:
+        query = (
+            select(jobs)
+            .where(
+                jobs.c.strategy_id == strategy_id,
+                jobs.c.user_id == user_id,
+                jobs.c.status == JobStatus.SUCCEEDED.value,
+            )
+            .order_by(jobs.c.created_at, jobs.c.id)
+        )
+        with self._autocommit.connect() as conn:
+            return [to_job(r) for r in conn.execute(query)]
+
     def get_job(self, job_id: str, user_id: str | None = None) -> Job | None:
         query = select(jobs).where(jobs.c.id == job_id)
         if user_id is not None:

@@ -102,6 +102,7 @@ jobs = Table(
     UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_idempotency_key"),
     Index("ix_jobs_user_created", "user_id", "created_at", "id"),
     Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+    Index("ix_jobs_strategy_id", "strategy_id"),
 )
 
 # Per user: jobs queued or running now, and jobs submitted on ``day`` (UTC). Changed by

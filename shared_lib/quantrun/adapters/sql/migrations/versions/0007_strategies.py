@@ -47,9 +47,11 @@ def upgrade() -> None:
     op.create_index("ix_schedules_user_id", "schedules", ["user_id"])
     op.add_column("jobs", sa.Column("strategy_id", sa.String(36), nullable=True))
     op.add_column("jobs", sa.Column("schedule_id", sa.String(36), nullable=True))
+    op.create_index("ix_jobs_strategy_id", "jobs", ["strategy_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_jobs_strategy_id", table_name="jobs")
     op.drop_column("jobs", "schedule_id")
     op.drop_column("jobs", "strategy_id")
     op.drop_index("ix_schedules_user_id", table_name="schedules")
