@@ -135,7 +135,19 @@ class ApiSettings(_Group):
         "expired key stops working within it everywhere; refused keys are never cached)",
     )
     read_cache_seconds: float = Field(
-        5.0, ge=0, description="TTL of the instruments/prices read cache"
+        5.0, ge=0, description="TTL of the instruments and coverage read cache"
+    )
+    history_cache_seconds: float = Field(
+        60.0, ge=0, description="TTL of price windows (`/v1/prices`) in the read cache"
+    )
+    latest_cache_seconds: float = Field(
+        5.0, ge=0, description="TTL of latest prices (`/v1/prices/latest`) in the read cache"
+    )
+    cache_stale_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="past its TTL, a cached price read is still served this long while one "
+        "refresh runs (stale-while-revalidate; the `Cache-Status` header says so)",
     )
     events_poll_seconds: float = Field(
         1.0,

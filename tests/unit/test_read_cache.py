@@ -107,3 +107,39 @@ def test_known_symbols_refresh_without_blocking_fresh_readers() -> None:
     gate.set()
     slow.join(5)
     assert calls == 2
+
+
+def test_stale_while_revalidate_serves_the_old_value_while_one_refresh_runs() -> None:
+    import threading
+
+    from quantrun.app.cache import Freshness, SingleFlightCache
+
+    now = [0.0]
+    cache = SingleFlightCache(ttl_seconds=99, clock=lambda: now[0])
+    loads: list[int] = []
+    release = threading.Event()
+
+    def load() -> int:
+        loads.append(len(loads))
+        if len(loads) > 1:
+            release.wait(5)  # the refresh takes a while
+        return len(loads)
+
+    assert cache.lookup("k", load, ttl=10, stale=5) == (1, Freshness("miss", 10))
+    now[0] = 4.0
+    value, how = cache.lookup("k", load, ttl=10, stale=5)
+    assert (value, how.state, how.header()) == (1, "hit", "quantrun; hit; ttl=6")
+    now[0] = 12.0  # past the TTL, inside the grace: the old value, one refresh started
+    value, how = cache.lookup("k", load, ttl=10, stale=5)
+    again, _ = cache.lookup("k", load, ttl=10, stale=5)
+    assert (value, again, how.state, how.header()) == (1, 1, "stale", "quantrun; hit; ttl=-2")
+    release.set()
+    for _ in range(100):  # the refresh lands
+        if cache.lookup("k", load, ttl=10, stale=5)[0] == 2:
+            break
+        threading.Event().wait(0.01)
+    assert cache.lookup("k", load, ttl=10, stale=5)[0] == 2 and len(loads) == 2
+    now[0] = 40.0  # past the TTL and the grace: a miss, loaded in the request
+    value, how = cache.lookup("k", load, ttl=10, stale=5)
+    assert (value, how.header()) == (3, "quantrun; fwd=miss; stored")
+    assert (cache.hits, cache.stale_hits) >= (2, 2) and cache.misses == 2

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from quantrun.app.cache import SingleFlightCache
+from quantrun.app.cache import Freshness, SingleFlightCache
 from quantrun.app.submit import KnownSymbols
 from quantrun.domain.errors import InvalidInput, NotFound, QuantRunError
 from quantrun.domain.prices import PRICE_FIELDS, Instrument, LatestPrice, PriceField, PriceMatrix
@@ -82,6 +82,15 @@ def parse_fields(raw: str | None) -> tuple[PriceField, ...] | None:
     return tuple(f for f in PRICE_FIELDS if f in asked)
 
 
+@dataclass(frozen=True)
+class CacheRule:
+    """How long a kind of read is fresh, and how long past that it may still be served
+    while one refresh runs (stale-while-revalidate)."""
+
+    ttl: float
+    stale: float = 0.0
+
+
 def field_window(
     *,
     prices: PriceStore,
@@ -91,31 +100,50 @@ def field_window(
     start: date,
     end: date,
     fields: tuple[PriceField, ...] | None,
-) -> dict[str, PriceMatrix]:
+    rule: CacheRule,
+) -> tuple[dict[str, PriceMatrix], Freshness]:
     """Each of ``fields`` as stored (``close`` the close as ingested, ``adj_close`` the
     adjusted close, falling back to it), for the same dates; None: ``close`` is the
-    adjusted close (what the models read)."""
-    if fields is None:
-        kept = price_window(
-            prices=prices, cache=cache, known=known, symbols=symbols, start=start, end=end
-        )
-        return {"close": kept}
+    adjusted close (what the models read). With how the cache served it."""
     wanted = _checked(known, symbols, start, end)
-    return {
-        f: cache.get(
+    asked: tuple[PriceField, ...] = fields or ("adj_close",)
+    found: dict[str, PriceMatrix] = {}
+    served = []
+    for f in asked:
+        matrix, how = cache.lookup(
             ("field", f, tuple(wanted), start, end),
             lambda f=f: prices.load_field(wanted, start, end, f),  # type: ignore[misc]
+            ttl=rule.ttl,
+            stale=rule.stale,
         )
-        for f in fields
-    }
+        found["close" if fields is None else f] = matrix
+        served.append(how)
+    return found, _worst(served)
+
+
+def _worst(served: list[Freshness]) -> Freshness:
+    """How a response of several reads was served: a miss if any was, else stale if any
+    was, else a hit; the least time left."""
+    for state in ("miss", "stale", "hit"):
+        those = [f for f in served if f.state == state]
+        if those:
+            return min(those, key=lambda f: f.ttl)
+    raise ValueError("no reads")
 
 
 def latest(
-    *, prices: PriceStore, cache: SingleFlightCache, known: KnownSymbols, symbols: str
-) -> list[LatestPrice]:
+    *,
+    prices: PriceStore,
+    cache: SingleFlightCache,
+    known: KnownSymbols,
+    symbols: str,
+    rule: CacheRule,
+) -> tuple[list[LatestPrice], Freshness]:
     """Each symbol's last stored price, its date and its source."""
     wanted = _checked(known, symbols, date.min, date.max)
-    return cache.get(("latest", tuple(wanted)), lambda: prices.latest(wanted))
+    return cache.lookup(
+        ("latest", tuple(wanted)), lambda: prices.latest(wanted), ttl=rule.ttl, stale=rule.stale
+    )
 
 
 @dataclass(frozen=True)

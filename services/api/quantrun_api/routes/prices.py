@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from quantrun.app import prices as use_cases
 from quantrun.domain.prices import PriceMatrix
@@ -59,6 +59,7 @@ def coverage(
 def prices(
     _user: CurrentUser,
     container: ContainerDep,
+    response: Response,
     symbols: Annotated[str, Query(description="comma-separated symbols", examples=["AAPL,MSFT"])],
     start: Annotated[date, Query(description="YYYY-MM-DD, inclusive")],
     end: Annotated[date, Query(description="YYYY-MM-DD, inclusive")],
@@ -71,7 +72,8 @@ def prices(
         ),
     ] = None,
 ) -> PricesOut:
-    found = use_cases.field_window(
+    api = container.settings.api
+    found, served = use_cases.field_window(
         prices=container.prices,
         cache=container.read_cache,
         known=container.known_symbols,
@@ -79,7 +81,9 @@ def prices(
         start=start,
         end=end,
         fields=use_cases.parse_fields(fields),
+        rule=use_cases.CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
     )
+    response.headers["Cache-Status"] = served.header()
     first = next(iter(found.values()))
     return PricesOut(
         dates=_dates(first),
@@ -97,14 +101,18 @@ def prices(
 def latest_prices(
     _user: CurrentUser,
     container: ContainerDep,
+    response: Response,
     symbols: Annotated[str, Query(description="comma-separated symbols", examples=["AAPL,MSFT"])],
 ) -> list[LatestPriceOut]:
-    found = use_cases.latest(
+    api = container.settings.api
+    found, served = use_cases.latest(
         prices=container.prices,
         cache=container.read_cache,
         known=container.known_symbols,
         symbols=symbols,
+        rule=use_cases.CacheRule(api.latest_cache_seconds, api.cache_stale_seconds),
     )
+    response.headers["Cache-Status"] = served.header()
     return [LatestPriceOut(**vars(p)) for p in found]
 
 
