@@ -92,9 +92,16 @@ class SingleFlightCache:
         return self.get(key, load, ttl=ttl), Freshness("miss", ttl)
 
     def _refresh(self, key: Hashable, load: Callable[[], Any], ttl: float, flight: _Flight) -> None:
+        # a failed refresh keeps the stale value; the next read past the grace loads again
+        self._fly(key, load, ttl, flight)
+
+    def _fly(
+        self, key: Hashable, load: Callable[[], Any], ttl: float | None, flight: _Flight
+    ) -> None:
+        """Run the load of ``flight`` and land it: kept if it worked, the waiters woken."""
         try:
             flight.value = load()
-        except BaseException as exc:  # the stale value stays; the next read tries again
+        except BaseException as exc:
             flight.error = exc
         finally:
             with self._lock:
@@ -126,17 +133,9 @@ class SingleFlightCache:
             if flight.error is not None:
                 raise flight.error
             return flight.value  # type: ignore[no-any-return]
-        try:
-            flight.value = load()
-        except BaseException as exc:
-            flight.error = exc
-            raise
-        finally:
-            with self._lock:
-                self._flights.pop(key, None)
-                if flight.error is None:
-                    self._keep(key, flight.value, ttl)
-            flight.done.set()
+        self._fly(key, load, ttl, flight)
+        if flight.error is not None:
+            raise flight.error
         return flight.value  # type: ignore[no-any-return]
 
     def _keep(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
