@@ -114,3 +114,26 @@ def test_barrier_params_are_checked() -> None:
     with pytest.raises(ValidationError, match="above spot"):
         MonteCarloParams.model_validate({**base, "style": "up_and_out", "barrier": 90})
     MonteCarloParams.model_validate({**base, "style": "down_and_out", "barrier": 90})
+
+
+def test_payoffs_that_overflow_are_refused_with_a_reason() -> None:
+    """Found by schemathesis: a put struck at 1e308 overflowed the payoff sums (500); it
+    is now the model refusing its input (422 for a synchronous run, a failed job)."""
+    from quantrun.catalog import REGISTRY
+    from quantrun.catalog.spec import RunContext
+    from quantrun.domain.errors import ModelInputError
+
+    spec = REGISTRY["monte_carlo_option"]
+    params = spec.params.model_validate(
+        {
+            "type": "put",
+            "strike": 1.0554055954043951e308,
+            "maturity": 99.5890760586998,
+            "rate": 0.8572300790366616,
+            "spot": 5.957324394139659e307,
+            "volatility": 0.99999,
+            "paths": 440399,
+        }
+    )
+    with pytest.raises(ModelInputError, match="overflow"):
+        spec.run(params, RunContext(load_prices=lambda *_: None))  # type: ignore[arg-type,return-value]

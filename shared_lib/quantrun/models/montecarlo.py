@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from quantrun.domain.errors import ModelInputError
 from quantrun.models import kernels
 
 BLOCK = 8192  # paths per block (even, so antithetic pairs never straddle blocks)
@@ -157,14 +158,23 @@ def combine(opt: McOption, per_block: list[BlockSums], paths: int) -> McResult:
     """The estimate from every block's sums, in block order, of a ``paths``-path run
     (as ``plan_paths`` rounds it): exact sums (``fsum``), so the same however the blocks
     were grouped."""
-    total = math.fsum(s for s, _, _ in per_block)
-    total_sq = math.fsum(q for _, q, _ in per_block)
+    try:
+        total = math.fsum(s for s, _, _ in per_block)
+        total_sq = math.fsum(q for _, q, _ in per_block)
+    except OverflowError:
+        total = total_sq = math.inf
     count = sum(c for _, _, c in per_block)
     mean = total / count
     variance = max(total_sq / count - mean * mean, 0.0) * count / max(count - 1, 1)
     disc = math.exp(-opt.rate * opt.maturity)
     price = disc * mean
     se = disc * math.sqrt(variance / count)
+    if not (math.isfinite(price) and math.isfinite(se)):
+        raise ModelInputError(
+            "the simulated payoffs overflow double precision: spot, strike or volatility "
+            "over maturity is too large to price",
+            field="params",
+        )
     return McResult(
         price=price,
         std_error=se,
