@@ -52,22 +52,6 @@ def _checked(known: KnownSymbols, symbols: str, start: date, end: date) -> list[
     return wanted
 
 
-def price_window(
-    *,
-    prices: PriceStore,
-    cache: SingleFlightCache,
-    known: KnownSymbols,
-    symbols: str,
-    start: date,
-    end: date,
-) -> PriceMatrix:
-    """Adjusted closes of comma-separated ``symbols`` from ``start`` to ``end``."""
-    wanted = _checked(known, symbols, start, end)
-    return cache.get(
-        ("prices", tuple(wanted), start, end), lambda: prices.load_close(wanted, start, end)
-    )
-
-
 def parse_fields(raw: str | None) -> tuple[PriceField, ...] | None:
     """The price fields asked for (None: the default, the adjusted close as ``close``)."""
     if raw is None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from quantrun.catalog.backtest import BacktestParams
 from quantrun.catalog.grids import checked_grid
+from quantrun.clock import utcnow
 from quantrun.domain.errors import InvalidInput, NotFound
 from quantrun.domain.strategies import Strategy
 from quantrun.domain.users import User
@@ -54,7 +55,7 @@ def signals_on(strategy: Strategy, day: date | None, prices: PriceStore) -> dict
     until = day or date.max
     if until < params.start:
         raise InvalidInput(f"date: before the strategy's start {params.start}", field="date")
-    matrix = prices.load_close(list(params.symbols), params.start, min(until, date.today()))
+    matrix = prices.load_close(list(params.symbols), params.start, min(until, utcnow().date()))
     if matrix.dates.size < 2:
         raise InvalidInput("date: fewer than two trading days from the start to it", field="date")
     prepared = prepare(matrix.close)
