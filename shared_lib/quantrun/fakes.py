@@ -7,13 +7,14 @@ price matrices, publish order) and can be told to fail, to exercise error paths.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, artifact_key
 from quantrun.domain.errors import Conflict, TransientError
+from quantrun.domain.market_data import ProviderCall, ProviderSummary, summarize
 from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
 
 
@@ -40,6 +41,7 @@ class FakePriceStore:
         self.upserts = 0
         self.sources: dict[tuple[str, date], str] = {}
         self.runs: list[dict[str, Any]] = []
+        self.calls: list[ProviderCall] = []
 
     def ping(self) -> None:
         return None
@@ -114,6 +116,12 @@ class FakePriceStore:
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None:
         matching = [r for r in self.runs if symbol in str(r["symbol"]).split(",")]
         return matching[-1] if matching else None
+
+    def record_provider_calls(self, calls: Sequence[ProviderCall]) -> None:
+        self.calls.extend(calls)
+
+    def provider_summaries(self, now: datetime) -> list[ProviderSummary]:
+        return summarize(self.calls, now)
 
 
 class FakeArtifactStore:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
 from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
+from quantrun.domain.market_data import CallMeter, ProviderCall, ProviderSummary
 from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
 from quantrun.domain.quota import JobQuota
 from quantrun.domain.strategies import Schedule, Strategy
@@ -214,6 +215,14 @@ class PriceStore(Protocol):
 
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None: ...
 
+    def record_provider_calls(self, calls: Sequence[ProviderCall]) -> None:
+        """Append ``provider_calls`` records (one write for a whole ingest run)."""
+        ...
+
+    def provider_summaries(self, now: datetime) -> list[ProviderSummary]:
+        """Per provider what ``market_data.summarize`` makes of its calls."""
+        ...
+
 
 class ArtifactStore(Protocol):
     """Job outputs at ``artifact_key(job id, name, attempt)`` (Cloud Storage / a folder):
@@ -242,6 +251,7 @@ class PriceProvider(Protocol):
     """A market-data source (Stooq, Alpha Vantage, synthetic) for the ingest functions."""
 
     name: str
+    meter: CallMeter  # its requests and too-many-requests answers so far
 
     def fetch(self, symbol: str, start: date, end: date) -> list[PriceRow]: ...
 

@@ -18,12 +18,14 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 class Recorded:
     """``routes[(path, key)]`` -> (status, content type, body); ``key`` picks by a query
     parameter (``s`` for Stooq, ``symbol`` for Alpha Vantage). ``script`` queues statuses
-    to answer first (e.g. [500] then the recording)."""
+    to answer first (e.g. [500] then the recording); a scripted 429 carries
+    ``Retry-After: retry_after`` when that is set."""
 
     routes: dict[tuple[str, str], tuple[int, str, bytes]] = field(default_factory=dict)
     script: dict[tuple[str, str], deque[int]] = field(default_factory=lambda: defaultdict(deque))
     hits: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     url: str = ""
+    retry_after: str | None = None
 
 
 def _key(path: str, query: dict[str, list[str]]) -> tuple[str, str]:
@@ -45,6 +47,8 @@ def recorded_server() -> Iterator[Recorded]:
             if state.script[key]:
                 status = state.script[key].popleft()
                 self.send_response(status)
+                if status == 429 and state.retry_after is not None:
+                    self.send_header("Retry-After", state.retry_after)
                 self.end_headers()
                 self.wfile.write(b"scripted failure")
                 return

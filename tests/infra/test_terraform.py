@@ -201,6 +201,19 @@ def test_contract_resource_names() -> None:
     )
 
 
+@pytest.mark.parametrize("table", ["prices", "ingest_runs", "provider_calls"])
+def test_bigquery_tables_match_the_schema_the_adapter_creates(table: str) -> None:
+    """Terraform makes the tables in gcp mode, the adapter's ensure_schema on the
+    emulator: the same columns, types and modes in both."""
+    from quantrun.adapters.gcp import bigquery_schema
+
+    declared = MODULES["modules/data"].resource("google_bigquery_table", table)["schema"]
+    fields = re.findall(r'\{name = "(\w+)", type = "(\w+)", mode = "(\w+)"\}', declared)
+    assert fields, declared
+    created = getattr(bigquery_schema, f"{table}_schema")()
+    assert fields == [(f.name, f.field_type, f.mode) for f in created]
+
+
 def test_image_is_owned_by_the_deploy_step() -> None:
     service = MODULES["modules/cloud_run_service"].resource("google_cloud_run_v2_service", "this")
     ignored = str(service["lifecycle"][0]["ignore_changes"])

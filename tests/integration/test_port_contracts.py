@@ -29,6 +29,7 @@ from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.outbox import OutboxQueue
 from quantrun.domain.errors import Conflict
+from quantrun.domain.market_data import ProviderCall, summarize
 from quantrun.domain.prices import PriceRow
 from tests.integration.helpers import pulled_topic, queued_job
 
@@ -125,6 +126,45 @@ def test_price_store_contract(price_store: Any) -> None:
     assert last is not None and last["run_id"] == "r1" and last["source"] == "s1"
     assert price_store.last_ingest_run("AAA")["run_id"] == "r1"
     price_store.ping()
+
+
+def test_provider_calls_are_summarized_as_the_reference_does(price_store: Any) -> None:
+    """The store's SQL against ``market_data.summarize`` (the reference) on the same
+    calls, and against the figures worked out by hand."""
+    now = datetime(2024, 3, 1, 12, tzinfo=UTC)
+
+    def call(provider: str, hours_ago: float, outcome: Any, **kw: Any) -> ProviderCall:
+        at = now - timedelta(hours=hours_ago)
+        return ProviderCall("run", provider, "AAA", outcome, kw.pop("detail", ""), at, **kw)
+
+    calls = [
+        call("stooq", 40 * 24, "error", detail="too old: outside the window"),
+        call("stooq", 30, "error", detail="stooq answered 503", requests=4),
+        call("stooq", 20, "ok", requests=3, throttled=2, retry_after_seconds=7.0),
+        call("stooq", 2, "ok", requests=1),
+        call("alphavantage", 5, "rate_limited", detail="Note", throttled=1),
+        call("alphavantage", 1, "rate_limited", detail="429", throttled=3, retry_after_seconds=60),
+        call("synthetic", 3, "stale", detail="last 2024-01-02"),
+    ]
+    price_store.record_provider_calls(calls[:3])
+    price_store.record_provider_calls(calls[3:])  # appended, not replaced
+    found = price_store.provider_summaries(now)
+    assert found == summarize(calls, now)
+    by_name = {s.provider: s for s in found}
+    assert list(by_name) == ["alphavantage", "stooq", "synthetic"]
+    stooq = by_name["stooq"]
+    assert stooq.last_outcome == "ok" and stooq.last_success_at == now - timedelta(hours=2)
+    assert stooq.last_error == "stooq answered 503" and stooq.last_error_at == now - timedelta(
+        hours=30
+    )
+    assert (stooq.calls, stooq.errors, stooq.throttled) == (2, 0, 2)
+    assert stooq.retry_after_seconds == 7.0
+    limited = by_name["alphavantage"]
+    assert limited.last_success_at is None and limited.last_error == "429"
+    assert (limited.calls, limited.errors, limited.throttled) == (2, 2, 4)
+    assert limited.retry_after_seconds == 60.0
+    assert by_name["synthetic"].last_error_at is None and by_name["synthetic"].errors == 0
+    assert price_store.provider_summaries(now + timedelta(days=60)) == []
 
 
 # -- ArtifactStore ---------------------------------------------------------------------

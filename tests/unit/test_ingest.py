@@ -90,7 +90,7 @@ def test_fallback_when_the_first_provider_is_down_and_source_says_so(recorded: R
     )
     got = fetcher.fetch("IBM", *JAN)
     assert got.source == "alphavantage" and len(got.rows) == 5
-    assert got.attempts[0]["provider"] == "stooq" and "error" in got.attempts[0]["outcome"]
+    assert got.attempts[0].provider == "stooq" and got.attempts[0].outcome == "error"
 
 
 def test_fallback_on_empty_and_on_stale_data(recorded: Recorded) -> None:
@@ -101,7 +101,8 @@ def test_fallback_on_empty_and_on_stale_data(recorded: Recorded) -> None:
     # Stooq's AAPL ends 2024-01-12; a month later it is stale
     stale = FallbackFetcher([stooq, synthetic], stale_after_days=5, today=lambda: date(2024, 2, 12))
     got = stale.fetch("AAPL", date(2024, 1, 1), date(2024, 2, 12))
-    assert got.source == "synthetic" and got.attempts[0]["outcome"].startswith("stale")
+    assert got.source == "synthetic" and got.attempts[0].outcome == "stale"
+    assert got.attempts[0].detail == "last 2024-01-12, 21 weekdays behind"
     with pytest.raises(ProviderError, match="no provider"):
         FallbackFetcher([stooq], today=lambda: date(2024, 1, 12)).fetch("ZZZZ", *JAN)
 

@@ -79,6 +79,35 @@ resource "google_bigquery_table" "ingest_runs" {
   ])
 }
 
+resource "google_bigquery_table" "provider_calls" {
+  #checkov:skip=CKV_GCP_80:Google-managed encryption by default; set kms_key_name on the dataset for CMEK (Cloud KMS cost and key custody are a per-deployment choice).
+  # One row per market-data provider asked for a symbol (or per file loaded): what
+  # GET /v1/market-data/status summarises over the last 30 days.
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.this.dataset_id
+  table_id            = "provider_calls"
+  deletion_protection = true
+  clustering          = ["provider"]
+
+  time_partitioning {
+    type          = "DAY"
+    field         = "called_at"
+    expiration_ms = 90 * 24 * 60 * 60 * 1000
+  }
+
+  schema = jsonencode([
+    { name = "run_id", type = "STRING", mode = "REQUIRED" },
+    { name = "provider", type = "STRING", mode = "REQUIRED" },
+    { name = "symbol", type = "STRING", mode = "NULLABLE" },
+    { name = "outcome", type = "STRING", mode = "REQUIRED" },
+    { name = "detail", type = "STRING", mode = "NULLABLE" },
+    { name = "called_at", type = "TIMESTAMP", mode = "REQUIRED" },
+    { name = "requests", type = "INT64", mode = "NULLABLE" },
+    { name = "throttled", type = "INT64", mode = "NULLABLE" },
+    { name = "retry_after_seconds", type = "FLOAT64", mode = "NULLABLE" },
+  ])
+}
+
 resource "google_bigquery_dataset_iam_member" "readers" {
   for_each   = toset(var.dataset_readers)
   project    = var.project_id

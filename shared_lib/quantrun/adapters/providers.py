@@ -6,9 +6,10 @@
 - ``SyntheticProvider``: deterministic geometric Brownian motion per symbol, for demos.
 
 HTTP calls use httpx with a timeout, retry 429 and 5xx with exponential backoff (honouring
-Retry-After), and respect a per-provider request rate. The fallback between providers is
-the ingest use case's policy
-in order (``quantrun.app.fallback``).
+Retry-After), and respect a per-provider request rate. Each provider meters its requests
+and too-many-requests answers (``CallMeter``); refused still after the retries, it raises
+``RateLimited``. The fallback between providers, in order, is the ingest use case's policy
+(``quantrun.app.fallback``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from quantrun.domain.errors import ProviderError
+from quantrun.domain.errors import ProviderError, RateLimited
+from quantrun.domain.market_data import CallMeter
 from quantrun.domain.prices import PriceRow
 from quantrun.logging import get_logger
 
@@ -75,23 +77,27 @@ class HttpProvider:
         self._client = client or httpx.Client(timeout=self.policy.timeout)
         self._limiter = RateLimiter(self.policy.per_second, sleep)
         self._sleep = sleep
-        self.requests = 0
+        self.meter = CallMeter()
 
     def get(self, path: str, params: dict[str, Any]) -> httpx.Response:
         last: Exception | None = None
         for attempt in range(self.policy.retries + 1):
             self._limiter.wait()
-            self.requests += 1
+            self.meter.requests += 1
             try:
                 response = self._client.get(f"{self.base_url}{path}", params=params)
             except httpx.HTTPError as exc:
                 last = exc
             else:
                 if response.status_code == 429 or response.status_code >= 500:
-                    last = ProviderError(f"{self.name} answered {response.status_code}")
                     retry_after = response.headers.get("retry-after", "")
-                    if retry_after.isdigit():
-                        self._sleep(min(float(retry_after), self.policy.max_backoff))
+                    wait = float(retry_after) if retry_after.isdigit() else None
+                    if response.status_code == 429:
+                        last = self.throttled(f"{self.name} answered 429", wait)
+                    else:
+                        last = ProviderError(f"{self.name} answered {response.status_code}")
+                    if wait is not None:
+                        self._sleep(min(wait, self.policy.max_backoff))
                         continue
                 elif response.status_code >= 400:
                     raise ProviderError(
@@ -101,7 +107,16 @@ class HttpProvider:
                     return response
             if attempt < self.policy.retries:
                 self._sleep(min(self.policy.backoff * 2**attempt, self.policy.max_backoff))
-        raise ProviderError(f"{self.name} failed after {self.policy.retries + 1} tries: {last}")
+        message = f"{self.name} failed after {self.policy.retries + 1} tries: {last}"
+        if isinstance(last, RateLimited):
+            raise RateLimited(message, retry_after=last.retry_after)
+        raise ProviderError(message)
+
+    def throttled(self, message: str, retry_after: float | None) -> RateLimited:
+        """Count a too-many-requests answer; the error to raise if it is the last."""
+        self.meter.throttled += 1
+        self.meter.retry_after = retry_after
+        return RateLimited(message, retry_after=retry_after)
 
 
 def _float(raw: str | None) -> float | None:
@@ -163,6 +178,18 @@ class AlphaVantageProvider(HttpProvider):
         super().__init__(base_url, **kwargs)
         self._key = api_key
 
+    def get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        # Errors end up in logs and in the market-data status: never with the key
+        try:
+            return super().get(path, params)
+        except RateLimited as exc:
+            raise RateLimited(self._scrub(exc), retry_after=exc.retry_after) from None
+        except ProviderError as exc:
+            raise ProviderError(self._scrub(exc)) from None
+
+    def _scrub(self, exc: Exception) -> str:
+        return str(exc).replace(self._key, "***")
+
     def fetch(self, symbol: str, start: date, end: date) -> list[PriceRow]:
         response = self.get(
             "/query",
@@ -175,7 +202,8 @@ class AlphaVantageProvider(HttpProvider):
         )
         body = response.json()
         if "Note" in body or "Information" in body:  # its way of saying "rate limited"
-            raise ProviderError(f"alphavantage: {body.get('Note') or body.get('Information')}")
+            note = str(body.get("Note") or body.get("Information")).replace(self._key, "***")
+            raise self.throttled(f"alphavantage: {note}", None)
         if "Error Message" in body:
             return []
         series = body.get("Time Series (Daily)") or {}
@@ -202,6 +230,9 @@ class SyntheticProvider:
     """GBM prices seeded by the symbol: the same symbol always gives the same history."""
 
     name = "synthetic"
+
+    def __init__(self) -> None:
+        self.meter = CallMeter()  # no requests: it computes
 
     def fetch(self, symbol: str, start: date, end: date) -> list[PriceRow]:
         days = np.arange(np.datetime64(start), np.datetime64(end) + 1)

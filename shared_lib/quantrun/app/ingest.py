@@ -2,7 +2,9 @@
 
 Both validate, write through the price store's idempotent MERGE and return counts:
 ``fetched``, ``inserted`` (new (symbol, date)), ``updated`` (a stored close or adjusted
-close changed), ``unchanged`` (identical rows, not rewritten) and ``rejected``.
+close changed), ``unchanged`` (identical rows, not rewritten) and ``rejected``. Each
+provider asked, and each file loaded (provider ``upload`` or ``load-prices``), leaves a
+``provider_calls`` record for the market-data status; a run writes them at once.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from quantrun.app.fallback import FallbackFetcher, default_start
-from quantrun.domain.errors import ProviderError
+from quantrun.app.fallback import FallbackFetcher, NoProvider, default_start
+from quantrun.clock import utcnow
+from quantrun.domain.market_data import Outcome, ProviderCall
 from quantrun.domain.price_checks import ValidationReport, validate
 from quantrun.domain.price_csv import PriceFileError, parse_price_csv
 from quantrun.domain.prices import PriceRow
@@ -111,52 +114,15 @@ def ingest_prices(
     now: datetime,
     today: date,
 ) -> IngestResult:
-    result = IngestResult(run_id=str(uuid.uuid4()))
-    last = {i.symbol: i.last_date for i in store.instruments()}
-    for symbol in request.symbols:
-        start = request.start or default_start(last.get(symbol))
-        end = request.end or today
-        if start > end:
-            result.per_symbol[symbol] = {"source": None, "outcome": "up to date"}
-            continue
-        try:
-            fetched = fetcher.fetch(symbol, start, end)
-        except ProviderError as exc:
-            result.failed[symbol] = str(exc)
-            store.record_ingest_run(
-                {
-                    "run_id": result.run_id,
-                    "symbol": symbol,
-                    "source": None,
-                    "status": "failed",
-                    "detail": str(exc)[:1000],
-                    "run_at": now,
-                    **Counts().as_dict(),
-                }
-            )
-            continue
-        report = validate(fetched.rows)
-        counts = write_changes(store, report.accepted, fetched.source)
-        counts.fetched = len(fetched.rows)
-        counts.rejected = len(report.rejected)
-        result.counts.add(counts)
-        result.per_symbol[symbol] = {
-            "source": fetched.source,
-            "attempts": fetched.attempts,
-            **counts.as_dict(),
-            **_warnings(report),
-        }
-        store.record_ingest_run(
-            {
-                "run_id": result.run_id,
-                "symbol": symbol,
-                "source": fetched.source,
-                "status": "ok",
-                "detail": json.dumps(_warnings(report))[:1000],
-                "run_at": now,
-                **counts.as_dict(),
-            }
-        )
+    run = _Run(request, fetcher, store, now, today)
+    try:
+        for symbol in request.symbols:
+            run.ingest(symbol)
+    finally:
+        # what the providers did is worth keeping also when a write failed midway
+        if run.calls:
+            store.record_provider_calls(run.calls)
+    result = run.result
     log.info(
         "ingest run",
         extra={
@@ -164,6 +130,67 @@ def ingest_prices(
         },
     )
     return result
+
+
+class _Run:
+    """One ingest run: its symbols one by one, the provider calls they made."""
+
+    def __init__(
+        self,
+        request: IngestRequest,
+        fetcher: FallbackFetcher,
+        store: PriceStore,
+        now: datetime,
+        today: date,
+    ) -> None:
+        self.request, self.fetcher, self.store = request, fetcher, store
+        self.now, self.today = now, today
+        self.result = IngestResult(run_id=str(uuid.uuid4()))
+        self.last = {i.symbol: i.last_date for i in store.instruments()}
+        self.calls: list[ProviderCall] = []
+
+    def ingest(self, symbol: str) -> None:
+        result = self.result
+        start = self.request.start or default_start(self.last.get(symbol))
+        end = self.request.end or self.today
+        if start > end:
+            result.per_symbol[symbol] = {"source": None, "outcome": "up to date"}
+            return
+        try:
+            fetched = self.fetcher.fetch(symbol, start, end, run_id=result.run_id)
+        except NoProvider as exc:
+            self.calls.extend(exc.attempts)
+            result.failed[symbol] = str(exc)
+            self._record(symbol, None, "failed", str(exc), Counts())
+            return
+        self.calls.extend(fetched.attempts)
+        report = validate(fetched.rows)
+        counts = write_changes(self.store, report.accepted, fetched.source)
+        counts.fetched = len(fetched.rows)
+        counts.rejected = len(report.rejected)
+        result.counts.add(counts)
+        result.per_symbol[symbol] = {
+            "source": fetched.source,
+            "attempts": [{"provider": a.provider, "outcome": a.outcome} for a in fetched.attempts],
+            **counts.as_dict(),
+            **_warnings(report),
+        }
+        self._record(symbol, fetched.source, "ok", json.dumps(_warnings(report)), counts)
+
+    def _record(
+        self, symbol: str, source: str | None, status: str, detail: str, counts: Counts
+    ) -> None:
+        self.store.record_ingest_run(
+            {
+                "run_id": self.result.run_id,
+                "symbol": symbol,
+                "source": source,
+                "status": status,
+                "detail": detail[:1000],
+                "run_at": self.now,
+                **counts.as_dict(),
+            }
+        )
 
 
 def _warnings(report: ValidationReport) -> dict[str, Any]:
@@ -182,26 +209,18 @@ class FileOutcome:
 
 def ingest_file(*, name: str, data: bytes, store: PriceStore, now: datetime) -> FileOutcome:
     """All or nothing: a file with any bad row loads nothing and returns the report."""
-    try:
-        if name.lower().endswith(".parquet"):
-            rows = _parquet_rows(data)
-        else:
-            rows = parse_price_csv(data.decode("utf-8-sig"))
-    except (PriceFileError, UnicodeDecodeError, ValueError) as exc:
-        problems = exc.problems if isinstance(exc, PriceFileError) else [str(exc)]
-        return FileOutcome(False, Counts(), {"file": name, "accepted": False, "problems": problems})
-    report = validate(rows)
-    if report.rejected:
-        return FileOutcome(
-            False,
-            Counts(fetched=len(rows), rejected=len(report.rejected)),
-            {"file": name, "accepted": False, **report.summary()},
-        )
-    counts = write_changes(store, report.accepted, source=f"upload:{name}")
+    outcome = _check_file(name, data)
+    if not outcome.accepted:
+        problems = outcome.report.get("problems") or outcome.report.get("rejections") or ["?"]
+        said = f"{name}: {outcome.counts.rejected or len(problems)} problem(s), first {problems[0]}"
+        _file_call(store, "upload", "", "error", said, now)
+        return FileOutcome(False, outcome.counts, outcome.report)
+    counts = write_changes(store, outcome.rows, source=f"upload:{name}")
+    symbols = sorted({r.symbol for r in outcome.rows})
     store.record_ingest_run(
         {
             "run_id": str(uuid.uuid4()),
-            "symbol": ",".join(sorted({r.symbol for r in rows}))[:1000],
+            "symbol": ",".join(symbols)[:1000],
             "source": f"upload:{name}",
             "status": "ok",
             "detail": "",
@@ -209,9 +228,43 @@ def ingest_file(*, name: str, data: bytes, store: PriceStore, now: datetime) -> 
             **counts.as_dict(),
         }
     )
-    return FileOutcome(
-        True, counts, {"file": name, "accepted": True, **report.summary(), **counts.as_dict()}
-    )
+    _file_call(store, "upload", ",".join(symbols), "ok", f"{name}: {len(outcome.rows)} rows", now)
+    return FileOutcome(True, counts, {**outcome.report, **counts.as_dict()})
+
+
+@dataclass
+class _CheckedFile:
+    accepted: bool
+    counts: Counts
+    report: dict[str, Any]
+    rows: list[PriceRow]
+
+
+def _check_file(name: str, data: bytes) -> _CheckedFile:
+    try:
+        if name.lower().endswith(".parquet"):
+            rows = _parquet_rows(data)
+        else:
+            rows = parse_price_csv(data.decode("utf-8-sig"))
+    except (PriceFileError, UnicodeDecodeError, ValueError) as exc:
+        problems = exc.problems if isinstance(exc, PriceFileError) else [str(exc)]
+        report = {"file": name, "accepted": False, "problems": problems}
+        return _CheckedFile(False, Counts(), report, [])
+    checked = validate(rows)
+    if checked.rejected:
+        counts = Counts(fetched=len(rows), rejected=len(checked.rejected))
+        return _CheckedFile(
+            False, counts, {"file": name, "accepted": False, **checked.summary()}, []
+        )
+    summary = {"file": name, "accepted": True, **checked.summary()}
+    return _CheckedFile(True, Counts(fetched=len(rows)), summary, list(checked.accepted))
+
+
+def _file_call(
+    store: PriceStore, provider: str, symbols: str, outcome: Outcome, detail: str, now: datetime
+) -> None:
+    call = ProviderCall(str(uuid.uuid4()), provider, symbols[:1000], outcome, detail[:1000], now)
+    store.record_provider_calls([call])
 
 
 def _parquet_rows(data: bytes) -> list[PriceRow]:
@@ -234,6 +287,12 @@ class LoadedPrices:
 def load_price_csv(*, text: str, store: PriceStore, source: str) -> LoadedPrices:
     """A price CSV into the store as it is (``quantrun load-prices``); raises
     ``PriceFileError`` listing every problem, and then loads nothing."""
-    rows = parse_price_csv(text)
+    try:
+        rows = parse_price_csv(text)
+    except PriceFileError as exc:
+        _file_call(store, "load-prices", "", "error", f"{source}: {exc.problems[0]}", utcnow())
+        raise
     written = store.upsert(rows, source=source)
-    return LoadedPrices(written, sorted({r.symbol for r in rows}))
+    symbols = sorted({r.symbol for r in rows})
+    _file_call(store, "load-prices", ",".join(symbols), "ok", f"{source}: {written} rows", utcnow())
+    return LoadedPrices(written, symbols)

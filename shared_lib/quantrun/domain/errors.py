@@ -70,6 +70,17 @@ class ProviderError(QuantRunError):
     code = "provider_error"
 
 
+class RateLimited(ProviderError):
+    """A provider refused for too many requests, still after the client's retries;
+    ``retry_after`` is how long it asked to wait (seconds), when it said."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unauthenticated(QuantRunError):
     """A request's credentials (API key, push token) are missing or not accepted."""
 

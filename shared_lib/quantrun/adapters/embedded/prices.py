@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import UTC, date
+from dataclasses import asdict
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ import numpy as np
 
 from quantrun.adapters.embedded.sample import SAMPLE_DIR, SAMPLE_FILES, SAMPLE_NAMES
 from quantrun.adapters.price_matrix import FIELD_SQL, pivot_indexed
+from quantrun.adapters.provider_calls_sql import summary_from_row, summary_sql
 from quantrun.clock import utcnow
 from quantrun.domain.errors import TransientError
+from quantrun.domain.market_data import RECENT, STATUS_WINDOW, ProviderCall, ProviderSummary
 from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
 
 _SCHEMA = """
@@ -35,6 +38,11 @@ CREATE TABLE IF NOT EXISTS ingest_runs (
     run_id VARCHAR, symbol VARCHAR, source VARCHAR, status VARCHAR, detail VARCHAR,
     run_at TIMESTAMP, fetched BIGINT, inserted BIGINT, updated BIGINT, unchanged BIGINT,
     rejected BIGINT
+);
+CREATE TABLE IF NOT EXISTS provider_calls (
+    run_id VARCHAR NOT NULL, provider VARCHAR NOT NULL, symbol VARCHAR,
+    outcome VARCHAR NOT NULL, detail VARCHAR, called_at TIMESTAMP NOT NULL, requests BIGINT,
+    throttled BIGINT, retry_after_seconds DOUBLE
 );
 """
 
@@ -206,6 +214,23 @@ class DuckDBPriceStore:
         out["run_at"] = out["run_at"].replace(tzinfo=UTC).isoformat()
         return out
 
+    def record_provider_calls(self, calls: Sequence[ProviderCall]) -> None:
+        rows = [{**asdict(c), "called_at": _naive_utc(c.called_at)} for c in calls]
+        with self._write_lock:
+            self._cursor().executemany(
+                "INSERT INTO provider_calls VALUES ($run_id, $provider, $symbol, $outcome, "
+                "$detail, $called_at, $requests, $throttled, $retry_after_seconds)",
+                rows,
+            )
+
+    def provider_summaries(self, now: datetime) -> list[ProviderSummary]:
+        cur = self._cursor().execute(
+            summary_sql("provider_calls", "$"),
+            {"since": _naive_utc(now - STATUS_WINDOW), "recent": _naive_utc(now - RECENT)},
+        )
+        names = [d[0] for d in cur.description]
+        return [summary_from_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
     def load_sample_data(self) -> int:
         """Load the bundled wide CSVs (close-only, adjusted) in one set-based statement."""
         folder = SAMPLE_DIR
@@ -234,3 +259,8 @@ class DuckDBPriceStore:
             row = cur.execute("SELECT count(*) FROM prices WHERE source = 'sample'").fetchone()
             total = int(row[0]) if row else 0
         return total
+
+
+def _naive_utc(at: datetime) -> datetime:
+    """DuckDB's TIMESTAMP is naive: UTC by convention here."""
+    return at.astimezone(UTC).replace(tzinfo=None)

@@ -2,62 +2,43 @@
 
 Queries are parameterised (``UNNEST(@symbols)``, ``BETWEEN @start AND @end``), results
 come back as Arrow and go to numpy without per-row Python, and every call has a bounded
-retry and timeout. Writes load the rows into a staging table and MERGE them on
-(symbol, date), so a rerun changes nothing.
+retry and timeout (``BigQueryTables``). Writes load the rows into a staging table and
+MERGE them on (symbol, date), so a rerun changes nothing. Ingest runs and provider calls
+are appended, one load job per write.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import uuid
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import asdict
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 
-from quantrun.adapters.gcp.bigquery_schema import ingest_runs_schema, prices_schema
+from quantrun.adapters.gcp.bigquery_schema import (
+    ingest_runs_schema,
+    prices_schema,
+    provider_calls_schema,
+)
+from quantrun.adapters.gcp.bigquery_tables import BigQueryTables
 from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
 from quantrun.adapters.price_matrix import FIELD_SQL, pivot_indexed
+from quantrun.adapters.provider_calls_sql import summary_from_row, summary_sql
 from quantrun.clock import utcnow
-from quantrun.domain.errors import TransientError
+from quantrun.domain.market_data import RECENT, STATUS_WINDOW, ProviderCall, ProviderSummary
 from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
 
 
-class BigQueryPriceStore:
+class BigQueryPriceStore(BigQueryTables):
     def __init__(
         self, client: Any, *, dataset: str, table: str = "prices", timeout: float = 30.0
     ) -> None:
-        self._client = client
-        self._dataset = f"{client.project}.{dataset}"
+        super().__init__(client, dataset=dataset, timeout=timeout)
         self._table = f"{self._dataset}.{table}"
         self._names = f"{self._dataset}.instrument_names"
         self._runs = f"{self._dataset}.ingest_runs"
-        self._timeout = timeout
-
-    # -- plumbing ----------------------------------------------------------------------
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        from google.api_core import exceptions
-        from google.cloud import bigquery
-
-        config = bigquery.QueryJobConfig(query_parameters=list(params))
-        retry = bounded_retry(self._timeout)
-        try:
-            # job_retry=None: the client's default re-inserts failed query jobs for up to
-            # 10 minutes; our bounded request retry is the only retry here.
-            job = self._client.query(
-                sql, job_config=config, retry=retry, timeout=self._timeout, job_retry=None
-            )
-            return job.result(timeout=self._timeout, retry=retry, job_retry=None)
-        except (
-            exceptions.ServerError,
-            exceptions.TooManyRequests,
-            exceptions.RetryError,
-            OSError,  # requests' connection errors are IOErrors
-            TimeoutError,
-            concurrent.futures.TimeoutError,
-        ) as exc:
-            raise TransientError(f"BigQuery is unavailable: {exc}") from exc
+        self._calls = f"{self._dataset}.provider_calls"
 
     def ensure_schema(self, location: str | None = None) -> None:
         """Create the dataset and the partitioned, clustered tables if they are missing."""
@@ -75,6 +56,10 @@ class BigQueryPriceStore:
         runs = bigquery.Table(self._runs, schema=ingest_runs_schema())
         runs.time_partitioning = bigquery.TimePartitioning(field="run_at")
         self._client.create_table(runs, exists_ok=True, retry=retry, timeout=self._timeout)
+        calls = bigquery.Table(self._calls, schema=provider_calls_schema())
+        calls.time_partitioning = bigquery.TimePartitioning(field="called_at")
+        calls.clustering_fields = ["provider"]
+        self._client.create_table(calls, exists_ok=True, retry=retry, timeout=self._timeout)
         names = bigquery.Table(
             self._names,
             schema=[
@@ -202,16 +187,25 @@ class BigQueryPriceStore:
         }
 
     def record_ingest_run(self, run: dict[str, Any]) -> None:
+        self._append(
+            [{**run, "run_at": run["run_at"].isoformat()}], self._runs, ingest_runs_schema()
+        )
+
+    def record_provider_calls(self, calls: Sequence[ProviderCall]) -> None:
+        payload = [{**asdict(c), "called_at": c.called_at.isoformat()} for c in calls]
+        self._append(payload, self._calls, provider_calls_schema())
+
+    def provider_summaries(self, now: datetime) -> list[ProviderSummary]:
         from google.cloud import bigquery
 
-        payload = [{**run, "run_at": run["run_at"].isoformat()}]
-        job = self._client.load_table_from_json(
-            payload,
-            self._runs,
-            job_config=bigquery.LoadJobConfig(schema=ingest_runs_schema()),
-            timeout=self._timeout,
+        rows = self._query(
+            summary_sql(f"`{self._calls}`", "@"),
+            [
+                bigquery.ScalarQueryParameter("since", "TIMESTAMP", now - STATUS_WINDOW),
+                bigquery.ScalarQueryParameter("recent", "TIMESTAMP", now - RECENT),
+            ],
         )
-        job.result(timeout=self._timeout, retry=bounded_retry(self._timeout))
+        return [summary_from_row(dict(r.items())) for r in rows]
 
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None:
         from google.cloud import bigquery
@@ -238,39 +232,3 @@ class BigQueryPriceStore:
         ]
         payload = [{"symbol": s, "name": n} for s, n in names.items()]
         self._merge(payload, schema, self._names, keys=("symbol",), columns=["symbol", "name"])
-
-    def _merge(
-        self,
-        payload: list[dict[str, Any]],
-        schema: list[Any],
-        target: str,
-        *,
-        keys: tuple[str, ...],
-        columns: list[str],
-    ) -> None:
-        """Load into a staging table, MERGE on ``keys``, drop the staging table."""
-        from google.cloud import bigquery
-
-        staging = f"{self._dataset}._staging_{uuid.uuid4().hex[:12]}"
-        retry = bounded_retry(self._timeout)
-        job = self._client.load_table_from_json(
-            payload,
-            staging,
-            job_config=bigquery.LoadJobConfig(schema=schema),
-            timeout=self._timeout,
-        )
-        on = " AND ".join(f"T.{k} = S.{k}" for k in keys)
-        updates = ", ".join(f"{c} = S.{c}" for c in columns if c not in keys)
-        names = ", ".join(columns)
-        values = ", ".join(f"S.{c}" for c in columns)
-        try:
-            job.result(timeout=self._timeout, retry=retry)
-            self._query(
-                f"MERGE `{target}` T USING `{staging}` S ON {on} "  # noqa: S608
-                f"WHEN MATCHED THEN UPDATE SET {updates} "
-                f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
-            )
-        finally:
-            self._client.delete_table(
-                staging, not_found_ok=True, retry=retry, timeout=self._timeout
-            )

@@ -1,5 +1,7 @@
-"""The BigQuery tables of CONTRACT section 4 (``prices``, ``ingest_runs``), as the
-client library's schema fields (built on call: the library is imported lazily)."""
+"""The BigQuery tables of CONTRACT section 4 (``prices``, ``ingest_runs``) and the
+``provider_calls`` the market-data status reads, as the client library's schema fields
+(built on call: the library is imported lazily). ``infra/modules/data`` declares the
+same (a test holds them together)."""
 
 from __future__ import annotations
 
@@ -40,4 +42,21 @@ def ingest_runs_schema() -> list[Any]:
         f("updated", "INT64"),
         f("unchanged", "INT64"),
         f("rejected", "INT64"),
+    ]
+
+
+def provider_calls_schema() -> list[Any]:
+    from google.cloud import bigquery
+
+    f = bigquery.SchemaField
+    return [
+        f("run_id", "STRING", mode="REQUIRED"),
+        f("provider", "STRING", mode="REQUIRED"),
+        f("symbol", "STRING"),
+        f("outcome", "STRING", mode="REQUIRED"),
+        f("detail", "STRING"),
+        f("called_at", "TIMESTAMP", mode="REQUIRED"),
+        f("requests", "INT64"),
+        f("throttled", "INT64"),
+        f("retry_after_seconds", "FLOAT64"),
     ]

@@ -1,0 +1,91 @@
+"""Plumbing of the BigQuery adapters: a parameterised query with a bounded retry and
+timeout (failures worth retrying become ``TransientError``), an append by load job, and
+a MERGE through a staging table."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from quantrun.adapters.gcp.clients import bounded_retry
+from quantrun.domain.errors import TransientError
+
+
+class BigQueryTables:
+    def __init__(self, client: Any, *, dataset: str, timeout: float = 30.0) -> None:
+        self._client = client
+        self._dataset = f"{client.project}.{dataset}"
+        self._timeout = timeout
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        from google.api_core import exceptions
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(query_parameters=list(params))
+        retry = bounded_retry(self._timeout)
+        try:
+            # job_retry=None: the client's default re-inserts failed query jobs for up to
+            # 10 minutes; our bounded request retry is the only retry here.
+            job = self._client.query(
+                sql, job_config=config, retry=retry, timeout=self._timeout, job_retry=None
+            )
+            return job.result(timeout=self._timeout, retry=retry, job_retry=None)
+        except (
+            exceptions.ServerError,
+            exceptions.TooManyRequests,
+            exceptions.RetryError,
+            OSError,  # requests' connection errors are IOErrors
+            TimeoutError,
+            concurrent.futures.TimeoutError,
+        ) as exc:
+            raise TransientError(f"BigQuery is unavailable: {exc}") from exc
+
+    def _append(self, payload: list[dict[str, Any]], table: str, schema: list[Any]) -> None:
+        """One load job appending the rows (load jobs are free; streaming is not)."""
+        from google.cloud import bigquery
+
+        job = self._client.load_table_from_json(
+            payload,
+            table,
+            job_config=bigquery.LoadJobConfig(schema=schema),
+            timeout=self._timeout,
+        )
+        job.result(timeout=self._timeout, retry=bounded_retry(self._timeout))
+
+    def _merge(
+        self,
+        payload: list[dict[str, Any]],
+        schema: list[Any],
+        target: str,
+        *,
+        keys: tuple[str, ...],
+        columns: list[str],
+    ) -> None:
+        """Load into a staging table, MERGE on ``keys``, drop the staging table."""
+        from google.cloud import bigquery
+
+        staging = f"{self._dataset}._staging_{uuid.uuid4().hex[:12]}"
+        retry = bounded_retry(self._timeout)
+        job = self._client.load_table_from_json(
+            payload,
+            staging,
+            job_config=bigquery.LoadJobConfig(schema=schema),
+            timeout=self._timeout,
+        )
+        on = " AND ".join(f"T.{k} = S.{k}" for k in keys)
+        updates = ", ".join(f"{c} = S.{c}" for c in columns if c not in keys)
+        names = ", ".join(columns)
+        values = ", ".join(f"S.{c}" for c in columns)
+        try:
+            job.result(timeout=self._timeout, retry=retry)
+            self._query(
+                f"MERGE `{target}` T USING `{staging}` S ON {on} "  # noqa: S608
+                f"WHEN MATCHED THEN UPDATE SET {updates} "
+                f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
+            )
+        finally:
+            self._client.delete_table(
+                staging, not_found_ok=True, retry=retry, timeout=self._timeout
+            )
