@@ -14,6 +14,7 @@ instruments pages list what the API holds. Each page is screenshotted (under
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -36,11 +37,18 @@ RISK = {"symbols": ["AAPL", "XOM"], "start": "2014-01-01", "end": "2017-12-31"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(
-        tmp_path_factory.mktemp("console") / "data",
-        free_port(),
-        QUANTRUN_RATE_REQUESTS_PER_SECOND="0",
+    data = tmp_path_factory.mktemp("console") / "data"
+    # a file loaded before the server starts: a provider call the status page shows
+    prices = data.parent / "acme.csv"
+    prices.write_text("date,symbol,close\n2017-12-28,ACME,10\n2017-12-29,ACME,10.5\n")
+    subprocess.run(
+        [QUANTRUN, "load-prices", str(prices), "--source", "acme-file"],
+        env={**os.environ, "QUANTRUN_DATA_DIR": str(data)},
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
+    srv = Server(data, free_port(), QUANTRUN_RATE_REQUESTS_PER_SECOND="0")
     srv.start()
     yield srv
     srv.stop()
@@ -206,6 +214,10 @@ def test_jobs_instruments_and_compare_pages(page: Page, server: Server) -> None:
     visit(page, server, "/instruments", "text=AAPL", "instruments")
     page.get_by_role("button", name="AAPL", exact=True).click()
     expect(page.get_by_role("heading", name="AAPL coverage")).to_be_visible()
+    providers = page.locator("#market-data table")
+    expect(providers).to_contain_text("load-prices")
+    expect(providers).to_contain_text("(ok)")
+    expect(page.locator("#market-data dl")).to_contain_text("hit rate")
     visit(page, server, f"/compare/{first}/{second}", "#compare-charts canvas", "compare")
     header = page.locator("table thead").first.inner_text()
     assert first[:8] in header and second[:8] in header

@@ -102,11 +102,26 @@ def test_an_ingest_message_loads_rows_and_a_rerun_changes_nothing(
     )
 
 
-def test_the_second_provider_supplies_when_the_first_has_nothing(stack: Stack) -> None:
+def test_the_second_provider_supplies_when_the_first_has_nothing(
+    stack: Stack, client: httpx.Client
+) -> None:
     store = price_store(stack)
     publish_ingest(stack, {"symbols": ["IBM"], "start": "2024-01-01", "end": "2024-01-12"})
     run = wait_until(lambda: store.last_ingest_run("IBM"))
     assert run["source"] == "alphavantage" and run["inserted"] == 5
+    # the API tells what each provider did, from the calls the function recorded
+    providers = wait_until(lambda: _providers(client, "alphavantage"))
+    assert providers["alphavantage"]["last_outcome"] == "ok"
+    stooq = providers["stooq"]  # it has no IBM recording: 404, no retries
+    assert stooq["last_error"]["message"] == "stooq answered 404: not recorded"
+    assert stooq["rate_limit"]["state"] == "ok" and stooq["errors_24h"] >= 1
+
+
+def _providers(client: httpx.Client, wanted: str) -> dict[str, Any] | None:
+    r = client.get("/v1/market-data/status")
+    assert r.status_code == 200, r.text
+    found = {p["provider"]: p for p in r.json()["providers"]}
+    return found if wanted in found else None
 
 
 def _upload(stack: Stack, name: str, body: bytes) -> None:

@@ -1,23 +1,32 @@
-"""/v1/prices and /v1/prices/latest over real HTTP on the sample data (CONTRACT 5.5):
-the stored fields, each symbol's last row and its source, and the read cache saying how
-it served each read (RFC 9211 ``Cache-Status``)."""
+"""/v1/prices, /v1/prices/latest and /v1/market-data/status over real HTTP on the sample
+data (CONTRACT 5.5): the stored fields, each symbol's last row and its source, the read
+cache saying how it served each read (RFC 9211 ``Cache-Status``), and the providers'
+status made from the calls the store holds."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from quantrun.clock import utcnow
+from quantrun.domain.market_data import ProviderCall
 from tests.harness.api import RunningApi, unlimited_api
 
 WINDOW = {"symbols": "AAPL,XOM", "start": "2017-12-20", "end": "2017-12-29"}
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    api: RunningApi
-    with unlimited_api(tmp_path_factory.mktemp("prices")) as api, api.client("reader") as c:
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
+    with unlimited_api(tmp_path_factory.mktemp("prices")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(api: RunningApi) -> Iterator[httpx.Client]:
+    with api.client("reader") as c:
         yield c
 
 
@@ -52,3 +61,57 @@ def test_latest_names_the_day_and_the_source(client: httpx.Client) -> None:
     assert r.headers["cache-status"] == "quantrun; fwd=miss; stored"
     unknown = client.get("/v1/prices/latest", params={"symbols": "NOPE"})
     assert unknown.status_code == 422
+
+
+def test_market_data_status_per_provider_and_the_read_cache(
+    api: RunningApi, client: httpx.Client
+) -> None:
+    now = utcnow()
+
+    def call(provider: str, minutes_ago: float, outcome: str, **kw: object) -> ProviderCall:
+        at = now - timedelta(minutes=minutes_ago)
+        detail = str(kw.pop("detail", ""))
+        return ProviderCall("run", provider, "AAPL", outcome, detail, at, **kw)  # type: ignore[arg-type]
+
+    api.container.prices.record_provider_calls(
+        [
+            call("stooq", 300, "error", detail="stooq answered 503", requests=4),
+            call("stooq", 120, "ok", requests=3, throttled=2, retry_after_seconds=5.0),
+            call("alphavantage", 119, "ok", requests=1),
+            call(
+                "alphavantage",
+                1,
+                "rate_limited",
+                detail="429",
+                throttled=3,
+                retry_after_seconds=3600,
+            ),
+        ]
+    )
+    r = client.get("/v1/market-data/status")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    providers = {p["provider"]: p for p in body["providers"]}
+    assert list(providers) == ["alphavantage", "stooq"] and body["window_days"] == 30
+    stooq, alpha = providers["stooq"], providers["alphavantage"]
+    assert stooq["last_outcome"] == "ok" and stooq["last_success_at"] is not None
+    assert stooq["last_error"]["message"] == "stooq answered 503"
+    assert stooq["rate_limit"]["state"] == "throttled" and stooq["rate_limit"]["until"] is None
+    assert (stooq["calls_24h"], stooq["errors_24h"], stooq["rate_limit"]["throttled_24h"]) == (
+        2,
+        1,
+        2,
+    )
+    assert alpha["rate_limit"]["state"] == "limited" and alpha["last_error"]["message"] == "429"
+    until = alpha["rate_limit"]["until"]
+    assert until > body["checked_at"]  # an hour after the refusal, ISO strings in UTC
+    cache = body["cache"]
+    assert cache["ttl_seconds"] == {
+        "instruments": 5.0,
+        "history": 60.0,
+        "latest": 5.0,
+        "stale": 30.0,
+    }
+    assert cache["entries"] >= 1 and cache["misses"] >= 1 and 0 <= cache["hit_rate"] <= 1
+    again = client.get("/v1/market-data/status").json()["cache"]
+    assert again["hits"] == cache["hits"] + 1  # the provider summary, cached for the latest TTL

@@ -36,6 +36,25 @@ class Freshness:
         return f"quantrun; hit; ttl={int(self.ttl // 1) if self.ttl < 0 else int(self.ttl)}"
 
 
+@dataclass(frozen=True)
+class CacheStats:
+    """What the cache holds and how its reads were served since the process started
+    (``stale_hits`` count as hits in ``hit_rate``; None before any read)."""
+
+    entries: int
+    bytes: int
+    max_entries: int
+    max_bytes: int
+    hits: int
+    stale_hits: int
+    misses: int
+
+    @property
+    def hit_rate(self) -> float | None:
+        reads = self.hits + self.stale_hits + self.misses
+        return None if reads == 0 else (self.hits + self.stale_hits) / reads
+
+
 class _Flight:
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -166,6 +185,18 @@ class SingleFlightCache:
         if self._values.pop(key, None) is not None:
             self._bytes -= self._sizes.pop(key, 0)
             self._ttls.pop(key, None)
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(
+                len(self._values),
+                self._bytes,
+                self._max,
+                self._max_bytes,
+                self.hits,
+                self.stale_hits,
+                self.misses,
+            )
 
     @property
     def bytes_held(self) -> int:

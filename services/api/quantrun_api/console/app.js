@@ -508,7 +508,7 @@ async function save(jobId, name) {
 // ---- instruments ---------------------------------------------------------------------
 
 async function instrumentsPage() {
-  const all = await call("GET", "/v1/instruments");
+  const [all, status] = await Promise.all([call("GET", "/v1/instruments"), call("GET", "/v1/market-data/status")]);
   const coverage = h("div", { id: "coverage", "aria-live": "polite" });
   const showCoverage = async (symbol) => {
     const c = await call("GET", `/v1/instruments/${encodeURIComponent(symbol)}/coverage`);
@@ -522,7 +522,27 @@ async function instrumentsPage() {
   show("Instruments",
     table(["symbol", "name", "first date", "last date", "rows"], all.map((i) =>
       [h("button", { type: "button", class: "link", onclick: () => showCoverage(i.symbol) }, i.symbol), i.name, i.first_date, i.last_date, i.rows])),
-    coverage);
+    coverage, marketDataStatus(status));
+}
+
+function marketDataStatus(status) {
+  const c = status.cache;
+  const rate = c.hit_rate === null ? "-" : `${(100 * c.hit_rate).toFixed(1)}%`;
+  const limit = (r) => (r.state === "limited" && r.until ? `limited until ${when(r.until)}` : r.state);
+  return h("section", { id: "market-data" },
+    h("h2", {}, "Providers"),
+    status.providers.length
+      ? table(["provider", "last call", "last success", "last error", "rate limit", "calls / errors (24 h)"],
+        status.providers.map((p) => [p.provider, `${when(p.last_call_at)} (${p.last_outcome})`, when(p.last_success_at),
+          p.last_error ? `${when(p.last_error.at)}: ${p.last_error.message}` : "-", limit(p.rate_limit),
+          `${p.calls_24h} / ${p.errors_24h}`]))
+      : h("p", {}, `No provider calls in the last ${status.window_days} days.`),
+    h("h2", {}, "Read cache (this API instance)"),
+    h("dl", { class: "facts" },
+      h("dt", {}, "entries"), h("dd", {}, `${c.entries} of ${c.max_entries} (${(c.bytes / 1048576).toFixed(1)} MiB)`),
+      h("dt", {}, "hit rate"), h("dd", {}, `${rate} (${c.hits} hits, ${c.stale_hits} stale, ${c.misses} misses)`),
+      h("dt", {}, "TTLs"), h("dd", {}, `history ${c.ttl_seconds.history} s, latest ${c.ttl_seconds.latest} s, ` +
+        `instruments ${c.ttl_seconds.instruments} s, stale grace ${c.ttl_seconds.stale} s`)));
 }
 
 // ---- strategies: saved templates, their schedules and signals -------------------------

@@ -1,4 +1,4 @@
-"""Instruments and price history from the price store."""
+"""Instruments, price history and the market-data status from the price store."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Response
 
 from quantrun.app import prices as use_cases
+from quantrun.app.market_data import market_data_status
+from quantrun.clock import utcnow
 from quantrun.domain.prices import PriceMatrix
 from quantrun.domain.symbols import SYMBOL_INPUT
 from quantrun_api.deps import ContainerDep, CurrentUser
+from quantrun_api.market_data_schemas import MarketDataStatusOut
 from quantrun_api.schemas import (
     CoverageOut,
     ErrorResponse,
@@ -114,6 +117,22 @@ def latest_prices(
     )
     response.headers["Cache-Status"] = served.header()
     return [LatestPriceOut(**vars(p)) for p in found]
+
+
+@router.get(
+    "/market-data/status",
+    response_model=MarketDataStatusOut,
+    summary="Per provider its last success, last error and rate-limit state; the read cache",
+)
+def market_data(_user: CurrentUser, container: ContainerDep) -> MarketDataStatusOut:
+    api = container.settings.api
+    found = market_data_status(
+        prices=container.prices,
+        cache=container.read_cache,
+        ttl=api.latest_cache_seconds,
+        now=utcnow(),
+    )
+    return MarketDataStatusOut.of(found, api)
 
 
 def _dates(matrix: PriceMatrix) -> list[date]:
