@@ -96,7 +96,13 @@ class JobStore(Protocol):
         ...
 
     def find_by_idempotency_key(self, user_id: str, key: str, since: datetime) -> Job | None: ...
-    def get_job(self, job_id: str, user_id: str | None = None) -> Job | None: ...
+    def get_job(
+        self, job_id: str, user_id: str | None = None, *, with_payload: bool = True
+    ) -> Job | None:
+        """``with_payload=False`` leaves params and result out (empty): a poll of the
+        status reads a few columns, not a result of up to megabytes."""
+        ...
+
     def strategy_jobs(self, strategy_id: str, user_id: str) -> list[Job]:
         """The succeeded jobs made from a strategy, oldest first."""
         ...
@@ -205,12 +211,13 @@ class PriceStore(Protocol):
 
     def existing(
         self, symbols: Sequence[str], start: date, end: date
-    ) -> dict[tuple[str, date], tuple[float, float | None]]:
-        """Stored (close, adj_close) per (symbol, date) in the range."""
+    ) -> dict[tuple[str, date], PriceRow]:
+        """The stored rows (every field) per (symbol, date) in the range."""
         ...
 
-    def record_ingest_run(self, run: dict[str, Any]) -> None:
-        """Append one ``ingest_runs`` record (run_id, symbol, source, status, counts...)."""
+    def record_ingest_runs(self, runs: Sequence[dict[str, Any]]) -> None:
+        """Append ``ingest_runs`` records (run_id, symbol, source, status, counts...);
+        one write for a whole run."""
         ...
 
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None: ...

@@ -396,7 +396,9 @@ def test_an_event_keeps_at_most_2000_characters_of_its_reason(
     assert len(failed.error.message) == 5000  # the job's error keeps the whole message
 
 
-def test_a_list_without_payload_reads_no_params_or_result(store: SqlJobStore, alice: str) -> None:
+def test_a_list_or_a_poll_without_payload_reads_no_params_or_result(
+    store: SqlJobStore, alice: str
+) -> None:
     job = new_job(store, alice)
     store.claim(job.id, worker="w", now=T0, lease_until=T0 + timedelta(minutes=1), max_attempts=3)
     store.finish(job.id, worker="w", now=T0, status=JobStatus.SUCCEEDED, result={"big": [1] * 9})
@@ -407,6 +409,11 @@ def test_a_list_without_payload_reads_no_params_or_result(store: SqlJobStore, al
     assert full.items[0].result == {"big": [1] * 9} and full.items[0].params == {"x": 1}
     assert (listed.result, listed.params) == (None, {})
     assert (listed.id, listed.status, listed.progress) == (job.id, JobStatus.SUCCEEDED, 1.0)
+    # a status poll (an event stream's) reads the job the same way
+    polled = store.get_job(job.id, alice, with_payload=False)
+    assert polled is not None and (polled.result, polled.params) == (None, {})
+    assert (polled.status, polled.finished_at) == (JobStatus.SUCCEEDED, T0)
+    assert store.get_job(job.id, "someone else", with_payload=False) is None
 
 
 @pytest.mark.postgres

@@ -123,4 +123,9 @@ async def _stream(
         if time.monotonic() - last_sent >= settings.events_keepalive_seconds:
             yield live.KEEPALIVE
             last_sent = time.monotonic()
-        before, current = current, await run_in_threadpool(container.store.get_job, job.id, user.id)
+        before, current = (
+            current,
+            await run_in_threadpool(
+                partial(container.store.get_job, job.id, user.id, with_payload=False)
+            ),
+        )

@@ -119,8 +119,10 @@ class SqlJobStore(UserRows, ShardRows):
         with self._autocommit.connect() as conn:
             return [to_job(r) for r in conn.execute(query)]
 
-    def get_job(self, job_id: str, user_id: str | None = None) -> Job | None:
-        query = select(jobs).where(jobs.c.id == job_id)
+    def get_job(
+        self, job_id: str, user_id: str | None = None, *, with_payload: bool = True
+    ) -> Job | None:
+        query = select(*_columns(with_payload)).where(jobs.c.id == job_id)
         if user_id is not None:
             query = query.where(jobs.c.user_id == user_id)
         with self._autocommit.connect() as conn:
@@ -137,12 +139,10 @@ class SqlJobStore(UserRows, ShardRows):
         cursor: str | None,
         with_payload: bool = True,
     ) -> JobPage:
-        columns = [
-            c if with_payload or c.name not in ("params", "result") else null().label(c.name)
-            for c in jobs.c
-        ]
         # a sharded job's shards are part of it, not jobs of their own in the list
-        query = select(*columns).where(jobs.c.user_id == user_id, jobs.c.parent_id.is_(None))
+        query = select(*_columns(with_payload)).where(
+            jobs.c.user_id == user_id, jobs.c.parent_id.is_(None)
+        )
         if status is not None:
             query = query.where(jobs.c.status == status.value)
         if model is not None:
@@ -284,3 +284,11 @@ class SqlJobStore(UserRows, ShardRows):
 
     def requeue(self, job_id: str, *, now: datetime) -> bool:
         return self._move("requeue", job_id, now) is not None
+
+
+def _columns(with_payload: bool) -> list[Any]:
+    """The job's columns; without the payload, params and result read as NULL."""
+    return [
+        c if with_payload or c.name not in ("params", "result") else null().label(c.name)
+        for c in jobs.c
+    ]
