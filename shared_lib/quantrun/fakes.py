@@ -103,15 +103,11 @@ class FakePriceStore:
 
     def existing(
         self, symbols: Sequence[str], start: date, end: date
-    ) -> dict[tuple[str, date], tuple[float, float | None]]:
-        return {
-            k: (r.close, r.adj_close)
-            for k, r in self.rows.items()
-            if k[0] in symbols and start <= k[1] <= end
-        }
+    ) -> dict[tuple[str, date], PriceRow]:
+        return {k: r for k, r in self.rows.items() if k[0] in symbols and start <= k[1] <= end}
 
-    def record_ingest_run(self, run: dict[str, Any]) -> None:
-        self.runs.append(run)
+    def record_ingest_runs(self, runs: Sequence[dict[str, Any]]) -> None:
+        self.runs.extend(runs)
 
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None:
         matching = [r for r in self.runs if symbol in str(r["symbol"]).split(",")]

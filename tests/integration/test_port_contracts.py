@@ -97,34 +97,39 @@ def test_price_store_contract(price_store: Any) -> None:
         ("BBB", date(2020, 1, 6), 6.0, "fix"),
         ("AAA", date(2020, 1, 6), 12.0, "test"),
     ]
-    stored = price_store.existing(["AAA", "BBB"], date(2020, 1, 3), date(2020, 1, 6))
-    assert stored == {
-        ("AAA", date(2020, 1, 3)): (11.0, 10.5),
-        ("AAA", date(2020, 1, 6)): (12.0, None),
-        ("BBB", date(2020, 1, 3)): (5.0, None),
-        ("BBB", date(2020, 1, 6)): (6.0, None),
+    price_store.upsert([PriceRow(date(2020, 1, 6), "AAA", 12.0, 11.5, 12.5, 11.0)], source="f")
+    stored = price_store.existing(["AAA", "BBB"], date(2020, 1, 2), date(2020, 1, 6))
+    assert stored == {  # every field, to tell any change
+        ("AAA", date(2020, 1, 2)): PriceRow(date(2020, 1, 2), "AAA", 10.0, volume=100),
+        ("AAA", date(2020, 1, 3)): PriceRow(date(2020, 1, 3), "AAA", 11.0, adj_close=10.5),
+        ("AAA", date(2020, 1, 6)): PriceRow(date(2020, 1, 6), "AAA", 12.0, 11.5, 12.5, 11.0),
+        ("BBB", date(2020, 1, 3)): PriceRow(date(2020, 1, 3), "BBB", 5.0),
+        ("BBB", date(2020, 1, 6)): PriceRow(date(2020, 1, 6), "BBB", 6.0),
     }
     assert price_store.last_ingest_run("AAA") is None
     at = datetime(2020, 1, 7, 12, tzinfo=UTC)
-    for i, symbols in enumerate(("AAA", "AAA,BBB")):
-        price_store.record_ingest_run(
-            {
-                "run_id": f"r{i}",
-                "symbol": symbols,
-                "source": f"s{i}",
-                "status": "ok",
-                "detail": "",
-                "run_at": at + timedelta(minutes=i),
-                "fetched": 3,
-                "inserted": 1,
-                "updated": 1,
-                "unchanged": 1,
-                "rejected": 0,
-            }
-        )
+    runs = [
+        {
+            "run_id": f"r{i}",
+            "symbol": symbols,
+            "source": f"s{i}",
+            "status": "ok",
+            "detail": "",
+            "run_at": at + timedelta(minutes=i),
+            "fetched": 3,
+            "inserted": 1,
+            "updated": 1,
+            "unchanged": 1,
+            "rejected": 0,
+        }
+        for i, symbols in enumerate(("AAA", "AAA,BBB", "CCC"))
+    ]
+    price_store.record_ingest_runs(runs[:1])
+    price_store.record_ingest_runs(runs[1:])  # a run's records, written at once
     last = price_store.last_ingest_run("BBB")
     assert last is not None and last["run_id"] == "r1" and last["source"] == "s1"
     assert price_store.last_ingest_run("AAA")["run_id"] == "r1"
+    assert price_store.last_ingest_run("CCC")["run_id"] == "r2"
     price_store.ping()
 
 

@@ -19,7 +19,8 @@ from quantrun.adapters.providers import (
     SyntheticProvider,
 )
 from quantrun.app.fallback import FallbackFetcher
-from quantrun.app.ingest import IngestRequest, ingest_file, ingest_prices, parse_ingest_message
+from quantrun.app.ingest import IngestRequest, ingest_prices, parse_ingest_message
+from quantrun.app.price_files import ingest_file
 from quantrun.domain.errors import ProviderError
 from quantrun.domain.price_checks import validate
 from quantrun.domain.prices import PriceRow
@@ -175,6 +176,29 @@ def test_ingest_prices_counts_and_is_idempotent(recorded: Recorded) -> None:
         request=request, fetcher=fetcher, store=store, now=NOW, today=date(2024, 1, 12)
     )
     assert third.counts.updated == 1 and third.counts.unchanged == 8
+
+
+def test_a_run_writes_once_per_source_and_any_changed_field_is_an_update(
+    recorded: Recorded,
+) -> None:
+    store = FakePriceStore()
+    stooq = StooqProvider(recorded.url, policy=FAST)
+    alpha = AlphaVantageProvider("k", recorded.url, policy=FAST)
+    fetcher = FallbackFetcher([stooq, alpha], today=lambda: date(2024, 1, 12))
+    request = IngestRequest(["AAPL", "IBM"], *JAN)
+    first = ingest_prices(
+        request=request, fetcher=fetcher, store=store, now=NOW, today=date(2024, 1, 12)
+    )
+    assert first.counts.inserted == 14 and store.upserts == 2  # stooq's rows, then Alpha's
+    assert [r["symbol"] for r in store.runs] == ["AAPL", "IBM"]
+    # a provider corrects one volume only: that row is rewritten, nothing else
+    fixed = load("stooq_aapl_us.csv").replace(b"82488674", b"82488675")
+    recorded.routes[("/q/d/l/", "aapl.us")] = (200, "text/csv", fixed)
+    again = ingest_prices(
+        request=request, fetcher=fetcher, store=store, now=NOW, today=date(2024, 1, 12)
+    )
+    assert (again.counts.updated, again.counts.unchanged) == (1, 13) and store.upserts == 3
+    assert store.rows[("AAPL", date(2024, 1, 2))].volume == 82488675
 
 
 def test_since_last_resumes_after_the_stored_date() -> None:

@@ -208,7 +208,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_load_prices(args: argparse.Namespace) -> int:
-    from quantrun.app.ingest import load_price_csv
+    from quantrun.app.price_files import load_price_csv
     from quantrun.bootstrap import admin
     from quantrun.domain.errors import TransientError
     from quantrun.domain.price_csv import PriceFileError

@@ -1,15 +1,14 @@
-"""The ingest use cases: a scheduled provider fetch, and an uploaded price file.
+"""The ingest use case: a scheduled provider fetch (price files: ``price_files``).
 
-Both validate, write through the price store's idempotent MERGE and return counts:
-``fetched``, ``inserted`` (new (symbol, date)), ``updated`` (a stored close or adjusted
-close changed), ``unchanged`` (identical rows, not rewritten) and ``rejected``. Each
-provider asked, and each file loaded (provider ``upload`` or ``load-prices``), leaves a
-``provider_calls`` record for the market-data status; a run writes them at once.
+Rows are validated and written through the price store's idempotent MERGE; a run
+returns counts: ``fetched``, ``inserted`` (new (symbol, date)), ``updated`` (any stored
+field changed), ``unchanged`` (identical rows, not rewritten) and ``rejected``. Each
+provider asked leaves a ``provider_calls`` record for the market-data status, each
+symbol an ``ingest_runs`` record; a run writes each kind at once.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from collections.abc import Sequence
@@ -18,10 +17,8 @@ from datetime import date, datetime
 from typing import Any
 
 from quantrun.app.fallback import FallbackFetcher, NoProvider, default_start
-from quantrun.clock import utcnow
-from quantrun.domain.market_data import Outcome, ProviderCall
+from quantrun.domain.market_data import ProviderCall
 from quantrun.domain.price_checks import ValidationReport, validate
-from quantrun.domain.price_csv import PriceFileError, parse_price_csv
 from quantrun.domain.prices import PriceRow
 from quantrun.domain.symbols import parse_symbol
 from quantrun.logging import get_logger
@@ -84,25 +81,38 @@ class IngestResult:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def write_changes(store: PriceStore, rows: Sequence[PriceRow], source: str) -> Counts:
-    """MERGE only the rows that are new or differ from what is stored."""
+def changes(
+    rows: Sequence[PriceRow], existing: dict[tuple[str, date], PriceRow]
+) -> tuple[Counts, list[PriceRow]]:
+    """The rows that are new or differ from what is stored (any field), with counts."""
     counts = Counts(fetched=len(rows))
-    if not rows:
-        return counts
-    symbols = sorted({r.symbol for r in rows})
-    existing = store.existing(symbols, min(r.date for r in rows), max(r.date for r in rows))
     changed = []
     for r in rows:
         stored = existing.get((r.symbol, r.date))
         if stored is None:
             counts.inserted += 1
             changed.append(r)
-        elif stored != (r.close, r.adj_close):
+        elif stored != r:
             counts.updated += 1
             changed.append(r)
         else:
             counts.unchanged += 1
-    store.upsert(changed, source=source)
+    return counts, changed
+
+
+def stored_rows(store: PriceStore, rows: Sequence[PriceRow]) -> dict[tuple[str, date], PriceRow]:
+    """What the store holds over the rows' symbols and dates: one query."""
+    if not rows:
+        return {}
+    symbols = sorted({r.symbol for r in rows})
+    return store.existing(symbols, min(r.date for r in rows), max(r.date for r in rows))
+
+
+def write_changes(store: PriceStore, rows: Sequence[PriceRow], source: str) -> Counts:
+    """MERGE only the rows that are new or differ from what is stored."""
+    counts, changed = changes(rows, stored_rows(store, rows))
+    if changed:
+        store.upsert(changed, source=source)
     return counts
 
 
@@ -114,14 +124,20 @@ def ingest_prices(
     now: datetime,
     today: date,
 ) -> IngestResult:
+    """Every symbol fetched first, then one comparison with the store and one MERGE per
+    source for the whole run: on BigQuery a run is a handful of jobs, not a few per
+    symbol (a MERGE takes seconds, and a table takes 1,500 load jobs a day)."""
     run = _Run(request, fetcher, store, now, today)
     try:
         for symbol in request.symbols:
-            run.ingest(symbol)
+            run.fetch(symbol)
+        run.write()
     finally:
-        # what the providers did is worth keeping also when a write failed midway
+        # what the providers did is worth keeping also when the write failed
         if run.calls:
             store.record_provider_calls(run.calls)
+        if run.records:
+            store.record_ingest_runs(run.records)
     result = run.result
     log.info(
         "ingest run",
@@ -132,8 +148,16 @@ def ingest_prices(
     return result
 
 
+@dataclass(frozen=True)
+class _Fetched:
+    source: str
+    attempts: list[ProviderCall]
+    fetched: int
+    report: ValidationReport
+
+
 class _Run:
-    """One ingest run: its symbols one by one, the provider calls they made."""
+    """One ingest run: its symbols fetched one by one, then written together."""
 
     def __init__(
         self,
@@ -148,8 +172,10 @@ class _Run:
         self.result = IngestResult(run_id=str(uuid.uuid4()))
         self.last = {i.symbol: i.last_date for i in store.instruments()}
         self.calls: list[ProviderCall] = []
+        self.records: list[dict[str, Any]] = []
+        self.pending: dict[str, _Fetched] = {}
 
-    def ingest(self, symbol: str) -> None:
+    def fetch(self, symbol: str) -> None:
         result = self.result
         start = self.request.start or default_start(self.last.get(symbol))
         end = self.request.end or self.today
@@ -165,22 +191,35 @@ class _Run:
             return
         self.calls.extend(fetched.attempts)
         report = validate(fetched.rows)
-        counts = write_changes(self.store, report.accepted, fetched.source)
-        counts.fetched = len(fetched.rows)
-        counts.rejected = len(report.rejected)
-        result.counts.add(counts)
-        result.per_symbol[symbol] = {
-            "source": fetched.source,
-            "attempts": [{"provider": a.provider, "outcome": a.outcome} for a in fetched.attempts],
-            **counts.as_dict(),
-            **_warnings(report),
-        }
-        self._record(symbol, fetched.source, "ok", json.dumps(_warnings(report)), counts)
+        self.pending[symbol] = _Fetched(fetched.source, fetched.attempts, len(fetched.rows), report)
+
+    def write(self) -> None:
+        accepted = [r for f in self.pending.values() for r in f.report.accepted]
+        stored = stored_rows(self.store, accepted)
+        by_source: dict[str, list[PriceRow]] = {}
+        outcomes = []
+        for symbol, f in self.pending.items():
+            counts, changed = changes(f.report.accepted, stored)
+            counts.fetched, counts.rejected = f.fetched, len(f.report.rejected)
+            by_source.setdefault(f.source, []).extend(changed)
+            outcomes.append((symbol, f, counts))
+        for source, rows in by_source.items():
+            if rows:
+                self.store.upsert(rows, source=source)
+        for symbol, f, counts in outcomes:  # recorded once their rows are stored
+            self.result.counts.add(counts)
+            self.result.per_symbol[symbol] = {
+                "source": f.source,
+                "attempts": [{"provider": a.provider, "outcome": a.outcome} for a in f.attempts],
+                **counts.as_dict(),
+                **_warnings(f.report),
+            }
+            self._record(symbol, f.source, "ok", json.dumps(_warnings(f.report)), counts)
 
     def _record(
         self, symbol: str, source: str | None, status: str, detail: str, counts: Counts
     ) -> None:
-        self.store.record_ingest_run(
+        self.records.append(
             {
                 "run_id": self.result.run_id,
                 "symbol": symbol,
@@ -198,101 +237,3 @@ def _warnings(report: ValidationReport) -> dict[str, Any]:
         "missing_weekdays": report.missing_weekdays,
         "suspicious_jumps": report.suspicious_jumps[:20],
     }
-
-
-@dataclass
-class FileOutcome:
-    accepted: bool
-    counts: Counts
-    report: dict[str, Any]
-
-
-def ingest_file(*, name: str, data: bytes, store: PriceStore, now: datetime) -> FileOutcome:
-    """All or nothing: a file with any bad row loads nothing and returns the report."""
-    outcome = _check_file(name, data)
-    if not outcome.accepted:
-        problems = outcome.report.get("problems") or outcome.report.get("rejections") or ["?"]
-        said = f"{name}: {outcome.counts.rejected or len(problems)} problem(s), first {problems[0]}"
-        _file_call(store, "upload", "", "error", said, now)
-        return FileOutcome(False, outcome.counts, outcome.report)
-    counts = write_changes(store, outcome.rows, source=f"upload:{name}")
-    symbols = sorted({r.symbol for r in outcome.rows})
-    store.record_ingest_run(
-        {
-            "run_id": str(uuid.uuid4()),
-            "symbol": ",".join(symbols)[:1000],
-            "source": f"upload:{name}",
-            "status": "ok",
-            "detail": "",
-            "run_at": now,
-            **counts.as_dict(),
-        }
-    )
-    _file_call(store, "upload", ",".join(symbols), "ok", f"{name}: {len(outcome.rows)} rows", now)
-    return FileOutcome(True, counts, {**outcome.report, **counts.as_dict()})
-
-
-@dataclass
-class _CheckedFile:
-    accepted: bool
-    counts: Counts
-    report: dict[str, Any]
-    rows: list[PriceRow]
-
-
-def _check_file(name: str, data: bytes) -> _CheckedFile:
-    try:
-        if name.lower().endswith(".parquet"):
-            rows = _parquet_rows(data)
-        else:
-            rows = parse_price_csv(data.decode("utf-8-sig"))
-    except (PriceFileError, UnicodeDecodeError, ValueError) as exc:
-        problems = exc.problems if isinstance(exc, PriceFileError) else [str(exc)]
-        report = {"file": name, "accepted": False, "problems": problems}
-        return _CheckedFile(False, Counts(), report, [])
-    checked = validate(rows)
-    if checked.rejected:
-        counts = Counts(fetched=len(rows), rejected=len(checked.rejected))
-        return _CheckedFile(
-            False, counts, {"file": name, "accepted": False, **checked.summary()}, []
-        )
-    summary = {"file": name, "accepted": True, **checked.summary()}
-    return _CheckedFile(True, Counts(fetched=len(rows)), summary, list(checked.accepted))
-
-
-def _file_call(
-    store: PriceStore, provider: str, symbols: str, outcome: Outcome, detail: str, now: datetime
-) -> None:
-    call = ProviderCall(str(uuid.uuid4()), provider, symbols[:1000], outcome, detail[:1000], now)
-    store.record_provider_calls([call])
-
-
-def _parquet_rows(data: bytes) -> list[PriceRow]:
-    """Parquet with the CSV layout's columns, checked by the same parser."""
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(io.BytesIO(data))
-    buffer = io.BytesIO()
-    pacsv.write_csv(table, buffer)
-    return parse_price_csv(buffer.getvalue().decode())
-
-
-@dataclass(frozen=True)
-class LoadedPrices:
-    rows: int
-    symbols: list[str]
-
-
-def load_price_csv(*, text: str, store: PriceStore, source: str) -> LoadedPrices:
-    """A price CSV into the store as it is (``quantrun load-prices``); raises
-    ``PriceFileError`` listing every problem, and then loads nothing."""
-    try:
-        rows = parse_price_csv(text)
-    except PriceFileError as exc:
-        _file_call(store, "load-prices", "", "error", f"{source}: {exc.problems[0]}", utcnow())
-        raise
-    written = store.upsert(rows, source=source)
-    symbols = sorted({r.symbol for r in rows})
-    _file_call(store, "load-prices", ",".join(symbols), "ok", f"{source}: {written} rows", utcnow())
-    return LoadedPrices(written, symbols)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from quantrun.app.ingest import ingest_file
+from quantrun.app.price_files import ingest_file
 from quantrun.logging import get_logger
 from quantrun.ports import PriceStore, UploadedFiles
 

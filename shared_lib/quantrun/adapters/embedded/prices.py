@@ -168,36 +168,25 @@ class DuckDBPriceStore:
 
     def existing(
         self, symbols: Sequence[str], start: date, end: date
-    ) -> dict[tuple[str, date], tuple[float, float | None]]:
+    ) -> dict[tuple[str, date], PriceRow]:
         rows = (
             self._cursor()
             .execute(
-                "SELECT symbol, date, close, adj_close FROM prices "
+                "SELECT date, symbol, close, open, high, low, adj_close, volume FROM prices "
                 "WHERE symbol IN (SELECT unnest($s)) AND date BETWEEN $a AND $b",
                 {"s": list(symbols), "a": start, "b": end},
             )
             .fetchall()
         )
-        return {(r[0], r[1]): (float(r[2]), None if r[3] is None else float(r[3])) for r in rows}
+        return {(r[1], r[0]): PriceRow(*r) for r in rows}
 
-    def record_ingest_run(self, run: dict[str, Any]) -> None:
-        at = run["run_at"].astimezone(UTC).replace(tzinfo=None)
+    def record_ingest_runs(self, runs: Sequence[dict[str, Any]]) -> None:
+        rows = [{**run, "run_at": _naive_utc(run["run_at"])} for run in runs]
         with self._write_lock:
-            self._cursor().execute(
-                "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    run["run_id"],
-                    run["symbol"],
-                    run["source"],
-                    run["status"],
-                    run["detail"],
-                    at,
-                    run["fetched"],
-                    run["inserted"],
-                    run["updated"],
-                    run["unchanged"],
-                    run["rejected"],
-                ],
+            self._cursor().executemany(
+                "INSERT INTO ingest_runs VALUES ($run_id, $symbol, $source, $status, $detail, "
+                "$run_at, $fetched, $inserted, $updated, $unchanged, $rejected)",
+                rows,
             )
 
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None:

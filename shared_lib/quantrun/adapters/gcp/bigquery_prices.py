@@ -166,11 +166,12 @@ class BigQueryPriceStore(BigQueryTables):
 
     def existing(
         self, symbols: Sequence[str], start: date, end: date
-    ) -> dict[tuple[str, date], tuple[float, float | None]]:
+    ) -> dict[tuple[str, date], PriceRow]:
         from google.cloud import bigquery
 
         rows = self._query(
-            f"SELECT symbol, date, close, adj_close FROM `{self._table}` "  # noqa: S608
+            "SELECT date, symbol, close, open, high, low, adj_close, volume "  # noqa: S608
+            f"FROM `{self._table}` "
             "WHERE symbol IN UNNEST(@symbols) AND date BETWEEN @start AND @end",
             [
                 bigquery.ArrayQueryParameter("symbols", "STRING", list(symbols)),
@@ -178,18 +179,11 @@ class BigQueryPriceStore(BigQueryTables):
                 bigquery.ScalarQueryParameter("end", "DATE", end),
             ],
         )
-        return {
-            (r["symbol"], r["date"]): (
-                float(r["close"]),
-                None if r["adj_close"] is None else float(r["adj_close"]),
-            )
-            for r in rows
-        }
+        return {(r["symbol"], r["date"]): PriceRow(*r.values()) for r in rows}
 
-    def record_ingest_run(self, run: dict[str, Any]) -> None:
-        self._append(
-            [{**run, "run_at": run["run_at"].isoformat()}], self._runs, ingest_runs_schema()
-        )
+    def record_ingest_runs(self, runs: Sequence[dict[str, Any]]) -> None:
+        payload = [{**run, "run_at": run["run_at"].isoformat()} for run in runs]
+        self._append(payload, self._runs, ingest_runs_schema())
 
     def record_provider_calls(self, calls: Sequence[ProviderCall]) -> None:
         payload = [{**asdict(c), "called_at": c.called_at.isoformat()} for c in calls]
