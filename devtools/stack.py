@@ -484,7 +484,7 @@ def start_stack(
     function_env: dict[str, str] | None = None,
     workers: int = 1,
     push_front: bool | None = None,
-    storage_on_disk: bool = False,
+    storage_on_disk: bool = True,
 ) -> Stack:
     """Start (or reuse) PostgreSQL and the emulators, provision, and start the services
     (and, with ``with_functions``, the ingest functions fed by push subscriptions).
