@@ -9,8 +9,10 @@ until Ctrl-C); the e2e tests start the same stack with free ports and unique nam
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import functools
+import hashlib
 import os
 import signal
 import socket
@@ -102,6 +104,10 @@ def gcp_env(emu: Emulators, database_url: str, names: Names) -> dict[str, str]:
         "QUANTRUN_INGEST_TOPIC": names.ingest_topic,
         # The emulator sends no OIDC token; production verifies it (see README).
         "QUANTRUN_VERIFY_PUSH_TOKEN": "false",
+        # Cloud Run injects it from Secret Manager; one stack, one key (not a secret here)
+        "QUANTRUN_SECRET_WEBHOOK_SECRETS_KEY": base64.b64encode(
+            hashlib.sha256(f"quantrun-stack-{names.suffix}".encode()).digest()
+        ).decode(),
     }
 
 

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from quantrun.adapters.embedded.queue import EmbeddedQueue
+    from quantrun.adapters.sealed import SecretBox
     from quantrun.adapters.sql.outbox import OutboxQueue
     from quantrun.app.auth import GoogleSignIn
     from quantrun.app.cache import SingleFlightCache
@@ -325,7 +326,7 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
         "settings": settings,
         "engine": engine,
         "store": store,
-        "webhooks": SqlWebhookStore(engine),
+        "webhooks": SqlWebhookStore(engine, functools.partial(_webhook_box, settings)),
         "strategies": SqlStrategyStore(engine),
         "webhook_transport": transport,
         "prices": prices,
@@ -446,6 +447,27 @@ def push_verifier(settings: Settings) -> PushVerifier:
         email=worker.push_service_account,
         certs=GoogleCerts(settings.api.google_certs_url),
     )
+
+
+WEBHOOK_KEY_SECRET = "webhook-secrets-key"  # noqa: S105 - the secret's name, not its value
+
+
+def _webhook_box(settings: Settings) -> SecretBox:
+    """The key webhook secrets are sealed with: the ``webhook-secrets-key`` secret; in
+    embedded mode without one, a key file beside the data, made on first use."""
+    from quantrun.adapters.sealed import SecretBox, key_file, parse_key
+
+    configured = secrets(settings).get(WEBHOOK_KEY_SECRET)
+    if configured is not None:
+        return SecretBox(parse_key(configured))
+    if settings.mode == "gcp":
+        from quantrun.domain.errors import TransientError
+
+        raise TransientError(
+            f"webhooks are unavailable: the {WEBHOOK_KEY_SECRET} secret is not set "
+            f"({EnvSecrets.variable_for(WEBHOOK_KEY_SECRET)} or Secret Manager)"
+        )
+    return SecretBox(key_file(settings.data_dir / "webhook-secrets.key"))
 
 
 def secrets(settings: Settings) -> Secrets:

@@ -275,10 +275,16 @@ class WebhookStore(Protocol):
     """Webhooks and their deliveries (Cloud SQL / SQLite). Deliveries are made from the
     job store's events, so a job that ends while every dispatcher is down is still told."""
 
-    def add(self, webhook: Webhook) -> None: ...
-    def for_user(self, user_id: str) -> list[Webhook]: ...
+    def add(self, webhook: Webhook) -> None:
+        """Kept with its secret sealed: a database dump does not give it away."""
+        ...
+
+    def for_user(self, user_id: str) -> list[Webhook]:
+        """The user's live webhooks, their secrets left empty (a listing shows none)."""
+        ...
+
     def get(self, webhook_id: str) -> Webhook | None:
-        """A live webhook (a deleted one is None)."""
+        """A live webhook with its secret (a deleted one is None)."""
         ...
 
     def delete(self, webhook_id: str, user_id: str, *, now: datetime) -> bool: ...

@@ -25,9 +25,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from devtools.jobs import wait_for_job, wait_until
+from quantrun.adapters.sealed import SealError, SecretBox
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.webhook_rows import SqlWebhookStore
 from quantrun.domain.jobs import Job, JobStatus
@@ -64,8 +65,45 @@ def _hook(user_id: str, at: datetime, events: tuple[str, ...]) -> Webhook:
     return Webhook(str(uuid.uuid4()), user_id, "https://hooks.example/x", events, "s", at)
 
 
+def _store(engine: Engine, key: bytes = b"k" * 32) -> SqlWebhookStore:
+    return SqlWebhookStore(engine, lambda: SecretBox(key))
+
+
+def test_secrets_are_stored_sealed_and_open_only_with_their_key(engine: Engine) -> None:
+    jobs, hooks = SqlJobStore(engine), _store(engine)
+    carol = jobs.get_or_create_user("carol").id
+    secret = "whsec_" + "x" * 43
+    hook = Webhook(str(uuid.uuid4()), carol, "https://hooks.example/x", ("job.failed",), secret, T0)
+    hooks.add(hook)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT secret FROM webhooks WHERE id = :id"), {"id": hook.id}
+        ).scalar_one()
+    assert stored.startswith("v1:") and secret not in stored  # a dump gives nothing away
+    found = hooks.get(hook.id)
+    assert found is not None and found.secret == secret
+    assert [w.secret for w in hooks.for_user(carol)] == [""]  # listings never carry it
+    with pytest.raises(SealError, match="does not open"):
+        _store(engine, key=b"o" * 32).get(hook.id)  # another key
+    # a sealed value moved to another row does not open there
+    other = Webhook(str(uuid.uuid4()), carol, "https://hooks.example/y", ("job.failed",), "s", T0)
+    hooks.add(other)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE webhooks SET secret = :s WHERE id = :id"), {"s": stored, "id": other.id}
+        )
+    with pytest.raises(SealError):
+        hooks.get(other.id)
+    # a secret stored before sealing (plain text) is still read
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE webhooks SET secret = 'plain-old' WHERE id = :id"), {"id": other.id}
+        )
+    assert hooks.get(other.id).secret == "plain-old"  # type: ignore[union-attr]
+
+
 def test_a_delivery_per_webhook_job_and_type_made_once(engine: Engine) -> None:
-    jobs, hooks = SqlJobStore(engine), SqlWebhookStore(engine)
+    jobs, hooks = SqlJobStore(engine), _store(engine)
     alice = jobs.get_or_create_user("alice").id
     before = _job(jobs, alice)
     _end(jobs, before, T0 + timedelta(seconds=1), JobStatus.SUCCEEDED)  # before any webhook
@@ -94,7 +132,7 @@ def test_a_delivery_per_webhook_job_and_type_made_once(engine: Engine) -> None:
 
 
 def test_one_dispatcher_takes_a_delivery(engine: Engine) -> None:
-    jobs, hooks = SqlJobStore(engine), SqlWebhookStore(engine)
+    jobs, hooks = SqlJobStore(engine), _store(engine)
     bob = jobs.get_or_create_user("bob").id
     hooks.add(_hook(bob, T0, ("job.cancelled",)))
     job = _job(jobs, bob)
@@ -111,6 +149,48 @@ def test_one_dispatcher_takes_a_delivery(engine: Engine) -> None:
     assert again.id == due.id and again.attempts == 1 and again.last_error == "HTTP 500"
     hooks.delivered(due.id, now=now + timedelta(seconds=11))
     assert hooks.due(now=now + timedelta(days=1), limit=10) == []
+
+
+class _PublicTransport:
+    """hooks.example resolves to a public address; every POST is answered 200 and kept."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, str]] = []
+
+    def addresses(self, host: str) -> list[str]:
+        return ["93.184.216.34"]
+
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        self.posts.append(headers)
+        return 200
+
+
+def test_a_secret_under_another_key_is_retried_not_sent_unsigned(engine: Engine) -> None:
+    from quantrun.app.webhooks import Dispatcher, WebhookPolicy
+
+    jobs = SqlJobStore(engine)
+    dave = jobs.get_or_create_user("dave").id
+    hook = _hook(dave, T0, ("job.succeeded",))
+    _store(engine, key=b"a" * 32).add(hook)
+    _end(jobs, _job(jobs, dave), T0 + timedelta(seconds=1), JobStatus.SUCCEEDED)
+    transport, now = _PublicTransport(), T0 + timedelta(seconds=2)
+
+    def dispatcher(key: bytes) -> Dispatcher:
+        return Dispatcher(
+            webhooks=_store(engine, key=key),
+            jobs=jobs,
+            transport=transport,
+            policy=WebhookPolicy(),
+            clock=lambda: now,
+        )
+
+    dispatcher(b"b" * 32).tick()  # the key was changed: nothing is sent
+    assert transport.posts == []
+    (waiting,) = _store(engine).due(now=now + timedelta(seconds=10), limit=10)
+    assert waiting.attempts == 1 and "does not open" in (waiting.last_error or "")
+    now += timedelta(seconds=10)
+    dispatcher(b"a" * 32).tick()  # the key put back: sent, signed with the secret
+    assert [h["X-QuantRun-Event"] for h in transport.posts] == ["job.succeeded"]
 
 
 # -- end to end ----------------------------------------------------------------------------

@@ -112,8 +112,8 @@ variable "deletion_protection" {
 
 variable "secret_names" {
   type        = list(string)
-  description = "Secret Manager secrets to create (values are added out of band). provider-* go to ingestion."
-  default     = ["provider-alphavantage-key"]
+  description = "Secret Manager secrets to create (values are added out of band). provider-* go to ingestion, the others to the API."
+  default     = ["provider-alphavantage-key", "webhook-secrets-key"]
 }
 
 variable "ingest_schedule" {

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from quantrun.clock import utcnow
-from quantrun.domain.errors import InvalidInput, NotFound
+from quantrun.domain.errors import InvalidInput, NotFound, QuantRunError, TransientError
 from quantrun.domain.jobs import Job
 from quantrun.domain.users import User
 from quantrun.domain.webhooks import (
@@ -200,17 +200,26 @@ class Dispatcher:
         return sum(self._pool.map(self._attempt, mine))
 
     def _attempt(self, delivery: Delivery) -> bool:
-        webhook = self._webhooks.get(delivery.webhook_id)
+        try:
+            webhook = self._webhooks.get(delivery.webhook_id)
+        except TransientError:
+            raise
+        except QuantRunError as exc:  # its secret does not open: the sealing key changed
+            return self._failed(delivery, exc.message)  # retried: the key may be put back
         job = self._jobs.get_job(delivery.job_id)
-        now = self._clock()
         if webhook is None or job is None:
+            now = self._clock()
             self._webhooks.give_up(delivery.id, now=now, error="the webhook or job is gone")
             return False
         error = self._send(webhook, delivery, job)
-        now = self._clock()
         if error is None:
-            self._webhooks.delivered(delivery.id, now=now)
+            self._webhooks.delivered(delivery.id, now=self._clock())
             return True
+        return self._failed(delivery, error)
+
+    def _failed(self, delivery: Delivery, error: str) -> bool:
+        """A retry with backoff, or, past the retry period, given up."""
+        now = self._clock()
         fields = {"delivery": delivery.id, "attempt": delivery.attempts + 1, "reason": error}
         if now - delivery.created_at >= self._policy.give_up_after:
             self._webhooks.give_up(delivery.id, now=now, error=error)

@@ -129,8 +129,8 @@ job_events = Table(
     Index("ix_job_events_at", "at"),
 )
 
-# Webhooks (CONTRACT 5.4): ``events`` as a comma-separated list; the secret is kept to
-# sign deliveries (it is shown to its user once, at creation).
+# Webhooks (CONTRACT 5.4): ``events`` as a comma-separated list; the secret is kept,
+# sealed (adapters/sealed.py), to sign deliveries (it is shown to its user once).
 webhooks = Table(
     "webhooks",
     metadata,
@@ -138,7 +138,7 @@ webhooks = Table(
     Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
     Column("url", String(2048), nullable=False),
     Column("events", String(200), nullable=False),
-    Column("secret", String(100), nullable=False),
+    Column("secret", String(400), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("deleted_at", UTCDateTime(), nullable=True),
 )

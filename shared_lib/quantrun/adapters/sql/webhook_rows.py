@@ -6,17 +6,24 @@ event whose transaction committed after a later one was scanned is still seen, a
 unique (webhook, job, type) key makes a delivery once however many scans or instances
 see it. A delivery is taken for an attempt by moving its next attempt forward only if
 it is still what the taker read (an optimistic claim): one dispatcher sends it.
+
+Secrets are stored sealed (``adapters/sealed.py``) with a key the database never holds;
+the key is taken on first need, so a process that never touches a webhook's secret
+needs none.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from quantrun.adapters.sealed import SecretBox
 from quantrun.adapters.sql.rows import owned_rows, soft_delete
 from quantrun.adapters.sql.schema import (
     job_events,
@@ -32,13 +39,13 @@ ENDED = [s.value for s in JobStatus if s.terminal]
 SCAN_ROW = 1
 
 
-def _webhook(row: Row[Any]) -> Webhook:
+def _webhook(row: Row[Any], secret: str) -> Webhook:
     return Webhook(
         id=row.id,
         user_id=row.user_id,
         url=row.url,
         events=tuple(row.events.split(",")),
-        secret=row.secret,
+        secret=secret,
         created_at=row.created_at,
     )
 
@@ -58,8 +65,11 @@ def _delivery(row: Row[Any]) -> Delivery:
 
 
 class SqlWebhookStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, box: Callable[[], SecretBox]) -> None:
         self._engine = engine
+        self._make_box = box
+        self._box: SecretBox | None = None
+        self._box_lock = threading.Lock()
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._new_delivery = dialect.insert(webhook_deliveries).on_conflict_do_nothing(
             index_elements=["webhook_id", "job_id", "type"]
@@ -73,20 +83,27 @@ class SqlWebhookStore:
                     user_id=webhook.user_id,
                     url=webhook.url,
                     events=",".join(webhook.events),
-                    secret=webhook.secret,
+                    secret=self.box().seal(webhook.secret, row_id=webhook.id),
                     created_at=webhook.created_at,
                 )
             )
 
     def for_user(self, user_id: str) -> list[Webhook]:
         with self._engine.connect() as conn:
-            return [_webhook(r) for r in conn.execute(owned_rows(webhooks, user_id))]
+            # a listing never shows a secret: it is not opened here
+            return [_webhook(r, "") for r in conn.execute(owned_rows(webhooks, user_id))]
 
     def get(self, webhook_id: str) -> Webhook | None:
         query = select(webhooks).where(webhooks.c.id == webhook_id, webhooks.c.deleted_at.is_(None))
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
-        return _webhook(row) if row else None
+        return _webhook(row, self.box().open(row.secret, row_id=row.id)) if row else None
+
+    def box(self) -> SecretBox:
+        with self._box_lock:
+            if self._box is None:
+                self._box = self._make_box()
+            return self._box
 
     def delete(self, webhook_id: str, user_id: str, *, now: datetime) -> bool:
         with self._engine.begin() as conn:

@@ -1,0 +1,31 @@
+"""Webhook secrets are stored sealed (AES-GCM, ``adapters/sealed.py``): a wider column
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-28
+
+A sealed secret is about 110 characters. Secrets stored before this revision stay as
+they are and are read as plain text.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("webhooks") as batch:
+        batch.alter_column(
+            "secret", existing_type=sa.String(100), type_=sa.String(400), existing_nullable=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("webhooks") as batch:
+        batch.alter_column(
+            "secret", existing_type=sa.String(400), type_=sa.String(100), existing_nullable=False
+        )
