@@ -193,6 +193,7 @@ class Container:
 class AdminContainer:
     settings: Settings
     store: JobStore
+    webhooks: WebhookStore
     closers: Closers
 
     def prices(self) -> PriceStore:
@@ -298,10 +299,16 @@ def _engine(settings: Settings, closers: Closers, *, migrate_db: bool) -> Engine
 
 def admin(settings: Settings, *, migrate_db: bool = True) -> AdminContainer:
     from quantrun.adapters.sql.job_store import SqlJobStore
+    from quantrun.adapters.sql.webhook_rows import SqlWebhookStore
 
     closers = Closers()
     engine = _engine(settings, closers, migrate_db=migrate_db)
-    return AdminContainer(settings, SqlJobStore(engine, outbox=settings.mode == "gcp"), closers)
+    return AdminContainer(
+        settings,
+        SqlJobStore(engine, outbox=settings.mode == "gcp"),
+        SqlWebhookStore(engine, functools.partial(_webhook_box, settings)),
+        closers,
+    )
 
 
 def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
@@ -453,13 +460,14 @@ WEBHOOK_KEY_SECRET = "webhook-secrets-key"  # noqa: S105 - the secret's name, no
 
 
 def _webhook_box(settings: Settings) -> SecretBox:
-    """The key webhook secrets are sealed with: the ``webhook-secrets-key`` secret; in
-    embedded mode without one, a key file beside the data, made on first use."""
-    from quantrun.adapters.sealed import SecretBox, key_file, parse_key
+    """The key webhook secrets are sealed with: the ``webhook-secrets-key`` secret (older
+    keys after it, comma-separated, while rotating); in embedded mode without one, a key
+    file beside the data, made on first use."""
+    from quantrun.adapters.sealed import SecretBox, key_file, parse_keys
 
     configured = secrets(settings).get(WEBHOOK_KEY_SECRET)
     if configured is not None:
-        return SecretBox(parse_key(configured))
+        return SecretBox(*parse_keys(configured))
     if settings.mode == "gcp":
         from quantrun.domain.errors import TransientError
 

@@ -287,6 +287,11 @@ class WebhookStore(Protocol):
         """A live webhook with its secret (a deleted one is None)."""
         ...
 
+    def reseal(self) -> tuple[int, list[str]]:
+        """Every stored secret sealed again with the current key: how many, and the ids
+        of those that no configured key opens."""
+        ...
+
     def delete(self, webhook_id: str, user_id: str, *, now: datetime) -> bool: ...
     def make_deliveries(self, *, now: datetime, overlap: float) -> int:
         """A delivery for each live webhook of each job that ended since the last scan

@@ -1,13 +1,16 @@
-"""``quantrun keys create | list | revoke`` as a user runs them (embedded mode's job store)."""
+"""``quantrun keys create | list | revoke`` and ``quantrun webhooks reseal`` as a user runs
+them (embedded mode's job store)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 QUANTRUN = str(Path(sys.executable).parent / "quantrun")
+T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
 
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -49,3 +52,43 @@ def test_bad_key_commands_say_what_is_wrong(tmp_path: Path) -> None:
     never = _run(tmp_path, "create", "--user", "ann", "--expires-in", "0")
     assert never.returncode != 0 and "give 1 to 3650" in never.stderr
     assert "Traceback" not in unknown.stderr + nobody.stderr + never.stderr
+
+
+def test_a_sealing_key_rotation_from_the_cli(tmp_path: Path) -> None:
+    """The embedded key file is the old key; the new one comes first in the secret, the
+    old after it; reseal; then the new key alone opens every secret."""
+    import base64
+
+    from quantrun.adapters.sealed import SecretBox, key_file
+    from quantrun.adapters.sql.engine import make_engine
+    from quantrun.adapters.sql.webhook_rows import SqlWebhookStore
+    from quantrun.bootstrap import admin
+    from quantrun.domain.webhooks import Webhook
+    from quantrun.settings import Settings
+
+    container = admin(Settings(data_dir=tmp_path))  # makes the database
+    user = container.store.get_or_create_user("fay").id
+    hook = Webhook("w-1", user, "https://hooks.example/x", ("job.failed",), "whsec_1", T0)
+    container.webhooks.add(hook)  # sealed with the key file it makes
+    container.close()
+    old = (tmp_path / "webhook-secrets.key").read_text().strip()
+    new = base64.b64encode(b"n" * 32).decode()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTRUN_")}
+    env |= {
+        "QUANTRUN_DATA_DIR": str(tmp_path),
+        "QUANTRUN_SECRET_WEBHOOK_SECRETS_KEY": f"{new},{old}",
+    }
+    done = subprocess.run(
+        [QUANTRUN, "webhooks", "reseal"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "resealed 1 webhook secret(s)" in done.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'quantrun.db'}")
+    found = SqlWebhookStore(engine, lambda: SecretBox(b"n" * 32)).get("w-1")
+    assert found is not None and found.secret == "whsec_1"
+    assert key_file(tmp_path / "webhook-secrets.key")  # the old file is left alone
+    env["QUANTRUN_SECRET_WEBHOOK_SECRETS_KEY"] = "not-a-key"
+    bad = subprocess.run(
+        [QUANTRUN, "webhooks", "reseal"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 1 and "openssl rand -base64 32" in bad.stderr

@@ -151,6 +151,26 @@ def test_one_dispatcher_takes_a_delivery(engine: Engine) -> None:
     assert hooks.due(now=now + timedelta(days=1), limit=10) == []
 
 
+def test_reseal_moves_every_secret_to_the_current_key(engine: Engine) -> None:
+    jobs = SqlJobStore(engine)
+    erin = jobs.get_or_create_user("erin").id
+    old, new, lost = b"o" * 32, b"n" * 32, b"l" * 32
+    under_old, plain, under_lost = (_hook(erin, T0, ("job.failed",)) for _ in range(3))
+    _store(engine, key=old).add(under_old)
+    _store(engine, key=lost).add(under_lost)
+    _store(engine, key=old).add(plain)
+    with engine.begin() as conn:  # as stored before sealing existed
+        conn.execute(text("UPDATE webhooks SET secret = 's' WHERE id = :id"), {"id": plain.id})
+    rotating = SqlWebhookStore(engine, lambda: SecretBox(new, old))
+    done, unreadable = rotating.reseal()
+    assert (done, unreadable) == (2, [under_lost.id])  # left as it was
+    only_new = _store(engine, key=new)
+    assert only_new.get(under_old.id).secret == "s"  # type: ignore[union-attr]
+    assert only_new.get(plain.id).secret == "s"  # type: ignore[union-attr]
+    with pytest.raises(SealError):
+        only_new.get(under_lost.id)
+
+
 class _PublicTransport:
     """hooks.example resolves to a public address; every POST is answered 200 and kept."""
 

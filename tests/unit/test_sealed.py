@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from quantrun.adapters.sealed import SealError, SecretBox, key_file, parse_key
+from quantrun.adapters.sealed import SealError, SecretBox, key_file, parse_key, parse_keys
 
 KEY = os.urandom(32)
 
@@ -78,3 +78,17 @@ def test_where_the_key_comes_from(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setenv("QUANTRUN_SECRET_WEBHOOK_SECRETS_KEY", base64.b64encode(KEY).decode())
     box = _webhook_box(Settings())
     assert SecretBox(KEY).open(box.seal("s", row_id="w"), row_id="w") == "s"
+
+
+def test_while_rotating_the_new_key_seals_and_either_opens() -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    sealed_before = SecretBox(old).seal("before", row_id="w")
+    text = f"{base64.b64encode(new).decode()}, {base64.b64encode(old).decode()}\n"
+    rotating = SecretBox(*parse_keys(text))
+    assert rotating.open(sealed_before, row_id="w") == "before"
+    sealed_now = rotating.seal("now", row_id="w")
+    assert SecretBox(new).open(sealed_now, row_id="w") == "now"  # sealed with the first
+    with pytest.raises(SealError):
+        SecretBox(old).open(sealed_now, row_id="w")
+    with pytest.raises(ValueError, match="openssl"):
+        parse_keys(" , ")

@@ -1,9 +1,9 @@
 """The ``quantrun`` command line.
 
-Server-side commands (``serve``, ``worker``, ``keys``, ``load-prices``) build the adapters
-from ``QUANTRUN_*`` settings through the composition root; client commands (``submit``,
-``status``) talk to the API over HTTP at ``QUANTRUN_URL`` (default http://127.0.0.1:8080)
-with ``QUANTRUN_API_KEY`` or embedded mode's dev key.
+Server-side commands (``serve``, ``worker``, ``keys``, ``webhooks``, ``load-prices``)
+build the adapters from ``QUANTRUN_*`` settings through the composition root; client
+commands (``submit``, ``status``) talk to the API over HTTP at ``QUANTRUN_URL`` (default
+http://127.0.0.1:8080) with ``QUANTRUN_API_KEY`` or embedded mode's dev key.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from quantrun.domain.errors import QuantRunError
 from quantrun.logging import configure_logging, get_logger
 from quantrun.settings import ClientSettings, ConfigurationError, Settings, load_settings
+from quantrun_cli import webhooks
 
 log = get_logger("quantrun.cli")
 
@@ -331,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke the key with this prefix")
     revoke.add_argument("prefix")
     revoke.set_defaults(func=cmd_keys_revoke)
+    webhooks.add_parser(sub)
     load = sub.add_parser("load-prices", help="load a price CSV (date,symbol,close,...)")
     load.add_argument("file")
     load.add_argument("--source", default="upload")

@@ -6,6 +6,11 @@ a read replica leaks nothing without the key (in gcp mode the Secret Manager sec
 ``v1:`` and the base64url of a 96-bit nonce and the ciphertext with its tag; the row's
 id is the associated data, so a sealed value moved to another row does not open. A
 value without the prefix (stored before sealing existed) is read as it is.
+
+Rotation: the secret may hold several keys, comma-separated, the current one first. New
+values are sealed with the first; a value opens with whichever key sealed it (the tag
+tells). ``quantrun webhooks reseal`` then seals every stored value with the first, after
+which the old keys can go.
 """
 
 from __future__ import annotations
@@ -42,6 +47,12 @@ def parse_key(text: str) -> bytes:
     return key
 
 
+def parse_keys(text: str) -> list[bytes]:
+    """``KEY[,OLDER_KEY...]``: the current key first."""
+    parts = [part for part in text.split(",") if part.strip()]
+    return [parse_key(part) for part in parts] if parts else [parse_key(text)]  # says why
+
+
 def key_file(path: Path) -> bytes:
     """The key kept in ``path`` (embedded mode), made on first use, readable by the
     owner only."""
@@ -61,16 +72,18 @@ def key_file(path: Path) -> bytes:
 
 
 class SecretBox:
-    def __init__(self, key: bytes) -> None:
+    """Seals with ``key``; opens what ``key`` or any of ``older`` sealed."""
+
+    def __init__(self, key: bytes, *older: bytes) -> None:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        if len(key) != KEY_BYTES:
-            raise ValueError(f"the sealing key must be {KEY_BYTES} bytes")
-        self._aead = AESGCM(key)
+        if any(len(k) != KEY_BYTES for k in (key, *older)):
+            raise ValueError(f"a sealing key must be {KEY_BYTES} bytes")
+        self._aeads = [AESGCM(k) for k in (key, *older)]
 
     def seal(self, value: str, *, row_id: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, value.encode(), row_id.encode())
+        sealed = self._aeads[0].encrypt(nonce, value.encode(), row_id.encode())
         return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
     def open(self, stored: str, *, row_id: str) -> str:
@@ -81,10 +94,15 @@ class SecretBox:
         raw = stored[len(PREFIX) :]
         try:
             blob = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-            plain = self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], row_id.encode())
-        except (InvalidTag, binascii.Error, ValueError):
-            raise SealError(
-                f"the secret of {row_id} does not open with this webhook-secrets-key "
-                "(the key changed, or the row was altered)"
-            ) from None
-        return plain.decode()
+        except (binascii.Error, ValueError):
+            blob = b""
+        for aead in self._aeads:
+            try:
+                plain = aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], row_id.encode())
+            except (InvalidTag, ValueError):
+                continue
+            return plain.decode()
+        raise SealError(
+            f"the secret of {row_id} does not open with this webhook-secrets-key "
+            "(the key changed, or the row was altered)"
+        )

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from quantrun.adapters.sealed import SecretBox
+from quantrun.adapters.sealed import SealError, SecretBox
 from quantrun.adapters.sql.rows import owned_rows, soft_delete
 from quantrun.adapters.sql.schema import (
     job_events,
@@ -98,6 +98,25 @@ class SqlWebhookStore:
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
         return _webhook(row, self.box().open(row.secret, row_id=row.id)) if row else None
+
+    def reseal(self) -> tuple[int, list[str]]:
+        """Every stored secret sealed again with the current key (after a rotation, and
+        those stored plain before sealing): how many, and the ids that did not open."""
+        box, done, unreadable = self.box(), 0, []
+        with self._engine.begin() as conn:
+            for row in conn.execute(select(webhooks.c.id, webhooks.c.secret)).all():
+                try:
+                    secret = box.open(row.secret, row_id=row.id)
+                except SealError:
+                    unreadable.append(row.id)
+                    continue
+                conn.execute(
+                    update(webhooks)
+                    .where(webhooks.c.id == row.id)
+                    .values(secret=box.seal(secret, row_id=row.id))
+                )
+                done += 1
+        return done, unreadable
 
     def box(self) -> SecretBox:
         with self._box_lock:
