@@ -208,3 +208,33 @@ def test_the_status_reads_the_store_once_a_ttl_and_reports_the_cache() -> None:
     market_data_status(prices=store, cache=cache, ttl=5.0, now=NOW)
     assert len(reads) == 2
     assert SingleFlightCache(1.0).stats().hit_rate is None
+
+
+def test_a_failed_write_still_keeps_the_calls_and_is_the_error_raised(recorded: Recorded) -> None:
+    from quantrun.domain.errors import TransientError
+
+    class DownForWrites(FakePriceStore):
+        fail_records = False
+
+        def upsert(self, rows: object, *, source: str) -> int:
+            raise TransientError("BigQuery is unavailable: merge")
+
+        def record_provider_calls(self, calls: object) -> None:
+            if self.fail_records:
+                raise TransientError("BigQuery is unavailable: load")
+            super().record_provider_calls(calls)  # type: ignore[arg-type]
+
+    stooq = StooqProvider(recorded.url, policy=FAST, sleep=no_sleep)
+    request = IngestRequest(["AAPL"], *JAN)
+    for fail_records in (False, True):
+        store = DownForWrites()
+        store.fail_records = fail_records
+        with pytest.raises(TransientError, match="merge"):  # never the records' error
+            ingest_prices(
+                request=request,
+                fetcher=fetcher(stooq),
+                store=store,
+                now=NOW,
+                today=date(2024, 1, 12),
+            )
+        assert [c.outcome for c in store.calls] == ([] if fail_records else ["ok"])

@@ -132,12 +132,15 @@ def ingest_prices(
         for symbol in request.symbols:
             run.fetch(symbol)
         run.write()
-    finally:
-        # what the providers did is worth keeping also when the write failed
-        if run.calls:
-            store.record_provider_calls(run.calls)
-        if run.records:
-            store.record_ingest_runs(run.records)
+    except Exception:
+        # what the providers did is worth keeping also when the write failed, but a
+        # failure to keep it must not hide the write's own error
+        try:
+            run.record()
+        except Exception:
+            log.warning("the ingest run's records were not written", exc_info=True)
+        raise
+    run.record()
     result = run.result
     log.info(
         "ingest run",
@@ -215,6 +218,13 @@ class _Run:
                 **_warnings(f.report),
             }
             self._record(symbol, f.source, "ok", json.dumps(_warnings(f.report)), counts)
+
+    def record(self) -> None:
+        """The run's provider calls and per-symbol records, one write each."""
+        if self.calls:
+            self.store.record_provider_calls(self.calls)
+        if self.records:
+            self.store.record_ingest_runs(self.records)
 
     def _record(
         self, symbol: str, source: str | None, status: str, detail: str, counts: Counts
