@@ -68,7 +68,12 @@ class FakePriceStore:
                     close[row[d], j] = price.adj_close if price.adj_close else price.close
         return PriceMatrix(np.array(days, dtype="datetime64[D]"), tuple(symbols), close)
 
-    def load_field(
+    def load_fields(
+        self, symbols: Sequence[str], start: date, end: date, fields: Sequence[PriceField]
+    ) -> dict[PriceField, PriceMatrix]:
+        return {f: self._field(symbols, start, end, f) for f in fields}
+
+    def _field(
         self, symbols: Sequence[str], start: date, end: date, field: PriceField
     ) -> PriceMatrix:
         m = self.load_close(symbols, start, end)

@@ -194,11 +194,12 @@ class PriceStore(Protocol):
         """Adjusted close (``adj_close``, else ``close``) for the symbols, in that order."""
         ...
 
-    def load_field(
-        self, symbols: Sequence[str], start: date, end: date, field: PriceField
-    ) -> PriceMatrix:
-        """One stored column (``PRICE_FIELDS``) as a matrix (in its ``close``), NaN where
-        the row has none; ``adj_close`` falls back to ``close`` as ``load_close`` does."""
+    def load_fields(
+        self, symbols: Sequence[str], start: date, end: date, fields: Sequence[PriceField]
+    ) -> dict[PriceField, PriceMatrix]:
+        """Stored columns (``PRICE_FIELDS``), read in one query, each as a matrix (in its
+        ``close``) over the same dates, NaN where a row has none; ``adj_close`` falls back
+        to ``close`` as ``load_close`` does."""
         ...
 
     def latest(self, symbols: Sequence[str]) -> list[LatestPrice]:

@@ -201,7 +201,7 @@ def test_contract_resource_names() -> None:
     )
 
 
-@pytest.mark.parametrize("table", ["prices", "ingest_runs", "provider_calls"])
+@pytest.mark.parametrize("table", ["prices", "instrument_names", "ingest_runs", "provider_calls"])
 def test_bigquery_tables_match_the_schema_the_adapter_creates(table: str) -> None:
     """Terraform makes the tables in gcp mode, the adapter's ensure_schema on the
     emulator: the same columns, types and modes in both."""

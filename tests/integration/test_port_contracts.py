@@ -83,11 +83,12 @@ def test_price_store_contract(price_store: Any) -> None:
     # one stored column at a time: raw close, the adjusted close as load_close reads it,
     # NaN where a row has none (volume given once)
     window = (["AAA", "BBB"], date(2020, 1, 1), date(2020, 1, 6))
-    raw = price_store.load_field(*window, "close")
+    read = price_store.load_fields(*window, ("close", "adj_close", "volume"))  # one query
+    raw = read["close"]
     np.testing.assert_array_equal(raw.close, [[10.0, np.nan], [11.0, 5.0], [12.0, 6.0]])
-    adjusted = price_store.load_field(*window, "adj_close")
+    adjusted = read["adj_close"]
     np.testing.assert_array_equal(adjusted.close, price_store.load_close(*window).close)
-    volume = price_store.load_field(*window, "volume")
+    volume = read["volume"]
     np.testing.assert_array_equal(
         volume.close, [[100.0, np.nan], [np.nan, np.nan], [np.nan, np.nan]]
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from quantrun.domain.prices import PriceField, PriceMatrix
@@ -15,6 +17,12 @@ FIELD_SQL: dict[PriceField, str] = {
     "adj_close": "COALESCE(adj_close, close)",
     "volume": "volume",
 }
+
+
+def field_columns(fields: Sequence[PriceField], float_type: str) -> str:
+    """The select list of ``fields`` as ``px0, px1, ...`` (fixed expressions: never the
+    caller's text), cast to the engine's ``float_type``."""
+    return ", ".join(f"CAST({FIELD_SQL[f]} AS {float_type}) AS px{i}" for i, f in enumerate(fields))
 
 
 def pivot_indexed(

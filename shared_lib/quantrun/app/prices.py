@@ -88,31 +88,19 @@ def field_window(
 ) -> tuple[dict[str, PriceMatrix], Freshness]:
     """Each of ``fields`` as stored (``close`` the close as ingested, ``adj_close`` the
     adjusted close, falling back to it), for the same dates; None: ``close`` is the
-    adjusted close (what the models read). With how the cache served it."""
+    adjusted close (what the models read). One query for them all, cached as one read;
+    with how the cache served it."""
     wanted = _checked(known, symbols, start, end)
     asked: tuple[PriceField, ...] = fields or ("adj_close",)
-    found: dict[str, PriceMatrix] = {}
-    served = []
-    for f in asked:
-        matrix, how = cache.lookup(
-            ("field", f, tuple(wanted), start, end),
-            lambda f=f: prices.load_field(wanted, start, end, f),  # type: ignore[misc]
-            ttl=rule.ttl,
-            stale=rule.stale,
-        )
-        found["close" if fields is None else f] = matrix
-        served.append(how)
-    return found, _worst(served)
-
-
-def _worst(served: list[Freshness]) -> Freshness:
-    """How a response of several reads was served: a miss if any was, else stale if any
-    was, else a hit; the least time left."""
-    for state in ("miss", "stale", "hit"):
-        those = [f for f in served if f.state == state]
-        if those:
-            return min(those, key=lambda f: f.ttl)
-    raise ValueError("no reads")
+    found, served = cache.lookup(
+        ("fields", asked, tuple(wanted), start, end),
+        lambda: prices.load_fields(wanted, start, end, asked),
+        ttl=rule.ttl,
+        stale=rule.stale,
+    )
+    if fields is None:
+        return {"close": found["adj_close"]}, served
+    return {str(f): m for f, m in found.items()}, served
 
 
 def latest(

@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 
 from quantrun.adapters.embedded.sample import SAMPLE_DIR, SAMPLE_FILES, SAMPLE_NAMES
-from quantrun.adapters.price_matrix import FIELD_SQL, pivot_indexed
+from quantrun.adapters.price_matrix import field_columns, pivot_indexed
 from quantrun.adapters.provider_calls_sql import summary_from_row, summary_sql
 from quantrun.clock import utcnow
 from quantrun.domain.errors import TransientError
@@ -89,20 +89,19 @@ class DuckDBPriceStore:
         return [Instrument(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
 
     def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
-        return self.load_field(symbols, start, end, "adj_close")
+        return self.load_fields(symbols, start, end, ("adj_close",))["adj_close"]
 
-    def load_field(
-        self, symbols: Sequence[str], start: date, end: date, field: PriceField
-    ) -> PriceMatrix:
+    def load_fields(
+        self, symbols: Sequence[str], start: date, end: date, fields: Sequence[PriceField]
+    ) -> dict[PriceField, PriceMatrix]:
         # Symbols travel as their index in the request and dates as day numbers, so the
         # pivot works on integers only (no strings on the hot path).
-        column = FIELD_SQL[field]  # one of a fixed set: never the caller's text
         cols = (
             self._cursor()
             .execute(
                 f"""
                 SELECT CAST(p.date - DATE '1970-01-01' AS INTEGER) AS day, w.idx - 1 AS col,
-                       CAST({column} AS DOUBLE) AS px
+                       {field_columns(fields, "DOUBLE")}
                 FROM prices p
                 JOIN (SELECT unnest($symbols) AS symbol,
                              generate_subscripts($symbols, 1) AS idx) w USING (symbol)
@@ -112,14 +111,16 @@ class DuckDBPriceStore:
             )
             .fetchnumpy()
         )
-        values = cols["px"]
-        filled = values.filled(np.nan) if isinstance(values, np.ma.MaskedArray) else values
-        return pivot_indexed(
-            np.asarray(cols["day"], dtype=np.int64),
-            np.asarray(cols["col"], dtype=np.intp),
-            np.asarray(filled, dtype=np.float64),
-            tuple(symbols),
-        )
+        days = np.asarray(cols["day"], dtype=np.int64)
+        at = np.asarray(cols["col"], dtype=np.intp)
+        found = {}
+        for i, field in enumerate(fields):
+            values = cols[f"px{i}"]
+            filled = values.filled(np.nan) if isinstance(values, np.ma.MaskedArray) else values
+            found[field] = pivot_indexed(
+                days, at, np.asarray(filled, dtype=np.float64), tuple(symbols)
+            )
+        return found
 
     def latest(self, symbols: Sequence[str]) -> list[LatestPrice]:
         rows = (

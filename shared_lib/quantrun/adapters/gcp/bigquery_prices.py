@@ -18,12 +18,13 @@ import numpy as np
 
 from quantrun.adapters.gcp.bigquery_schema import (
     ingest_runs_schema,
+    instrument_names_schema,
     prices_schema,
     provider_calls_schema,
 )
 from quantrun.adapters.gcp.bigquery_tables import BigQueryTables
 from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
-from quantrun.adapters.price_matrix import FIELD_SQL, pivot_indexed
+from quantrun.adapters.price_matrix import field_columns, pivot_indexed
 from quantrun.adapters.provider_calls_sql import summary_from_row, summary_sql
 from quantrun.clock import utcnow
 from quantrun.domain.market_data import RECENT, STATUS_WINDOW, ProviderCall, ProviderSummary
@@ -60,13 +61,7 @@ class BigQueryPriceStore(BigQueryTables):
         calls.time_partitioning = bigquery.TimePartitioning(field="called_at")
         calls.clustering_fields = ["provider"]
         self._client.create_table(calls, exists_ok=True, retry=retry, timeout=self._timeout)
-        names = bigquery.Table(
-            self._names,
-            schema=[
-                bigquery.SchemaField("symbol", "STRING", mode="REQUIRED"),
-                bigquery.SchemaField("name", "STRING", mode="REQUIRED"),
-            ],
-        )
+        names = bigquery.Table(self._names, schema=instrument_names_schema())
         self._client.create_table(names, exists_ok=True, retry=retry, timeout=self._timeout)
 
     # -- PriceStore ----------------------------------------------------------------------
@@ -88,18 +83,17 @@ class BigQueryPriceStore(BigQueryTables):
         ]
 
     def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
-        return self.load_field(symbols, start, end, "adj_close")
+        return self.load_fields(symbols, start, end, ("adj_close",))["adj_close"]
 
-    def load_field(
-        self, symbols: Sequence[str], start: date, end: date, field: PriceField
-    ) -> PriceMatrix:
+    def load_fields(
+        self, symbols: Sequence[str], start: date, end: date, fields: Sequence[PriceField]
+    ) -> dict[PriceField, PriceMatrix]:
         from google.cloud import bigquery
 
-        column = FIELD_SQL[field]  # one of a fixed set: never the caller's text
         result = self._query(
             f"""
             SELECT DATE_DIFF(date, DATE '1970-01-01', DAY) AS day, symbol,
-                   CAST({column} AS FLOAT64) AS px
+                   {field_columns(fields, "FLOAT64")}
             FROM `{self._table}`
             WHERE symbol IN UNNEST(@symbols) AND date BETWEEN @start AND @end
             """,  # noqa: S608
@@ -112,15 +106,23 @@ class BigQueryPriceStore(BigQueryTables):
         table = result.to_arrow(create_bqstorage_client=False)
         order = tuple(symbols)
         if table.num_rows == 0:
-            return pivot_indexed(np.empty(0, np.int64), np.empty(0, np.intp), np.empty(0), order)
+            empty = pivot_indexed(np.empty(0, np.int64), np.empty(0, np.intp), np.empty(0), order)
+            return {field: empty for field in fields}
         # Map symbols to their column through the Arrow dictionary: no per-row Python.
         encoded = table.column("symbol").combine_chunks().dictionary_encode()
         lookup = {s: i for i, s in enumerate(order)}
         to_col = np.array([lookup[s] for s in encoded.dictionary.to_pylist()], dtype=np.intp)
         cols = to_col[encoded.indices.to_numpy(zero_copy_only=False)]
         days = table.column("day").to_numpy().astype(np.int64)
-        prices = table.column("px").to_numpy(zero_copy_only=False).astype(np.float64)
-        return pivot_indexed(days, cols, prices, order)
+        return {
+            field: pivot_indexed(
+                days,
+                cols,
+                table.column(f"px{i}").to_numpy(zero_copy_only=False).astype(np.float64),
+                order,
+            )
+            for i, field in enumerate(fields)
+        }
 
     def latest(self, symbols: Sequence[str]) -> list[LatestPrice]:
         from google.cloud import bigquery
@@ -218,11 +220,11 @@ class BigQueryPriceStore(BigQueryTables):
         return out
 
     def set_names(self, names: dict[str, str]) -> None:
-        from google.cloud import bigquery
-
-        schema = [
-            bigquery.SchemaField("symbol", "STRING", mode="REQUIRED"),
-            bigquery.SchemaField("name", "STRING", mode="REQUIRED"),
-        ]
         payload = [{"symbol": s, "name": n} for s, n in names.items()]
-        self._merge(payload, schema, self._names, keys=("symbol",), columns=["symbol", "name"])
+        self._merge(
+            payload,
+            instrument_names_schema(),
+            self._names,
+            keys=("symbol",),
+            columns=["symbol", "name"],
+        )

@@ -1,7 +1,7 @@
-"""The BigQuery tables of CONTRACT section 4 (``prices``, ``ingest_runs``) and the
-``provider_calls`` the market-data status reads, as the client library's schema fields
-(built on call: the library is imported lazily). ``infra/modules/data`` declares the
-same (a test holds them together)."""
+"""The BigQuery tables of CONTRACT section 4 (``prices``, ``ingest_runs``), the
+instruments' names, and the ``provider_calls`` the market-data status reads, as the
+client library's schema fields (built on call: the library is imported lazily).
+``infra/modules/data`` declares the same (a test holds them together)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ def prices_schema() -> list[Any]:
         f("source", "STRING"),
         f("ingested_at", "TIMESTAMP"),
     ]
+
+
+def instrument_names_schema() -> list[Any]:
+    from google.cloud import bigquery
+
+    f = bigquery.SchemaField
+    return [f("symbol", "STRING", mode="REQUIRED"), f("name", "STRING", mode="REQUIRED")]
 
 
 def ingest_runs_schema() -> list[Any]:
