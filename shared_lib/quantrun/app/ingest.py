@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from quantrun.app.fallback import FallbackFetcher, NoProvider, default_start
+from quantrun.app.fallback import FallbackFetcher, Fetched, NoProvider, default_start
 from quantrun.domain.market_data import ProviderCall
 from quantrun.domain.price_checks import ValidationReport, validate
 from quantrun.domain.prices import PriceRow
@@ -151,12 +151,26 @@ def ingest_prices(
     return result
 
 
-@dataclass(frozen=True)
-class _Fetched:
-    source: str
-    attempts: list[ProviderCall]
-    fetched: int
-    report: ValidationReport
+def run_record(
+    *,
+    run_id: str,
+    symbol: str,
+    source: str | None,
+    status: str,
+    detail: str,
+    at: datetime,
+    counts: Counts,
+) -> dict[str, Any]:
+    """One ``ingest_runs`` record (a symbol of a run, or an uploaded file)."""
+    return {
+        "run_id": run_id,
+        "symbol": symbol[:1000],
+        "source": source,
+        "status": status,
+        "detail": detail[:1000],
+        "run_at": at,
+        **counts.as_dict(),
+    }
 
 
 class _Run:
@@ -176,7 +190,7 @@ class _Run:
         self.last = {i.symbol: i.last_date for i in store.instruments()}
         self.calls: list[ProviderCall] = []
         self.records: list[dict[str, Any]] = []
-        self.pending: dict[str, _Fetched] = {}
+        self.pending: dict[str, tuple[Fetched, ValidationReport]] = {}
 
     def fetch(self, symbol: str) -> None:
         result = self.result
@@ -193,31 +207,30 @@ class _Run:
             self._record(symbol, None, "failed", str(exc), Counts())
             return
         self.calls.extend(fetched.attempts)
-        report = validate(fetched.rows)
-        self.pending[symbol] = _Fetched(fetched.source, fetched.attempts, len(fetched.rows), report)
+        self.pending[symbol] = (fetched, validate(fetched.rows))
 
     def write(self) -> None:
-        accepted = [r for f in self.pending.values() for r in f.report.accepted]
+        accepted = [r for _f, report in self.pending.values() for r in report.accepted]
         stored = stored_rows(self.store, accepted)
         by_source: dict[str, list[PriceRow]] = {}
         outcomes = []
-        for symbol, f in self.pending.items():
-            counts, changed = changes(f.report.accepted, stored)
-            counts.fetched, counts.rejected = f.fetched, len(f.report.rejected)
+        for symbol, (f, report) in self.pending.items():
+            counts, changed = changes(report.accepted, stored)
+            counts.fetched, counts.rejected = len(f.rows), len(report.rejected)
             by_source.setdefault(f.source, []).extend(changed)
-            outcomes.append((symbol, f, counts))
+            outcomes.append((symbol, f, report, counts))
         for source, rows in by_source.items():
             if rows:
                 self.store.upsert(rows, source=source)
-        for symbol, f, counts in outcomes:  # recorded once their rows are stored
+        for symbol, f, report, counts in outcomes:  # recorded once their rows are stored
             self.result.counts.add(counts)
             self.result.per_symbol[symbol] = {
                 "source": f.source,
                 "attempts": [{"provider": a.provider, "outcome": a.outcome} for a in f.attempts],
                 **counts.as_dict(),
-                **_warnings(f.report),
+                **_warnings(report),
             }
-            self._record(symbol, f.source, "ok", json.dumps(_warnings(f.report)), counts)
+            self._record(symbol, f.source, "ok", json.dumps(_warnings(report)), counts)
 
     def record(self) -> None:
         """The run's provider calls and per-symbol records, one write each."""
@@ -230,15 +243,15 @@ class _Run:
         self, symbol: str, source: str | None, status: str, detail: str, counts: Counts
     ) -> None:
         self.records.append(
-            {
-                "run_id": self.result.run_id,
-                "symbol": symbol,
-                "source": source,
-                "status": status,
-                "detail": detail[:1000],
-                "run_at": self.now,
-                **counts.as_dict(),
-            }
+            run_record(
+                run_id=self.result.run_id,
+                symbol=symbol,
+                source=source,
+                status=status,
+                detail=detail,
+                at=self.now,
+                counts=counts,
+            )
         )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from quantrun.app.ingest import Counts, write_changes
+from quantrun.app.ingest import Counts, run_record, write_changes
 from quantrun.clock import utcnow
 from quantrun.domain.market_data import Outcome, ProviderCall
 from quantrun.domain.price_checks import validate
@@ -28,40 +28,34 @@ class FileOutcome:
 
 def ingest_file(*, name: str, data: bytes, store: PriceStore, now: datetime) -> FileOutcome:
     """All or nothing: a file with any bad row loads nothing and returns the report."""
-    outcome = _check_file(name, data)
-    if not outcome.accepted:
-        problems = outcome.report.get("problems") or outcome.report.get("rejections") or ["?"]
-        said = f"{name}: {outcome.counts.rejected or len(problems)} problem(s), first {problems[0]}"
+    checked, rows = _check_file(name, data)
+    if not checked.accepted:
+        problems = checked.report.get("problems") or checked.report.get("rejections") or ["?"]
+        said = f"{name}: {checked.counts.rejected or len(problems)} problem(s), first {problems[0]}"
         _file_call(store, "upload", "", "error", said, now)
-        return FileOutcome(False, outcome.counts, outcome.report)
-    counts = write_changes(store, outcome.rows, source=f"upload:{name}")
-    symbols = sorted({r.symbol for r in outcome.rows})
+        return checked
+    source = f"upload:{name}"
+    counts = write_changes(store, rows, source=source)
+    symbols = ",".join(sorted({r.symbol for r in rows}))
     store.record_ingest_runs(
         [
-            {
-                "run_id": str(uuid.uuid4()),
-                "symbol": ",".join(symbols)[:1000],
-                "source": f"upload:{name}",
-                "status": "ok",
-                "detail": "",
-                "run_at": now,
-                **counts.as_dict(),
-            }
+            run_record(
+                run_id=str(uuid.uuid4()),
+                symbol=symbols,
+                source=source,
+                status="ok",
+                detail="",
+                at=now,
+                counts=counts,
+            )
         ]
     )
-    _file_call(store, "upload", ",".join(symbols), "ok", f"{name}: {len(outcome.rows)} rows", now)
-    return FileOutcome(True, counts, {**outcome.report, **counts.as_dict()})
+    _file_call(store, "upload", symbols, "ok", f"{name}: {len(rows)} rows", now)
+    return FileOutcome(True, counts, {**checked.report, **counts.as_dict()})
 
 
-@dataclass
-class _CheckedFile:
-    accepted: bool
-    counts: Counts
-    report: dict[str, Any]
-    rows: list[PriceRow]
-
-
-def _check_file(name: str, data: bytes) -> _CheckedFile:
+def _check_file(name: str, data: bytes) -> tuple[FileOutcome, list[PriceRow]]:
+    """The file's verdict and, when accepted, its rows."""
     try:
         if name.lower().endswith(".parquet"):
             rows = _parquet_rows(data)
@@ -70,15 +64,15 @@ def _check_file(name: str, data: bytes) -> _CheckedFile:
     except (PriceFileError, UnicodeDecodeError, ValueError) as exc:
         problems = exc.problems if isinstance(exc, PriceFileError) else [str(exc)]
         report = {"file": name, "accepted": False, "problems": problems}
-        return _CheckedFile(False, Counts(), report, [])
+        return FileOutcome(False, Counts(), report), []
     checked = validate(rows)
     if checked.rejected:
         counts = Counts(fetched=len(rows), rejected=len(checked.rejected))
-        return _CheckedFile(
-            False, counts, {"file": name, "accepted": False, **checked.summary()}, []
-        )
+        return FileOutcome(
+            False, counts, {"file": name, "accepted": False, **checked.summary()}
+        ), []
     summary = {"file": name, "accepted": True, **checked.summary()}
-    return _CheckedFile(True, Counts(fetched=len(rows)), summary, list(checked.accepted))
+    return FileOutcome(True, Counts(fetched=len(rows)), summary), list(checked.accepted)
 
 
 def _file_call(
