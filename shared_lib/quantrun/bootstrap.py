@@ -528,5 +528,7 @@ def ingest(settings: Settings) -> IngestContainer:
 def ingest_from_env() -> IngestContainer:
     """The ingest functions' container, built on the first event an instance receives."""
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level, log_format=settings.log_format, project=settings.log_project
+    )
     return ingest(settings)

@@ -27,7 +27,7 @@ class FakeQueue:
         if self.fail:
             raise TransientError("queue down")
 
-    def publish(self, job_id: str) -> None:
+    def publish(self, job_id: str, trace: str | None = None) -> None:
         if self.fail:
             raise TransientError("queue down")
         self.published.append(job_id)

@@ -179,9 +179,10 @@ class JobQueue(Protocol):
     """Hands job ids from the API to workers, at least once (Pub/Sub / embedded table)."""
 
     def ping(self) -> None: ...
-    def publish(self, job_id: str) -> None:
+    def publish(self, job_id: str, trace: str | None = None) -> None:
         """Deliver a job the store holds as queued (just created or requeued). In gcp
-        mode the store wrote its outbox row in that transaction; this publishes it."""
+        mode the store wrote its outbox row in that transaction; this publishes it, with
+        ``trace`` (the submitting request's traceparent) as a message attribute."""
         ...
 
 

@@ -38,6 +38,7 @@ _PLACEHOLDER = re.compile(
 SECRET_PREFIX = "QUANTRUN_SECRET_"  # noqa: S105 (a variable name prefix)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["auto", "json", "text"]
 
 
 def comma_list(text: str) -> list[str]:
@@ -433,6 +434,11 @@ class Settings(_Group):
     log_level: LogLevel = Field(
         "INFO", description="logs are JSON lines with Cloud Logging's fields"
     )
+    log_format: LogFormat = Field(
+        "auto",
+        description="`json` (Cloud Logging's fields), `text` (short readable lines), or "
+        "`auto`: text on a terminal, JSON otherwise",
+    )
     db: DbSettings = Field(default_factory=DbSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
@@ -478,6 +484,11 @@ class Settings(_Group):
                     continue
                 found[variable] = group.model_fields[name].description or ""
         return found
+
+    @property
+    def log_project(self) -> str | None:
+        """The project trace ids are qualified with in log lines (gcp mode only)."""
+        return self.gcp.project if self.mode == "gcp" else None
 
     @property
     def database_url(self) -> str:

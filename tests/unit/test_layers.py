@@ -84,6 +84,7 @@ LIBRARY_RULES: dict[str, tuple[str, ...]] = {
         "quantrun.catalog",
         "quantrun.ports",
         "quantrun.logging",
+        "quantrun.tracing",
         "quantrun.clock",
     ),
     "quantrun.adapters": (
@@ -93,7 +94,8 @@ LIBRARY_RULES: dict[str, tuple[str, ...]] = {
         "quantrun.clock",
     ),
     "quantrun.fakes": ("quantrun.domain", "quantrun.ports"),
-    "quantrun.logging": (),
+    "quantrun.logging": ("quantrun.tracing",),
+    "quantrun.tracing": (),
     "quantrun.clock": (),
     "quantrun.settings": (),
     "quantrun.bootstrap": ("quantrun",),
@@ -106,6 +108,7 @@ ENTRYPOINT_MAY_IMPORT = (
     "quantrun.domain",
     "quantrun.settings",
     "quantrun.logging",
+    "quantrun.tracing",
     "quantrun.clock",
     "quantrun.ports",
     # the Cloud Functions' event payloads (Pub/Sub and Cloud Storage wire formats), shared

@@ -75,7 +75,7 @@ resource "google_cloud_run_v2_service" "this" {
 
       liveness_probe {
         http_get {
-          path = "/healthz"
+          path = "/health"
         }
         period_seconds = 30
       }

@@ -97,7 +97,7 @@ variable "secret_env" {
 variable "health_path" {
   type        = string
   description = "Startup probe path."
-  default     = "/healthz"
+  default     = "/health"
 }
 
 variable "invoker_members" {

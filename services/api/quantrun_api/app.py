@@ -17,6 +17,7 @@ from quantrun_api.errors import (
     install_error_handlers,
 )
 from quantrun_api.openapi import install_openapi
+from quantrun_api.request_trace import RequestTrace
 from quantrun_api.routes import (
     console,
     events,
@@ -158,4 +159,5 @@ def create_app(container: Container) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
+    app.add_middleware(RequestTrace)  # outermost: even a refused request's lines carry it
     return app

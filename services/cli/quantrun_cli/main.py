@@ -352,7 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("serve", "worker"):
-        configure_logging(_settings().log_level)
+        settings = _settings()
+        configure_logging(
+            settings.log_level, log_format=settings.log_format, project=settings.log_project
+        )
     else:  # a command's output is its stdout; logs go to stderr
         configure_logging(ClientSettings().log_level, stream=sys.stderr)
     return int(args.func(args))

@@ -68,7 +68,9 @@ def serve(
 def create_app_from_env() -> FastAPI:
     """One API process of several: its own adapters and outbox relay, built at start."""
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level, log_format=settings.log_format, project=settings.log_project
+    )
     container = bootstrap(settings)
     container.start_relay()
     container.start_webhooks()

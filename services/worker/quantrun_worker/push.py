@@ -32,6 +32,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+import quantrun.tracing as tracing
 from quantrun.app.dead_letter import fail_dead_lettered
 from quantrun.app.execute import RunOutcome, run_job
 from quantrun.app.health import readiness
@@ -55,6 +56,7 @@ class PushMessage:
     job_id: str
     message_id: str | None
     delivery_attempt: int | None
+    trace: str | None = None  # the ``traceparent`` attribute: the submitting request's
 
 
 def decode_envelope(body: Any) -> PushMessage:
@@ -77,10 +79,12 @@ def decode_envelope(body: Any) -> PushMessage:
     except ValueError:
         raise MalformedMessage(f"job_id {job_id[:80]!r} is not a job id") from None
     attempt = body.get("deliveryAttempt")
+    trace = attributes.get("traceparent") if isinstance(attributes, dict) else None
     return PushMessage(
         job_id,
         message.get("messageId") or message.get("message_id"),
         attempt if isinstance(attempt, int) else None,
+        trace if isinstance(trace, str) else None,
     )
 
 
@@ -123,6 +127,10 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
         if message is None:
             return Response(status_code=204)
         fields = {"message_id": message.message_id, "delivery_attempt": message.delivery_attempt}
+        with tracing.using(tracing.parse(message.trace)):
+            return _run_pushed(message, fields)
+
+    def _run_pushed(message: PushMessage, fields: dict[str, Any]) -> Response:
         try:
             outcome = run_job(
                 job_id=message.job_id,
@@ -172,6 +180,7 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
         )
         return JSONResponse({"submitted": len(made)})
 
+    @app.get("/health")
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

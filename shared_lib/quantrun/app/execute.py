@@ -22,6 +22,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+import quantrun.tracing as tracing
+from quantrun.app.job_log import finished_fields
 from quantrun.app.lease import Lease, WorkerConfig, draining
 from quantrun.app.limits import check_cost
 from quantrun.app.provenance import Outcome, RecordedLoads, Timings, record
@@ -62,9 +64,10 @@ def _fail(
     log_fields: Mapping[str, Any],
 ) -> RunOutcome:
     fail_row(store, job, cfg.worker_id, JobError(code, message))
+    ended = finished_fields(job.model, JobStatus.FAILED, None)  # a shard takes its job down
     log.info(
         "job failed",
-        extra={"fields": {**log_fields, "code": code, "reason": message}},
+        extra={"fields": {**log_fields, **ended, "code": code, "reason": message}},
     )
     return RunOutcome.DONE
 
@@ -111,6 +114,21 @@ def run_job(
             return RunOutcome.BUSY
         return RunOutcome.DONE
     job = claim.job
+    # a pushed message brought its trace; a pulled or embedded one takes the job's own
+    with tracing.using(None if tracing.current() else tracing.parse(job.trace)):
+        return _run_claimed(job, store, prices, artifacts, cfg, keepalive, fields, handoff)
+
+
+def _run_claimed(
+    job: Job,
+    store: JobStore,
+    prices: PriceStore,
+    artifacts: ArtifactStore,
+    cfg: WorkerConfig,
+    keepalive: Callable[[], None],
+    fields: dict[str, Any],
+    handoff: Callable[[str], None] | None,
+) -> RunOutcome:
     spec = get_spec(job.model)
     if spec is None:
         return _fail(
@@ -183,16 +201,15 @@ def run_job(
         result=result,
         artifacts=refs,
     )
-    log.info(
-        "job finished" if finished else "job result discarded (cancelled meanwhile)",
-        extra={
-            "fields": {
-                **fields,
-                "model": job.model,
-                "seconds": round(time.monotonic() - started, 4),
-            }
-        },
-    )
+    seconds = time.monotonic() - started
+    if finished:
+        ended = finished_fields(job.model, JobStatus.SUCCEEDED, seconds)
+        log.info("job finished", extra={"fields": {**fields, **ended}})
+    else:
+        log.info(
+            "job result discarded (cancelled meanwhile)",
+            extra={"fields": {**fields, "model": job.model, "seconds": round(seconds, 4)}},
+        )
     return RunOutcome.DONE
 
 

@@ -145,10 +145,24 @@ def ingest_prices(
     log.info(
         "ingest run",
         extra={
-            "fields": {"run_id": result.run_id, **result.counts.as_dict(), "failed": result.failed}
+            "fields": {
+                # infra/modules/monitoring counts these lines by outcome (ingest freshness)
+                "event": "ingest_finished",
+                "outcome": _outcome(result, len(request.symbols)),
+                "run_id": result.run_id,
+                **result.counts.as_dict(),
+                "failed": result.failed,
+            }
         },
     )
     return result
+
+
+def _outcome(result: IngestResult, symbols: int) -> str:
+    """``ok``: every symbol fetched; ``partial``: some; ``failed``: none."""
+    if not result.failed:
+        return "ok"
+    return "failed" if len(result.failed) >= symbols else "partial"
 
 
 def run_record(

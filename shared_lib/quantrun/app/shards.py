@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from quantrun.app.job_log import finished_fields
 from quantrun.app.lease import Lease, WorkerConfig
 from quantrun.app.provenance import Outcome, RecordedLoads, Timings, record
 from quantrun.app.stored import put_new
@@ -51,6 +52,7 @@ def shard_jobs(job: Job, spec: ModelSpec[Any], params: BaseModel, n: int, cost: 
             created_at=job.created_at,
             parent_id=job.id,
             shard_index=i,
+            trace=job.trace,
         )
         for i, shard in enumerate(inputs)
     ]
@@ -110,7 +112,11 @@ class ShardWork:
             except Exception as exc:
                 error = _error(exc)
                 fail_row(self.store, row, self.cfg.worker_id, error)
-                log.info(f"{what} failed", extra={"fields": {**self.fields, "code": error.code}})
+                # a shard's failure or a merge's is its job's: the job ended failed
+                ended = finished_fields(row.model, JobStatus.FAILED, None)
+                log.info(
+                    f"{what} failed", extra={"fields": {**self.fields, **ended, "code": error.code}}
+                )
                 return True
 
 
@@ -213,12 +219,10 @@ def merge_job(job_id: str, w: ShardWork) -> bool:
         result=outcome.result,
         artifacts=outcome.artifacts,
     )
-    seconds = round(time.monotonic() - started, 4)
+    ended = finished_fields(job.model, JobStatus.SUCCEEDED, time.monotonic() - started)
     log.info(
         "job merged",
-        extra={
-            "fields": {**w.fields, "job_id": job.id, "shards": job.shards_total, "seconds": seconds}
-        },
+        extra={"fields": {**w.fields, **ended, "job_id": job.id, "shards": job.shards_total}},
     )
     return True
 

@@ -122,6 +122,7 @@ def submit_from(
     idempotency_key: str | None = None,
     schedule_id: str | None = None,
     shards: int | None = None,
+    trace: str | None = None,
 ) -> tuple[Job, bool]:
     """Submit the strategy's job (checked again: prices or limits may have changed)."""
     strategy = strategies.strategy(strategy_id, user.id)
@@ -139,6 +140,7 @@ def submit_from(
         shards=shards,
         strategy_id=strategy.id,
         schedule_id=schedule_id,
+        trace=trace,
         **rules.submit_limits,
     )
 

@@ -124,6 +124,7 @@ def submit_job(
     sharding: ShardPolicy = ShardPolicy(),
     strategy_id: str | None = None,
     schedule_id: str | None = None,
+    trace: str | None = None,
 ) -> tuple[Job, bool]:
     """Record and enqueue a job. Returns (job, created); created is False for a replay
     of an ``Idempotency-Key`` (raises ``Conflict`` when the replay's params differ), and
@@ -132,7 +133,8 @@ def submit_job(
     stored, over ``max_params_bytes``; ``QuotaExceeded`` when the user has ``quota``'s
     jobs queued or running, or submitted today (a replay counts nothing). A model that
     splits runs as ``sharding.count(...)`` shards (``shards``: the client's choice). A job
-    made from a strategy (or by its schedule) records their ids."""
+    made from a strategy (or by its schedule) records their ids; ``trace`` (the request's
+    traceparent) goes with the job to its worker."""
     spec = resolve_spec(model)
     parsed = validate_params(spec, params, known)
     cost = check_cost(spec, parsed, limit=max_cost, what="job", max_values=max_result_values)
@@ -168,6 +170,7 @@ def submit_job(
         shards_total=n_shards if n_shards > 1 else None,
         strategy_id=strategy_id,
         schedule_id=schedule_id,
+        trace=trace,
     )
     pieces = shard_jobs(job, spec, parsed, n_shards, cost) if n_shards > 1 else []
     try:
@@ -178,9 +181,13 @@ def submit_job(
         if existing is None:
             raise
         return _replay(existing, fingerprint), False
+    log.info(
+        "job submitted",
+        extra={"fields": {"job_id": job.id, "model": model, "shards": n_shards}},
+    )
     try:
         for queued in pieces or [job]:
-            queue.publish(queued.id)
+            queue.publish(queued.id, trace)
     except Exception:
         # The job is recorded; the reclaim sweep publishes queued jobs that wait too long.
         log.exception(

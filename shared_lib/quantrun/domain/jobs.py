@@ -178,6 +178,8 @@ class Job:
     # a job made from a strategy (by hand or by one of its schedules)
     strategy_id: str | None = None
     schedule_id: str | None = None
+    # the submitting request's trace (W3C traceparent): the worker's log lines carry it
+    trace: str | None = None
 
     @property
     def shards(self) -> dict[str, int] | None:

@@ -12,7 +12,12 @@ from quantrun_api.schemas import ErrorResponse, Status
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Status, summary="The process is up")
+@router.get("/health", response_model=Status, summary="The process is up")
+@router.get(
+    "/healthz",
+    response_model=Status,
+    summary="The process is up (as /health; Cloud Run keeps /healthz on public URLs)",
+)
 def healthz() -> Status:
     return Status(status="ok")
 

@@ -13,6 +13,7 @@ from quantrun.app.submit import submit_job
 from quantrun.clock import utcnow
 from quantrun.domain.errors import InvalidInput
 from quantrun.domain.jobs import Job, JobStatus
+from quantrun.tracing import current_traceparent
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.schemas import ErrorResponse, JobOut, JobPageOut, SubmitJob
 
@@ -71,6 +72,7 @@ def create_job(
             now=utcnow(),
             idempotency_key=idempotency_key,
             shards=shards,
+            trace=current_traceparent(),
         )
     else:
         assert body.model is not None and body.params is not None  # SubmitJob's rule
@@ -84,6 +86,7 @@ def create_job(
             idempotency_key=idempotency_key,
             now=utcnow(),
             shards=shards,
+            trace=current_traceparent(),
             **container.job_rules.submit_limits,
         )
     return job_response(job, status_code=202 if created else 200)

@@ -10,6 +10,7 @@ timeout; a retried RPC may publish twice, which the guarded claim makes harmless
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
@@ -17,8 +18,13 @@ from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
 MAX_MESSAGES_PER_REQUEST = 1000  # Pub/Sub's limit for one Publish request
 
 
-def encode_job_message(job_id: str) -> tuple[bytes, dict[str, str]]:
-    return json.dumps({"job_id": job_id}).encode(), {"job_id": job_id}
+def encode_job_message(job_id: str, trace: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """The message's data and attributes: ``job_id``, and ``traceparent`` when the job
+    has a trace (the worker's log lines for the job carry it)."""
+    attributes = {"job_id": job_id}
+    if trace:
+        attributes["traceparent"] = trace
+    return json.dumps({"job_id": job_id}).encode(), attributes
 
 
 class PubSubPublisher:
@@ -34,7 +40,9 @@ class PubSubPublisher:
             retry=bounded_retry(PING_SECONDS),
         )
 
-    def publish_many(self, job_ids: list[str]) -> list[Exception | None]:
+    def publish_many(
+        self, job_ids: list[str], traces: Mapping[str, str] | None = None
+    ) -> list[Exception | None]:
         from google.pubsub_v1 import PubsubMessage
         from google.pubsub_v1.services.publisher.client import PublisherClient as Gapic
 
@@ -43,7 +51,9 @@ class PubSubPublisher:
             chunk = job_ids[start : start + MAX_MESSAGES_PER_REQUEST]
             messages = [
                 PubsubMessage(data=data, attributes=attributes)
-                for data, attributes in map(encode_job_message, chunk)
+                for data, attributes in (
+                    encode_job_message(job_id, (traces or {}).get(job_id)) for job_id in chunk
+                )
             ]
             try:
                 # the generated client's Publish, not the batching override on the

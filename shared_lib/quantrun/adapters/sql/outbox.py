@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -37,7 +37,7 @@ from sqlalchemy import (
     update,
 )
 
-from quantrun.adapters.sql.schema import outbox
+from quantrun.adapters.sql.schema import jobs, outbox
 from quantrun.clock import utcnow
 from quantrun.logging import get_logger
 
@@ -48,8 +48,11 @@ MARK_RETRY_SECONDS = 1.0  # after a failed mark (database unreachable)
 
 class Publisher(Protocol):
     def ping(self) -> None: ...
-    def publish_many(self, job_ids: list[str]) -> list[Exception | None]:
-        """Publish each id; per id, None when the broker accepted it, else the error."""
+    def publish_many(
+        self, job_ids: list[str], traces: Mapping[str, str] | None = None
+    ) -> list[Exception | None]:
+        """Publish each id (with its trace, where ``traces`` has one); per id, None when
+        the broker accepted it, else the error."""
         ...
 
 
@@ -75,18 +78,21 @@ class OutboxQueue:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._requested: list[str] = []
+        self._traces: dict[str, str] = {}  # requested jobs' traces, until published
         self._requested_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def ping(self) -> None:
         self._publisher.ping()
 
-    def publish(self, job_id: str) -> None:
+    def publish(self, job_id: str, trace: str | None = None) -> None:
         """Publish a job whose outbox row is committed. With the relay thread running, the
         caller only hands over the id (no database work in the request); otherwise it is
         published right here."""
         with self._requested_lock:
             self._requested.append(job_id)
+            if trace:
+                self._traces[job_id] = trace
         if self._thread is not None and self._thread.is_alive():
             self._wake.set()
         else:
@@ -105,6 +111,7 @@ class OutboxQueue:
         requested jobs sent only once ``mark_delay`` has passed (or before a sweep)."""
         with self._requested_lock:
             requested, self._requested = self._requested, []
+            traces, self._traces = self._traces, {}
         scope: ColumnElement[bool] = true()
         if orphans_before is not None:
             scope = outbox.c.created_at < orphans_before
@@ -112,7 +119,7 @@ class OutboxQueue:
         with self._flush_lock:
             for start in range(0, len(requested), self._batch):
                 chunk = list(dict.fromkeys(requested[start : start + self._batch]))
-                sent += self._publish_and_mark(chunk, defer=defer_marks)
+                sent += self._publish_and_mark(chunk, traces, defer=defer_marks)
             self._mark_published(force=sweep or not defer_marks)
             while sweep:
                 batch_sent, more = self._sweep_batch(scope)
@@ -124,28 +131,36 @@ class OutboxQueue:
     def _sweep_batch(self, scope: ColumnElement[bool]) -> tuple[int, bool]:
         with self._engine.begin() as conn:
             query = (
-                select(outbox.c.job_id)
+                select(outbox.c.job_id, jobs.c.trace)
+                .outerjoin(jobs, jobs.c.id == outbox.c.job_id)
                 .where(and_(outbox.c.sent_at.is_(None), scope))
                 .order_by(outbox.c.id)
                 .limit(self._batch)
             )
             if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            job_ids = list(dict.fromkeys(conn.execute(query).scalars()))
+                query = query.with_for_update(skip_locked=True, of=outbox)
+            rows = conn.execute(query).all()
+            traces = {row.job_id: row.trace for row in rows if row.trace}
+            job_ids = list(dict.fromkeys(row.job_id for row in rows))
             if not job_ids:
                 return 0, False
-            sent = self._publish_and_mark(job_ids, locked=conn)
+            sent = self._publish_and_mark(job_ids, traces, locked=conn)
             # stop after a failing batch: the broker is likely down, the relay retries later
             return sent, sent == len(job_ids) and len(job_ids) == self._batch
 
     def _publish_and_mark(
-        self, job_ids: Sequence[str], locked: Connection | None = None, *, defer: bool = False
+        self,
+        job_ids: Sequence[str],
+        traces: Mapping[str, str],
+        locked: Connection | None = None,
+        *,
+        defer: bool = False,
     ) -> int:
         """Publish, then mark the published jobs' unsent rows sent (``defer``: later, in
         ``_mark_published``) and count an attempt on the others (on ``locked``, the sweep's
         transaction, else in autocommit: no connection is held while publishing); returns
         how many were published."""
-        results = self._publisher.publish_many(list(job_ids))
+        results = self._publisher.publish_many(list(job_ids), traces)
         ok = [j for j, err in zip(job_ids, results, strict=True) if err is None]
         failed = [(j, err) for j, err in zip(job_ids, results, strict=True) if err is not None]
         published = len(ok)

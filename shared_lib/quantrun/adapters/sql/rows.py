@@ -44,6 +44,7 @@ def to_job(row: Any) -> Job:
         shards_failed=int(m["shards_failed"]),
         strategy_id=m["strategy_id"],
         schedule_id=m["schedule_id"],
+        trace=m.get("trace"),
     )
 
 

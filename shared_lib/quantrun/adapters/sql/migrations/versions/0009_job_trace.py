@@ -1,0 +1,26 @@
+"""A job keeps its submitting request's trace (CONTRACT 6.4)
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-06
+
+``jobs.trace`` holds the W3C ``traceparent`` of the request that made the job, so the
+worker's log lines for it join the request's trace. Jobs made before stay NULL.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("jobs", sa.Column("trace", sa.String(55), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("trace")
