@@ -27,8 +27,11 @@ from devtools.stack import QUANTRUN, Stack, start_service, start_stack
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.schema import outbox
+from quantrun.catalog import REGISTRY
 from quantrun.domain.jobs import Job, JobStatus
+from tests.harness.log_filter import extract, matching, read_entries
 from tests.harness.sse import Event, events
+from tests.infra.monitoring import load as load_monitoring
 
 SYMBOLS = ["AAPL", "AMZN", "XOM", "JPM", "WMT", "PFE", "SPY"]
 
@@ -589,3 +592,72 @@ def test_an_event_stream_on_another_api_process_follows_the_job(
     told = [(e.kind, e.data["status"]) for e in seen if e.kind in ("state", "status")]  # type: ignore[index]
     assert told == [("state", "queued"), ("status", "running"), ("status", "succeeded")]
     other.stop()
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def _service_entries(stack: Stack) -> list[dict[str, Any]]:
+    logs = [s.log for s in (stack.api, stack.worker, *stack.workers.values()) if s is not None]
+    return read_entries(*logs)
+
+
+def test_one_trace_shows_the_api_and_the_worker(stack: Stack, client: httpx.Client) -> None:
+    """A request's traceparent reaches the worker through the job's Pub/Sub message: the
+    API's line for the submit and the worker's lines for the run carry the same trace,
+    qualified by the project as Cloud Logging wants it (CONTRACT 6.4)."""
+    traceparent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+    created = client.post(
+        "/v1/jobs",
+        json={"model": "black_scholes", "params": HULL_CALL},
+        headers={"traceparent": traceparent},
+    )
+    job_id = created.json()["id"]
+    assert wait_for(client, job_id)["status"] == "succeeded"
+    want = f"projects/{stack.emulators.project}/traces/{TRACE_ID}"
+    deadline = time.monotonic() + 10
+    while True:  # the worker writes its line after the job row says succeeded
+        mine = [e for e in _service_entries(stack) if e["jsonPayload"].get("job_id") == job_id]
+        said = {e["jsonPayload"]["message"]: e for e in mine}
+        if "job finished" in said or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert said["job submitted"]["logging.googleapis.com/trace"] == want
+    assert said["job finished"]["logging.googleapis.com/trace"] == want
+    assert all(e.get("logging.googleapis.com/trace") == want for e in mine), mine
+
+
+def test_the_job_log_metrics_count_lines_the_worker_wrote(
+    stack: Stack, client: httpx.Client
+) -> None:
+    """The log-based metrics of infra/modules/monitoring, applied to the worker's real
+    lines: a succeeded and a failed job each counted with their model and status, the
+    run time extracted as a number."""
+    ok = client.post("/v1/jobs", json={"model": "black_scholes", "params": HULL_CALL}).json()
+    infeasible = {**REGISTRY["markowitz"].example, "objective": "target_return", "target": 5.0}
+    bad = client.post("/v1/jobs", json={"model": "markowitz", "params": infeasible}).json()
+    assert wait_for(client, ok["id"])["status"] == "succeeded"
+    assert wait_for(client, bad["id"])["status"] == "failed"
+    metrics = load_monitoring().log_metrics
+    deadline = time.monotonic() + 10
+    while True:
+        entries = _service_entries(stack)
+        counted = matching(metrics["jobs_finished"].filter, entries)
+        by_job = {e["jsonPayload"].get("job_id"): e for e in counted}
+        if {ok["id"], bad["id"]} <= set(by_job) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    labels = metrics["jobs_finished"].labels
+    assert {k: extract(v, by_job[ok["id"]]) for k, v in labels.items()} == {
+        "model": "black_scholes",
+        "status": "succeeded",
+    }
+    assert {k: extract(v, by_job[bad["id"]]) for k, v in labels.items()} == {
+        "model": "markowitz",
+        "status": "failed",
+    }
+    timed = {
+        e["jsonPayload"].get("job_id"): e for e in matching(metrics["job_seconds"].filter, entries)
+    }
+    seconds = extract(metrics["job_seconds"].value_extractor or "", timed[ok["id"]])
+    assert isinstance(seconds, float) and 0 <= seconds < 60

@@ -20,7 +20,9 @@ from devtools.jobs import wait_until
 from devtools.postgres import PostgresServer
 from devtools.stack import Stack, start_stack
 from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
+from tests.harness.log_filter import extract, matching, read_entries
 from tests.harness.recorded_http import Recorded, load, recorded_server
+from tests.infra.monitoring import load as load_monitoring
 
 USER = "ingest"  # the API key's user (tests/e2e/conftest.py)
 
@@ -115,6 +117,27 @@ def test_the_second_provider_supplies_when_the_first_has_nothing(
     stooq = providers["stooq"]  # it has no IBM recording: 404, no retries
     assert stooq["last_error"]["message"] == "stooq answered 404: not recorded"
     assert stooq["rate_limit"]["state"] == "ok" and stooq["errors_24h"] >= 1
+
+
+def test_the_ingest_log_metric_counts_the_functions_runs_by_outcome(stack: Stack) -> None:
+    """infra/modules/monitoring's ingest_runs metric on the lines the function wrote: a
+    run that fetched its symbol counts as ok, one whose every provider failed as failed
+    (the freshness alert waits for ok runs)."""
+    store = price_store(stack)
+    publish_ingest(stack, {"symbols": ["AAPL"], "start": "2024-01-01", "end": "2024-01-12"})
+    publish_ingest(stack, {"symbols": ["NOPE"], "start": "2024-01-01", "end": "2024-01-12"})
+    ok = wait_until(lambda: store.last_ingest_run("AAPL"))
+    failed = wait_until(lambda: store.last_ingest_run("NOPE"))
+    metric = load_monitoring().log_metrics["ingest_runs"]
+    logs = sorted(stack.workdir.glob("function-*.log"))
+
+    def outcomes() -> dict[str, Any] | None:
+        counted = matching(metric.filter, read_entries(*logs))
+        found = {e["jsonPayload"]["run_id"]: extract(metric.labels["outcome"], e) for e in counted}
+        return found if {ok["run_id"], failed["run_id"]} <= set(found) else None
+
+    found = wait_until(outcomes, timeout=20)
+    assert found[ok["run_id"]] == "ok" and found[failed["run_id"]] == "failed"
 
 
 def _providers(client: httpx.Client, wanted: str) -> dict[str, Any] | None:

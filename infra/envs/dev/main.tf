@@ -17,4 +17,5 @@ module "quantrun" {
   database_tier              = "db-custom-1-3840"
   database_high_availability = false
   deletion_protection        = false
+  notification_channels      = var.notification_channels
 }

@@ -26,3 +26,9 @@ variable "worker_image" {
   description = "First worker image (the deploy step updates it)."
   default     = null
 }
+
+variable "notification_channels" {
+  type        = list(string)
+  description = "Cloud Monitoring notification channel ids the alert policies notify (e.g. an email channel made in the console)."
+  default     = []
+}

@@ -17,4 +17,5 @@ module "quantrun" {
   database_tier              = "db-custom-2-7680"
   database_high_availability = true
   deletion_protection        = true
+  notification_channels      = var.notification_channels
 }

@@ -12,3 +12,8 @@ output "iam_users" {
   description = "Database user names of the service accounts."
   value       = [for u in google_sql_user.iam : u.name]
 }
+
+output "instance_name" {
+  description = "The instance's name (Cloud Monitoring's database_id is PROJECT:NAME)."
+  value       = google_sql_database_instance.this.name
+}

@@ -10,7 +10,8 @@ locals {
     "sqladmin.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
     "artifactregistry.googleapis.com", "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com", "eventarc.googleapis.com", "cloudscheduler.googleapis.com",
-    "iamcredentials.googleapis.com", "iam.googleapis.com",
+    "iamcredentials.googleapis.com", "iam.googleapis.com", "monitoring.googleapis.com",
+    "logging.googleapis.com",
   ])
   prefix         = "quantrun-${var.environment}"
   image_base     = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
@@ -333,6 +334,23 @@ resource "google_cloud_scheduler_job" "schedules" {
     }
   }
   depends_on = [google_project_service.apis]
+}
+
+# -- monitoring (CONTRACT 6.4): alert policies, uptime check, dashboard ---------------
+
+module "monitoring" {
+  source                 = "../monitoring"
+  project_id             = var.project_id
+  environment            = var.environment
+  region                 = var.region
+  api_service_name       = module.api.name
+  api_host               = trimprefix(module.api.uri, "https://")
+  api_public             = var.api_public
+  jobs_subscription      = module.job_queue.subscription_name
+  long_jobs_subscription = module.job_queue.long_jobs_subscription_name
+  database_id            = "${var.project_id}:${module.database.instance_name}"
+  notification_channels  = var.notification_channels
+  depends_on             = [google_project_service.apis]
 }
 
 # -- ingestion --------------------------------------------------------------------------

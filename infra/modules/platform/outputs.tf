@@ -37,3 +37,8 @@ output "edge_address" {
   description = "IP address of the edge load balancer (null without edge_domain)."
   value       = var.edge_domain == null ? null : module.edge[0].address
 }
+
+output "monitoring_dashboard_id" {
+  description = "The Cloud Monitoring dashboard of this environment."
+  value       = module.monitoring.dashboard_id
+}

@@ -157,3 +157,9 @@ variable "long_worker_instances" {
   description = "Instances of the long-jobs worker pool (`quantrun worker --pull`); 0 leaves long jobs queued."
   default     = 1
 }
+
+variable "notification_channels" {
+  type        = list(string)
+  description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) the alert policies notify; empty: incidents show in the console only."
+  default     = []
+}
