@@ -20,11 +20,15 @@ help:
 	@echo "make bench   print the benchmark table"
 	@echo "make stack   gcp mode on the emulators (API 8080, worker 8081; WORKERS=N behind one push front), writes .stack/env"
 
+# quiet on purpose: a newcomer's first screen is the server's, not pip's. The editable
+# install's "be careful with folders named like your package" warning is setuptools'
+# (every editable install prints it), so that one step runs with warnings off.
 $(STAMP): requirements.lock pyproject.toml
+	@echo "setting up $(VENV) from requirements.lock (the first time takes a few minutes)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip==26.3 2>&1 | sed '/^WARNING: Location/d'
-	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | sed '/^WARNING: Location/d'
-	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | sed '/^WARNING: Location/d'
+	@set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip==26.3 2>&1 | sed '/^WARNING: Location/d'
+	@set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | sed '/^WARNING: Location/d'
+	@set -o pipefail; PYTHONWARNINGS=ignore $(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | sed '/^WARNING: Location/d'
 
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -56,10 +60,11 @@ infra-check: venv infra-tools
 	$(BIN)/python -m pytest tests/infra -q
 
 run: venv
-	$(BIN)/quantrun serve
+	@$(BIN)/quantrun serve
 
+# the whole suite, then line coverage per layer (pytest-cov; devtools/coverage_summary.py)
 test: venv system-deps emulators infra-tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit

@@ -56,3 +56,19 @@ def gcp_env(emulators: Emulators, monkeypatch: pytest.MonkeyPatch) -> Emulators:
     for key, value in emulators.env().items():
         monkeypatch.setenv(key, value)
     return emulators
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """With ``--cov`` (``make test``): line coverage per layer, after pytest-cov saved it."""
+    if not getattr(config.option, "cov_source", None):
+        return
+    from pathlib import Path
+
+    from devtools.coverage_summary import summary_lines
+
+    lines = summary_lines(Path(config.rootpath) / ".coverage")
+    if lines:
+        terminalreporter.section("line coverage (in-process; README: Coverage)")
+        for line in lines:
+            terminalreporter.write_line(line)
