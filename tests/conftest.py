@@ -59,7 +59,9 @@ def gcp_env(emulators: Emulators, monkeypatch: pytest.MonkeyPatch) -> Emulators:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     """With ``--cov`` (``make test``): line coverage per layer, after pytest-cov saved it."""
     if not getattr(config.option, "cov_source", None):
         return

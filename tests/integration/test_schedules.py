@@ -155,3 +155,16 @@ def test_an_hourly_schedule_across_fall_back_fires_each_wall_hour_once(
     # no job for the second 01:00 (06Z)
     assert keys == ["2026-11-01T03", "2026-11-01T04", "2026-11-01T05", "2026-11-01T07",
                     "2026-11-01T08", "2026-11-01T09"]  # fmt: skip
+
+
+def test_another_users_delete_leaves_the_strategy_and_its_schedules(world: tuple) -> None:
+    """The store names the owner in every statement of a delete (SQLite and PostgreSQL)."""
+    store, strategies, _, owner = world
+    sched = schedule(world, "0 18 * * *")
+    intruder = store.get_or_create_user("intruder")
+    assert not strategies.delete_strategy(sched.strategy_id, intruder.id, now=T0)
+    assert not strategies.delete_schedule(sched.id, intruder.id, now=T0)
+    assert strategies.schedules(owner.id) == [sched]
+    assert strategies.strategy(sched.strategy_id, owner.id) is not None
+    assert strategies.delete_strategy(sched.strategy_id, owner.id, now=T0)
+    assert strategies.schedules(owner.id) == []

@@ -90,13 +90,20 @@ class SqlStrategyStore:
         return moved.rowcount == 1
 
     def delete_strategy(self, strategy_id: str, user_id: str, *, now: datetime) -> bool:
+        """The owner's strategy and, only when it was theirs and live, its schedules: a
+        caller who does not own it changes nothing (each statement names the owner)."""
         with self._engine.begin() as conn:
             deleted = soft_delete(conn, strategies, strategy_id, user_id, now)
-            conn.execute(
-                update(schedules)
-                .where(schedules.c.strategy_id == strategy_id, schedules.c.deleted_at.is_(None))
-                .values(deleted_at=now)
-            )
+            if deleted:
+                conn.execute(
+                    update(schedules)
+                    .where(
+                        schedules.c.strategy_id == strategy_id,
+                        schedules.c.user_id == user_id,
+                        schedules.c.deleted_at.is_(None),
+                    )
+                    .values(deleted_at=now)
+                )
         return deleted
 
     def add_schedule(self, schedule: Schedule) -> None:
