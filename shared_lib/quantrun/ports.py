@@ -347,9 +347,17 @@ class WebhookTransport(Protocol):
         """The IP addresses ``host`` resolves to now (empty when it does not resolve)."""
         ...
 
-    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-        """POST the body; the response's status code. Raises ``OSError`` when no
-        response came (refused, reset, timed out)."""
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float,
+        address: str | None = None,
+    ) -> int:
+        """POST the body to ``address`` (the one checked; None: the URL's host as it
+        resolves) within ``timeout`` seconds in all; the response's status code. Raises
+        ``OSError`` when no response came (refused, reset, timed out)."""
         ...
 
 

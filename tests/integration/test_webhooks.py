@@ -180,7 +180,14 @@ class _PublicTransport:
     def addresses(self, host: str) -> list[str]:
         return ["93.184.216.34"]
 
-    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float,
+        address: str | None = None,
+    ) -> int:
         self.posts.append(headers)
         return 200
 
@@ -305,6 +312,11 @@ def test_a_failing_receiver_is_retried_with_one_delivery_id(
     sent = json.loads(body)
     assert headers["X-QuantRun-Event"] == sent["type"] == "job.succeeded"
     assert sent["id"] == ids.pop() and sent["created_at"].endswith("Z")
+    # each attempt signs its own time: a replayed body shows its age
+    first, last = (
+        json.loads(r[2])["sent_at"] for r in (receiver.received[0], receiver.received[-1])
+    )
+    assert sent["created_at"] <= first < last
     assert sent["job"]["id"] == job["id"] and sent["job"]["status"] == "succeeded"
     assert "result" not in sent["job"] and sent["job"]["artifacts"][0]["name"] == "manifest.json"
     assert headers["Content-Type"] == "application/json"

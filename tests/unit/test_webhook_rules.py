@@ -50,6 +50,16 @@ def test_the_signature_is_hmac_sha256_of_the_raw_body() -> None:
         ("fd00::1", True),
         ("fe80::1", True),
         ("::ffff:10.0.0.1", True),
+        # IPv6 forms that carry a private IPv4 address, and site-local: each passed as
+        # public before (ipaddress calls NAT64's well-known prefix global)
+        ("64:ff9b::a00:1", True),  # NAT64 of 10.0.0.1
+        ("64:ff9b::a9fe:a9fe", True),  # NAT64 of the metadata server
+        ("2002:7f00:1::", True),  # 6to4 of 127.0.0.1
+        ("::127.0.0.1", True),  # IPv4-compatible loopback
+        ("fec0::1", True),  # site-local
+        ("::", True),
+        ("64:ff9b::808:808", False),  # NAT64 of a public address stays public
+        ("2002:808:808::1", False),
         ("8.8.8.8", False),
         ("93.184.216.34", False),
         ("2606:4700:4700::1111", False),

@@ -21,7 +21,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,11 +55,15 @@ class WebhookPolicy:
     allow_private: bool = False
     first_retry: timedelta = timedelta(seconds=10)
     give_up_after: timedelta = timedelta(hours=24)
+    # one deadline for a delivery's connect, TLS, send and read together
     timeout_seconds: float = 10.0
     # the scan reads job events again from this long before where it stopped
     overlap_seconds: float = 10.0
     batch: int = 100
     senders: int = 8
+    # at most this many of one user's deliveries are sent at once: a user's slow
+    # receivers hold that many senders at most, never everyone's
+    senders_per_user: int = 2
 
 
 @dataclass(frozen=True)
@@ -69,30 +73,42 @@ class NewWebhook:
 
 def destination_problem(url: str, transport: WebhookTransport, policy: WebhookPolicy) -> str | None:
     """Why a delivery may not go to ``url`` (None: it may)."""
+    return checked_destination(url, transport, policy)[0]
+
+
+def checked_destination(
+    url: str, transport: WebhookTransport, policy: WebhookPolicy
+) -> tuple[str | None, str | None]:
+    """(why a delivery may not go to ``url``, the checked address to connect to). The
+    address is the one the check resolved: the delivery connects there and nowhere else,
+    so a second DNS answer cannot move it (rebinding). With ``allow_private`` nothing is
+    resolved here (None: connect to the name)."""
     try:
         parts = urlsplit(url)
         host, _ = parts.hostname, parts.port  # each raises on a malformed netloc
     except ValueError as exc:
-        return f"is not a URL ({exc})"
+        return f"is not a URL ({exc})", None
     schemes = ("https", "http") if policy.allow_private else ("https",)
     if parts.scheme not in schemes:
-        return f"must be an {' or '.join(schemes)} URL"
+        return f"must be an {' or '.join(schemes)} URL", None
     if not host:
-        return "must name a host"
+        return "must name a host", None
     if parts.username or parts.password:
-        return "must not carry credentials"
+        return "must not carry credentials", None
+    if not url.isascii():
+        return "must be ASCII (percent-encode the rest)", None
     if policy.allow_private:
-        return None
+        return None, None
     addresses = transport.addresses(host)
     if not addresses:
-        return f"host {host} does not resolve"
+        return f"host {host} does not resolve", None
     private = [a for a in addresses if private_address(a)]
     if private:
         return (
             f"host {host} resolves to a private address ({private[0]}); only public "
             "addresses are allowed (QUANTRUN_WEBHOOK_ALLOW_PRIVATE)"
-        )
-    return None
+        ), None
+    return None, addresses[0]
 
 
 def register(
@@ -161,11 +177,16 @@ def job_document(job: Job) -> dict[str, Any]:
     }
 
 
-def delivery_body(delivery: Delivery, job: Job) -> bytes:
+def delivery_body(delivery: Delivery, job: Job, sent_at: datetime) -> bytes:
+    """The signed body. ``sent_at`` is this attempt's time (``created_at`` is the same on
+    every retry): a receiver refuses a body whose ``sent_at`` is older than a few minutes
+    and remembers the ``id``s it took within that window, so a captured delivery cannot
+    be replayed (README, Webhooks)."""
     document = {
         "id": delivery.id,
         "type": delivery.type,
         "created_at": _time(delivery.created_at),
+        "sent_at": _time(sent_at),
         "job": job_document(job),
     }
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
@@ -188,16 +209,45 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(policy.senders, thread_name_prefix="webhook")
+        self._busy_lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}  # deliveries being sent, by user
+        self._sending: set[str] = set()  # their ids
 
-    def tick(self) -> int:
-        """Make the deliveries of newly ended jobs and send the due ones; how many were
-        sent (whatever the answer)."""
+    def tick(self, *, wait: bool = True) -> int:
+        """Make the deliveries of newly ended jobs and start sending the due ones, at
+        most ``senders_per_user`` of a user's at once (the rest wait for a later tick);
+        with ``wait``, until they are sent. How many were started (whatever the answer)."""
         now = self._clock()
         self._webhooks.make_deliveries(now=now, overlap=self._policy.overlap_seconds)
         due = self._webhooks.due(now=now, limit=self._policy.batch)
         until = now + timedelta(seconds=self._policy.timeout_seconds + 30)
-        mine = [d for d in due if self._webhooks.claim(d, until=until)]
-        return sum(self._pool.map(self._attempt, mine))
+        started: list[Future[bool]] = []
+        for delivery in due:
+            owner = delivery.user_id or delivery.webhook_id
+            with self._busy_lock:
+                if delivery.id in self._sending:
+                    continue
+                if self._in_flight.get(owner, 0) >= self._policy.senders_per_user:
+                    continue
+                if not self._webhooks.claim(delivery, until=until):
+                    continue
+                self._in_flight[owner] = self._in_flight.get(owner, 0) + 1
+                self._sending.add(delivery.id)
+            started.append(self._pool.submit(self._attempt_as, owner, delivery))
+        if wait:
+            for future in started:
+                future.result()
+        return len(started)
+
+    def _attempt_as(self, owner: str, delivery: Delivery) -> bool:
+        try:
+            return self._attempt(delivery)
+        finally:
+            with self._busy_lock:
+                self._in_flight[owner] -= 1
+                if not self._in_flight[owner]:
+                    del self._in_flight[owner]
+                self._sending.discard(delivery.id)
 
     def _attempt(self, delivery: Delivery) -> bool:
         try:
@@ -232,10 +282,10 @@ class Dispatcher:
 
     def _send(self, webhook: Webhook, delivery: Delivery, job: Job) -> str | None:
         """None when the receiver took it, else what went wrong."""
-        problem = destination_problem(webhook.url, self._transport, self._policy)
+        problem, address = checked_destination(webhook.url, self._transport, self._policy)
         if problem:
             return f"url {problem}"
-        body = delivery_body(delivery, job)
+        body = delivery_body(delivery, job, self._clock())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "QuantRun-Webhooks/1",
@@ -244,7 +294,9 @@ class Dispatcher:
             SIGNATURE_HEADER: signature(webhook.secret, body),
         }
         try:
-            status = self._transport.post(webhook.url, body, headers, self._policy.timeout_seconds)
+            status = self._transport.post(
+                webhook.url, body, headers, self._policy.timeout_seconds, address
+            )
         except OSError as exc:
             return f"no response: {exc}"
         return None if 200 <= status < 300 else f"HTTP {status}"
@@ -253,7 +305,7 @@ class Dispatcher:
         def loop() -> None:
             while not self._stop.wait(interval):
                 try:
-                    self.tick()
+                    self.tick(wait=False)  # a slow receiver never holds up the next tick
                 except Exception:  # a database blip: the next tick tries again
                     log.exception("webhook dispatch failed")
 

@@ -50,6 +50,7 @@ class Delivery:
     attempts: int
     status: DeliveryStatus = DeliveryStatus.PENDING
     last_error: str | None = None
+    user_id: str | None = None  # the webhook's owner (``WebhookStore.due`` fills it)
 
 
 def retry_at(attempts: int, now: datetime, first_retry: timedelta) -> datetime:
@@ -62,10 +63,33 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, NAT64, 6to4, Teredo, compatible)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    return None
+
+
 def private_address(address: str) -> bool:
-    """Whether an IP address is not on the public internet (loopback, private ranges,
-    link-local such as the metadata server 169.254.169.254, reserved, multicast)."""
+    """Whether an IP address is not on the public internet: any address that is not
+    global (loopback, private ranges, link-local such as the metadata server
+    169.254.169.254, shared, reserved, unspecified), multicast, IPv6 site-local, or an
+    IPv6 form of such an IPv4 address (IPv4-mapped, NAT64, 6to4, Teredo, compatible)."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return True
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None and private_address(str(embedded)):
+            return True
     return not ip.is_global or ip.is_multicast

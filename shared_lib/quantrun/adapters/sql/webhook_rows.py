@@ -61,6 +61,7 @@ def _delivery(row: Row[Any]) -> Delivery:
         attempts=row.attempts,
         status=DeliveryStatus(row.status),
         last_error=row.last_error,
+        user_id=row._mapping.get("owner_id"),
     )
 
 
@@ -201,7 +202,8 @@ class SqlWebhookStore:
 
     def due(self, *, now: datetime, limit: int) -> list[Delivery]:
         query = (
-            select(webhook_deliveries)
+            select(webhook_deliveries, webhooks.c.user_id.label("owner_id"))
+            .outerjoin(webhooks, webhooks.c.id == webhook_deliveries.c.webhook_id)
             .where(
                 webhook_deliveries.c.status == DeliveryStatus.PENDING.value,
                 webhook_deliveries.c.next_attempt_at <= now,
