@@ -10,9 +10,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 import quantrun
 from quantrun.bootstrap import Container
+from quantrun.domain.errors import TransientError
+from quantrun_api.deps import resolve_user
 from quantrun_api.errors import (
     BEARER_CHALLENGE,
     MISSING_CREDENTIALS,
+    ApiError,
     error_response,
     install_error_handlers,
 )
@@ -92,13 +95,14 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-class RequireBearer:
-    """Refuses a ``/v1`` request without bearer credentials before its body is read: an
-    anonymous client cannot make the API read (or buffer) a large body. Whether the
-    credentials are good is the ``CurrentUser`` dependency's to say."""
+class Authenticate:
+    """Authenticates a ``/v1`` request before its body is read: a request without good
+    credentials (or over its user's rate limit) is answered 401 (429) at once, so an
+    anonymous client cannot make the API read, buffer or parse a body. The user found
+    goes in the request's state, where the ``CurrentUser`` dependency takes it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, container: Container) -> None:
+        self.app, self.container = app, container
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -108,11 +112,24 @@ class RequireBearer:
         ):
             header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
             scheme, _, credentials = header.partition(b" ")
-            if scheme.lower() != b"bearer" or not credentials.strip():
-                response = error_response(
+            token = credentials.strip().decode("latin-1")
+            refusal = None
+            if scheme.lower() != b"bearer" or not token:
+                refusal = error_response(
                     401, "unauthenticated", MISSING_CREDENTIALS, headers=BEARER_CHALLENGE
                 )
-                await response(scope, receive, send)
+            else:
+                try:
+                    user = await resolve_user(self.container, token)
+                    scope.setdefault("state", {})["user"] = user
+                except ApiError as exc:
+                    refusal = error_response(
+                        exc.status, exc.code, exc.message, exc.details, exc.headers
+                    )
+                except TransientError as exc:
+                    refusal = error_response(503, exc.code, exc.message)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -150,7 +167,7 @@ def create_app(container: Container) -> FastAPI:
     console.mount(app)
     # the last added runs first: CORS preflights, then credentials, then the body's size
     app.add_middleware(BodyLimit, max_bytes=container.settings.limits.max_request_bytes)
-    app.add_middleware(RequireBearer)
+    app.add_middleware(Authenticate, container=container)
     origins = container.settings.api.allowed_origins
     if origins:  # off unless configured
         app.add_middleware(

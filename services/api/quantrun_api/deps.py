@@ -33,13 +33,23 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 async def get_current_user(
+    request: Request,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
+    """The user the ``Authenticate`` middleware found (before the body was read); the
+    same checks again here keep a route safe without it."""
+    found = request.scope.get("state", {}).get("user")
+    if isinstance(found, User):
+        return found
     if credentials is None or credentials.scheme.lower() != "bearer":
-        # RequireBearer refuses these first; this keeps the route safe without it
         raise ApiError(401, "unauthenticated", MISSING_CREDENTIALS, headers=BEARER_CHALLENGE)
-    key = credentials.credentials
+    return await resolve_user(container, credentials.credentials)
+
+
+async def resolve_user(container: Container, key: str) -> User:
+    """The key's (or identity token's) user, within the rate limit; ``ApiError`` 401 or
+    429 otherwise, ``TransientError`` when the store cannot tell."""
     now = utcnow()
     user = cached_user(key, container.auth_cache, now)
     if user is None:
