@@ -34,9 +34,16 @@ class JobStore(Protocol):
     def find_user(self, name: str) -> User | None: ...
     def user_by_id(self, user_id: str) -> User | None: ...
     def add_api_key(
-        self, user_id: str, key_hash: str, prefix: str, *, expires_at: datetime | None = None
-    ) -> None:
-        """Register a key's hash (idempotent for the same user; ``Conflict`` for another)."""
+        self,
+        user_id: str,
+        key_hash: str,
+        prefix: str,
+        *,
+        expires_at: datetime | None = None,
+        most: int | None = None,
+    ) -> bool:
+        """Register a key's hash (idempotent for the same user; ``Conflict`` for another).
+        False, and nothing stored, when the user already holds ``most`` usable keys."""
         ...
 
     def api_key(self, key_hash: str) -> ApiKey | None:
@@ -277,8 +284,9 @@ class WebhookStore(Protocol):
     """Webhooks and their deliveries (Cloud SQL / SQLite). Deliveries are made from the
     job store's events, so a job that ends while every dispatcher is down is still told."""
 
-    def add(self, webhook: Webhook) -> None:
-        """Kept with its secret sealed: a database dump does not give it away."""
+    def add(self, webhook: Webhook, *, most: int | None = None) -> bool:
+        """Kept with its secret sealed: a database dump does not give it away. False, and
+        nothing stored, when the user already has ``most`` webhooks."""
         ...
 
     def for_user(self, user_id: str) -> list[Webhook]:
@@ -318,7 +326,10 @@ class WebhookStore(Protocol):
 class StrategyStore(Protocol):
     """Strategies and their schedules (Cloud SQL / SQLite); a deleted one is gone."""
 
-    def add_strategy(self, strategy: Strategy) -> None: ...
+    def add_strategy(self, strategy: Strategy, *, most: int | None = None) -> bool:
+        """False, and nothing stored, when the user already has ``most`` strategies."""
+        ...
+
     def strategy(self, strategy_id: str, user_id: str | None = None) -> Strategy | None: ...
     def strategies(self, user_id: str) -> list[Strategy]: ...
     def update_strategy(self, strategy: Strategy) -> bool: ...
@@ -326,7 +337,10 @@ class StrategyStore(Protocol):
         """Delete it and its schedules."""
         ...
 
-    def add_schedule(self, schedule: Schedule) -> None: ...
+    def add_schedule(self, schedule: Schedule, *, most: int | None = None) -> bool:
+        """False, and nothing stored, when the user already has ``most`` schedules."""
+        ...
+
     def schedule(self, schedule_id: str, user_id: str) -> Schedule | None: ...
     def schedules(self, user_id: str) -> list[Schedule]: ...
     def delete_schedule(self, schedule_id: str, user_id: str, *, now: datetime) -> bool: ...

@@ -294,6 +294,36 @@ class LimitSettings(_Group):
         description="jobs one user may submit per UTC day, across every API instance (429 "
         "`quota_exceeded`, Retry-After: the seconds to midnight UTC)",
     )
+    max_api_keys: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="usable (unrevoked, unexpired) API keys one user may hold; `POST /v1/keys` "
+        "over it: 429 `quota_exceeded` naming `api_keys`",
+    )
+    max_webhooks: int = Field(
+        20, ge=1, le=10_000, description="webhooks one user may have (429 `quota_exceeded`)"
+    )
+    max_strategies: int = Field(
+        200, ge=1, le=100_000, description="strategies one user may have (429 `quota_exceeded`)"
+    )
+    max_schedules: int = Field(
+        50, ge=1, le=10_000, description="schedules one user may have (429 `quota_exceeded`)"
+    )
+    max_event_streams: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="event streams (`GET /v1/jobs/{id}/events`) one user may hold open on one "
+        "API process (429 `quota_exceeded`, Retry-After 5)",
+    )
+    key_expiry_days: int = Field(
+        90,
+        ge=1,
+        le=365,
+        description="days a key made by `POST /v1/keys` works when the request names none "
+        "(`expires_in_days`: 1 to 365)",
+    )
 
 
 class WorkerSettings(_Group):

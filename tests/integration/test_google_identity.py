@@ -113,3 +113,38 @@ def test_unreachable_certificates_are_transient_not_a_refusal() -> None:
     verifier = GoogleIdTokens(audience=AUDIENCE, certs=certs)
     with pytest.raises(TransientError, match="cannot fetch Google's certificates"):
         verifier.verify("a.b.c")
+
+
+def test_keys_minted_through_google_end_when_the_email_leaves_the_allow_lists(
+    tmp_path: Path,
+) -> None:
+    """A key made with a Google identity works while its email is allowed; the same
+    database served with the email off the lists (a config change and a restart) refuses
+    the key, while a key of a user not named by an email keeps working."""
+    with google_signer() as (signer, certs_url):
+
+        def settings(domains: str) -> Settings:
+            return Settings(
+                data_dir=tmp_path,
+                api=ApiSettings(
+                    google_audience=AUDIENCE,
+                    allowed_domains=domains,
+                    allowed_emails="guest@elsewhere.example",
+                    google_certs_url=certs_url,
+                ),
+            )
+
+        token = google_id_token(signer, aud=AUDIENCE, email="ada@quant.example")
+        with running_api(settings("quant.example"), with_worker=False) as api:
+            made = httpx.post(
+                f"{api.url}/v1/keys", json={}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert made.status_code == 201, made.text
+            key = made.json()["key"]
+            assert _get(api, key).status_code == 200
+            from quantrun.app.auth import create_key
+
+            plain = create_key(api.container.store, "service-account").key
+        with running_api(settings("other.example"), with_worker=False) as api:
+            assert _get(api, key).status_code == 401
+            assert _get(api, plain).status_code == 200

@@ -149,6 +149,7 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
+    app.state.open_streams = events.OpenStreams(container.settings.limits.max_event_streams)
     install_error_handlers(app)
     install_openapi(app)
     routers = (

@@ -254,7 +254,10 @@ class CreateKey(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     expires_in_days: int | None = Field(
-        None, ge=1, le=3650, description="days until the key stops working (default: never)"
+        None,
+        ge=1,
+        le=365,
+        description="days until the key stops working (default: QUANTRUN_KEY_EXPIRY_DAYS, 90)",
     )
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from quantrun.app.cache import SingleFlightCache
 from quantrun.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.users import ApiKey, User
 from quantrun.ports import IdentityVerifier, JobStore
 
@@ -23,7 +24,8 @@ KEY_PREFIX = "qr_"
 # characters of a key shown and stored in clear: "qr_" and 9 of its 43 random ones
 PREFIX_LENGTH = 12
 LAST_USED_EVERY = timedelta(minutes=1)
-MAX_EXPIRY_DAYS = 3650
+MAX_EXPIRY_DAYS = 3650  # a key an administrator makes (quantrun keys create)
+MAX_ISSUED_DAYS = 365  # a key a user makes for themselves (POST /v1/keys)
 
 
 def generate_key() -> str:
@@ -59,20 +61,56 @@ def create_key(
 ) -> NewKey:
     """Create the user if needed and register ``key`` (a new random one by default, whose
     prefix no other key has)."""
+    made = _register_key(store, user_name, key, expires_at=expires_at, most=None)
+    assert made is not None  # no cap, no refusal
+    return made
+
+
+def _register_key(
+    store: JobStore,
+    user_name: str,
+    key: str | None,
+    *,
+    expires_at: datetime | None,
+    most: int | None,
+) -> NewKey | None:
+    """``create_key``; None when the user already holds ``most`` usable keys."""
     user = store.get_or_create_user(user_name)
     if key is None:
         key = generate_key()
         while store.prefix_taken(key_prefix(key)):  # 54 random bits: practically never
             key = generate_key()
-    store.add_api_key(user.id, hash_key(key), key_prefix(key), expires_at=expires_at)
+    if not store.add_api_key(
+        user.id, hash_key(key), key_prefix(key), expires_at=expires_at, most=most
+    ):
+        return None
     stored = store.api_key(hash_key(key))
     assert stored is not None
     return NewKey(user, key, stored)
 
 
-def issue_key(*, store: JobStore, user: User, expires_in_days: int | None, now: datetime) -> NewKey:
-    """One more key for a user who already has one (``POST /v1/keys``)."""
-    return create_key(store, user.name, expires_at=expiry(now, expires_in_days))
+def issue_key(
+    *,
+    store: JobStore,
+    user: User,
+    expires_in_days: int | None,
+    now: datetime,
+    default_days: int = 90,
+    most: int | None = None,
+) -> NewKey:
+    """One more key for a user who already has one (``POST /v1/keys``): it expires after
+    ``expires_in_days`` (1 to 365; ``default_days`` when not given), and the user may hold
+    at most ``most`` usable keys (``QuotaExceeded``)."""
+    days = default_days if expires_in_days is None else expires_in_days
+    if not 1 <= days <= MAX_ISSUED_DAYS:
+        raise InvalidInput(
+            f"expires in {days} days: give 1 to {MAX_ISSUED_DAYS}", field="expires_in_days"
+        )
+    made = _register_key(store, user.name, None, expires_at=expiry(now, days), most=most)
+    if made is None:
+        assert most is not None
+        raise QuotaExceeded("api_keys", limit=most, now=now)
+    return made
 
 
 def expiry(now: datetime, days: int | None) -> datetime | None:
@@ -151,7 +189,7 @@ def authenticate_bearer(
     """The user a bearer token names: an API key, or (when configured) a Google ID token
     of an allowed email, whose user is the email. None when neither accepts it."""
     if token.startswith(KEY_PREFIX) or google is None:
-        return authenticate(store, token, now, cache)
+        return authenticate(store, token, now, cache, google)
     return _google_user(store, token, now, cache, google)
 
 
@@ -175,11 +213,17 @@ def _google_user(
 
 
 def authenticate(
-    store: JobStore, key: str, now: datetime, cache: SingleFlightCache | None = None
+    store: JobStore,
+    key: str,
+    now: datetime,
+    cache: SingleFlightCache | None = None,
+    google: GoogleSignIn | None = None,
 ) -> User | None:
     """The key's user, or None when it is unknown, revoked or expired. With a cache a
     valid key is remembered for its TTL; refused keys never are, so a new key works at
-    once."""
+    once. With Google sign-in configured, a key of a user named by an email (one who
+    signed in with Google and made keys) works only while the email is on the
+    allow-lists: taking someone off them ends their keys too."""
     if not key:
         return None
     key_hash = hash_key(key)
@@ -187,6 +231,9 @@ def authenticate(
     def load() -> _Valid:
         found = store.api_key(key_hash)
         if found is None or not found.usable(now):
+            raise _Refused
+        named_by_email = "@" in found.user_name
+        if google is not None and named_by_email and not google.allows(found.user_name.lower()):
             raise _Refused
         if found.last_used_at is None or found.last_used_at < now - LAST_USED_EVERY:
             store.touch_api_key(key_hash, now=now, unless_since=now - LAST_USED_EVERY)

@@ -23,6 +23,7 @@ from quantrun.app.submit import KnownSymbols, resolve_spec, submit_job, validate
 from quantrun.domain.cron import Cron, CronError
 from quantrun.domain.errors import InvalidInput, NotFound, QuantRunError
 from quantrun.domain.jobs import Job
+from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.strategies import Schedule, Strategy
 from quantrun.domain.users import User
 from quantrun.logging import get_logger
@@ -65,7 +66,10 @@ def create(
     active: bool,
     rules: JobRules,
     now: datetime,
+    most: int | None = None,
 ) -> Strategy:
+    """A new strategy, checked as a job is; ``QuotaExceeded`` when the user already has
+    ``most``."""
     strategy = Strategy(
         id=str(uuid.uuid4()),
         user_id=user.id,
@@ -76,7 +80,9 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    store.add_strategy(strategy)
+    if not store.add_strategy(strategy, most=most):
+        assert most is not None
+        raise QuotaExceeded("strategies", limit=most, now=now)
     return strategy
 
 
@@ -161,7 +167,9 @@ def add_schedule(
     cron: str,
     timezone: str,
     now: datetime,
+    most: int | None = None,
 ) -> Schedule:
+    """A schedule of the user's strategy; ``QuotaExceeded`` when they have ``most``."""
     parse_cron(cron, timezone)
     if store.strategy(strategy_id, user.id) is None:
         raise NotFound(f"no strategy {strategy_id}", field="strategy_id")
@@ -173,7 +181,9 @@ def add_schedule(
         timezone=timezone,
         created_at=now,
     )
-    store.add_schedule(schedule)
+    if not store.add_schedule(schedule, most=most):
+        assert most is not None
+        raise QuotaExceeded("schedules", limit=most, now=now)
     return schedule
 
 

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from quantrun.clock import utcnow
 from quantrun.domain.errors import InvalidInput, NotFound, QuantRunError, TransientError
 from quantrun.domain.jobs import Job
+from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.users import User
 from quantrun.domain.webhooks import (
     DELIVERY_HEADER,
@@ -120,6 +121,7 @@ def register(
     events: list[str],
     policy: WebhookPolicy,
     now: datetime,
+    most: int | None = None,
 ) -> NewWebhook:
     if len(url) > MAX_URL:
         raise InvalidInput(f"url: at most {MAX_URL} characters", field="url")
@@ -139,7 +141,9 @@ def register(
         secret="whsec_" + secrets.token_urlsafe(32),
         created_at=now,
     )
-    store.add(webhook)
+    if not store.add(webhook, most=most):
+        assert most is not None
+        raise QuotaExceeded("webhooks", limit=most, now=now)
     return NewWebhook(webhook)
 
 

@@ -21,14 +21,35 @@ class JobQuota:
     jobs_per_day: int = UNLIMITED
 
 
+# what a user may hold at once besides jobs: quota name -> (what it counts, the way out)
+CAPS = {
+    "api_keys": ("usable API keys", "revoke one first"),
+    "webhooks": ("webhooks", "delete one first"),
+    "strategies": ("strategies", "delete one first"),
+    "schedules": ("schedules", "delete one first"),
+    "event_streams": ("event streams open", "close one first"),
+}
+
+
 class QuotaExceeded(QuantRunError):
-    """A submit over one of the user's job quotas."""
+    """A submit over one of the user's job quotas, or a create over one of ``CAPS``."""
 
     code = "quota_exceeded"
     # a running job may finish any moment: ask the client to look again soon
     ACTIVE_RETRY_SECONDS = 10
+    # an event stream ends when its job does or its client leaves
+    STREAM_RETRY_SECONDS = 5
 
     def __init__(self, quota: str, *, limit: int, now: datetime) -> None:
+        self.retry_after: int | None
+        if quota in CAPS:
+            what, way_out = CAPS[quota]
+            super().__init__(
+                f"you have {limit} {what}, the most a user may have (quota {quota}); {way_out}"
+            )
+            self.quota, self.limit = quota, limit
+            self.retry_after = self.STREAM_RETRY_SECONDS if quota == "event_streams" else None
+            return
         if quota == "active_jobs":
             message = (
                 f"you have {limit} jobs queued or running, the most a user may have at once; "

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import weakref
 from collections.abc import AsyncIterator
+from datetime import datetime
 from functools import partial
 
 from fastapi import APIRouter, Request
@@ -12,8 +15,11 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from quantrun.app import jobs, live
+from quantrun.app.auth import authenticate_bearer
 from quantrun.bootstrap import Container
+from quantrun.clock import utcnow
 from quantrun.domain.jobs import Job, JobStatus
+from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.users import User
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.schemas import ErrorResponse
@@ -23,6 +29,8 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 # no proxy may hold the stream back (nginx honours X-Accel-Buffering; Cloud Run streams
 # HTTP/1.1 chunked responses as they are written)
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# how often an open stream asks the store whether its key still works
+KEY_RECHECK_SECONDS = 2.0
 
 
 _NULLABLE_TIME = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}
@@ -89,6 +97,10 @@ EVENT_SCHEMA = {
         },
         401: {"model": ErrorResponse},
         404: {"model": ErrorResponse},
+        429: {
+            "model": ErrorResponse,
+            "description": "`quota_exceeded`: event_streams (you have the most open at once)",
+        },
     },
 )
 async def job_events(
@@ -97,16 +109,86 @@ async def job_events(
     job = await run_in_threadpool(
         partial(jobs.get_job, store=container.store, user=user, job_id=job_id)
     )
-    return StreamingResponse(
-        _stream(job, user, container, request), media_type="text/event-stream", headers=HEADERS
+    streams: OpenStreams = request.app.state.open_streams
+    slot = streams.take(user.id, now=utcnow())
+    body = _guarded(_stream(job, user, container, request, _bearer(request)), slot)
+    # given back when the stream ends, or, if it never starts, when it is collected
+    weakref.finalize(body, slot.release)
+    return StreamingResponse(body, media_type="text/event-stream", headers=HEADERS)
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+class OpenStreams:
+    """The event streams each user holds open on this API process, at most ``most``."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, user_id: str, *, now: datetime) -> _Slot:
+        with self._lock:
+            if self._open.get(user_id, 0) >= self.most:
+                raise QuotaExceeded("event_streams", limit=self.most, now=now)
+            self._open[user_id] = self._open.get(user_id, 0) + 1
+        return _Slot(self, user_id)
+
+    def held(self, user_id: str) -> int:
+        with self._lock:
+            return self._open.get(user_id, 0)
+
+    def _give_back(self, user_id: str) -> None:
+        with self._lock:
+            left = self._open.get(user_id, 0) - 1
+            if left > 0:
+                self._open[user_id] = left
+            else:
+                self._open.pop(user_id, None)
+
+
+class _Slot:
+    def __init__(self, streams: OpenStreams, user_id: str) -> None:
+        self._streams, self._user_id, self._held = streams, user_id, True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._streams._give_back(self._user_id)
+
+
+async def _guarded(stream: AsyncIterator[bytes], slot: _Slot) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in stream:
+            yield chunk
+    finally:
+        slot.release()
+
+
+async def _still_valid(container: Container, token: str) -> bool:
+    """Whether the stream's credentials still name a user, asked of the store itself (not
+    the cache): a key revoked anywhere ends its streams within ``KEY_RECHECK_SECONDS``."""
+    user = await run_in_threadpool(
+        partial(
+            authenticate_bearer,
+            store=container.store,
+            token=token,
+            now=utcnow(),
+            cache=None,
+            google=container.google_sign_in,
+        )
     )
+    return user is not None
 
 
 async def _stream(
-    job: Job, user: User, container: Container, request: Request
+    job: Job, user: User, container: Container, request: Request, token: str
 ) -> AsyncIterator[bytes]:
     settings = container.settings.api
-    began = last_sent = time.monotonic()
+    began = last_sent = last_check = time.monotonic()
     before: Job | None = None
     current: Job | None = job
     sent = 0
@@ -120,6 +202,10 @@ async def _stream(
         await asyncio.sleep(settings.events_poll_seconds)
         if await request.is_disconnected():
             return
+        if time.monotonic() - last_check >= KEY_RECHECK_SECONDS:
+            last_check = time.monotonic()
+            if not await _still_valid(container, token):
+                return  # the key was revoked or expired (or the email taken off the list)
         if time.monotonic() - last_sent >= settings.events_keepalive_seconds:
             yield live.KEEPALIVE
             last_sent = time.monotonic()

@@ -26,11 +26,21 @@ def get_keys(user: CurrentUser, container: ContainerDep) -> list[KeyOut]:
     status_code=201,
     response_model=NewKeyOut,
     summary="A new API key for you (shown once)",
-    responses={**_ERRORS, 422: {"model": ErrorResponse}},
+    responses={
+        **_ERRORS,
+        422: {"model": ErrorResponse},
+        429: {"model": ErrorResponse, "description": "`quota_exceeded`: api_keys"},
+    },
 )
 def post_key(body: CreateKey, user: CurrentUser, container: ContainerDep) -> NewKeyOut:
+    limits = container.settings.limits
     new = issue_key(
-        store=container.store, user=user, expires_in_days=body.expires_in_days, now=utcnow()
+        store=container.store,
+        user=user,
+        expires_in_days=body.expires_in_days,
+        now=utcnow(),
+        default_days=limits.key_expiry_days,
+        most=limits.max_api_keys,
     )
     return NewKeyOut(**KeyOut.from_key(new.stored).model_dump(), key=new.key)
 

@@ -31,13 +31,18 @@ _INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse},
 }
 
+_OVER_CAP: dict[str, Any] = {
+    "model": ErrorResponse,
+    "description": "`quota_exceeded`: you have the most a user may (the quota named)",
+}
+
 
 @router.post(
     "/strategies",
     status_code=201,
     response_model=StrategyOut,
     summary="Save a strategy: a job template checked as a job is",
-    responses=_INVALID,
+    responses={**_INVALID, 429: _OVER_CAP},
 )
 def post_strategy(body: CreateStrategy, user: CurrentUser, container: ContainerDep) -> StrategyOut:
     made = strategies.create(
@@ -49,6 +54,7 @@ def post_strategy(body: CreateStrategy, user: CurrentUser, container: ContainerD
         active=body.active,
         rules=container.job_rules,
         now=utcnow(),
+        most=container.settings.limits.max_strategies,
     )
     return StrategyOut.from_strategy(made)
 
@@ -149,7 +155,7 @@ def _schedule_out(schedule: Any) -> ScheduleOut:
     status_code=201,
     response_model=ScheduleOut,
     summary="Run a strategy on a cron schedule in a time zone",
-    responses={**_MISSING, 422: {"model": ErrorResponse}},
+    responses={**_MISSING, 422: {"model": ErrorResponse}, 429: _OVER_CAP},
 )
 def post_schedule(body: CreateSchedule, user: CurrentUser, container: ContainerDep) -> ScheduleOut:
     made = strategies.add_schedule(
@@ -159,6 +165,7 @@ def post_schedule(body: CreateSchedule, user: CurrentUser, container: ContainerD
         cron=body.cron,
         timezone=body.timezone,
         now=utcnow(),
+        most=container.settings.limits.max_schedules,
     )
     return _schedule_out(made)
 

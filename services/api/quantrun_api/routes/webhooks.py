@@ -21,7 +21,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
     status_code=201,
     response_model=NewWebhookOut,
     summary="Register a URL told when your jobs end (its secret shown once)",
-    responses={**_ERRORS, 422: {"model": ErrorResponse}},
+    responses={
+        **_ERRORS,
+        422: {"model": ErrorResponse},
+        429: {"model": ErrorResponse, "description": "`quota_exceeded`: webhooks"},
+    },
 )
 def post_webhook(body: CreateWebhook, user: CurrentUser, container: ContainerDep) -> NewWebhookOut:
     new = webhooks.register(
@@ -32,6 +36,7 @@ def post_webhook(body: CreateWebhook, user: CurrentUser, container: ContainerDep
         events=list(body.events),
         policy=container.webhook_policy,
         now=utcnow(),
+        most=container.settings.limits.max_webhooks,
     )
     return NewWebhookOut(
         **WebhookOut.from_webhook(new.webhook).model_dump(), secret=new.webhook.secret

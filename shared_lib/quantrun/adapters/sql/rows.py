@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, select, update
+from sqlalchemy import Connection, Select, Table, func, select, update
 
 from quantrun.adapters.sql.schema import api_keys, users
 from quantrun.domain.artifacts import ArtifactRef
@@ -118,3 +118,21 @@ def soft_delete(conn: Connection, table: Table, row_id: str, user_id: str, now: 
         .values(deleted_at=now)
     )
     return moved.rowcount == 1
+
+
+def under_cap(
+    conn: Connection, table: Table, user_id: str, most: int | None, live: Any = None
+) -> bool:
+    """Whether the user has fewer than ``most`` live rows in ``table`` (None: no cap), in
+    the caller's transaction. On PostgreSQL a per-user, per-table advisory lock held to
+    the transaction's end makes count-then-insert exact under concurrent creates."""
+    if most is None:
+        return True
+    if conn.dialect.name == "postgresql":
+        lock = func.hashtextextended(f"{table.name}:{user_id}", 0)
+        conn.execute(select(func.pg_advisory_xact_lock(lock)))
+    condition = live if live is not None else table.c.deleted_at.is_(None)
+    count = conn.execute(
+        select(func.count()).select_from(table).where(table.c.user_id == user_id, condition)
+    ).scalar_one()
+    return int(count) < most

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from quantrun.adapters.sql.rows import owned_rows, soft_delete
+from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
 from quantrun.adapters.sql.schema import schedules, strategies
 from quantrun.domain.strategies import Schedule, Strategy
 
@@ -41,8 +41,10 @@ class SqlStrategyStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def add_strategy(self, strategy: Strategy) -> None:
+    def add_strategy(self, strategy: Strategy, *, most: int | None = None) -> bool:
         with self._engine.begin() as conn:
+            if not under_cap(conn, strategies, strategy.user_id, most):
+                return False
             conn.execute(
                 insert(strategies).values(
                     id=strategy.id,
@@ -55,6 +57,7 @@ class SqlStrategyStore:
                     updated_at=strategy.updated_at,
                 )
             )
+        return True
 
     def strategy(self, strategy_id: str, user_id: str | None = None) -> Strategy | None:
         query = select(strategies).where(
@@ -106,8 +109,10 @@ class SqlStrategyStore:
                 )
         return deleted
 
-    def add_schedule(self, schedule: Schedule) -> None:
+    def add_schedule(self, schedule: Schedule, *, most: int | None = None) -> bool:
         with self._engine.begin() as conn:
+            if not under_cap(conn, schedules, schedule.user_id, most):
+                return False
             conn.execute(
                 insert(schedules).values(
                     id=schedule.id,
@@ -119,6 +124,7 @@ class SqlStrategyStore:
                     last_fire_at=schedule.last_fire_at,
                 )
             )
+        return True
 
     def schedule(self, schedule_id: str, user_id: str) -> Schedule | None:
         query = select(schedules).where(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from quantrun.adapters.sql.rows import key_query, to_api_key
+from quantrun.adapters.sql.rows import key_query, to_api_key, under_cap
 from quantrun.adapters.sql.schema import api_keys, users
 from quantrun.clock import utcnow
 from quantrun.domain.errors import Conflict
@@ -47,13 +47,26 @@ class UserRows:
         return User(id=row.id, name=row.name) if row else None
 
     def add_api_key(
-        self, user_id: str, key_hash: str, prefix: str, *, expires_at: datetime | None = None
-    ) -> None:
+        self,
+        user_id: str,
+        key_hash: str,
+        prefix: str,
+        *,
+        expires_at: datetime | None = None,
+        most: int | None = None,
+    ) -> bool:
         with self._engine.begin() as conn:
             exists = conn.execute(
                 select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
             ).first()
             if exists is None:
+                now = utcnow()
+                usable = and_(
+                    api_keys.c.revoked_at.is_(None),
+                    or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > now),
+                )
+                if not under_cap(conn, api_keys, user_id, most, usable):
+                    return False
                 conn.execute(
                     insert(api_keys).values(
                         key_hash=key_hash,
@@ -65,6 +78,7 @@ class UserRows:
                 )
             elif exists.user_id != user_id:
                 raise Conflict("this API key already belongs to another user")
+        return True
 
     def api_key(self, key_hash: str) -> ApiKey | None:
         with self._autocommit.connect() as conn:

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, Row, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from quantrun.adapters.sealed import SealError, SecretBox
-from quantrun.adapters.sql.rows import owned_rows, soft_delete
+from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
 from quantrun.adapters.sql.schema import (
     job_events,
     jobs,
@@ -76,8 +76,10 @@ class SqlWebhookStore:
             index_elements=["webhook_id", "job_id", "type"]
         )
 
-    def add(self, webhook: Webhook) -> None:
+    def add(self, webhook: Webhook, *, most: int | None = None) -> bool:
         with self._engine.begin() as conn:
+            if not under_cap(conn, webhooks, webhook.user_id, most):
+                return False
             conn.execute(
                 insert(webhooks).values(
                     id=webhook.id,
@@ -88,6 +90,7 @@ class SqlWebhookStore:
                     created_at=webhook.created_at,
                 )
             )
+        return True
 
     def for_user(self, user_id: str) -> list[Webhook]:
         with self._engine.connect() as conn:
