@@ -400,7 +400,11 @@ def _price_store(settings: Settings, closers: Closers) -> PriceStore:
         gcp = settings.gcp
         client = clients.bigquery_client(str(gcp.project), emulator=gcp.bigquery_emulator_host)
         return BigQueryPriceStore(
-            client, dataset=gcp.bq_dataset, table=gcp.bq_table, timeout=gcp.gcp_timeout_seconds
+            client,
+            dataset=gcp.bq_dataset,
+            table=gcp.bq_table,
+            timeout=gcp.gcp_timeout_seconds,
+            max_bytes_billed=gcp.bq_max_bytes_billed,
         )
     from quantrun.adapters.embedded.prices import DuckDBPriceStore
 
@@ -518,6 +522,7 @@ def ingest(settings: Settings) -> IngestContainer:
         dataset=gcp.bq_dataset,
         table=gcp.bq_table,
         timeout=gcp.gcp_timeout_seconds,
+        max_bytes_billed=gcp.bq_max_bytes_billed,
     )
     storage = clients.storage_client(gcp.project, emulator=gcp.storage_emulator_host)
     uploads = GcsUploadedFiles(storage, timeout=max(gcp.gcp_timeout_seconds, 60.0))

@@ -392,6 +392,13 @@ class GcpSettings(_Group):
     )
     bq_dataset: str = Field("quantrun", description="gcp: the BigQuery dataset")
     bq_table: str = Field("prices", description="gcp: the prices table")
+    bq_max_bytes_billed: int = Field(
+        10 * 1024**3,
+        ge=10 * 1024**2,
+        description="gcp: the most one BigQuery query may bill (`maximum_bytes_billed` on "
+        "every query; over it the query fails before it costs anything: 413 "
+        "`input_too_large`, or a failed job)",
+    )
     artifacts_bucket: str | None = Field(None, description="gcp: bucket for jobs/<id>/<name>")
     uploads_bucket: str | None = Field(None, description="gcp: bucket whose uploads/ are ingested")
     signed_url_seconds: int = Field(

@@ -143,3 +143,29 @@ def test_stale_while_revalidate_serves_the_old_value_while_one_refresh_runs() ->
     value, how = cache.lookup("k", load, ttl=10, stale=5)
     assert (value, how.header()) == (3, "quantrun; fwd=miss; stored")
     assert (cache.hits, cache.stale_hits) >= (2, 2) and cache.misses == 2
+
+
+def test_coverage_and_synchronous_runs_read_through_the_cache() -> None:
+    """BigQuery bills every query: a coverage read and a synchronous run's history are
+    served from the read cache within its TTL, and an unknown symbol is refused from the
+    cached instrument list without reading any prices."""
+    from datetime import date, timedelta
+
+    from quantrun.app.prices import CacheRule, cached_close, coverage
+    from quantrun.domain.errors import NotFound
+    from quantrun.domain.prices import PriceRow
+    from quantrun.fakes import FakePriceStore
+
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(30)]
+    prices = FakePriceStore([PriceRow(d, "ACME", 10.0 + i) for i, d in enumerate(days)])
+    cache = SingleFlightCache(60)
+    first = coverage(prices=prices, cache=cache, symbol="ACME")
+    assert coverage(prices=prices, cache=cache, symbol="ACME") == first
+    assert prices.loads == 1
+    with pytest.raises(NotFound):
+        coverage(prices=prices, cache=cache, symbol="NOPE")
+    assert prices.loads == 1
+    load = cached_close(prices=prices, cache=cache, rule=CacheRule(60))
+    a = load(["ACME"], days[0], days[-1])
+    b = load(["ACME"], days[0], days[-1])
+    assert prices.loads == 2 and (a.close == b.close).all() and a.close.shape == (30, 1)

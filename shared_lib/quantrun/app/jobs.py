@@ -32,10 +32,15 @@ JOB_FIELDS = (
 PAYLOAD_FIELDS = frozenset({"params", "result"})
 
 
-def parse_fields(raw: str | None) -> frozenset[str] | None:
-    """The fields a list returns (``id`` always), or None for all of them."""
+# a list's fields when none are asked for: all but the result, which may be megabytes
+# (``fields=result`` or a list naming it brings it), so a page's size is bounded
+DEFAULT_LIST_FIELDS = frozenset(JOB_FIELDS) - {"result"}
+
+
+def parse_fields(raw: str | None) -> frozenset[str]:
+    """The fields a list returns (``id`` always); all but ``result`` by default."""
     if raw is None:
-        return None
+        return DEFAULT_LIST_FIELDS
     names = {name.strip() for name in raw.split(",") if name.strip()}
     unknown = sorted(names - set(JOB_FIELDS))
     if unknown:

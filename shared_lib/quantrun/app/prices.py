@@ -7,6 +7,7 @@ TTL for identical requests, however many arrive at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -103,6 +104,26 @@ def field_window(
     return {str(f): m for f, m in found.items()}, served
 
 
+def cached_close(
+    *, prices: PriceStore, cache: SingleFlightCache, rule: CacheRule
+) -> Callable[[Sequence[str], date, date], PriceMatrix]:
+    """A ``load_close`` through the read cache (a synchronous run's history): the same
+    entry ``GET /v1/prices`` fills for the adjusted close, so repeated runs over one
+    window cost one price-store query per TTL."""
+
+    def load(symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
+        wanted = tuple(symbols)
+        found, _ = cache.lookup(
+            ("fields", ("adj_close",), wanted, start, end),
+            lambda: prices.load_fields(list(wanted), start, end, ("adj_close",)),
+            ttl=rule.ttl,
+            stale=rule.stale,
+        )
+        return found["adj_close"]
+
+    return load
+
+
 def latest(
     *,
     prices: PriceStore,
@@ -130,9 +151,15 @@ def coverage(*, prices: PriceStore, cache: SingleFlightCache, symbol: str) -> Co
     """Stored dates of a symbol, the weekdays missing between its first and last, and the
     last ingest run that touched it."""
     symbol = _symbol(symbol, "symbol")
+    # an unknown symbol is refused from the cached instrument list: no scan of prices
     found = next((i for i in instruments(prices=prices, cache=cache) if i.symbol == symbol), None)
     if found is None:
         raise NotFound(f"no prices stored for {symbol}")
+    return cache.get(("coverage", symbol), lambda: _coverage(prices, found))
+
+
+def _coverage(prices: PriceStore, found: Instrument) -> Coverage:
+    symbol = found.symbol
     matrix = prices.load_close([symbol], found.first_date, found.last_date)
     weekdays = np.arange(np.datetime64(found.first_date), np.datetime64(found.last_date) + 1)
     weekdays = weekdays[np.is_busday(weekdays)]

@@ -105,8 +105,8 @@ def list_jobs(
         Query(
             max_length=300,
             description="comma-separated job fields to return, `id` always among them (for "
-            "example `status,progress`): a list without `result` and `params` does not "
-            "carry them",
+            "example `status,progress`); by default every field but `result`, which comes "
+            "only when named (`fields=result`, or a list with it)",
         ),
     ] = None,
 ) -> Response:
@@ -120,10 +120,7 @@ def list_jobs(
         cursor=cursor,
         fields=chosen,
     )
-    items = [
-        JobOut.from_job(j).model_dump(mode="json", include=set(chosen) if chosen else None)
-        for j in page.items
-    ]
+    items = [JobOut.from_job(j).model_dump(mode="json", include=set(chosen)) for j in page.items]
     return JSONResponse({"items": items, "next_cursor": page.next_cursor})
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from quantrun.app.models import catalogue, run_sync
+from quantrun.app.prices import CacheRule, cached_close
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.schemas import ErrorResponse, ModelInfo, RunModel
 
@@ -30,11 +31,16 @@ def list_models(_user: CurrentUser) -> list[ModelInfo]:
 def run_model(
     model: str, body: RunModel, user: CurrentUser, container: ContainerDep
 ) -> dict[str, Any]:
+    api = container.settings.api
     return run_sync(
         model=model,
         params=body.params,
         known=container.known_symbols,
-        load_prices=container.prices.load_close,
+        load_prices=cached_close(
+            prices=container.prices,
+            cache=container.read_cache,
+            rule=CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
+        ),
         max_cost=container.settings.limits.sync_max_cost,
         max_values=container.settings.limits.result_inline_values,
     )

@@ -22,7 +22,7 @@ from quantrun.adapters.gcp.bigquery_schema import (
     prices_schema,
     provider_calls_schema,
 )
-from quantrun.adapters.gcp.bigquery_tables import BigQueryTables
+from quantrun.adapters.gcp.bigquery_tables import DEFAULT_MAX_BYTES_BILLED, BigQueryTables
 from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
 from quantrun.adapters.price_matrix import field_columns, pivot_indexed
 from quantrun.adapters.provider_calls_sql import summary_from_row, summary_sql
@@ -33,9 +33,17 @@ from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMat
 
 class BigQueryPriceStore(BigQueryTables):
     def __init__(
-        self, client: Any, *, dataset: str, table: str = "prices", timeout: float = 30.0
+        self,
+        client: Any,
+        *,
+        dataset: str,
+        table: str = "prices",
+        timeout: float = 30.0,
+        max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED,
     ) -> None:
-        super().__init__(client, dataset=dataset, timeout=timeout)
+        super().__init__(
+            client, dataset=dataset, timeout=timeout, max_bytes_billed=max_bytes_billed
+        )
         self._table = f"{self._dataset}.{table}"
         self._names = f"{self._dataset}.instrument_names"
         self._runs = f"{self._dataset}.ingest_runs"

@@ -1,29 +1,49 @@
 """Plumbing of the BigQuery adapters: a parameterised query with a bounded retry and
-timeout (failures worth retrying become ``TransientError``), an append by load job, and
-a MERGE through a staging table."""
+timeout (failures worth retrying become ``TransientError``) and a cap on the bytes it may
+bill (``maximum_bytes_billed``: a query over it fails before it costs anything, and is
+``InputTooLarge``), an append by load job, and a MERGE through a staging table."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from quantrun.adapters.gcp.clients import bounded_retry
-from quantrun.domain.errors import TransientError
+from quantrun.domain.errors import InputTooLarge, TransientError
+
+DEFAULT_MAX_BYTES_BILLED = 10 * 1024**3
+_BILLED = re.compile(r"(\d+) or higher required")
 
 
 class BigQueryTables:
-    def __init__(self, client: Any, *, dataset: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        dataset: str,
+        timeout: float = 30.0,
+        max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED,
+    ) -> None:
         self._client = client
         self._dataset = f"{client.project}.{dataset}"
         self._timeout = timeout
+        self._max_bytes_billed = max_bytes_billed
+
+    def query_config(self, params: Sequence[Any] = ()) -> Any:
+        """Every query's configuration: its parameters and the bytes it may bill."""
+        from google.cloud import bigquery
+
+        return bigquery.QueryJobConfig(
+            query_parameters=list(params), maximum_bytes_billed=self._max_bytes_billed
+        )
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> Any:
         from google.api_core import exceptions
-        from google.cloud import bigquery
 
-        config = bigquery.QueryJobConfig(query_parameters=list(params))
+        config = self.query_config(params)
         retry = bounded_retry(self._timeout)
         try:
             # job_retry=None: the client's default re-inserts failed query jobs for up to
@@ -32,6 +52,16 @@ class BigQueryTables:
                 sql, job_config=config, retry=retry, timeout=self._timeout, job_retry=None
             )
             return job.result(timeout=self._timeout, retry=retry, job_retry=None)
+        except exceptions.BadRequest as exc:
+            if "bytesBilledLimitExceeded" not in str(exc) and "bytes billed" not in str(exc):
+                raise
+            needed = _BILLED.search(str(exc))
+            raise InputTooLarge(
+                f"the query would bill more than {self._max_bytes_billed} bytes "
+                "(QUANTRUN_BQ_MAX_BYTES_BILLED); ask for fewer symbols or a shorter window",
+                estimate=float(needed.group(1)) if needed else float("inf"),
+                limit=float(self._max_bytes_billed),
+            ) from exc
         except (
             exceptions.ServerError,
             exceptions.TooManyRequests,
