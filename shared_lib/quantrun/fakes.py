@@ -145,5 +145,7 @@ class FakeArtifactStore:
     def get(self, job_id: str, name: str, *, attempt: int = 1) -> StoredArtifact | None:
         return self.objects.get(artifact_key(job_id, name, attempt))
 
-    def signed_url(self, job_id: str, name: str, *, attempt: int = 1) -> str | None:
+    def signed_url(
+        self, job_id: str, name: str, *, attempt: int = 1, content_type: str | None = None
+    ) -> str | None:
         return None

@@ -252,8 +252,11 @@ class ArtifactStore(Protocol):
         ...
 
     def get(self, job_id: str, name: str, *, attempt: int = 1) -> StoredArtifact | None: ...
-    def signed_url(self, job_id: str, name: str, *, attempt: int = 1) -> str | None:
-        """A short-lived download URL, or None when the API should serve the bytes."""
+    def signed_url(
+        self, job_id: str, name: str, *, attempt: int = 1, content_type: str | None = None
+    ) -> str | None:
+        """A short-lived download URL, or None when the API should serve the bytes. Any
+        type but HTML is served as an attachment (a browser saves it, never renders it)."""
         ...
 
 

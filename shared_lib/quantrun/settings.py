@@ -404,6 +404,14 @@ class GcpSettings(_Group):
     signed_url_seconds: int = Field(
         900, ge=60, le=7 * 24 * 3600, description="gcp: lifetime of a signed artifact URL"
     )
+    artifact_retention_days: int = Field(
+        0,
+        ge=0,
+        le=36500,
+        description="days the artifacts bucket keeps a job's files (its lifecycle rule; "
+        "Terraform sets both from one variable): a job started longer ago lists no "
+        "artifacts and their downloads answer 404 (0: kept for ever, embedded mode)",
+    )
     signing_service_account: str | None = Field(
         None, description="gcp: email that signs URLs through IAM signBlob (Cloud Run)"
     )

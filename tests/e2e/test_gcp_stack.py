@@ -98,6 +98,9 @@ def test_a_job_goes_through_every_cloud_part(
         assert redirect.status_code == 307
         location = redirect.headers["location"]
         assert f"/jobs/{job_id}/{artifact['name']}" in location and "X-Goog-Signature" in location
+        # signed: a browser saves anything but the HTML report, never renders it
+        attachment = "response-content-disposition=attachment" in location
+        assert attachment == (not artifact["content_type"].startswith("text/html")), location
         body = httpx.get(location, timeout=10)
         assert body.status_code == 200 and len(body.content) == artifact["size_bytes"]
     if model != "black_scholes":

@@ -20,7 +20,12 @@ COMMON = PLATFORM.locals["common_env"]
 SERVICES = ("api", "worker", "long_jobs")
 FUNCTIONS = ("ingest_prices", "ingest_upload")
 # values Terraform computes, as the code will see them
-COMPUTED = {"QUANTRUN_CLOUDSQL_IP_TYPE": "public"}
+COMPUTED = {
+    "QUANTRUN_CLOUDSQL_IP_TYPE": "public",
+    "QUANTRUN_ARTIFACT_RETENTION_DAYS": str(
+        PLATFORM.variables["artifact_retention_days"]["default"]
+    ),
+}
 
 
 POOL = PLATFORM.resource("google_cloud_run_v2_worker_pool", "long_jobs")

@@ -291,3 +291,40 @@ def test_cloud_scheduler_calls_every_worker_task_with_the_push_identity() -> Non
     for schedule, token in called.values():
         assert schedule == "* * * * *"
         assert token["service_account_email"] == "${module.push_sa.email}"
+
+
+def test_the_trigger_identity_may_invoke_each_function() -> None:
+    """Eventarc delivers as the trigger identity: without run.invoker on the function's
+    service every upload and scheduled ingest would be refused in production."""
+    function = MODULES["modules/function"]
+    invoker = function.resource("google_cloud_run_v2_service_iam_member", "trigger_invokes")
+    assert invoker["role"] == "roles/run.invoker"
+    assert invoker["member"] == "serviceAccount:${var.trigger_service_account_email}"
+    assert "google_cloudfunctions2_function.this.service_config[0].service" in invoker["name"]
+    (trigger,) = function.resource("google_cloudfunctions2_function", "this")["event_trigger"]
+    assert trigger["service_account_email"] == "${var.trigger_service_account_email}"
+    for name in ("ingest_prices", "ingest_upload"):
+        call = PLATFORM.modules[name]
+        assert call["trigger_service_account_email"] == "${module.trigger_sa.email}"
+
+
+def test_data_access_audit_logs_are_on_for_the_buckets() -> None:
+    """The checkov skips on the buckets say access is audited: it is, here."""
+    audit = PLATFORM.resource("google_project_iam_audit_config", "storage_data_access")
+    assert audit["service"] == "storage.googleapis.com"
+    assert {c["log_type"] for c in audit["audit_log_config"]} == {"DATA_READ", "DATA_WRITE"}
+
+
+def test_job_rows_and_the_artifact_lifecycle_agree() -> None:
+    """One variable sets the bucket's delete age and QUANTRUN_ARTIFACT_RETENTION_DAYS."""
+    data = MODULES["modules/data"]
+    (rule,) = [
+        r
+        for r in data.resource("google_storage_bucket", "artifacts")["lifecycle_rule"]
+        if "age" in r["condition"][0]
+    ]
+    assert rule["condition"][0]["age"] == "${var.artifact_retention_days}"
+    call = PLATFORM.modules["data"]
+    assert call["artifact_retention_days"] == "${var.artifact_retention_days}"
+    env = PLATFORM.locals["common_env"]
+    assert env["QUANTRUN_ARTIFACT_RETENTION_DAYS"] == "${tostring(var.artifact_retention_days)}"

@@ -51,3 +51,13 @@ resource "google_cloudfunctions2_function" "this" {
     }
   }
 }
+
+# Eventarc delivers the trigger's events as the trigger identity: it must be allowed to
+# invoke the function's Cloud Run service, or every event is refused (403).
+resource "google_cloud_run_v2_service_iam_member" "trigger_invokes" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.this.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${var.trigger_service_account_email}"
+}

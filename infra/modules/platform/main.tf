@@ -38,6 +38,8 @@ locals {
     QUANTRUN_PUSH_SUBSCRIPTION  = "quantrun-jobs-push"
     QUANTRUN_LOG_LEVEL          = "INFO"
     QUANTRUN_SIGNED_URL_SECONDS = "900"
+    # the bucket's lifecycle and the job rows agree: rows stop listing deleted artifacts
+    QUANTRUN_ARTIFACT_RETENTION_DAYS = tostring(var.artifact_retention_days)
   }
 }
 
@@ -111,17 +113,18 @@ resource "google_service_account_iam_member" "api_signs_urls" {
 # -- data, database, secrets ------------------------------------------------------------
 
 module "data" {
-  source                = "../data"
-  project_id            = var.project_id
-  location              = var.data_location
-  artifacts_bucket_name = "${var.project_id}-${local.prefix}-artifacts"
-  uploads_bucket_name   = "${var.project_id}-${local.prefix}-uploads"
-  dataset_readers       = [module.api_sa.member, module.worker_sa.member]
-  dataset_writers       = [module.ingest_sa.member]
-  artifact_writers      = [module.worker_sa.member]
-  artifact_readers      = [module.api_sa.member]
-  upload_processors     = [module.ingest_sa.member]
-  depends_on            = [google_project_service.apis]
+  source                  = "../data"
+  project_id              = var.project_id
+  location                = var.data_location
+  artifacts_bucket_name   = "${var.project_id}-${local.prefix}-artifacts"
+  artifact_retention_days = var.artifact_retention_days
+  uploads_bucket_name     = "${var.project_id}-${local.prefix}-uploads"
+  dataset_readers         = [module.api_sa.member, module.worker_sa.member]
+  dataset_writers         = [module.ingest_sa.member]
+  artifact_writers        = [module.worker_sa.member]
+  artifact_readers        = [module.api_sa.member]
+  upload_processors       = [module.ingest_sa.member]
+  depends_on              = [google_project_service.apis]
 }
 
 module "database" {
@@ -334,6 +337,19 @@ resource "google_cloud_scheduler_job" "schedules" {
     }
   }
   depends_on = [google_project_service.apis]
+}
+
+# Data-access audit logs for the buckets (who read or wrote which artifact or upload):
+# off by default in Google Cloud, so turned on here rather than assumed.
+resource "google_project_iam_audit_config" "storage_data_access" {
+  project = var.project_id
+  service = "storage.googleapis.com"
+  audit_log_config {
+    log_type = "DATA_READ"
+  }
+  audit_log_config {
+    log_type = "DATA_WRITE"
+  }
 }
 
 # -- monitoring (CONTRACT 6.4): alert policies, uptime check, dashboard ---------------

@@ -163,3 +163,9 @@ variable "notification_channels" {
   description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) the alert policies notify; empty: incidents show in the console only."
   default     = []
 }
+
+variable "artifact_retention_days" {
+  type        = number
+  description = "Days the artifacts bucket keeps job files (lifecycle rule); the API stops listing a job's artifacts after as long."
+  default     = 90
+}

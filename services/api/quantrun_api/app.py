@@ -23,6 +23,7 @@ from quantrun_api.openapi import install_openapi
 from quantrun_api.request_trace import RequestTrace
 from quantrun_api.routes import (
     console,
+    docs,
     events,
     health,
     jobs,
@@ -145,7 +146,7 @@ def create_app(container: Container) -> FastAPI:
         title="QuantRun API",
         version=quantrun.__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # routes/docs.py: the same page from files served here
         redoc_url=None,
     )
     app.state.container = container
@@ -162,10 +163,12 @@ def create_app(container: Container) -> FastAPI:
         webhooks.router,
         strategies.router,
         console.router,
+        docs.router,
     )
     for router in routers:
         app.include_router(router)
     console.mount(app)
+    docs.mount(app)
     # the last added runs first: CORS preflights, then credentials, then the body's size
     app.add_middleware(BodyLimit, max_bytes=container.settings.limits.max_request_bytes)
     app.add_middleware(Authenticate, container=container)
@@ -174,7 +177,7 @@ def create_app(container: Container) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(RequestTrace)  # outermost: even a refused request's lines carry it

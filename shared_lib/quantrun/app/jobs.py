@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from quantrun.domain.errors import Conflict, InvalidInput, NotFound
 from quantrun.domain.jobs import Job, JobPage, JobStatus
@@ -107,15 +107,32 @@ class ArtifactDownload:
     data: bytes | None = None
 
 
+def retained(job: Job, *, now: datetime, days: int) -> Job:
+    """The job as it can be read ``days`` after it started: the bucket's lifecycle deletes
+    artifacts that old (counted from their writing, which is after the start), so the job
+    lists none; ``days`` 0: kept for ever."""
+    began = job.started_at or job.created_at
+    if days <= 0 or not job.artifacts or now - began < timedelta(days=days):
+        return job
+    return replace(job, artifacts=())
+
+
 def artifact_download(
-    *, store: JobStore, artifacts: ArtifactStore, user: User, job_id: str, name: str
+    *,
+    store: JobStore,
+    artifacts: ArtifactStore,
+    user: User,
+    job_id: str,
+    name: str,
+    now: datetime,
+    retention_days: int = 0,
 ) -> ArtifactDownload:
-    job = get_job(store=store, user=user, job_id=job_id)
+    job = retained(get_job(store=store, user=user, job_id=job_id), now=now, days=retention_days)
     # a name no artifact can have is as absent as any other (writes check it: put)
     ref = next((a for a in job.artifacts if a.name == name), None)
     if ref is None:
         raise NotFound(f"job {job_id} has no artifact {name!r}")
-    url = artifacts.signed_url(job_id, name, attempt=ref.attempt)
+    url = artifacts.signed_url(job_id, name, attempt=ref.attempt, content_type=ref.content_type)
     if url is not None:
         return ArtifactDownload(name, url=url)
     stored = artifacts.get(job_id, name, attempt=ref.attempt)

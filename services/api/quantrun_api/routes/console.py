@@ -7,7 +7,8 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
+
+from quantrun_api.static import PolicedFiles
 
 FILES = Path(__file__).resolve().parent.parent / "console"
 
@@ -19,6 +20,12 @@ POLICY = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
+HEADERS = {
+    "Content-Security-Policy": POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -27,14 +34,9 @@ def console() -> FileResponse:
     return FileResponse(
         FILES / "index.html",
         media_type="text/html; charset=utf-8",
-        headers={
-            "Content-Security-Policy": POLICY,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "Cache-Control": "no-cache",
-        },
+        headers={**HEADERS, "Cache-Control": "no-cache"},
     )
 
 
 def mount(app: FastAPI) -> None:
-    app.mount("/console", StaticFiles(directory=FILES), name="console")
+    app.mount("/console", PolicedFiles(FILES, HEADERS), name="console")

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from quantrun.app import jobs
 from quantrun.app.strategies import submit_from
 from quantrun.app.submit import submit_job
+from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
 from quantrun.domain.errors import InvalidInput
 from quantrun.domain.jobs import Job, JobStatus
@@ -27,11 +28,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def job_response(job: Job, status_code: int = 200) -> Response:
+def _retained(job: Job, container: Container) -> Job:
+    days = container.settings.gcp.artifact_retention_days
+    return jobs.retained(job, now=utcnow(), days=days)
+
+
+def job_response(job: Job, container: Container, status_code: int = 200) -> Response:
     """The job as JSON, serialised once by pydantic (returning the model would have
     FastAPI validate it again against ``response_model``, which only documents it)."""
     return Response(
-        JobOut.from_job(job).model_dump_json(),
+        JobOut.from_job(_retained(job, container)).model_dump_json(),
         status_code=status_code,
         media_type="application/json",
     )
@@ -89,7 +95,7 @@ def create_job(
             trace=current_traceparent(),
             **container.job_rules.submit_limits,
         )
-    return job_response(job, status_code=202 if created else 200)
+    return job_response(job, container, status_code=202 if created else 200)
 
 
 @router.get("", response_model=JobPageOut, summary="List your jobs, newest first")
@@ -120,13 +126,16 @@ def list_jobs(
         cursor=cursor,
         fields=chosen,
     )
-    items = [JobOut.from_job(j).model_dump(mode="json", include=set(chosen)) for j in page.items]
+    items = [
+        JobOut.from_job(_retained(j, container)).model_dump(mode="json", include=set(chosen))
+        for j in page.items
+    ]
     return JSONResponse({"items": items, "next_cursor": page.next_cursor})
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="Read a job", responses=_ERRORS)
 def get_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Response:
-    return job_response(jobs.get_job(store=container.store, user=user, job_id=job_id))
+    return job_response(jobs.get_job(store=container.store, user=user, job_id=job_id), container)
 
 
 @router.post(
@@ -137,7 +146,7 @@ def get_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Response
 )
 def cancel_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Response:
     return job_response(
-        jobs.cancel_job(store=container.store, user=user, job_id=job_id, now=utcnow())
+        jobs.cancel_job(store=container.store, user=user, job_id=job_id, now=utcnow()), container
     )
 
 
@@ -153,7 +162,13 @@ def cancel_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Respo
 )
 def get_artifact(job_id: str, name: str, user: CurrentUser, container: ContainerDep) -> Response:
     download = jobs.artifact_download(
-        store=container.store, artifacts=container.artifacts, user=user, job_id=job_id, name=name
+        store=container.store,
+        artifacts=container.artifacts,
+        user=user,
+        job_id=job_id,
+        name=name,
+        now=utcnow(),
+        retention_days=container.settings.gcp.artifact_retention_days,
     )
     if download.url is not None:
         return RedirectResponse(download.url, status_code=307)

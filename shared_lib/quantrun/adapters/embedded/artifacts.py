@@ -53,5 +53,7 @@ class LocalArtifactStore:
         content_type = types.read_text() if types.exists() else "application/octet-stream"
         return StoredArtifact(content_type=content_type, data=path.read_bytes())
 
-    def signed_url(self, job_id: str, name: str, *, attempt: int = 1) -> str | None:
+    def signed_url(
+        self, job_id: str, name: str, *, attempt: int = 1, content_type: str | None = None
+    ) -> str | None:
         return None

@@ -81,13 +81,20 @@ class GcsArtifactStore:
             content_type=blob.content_type or "application/octet-stream", data=data
         )
 
-    def signed_url(self, job_id: str, name: str, *, attempt: int = 1) -> str | None:
+    def signed_url(
+        self, job_id: str, name: str, *, attempt: int = 1, content_type: str | None = None
+    ) -> str | None:
         blob = self._blob(job_id, name, attempt)
         options: dict[str, Any] = {
             "version": "v4",
             "method": "GET",
             "expiration": timedelta(seconds=self._url_seconds),
         }
+        # the signature covers these: the bucket answers with them, whatever the object says
+        if not (content_type or "").startswith("text/html"):
+            options["response_disposition"] = f'attachment; filename="{name}"'
+        if content_type:
+            options["response_type"] = content_type
         if self._api_endpoint:
             options["api_access_endpoint"] = self._api_endpoint
         if self._signing_credentials is not None:
