@@ -3,10 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | sha256sum | cut -c1-12)
 # the bench environment: QuantRun's pins plus the peer libraries it is measured against
 BENCH_VENV ?= .venv-bench
-BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements.lock benchmarks/requirements-peers.lock pyproject.toml | sha256sum | cut -c1-12)
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock benchmarks/requirements-peers.lock pyproject.toml | sha256sum | cut -c1-12)
 PIP_QUIET := -q --disable-pip-version-check
 
 .PHONY: help venv bench-venv run test test-unit test-integration test-e2e lint fmt bench bench-load bench-scale stack \
@@ -23,11 +23,11 @@ help:
 # quiet on purpose: a newcomer's first screen is the server's, not pip's. The editable
 # install's "be careful with folders named like your package" warning is setuptools'
 # (every editable install prints it), so that one step runs with warnings off.
-$(STAMP): requirements.lock pyproject.toml
-	@echo "setting up $(VENV) from requirements.lock (the first time takes a few minutes)"
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
+	@echo "setting up $(VENV) from the locks (the first time takes a few minutes)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip==26.3 2>&1 | sed '/^WARNING: Location/d'
-	@set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | sed '/^WARNING: Location/d'
+	@set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.lock 2>&1 | sed '/^WARNING: Location/d'
 	@set -o pipefail; PYTHONWARNINGS=ignore $(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | sed '/^WARNING: Location/d'
 
 	@rm -f $(VENV)/.installed-*
@@ -35,10 +35,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
-$(BENCH_STAMP): requirements.lock benchmarks/requirements-peers.lock pyproject.toml
+$(BENCH_STAMP): requirements.lock requirements-dev.lock benchmarks/requirements-peers.lock pyproject.toml
 	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	set -o pipefail; $(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) --upgrade pip==26.3 2>&1 | sed '/^WARNING: Location/d'
-	set -o pipefail; $(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements.lock -r benchmarks/requirements-peers.lock 2>&1 | sed '/^WARNING: Location/d'
+	set -o pipefail; $(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) --require-hashes -r requirements-dev.lock -r benchmarks/requirements-peers.lock 2>&1 | sed '/^WARNING: Location/d'
 	set -o pipefail; $(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e . 2>&1 | sed '/^WARNING: Location/d'
 	@rm -f $(BENCH_VENV)/.installed-*
 	@touch $@

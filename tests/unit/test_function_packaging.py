@@ -13,9 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = {
-    line.split("==")[0].lower(): line.strip().split("==")[1]
+    line.split("==")[0].lower(): line.strip().split("==")[1].split()[0]
     for line in (ROOT / "requirements.lock").read_text().splitlines()
-    if "==" in line
+    if "==" in line and not line.lstrip().startswith("#")
 }
 
 
