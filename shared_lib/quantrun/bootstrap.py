@@ -62,7 +62,8 @@ if TYPE_CHECKING:
     from quantrun.app.ratelimit import RateLimiter
     from quantrun.app.strategies import JobRules
     from quantrun.app.submit import KnownSymbols
-    from quantrun.app.webhooks import Dispatcher, WebhookPolicy
+    from quantrun.app.webhook_dispatch import Dispatcher
+    from quantrun.app.webhooks import WebhookPolicy
 
 log = get_logger(__name__)
 
@@ -169,7 +170,7 @@ class Container:
 
     def start_webhooks(self) -> Dispatcher:
         """Make and send webhook deliveries in the background (an API process)."""
-        from quantrun.app.webhooks import Dispatcher
+        from quantrun.app.webhook_dispatch import Dispatcher
 
         if self.dispatcher is None:
             self.dispatcher = Dispatcher(

@@ -30,7 +30,8 @@ from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.webhook_rows import SqlWebhookStore
 from quantrun.adapters.webhook_http import HttpWebhookTransport
-from quantrun.app.webhooks import Dispatcher, WebhookPolicy
+from quantrun.app.webhook_dispatch import Dispatcher
+from quantrun.app.webhooks import WebhookPolicy
 from quantrun.domain.jobs import Job, JobStatus
 from quantrun.domain.webhooks import Webhook
 

@@ -193,7 +193,8 @@ class _PublicTransport:
 
 
 def test_a_secret_under_another_key_is_retried_not_sent_unsigned(engine: Engine) -> None:
-    from quantrun.app.webhooks import Dispatcher, WebhookPolicy
+    from quantrun.app.webhook_dispatch import Dispatcher
+    from quantrun.app.webhooks import WebhookPolicy
 
     jobs = SqlJobStore(engine)
     dave = jobs.get_or_create_user("dave").id

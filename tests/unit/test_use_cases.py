@@ -458,6 +458,7 @@ def test_a_retry_is_not_blocked_by_what_a_failed_attempt_wrote(world: World) -> 
         user=world.user,
         job_id=job.id,
         name="pnl_histogram.png",
+        now=job.created_at,
     )
     assert served.data is not None and served.data.startswith(b"\x89PNG") and served.data != stale
 
@@ -481,7 +482,7 @@ def test_a_run_after_a_release_is_not_blocked_by_what_the_released_run_wrote(
     assert manifest.attempt == 1001
     served = artifact_download(
         store=world.store, artifacts=world.artifacts, user=world.user, job_id=job.id,
-        name="manifest.json",
+        name="manifest.json", now=job.created_at,
     )  # fmt: skip
     assert served.data is not None and b'"job_id"' in served.data
 
@@ -511,3 +512,22 @@ def test_a_push_worker_hands_a_long_job_to_the_long_jobs_queue(world: World) -> 
     assert world.run(long_job.id) == RunOutcome.DONE  # the pull consumer
     done = world.store.get_job(long_job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED and done.attempts == 1
+
+
+def test_a_job_past_the_artifact_retention_lists_none() -> None:
+    """The bucket deletes artifacts ``days`` after they were written (after the start):
+    from then on the job lists none; 0 days keeps them for ever."""
+    from datetime import UTC, datetime, timedelta
+
+    from quantrun.app.jobs import retained
+    from quantrun.domain.artifacts import ArtifactRef
+    from quantrun.domain.jobs import Job, JobStatus
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    job = Job(
+        "j", "u", "black_scholes", {}, JobStatus.SUCCEEDED, t0, started_at=t0 + timedelta(hours=1),
+        artifacts=(ArtifactRef("manifest.json", "application/json", 10),),
+    )  # fmt: skip
+    assert retained(job, now=t0 + timedelta(days=30), days=30).artifacts == job.artifacts
+    assert retained(job, now=t0 + timedelta(days=30, hours=1), days=30).artifacts == ()
+    assert retained(job, now=t0 + timedelta(days=9999), days=0) == job

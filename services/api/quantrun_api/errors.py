@@ -159,7 +159,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 exc.code,
                 exc.message,
                 [{"quota": exc.quota, "limit": exc.limit}],
-                headers=None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)},
+                headers={"Retry-After": str(exc.retry_after)},
             )
         elif not isinstance(exc, ModelInputError | UnknownModel | UnknownSymbol):
             status = 422

@@ -6,7 +6,7 @@ whole chunks of options (``option_arrays.split``)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -20,7 +20,9 @@ OptionType = Literal["call", "put"]
 
 
 class BlackScholesParams(Params):
-    type: OptionType | list[OptionType] = Field(description="call or put (or an array)")
+    type: OptionType | Annotated[list[OptionType], Field(min_length=1)] = Field(
+        description="call or put (or an array)"
+    )
     spot: numeric(gt=0) = Field(description="underlying price")  # type: ignore[valid-type]
     strike: numeric(gt=0) = Field(description="strike price")  # type: ignore[valid-type]
     maturity: numeric(gt=0) = Field(description="time to expiry in years")  # type: ignore[valid-type]

@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from quantrun.domain.symbols import SYMBOL_INPUT, parse_symbol
 
 MAX_ELEMENTS = 5_000_000
+MAX_DIMENSIONS = 4  # a number, or arrays nested at most this deep
 
 
 class Params(BaseModel):
@@ -50,6 +51,14 @@ Pair = Annotated[tuple[float, float], BeforeValidator(_pair)]
 
 # an integer params field (``Whole = Field(...)`` where ``int`` would refuse ``1e6``)
 Whole = Annotated[int, BeforeValidator(_whole_number)]
+
+
+def whole(*, ge: int | None = None, le: int | None = None, lt: int | None = None) -> Any:
+    """``Whole`` with its bounds inside the type, for a field that is a union (``whole(ge=0)
+    | None``): there, bounds on the field cannot reach the integer and would be emitted as
+    unknown JSON Schema keywords."""
+    return Annotated[int, Field(ge=ge, le=le, lt=lt), BeforeValidator(_whole_number)]
+
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -87,13 +96,18 @@ def _only_numbers(value: list[Any]) -> None:
 
 
 def _numeric_schema(bounds: dict[str, float]) -> dict[str, Any]:
-    number = {"type": "number", **bounds}
+    """A number, or non-empty arrays of numbers nested up to ``MAX_DIMENSIONS`` deep, each
+    level of one kind (numbers, or arrays): exactly what ``_check_numeric`` accepts but
+    for rows of unequal length, which no JSON Schema can say."""
+    arrays: list[dict[str, Any]] = [{"type": "number", **bounds}]
+    nested: dict[str, Any] = {"type": "number", **bounds}
+    for _ in range(MAX_DIMENSIONS):
+        nested = {"type": "array", "items": nested, "minItems": 1}
+        arrays.append(nested)
     return {
-        "anyOf": [
-            number,
-            {"type": "array", "items": {"anyOf": [number, {"type": "array"}]}, "minItems": 1},
-        ],
-        "description": "a number, or an array of numbers (any shape; broadcasts like numpy)",
+        "anyOf": arrays,
+        "description": f"a number, or an array of numbers of up to {MAX_DIMENSIONS} "
+        "dimensions (rows of equal length; broadcasts like numpy)",
     }
 
 
@@ -112,6 +126,8 @@ def _check_numeric(
         ) from None
     if arr.size == 0:
         raise ValueError("must not be an empty array")
+    if arr.ndim > MAX_DIMENSIONS:
+        raise ValueError(f"has {arr.ndim} dimensions; at most {MAX_DIMENSIONS} are accepted")
     if arr.size > MAX_ELEMENTS:
         raise ValueError(f"has {arr.size} elements; at most {MAX_ELEMENTS} are accepted")
     checks = [

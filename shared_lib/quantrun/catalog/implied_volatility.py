@@ -5,7 +5,7 @@ into shards of whole chunks of options (``option_arrays.split``)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -19,7 +19,9 @@ OptionType = Literal["call", "put"]
 
 
 class ImpliedVolParams(Params):
-    type: OptionType | list[OptionType] = Field(description="call or put (or an array)")
+    type: OptionType | Annotated[list[OptionType], Field(min_length=1)] = Field(
+        description="call or put (or an array)"
+    )
     price: numeric(ge=0) = Field(description="market price of the option")  # type: ignore[valid-type]
     spot: numeric(gt=0) = Field(description="underlying price")  # type: ignore[valid-type]
     strike: numeric(gt=0) = Field(description="strike price")  # type: ignore[valid-type]

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from quantrun.catalog.fields import Symbol, Whole
+from quantrun.catalog.fields import Symbol, Whole, whole
 from quantrun.catalog.history_params import HistoryParams, load_matrix
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, chart
 from quantrun.models import charts
@@ -24,7 +24,9 @@ class IndexParams(HistoryParams):
     )
     rebalance: Literal["monthly", "weekly", "quarterly"] = "monthly"
     lookback_days: Whole = Field(126, ge=2, le=2520)
-    top_n: Whole | None = Field(None, ge=1, le=500, description="momentum: symbols held")
+    top_n: whole(ge=1, le=500) | None = Field(  # type: ignore[valid-type]
+        None, description="momentum: symbols held"
+    )
     benchmark: Symbol = "SPY"
     fees_bps: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
 

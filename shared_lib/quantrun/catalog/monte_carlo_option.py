@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
-from quantrun.catalog.fields import Params, Whole
+from quantrun.catalog.fields import Params, Whole, whole
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, Sharding
 from quantrun.models.montecarlo import (
     BLOCK,
@@ -45,7 +45,9 @@ class MonteCarloParams(Params):
     )
     steps: Whole = Field(252, ge=1, le=10_000, description="monitoring dates (equal steps)")
     paths: Whole = Field(ge=2, le=MAX_PATHS)
-    seed: Whole | None = Field(None, ge=0, lt=2**63, description="same seed, same result")
+    seed: whole(ge=0, lt=2**63) | None = Field(  # type: ignore[valid-type]
+        None, description="same seed, same result"
+    )
     antithetic: bool = True
 
     @field_validator("barrier")

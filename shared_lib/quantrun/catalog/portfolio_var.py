@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
-from quantrun.catalog.fields import Whole
+from quantrun.catalog.fields import Whole, whole
 from quantrun.catalog.history_params import HistoryParams, data_summary, load_aligned
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, Sharding, chart
 from quantrun.models import charts
@@ -37,7 +37,7 @@ class PortfolioVarParams(HistoryParams):
     horizon_days: Whole = Field(1, ge=1, le=252)
     portfolio_value: float = Field(1e6, gt=0, allow_inf_nan=False)
     scenarios: Whole = Field(100_000, ge=100, le=20_000_000, description="monte_carlo only")
-    seed: Whole | None = Field(None, ge=0, lt=2**63)
+    seed: whole(ge=0, lt=2**63) | None = None  # type: ignore[valid-type]
 
     @field_validator("weights")
     @classmethod

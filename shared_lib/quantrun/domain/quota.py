@@ -39,16 +39,19 @@ class QuotaExceeded(QuantRunError):
     ACTIVE_RETRY_SECONDS = 10
     # an event stream ends when its job does or its client leaves
     STREAM_RETRY_SECONDS = 5
+    # a cap frees only when the user deletes something: a hint to look again later
+    CAP_RETRY_SECONDS = 60
 
     def __init__(self, quota: str, *, limit: int, now: datetime) -> None:
-        self.retry_after: int | None
+        self.retry_after: int
         if quota in CAPS:
             what, way_out = CAPS[quota]
             super().__init__(
                 f"you have {limit} {what}, the most a user may have (quota {quota}); {way_out}"
             )
             self.quota, self.limit = quota, limit
-            self.retry_after = self.STREAM_RETRY_SECONDS if quota == "event_streams" else None
+            streams = quota == "event_streams"
+            self.retry_after = self.STREAM_RETRY_SECONDS if streams else self.CAP_RETRY_SECONDS
             return
         if quota == "active_jobs":
             message = (
