@@ -21,7 +21,10 @@ from devtools.postgres import free_port
 from tests.harness.serve import Server
 
 ST = str(Path(sys.executable).parent / "st")
-CONFIG = Path(__file__).with_name("schemathesis.toml")
+ROOT = Path(__file__).resolve().parents[2]
+# the repository's: `st run` from the root reads it too (the operations that may refuse a
+# schema-valid request, each with its reason)
+CONFIG = ROOT / "schemathesis.toml"
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +84,7 @@ def schemathesis(server: Server, seed: int, examples: int) -> subprocess.Complet
 
 @pytest.mark.parametrize("run", ["fixed seed", "random seed"])
 def test_schemathesis_finds_no_failure(server: Server, run: str) -> None:
-    seed = 1 if run == "fixed seed" else random.randrange(2**31)
+    seed = 7 if run == "fixed seed" else random.randrange(2**31)
     done = schemathesis(server, seed, examples=30 if run == "fixed seed" else 15)
     # the errors section last: a CI log keeps the end of a long message
     errors = done.stdout.partition("= ERRORS =")[2].partition("= WARNINGS =")[0]

@@ -152,7 +152,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     app.state.open_streams = events.OpenStreams(container.settings.limits.max_event_streams)
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, webhooks_may_be_private=container.webhook_policy.allow_private)
     routers = (
         health.router,
         models.router,

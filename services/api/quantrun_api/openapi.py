@@ -23,6 +23,7 @@ from fastapi.openapi.utils import get_openapi
 
 from quantrun.app.models import catalogue
 from quantrun.domain.artifacts import CONTENT_TYPES
+from quantrun.domain.webhooks import url_pattern
 
 COMPONENTS = "#/components/schemas/"
 BINARY = {"type": "string", "format": "binary"}
@@ -60,7 +61,7 @@ BODY_ERRORS = {
 INVALID = _error("a value is not accepted: `details` name the fields")
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, *, webhooks_may_be_private: bool = False) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             doc = get_openapi(
@@ -69,16 +70,18 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = exact(doc)
+            app.openapi_schema = exact(doc, webhooks_may_be_private=webhooks_may_be_private)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def exact(doc: dict[str, Any]) -> dict[str, Any]:
+def exact(doc: dict[str, Any], *, webhooks_may_be_private: bool = False) -> dict[str, Any]:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     refs = _add_params_schemas(schemas)
     _submit_union(doc, schemas, refs)
+    _strategy_union(doc, schemas, refs)
+    _webhook_url(schemas, webhooks_may_be_private)
     _run_paths(doc, refs)
     for path, item in doc["paths"].items():
         for operation in item.values():
@@ -142,6 +145,45 @@ def _submit_union(doc: dict[str, Any], schemas: dict[str, Any], refs: dict[str, 
     content = doc["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]
     content["application/json"]["schema"] = body
     schemas.pop("SubmitJob", None)
+
+
+def _history_models(schemas: dict[str, Any], refs: dict[str, str]) -> dict[str, str]:
+    """The models a strategy may be a template of: those that name their symbols."""
+    return {
+        model: ref
+        for model, ref in refs.items()
+        if "symbols" in schemas[ref.removeprefix(COMPONENTS)].get("properties", {})
+    }
+
+
+def _strategy_union(doc: dict[str, Any], schemas: dict[str, Any], refs: dict[str, str]) -> None:
+    """``POST /v1/strategies``: one branch per history model, its params that model's
+    schema (as a job's); ``PATCH``: a model among them."""
+    created = schemas.pop("CreateStrategy")
+    history = _history_models(schemas, refs)
+    branches = {}
+    for model, ref in history.items():
+        name = "Strategy_" + model
+        properties = dict(created["properties"])
+        properties["model"] = {"type": "string", "const": model}
+        properties["params"] = {"$ref": ref}
+        schemas[name] = {**created, "title": name, "properties": properties}
+        branches[model] = COMPONENTS + name
+    body = {
+        "oneOf": [{"$ref": ref} for ref in branches.values()],
+        "discriminator": {"propertyName": "model", "mapping": branches},
+    }
+    content = doc["paths"]["/v1/strategies"]["post"]["requestBody"]["content"]
+    content["application/json"]["schema"] = body
+    change = schemas["ChangeStrategy"]["properties"]["model"]
+    change["anyOf"] = [{"type": "string", "enum": sorted(history)}, {"type": "null"}]
+
+
+def _webhook_url(schemas: dict[str, Any], may_be_private: bool) -> None:
+    """The URL's shape as registration checks it first (its host's addresses, a lookup
+    at registration, are the rest); plain http only where private addresses are allowed."""
+    url = schemas["CreateWebhook"]["properties"]["url"]
+    url["pattern"] = url_pattern(allow_http=may_be_private)
 
 
 def _run_paths(doc: dict[str, Any], refs: dict[str, str]) -> None:

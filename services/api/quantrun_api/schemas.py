@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from quantrun.domain.jobs import Job
 from quantrun.domain.users import ApiKey
@@ -250,14 +250,19 @@ class NewKeyOut(KeyOut):
     key: str = Field(description="the new API key: shown this once, stored only as a hash")
 
 
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's integer admits 30.0; the strict model would not
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class CreateKey(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    expires_in_days: int | None = Field(
-        None,
-        ge=1,
-        le=365,
-        description="days until the key stops working (default: QUANTRUN_KEY_EXPIRY_DAYS, 90)",
+    expires_in_days: Annotated[int, Field(ge=1, le=365), BeforeValidator(_whole_number)] | None = (
+        Field(
+            None,
+            description="days until the key stops working (default: QUANTRUN_KEY_EXPIRY_DAYS, 90)",
+        )
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from quantrun.domain.cron import CRON_SHAPE, time_zones
 from quantrun.domain.strategies import Schedule, Strategy
 
 
@@ -58,8 +59,14 @@ class CreateSchedule(BaseModel):
         max_length=200,
         description="minute hour day-of-month month day-of-week, as crontab(5)",
         examples=["30 17 * * MON-FRI"],
+        json_schema_extra={"pattern": CRON_SHAPE},
     )
-    timezone: str = Field("UTC", max_length=64, description="an IANA time zone name")
+    timezone: str = Field(
+        "UTC",
+        max_length=64,
+        description="an IANA time zone name",
+        json_schema_extra={"enum": list[JsonValue](sorted(time_zones()))},
+    )
 
 
 class ScheduleOut(BaseModel):

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from quantrun.domain.errors import Conflict, InvalidInput, NotFound
 from quantrun.domain.jobs import Job, JobPage, JobStatus
+from quantrun.domain.lists import list_pattern, split_list
 from quantrun.domain.users import User
 from quantrun.ports import ArtifactStore, JobStore
 
@@ -28,6 +29,8 @@ JOB_FIELDS = (
     "strategy_id",
     "schedule_id",
 )
+# what ``fields=`` may say (the OpenAPI document publishes it; parse_fields reads it)
+FIELDS_PATTERN = list_pattern("|".join(JOB_FIELDS), at_least_one=False)
 # the fields a list reads from the store only when asked for (they may be large)
 PAYLOAD_FIELDS = frozenset({"params", "result"})
 
@@ -41,7 +44,7 @@ def parse_fields(raw: str | None) -> frozenset[str]:
     """The fields a list returns (``id`` always); all but ``result`` by default."""
     if raw is None:
         return DEFAULT_LIST_FIELDS
-    names = {name.strip() for name in raw.split(",") if name.strip()}
+    names = set(split_list(raw))
     unknown = sorted(names - set(JOB_FIELDS))
     if unknown:
         raise InvalidInput(

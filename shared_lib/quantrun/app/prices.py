@@ -17,8 +17,9 @@ import numpy as np
 from quantrun.app.cache import Freshness, SingleFlightCache
 from quantrun.app.submit import KnownSymbols
 from quantrun.domain.errors import InvalidInput, NotFound, QuantRunError
+from quantrun.domain.lists import list_pattern, split_list
 from quantrun.domain.prices import PRICE_FIELDS, Instrument, LatestPrice, PriceField, PriceMatrix
-from quantrun.domain.symbols import parse_symbol
+from quantrun.domain.symbols import SYMBOL_CORE, parse_symbol
 from quantrun.ports import PriceStore
 
 MAX_SYMBOLS = 100
@@ -42,7 +43,7 @@ def _symbol(raw: str, field: str) -> str:
 
 
 def _checked(known: KnownSymbols, symbols: str, start: date, end: date) -> list[str]:
-    wanted = list(dict.fromkeys(_symbol(s, "symbols") for s in symbols.split(",") if s.strip()))
+    wanted = list(dict.fromkeys(_symbol(s, "symbols") for s in split_list(symbols)))
     if not wanted or len(wanted) > MAX_SYMBOLS:
         raise InvalidInput(f"symbols: give 1 to {MAX_SYMBOLS} symbols", field="symbols")
     if start > end:
@@ -53,11 +54,16 @@ def _checked(known: KnownSymbols, symbols: str, start: date, end: date) -> list[
     return wanted
 
 
+# what ``symbols=`` and ``fields=`` may say (the OpenAPI document publishes them)
+SYMBOLS_PATTERN = list_pattern(SYMBOL_CORE, at_least_one=True)
+FIELDS_PATTERN = list_pattern("|".join(PRICE_FIELDS), at_least_one=True)
+
+
 def parse_fields(raw: str | None) -> tuple[PriceField, ...] | None:
     """The price fields asked for (None: the default, the adjusted close as ``close``)."""
     if raw is None:
         return None
-    asked = [f.strip() for f in raw.split(",") if f.strip()]
+    asked = split_list(raw)
     unknown = sorted(set(asked) - set(PRICE_FIELDS))
     if unknown or not asked:
         raise InvalidInput(

@@ -13,6 +13,7 @@ redirects are not followed. A delivery's body is ``{"id", "type", "created_at",
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from quantrun.domain.webhooks import (
     Delivery,
     Webhook,
     private_address,
+    url_pattern,
 )
 from quantrun.logging import get_logger
 from quantrun.ports import WebhookStore, WebhookTransport
@@ -85,6 +87,8 @@ def checked_destination(
         return "must not carry credentials", None
     if not url.isascii():
         return "must be ASCII (percent-encode the rest)", None
+    if not re.fullmatch(url_pattern(allow_http=policy.allow_private), url):
+        return "must be scheme://host[:port][/path] with a host name or address", None
     if policy.allow_private:
         return None, None
     addresses = transport.addresses(host)

@@ -13,10 +13,12 @@ first time. Fire times are returned as aware UTC datetimes.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
@@ -61,6 +63,17 @@ def _value(text: str, low: int, high: int, names: dict[str, int]) -> int:
     return value
 
 
+# five fields apart by spaces or tabs (what the OpenAPI document publishes; the values of
+# each field are checked by ``_field``)
+CRON_SHAPE = r"^[ \t]*[^ \t\r\n]+(?:[ \t]+[^ \t\r\n]+){4}[ \t]*$"
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA names this machine's zone database has (the ones a schedule may name)."""
+    return frozenset(available_timezones())
+
+
 @dataclass(frozen=True)
 class Cron:
     minutes: frozenset[int]
@@ -75,8 +88,10 @@ class Cron:
     @classmethod
     def parse(cls, expression: str, timezone: str) -> Cron:
         fields = expression.split()
-        if len(fields) != 5:
+        if len(fields) != 5 or not re.fullmatch(CRON_SHAPE, expression):
             raise CronError("a cron expression has 5 fields: minute hour day month weekday")
+        if timezone not in time_zones():
+            raise CronError(f"unknown time zone {timezone!r} (an IANA name)")
         try:
             zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):

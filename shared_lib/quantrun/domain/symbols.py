@@ -7,7 +7,8 @@ from typing import Any
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,19}$")
 # what ``parse_symbol`` accepts: either case, spaces around (published in JSON Schemas)
-SYMBOL_INPUT = r"^[ \t\r\n]*[A-Za-z0-9][A-Za-z0-9.\-^=]{0,19}[ \t\r\n]*$"
+SYMBOL_CORE = r"[A-Za-z0-9][A-Za-z0-9.\-^=]{0,19}"
+SYMBOL_INPUT = rf"^[ \t\r\n]*{SYMBOL_CORE}[ \t\r\n]*$"
 _INPUT = re.compile(SYMBOL_INPUT)
 
 

@@ -53,6 +53,15 @@ class Delivery:
     user_id: str | None = None  # the webhook's owner (``WebhookStore.due`` fills it)
 
 
+def url_pattern(*, allow_http: bool) -> str:
+    """The shape of a webhook URL (the OpenAPI document publishes it; registration
+    checks it): https (or http where private addresses are allowed), a host by name or
+    address, an optional port, then printable ASCII."""
+    scheme = "https?" if allow_http else "https"
+    host = r"(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])"
+    return rf"^{scheme}://{host}(?::[0-9]{{1,5}})?(?:[/?#][!-~]*)?$"
+
+
 def retry_at(attempts: int, now: datetime, first_retry: timedelta) -> datetime:
     """When a delivery that has failed ``attempts`` times is tried next."""
     wait: timedelta = min(first_retry * (2 ** min(max(0, attempts - 1), 20)), LONGEST_WAIT)

@@ -13,7 +13,7 @@ from quantrun.app.submit import submit_job
 from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
 from quantrun.domain.errors import InvalidInput
-from quantrun.domain.jobs import Job, JobStatus
+from quantrun.domain.jobs import CURSOR_PATTERN, Job, JobStatus
 from quantrun.tracing import current_traceparent
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.schemas import ErrorResponse, JobOut, JobPageOut, SubmitJob
@@ -105,11 +105,18 @@ def list_jobs(
     status: Annotated[JobStatus | None, Query()] = None,
     model: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            json_schema_extra={"pattern": CURSOR_PATTERN},
+            description="next_cursor of the page before",
+        ),
+    ] = None,
     fields: Annotated[
         str | None,
         Query(
             max_length=300,
+            json_schema_extra={"pattern": jobs.FIELDS_PATTERN},
             description="comma-separated job fields to return, `id` always among them (for "
             "example `status,progress`); by default every field but `result`, which comes "
             "only when named (`fields=result`, or a list with it)",

@@ -26,6 +26,13 @@ from quantrun_api.schemas import (
 router = APIRouter(prefix="/v1", tags=["prices"])
 
 
+SYMBOLS = Query(
+    description="comma-separated symbols (at most 500)",
+    examples=["AAPL,MSFT"],
+    json_schema_extra={"pattern": use_cases.SYMBOLS_PATTERN},
+)
+
+
 @router.get("/instruments", response_model=list[InstrumentOut], summary="Symbols with prices")
 def instruments(_user: CurrentUser, container: ContainerDep) -> list[InstrumentOut]:
     found = use_cases.instruments(prices=container.prices, cache=container.read_cache)
@@ -63,13 +70,14 @@ def prices(
     _user: CurrentUser,
     container: ContainerDep,
     response: Response,
-    symbols: Annotated[str, Query(description="comma-separated symbols", examples=["AAPL,MSFT"])],
+    symbols: Annotated[str, SYMBOLS],
     start: Annotated[date, Query(description="YYYY-MM-DD, inclusive")],
     end: Annotated[date, Query(description="YYYY-MM-DD, inclusive")],
     fields: Annotated[
         str | None,
         Query(
             max_length=100,
+            json_schema_extra={"pattern": use_cases.FIELDS_PATTERN},
             description="comma-separated: open, high, low, close (as ingested), adj_close, "
             "volume; default: close, the adjusted close",
         ),
@@ -105,7 +113,7 @@ def latest_prices(
     _user: CurrentUser,
     container: ContainerDep,
     response: Response,
-    symbols: Annotated[str, Query(description="comma-separated symbols", examples=["AAPL,MSFT"])],
+    symbols: Annotated[str, SYMBOLS],
 ) -> list[LatestPriceOut]:
     api = container.settings.api
     found, served = use_cases.latest(

@@ -19,8 +19,6 @@ from sqlalchemy import Engine, and_, null, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from quantrun.adapters.sql.rows import (
-    decode_cursor,
-    encode_cursor,
     to_event,
     to_job,
 )
@@ -40,6 +38,8 @@ from quantrun.domain.jobs import (
     JobEvent,
     JobPage,
     JobStatus,
+    decode_cursor,
+    encode_cursor,
     unclaimed_outcome,
 )
 from quantrun.domain.quota import JobQuota, QuotaExceeded
@@ -147,7 +147,7 @@ class SqlJobStore(UserRows, ShardRows):
             query = query.where(jobs.c.status == status.value)
         if model is not None:
             query = query.where(jobs.c.model == model)
-        if cursor:
+        if cursor is not None:  # "" is no cursor this API issued: refused
             created, last_id = decode_cursor(cursor)
             query = query.where(
                 or_(

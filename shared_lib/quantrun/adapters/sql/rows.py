@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table, func, select, update
@@ -46,27 +44,6 @@ def to_job(row: Any) -> Job:
         schedule_id=m["schedule_id"],
         trace=m.get("trace"),
     )
-
-
-def encode_cursor(created_at: datetime, job_id: str) -> str:
-    raw = f"{created_at.isoformat()}|{job_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raises ValueError on anything that is not a cursor this store issued."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, job_id = raw.split("|", 1)
-        parsed = datetime.fromisoformat(created)
-        uuid.UUID(job_id)
-        if parsed.tzinfo is None:
-            raise ValueError("no time zone")
-        # a crafted offset can put the moment outside datetime's range (year 1 at +05:00)
-        parsed = parsed.astimezone(UTC)
-    except Exception as exc:
-        raise ValueError("cursor is not one this API issued") from exc
-    return parsed, job_id
 
 
 def to_event(row: Any) -> JobEvent:
