@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from devtools.emulators import Emulators
-from devtools.jobs import wait_for_job
+from devtools.jobs import HULL_CALL, wait_for_job
 from quantrun.adapters.gcp.clients import publisher_client
 from quantrun.adapters.gcp.pubsub import PubSubPublisher
 from quantrun.adapters.sql.job_store import SqlJobStore
@@ -101,15 +101,7 @@ def test_the_api_and_the_worker_log_the_requests_trace(
 ) -> None:
     """Over HTTP in embedded mode: the submit's line and the run's line share the trace
     the request's traceparent header named; a request without one gets a trace of its own."""
-    params = {
-        "type": "call",
-        "spot": 100,
-        "strike": 100,
-        "maturity": 1,
-        "rate": 0.05,
-        "volatility": 0.2,
-    }
-    body = {"model": "black_scholes", "params": params}
+    body = {"model": "black_scholes", "params": HULL_CALL}
     with unlimited_api(tmp_path) as api, api.client("tracer") as client:
         traced = client.post("/v1/jobs", json=body, headers={"traceparent": W3C}).json()
         untraced = client.post("/v1/jobs", json=body).json()

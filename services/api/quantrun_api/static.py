@@ -20,3 +20,12 @@ class PolicedFiles(StaticFiles):
         response = await super().get_response(path, scope)
         response.headers.update(self._headers)
         return response
+
+
+def page_headers(policy: str) -> dict[str, str]:
+    """What a page of ours and each of its files are served with."""
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }

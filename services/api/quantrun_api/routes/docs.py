@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
-from quantrun_api.static import PolicedFiles
+from quantrun_api.static import PolicedFiles, page_headers
 
 FILES = Path(__file__).resolve().parent.parent / "docs_ui"
 
@@ -18,11 +18,7 @@ POLICY = (
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-HEADERS = {
-    "Content-Security-Policy": POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+HEADERS = page_headers(POLICY)
 
 router = APIRouter(include_in_schema=False)
 
