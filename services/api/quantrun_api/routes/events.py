@@ -137,10 +137,6 @@ class OpenStreams:
             self._open[user_id] = self._open.get(user_id, 0) + 1
         return _Slot(self, user_id)
 
-    def held(self, user_id: str) -> int:
-        with self._lock:
-            return self._open.get(user_id, 0)
-
     def _give_back(self, user_id: str) -> None:
         with self._lock:
             left = self._open.get(user_id, 0) - 1
