@@ -8,8 +8,12 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock 
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock benchmarks/requirements-peers.lock pyproject.toml | sha256sum | cut -c1-12)
 PIP_QUIET := -q --disable-pip-version-check
+# the Python client's own environment: only the client, its extras and what its tests and
+# the quickstart notebook need; none of the server (tests/e2e/test_python_client.py)
+CLIENT_VENV ?= .venv-client
+CLIENT_STAMP := $(CLIENT_VENV)/.installed-$(shell cat clients/python/requirements-test.lock clients/python/pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv bench-venv run test test-unit test-integration test-e2e lint fmt bench bench-load bench-scale stack \
+.PHONY: help venv bench-venv client-venv run test test-unit test-integration test-e2e lint fmt bench bench-load bench-scale stack \
 	deploy system-deps emulators infra-tools infra-check clean
 
 help:
@@ -45,6 +49,19 @@ $(BENCH_STAMP): requirements.lock requirements-dev.lock benchmarks/requirements-
 
 bench-venv: $(BENCH_STAMP)
 
+# the client installs as a user's pip would (not editable); --no-build-isolation builds
+# it with the lock's setuptools, so every byte installed is hash-checked
+$(CLIENT_STAMP): clients/python/requirements-test.lock clients/python/pyproject.toml
+	@test -x $(CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(CLIENT_VENV)
+	@set -o pipefail; $(CLIENT_VENV)/bin/python -m pip install $(PIP_QUIET) --upgrade pip==26.3 2>&1 | sed '/^WARNING: Location/d'
+	@set -o pipefail; $(CLIENT_VENV)/bin/python -m pip install $(PIP_QUIET) --require-hashes -r clients/python/requirements-test.lock 2>&1 | sed '/^WARNING: Location/d'
+	@rm -f $(CLIENT_VENV)/.installed-*
+	@touch $@
+
+# the client's files change without the stamp's: reinstall them every time (a second)
+client-venv: $(CLIENT_STAMP)
+	@set -o pipefail; $(CLIENT_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation --force-reinstall ./clients/python 2>&1 | sed '/^WARNING: Location/d'
+
 system-deps:
 	@bash devtools/install-system-deps.sh
 
@@ -63,7 +80,7 @@ run: venv
 	@$(BIN)/quantrun serve
 
 # the whole suite, then line coverage per layer (pytest-cov; devtools/coverage_summary.py)
-test: venv system-deps emulators infra-tools
+test: venv system-deps emulators infra-tools client-venv
 	$(BIN)/python -m pytest --cov --cov-report=
 
 test-unit: venv
@@ -72,7 +89,7 @@ test-unit: venv
 test-integration: venv system-deps emulators
 	$(BIN)/python -m pytest tests/integration
 
-test-e2e: venv system-deps emulators
+test-e2e: venv system-deps emulators client-venv
 	$(BIN)/python -m pytest tests/e2e
 
 # ruff, mypy, and the architecture's import rules (tests/unit/test_layers.py)
@@ -113,4 +130,4 @@ deploy:
 	  --substitutions=_ENV=$(ENV),_REGION=$(REGION),_TF_STATE_BUCKET=$(TF_STATE_BUCKET),_TAG=manual-$$(git rev-parse --short HEAD) .
 
 clean:
-	rm -rf $(VENV) .venv-emu .venv-infra .emulators .stack .quantrun .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-emu .venv-infra $(CLIENT_VENV) .emulators .stack .quantrun .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -58,15 +59,23 @@ def gcp_env(emulators: Emulators, monkeypatch: pytest.MonkeyPatch) -> Emulators:
     return emulators
 
 
+_SESSION_STARTED = time.time()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    """With ``--cov`` (``make test``): line coverage per layer, after pytest-cov saved it."""
-    if not getattr(config.option, "cov_source", None):
-        return
+    """The Python client's measured wait latency, when its test ran in this session; with
+    ``--cov`` (``make test``): line coverage per layer, after pytest-cov saved it."""
     from pathlib import Path
 
+    latency = Path(config.rootpath) / ".test-output" / "client-wait-latency.txt"
+    if latency.exists() and latency.stat().st_mtime >= _SESSION_STARTED:
+        terminalreporter.section("python client (tests/e2e/test_python_client.py)")
+        terminalreporter.write_line(latency.read_text().strip())
+    if not getattr(config.option, "cov_source", None):
+        return
     from devtools.coverage_summary import summary_lines
 
     lines = summary_lines(Path(config.rootpath) / ".coverage")

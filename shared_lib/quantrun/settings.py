@@ -154,7 +154,8 @@ class ApiSettings(_Group):
         1.0,
         gt=0,
         le=60,
-        description="how often a job's event stream (`/v1/jobs/{id}/events`) reads the job",
+        description="the longest a job's event stream (`/v1/jobs/{id}/events`) waits between "
+        "reads of the job (it reads after 0.05 s first, each wait 1.5 times the last)",
     )
     events_keepalive_seconds: float = Field(
         15.0, gt=0, le=15, description="the longest an event stream stays silent (a comment)"

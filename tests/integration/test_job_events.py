@@ -114,3 +114,16 @@ def test_another_users_job_or_no_job_is_404(working: RunningApi) -> None:
         for job_id in (job["id"], "no-such-job"):
             r = stranger.get(f"/v1/jobs/{job_id}/events")
             assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_a_reopened_stream_numbers_on_from_last_event_id(working: RunningApi) -> None:
+    """A client that reconnects says the last id it read; the new stream's ids go on
+    from it (its first event is still the whole state), and junk ids start again at 1."""
+    with working.client("reconnecting") as client:
+        job = client.post("/v1/jobs", json={"model": "black_scholes", "params": BS}).json()
+        wait_for_job(client, job["id"], timeout=30)
+        path = f"/v1/jobs/{job['id']}/events"
+        for sent, first in (("7", "8"), ("not-a-number", "1"), ("-3", "1"), ("9" * 20, "1")):
+            with client.stream("GET", path, headers={"Last-Event-ID": sent}) as r:
+                told = list(events(r))
+            assert [(e.kind, e.id) for e in told] == [("state", first)]

@@ -17,6 +17,7 @@ LOCKS = {
     "runtime": ROOT / "requirements.lock",
     "dev": ROOT / "requirements-dev.lock",
     "peers": ROOT / "benchmarks" / "requirements-peers.lock",
+    "client-test": ROOT / "clients" / "python" / "requirements-test.lock",
 }
 FUNCTIONS = sorted((ROOT / "functions").glob("*/requirements.txt"))
 

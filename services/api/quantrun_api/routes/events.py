@@ -31,6 +31,11 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # how often an open stream asks the store whether its key still works
 KEY_RECHECK_SECONDS = 2.0
+# a stream reads the job again after FIRST_POLL_SECONDS, then each wait POLL_GROWTH times
+# the last, up to the events poll setting: a short job's end is told within a tenth of a
+# second or so, a long job costs one read per poll interval
+FIRST_POLL_SECONDS = 0.05
+POLL_GROWTH = 1.5
 
 
 _NULLABLE_TIME = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}
@@ -111,10 +116,18 @@ async def job_events(
     )
     streams: OpenStreams = request.app.state.open_streams
     slot = streams.take(user.id, now=utcnow())
-    body = _guarded(_stream(job, user, container, request, _bearer(request)), slot)
+    first = _next_event_number(request.headers.get("last-event-id"))
+    body = _guarded(_stream(job, user, container, request, _bearer(request), first), slot)
     # given back when the stream ends, or, if it never starts, when it is collected
     weakref.finalize(body, slot.release)
     return StreamingResponse(body, media_type="text/event-stream", headers=HEADERS)
+
+
+def _next_event_number(last_event_id: str | None) -> int:
+    """Event ids go on from a reconnecting client's ``Last-Event-ID`` (a stream always
+    starts with the job's whole state, so nothing is lost whatever the id)."""
+    text = (last_event_id or "").strip()
+    return int(text) if text.isdigit() and len(text) < 16 else 0
 
 
 def _bearer(request: Request) -> str:
@@ -181,13 +194,13 @@ async def _still_valid(container: Container, token: str) -> bool:
 
 
 async def _stream(
-    job: Job, user: User, container: Container, request: Request, token: str
+    job: Job, user: User, container: Container, request: Request, token: str, sent: int
 ) -> AsyncIterator[bytes]:
     settings = container.settings.api
     began = last_sent = last_check = time.monotonic()
     before: Job | None = None
     current: Job | None = job
-    sent = 0
+    pause = min(FIRST_POLL_SECONDS, settings.events_poll_seconds)
     while current is not None:
         for event in live.changes(before, current):
             sent += 1
@@ -195,7 +208,8 @@ async def _stream(
             last_sent = time.monotonic()
         if current.status.terminal or time.monotonic() - began > settings.events_max_seconds:
             return
-        await asyncio.sleep(settings.events_poll_seconds)
+        await asyncio.sleep(pause)
+        pause = min(pause * POLL_GROWTH, settings.events_poll_seconds)
         if await request.is_disconnected():
             return
         if time.monotonic() - last_check >= KEY_RECHECK_SECONDS:
