@@ -79,9 +79,11 @@ infra-check: venv infra-tools
 run: venv
 	@$(BIN)/quantrun serve
 
-# the whole suite, then line coverage per layer (pytest-cov; devtools/coverage_summary.py)
+# the whole suite on two processes (pytest-xdist; a file's tests stay on one, so a module's
+# stack starts once), then line coverage per layer (pytest-cov; devtools/coverage_summary.py)
+TEST_PROCESSES ?= 2
 test: venv system-deps emulators infra-tools client-venv
-	$(BIN)/python -m pytest --cov --cov-report=
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --cov --cov-report=
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit

@@ -22,6 +22,7 @@ KEY = os.urandom(32)
         base64.urlsafe_b64encode(KEY).decode().rstrip("="),
         base64.b64encode(KEY).decode() + "\n",  # as a file or a secret version often ends
     ],
+    ids=["standard", "urlsafe-unpadded", "standard-newline"],  # the same under every xdist worker
 )
 def test_a_key_in_base64_either_alphabet(text: str) -> None:
     assert parse_key(text) == KEY
