@@ -34,6 +34,7 @@ def main() -> None:
                 models.bench_markowitz(),
                 *models.bench_risk_metrics(),
                 *models.bench_backtest(),
+                models.bench_backtest_trades(),
                 models.bench_price_load(),
             ]
         )

@@ -334,3 +334,51 @@ def bench_backtest() -> list[Row]:
                loop, 1),
         two_threads(name, "backtests/s", lambda th: run(th)(), backtests),
     ]  # fmt: skip
+
+
+def bench_backtest_trades() -> Row:
+    """Issue 23's budget: a backtest job's model run (16 sma_cross sets x 20 sample
+    stocks x 10 years, fees) with its trade ledger (the compiled trade-by-trade pass, the
+    per-set figures, trades.csv and trades.parquet) against the same run with the ledger
+    pass left out, i.e. the run as it was before trades (goal: ratio >= 1/1.5 = 0.67)."""
+    from unittest import mock
+
+    from quantrun.adapters.embedded.prices import DuckDBPriceStore
+    from quantrun.catalog.backtest import SPEC
+    from quantrun.catalog.spec import RunContext
+    from quantrun.models import backtest as bt
+    from quantrun.models.ledger import Ledger
+
+    store = DuckDBPriceStore(":memory:")
+    store.load_sample_data()
+    symbols = [i.symbol for i in store.instruments() if i.symbol != "SPY"][:20]
+    params = SPEC.params.model_validate(
+        {
+            "symbols": symbols,
+            "start": "2008-01-01",
+            "end": "2017-12-31",
+            "strategy": {"name": "sma_cross", "fast": [5, 10, 20, 40], "slow": [50, 100, 150, 200]},
+            "fees_bps": 5,
+        }
+    )
+    ctx = RunContext(load_prices=store.load_close, charts=False)
+    none = Ledger(np.empty((5, 0), dtype=np.int64), np.empty((5, 0)))
+
+    def with_trades() -> object:
+        return SPEC.run(params, ctx)
+
+    def without_trades() -> object:
+        with mock.patch.object(bt, "trade_ledger", lambda *a, **k: none):
+            return SPEC.run(params, ctx)
+
+    trades = sum(1 for _ in with_trades().artifacts)  # warm, and the artifacts exist
+    return paired(
+        "backtest job with its trade ledger, 16 sets x 20 symbols x 10 years",
+        "jobs/s",
+        with_trades,
+        1,
+        "the same run without the ledger pass",
+        without_trades,
+        1,
+        note=f"{trades} artifacts; ratio >= 0.67 is within issue 23's 1.5x",
+    )

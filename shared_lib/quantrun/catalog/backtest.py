@@ -16,9 +16,13 @@ from quantrun.catalog.fields import Params, Whole
 from quantrun.catalog.grids import checked_grid, grid_lists, overfitting_report, priced_matrix
 from quantrun.catalog.history_params import HistoryParams
 from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding, chart
+from quantrun.catalog.trades import STATISTICS, TradeParams
+from quantrun.catalog.trades import artifacts as trade_artifacts
+from quantrun.catalog.trades import columns as trade_columns
 from quantrun.domain.prices import PriceMatrix
 from quantrun.models import backtest as bt
 from quantrun.models import charts
+from quantrun.models import ledger as lg
 from quantrun.models import overfitting as of
 
 PosInt = Annotated[Whole, Field(ge=1, le=2520)]
@@ -89,7 +93,7 @@ Strategy = Annotated[
 ]
 
 
-class BacktestParams(HistoryParams):
+class BacktestParams(HistoryParams, TradeParams):
     strategy: Strategy = Field(description="a name, or {name, ...params}; lists make a grid")
     fees_bps: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
     slippage_bps: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
@@ -142,6 +146,7 @@ def _partial(
         slippage_bps=p.slippage_bps,
         checkpoint=lambda f: ctx.checkpoint(0.9 * f),
         threads=ctx.threads,
+        rules=p.rules(),
     )
     returns = (res.equity[:, 1:] / res.equity[:, :-1] - 1).T
     partial: dict[str, Any] = {
@@ -176,6 +181,19 @@ def _output(
     rows = [row for part in partials for row in part["rows"]]
     if len(rows) != len(grid):
         raise ValueError(f"the shards hold {len(rows)} of the grid's {len(grid)} sets")
+    ledger = bt.trade_ledger(
+        matrix.close,
+        p.strategy.name,
+        grid,
+        initial_cash=p.initial_cash,
+        fees_bps=p.fees_bps,
+        slippage_bps=p.slippage_bps,
+        rules=p.rules(),
+    )
+    for row, stats in zip(
+        rows, lg.set_statistics(ledger, len(grid), matrix.dates.size), strict=True
+    ):
+        row.update(stats)
     finite = np.array([-np.inf if r["sharpe"] is None else r["sharpe"] for r in rows])
     best = int(np.argmax(finite))
     result: dict[str, Any] = {
@@ -191,23 +209,14 @@ def _output(
     }
     buf = io.StringIO()
     names = list(grid[0])
+    figures = ["total_return", "cagr", "sharpe", "max_drawdown", "trades", "turnover", *STATISTICS]
     writer = csv.writer(buf)
-    writer.writerow(
-        [*names, "total_return", "cagr", "sharpe", "max_drawdown", "trades", "turnover"]
-    )
-    for row in rows:
-        writer.writerow(
-            [
-                *(row["params"][n] for n in names),
-                row["total_return"],
-                row["cagr"],
-                row["sharpe"],
-                row["max_drawdown"],
-                row["trades"],
-                row["turnover"],
-            ]
-        )
-    artifacts = [Artifact("grid.csv", "text/csv", buf.getvalue().encode())]
+    writer.writerow([*names, *figures])
+    writer.writerows([*(r["params"][n] for n in names), *(r[f] for f in figures)] for r in rows)
+    artifacts = [
+        Artifact("grid.csv", "text/csv", buf.getvalue().encode()),
+        *trade_artifacts(trade_columns(ledger, matrix)),
+    ]
     if ctx.charts:
         chosen = bt.run_grid(
             matrix.close,
@@ -216,6 +225,7 @@ def _output(
             initial_cash=p.initial_cash,
             fees_bps=p.fees_bps,
             slippage_bps=p.slippage_bps,
+            rules=p.rules(),
         )
         hold = bt.run_grid(
             matrix.close,
@@ -269,10 +279,11 @@ def _merge(p: BacktestParams, partials: list[dict[str, Any]], ctx: RunContext) -
 SPEC = ModelSpec(
     name="backtest",
     description="Long/flat backtests of sma_cross, rsi, macd or momentum over a parameter "
-    "grid, vectorised, no look-ahead, with fees and slippage; best set by Sharpe.",
+    "grid, vectorised, no look-ahead, with fees and slippage, optional stops and "
+    "volatility-target sizing; every round trip in trades.csv/.parquet; best set by Sharpe.",
     params=BacktestParams,
     run=run,
-    artifacts=("equity.png", "grid.csv"),
+    artifacts=("equity.png", "grid.csv", "trades.csv", "trades.parquet"),
     cost=lambda p: p.history_size() * p.grid_size(),
     symbols=lambda p: list(p.symbols),
     sharding=Sharding(most=lambda p: p.grid_size(), split=_split, run=_run_shard, merge=_merge),

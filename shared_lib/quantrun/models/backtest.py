@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from quantrun.models import kernels
+from quantrun.models.ledger import Ledger, TradeRules, sma_cross_positions, trade
 from quantrun.models.signals import (
     Prepared,
     prepare,
@@ -141,15 +142,19 @@ def run_grid(
     slippage_bps: float,
     checkpoint: Callable[[float], None] = lambda _f: None,
     threads: int = 1,
+    rules: TradeRules | None = None,
 ) -> GridResult:
     """Every parameter set of ``grid`` on every symbol. The sleeves run in a compiled
     kernel (``quantrun.models.kernels``; `simulate` is its numpy twin), sma_cross with
     its signal fused in, on ``threads`` threads; ``checkpoint`` is called between
-    chunks of the grid."""
+    chunks of the grid. With stops or sizing (``rules``), the sleeves go trade by trade
+    (``quantrun.models.ledger``)."""
     prepared = prepare(close)
     cost = (fees_bps + slippage_bps) / 10_000.0
     t_len, n_sym = close.shape
     per_chunk = max(1, MAX_CHUNK_ELEMENTS // (t_len * n_sym))
+    if rules is not None and not rules.plain:
+        return _traded_grid(prepared, strategy, grid, rules, cost, initial_cash, checkpoint)
     if strategy == "sma_cross":  # no positions in memory: chunks only pace the checkpoints
         per_chunk = max(per_chunk, -(-len(grid) // 20))
     out = _GridOutputs.allocate(len(grid), t_len)
@@ -164,6 +169,71 @@ def run_grid(
         checkpoint(hi / len(grid))
     total, cagr, sharpe, mdd, turnover = grid_metrics(out.equity, initial_cash, out.traded)
     return GridResult(grid, total, cagr, sharpe, mdd, out.trades.astype(int), turnover, out.equity)
+
+
+def _position_chunks(
+    prepared: Prepared, strategy: str, grid: list[dict[str, float]]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first set, positions (G, T, N)) of the grid, chunk by chunk."""
+    t_len, n_sym = prepared.filled.shape
+    per_chunk = max(1, MAX_CHUNK_ELEMENTS // (t_len * n_sym))
+    for lo in range(0, len(grid), per_chunk):
+        sets = grid[lo : lo + per_chunk]
+        if strategy == "sma_cross":
+            fast = np.array([g["fast"] for g in sets], dtype=np.int64)
+            slow = np.array([g["slow"] for g in sets], dtype=np.int64)
+            yield lo, sma_cross_positions(prepared, fast, slow)
+        else:
+            signal_fn = SIGNALS[strategy][1]
+            yield lo, np.stack([signal_fn(prepared, params) for params in sets]).astype(bool)
+
+
+def _traded_grid(
+    prepared: Prepared,
+    strategy: str,
+    grid: list[dict[str, float]],
+    rules: TradeRules,
+    cost: float,
+    initial_cash: float,
+    checkpoint: Callable[[float], None],
+) -> GridResult:
+    out = _GridOutputs.allocate(len(grid), prepared.filled.shape[0])
+    for lo, positions in _position_chunks(prepared, strategy, grid):
+        hi = lo + positions.shape[0]
+        done = trade(positions, prepared, rules, cost=cost, initial_cash=initial_cash, record=False)
+        out.equity[lo:hi], out.trades[lo:hi], out.traded[lo:hi] = (
+            done.equity,
+            done.changes,
+            done.traded,
+        )
+        checkpoint(hi / len(grid))
+    total, cagr, sharpe, mdd, turnover = grid_metrics(out.equity, initial_cash, out.traded)
+    return GridResult(grid, total, cagr, sharpe, mdd, out.trades.astype(int), turnover, out.equity)
+
+
+def trade_ledger(
+    close: np.ndarray,
+    strategy: str,
+    grid: list[dict[str, float]],
+    *,
+    initial_cash: float,
+    fees_bps: float,
+    slippage_bps: float,
+    rules: TradeRules | None = None,
+) -> Ledger:
+    """The round trips of every set of ``grid`` (``quantrun.models.ledger``), one
+    compiled pass per chunk of the grid."""
+    prepared = prepare(close)
+    cost = (fees_bps + slippage_bps) / 10_000.0
+    parts = [
+        trade(positions, prepared, rules or TradeRules(), cost=cost, initial_cash=initial_cash,
+              first_set=lo).ledger
+        for lo, positions in _position_chunks(prepared, strategy, grid)
+    ]  # fmt: skip
+    return Ledger(
+        np.concatenate([p.ints for p in parts], axis=1),
+        np.concatenate([p.floats for p in parts], axis=1),
+    )
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ next to this file (``__pycache__``, or ``NUMBA_CACHE_DIR``) and the service imag
 it at build time (`warm`).
 
 By technique: ``options`` (Black-Scholes, implied volatility), ``statistics`` (risk
-statistics per series), ``sleeves`` (backtest positions); ``parallel`` splits work over
-threads. Everything is re-exported here: callers write ``kernels.black_scholes``.
+statistics per series), ``sleeves`` (backtest positions), ``ledger`` (sleeves trade by
+trade: stops, sizing, round trips); ``parallel`` splits work over threads. Everything
+is re-exported here: callers write ``kernels.black_scholes``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from quantrun.models.kernels import ledger
 from quantrun.models.kernels.options import black_scholes, flat_options, implied_volatility
 from quantrun.models.kernels.parallel import map_blocks, run_split
 from quantrun.models.kernels.sleeves import FAST, simulate_positions, simulate_sma_cross
@@ -49,6 +51,7 @@ __all__ = [
     "black_scholes",
     "flat_options",
     "implied_volatility",
+    "ledger",
     "map_blocks",
     "run_split",
     "series_moments",
@@ -77,6 +80,15 @@ def warm() -> None:
         1.0,
         *out,
     )
+    positions = np.ones((1, days, sym), dtype=np.bool_)
+    ledger.sma_positions(np.ones((days, sym)), np.ones((days, sym), dtype=np.int64),
+                         np.array([1], dtype=np.int64), np.array([2], dtype=np.int64),
+                         np.empty((1, days, sym), dtype=np.bool_))  # fmt: skip
+    for record in (False, True):
+        ints, floats = ledger.empty_ledger(sym)
+        ledger.trade_sleeves(positions, live, np.ones((days, sym)), returns, np.ones((days, sym)),
+                             0.1, 0.0, 0.0, 1.0, 0, *out, np.zeros(1, dtype=np.int64),
+                             np.zeros(1, dtype=np.int64), ints, floats, record)  # fmt: skip
     one = np.ones(1)
     for greeks_out in (np.empty((6, 1)), np.empty((6, 2))[:, :1]):
         black_scholes(np.ones(1, dtype=np.bool_), one, one, one, one * 0.0, one, one * 0.0,

@@ -1,0 +1,185 @@
+"""Trades of a backtest: stops, sizing and the ledger of round trips.
+
+Rules, per sleeve (one symbol of one parameter set; ``quantrun.models.backtest``), each
+trading day t at the close, in this order:
+
+1. A holding earns the day's return: held_t = held_{t-1} (1 + r_t); the sleeve's value
+   is its cash plus its holding.
+2. Stops, checked on closes: a holding whose close P_t <= P_entry (1 - stop_loss)
+   leaves at that close (``stop_loss``), else one with P_t >= P_entry (1 + take_profit)
+   (``take_profit``). After a stop the sleeve stays flat until the rule's signal goes
+   flat; the next BUY may enter again.
+3. The signal (long while the rule says so and the symbol is live) enters or leaves
+   (``signal``). An entry invests the share w of the sleeve's value: ``equal`` sizing
+   w = 1 (today's rule: the sleeve fully invested), ``volatility_target`` w =
+   min(1, target / sigma), sigma the annualised (x sqrt 252) standard deviation of the
+   symbol's daily returns over the last ``lookback_days`` days (at least 2; with fewer,
+   no entry).
+4. Fees and slippage, c = (fees_bps + slippage_bps) / 10,000 of the traded notional:
+   an entry of notional N = w V holds N (1 - c) and keeps V - N as cash; an exit sells
+   the holding H and adds H (1 - c) to the cash.
+
+With equal sizing and no stops these are the vectorised sleeves' results exactly.
+
+A round trip's ``quantity`` is N (1 - c) / P_entry; ``pnl`` is the sleeve's value after
+the exit less its value before the entry (so fees on both legs are in it), ``return``
+its pnl over N, ``days_held`` trading days between entry and exit. A trade still open at
+the last day is marked at that close: no exit date, reason ``end``, no exit fee. So the
+pnl of a set's trades sums to its equity change.
+
+Per set: ``win_rate`` (share of trades with pnl > 0), ``profit_factor`` (gains over
+losses; None without a losing trade), ``avg_trade_return``, ``max_consecutive_losses``
+(trades in exit order, open ones last).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from quantrun.models.kernels import ledger as kernel
+from quantrun.models.signals import Prepared
+
+PERIODS = 252
+REASONS = ("signal", "stop_loss", "take_profit", "end")
+
+
+@dataclass(frozen=True)
+class TradeRules:
+    """Stops (fractions of the entry price; None: off) and sizing."""
+
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    volatility_target: float | None = None  # None: equal sizing
+    lookback_days: int = 63
+
+    @property
+    def plain(self) -> bool:
+        """Today's rule (no stops, equal sizing): the vectorised sleeves apply."""
+        return (
+            self.stop_loss is None and self.take_profit is None and self.volatility_target is None
+        )
+
+    def weights(self, prepared: Prepared) -> np.ndarray:
+        """(T, N) the share of its sleeve an entry on each day invests."""
+        shape = prepared.filled.shape
+        if self.volatility_target is None:
+            return np.ones(shape)
+        sigma = rolling_volatility(prepared, self.lookback_days)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.minimum(1.0, self.volatility_target / sigma)
+        return np.where(np.isfinite(share) & (share > 0), share, np.nan)
+
+
+def rolling_volatility(prepared: Prepared, lookback_days: int) -> np.ndarray:
+    """(T, N) annualised standard deviation (ddof 1) of each symbol's daily returns over
+    the ``lookback_days`` days to t (the returns that exist: both days live); NaN with
+    fewer than 2."""
+    valid = np.zeros(prepared.live.shape, dtype=bool)
+    valid[1:] = prepared.live[1:] & prepared.live[:-1]
+    r = np.where(valid, prepared.returns, 0.0)
+
+    def window(x: np.ndarray) -> np.ndarray:
+        c = np.cumsum(x, axis=0)
+        out = c.copy()
+        out[lookback_days:] -= c[:-lookback_days]
+        return out
+
+    n = window(valid.astype(np.float64))
+    s, ss = window(r), window(r * r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = (ss - s * s / n) / (n - 1)
+    return np.where(n >= 2, np.sqrt(np.maximum(var, 0.0)) * math.sqrt(PERIODS), np.nan)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Round trips, one column per field (``kernels.ledger`` lays them out)."""
+
+    ints: np.ndarray  # (5, M): set, symbol, entry day, exit day (-1 open), reason
+    floats: np.ndarray  # (5, M): entry price, exit price, quantity, pnl, return
+
+    @property
+    def size(self) -> int:
+        return int(self.ints.shape[1])
+
+    def column(self, name: str) -> np.ndarray:
+        ints = {"set": 0, "symbol": 1, "entry_day": 2, "exit_day": 3, "reason": 4}
+        if name in ints:
+            return np.asarray(self.ints[ints[name]])
+        fields = ("entry_price", "exit_price", "quantity", "pnl", "return")
+        return np.asarray(self.floats[fields.index(name)])
+
+
+@dataclass(frozen=True)
+class Traded:
+    equity: np.ndarray  # (G, T)
+    changes: np.ndarray  # (G,)
+    traded: np.ndarray  # (G,) notional
+    ledger: Ledger
+
+
+def trade(
+    positions: np.ndarray,
+    prepared: Prepared,
+    rules: TradeRules,
+    *,
+    cost: float,
+    initial_cash: float,
+    first_set: int = 0,
+    record: bool = True,
+) -> Traded:
+    """The sleeves of positions (G, T, N) under ``rules``; with ``record``, the ledger
+    (ordered by set, symbol, entry)."""
+    n_grid, n_days, _ = positions.shape
+    weights = rules.weights(prepared)
+    stop = rules.stop_loss or 0.0
+    take = rules.take_profit or 0.0
+    equity, changes = np.empty((n_grid, n_days)), np.empty(n_grid)
+    traded, counts = np.empty(n_grid), np.zeros(n_grid, dtype=np.int64)
+    args = (positions, prepared.live, prepared.filled, prepared.returns, weights, stop, take,
+            cost, initial_cash, first_set, equity, changes, traded, counts)  # fmt: skip
+    ints, floats = kernel.empty_ledger(0)
+    kernel.trade_sleeves(*args, counts, ints, floats, False)
+    if record:
+        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        ints, floats = kernel.empty_ledger(int(counts.sum()))
+        kernel.trade_sleeves(*args, offsets, ints, floats, True)
+    return Traded(equity, changes, traded, Ledger(ints, floats))
+
+
+def sma_cross_positions(prepared: Prepared, fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
+    """The sma_cross rule's positions (G, T, N), as the fused sleeve kernel decides them."""
+    csum = np.cumsum(prepared.filled, axis=0)
+    age = np.ascontiguousarray(prepared.age, dtype=np.int64)
+    out = np.empty((fast.size, *csum.shape), dtype=np.bool_)
+    kernel.sma_positions(csum, age, fast.astype(np.int64), slow.astype(np.int64), out)
+    return out
+
+
+def set_statistics(ledger: Ledger, n_sets: int, n_days: int) -> list[dict[str, float | None]]:
+    """Per set: win_rate, profit_factor, avg_trade_return, max_consecutive_losses."""
+    sets, pnl, ret = ledger.column("set"), ledger.column("pnl"), ledger.column("return")
+    exit_day = np.where(ledger.column("exit_day") < 0, n_days, ledger.column("exit_day"))
+    order = np.lexsort((ledger.column("symbol"), exit_day, sets))
+    out: list[dict[str, float | None]] = []
+    bounds = np.searchsorted(sets[order], np.arange(n_sets + 1))
+    for g in range(n_sets):
+        chosen = order[bounds[g] : bounds[g + 1]]
+        p, r = pnl[chosen], ret[chosen]
+        gains, losses = float(p[p > 0].sum()), float(-p[p < 0].sum())
+        streak = longest = 0
+        for lost in p < 0:
+            streak = streak + 1 if lost else 0
+            longest = max(longest, streak)
+        out.append(
+            {
+                "win_rate": float(np.mean(p > 0)) if p.size else None,
+                "profit_factor": gains / losses if losses > 0 else None,
+                "avg_trade_return": float(r.mean()) if r.size else None,
+                "max_consecutive_losses": longest,
+            }
+        )
+    return out
