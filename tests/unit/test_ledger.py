@@ -20,7 +20,13 @@ from quantrun.adapters.embedded.prices import DuckDBPriceStore
 from quantrun.catalog.backtest import SPEC as BACKTEST
 from quantrun.catalog.spec import RunContext
 from quantrun.models import backtest as bt
-from quantrun.models.ledger import TradeRules, rolling_volatility, set_statistics, trade
+from quantrun.models.ledger import (
+    TYPICAL_TRADES,
+    TradeRules,
+    rolling_volatility,
+    set_statistics,
+    trade,
+)
 from quantrun.models.signals import prepare
 from tests.unit.test_backtest import loop_prices, loop_signal
 
@@ -275,3 +281,13 @@ def test_a_backtest_job_writes_its_trades(store: DuckDBPriceStore) -> None:
     assert {r["exit_reason"] for r in rows} >= {"signal", "stop_loss"}
     assert all(r["exit_date"] == "" for r in rows if r["exit_reason"] == "end")
     assert table[0]["entry_date"].isoformat() == rows[0]["entry_date"]
+
+
+def test_a_sleeve_with_more_trades_than_the_first_pass_makes_room_for() -> None:
+    rng = np.random.default_rng(5)
+    prices = list(100 * np.cumprod(1 + rng.normal(0, 0.01, 600)))
+    positions = [1, 1, 0] * 200  # 200 round trips, past TYPICAL_TRADES per sleeve
+    done = one_symbol(prices, positions, TradeRules(), 7)
+    assert done.ledger.size == 200 > TYPICAL_TRADES
+    assert done.ledger.ints[2].tolist() == list(range(0, 600, 3))  # every entry, in order
+    assert done.ledger.floats[3].sum() == pytest.approx(done.equity[0, -1] - 1e6, rel=1e-9)

@@ -18,7 +18,7 @@ from quantrun.catalog.history_params import HistoryParams
 from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding, chart
 from quantrun.catalog.trades import STATISTICS, TradeParams
 from quantrun.catalog.trades import artifacts as trade_artifacts
-from quantrun.catalog.trades import columns as trade_columns
+from quantrun.catalog.trades import table as trade_table
 from quantrun.domain.prices import PriceMatrix
 from quantrun.models import backtest as bt
 from quantrun.models import charts
@@ -215,7 +215,7 @@ def _output(
     writer.writerows([*(r["params"][n] for n in names), *(r[f] for f in figures)] for r in rows)
     artifacts = [
         Artifact("grid.csv", "text/csv", buf.getvalue().encode()),
-        *trade_artifacts(trade_columns(ledger, matrix)),
+        *trade_artifacts(trade_table(ledger, matrix)),
     ]
     if ctx.charts:
         chosen = bt.run_grid(

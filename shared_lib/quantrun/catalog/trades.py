@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Annotated, Any, Literal
 
@@ -88,59 +87,57 @@ class TradeParams(Params):
         )
 
 
-def columns(ledger: lg.Ledger, matrix: PriceMatrix) -> dict[str, list[Any]]:
-    """The ledger as the contract's columns (dates ISO, an open trade's exit date None)."""
-    dates = matrix.dates.astype("datetime64[D]").astype(str)
-    entry, exit_ = ledger.column("entry_day"), ledger.column("exit_day")
-    last = matrix.dates.size - 1
-    return {
-        "set": ledger.column("set").tolist(),
-        "symbol": [matrix.symbols[j] for j in ledger.column("symbol")],
-        "entry_date": dates[entry].tolist(),
-        "entry_price": ledger.column("entry_price").tolist(),
-        "exit_date": [None if d < 0 else str(dates[d]) for d in exit_],
-        "exit_price": ledger.column("exit_price").tolist(),
-        "quantity": ledger.column("quantity").tolist(),
-        "pnl": ledger.column("pnl").tolist(),
-        "return": ledger.column("return").tolist(),
-        "days_held": (np.where(exit_ < 0, last, exit_) - entry).tolist(),
-        "exit_reason": [lg.REASONS[r] for r in ledger.column("reason")],
-    }
-
-
-def artifacts(table: dict[str, list[Any]]) -> list[Artifact]:
-    """``trades.csv`` and ``trades.parquet`` of the ledger's columns."""
+def table(ledger: lg.Ledger, matrix: PriceMatrix) -> Any:
+    """The ledger as an Arrow table of the contract's columns (an open trade's exit date
+    null), built from its arrays."""
     import pyarrow as pa
+
+    entry, exit_ = ledger.column("entry_day"), ledger.column("exit_day")
+    dates = matrix.dates.astype("datetime64[D]")
+    open_ = exit_ < 0
+    last = matrix.dates.size - 1
+
+    def named(codes: np.ndarray, names: list[str]) -> Any:
+        indices = pa.array(codes.astype(np.int32))
+        return pa.DictionaryArray.from_arrays(indices, pa.array(names)).cast(pa.string())
+
+    return pa.table(
+        {
+            "set": pa.array(ledger.column("set").astype(np.int32)),
+            "symbol": named(ledger.column("symbol"), list(matrix.symbols)),
+            "entry_date": pa.array(dates[entry], type=pa.date32()),
+            "entry_price": pa.array(ledger.column("entry_price")),
+            "exit_date": pa.array(dates[np.where(open_, 0, exit_)], type=pa.date32(), mask=open_),
+            "exit_price": pa.array(ledger.column("exit_price")),
+            "quantity": pa.array(ledger.column("quantity")),
+            "pnl": pa.array(ledger.column("pnl")),
+            "return": pa.array(ledger.column("return")),
+            "days_held": pa.array((np.where(open_, last, exit_) - entry).astype(np.int32)),
+            "exit_reason": named(ledger.column("reason"), list(lg.REASONS)),
+        }
+    )
+
+
+def artifacts(trades: Any) -> list[Artifact]:
+    """``trades.csv`` and ``trades.parquet`` of the ledger's table."""
+    import pyarrow.csv as pc
     import pyarrow.parquet as pq
 
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(COLUMNS)
-    writer.writerows(zip(*(table[c] for c in COLUMNS), strict=True))
-    schema = pa.schema(
-        [
-            ("set", pa.int32()),
-            ("symbol", pa.string()),
-            ("entry_date", pa.date32()),
-            ("entry_price", pa.float64()),
-            ("exit_date", pa.date32()),
-            ("exit_price", pa.float64()),
-            ("quantity", pa.float64()),
-            ("pnl", pa.float64()),
-            ("return", pa.float64()),
-            ("days_held", pa.int32()),
-            ("exit_reason", pa.string()),
-        ]
+    text = io.BytesIO()
+    text.write((",".join(COLUMNS) + "\n").encode())
+    # symbols and reasons hold no comma or quote (symbols are checked): nothing to quote
+    pc.write_csv(trades, text, pc.WriteOptions(include_header=False, quoting_style="none"))
+    data = io.BytesIO()
+    # dictionary pages only where values repeat, no column statistics: a ledger is read
+    # whole, and this halves the write
+    pq.write_table(
+        trades,
+        data,
+        compression="zstd",
+        use_dictionary=["symbol", "exit_reason"],
+        write_statistics=False,
     )
-    typed = {
-        **table,
-        "entry_date": np.array(table["entry_date"], dtype="datetime64[D]"),
-        "exit_date": np.array([d or "NaT" for d in table["exit_date"]], dtype="datetime64[D]"),
-    }
-    arrays = [pa.array(typed[c], type=schema.field(c).type, from_pandas=True) for c in COLUMNS]
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), buffer, compression="zstd")
     return [
-        Artifact("trades.csv", "text/csv", text.getvalue().encode()),
-        Artifact("trades.parquet", "application/vnd.apache.parquet", buffer.getvalue()),
+        Artifact("trades.csv", "text/csv", text.getvalue()),
+        Artifact("trades.parquet", "application/vnd.apache.parquet", data.getvalue()),
     ]

@@ -43,6 +43,8 @@ from quantrun.models.kernels import ledger as kernel
 from quantrun.models.signals import Prepared
 
 PERIODS = 252
+# round trips per sleeve the ledger's first pass makes room for (10 years of a fast rule)
+TYPICAL_TRADES = 64
 REASONS = ("signal", "stop_loss", "take_profit", "end")
 
 
@@ -133,20 +135,38 @@ def trade(
 ) -> Traded:
     """The sleeves of positions (G, T, N) under ``rules``; with ``record``, the ledger
     (ordered by set, symbol, entry)."""
-    n_grid, n_days, _ = positions.shape
+    n_grid, n_days, n_sym = positions.shape
     weights = rules.weights(prepared)
     stop = rules.stop_loss or 0.0
     take = rules.take_profit or 0.0
     equity, changes = np.empty((n_grid, n_days)), np.empty(n_grid)
     traded, counts = np.empty(n_grid), np.zeros(n_grid, dtype=np.int64)
-    args = (positions, prepared.live, prepared.filled, prepared.returns, weights, stop, take,
-            cost, initial_cash, first_set, equity, changes, traded, counts)  # fmt: skip
-    ints, floats = kernel.empty_ledger(0)
-    kernel.trade_sleeves(*args, counts, ints, floats, False)
-    if record:
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        ints, floats = kernel.empty_ledger(int(counts.sum()))
-        kernel.trade_sleeves(*args, offsets, ints, floats, True)
+
+    def by_symbol(x: np.ndarray) -> np.ndarray:  # the kernel walks each symbol's days
+        return np.ascontiguousarray(np.swapaxes(x, -1, -2))
+
+    args = (by_symbol(positions), by_symbol(prepared.live), by_symbol(prepared.filled),
+            by_symbol(prepared.returns), by_symbol(weights), stop, take, cost, initial_cash,
+            first_set, equity, changes, traded, counts)  # fmt: skip
+    if not record:
+        ints, floats = kernel.empty_ledger(0)
+        kernel.trade_sleeves(*args, counts, 0, ints, floats, False)
+        return Traded(equity, changes, traded, Ledger(ints, floats))
+    # one pass with room for a typical number of trades per set; a set that made more
+    # (its count says so) is written again with room for exactly its count
+    room = n_sym * TYPICAL_TRADES
+    offsets = np.arange(n_grid, dtype=np.int64) * room
+    ints, floats = kernel.empty_ledger(n_grid * room)
+    kernel.trade_sleeves(*args, offsets, room, ints, floats, True)
+    if counts.max(initial=0) > room:
+        room = int(counts.max())
+        offsets = np.arange(n_grid, dtype=np.int64) * room
+        ints, floats = kernel.empty_ledger(n_grid * room)
+        kernel.trade_sleeves(*args, offsets, room, ints, floats, True)
+    kept = np.concatenate(
+        [np.arange(o, o + c) for o, c in zip(offsets, counts, strict=True)] or [np.zeros(0, int)]
+    )
+    ints, floats = ints[:, kept], floats[:, kept]
     return Traded(equity, changes, traded, Ledger(ints, floats))
 
 
@@ -164,22 +184,38 @@ def set_statistics(ledger: Ledger, n_sets: int, n_days: int) -> list[dict[str, f
     sets, pnl, ret = ledger.column("set"), ledger.column("pnl"), ledger.column("return")
     exit_day = np.where(ledger.column("exit_day") < 0, n_days, ledger.column("exit_day"))
     order = np.lexsort((ledger.column("symbol"), exit_day, sets))
+    sets, pnl, ret = sets[order], pnl[order], ret[order]
+    bounds = np.searchsorted(sets, np.arange(n_sets + 1))
+    count = np.diff(bounds)
+
+    def per_set(values: np.ndarray) -> np.ndarray:
+        sums = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+        return np.asarray(sums[bounds[1:]] - sums[bounds[:-1]])
+
+    wins, gains, losses = (
+        per_set(pnl > 0),
+        per_set(np.maximum(pnl, 0)),
+        per_set(-np.minimum(pnl, 0)),
+    )
+    returns = per_set(ret)
+    # losing streaks: each loss counts from the last win (or its set's first trade)
+    lost = pnl < 0
+    where = np.arange(pnl.size)
+    first = np.zeros(pnl.size, dtype=bool)
+    first[bounds[:-1][count > 0]] = True
+    reset = np.where(~lost, where, np.where(first, where - 1, -1))
+    streak = np.where(lost, where - np.maximum.accumulate(reset), 0)
+    longest = np.zeros(n_sets, dtype=np.int64)
+    np.maximum.at(longest, np.repeat(np.arange(n_sets), count), streak)
     out: list[dict[str, float | None]] = []
-    bounds = np.searchsorted(sets[order], np.arange(n_sets + 1))
     for g in range(n_sets):
-        chosen = order[bounds[g] : bounds[g + 1]]
-        p, r = pnl[chosen], ret[chosen]
-        gains, losses = float(p[p > 0].sum()), float(-p[p < 0].sum())
-        streak = longest = 0
-        for lost in p < 0:
-            streak = streak + 1 if lost else 0
-            longest = max(longest, streak)
+        n = int(count[g])
         out.append(
             {
-                "win_rate": float(np.mean(p > 0)) if p.size else None,
-                "profit_factor": gains / losses if losses > 0 else None,
-                "avg_trade_return": float(r.mean()) if r.size else None,
-                "max_consecutive_losses": longest,
+                "win_rate": float(wins[g] / n) if n else None,
+                "profit_factor": float(gains[g] / losses[g]) if losses[g] > 0 else None,
+                "avg_trade_return": float(returns[g] / n) if n else None,
+                "max_consecutive_losses": int(longest[g]),
             }
         )
     return out

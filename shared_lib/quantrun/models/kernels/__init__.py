@@ -88,7 +88,7 @@ def warm() -> None:
         ints, floats = ledger.empty_ledger(sym)
         ledger.trade_sleeves(positions, live, np.ones((days, sym)), returns, np.ones((days, sym)),
                              0.1, 0.0, 0.0, 1.0, 0, *out, np.zeros(1, dtype=np.int64),
-                             np.zeros(1, dtype=np.int64), ints, floats, record)  # fmt: skip
+                             np.zeros(1, dtype=np.int64), sym, ints, floats, record)  # fmt: skip
     one = np.ones(1)
     for greeks_out in (np.empty((6, 1)), np.empty((6, 2))[:, :1]):
         black_scholes(np.ones(1, dtype=np.bool_), one, one, one, one * 0.0, one, one * 0.0,

@@ -4,8 +4,8 @@ The vectorised sleeves (``sleeves.py``) multiply whole sleeves through their ret
 a sleeve that holds only part of its value (volatility-target sizing) or leaves a trade
 on its price (stop-loss, take-profit) needs its cash and its holding apart, and the
 ledger needs each round trip's entry and exit. This kernel walks each sleeve day by day
-(``quantrun.models.ledger`` states the rules), once to count the trades and once to
-write them where the counts put them.
+(``quantrun.models.ledger`` states the rules) and writes each set's trades from the
+offset its caller gives it.
 """
 
 from __future__ import annotations
@@ -40,21 +40,26 @@ def trade_sleeves(  # type: ignore[no-untyped-def]
     traded,
     counts,
     offsets,
+    room,
     ints,
     floats,
     record,
 ):
-    """Sleeves of the sets in ``positions`` (G, T, N): writes equity (G, T), position
+    """Sleeves of the sets in ``positions`` (G, N, T): writes equity (G, T), position
     changes (G,), traded notional (G,) and trades per set (``counts``); with ``record``,
-    each trade of set g at ``offsets[g]`` onward in ``ints`` (5, M) and ``floats`` (5, M).
-    ``weights`` (T, N) is the share of a sleeve a trade entering that day invests (NaN:
+    each trade of set g at ``offsets[g]`` onward in ``ints`` (5, M) and ``floats`` (5, M),
+    the first ``room`` of them (``counts`` says whether all fitted).
+    ``live``, ``prices``, ``returns`` and ``weights`` are (N, T): each symbol's days in a
+    row, as the loop reads them. ``weights`` is the share of a sleeve a trade entering
+    that day invests (NaN:
     no entry); ``stop_loss``/``take_profit`` are fractions of the entry price (<= 0: off).
     Set numbers in the ledger start at ``first_set``."""
-    n_grid, n_days, n_sym = positions.shape
+    n_grid, n_sym, n_days = positions.shape
     for g in range(n_grid):
         equity[g, :] = 0.0
         n_changes, notional, n_trades = 0.0, 0.0, 0
         at = offsets[g] if record else 0
+        end = at + room
         for j in range(n_sym):
             free = cash / n_sym  # the sleeve's cash
             held = 0.0  # the market value of its holding
@@ -63,25 +68,25 @@ def trade_sleeves(  # type: ignore[no-untyped-def]
             entry_day = 0
             for t in range(n_days):
                 if holding and t > 0:
-                    held *= 1.0 + returns[t, j]
+                    held *= 1.0 + returns[j, t]
                 value = free + held
-                signal = positions[g, t, j] and live[t, j]
+                signal = positions[g, j, t] and live[j, t]
                 if blocked and not signal:
                     blocked = False  # the rule went flat: a later BUY may enter again
                 want = signal and not blocked
                 reason = SIGNAL
                 if holding:
-                    price = prices[t, j]
+                    price = prices[j, t]
                     if stop_loss > 0 and price <= entry_price * (1.0 - stop_loss):
                         want, reason, blocked = False, STOP_LOSS, signal
                     elif take_profit > 0 and price >= entry_price * (1.0 + take_profit):
                         want, reason, blocked = False, TAKE_PROFIT, signal
                 if want and not holding:
-                    share = weights[t, j]
+                    share = weights[j, t]
                     if not (share > 0.0):  # NaN too: not enough history to size it
                         want = False
                     else:
-                        before, entry_day, entry_price = value, t, prices[t, j]
+                        before, entry_day, entry_price = value, t, prices[j, t]
                         entry_notional = share * value
                         free = value - entry_notional
                         held = entry_notional * (1.0 - cost)
@@ -95,17 +100,17 @@ def trade_sleeves(  # type: ignore[no-untyped-def]
                     free += held * (1.0 - cost)
                     held = 0.0
                     holding = False
-                    if record:
+                    if record and at < end:
                         _write(ints, floats, at, first_set + g, j, entry_day, t, reason,
-                               entry_price, prices[t, j], quantity, free - before,
+                               entry_price, prices[j, t], quantity, free - before,
                                entry_notional)  # fmt: skip
                     at += 1
                     n_trades += 1
                 equity[g, t] += free + held
             if holding:  # open at the end: marked at the last close
-                if record:
+                if record and at < end:
                     _write(ints, floats, at, first_set + g, j, entry_day, -1, END,
-                           entry_price, prices[n_days - 1, j], quantity,
+                           entry_price, prices[j, n_days - 1], quantity,
                            free + held - before, entry_notional)  # fmt: skip
                 at += 1
                 n_trades += 1
