@@ -299,3 +299,26 @@ def test_strategies_with_their_schedules_and_signals(page: Page, server: Server)
     expect(page.locator("#job-status")).to_have_attribute(
         "data-status", "succeeded", timeout=60_000
     )
+
+
+def test_a_backtest_job_lists_its_round_trips(page: Page, server: Server) -> None:
+    params = {
+        "symbols": ["AAPL", "XOM"],
+        "start": "2014-01-01",
+        "end": "2017-12-31",
+        "strategy": {"name": "sma_cross", "fast": 20, "slow": 100},
+        "stop_loss": 0.08,
+    }
+    job = submit(server, "backtest", params)
+    with server.client() as client:
+        csv_rows = client.get(f"/v1/jobs/{job}/artifacts/trades.csv").text.strip().split("\n")
+    signed_in(page, server)
+    visit(page, server, f"/jobs/{job}", "#trades table", "backtest-trades")
+    trades = page.locator("#trades")
+    expect(trades.locator("thead")).to_contain_text("exit reason")
+    expect(trades).to_contain_text(f"{len(csv_rows) - 1} round trips")
+    expect(trades.locator("tbody tr")).to_have_count(min(len(csv_rows) - 1, 200))
+    first = csv_rows[1].split(",")
+    expect(trades.locator("tbody tr").first).to_contain_text(first[2])  # its entry date
+    # the per-set figures the ledger adds are in the results table
+    expect(page.locator("main")).to_contain_text("max consecutive losses")

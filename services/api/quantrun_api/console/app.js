@@ -478,6 +478,13 @@ function detail(job) {
       charts.replaceChildren(...Object.entries(all).map(([name, c]) => chartOf(c.title || name, c.series, width)));
     }).catch((e) => charts.replaceChildren(failure(e)));
   }
+  if (names.includes("trades.csv")) {
+    const trades = h("div", { id: "trades" });
+    parts.push(h("h2", {}, "Trades"), trades);
+    download(`/v1/jobs/${job.id}/artifacts/trades.csv`).then((r) => r.text())
+      .then((text) => trades.replaceChildren(tradeTable(text)))
+      .catch((e) => trades.replaceChildren(failure(e)));
+  }
   if (job.artifacts.length) {
     parts.push(h("h2", {}, "Artifacts"), h("ul", { class: "plain", id: "artifacts" }, job.artifacts.map((a) =>
       h("li", {}, h("button", { type: "button", class: "link", "data-artifact": a.name, onclick: () => save(job.id, a.name) }, a.name),
@@ -493,6 +500,14 @@ function detail(job) {
   }
   parts.push(h("h2", {}, "Params"), h("pre", {}, JSON.stringify(job.params, null, 2)));
   return parts;
+}
+
+// trades.csv (no quoted fields: symbols and reasons hold no comma): the first rows, the
+// rest in the file
+function tradeTable(text) {
+  const [header, ...lines] = text.trim().split("\n");
+  const rows = lines.map((line) => line.split(",").map((v) => (v === "" ? null : Number.isNaN(Number(v)) ? v : Number(v))));
+  return table(header.split(","), rows, `${rows.length} round trips`, 200);
 }
 
 async function save(jobId, name) {
