@@ -201,3 +201,80 @@ def test_long_modules_say_why(path: Path) -> None:
             f"{path.relative_to(ROOT)} has {lines} lines: split it, or say why in its "
             f"docstring ('{LONG_ON_PURPOSE} ...')"
         )
+
+
+CLIENT = ROOT / "clients" / "python" / "quantrun_client"
+# the Python client's whole world: the standard library, its two dependencies, itself
+CLIENT_MAY_IMPORT = ("httpx", "pandas", "quantrun_client")
+
+
+@pytest.mark.parametrize("path", list(_python_files(CLIENT)), ids=lambda p: p.name)
+def test_the_python_client_imports_only_httpx_pandas_and_the_standard_library(
+    path: Path,
+) -> None:
+    """``pip install ./clients/python`` brings httpx and pandas only (CONTRACT 6.3); an
+    import of the server library, or of anything else, would break there. (tqdm and
+    pyarrow, the extras, are found at run time, never imported at the top.)"""
+    import sys
+
+    strays = [
+        str(found)
+        for found in _imports(path)
+        if found.module.split(".")[0] not in sys.stdlib_module_names
+        and not _within(found.module, *CLIENT_MAY_IMPORT)
+    ]
+    assert strays == []
+    lines = len(path.read_text().splitlines())
+    assert lines <= LONG_MODULE_LINES, f"{path.name} has {lines} lines: split it"
+
+
+# what each inner layer may import from outside the standard library and QuantRun: the
+# domain is plain data (numpy arrays in it), the models are numerical code
+THIRD_PARTY = {
+    "quantrun.domain": ("numpy",),
+    "quantrun.models": ("numpy", "scipy", "numba", "matplotlib"),
+}
+EVERY_SOURCE = ["shared_lib", "services", "functions", "devtools", "clients", "benchmarks", "tests"]
+
+
+def _relative_imports(path: Path) -> Iterator[str]:
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            dots = "." * node.level
+            yield f"{path.relative_to(ROOT)}:{node.lineno} imports {dots}{node.module or ''}"
+
+
+def test_no_relative_imports_anywhere() -> None:
+    """Absolute imports only: the rules above read module names, and a relative import
+    would slip past them."""
+    assert [r for folder in EVERY_SOURCE for p in _python_files(ROOT / folder)
+            for r in _relative_imports(p)] == []  # fmt: skip
+
+
+@pytest.mark.parametrize("layer", sorted(THIRD_PARTY))
+def test_inner_layers_import_only_their_third_party_libraries(layer: str) -> None:
+    import sys
+
+    folder = LIBRARY / layer.split(".")[1]
+    strays = [
+        str(imp)
+        for path in _python_files(folder)
+        for imp in _imports(path)
+        if not _ours(imp.module)
+        and imp.module.split(".")[0] not in sys.stdlib_module_names
+        and not _within(imp.module, *THIRD_PARTY[layer])
+    ]
+    assert strays == []
+
+
+def test_devtools_and_tests_are_never_imported_by_what_ships() -> None:
+    """The library, the services (but the CLI, which starts the local stack), the
+    functions and the client ship without devtools/ and tests/."""
+    shipped = [LIBRARY, *ENTRYPOINTS[:2], ENTRYPOINTS[3], CLIENT]
+    broken = [
+        str(imp)
+        for path in _python_files(*shipped)
+        for imp in _imports(path)
+        if _within(imp.module, "devtools", "tests", "benchmarks")
+    ]
+    assert broken == []
