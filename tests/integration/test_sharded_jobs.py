@@ -159,6 +159,10 @@ def test_cancelling_a_sharded_job_cancels_its_shards(api: RunningApi) -> None:
             (i for i, (to, _) in enumerate(history) if to == JobStatus.CANCELLED), len(history)
         )
         assert not any(r.startswith("claimed") for _, r in history[cancel:]), history
+        # each event starts where the one before ended (the cascade names the status it
+        # cancelled from: it wrote none before)
+        events = store.events(row.id)
+        assert [e.from_status for e in events[1:]] == [e.to_status for e in events[:-1]]
     assert store.quota_usage(user.id, now=utcnow())[0] == active_before
 
 

@@ -12,7 +12,6 @@ leaves a running job with an expired lease, which the reclaim sweep requeues lik
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,7 @@ from sqlalchemy import Connection, Float, case, cast, func, insert, select, upda
 from quantrun.adapters.sql.runners import TransitionRunner
 from quantrun.adapters.sql.schema import job_events, jobs
 from quantrun.adapters.sql.transitions import CREATE_COLUMNS
-from quantrun.domain.jobs import INITIAL_STATUS, Job, JobError, JobStatus
+from quantrun.domain.jobs import INITIAL_STATUS, TRANSITIONS, Job, JobError, JobStatus
 
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -154,31 +153,37 @@ class ShardRows:
 
 
 def cancel_shard_rows(conn: Connection, job_id: str, now: datetime, reason: str) -> int:
-    rows = conn.execute(
-        update(jobs)
-        .where(jobs.c.parent_id == job_id, jobs.c.status.in_(_ACTIVE))
-        .values(
-            status=JobStatus.CANCELLED.value,
-            finished_at=now,
-            updated_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        .returning(jobs.c.id)
-    ).all()
-    events: Sequence[dict[str, Any]] = [
-        {
-            "job_id": r.id,
-            "at": now,
-            "from_status": None,
-            "to_status": JobStatus.CANCELLED.value,
-            "reason": f"shard cancelled: {reason}",
-        }
-        for r in rows
-    ]
+    """Cancel a job's shards that may still be cancelled (the domain's ``cancel``
+    sources), one source status at a time so that each event says where its shard was."""
+    cancel = TRANSITIONS["cancel"]
+    (target,) = cancel.targets
+    events: list[dict[str, Any]] = []
+    for source in cancel.sources:  # the lease does not matter to a cancel
+        rows = conn.execute(
+            update(jobs)
+            .where(jobs.c.parent_id == job_id, jobs.c.status == source.value)
+            .values(
+                status=target.value,
+                finished_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .returning(jobs.c.id)
+        ).all()
+        events += [
+            {
+                "job_id": r.id,
+                "at": now,
+                "from_status": source.value,
+                "to_status": target.value,
+                "reason": f"shard cancelled: {reason}",
+            }
+            for r in rows
+        ]
     if events:
-        conn.execute(insert(job_events), list(events))
-    return len(rows)
+        conn.execute(insert(job_events), events)
+    return len(events)
 
 
 def _event(
