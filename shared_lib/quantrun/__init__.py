@@ -9,8 +9,8 @@ every import to them):
   randomness passed in.
 - ``quantrun.catalog`` -> domain, models: each model's params schema, cost and run.
 - ``quantrun.ports`` -> domain: typed ``Protocol``s for the job store, queue, price store,
-  artifact store, secrets, providers, push verification, uploads; ``quantrun.fakes``
-  holds in-memory fakes for unit tests.
+  artifact store, secrets, providers, push verification, uploads (their in-memory fakes,
+  for unit tests, are ``tests/fakes.py``, held to the adapters' contract suites).
 - ``quantrun.app`` -> domain, models, catalog, ports: the use cases (submit, run, reclaim,
   cancel, artifacts, prices, dead letter, auth, ingest), the only place models meet I/O.
 - ``quantrun.adapters`` -> domain, ports: one adapter per port and mode (``sql``,

@@ -24,10 +24,9 @@ from tests.harness.api import RunningApi, running_api
 BS_PARAMS = HULL_CALL
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("api"),
+def api_settings(data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
         worker=WorkerSettings(lease_seconds=5),
         limits=LimitSettings(
             max_request_bytes=64 * 1024,
@@ -38,8 +37,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
             rate_burst=1000,
         ),
     )
-    with running_api(settings) as running:
-        yield running
 
 
 def _client(api: RunningApi, user: str) -> httpx.Client:

@@ -6,19 +6,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.harness.api import RunningApi, unlimited_api
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    with unlimited_api(tmp_path_factory.mktemp("auth-first")) as running:
-        yield running
+from tests.harness.api import RunningApi
 
 
 def _raw(api: RunningApi, head: str) -> tuple[bytes, float]:

@@ -7,28 +7,28 @@ owner's schedules."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from quantrun.settings import ApiSettings, LimitSettings, Settings, WorkerSettings
-from tests.harness.api import RunningApi, running_api
+from tests.harness.api import RunningApi
 
 RISK = {"symbols": ["AAPL", "XOM"], "start": "2016-01-01", "end": "2017-12-31"}
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("cross-user"),
+def api_settings(data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
         api=ApiSettings(webhook_allow_private=True),
         limits=LimitSettings(rate_requests_per_second=0),
         worker=WorkerSettings(),
     )
-    # no worker: the owner's job stays queued, so a cancel would show
-    with running_api(settings, with_worker=False) as running:
-        yield running
+
+
+WITH_WORKER = False  # the owner's job stays queued, so a cancel would show
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,16 +22,16 @@ from tests.harness.api import RunningApi, running_api
 ORIGIN = "https://desk.example"
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("hardening"),
+def api_settings(data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
         api=ApiSettings(cors_origins=ORIGIN),
         limits=LimitSettings(rate_requests_per_second=0),
         gcp=GcpSettings(artifact_retention_days=30),
     )
-    with running_api(settings, with_worker=False) as running:
-        yield running
+
+
+WITH_WORKER = False
 
 
 def test_a_browser_may_patch_a_strategy(api: RunningApi) -> None:

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import httpx
 import numpy as np
-import pytest
 import scipy
 
 from devtools.jobs import asian_monte_carlo, wait_for_job
 from quantrun.domain.prices import PriceRow
-from tests.harness.api import RunningApi, unlimited_api
+from tests.harness.api import RunningApi
 
 VAR = {
     "symbols": ["AAPL", "XOM"],
@@ -30,17 +28,7 @@ VAR = {
     "seed": 7,
 }
 
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    with unlimited_api(tmp_path_factory.mktemp("manifest")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(api: RunningApi) -> Iterator[httpx.Client]:
-    with api.client("provenance") as c:
-        yield c
+USER = "provenance"
 
 
 def run(client: httpx.Client, model: str, params: dict[str, Any], **options: Any) -> Any:

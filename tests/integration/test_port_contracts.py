@@ -1,5 +1,7 @@
 """One contract suite per port, run against every adapter of it: the embedded ones on
-real files, the Google Cloud ones through the real clients against the emulators."""
+real files, the Google Cloud ones through the real clients against the emulators, and
+the in-memory fakes the unit tests use (``tests/fakes.py``), so a fake cannot drift from
+what it stands for."""
 
 from __future__ import annotations
 
@@ -31,13 +33,17 @@ from quantrun.adapters.sql.outbox import OutboxQueue
 from quantrun.domain.errors import Conflict
 from quantrun.domain.market_data import ProviderCall, summarize
 from quantrun.domain.prices import PriceRow
+from tests.fakes import FakeArtifactStore, FakePriceStore, FakeQueue
 from tests.integration.helpers import pulled_topic, queued_job
 
 # -- PriceStore ------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["duckdb", "bigquery"])
+@pytest.fixture(params=["duckdb", "bigquery", "fake"])
 def price_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "fake":  # the unit tests' stand-in keeps the same contract
+        yield FakePriceStore()
+        return
     if request.param == "duckdb":
         store = DuckDBPriceStore(tmp_path / "prices.duckdb")
         yield store
@@ -176,8 +182,10 @@ def test_provider_calls_are_summarized_as_the_reference_does(price_store: Any) -
 # -- ArtifactStore ---------------------------------------------------------------------
 
 
-@pytest.fixture(params=["local", "gcs"])
+@pytest.fixture(params=["local", "gcs", "fake"])
 def artifact_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "fake":
+        return FakeArtifactStore()
     if request.param == "local":
         return LocalArtifactStore(tmp_path)
     request.getfixturevalue("gcp_env")
@@ -232,7 +240,7 @@ def queue_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.mark.parametrize("kind", ["embedded", "pubsub"])
+@pytest.mark.parametrize("kind", ["embedded", "pubsub", "fake"])
 def test_job_queue_contract(
     kind: str, queue_engine: Engine, request: pytest.FixtureRequest
 ) -> None:
@@ -248,6 +256,12 @@ def test_job_queue_contract(
             while (d := queue.receive(wait_seconds=0)) is not None:
                 got.append(d.job_id)
                 queue.ack(d)
+            return got
+    elif kind == "fake":
+        queue = FakeQueue()
+
+        def receive(_expected: int) -> list[str]:
+            got, queue.published[:] = list(queue.published), []
             return got
     else:
         request.getfixturevalue("gcp_env")

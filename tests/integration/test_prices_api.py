@@ -5,29 +5,17 @@ status made from the calls the store holds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
-import pytest
 
 from quantrun.clock import utcnow
 from quantrun.domain.market_data import ProviderCall
-from tests.harness.api import RunningApi, unlimited_api
+from tests.harness.api import RunningApi
 
 WINDOW = {"symbols": "AAPL,XOM", "start": "2017-12-20", "end": "2017-12-29"}
 
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    with unlimited_api(tmp_path_factory.mktemp("prices")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(api: RunningApi) -> Iterator[httpx.Client]:
-    with api.client("reader") as c:
-        yield c
+USER = "reader"
 
 
 def test_fields_come_as_stored_and_the_default_is_the_adjusted_close(

@@ -6,15 +6,12 @@ essentials; served sandboxed. A job that reads no prices has none."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
 import httpx
-import pytest
 
 from devtools.jobs import wait_for_job
-from tests.harness.api import RunningApi, unlimited_api
 
 RISK = {
     "symbols": ["AAPL", "XOM"],
@@ -23,6 +20,8 @@ RISK = {
     "benchmark": "SPY",
 }
 EXTERNAL = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+
+USER = "reader"
 
 
 class Page(HTMLParser):
@@ -65,18 +64,6 @@ def parse(page: str) -> Page:
 
 def external_references(page: str) -> list[str]:
     return [r for r in parse(page).references if EXTERNAL.match(r)]
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    with unlimited_api(tmp_path_factory.mktemp("report")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(api: RunningApi) -> Iterator[httpx.Client]:
-    with api.client("reader") as c:
-        yield c
 
 
 def finished(client: httpx.Client, model: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from quantrun.app.submit import KnownSymbols
 from quantrun.domain.prices import PriceRow
 from quantrun.domain.strategies import Schedule
 from quantrun.domain.users import User
-from quantrun.fakes import FakePriceStore, FakeQueue
+from tests.fakes import FakePriceStore, FakeQueue
 
 T0 = datetime(2026, 3, 2, 14, 0, 30, tzinfo=UTC)  # 30 s past a minute, as a tick lands
 RISK = {"symbols": ["AAA"], "start": "2020-01-01", "end": "2020-04-30", "benchmark": "AAA"}

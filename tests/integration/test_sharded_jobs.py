@@ -8,14 +8,13 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pyarrow.parquet as pq
-import pytest
 from sqlalchemy import select
 
 from devtools.jobs import asian_monte_carlo, wait_for_job
@@ -28,25 +27,18 @@ from quantrun.clock import utcnow
 from quantrun.domain.jobs import Job, JobStatus
 from quantrun.domain.results import json_safe
 from quantrun.settings import LimitSettings, Settings, WorkerSettings
-from tests.harness.api import RunningApi, running_api
+from tests.harness.api import RunningApi
+
+USER = "sharding"
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("shards"),
+def api_settings(data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
         worker=WorkerSettings(lease_seconds=5, worker_threads=2),
         # a small inline budget: the option-chain job below writes values.parquet
         limits=LimitSettings(max_shards=64, rate_requests_per_second=0, result_inline_values=1000),
     )
-    with running_api(settings) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(api: RunningApi) -> Iterator[httpx.Client]:
-    with api.client("sharding") as c:
-        yield c
 
 
 def submit(

@@ -6,7 +6,6 @@ the same; a strategy that is not one backtest parameter set is 422."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 
 from devtools.jobs import wait_for_job
 from quantrun.app.signals import signals_on
-from tests.harness.api import RunningApi, unlimited_api
+from tests.harness.api import RunningApi
 
 SYMBOLS = ["AAPL", "XOM", "JPM"]
 PARAMS = {
@@ -25,17 +24,7 @@ PARAMS = {
     "strategy": {"name": "sma_cross", "fast": 20, "slow": 100},
 }
 
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    with unlimited_api(tmp_path_factory.mktemp("signals")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(api: RunningApi) -> Iterator[httpx.Client]:
-    with api.client("trader") as c:
-        yield c
+USER = "trader"
 
 
 @pytest.fixture(scope="module")

@@ -4,28 +4,17 @@ with its schedules; a schedule shows its next fire times; another user's are not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
 import httpx
 import pytest
 
 from devtools.jobs import wait_for_job
-from tests.harness.api import RunningApi, unlimited_api
+from tests.harness.api import RunningApi
 
 RISK = {"symbols": ["AAPL", "XOM"], "start": "2016-01-01", "end": "2017-12-31"}
 
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    with unlimited_api(tmp_path_factory.mktemp("strategies")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(api: RunningApi) -> Iterator[httpx.Client]:
-    with api.client("strategist") as c:
-        yield c
+USER = "strategist"
 
 
 def create(client: httpx.Client, **body: object) -> httpx.Response:

@@ -7,24 +7,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from quantrun.settings import ApiSettings, LimitSettings, Settings
-from tests.harness.api import RunningApi, running_api
+from tests.harness.api import RunningApi
 
 RISK = {"symbols": ["AAPL", "XOM"], "start": "2016-01-01", "end": "2017-12-31"}
 BS = {"type": "put", "spot": 100, "strike": 105, "maturity": 1, "rate": 0.02, "volatility": 0.3}
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("caps"),
+def api_settings(data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
         api=ApiSettings(webhook_allow_private=True, events_poll_seconds=0.2),
         limits=LimitSettings(
             rate_requests_per_second=0,
@@ -35,8 +33,9 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
             max_event_streams=2,
         ),
     )
-    with running_api(settings, with_worker=False) as running:  # jobs stay queued
-        yield running
+
+
+WITH_WORKER = False  # jobs stay queued
 
 
 def _over(r: httpx.Response, quota: str) -> None:

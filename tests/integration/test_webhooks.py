@@ -266,10 +266,8 @@ def _settings(data_dir: Path, *, allow_private: bool) -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    with running_api(_settings(tmp_path_factory.mktemp("hooks"), allow_private=True)) as running:
-        yield running
+def api_settings(data_dir: Path) -> Settings:
+    return _settings(data_dir, allow_private=True)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from quantrun.app.price_files import ingest_file
 from quantrun.domain.errors import ProviderError
 from quantrun.domain.price_checks import validate
 from quantrun.domain.prices import PriceRow
-from quantrun.fakes import FakePriceStore
+from tests.fakes import FakePriceStore
 from tests.harness.recorded_http import Recorded, load, recorded_server
 
 JAN = (date(2024, 1, 1), date(2024, 1, 12))

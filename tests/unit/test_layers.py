@@ -93,7 +93,6 @@ LIBRARY_RULES: dict[str, tuple[str, ...]] = {
         "quantrun.logging",
         "quantrun.clock",
     ),
-    "quantrun.fakes": ("quantrun.domain", "quantrun.ports"),
     "quantrun.logging": ("quantrun.tracing",),
     "quantrun.tracing": (),
     "quantrun.clock": (),

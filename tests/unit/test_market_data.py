@@ -18,7 +18,7 @@ from quantrun.app.market_data import market_data_status
 from quantrun.app.price_files import ingest_file
 from quantrun.domain.errors import RateLimited
 from quantrun.domain.market_data import ProviderCall, rate_limit_state, summarize
-from quantrun.fakes import FakePriceStore
+from tests.fakes import FakePriceStore
 from tests.harness.recorded_http import Recorded, load, recorded_server
 
 JAN = (date(2024, 1, 1), date(2024, 1, 12))

@@ -154,7 +154,7 @@ def test_coverage_and_synchronous_runs_read_through_the_cache() -> None:
     from quantrun.app.prices import CacheRule, cached_close, coverage
     from quantrun.domain.errors import NotFound
     from quantrun.domain.prices import PriceRow
-    from quantrun.fakes import FakePriceStore
+    from tests.fakes import FakePriceStore
 
     days = [date(2024, 1, 1) + timedelta(days=i) for i in range(30)]
     prices = FakePriceStore([PriceRow(d, "ACME", 10.0 + i) for i, d in enumerate(days)])

@@ -17,9 +17,9 @@ from quantrun.app.submit import KnownSymbols
 from quantrun.catalog import REGISTRY, get_spec, option_arrays
 from quantrun.catalog.spec import ModelOutput, RunContext
 from quantrun.domain.errors import InputTooLarge, JobCancelled
-from quantrun.fakes import FakePriceStore
 from quantrun.models.implied_vol import implied_volatility_numpy
 from quantrun.models.options import black_scholes_numpy
+from tests.fakes import FakePriceStore
 
 SPOTS = [90.0, 100.0, 110.0]
 STRIKES = np.linspace(50, 150, 401).tolist()
@@ -184,8 +184,8 @@ def test_the_issue_case_a_9e6_chain_with_greeks_is_refused_as_a_job(tmp_path: An
     from quantrun.adapters.sql.job_store import SqlJobStore
     from quantrun.app.submit import submit_job
     from quantrun.clock import utcnow
-    from quantrun.fakes import FakeQueue
     from quantrun.settings import LimitSettings
+    from tests.fakes import FakeQueue
 
     engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
     migrate.upgrade(engine)

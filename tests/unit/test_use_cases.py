@@ -26,7 +26,7 @@ from quantrun.domain.errors import Conflict, NotFound
 from quantrun.domain.jobs import JobStatus
 from quantrun.domain.prices import PriceRow
 from quantrun.domain.users import User
-from quantrun.fakes import FakeArtifactStore, FakePriceStore, FakeQueue
+from tests.fakes import FakeArtifactStore, FakePriceStore, FakeQueue
 
 BS = {"type": "call", "spot": 100, "strike": 100, "maturity": 1, "rate": 0.05, "volatility": 0.2}
 
