@@ -168,3 +168,59 @@ def test_a_symbol_not_yet_listed_keeps_its_sleeve_in_cash() -> None:
     portfolio = alone + COSTS["initial_cash"] / 2
     expected = portfolio[300:] / portfolio[299:-1] - 1
     np.testing.assert_allclose(first.returns, expected, rtol=0, atol=1e-15)
+
+
+def test_each_test_window_lists_the_trades_a_backtest_of_its_days_makes(
+    store: DuckDBPriceStore,
+) -> None:
+    """CONTRACT 6.1: walk_forward's trades.csv holds, per window, the chosen set's round
+    trips held in its test days; each window's are those of a plain backtest of the
+    chosen set over the window's train and test dates (closed in the test days or open
+    at its end), with the same prices, quantities and pnl."""
+    import csv
+    import io
+
+    strategy = {"name": "sma_cross", "fast": [10, 20], "slow": [50, 100]}
+    common = {"symbols": ["AAPL", "XOM", "JPM"], "fees_bps": 5}
+    p = WALK_FORWARD.params.model_validate(
+        {
+            **common,
+            "strategy": strategy,
+            "start": "2010-01-01",
+            "end": "2015-12-31",
+            "train_days": 252,
+            "test_days": 252,
+        }
+    )
+    out = WALK_FORWARD.run(p, RunContext(load_prices=store.load_close, charts=False))
+    files = {a.name: a.data for a in out.artifacts}
+    rows = list(csv.DictReader(io.StringIO(files["trades.csv"].decode())))
+    assert rows and list(rows[0])[:2] == ["window", "set"]
+    for w in out.result["windows"]:
+        mine = [r for r in rows if r["window"] == str(w["window"])]
+        plain = BACKTEST.run(
+            BACKTEST.params.model_validate(
+                {
+                    **common,
+                    "strategy": {"name": "sma_cross", **w["params"]},
+                    "start": w["train_start"],
+                    "end": w["test_end"],
+                    "cscv_splits": 2,
+                }
+            ),
+            RunContext(load_prices=store.load_close, charts=False),
+        )
+        theirs = [
+            r
+            for r in csv.DictReader(
+                io.StringIO({a.name: a.data for a in plain.artifacts}["trades.csv"].decode())
+            )
+            if r["exit_date"] == "" or r["exit_date"] >= w["test_start"]
+        ]
+        key = ["symbol", "entry_date", "exit_date", "exit_reason", "days_held"]
+        assert [[r[k] for k in key] for r in mine] == [[r[k] for k in key] for r in theirs]
+        for field in ("entry_price", "exit_price", "quantity", "pnl"):
+            np.testing.assert_allclose(
+                [float(r[field]) for r in mine], [float(r[field]) for r in theirs], rtol=1e-12
+            )
+        assert all(w["train_start"] <= r["entry_date"] <= w["test_end"] for r in mine)

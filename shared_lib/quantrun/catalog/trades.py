@@ -13,7 +13,9 @@ from pydantic import BeforeValidator, Field
 from quantrun.catalog.fields import Params, Whole
 from quantrun.catalog.spec import Artifact
 from quantrun.domain.prices import PriceMatrix
+from quantrun.models import backtest as bt
 from quantrun.models import ledger as lg
+from quantrun.models.kernels import ledger as kernel
 
 COLUMNS = (
     "set",
@@ -87,22 +89,31 @@ class TradeParams(Params):
         )
 
 
-def table(ledger: lg.Ledger, matrix: PriceMatrix) -> Any:
+def table(
+    ledger: lg.Ledger,
+    matrix: PriceMatrix,
+    *,
+    marked_at: np.ndarray | None = None,
+    window: np.ndarray | None = None,
+) -> Any:
     """The ledger as an Arrow table of the contract's columns (an open trade's exit date
-    null), built from its arrays."""
+    null; its days held counted to ``marked_at``, the last day by default), built from
+    its arrays; with ``window``, a first column saying each trade's walk-forward window."""
     import pyarrow as pa
 
     entry, exit_ = ledger.column("entry_day"), ledger.column("exit_day")
     dates = matrix.dates.astype("datetime64[D]")
     open_ = exit_ < 0
-    last = matrix.dates.size - 1
+    last = matrix.dates.size - 1 if marked_at is None else marked_at
 
     def named(codes: np.ndarray, names: list[str]) -> Any:
         indices = pa.array(codes.astype(np.int32))
         return pa.DictionaryArray.from_arrays(indices, pa.array(names)).cast(pa.string())
 
+    columns = {} if window is None else {"window": pa.array(window.astype(np.int32))}
     return pa.table(
         {
+            **columns,
             "set": pa.array(ledger.column("set").astype(np.int32)),
             "symbol": named(ledger.column("symbol"), list(matrix.symbols)),
             "entry_date": pa.array(dates[entry], type=pa.date32()),
@@ -118,13 +129,65 @@ def table(ledger: lg.Ledger, matrix: PriceMatrix) -> Any:
     )
 
 
+def window_trades(
+    matrix: PriceMatrix,
+    strategy: str,
+    sets: list[dict[str, float]],
+    windows: list[tuple[int, int, int, int]],
+    *,
+    initial_cash: float,
+    fees_bps: float,
+    slippage_bps: float,
+) -> Any:
+    """A walk-forward's out-of-sample trades: per window (train start a, test start b,
+    test end c, the chosen set), the chosen set's round trips on days a..c-1, as its
+    test days' equity is computed (symbols without a price in them keep their share in
+    cash), that were held during the test days: closed on day b or later, or open at
+    c-1 (marked there, reason ``end``). A trade entered in the training days keeps its
+    entry (its pnl from there)."""
+    parts, marks, labels = [], [], []
+    for k, (a, b, c, chosen) in enumerate(windows):
+        rows = matrix.close[a:c]
+        priced = np.flatnonzero(~np.isnan(rows).all(axis=0))
+        if priced.size == 0:
+            continue
+        found = bt.trade_ledger(
+            rows[:, priced],
+            strategy,
+            [sets[chosen]],
+            initial_cash=initial_cash * priced.size / rows.shape[1],
+            fees_bps=fees_bps,
+            slippage_bps=slippage_bps,
+        )
+        exits = found.ints[kernel.EXIT_DAY]
+        held = (exits < 0) | (exits >= b - a)
+        ints, floats = found.ints[:, held].copy(), found.floats[:, held]
+        ints[kernel.SET] = chosen
+        ints[kernel.SYMBOL] = priced[ints[kernel.SYMBOL]]
+        ints[kernel.ENTRY_DAY] += a
+        ints[kernel.EXIT_DAY] = np.where(ints[kernel.EXIT_DAY] < 0, -1, ints[kernel.EXIT_DAY] + a)
+        parts.append(lg.Ledger(ints, floats))
+        marks.append(np.full(ints.shape[1], c - 1))
+        labels.append(np.full(ints.shape[1], k))
+    ledger = lg.Ledger(
+        np.concatenate([p.ints for p in parts] or [np.empty((5, 0), np.int64)], axis=1),
+        np.concatenate([p.floats for p in parts] or [np.empty((5, 0))], axis=1),
+    )
+    return table(
+        ledger,
+        matrix,
+        marked_at=np.concatenate(marks or [np.empty(0, np.int64)]),
+        window=np.concatenate(labels or [np.empty(0, np.int64)]),
+    )
+
+
 def artifacts(trades: Any) -> list[Artifact]:
     """``trades.csv`` and ``trades.parquet`` of the ledger's table."""
     import pyarrow.csv as pc
     import pyarrow.parquet as pq
 
     text = io.BytesIO()
-    text.write((",".join(COLUMNS) + "\n").encode())
+    text.write((",".join(trades.column_names) + "\n").encode())
     # symbols and reasons hold no comma or quote (symbols are checked): nothing to quote
     pc.write_csv(trades, text, pc.WriteOptions(include_header=False, quoting_style="none"))
     data = io.BytesIO()

@@ -17,6 +17,8 @@ from quantrun.catalog.fields import Whole
 from quantrun.catalog.grids import checked_grid, grid_lists, priced_matrix
 from quantrun.catalog.history_params import HistoryParams
 from quantrun.catalog.spec import Artifact, ModelOutput, ModelSpec, RunContext, Sharding, chart
+from quantrun.catalog.trades import artifacts as trade_artifacts
+from quantrun.catalog.trades import window_trades
 from quantrun.domain.prices import PriceMatrix
 from quantrun.models import charts
 from quantrun.models import walk_forward as wf
@@ -140,7 +142,19 @@ def _output(
         "first_date": str(dates[0]),
         "last_date": str(dates[-1]),
     }
-    artifacts = [Artifact("windows.csv", "text/csv", _windows_csv(windows))]
+    test_trades = window_trades(
+        matrix,
+        p.strategy.name,
+        grid,
+        [(w.window.train[0], w.window.test[0], w.window.test[1], w.chosen) for w in done],
+        initial_cash=p.initial_cash,
+        fees_bps=p.fees_bps,
+        slippage_bps=p.slippage_bps,
+    )
+    artifacts = [
+        Artifact("windows.csv", "text/csv", _windows_csv(windows)),
+        *trade_artifacts(test_trades),
+    ]
     if ctx.charts:
         equity = p.initial_cash * np.cumprod(1.0 + returns)
         artifacts.append(
@@ -236,7 +250,7 @@ SPEC = ModelSpec(
     "per-window choices, stitched out-of-sample equity and metrics, parameter stability.",
     params=WalkForwardParams,
     run=run,
-    artifacts=("walk_forward.png", "windows.csv"),
+    artifacts=("walk_forward.png", "windows.csv", "trades.csv", "trades.parquet"),
     cost=lambda p: p.cost(),
     symbols=lambda p: list(p.symbols),
     sharding=Sharding(
