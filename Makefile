@@ -80,10 +80,16 @@ run: venv
 	@$(BIN)/quantrun serve
 
 # the whole suite on two processes (pytest-xdist; a file's tests stay on one, so a module's
-# stack starts once), then line coverage per layer (pytest-cov; devtools/coverage_summary.py)
+# stack starts once), then the tests marked `alone` (faults under load) with nothing beside
+# them, then line coverage per layer of both runs (pytest-cov; devtools/coverage_summary.py)
 TEST_PROCESSES ?= 2
 test: venv system-deps emulators infra-tools client-venv
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --cov --cov-report=
+	@export QUANTRUN_TEST_SINCE=$$(date +%s); set -x; \
+	QUANTRUN_TEST_SUMMARY=off $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile -m "not alone" --cov --cov-report=; \
+	shared=$$?; \
+	$(BIN)/python -m pytest -m alone --cov --cov-append --cov-report=; \
+	alone=$$?; \
+	exit $$(( shared || alone ))
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit
