@@ -17,19 +17,6 @@ from quantrun.models import backtest as bt
 from quantrun.models import ledger as lg
 from quantrun.models.kernels import ledger as kernel
 
-COLUMNS = (
-    "set",
-    "symbol",
-    "entry_date",
-    "entry_price",
-    "exit_date",
-    "exit_price",
-    "quantity",
-    "pnl",
-    "return",
-    "days_held",
-    "exit_reason",
-)
 STATISTICS = ("win_rate", "profit_factor", "avg_trade_return", "max_consecutive_losses")
 
 
