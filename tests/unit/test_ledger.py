@@ -291,3 +291,17 @@ def test_a_sleeve_with_more_trades_than_the_first_pass_makes_room_for() -> None:
     assert done.ledger.size == 200 > TYPICAL_TRADES
     assert done.ledger.ints[2].tolist() == list(range(0, 600, 3))  # every entry, in order
     assert done.ledger.floats[3].sum() == pytest.approx(done.equity[0, -1] - 1e6, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("stop_loss", 1.0), ("stop_loss", 0), ("take_profit", -0.1),
+     ("sizing", {"name": "volatility_target", "target": 0}), ("sizing", "kelly")],
+)  # fmt: skip
+def test_bad_stops_and_sizing_are_refused_naming_the_field(field: str, value: object) -> None:
+    from pydantic import ValidationError
+
+    base = {"symbols": ["AAPL"], "start": "2015-01-01", "end": "2017-12-31", "strategy": "rsi"}
+    with pytest.raises(ValidationError) as refused:
+        BACKTEST.params.model_validate({**base, field: value})
+    assert refused.value.errors()[0]["loc"][0] == field

@@ -23,7 +23,8 @@ from urllib.parse import quote
 
 import httpx
 
-from quantrun_client.errors import QuantRunError
+from quantrun_client.errors import QuantRunError, from_response
+from quantrun_client.version import USER_AGENT
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -59,6 +60,25 @@ class RetryPolicy:
         if retry_after is not None:
             return retry_after if retry_after <= self.max_wait else None
         return min(self.backoff * 2.0 ** (attempt - 1), self.max_wait)
+
+
+def http_options(url: str, key: str, timeout: float) -> dict[str, Any]:
+    """What ``httpx.Client`` and ``httpx.AsyncClient`` are opened with."""
+    return {
+        "base_url": url,
+        "headers": {"Authorization": f"Bearer {key}", "User-Agent": USER_AGENT},
+        "timeout": timeout,
+    }
+
+
+def error_of(response: httpx.Response) -> QuantRunError:
+    """The exception for an error answer whose body has been read."""
+    return from_response(
+        response.status_code,
+        response.content,
+        retry_after=retry_after(response.headers.get("retry-after")),
+        reason=response.reason_phrase,
+    )
 
 
 def answer_wait(error: QuantRunError, attempt: int, policy: RetryPolicy) -> float | None:
@@ -122,7 +142,8 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _csv(values: str | Iterable[str]) -> str:
+def listed(values: str | Iterable[str]) -> str:
+    """A list parameter as the API reads it: comma-separated."""
     return values if isinstance(values, str) else ",".join(values)
 
 
@@ -181,7 +202,7 @@ def job_page(
         if value is not None:
             params[name] = value
     if fields is not None:
-        params["fields"] = _csv(fields)
+        params["fields"] = listed(fields)
     return Call("GET", "/v1/jobs", params=params, resendable=True)
 
 
@@ -209,9 +230,9 @@ def prices(
     end: str | date,
     fields: str | Iterable[str] | None,
 ) -> Call:
-    params = {"symbols": _csv(symbols), "start": _day(start), "end": _day(end)}
+    params = {"symbols": listed(symbols), "start": _day(start), "end": _day(end)}
     if fields is not None:
-        params["fields"] = _csv(fields)
+        params["fields"] = listed(fields)
     return Call("GET", "/v1/prices", params=params, resendable=True)
 
 

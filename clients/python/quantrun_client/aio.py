@@ -1,7 +1,7 @@
 """``AsyncClient``: ``Client`` for asyncio (``await client.submit(...)``, ``await
 job.wait()``, ``async for job in client.jobs()``). The routes, retry rules, waiting
 rules and tables are the same objects ``Client`` uses (``_calls``, ``_follow``,
-``frames``, ``jobs``); only the sending differs."""
+``frames``, ``job_view``); only the sending differs."""
 
 from __future__ import annotations
 
@@ -23,10 +23,8 @@ from quantrun_client.errors import (
     ConnectionFailed,
     NotFound,
     QuantRunError,
-    from_response,
 )
-from quantrun_client.jobs import CHARTS, JobView
-from quantrun_client.version import USER_AGENT
+from quantrun_client.job_view import JobView
 
 
 class AsyncClient:
@@ -46,10 +44,7 @@ class AsyncClient:
         self.retry = retry or RetryPolicy()
         self.poll_interval = poll_interval
         self._http = httpx.AsyncClient(
-            base_url=self.url,
-            headers={"Authorization": f"Bearer {key}", "User-Agent": USER_AGENT},
-            timeout=timeout,
-            transport=transport,
+            **_calls.http_options(self.url, key, timeout), transport=transport
         )
 
     async def submit(
@@ -104,7 +99,7 @@ class AsyncClient:
         end: str | date,
         fields: str | Iterable[str] | None = None,
     ) -> pd.DataFrame:
-        names = None if fields is None else _calls._csv(fields).split(",")
+        names = None if fields is None else _calls.listed(fields).split(",")
         return frames.prices(await self.call(_calls.prices(symbols, start, end, fields)), names)
 
     async def instruments(self) -> pd.DataFrame:
@@ -187,12 +182,7 @@ class AsyncClient:
             if response.status_code < 400:
                 return response
             await response.aread()
-            error = from_response(
-                response.status_code,
-                response.content,
-                retry_after=_calls.retry_after(response.headers.get("retry-after")),
-                reason=response.reason_phrase,
-            )
+            error = _calls.error_of(response)
             await response.aclose()
             wait = _calls.answer_wait(error, attempt, self.retry) if retry else None
             if wait is None:
@@ -285,9 +275,5 @@ class AsyncJob(JobView):
 
     async def frame(self, name: str | None = None) -> pd.DataFrame:
         kind, which = self._source(name)
-        data = None
-        if kind == "artifact":
-            data = await self.artifact(which)
-        elif kind == "chart":
-            data = await self.artifact(CHARTS)
-        return self._table(kind, which, data)
+        needed = self._download_for(kind, which)
+        return self._table(kind, which, None if needed is None else await self.artifact(needed))

@@ -20,9 +20,8 @@ import pandas as pd
 
 from quantrun_client import _calls, frames
 from quantrun_client._calls import Call, RetryPolicy
-from quantrun_client.errors import ConnectionFailed, from_response
+from quantrun_client.errors import ConnectionFailed
 from quantrun_client.job import Job
-from quantrun_client.version import USER_AGENT
 
 Json = Any
 
@@ -49,10 +48,7 @@ class Client:
         self.retry = retry or RetryPolicy()
         self.poll_interval = poll_interval
         self._http = httpx.Client(
-            base_url=self.url,
-            headers={"Authorization": f"Bearer {key}", "User-Agent": USER_AGENT},
-            timeout=timeout,
-            transport=transport,
+            **_calls.http_options(self.url, key, timeout), transport=transport
         )
 
     # ---- jobs ---------------------------------------------------------------------
@@ -118,7 +114,7 @@ class Client:
     ) -> pd.DataFrame:
         """Stored daily prices: dates x symbols (adjusted close); with ``fields``, a
         column level per field (``open, high, low, close, adj_close, volume``)."""
-        names = None if fields is None else _calls._csv(fields).split(",")
+        names = None if fields is None else _calls.listed(fields).split(",")
         return frames.prices(self.call(_calls.prices(symbols, start, end, fields)), names)
 
     def instruments(self) -> pd.DataFrame:
@@ -207,12 +203,7 @@ class Client:
             if response.status_code < 400:
                 return response
             response.read()
-            error = from_response(
-                response.status_code,
-                response.content,
-                retry_after=_calls.retry_after(response.headers.get("retry-after")),
-                reason=response.reason_phrase,
-            )
+            error = _calls.error_of(response)
             response.close()
             wait = _calls.answer_wait(error, attempt, self.retry) if retry else None
             if wait is None:

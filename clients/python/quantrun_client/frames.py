@@ -93,10 +93,6 @@ def artifact(name: str, data: bytes) -> pd.DataFrame:
     raise QuantRunError(f"{name} is not a table (CSV or Parquet)", code="not_a_table")
 
 
-def chart_names(charts: Mapping[str, Any]) -> list[str]:
-    return sorted(charts)
-
-
 def chart(charts: Mapping[str, Any], name: str) -> pd.DataFrame:
     """A line chart's lines (dates x line names); ``equity`` finds ``equity.png``."""
     found = charts.get(name) or charts.get(f"{name}.png")

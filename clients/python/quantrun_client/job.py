@@ -13,7 +13,7 @@ import pandas as pd
 from quantrun_client import _calls
 from quantrun_client._follow import ProgressBar, Wait
 from quantrun_client.errors import AuthenticationError, NotFound, QuantRunError
-from quantrun_client.jobs import CHARTS, JobView
+from quantrun_client.job_view import JobView
 
 if TYPE_CHECKING:
     from quantrun_client.client import Client
@@ -103,9 +103,5 @@ class Job(JobView):
         the result, a line chart (``equity``); without a name, an option model's values
         (``values.parquet`` or the result's arrays)."""
         kind, which = self._source(name)
-        data = None
-        if kind == "artifact":
-            data = self.artifact(which)
-        elif kind == "chart":
-            data = self.artifact(CHARTS)
-        return self._table(kind, which, data)
+        needed = self._download_for(kind, which)
+        return self._table(kind, which, None if needed is None else self.artifact(needed))

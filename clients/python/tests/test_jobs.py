@@ -16,6 +16,7 @@ from quantrun_client import (
     JobCancelled,
     JobFailed,
     NotFound,
+    QuantRunError,
     ValidationError,
     WaitTimeout,
 )
@@ -81,6 +82,15 @@ def test_errors_carry_the_api_code_and_fields(client: Client, url: str) -> None:
 
     with Client(url, "qr_not-a-key") as stranger, pytest.raises(AuthenticationError):
         stranger.models()
+
+
+def test_without_a_key_the_client_says_where_one_comes_from(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("QUANTRUN_API_KEY", raising=False)
+    with pytest.raises(QuantRunError) as missing:
+        Client(url)
+    assert missing.value.code == "no_api_key" and "QUANTRUN_API_KEY" in missing.value.message
 
 
 def test_a_failed_job_raises_its_error_on_result(client: Client) -> None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from cases import LONG_JOB
 from proxy import DROP, RELAY, Action, Proxy, Seen, answer, cut_after
 
 from quantrun_client import Client, ConnectionFailed, RateLimited, RetryPolicy
@@ -102,13 +103,16 @@ def test_a_cut_event_stream_is_reopened_with_the_last_event_id(
 ) -> None:
     proxy, through = proxied
     _use(through, lambda seen, before: cut_after(1) if seen.path.endswith("/events") else RELAY)
-    job = through.submit("monte_carlo_option", {**CALL, "paths": 400_000, "steps": 50})
+    # a job of a second or more: every stream is cut after its first event, so the wait
+    # must open it again (and again) to see the end
+    job = through.submit("monte_carlo_option", {**LONG_JOB, "paths": 1_000_000})
 
     assert job.wait(progress=False).status == "succeeded"
     streams = proxy.requests("GET", f"/v1/jobs/{job.id}/events")
-    assert streams[0].headers.get("last-event-id") is None
-    if len(streams) > 1:  # the job outlived the first event: later opens say where they were
-        assert all(s.headers.get("last-event-id") for s in streams[1:])
+    assert len(streams) >= 2 and streams[0].headers.get("last-event-id") is None
+    # each reopen says the last id it read; the server numbers on from it
+    ids = [int(s.headers["last-event-id"]) for s in streams[1:]]
+    assert ids == list(range(1, len(streams)))
 
 
 def test_without_a_working_event_stream_wait_polls(proxied: tuple[Proxy, Client]) -> None:

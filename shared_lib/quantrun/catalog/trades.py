@@ -15,7 +15,6 @@ from quantrun.catalog.spec import Artifact
 from quantrun.domain.prices import PriceMatrix
 from quantrun.models import backtest as bt
 from quantrun.models import ledger as lg
-from quantrun.models.kernels import ledger as kernel
 
 STATISTICS = ("win_rate", "profit_factor", "avg_trade_return", "max_consecutive_losses")
 
@@ -146,20 +145,12 @@ def window_trades(
             fees_bps=fees_bps,
             slippage_bps=slippage_bps,
         )
-        exits = found.ints[kernel.EXIT_DAY]
+        exits = found.column("exit_day")
         held = (exits < 0) | (exits >= b - a)
-        ints, floats = found.ints[:, held].copy(), found.floats[:, held]
-        ints[kernel.SET] = chosen
-        ints[kernel.SYMBOL] = priced[ints[kernel.SYMBOL]]
-        ints[kernel.ENTRY_DAY] += a
-        ints[kernel.EXIT_DAY] = np.where(ints[kernel.EXIT_DAY] < 0, -1, ints[kernel.EXIT_DAY] + a)
-        parts.append(lg.Ledger(ints, floats))
-        marks.append(np.full(ints.shape[1], c - 1))
-        labels.append(np.full(ints.shape[1], k))
-    ledger = lg.Ledger(
-        np.concatenate([p.ints for p in parts] or [np.empty((5, 0), np.int64)], axis=1),
-        np.concatenate([p.floats for p in parts] or [np.empty((5, 0))], axis=1),
-    )
+        parts.append(found.placed(held, set_no=chosen, symbols=priced, first_day=a))
+        marks.append(np.full(parts[-1].size, c - 1))
+        labels.append(np.full(parts[-1].size, k))
+    ledger = lg.Ledger.joined(parts)
     return table(
         ledger,
         matrix,

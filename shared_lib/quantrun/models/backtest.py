@@ -230,10 +230,7 @@ def trade_ledger(
               first_set=lo).ledger
         for lo, positions in _position_chunks(prepared, strategy, grid)
     ]  # fmt: skip
-    return Ledger(
-        np.concatenate([p.ints for p in parts], axis=1),
-        np.concatenate([p.floats for p in parts], axis=1),
-    )
+    return Ledger.joined(parts)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ losses; None without a losing trade), ``avg_trade_return``, ``max_consecutive_lo
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,9 @@ PERIODS = 252
 # round trips per sleeve the ledger's first pass makes room for (10 years of a fast rule)
 TYPICAL_TRADES = 64
 REASONS = ("signal", "stop_loss", "take_profit", "end")
+# a Ledger's rows, as ``kernels.ledger`` lays them out
+INT_FIELDS = ("set", "symbol", "entry_day", "exit_day", "reason")
+FLOAT_FIELDS = ("entry_price", "exit_price", "quantity", "pnl", "return")
 
 
 @dataclass(frozen=True)
@@ -108,11 +112,29 @@ class Ledger:
         return int(self.ints.shape[1])
 
     def column(self, name: str) -> np.ndarray:
-        ints = {"set": 0, "symbol": 1, "entry_day": 2, "exit_day": 3, "reason": 4}
-        if name in ints:
-            return np.asarray(self.ints[ints[name]])
-        fields = ("entry_price", "exit_price", "quantity", "pnl", "return")
-        return np.asarray(self.floats[fields.index(name)])
+        if name in INT_FIELDS:
+            return np.asarray(self.ints[INT_FIELDS.index(name)])
+        return np.asarray(self.floats[FLOAT_FIELDS.index(name)])
+
+    @staticmethod
+    def joined(parts: Sequence[Ledger]) -> Ledger:
+        return Ledger(
+            np.concatenate([p.ints for p in parts] or [np.empty((5, 0), np.int64)], axis=1),
+            np.concatenate([p.floats for p in parts] or [np.empty((5, 0))], axis=1),
+        )
+
+    def placed(
+        self, keep: np.ndarray, *, set_no: int, symbols: np.ndarray, first_day: int
+    ) -> Ledger:
+        """The trades ``keep`` of a ledger run on a part of a history (its days from
+        ``first_day``, its symbols the columns ``symbols``), numbered as in the whole."""
+        ints = self.ints[:, keep].copy()
+        ints[kernel.SET] = set_no
+        ints[kernel.SYMBOL] = symbols[ints[kernel.SYMBOL]]
+        ints[kernel.ENTRY_DAY] += first_day
+        exits = ints[kernel.EXIT_DAY]
+        ints[kernel.EXIT_DAY] = np.where(exits < 0, -1, exits + first_day)
+        return Ledger(ints, self.floats[:, keep])
 
 
 @dataclass(frozen=True)
@@ -182,31 +204,25 @@ def sma_cross_positions(prepared: Prepared, fast: np.ndarray, slow: np.ndarray) 
 def set_statistics(ledger: Ledger, n_sets: int, n_days: int) -> list[dict[str, float | None]]:
     """Per set: win_rate, profit_factor, avg_trade_return, max_consecutive_losses."""
     sets, pnl, ret = ledger.column("set"), ledger.column("pnl"), ledger.column("return")
-    exit_day = np.where(ledger.column("exit_day") < 0, n_days, ledger.column("exit_day"))
-    order = np.lexsort((ledger.column("symbol"), exit_day, sets))
-    sets, pnl, ret = sets[order], pnl[order], ret[order]
-    bounds = np.searchsorted(sets, np.arange(n_sets + 1))
-    count = np.diff(bounds)
 
     def per_set(values: np.ndarray) -> np.ndarray:
-        sums = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
-        return np.asarray(sums[bounds[1:]] - sums[bounds[:-1]])
+        return np.bincount(sets, weights=values, minlength=n_sets)
 
-    wins, gains, losses = (
-        per_set(pnl > 0),
-        per_set(np.maximum(pnl, 0)),
-        per_set(-np.minimum(pnl, 0)),
-    )
-    returns = per_set(ret)
-    # losing streaks: each loss counts from the last win (or its set's first trade)
-    lost = pnl < 0
-    where = np.arange(pnl.size)
-    first = np.zeros(pnl.size, dtype=bool)
-    first[bounds[:-1][count > 0]] = True
+    count = np.bincount(sets, minlength=n_sets)
+    wins, returns = per_set((pnl > 0).astype(np.float64)), per_set(ret)
+    gains, losses = per_set(np.maximum(pnl, 0.0)), per_set(-np.minimum(pnl, 0.0))
+    # losing streaks, trades in exit order (open ones last): a loss counts from the last
+    # win or from its set's first trade
+    exit_day = np.where(ledger.column("exit_day") < 0, n_days, ledger.column("exit_day"))
+    order = np.lexsort((ledger.column("symbol"), exit_day, sets))
+    lost = pnl[order] < 0
+    where = np.arange(lost.size)
+    first = np.zeros(lost.size, dtype=bool)
+    first[np.searchsorted(sets[order], np.flatnonzero(count))] = True
     reset = np.where(~lost, where, np.where(first, where - 1, -1))
     streak = np.where(lost, where - np.maximum.accumulate(reset), 0)
     longest = np.zeros(n_sets, dtype=np.int64)
-    np.maximum.at(longest, np.repeat(np.arange(n_sets), count), streak)
+    np.maximum.at(longest, sets[order], streak)
     out: list[dict[str, float | None]] = []
     for g in range(n_sets):
         n = int(count[g])

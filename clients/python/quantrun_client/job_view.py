@@ -101,6 +101,11 @@ class JobView:
             return "chart", name
         raise KeyError(f"{name!r}: not an artifact or result entry of job {self.id}")
 
+    @staticmethod
+    def _download_for(kind: str, which: str) -> str | None:
+        """The artifact ``frame`` reads for a table from ``_source``, if any."""
+        return which if kind == "artifact" else CHARTS if kind == "chart" else None
+
     def _table(self, kind: str, name: str, data: bytes | None) -> pd.DataFrame:
         if kind == "artifact":
             assert data is not None
