@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
 from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
 from quantrun.domain.market_data import CallMeter, ProviderCall, ProviderSummary
+from quantrun.domain.portfolios import Alert, DayBooking, Order, Page, Portfolio, Trade
 from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
 from quantrun.domain.quota import JobQuota
 from quantrun.domain.strategies import Schedule, Strategy
@@ -354,6 +355,43 @@ class StrategyStore(Protocol):
     def take_fire(self, schedule: Schedule, fire_at: datetime) -> bool:
         """Move the schedule's last fire time from what ``schedule`` read to ``fire_at``;
         False when another tick moved it first (that tick submits this fire time)."""
+        ...
+
+
+class PortfolioStore(Protocol):
+    """Paper portfolios, their booked days, orders and closed trades, and alerts (Cloud
+    SQL / SQLite); a deleted portfolio is gone from every read."""
+
+    def add(self, portfolio: Portfolio, *, most: int | None = None) -> bool:
+        """False, and nothing stored, when the user already has ``most`` portfolios."""
+        ...
+
+    def get(self, portfolio_id: str, user_id: str | None = None) -> Portfolio | None: ...
+    def for_user(self, user_id: str) -> list[Portfolio]: ...
+    def live(self) -> list[Portfolio]:
+        """Every portfolio not deleted (what a step of all looks at)."""
+        ...
+
+    def delete(self, portfolio_id: str, user_id: str, *, now: datetime) -> bool: ...
+    def last_day(self, portfolio_id: str) -> DayBooking | None: ...
+    def book_day(
+        self, booking: DayBooking, orders: list[Order], trades: list[Trade], alerts: list[Alert]
+    ) -> bool:
+        """Store the day with its orders, trades and alerts in one transaction, unless
+        that portfolio's day is booked already (then nothing is written): False."""
+        ...
+
+    def add_alerts(self, alerts: list[Alert]) -> int:
+        """Store the alerts whose key is new; how many."""
+        ...
+
+    def days(self, portfolio_id: str, *, limit: int, cursor: str | None) -> Page:
+        """Booked days, oldest first."""
+        ...
+
+    def orders(self, portfolio_id: str, *, limit: int, cursor: str | None) -> Page: ...
+    def trades(self, portfolio_id: str, *, limit: int, cursor: str | None) -> Page:
+        """Closed round trips, in the order they closed."""
         ...
 
 

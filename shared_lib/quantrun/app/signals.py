@@ -35,22 +35,27 @@ def strategy_signals(
     return signals_on(strategy, day, prices)
 
 
-def signals_on(strategy: Strategy, day: date | None, prices: PriceStore) -> dict[str, Any]:
-    """The strategy's signals on ``day`` (the last trading day on or before it; None:
-    the last with prices)."""
+def one_set_rule(strategy: Strategy, what: str) -> tuple[BacktestParams, dict[str, float]]:
+    """The params and the one parameter set of a backtest strategy (``what`` needs one)."""
     if strategy.model != "backtest":
         raise InvalidInput(
-            f"signals are for backtest strategies; this one runs {strategy.model}",
+            f"{what} are for backtest strategies; this one runs {strategy.model}",
             field="strategy_id",
         )
     params = BacktestParams.model_validate(strategy.params)
     grid, _ = checked_grid(params.strategy)
     if len(grid) != 1:
         raise InvalidInput(
-            f"signals need one parameter set; this strategy's grid has {len(grid)}",
+            f"{what} need one parameter set; this strategy's grid has {len(grid)}",
             field="strategy_id",
         )
-    (rule,) = grid
+    return params, grid[0]
+
+
+def signals_on(strategy: Strategy, day: date | None, prices: PriceStore) -> dict[str, Any]:
+    """The strategy's signals on ``day`` (the last trading day on or before it; None:
+    the last with prices)."""
+    params, rule = one_set_rule(strategy, "signals")
     name = params.strategy.name
     until = day or date.max
     if until < params.start:

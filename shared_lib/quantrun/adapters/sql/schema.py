@@ -225,3 +225,82 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Index("ix_outbox_unsent", "sent_at", "id"),
 )
+
+# Paper portfolios (CONTRACT 6.1; domain/portfolios.py). A day is booked once: the
+# primary key (portfolio, day) is the guard two steppers race on.
+portfolios = Table(
+    "portfolios",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("strategy_id", String(36), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("cash", Float, nullable=False),
+    Column("start", Date, nullable=False),
+    Column("params", JsonDoc, nullable=False),
+    Column("max_drawdown_alert", Float, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("deleted_at", UTCDateTime(), nullable=True),
+)
+
+portfolio_days = Table(
+    "portfolio_days",
+    metadata,
+    Column("portfolio_id", String(36), ForeignKey("portfolios.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("equity", Float, nullable=False),
+    Column("cash", Float, nullable=False),
+    Column("drawdown", Float, nullable=False),
+    # the book after the day, JSON as text: floats round-trip exactly
+    Column("state", Text, nullable=False),
+    Column("carried", String(2000), nullable=False),
+    UniqueConstraint("portfolio_id", "seq", name="uq_portfolio_days_seq"),
+)
+
+portfolio_orders = Table(
+    "portfolio_orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("portfolio_id", String(36), ForeignKey("portfolios.id"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("price", Float, nullable=False),
+    Column("notional", Float, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Index("ix_portfolio_orders_portfolio", "portfolio_id", "id"),
+)
+
+portfolio_trades = Table(
+    "portfolio_trades",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("portfolio_id", String(36), ForeignKey("portfolios.id"), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("entry_date", Date, nullable=False),
+    Column("entry_price", Float, nullable=False),
+    Column("exit_date", Date, nullable=False),
+    Column("exit_price", Float, nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("pnl", Float, nullable=False),
+    Column("trade_return", Float, nullable=False),
+    Column("days_held", Integer, nullable=False),
+    Column("exit_reason", String(16), nullable=False),
+    Index("ix_portfolio_trades_portfolio", "portfolio_id", "id"),
+)
+
+# Alerts for webhooks beside job events (CONTRACT 6.1); ``key`` makes each once. A
+# delivery of one keeps the alert's id in ``webhook_deliveries.job_id``.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("key", String(300), nullable=False, unique=True),
+    Column("user_id", String(36), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False, index=True),
+    Column("body", JsonDoc, nullable=False),
+)

@@ -1,0 +1,231 @@
+"""``PortfolioStore`` on SQLAlchemy Core (PostgreSQL / SQLite).
+
+A day is booked in one transaction: its ``portfolio_days`` row first, inserted only if
+no row holds that portfolio and day (``ON CONFLICT DO NOTHING``), then its orders,
+closed trades and alerts. A stepper that finds the day taken rolls back and stops: the
+other one booked it, from the same state, the same way. Alerts are inserted once per
+``key``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
+from quantrun.adapters.sql.schema import (
+    alerts,
+    portfolio_days,
+    portfolio_orders,
+    portfolio_trades,
+    portfolios,
+)
+from quantrun.domain.errors import InvalidInput
+from quantrun.domain.portfolios import Alert, DayBooking, Order, Page, Portfolio, Trade
+
+
+def _portfolio(row: Any) -> Portfolio:
+    return Portfolio(
+        id=row.id,
+        user_id=row.user_id,
+        strategy_id=row.strategy_id,
+        name=row.name,
+        cash=row.cash,
+        start=row.start,
+        params=row.params,
+        created_at=row.created_at,
+        max_drawdown_alert=row.max_drawdown_alert,
+    )
+
+
+def _day(row: Any) -> DayBooking:
+    return DayBooking(
+        portfolio_id=row.portfolio_id,
+        seq=row.seq,
+        day=row.day,
+        equity=row.equity,
+        cash=row.cash,
+        drawdown=row.drawdown,
+        state=json.loads(row.state),
+        carried=tuple(s for s in row.carried.split(",") if s),
+    )
+
+
+def _order(row: Any) -> Order:
+    return Order(row.portfolio_id, row.day, row.symbol, row.side, row.quantity, row.price,
+                 row.notional, row.cost, row.reason)  # fmt: skip
+
+
+def _trade(row: Any) -> Trade:
+    return Trade(row.portfolio_id, row.symbol, row.entry_date, row.entry_price, row.exit_date,
+                 row.exit_price, row.quantity, row.pnl, row.trade_return, row.days_held,
+                 row.exit_reason)  # fmt: skip
+
+
+def _after(cursor: str | None) -> int:
+    if cursor is None:
+        return -1
+    try:
+        return int(cursor)
+    except ValueError:
+        raise InvalidInput("cursor: not a cursor this list gave", field="cursor") from None
+
+
+class SqlPortfolioStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._new_day = dialect.insert(portfolio_days).on_conflict_do_nothing(
+            index_elements=["portfolio_id", "day"]
+        )
+        self._new_alert = dialect.insert(alerts).on_conflict_do_nothing(index_elements=["key"])
+
+    def add(self, portfolio: Portfolio, *, most: int | None = None) -> bool:
+        with self._engine.begin() as conn:
+            if not under_cap(conn, portfolios, portfolio.user_id, most):
+                return False
+            conn.execute(
+                insert(portfolios).values(
+                    id=portfolio.id,
+                    user_id=portfolio.user_id,
+                    strategy_id=portfolio.strategy_id,
+                    name=portfolio.name,
+                    cash=portfolio.cash,
+                    start=portfolio.start,
+                    params=portfolio.params,
+                    max_drawdown_alert=portfolio.max_drawdown_alert,
+                    created_at=portfolio.created_at,
+                )
+            )
+        return True
+
+    def get(self, portfolio_id: str, user_id: str | None = None) -> Portfolio | None:
+        query = select(portfolios).where(
+            portfolios.c.id == portfolio_id, portfolios.c.deleted_at.is_(None)
+        )
+        if user_id is not None:
+            query = query.where(portfolios.c.user_id == user_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _portfolio(row) if row else None
+
+    def for_user(self, user_id: str) -> list[Portfolio]:
+        with self._engine.connect() as conn:
+            return [_portfolio(r) for r in conn.execute(owned_rows(portfolios, user_id))]
+
+    def live(self) -> list[Portfolio]:
+        query = select(portfolios).where(portfolios.c.deleted_at.is_(None))
+        with self._engine.connect() as conn:
+            return [_portfolio(r) for r in conn.execute(query.order_by(portfolios.c.created_at))]
+
+    def delete(self, portfolio_id: str, user_id: str, *, now: datetime) -> bool:
+        with self._engine.begin() as conn:
+            return soft_delete(conn, portfolios, portfolio_id, user_id, now)
+
+    def last_day(self, portfolio_id: str) -> DayBooking | None:
+        query = (
+            select(portfolio_days)
+            .where(portfolio_days.c.portfolio_id == portfolio_id)
+            .order_by(portfolio_days.c.seq.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _day(row) if row else None
+
+    def book_day(
+        self,
+        booking: DayBooking,
+        orders: list[Order],
+        trades: list[Trade],
+        alerts_made: list[Alert],
+    ) -> bool:
+        with self._engine.begin() as conn:
+            taken = conn.execute(
+                self._new_day.values(
+                    portfolio_id=booking.portfolio_id,
+                    day=booking.day,
+                    seq=booking.seq,
+                    equity=booking.equity,
+                    cash=booking.cash,
+                    drawdown=booking.drawdown,
+                    state=json.dumps(booking.state, allow_nan=False),
+                    carried=",".join(booking.carried),
+                )
+            ).rowcount
+            if taken != 1:  # booked already: nothing was written
+                return False
+            if orders:
+                conn.execute(insert(portfolio_orders), [_order_row(o) for o in orders])
+            if trades:
+                conn.execute(insert(portfolio_trades), [_trade_row(t) for t in trades])
+            self._insert_alerts(conn, alerts_made)
+        return True
+
+    def add_alerts(self, made: list[Alert]) -> int:
+        with self._engine.begin() as conn:
+            return self._insert_alerts(conn, made)
+
+    def _insert_alerts(self, conn: Connection, made: list[Alert]) -> int:
+        return sum(
+            conn.execute(
+                self._new_alert.values(
+                    id=a.id,
+                    type=a.type,
+                    key=a.key,
+                    user_id=a.user_id,
+                    created_at=a.created_at,
+                    body=a.body,
+                )
+            ).rowcount
+            for a in made
+        )
+
+    def days(self, portfolio_id: str, *, limit: int, cursor: str | None) -> Page:
+        return self._page(portfolio_days, portfolio_days.c.seq, portfolio_id, limit, cursor, _day)
+
+    def orders(self, portfolio_id: str, *, limit: int, cursor: str | None) -> Page:
+        table = portfolio_orders
+        return self._page(table, table.c.id, portfolio_id, limit, cursor, _order)
+
+    def trades(self, portfolio_id: str, *, limit: int, cursor: str | None) -> Page:
+        table = portfolio_trades
+        return self._page(table, table.c.id, portfolio_id, limit, cursor, _trade)
+
+    def _page(
+        self, table: Table, order: Any, portfolio_id: str, limit: int, cursor: str | None,
+        made: Any,
+    ) -> Page:  # fmt: skip
+        query = (
+            select(table)
+            .where(table.c.portfolio_id == portfolio_id, order > _after(cursor))
+            .order_by(order)
+            .limit(limit + 1)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1]._mapping[order.name] if rows else None
+        return Page([made(r) for r in rows], str(last) if more else None)
+
+
+def _order_row(o: Order) -> dict[str, Any]:
+    return {
+        "portfolio_id": o.portfolio_id, "day": o.day, "symbol": o.symbol, "side": o.side,
+        "quantity": o.quantity, "price": o.price, "notional": o.notional, "cost": o.cost,
+        "reason": o.reason,
+    }  # fmt: skip
+
+
+def _trade_row(t: Trade) -> dict[str, Any]:
+    return {
+        "portfolio_id": t.portfolio_id, "symbol": t.symbol, "entry_date": t.entry_date,
+        "entry_price": t.entry_price, "exit_date": t.exit_date, "exit_price": t.exit_price,
+        "quantity": t.quantity, "pnl": t.pnl, "trade_return": t.ret, "days_held": t.days_held,
+        "exit_reason": t.exit_reason,
+    }  # fmt: skip

@@ -1,0 +1,262 @@
+"""Stepping paper portfolios (CONTRACT 6.1; the book's rules: ``models/paper.py``).
+
+A step catches a portfolio up: every day with stored prices after its last booked day,
+in order, each booked by ``PortfolioStore.book_day`` (once per portfolio and day). The
+step reads the strategy's prices from the portfolio's start to today, so each day's
+rule sees that day and earlier ones only. When a day turns out booked already (another
+worker or a retry is stepping the same portfolio) this step stops: the other one books
+the rest, from the same stored state, the same way.
+
+Each booked day makes its alerts in the same transaction: ``order.filled`` per fill,
+``signal.changed`` per symbol the rule turns BUY or SELL, ``portfolio.drawdown`` on the
+first day the drawdown passes ``alerts.max_drawdown``. ``data.stale`` (an instrument's
+latest price older than ``stale_after_days`` trading days) is made by ``step_all``.
+A day is booked after its close only: a portfolio never books a day later than
+``today`` (the caller's clock, UTC).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+
+from quantrun.app.signals import one_set_rule
+from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
+from quantrun.domain.strategies import Strategy
+from quantrun.logging import get_logger
+from quantrun.models import paper
+from quantrun.ports import PortfolioStore, PriceStore
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a portfolio runs: its strategy's symbols, rule, trade rules and costs."""
+
+    symbols: tuple[str, ...]
+    name: str
+    params: dict[str, float]
+    trade_rules: Any  # quantrun.models.ledger.TradeRules
+    cost: float
+
+    @staticmethod
+    def of(portfolio: Portfolio) -> Rule:
+        template = Strategy(portfolio.strategy_id, portfolio.user_id, "", "backtest",
+                            portfolio.params, True, portfolio.created_at,
+                            portfolio.created_at)  # fmt: skip
+        params, rule = one_set_rule(template, "portfolios")
+        return Rule(
+            symbols=tuple(params.symbols),
+            name=params.strategy.name,
+            params=rule,
+            trade_rules=params.rules(),
+            cost=(params.fees_bps + params.slippage_bps) / 10_000.0,
+        )
+
+
+def encode(book: paper.Book, entry_dates: list[str | None]) -> dict[str, Any]:
+    """The book as a day's stored state (JSON: a NaN is null)."""
+
+    def number(x: float) -> float | None:
+        return x if math.isfinite(x) else None
+
+    return {
+        "days": book.days,
+        "peak": book.peak,
+        "max_drawdown": book.max_drawdown,
+        "realized_pnl": book.realized_pnl,
+        "signal": list(book.signal),
+        "sleeves": [
+            {"cash": s.cash, "quantity": s.quantity, "entry_price": s.entry_price,
+             "entry_notional": s.entry_notional, "before": s.before, "entry_day": s.entry_day,
+             "entry_date": d, "blocked": s.blocked, "last_price": number(s.last_price)}
+            for s, d in zip(book.sleeves, entry_dates, strict=True)
+        ],
+    }  # fmt: skip
+
+
+def decode(state: dict[str, Any]) -> tuple[paper.Book, list[str | None]]:
+    sleeves = tuple(
+        paper.Sleeve(s["cash"], s["quantity"], s["entry_price"], s["entry_notional"], s["before"],
+                     s["entry_day"], s["blocked"],
+                     math.nan if s["last_price"] is None else s["last_price"])
+        for s in state["sleeves"]
+    )  # fmt: skip
+    book = paper.Book(state["days"], sleeves, state["peak"], state["max_drawdown"],
+                      state["realized_pnl"], tuple(state["signal"]))  # fmt: skip
+    return book, [s["entry_date"] for s in state["sleeves"]]
+
+
+def current_book(
+    store: PortfolioStore, portfolio: Portfolio, rule: Rule
+) -> tuple[paper.Book, list[str | None], DayBooking | None]:
+    last = store.last_day(portfolio.id)
+    if last is None:
+        n = len(rule.symbols)
+        return paper.Book.opened(portfolio.cash, n), [None] * n, None
+    book, entry_dates = decode(last.state)
+    return book, entry_dates, last
+
+
+def step(
+    *, store: PortfolioStore, prices: PriceStore, portfolio: Portfolio, today: date, now: datetime
+) -> int:
+    """Book the portfolio's days after its last one, up to ``today``; how many this call
+    booked."""
+    rule = Rule.of(portfolio)
+    book, entry_dates, last = current_book(store, portfolio, rule)
+    if last is not None:  # a cheap look first: most steps find nothing new
+        latest = [p.date for p in prices.latest(list(rule.symbols))]
+        if not latest or max(latest) <= last.day:
+            return 0
+    matrix = prices.load_close(list(rule.symbols), portfolio.start, today)
+    dates = [date.fromisoformat(str(np.datetime64(d, "D"))) for d in matrix.dates]
+    todo = [t for t, d in enumerate(dates) if last is None or d > last.day]
+    if not todo:
+        return 0
+    inputs = paper.rule_inputs(matrix.close, rule.name, rule.params, rule.trade_rules)
+    drawdown = 0.0 if last is None else last.drawdown
+    booked = 0
+    for t in todo:
+        day = dates[t]
+        done = paper.step(book, inputs, t, rule.trade_rules, rule.cost)
+        orders = _orders(portfolio, rule, day, done)
+        trades = _trades(portfolio, rule, day, done, book.days, entry_dates)
+        entry_dates = [
+            day.isoformat() if s.entry_day == book.days else (d if s.holding else None)
+            for s, d in zip(done.book.sleeves, entry_dates, strict=True)
+        ]
+        booking = DayBooking(
+            portfolio_id=portfolio.id,
+            seq=book.days,
+            day=day,
+            equity=done.equity,
+            cash=done.cash,
+            drawdown=done.drawdown,
+            state=encode(done.book, entry_dates),
+            carried=tuple(rule.symbols[j] for j in np.flatnonzero(inputs.carried[t])),
+        )
+        alerts = _alerts(portfolio, rule, booking, orders, done, drawdown, now)
+        if not store.book_day(booking, orders, trades, alerts):
+            log.info(
+                "portfolio day booked by another step; this one stops",
+                extra={"fields": {"portfolio_id": portfolio.id, "day": day.isoformat()}},
+            )
+            break
+        book, drawdown, booked = done.book, done.drawdown, booked + 1
+    return booked
+
+
+def _orders(portfolio: Portfolio, rule: Rule, day: date, done: paper.Booked) -> list[Order]:
+    return [
+        Order(portfolio.id, day, rule.symbols[f.symbol], f.side, f.quantity, f.price,
+              f.notional, f.cost, f.reason)
+        for f in done.fills
+    ]  # fmt: skip
+
+
+def _trades(
+    portfolio: Portfolio,
+    rule: Rule,
+    day: date,
+    done: paper.Booked,
+    seq: int,
+    entry_dates: list[str | None],
+) -> list[Trade]:
+    """The round trips closed on ``day`` (the book's day ``seq``); ``entry_dates`` as
+    they were before it (a trade closed today entered on an earlier day)."""
+    return [
+        Trade(portfolio.id, rule.symbols[trip.symbol],
+              date.fromisoformat(str(entry_dates[trip.symbol])), trip.entry_price, day,
+              trip.exit_price, trip.quantity, trip.pnl, trip.ret, seq - trip.entry_day,
+              trip.reason)
+        for trip in done.closed
+    ]  # fmt: skip
+
+
+def _alerts(
+    portfolio: Portfolio,
+    rule: Rule,
+    booking: DayBooking,
+    orders: list[Order],
+    done: paper.Booked,
+    drawdown_before: float,
+    now: datetime,
+) -> list[Alert]:
+    about = {"id": portfolio.id, "name": portfolio.name, "strategy_id": portfolio.strategy_id,
+             "date": booking.day.isoformat(), "equity": booking.equity}  # fmt: skip
+    key = f"{portfolio.id}:{booking.day.isoformat()}"
+    made = [
+        Alert(str(uuid.uuid4()), "order.filled", f"order.filled:{key}:{o.symbol}:{o.side}", now,
+              {"portfolio": about, "order": order_document(o)}, portfolio.user_id)
+        for o in orders
+    ]  # fmt: skip
+    for j, turned in done.turned:
+        symbol = rule.symbols[j]
+        made.append(
+            Alert(str(uuid.uuid4()), "signal.changed", f"signal.changed:{key}:{symbol}", now,
+                  {"portfolio": about, "symbol": symbol, "signal": turned}, portfolio.user_id)
+        )  # fmt: skip
+    limit = portfolio.max_drawdown_alert
+    if limit is not None and -done.drawdown >= limit > -drawdown_before:
+        made.append(
+            Alert(str(uuid.uuid4()), "portfolio.drawdown", f"portfolio.drawdown:{key}", now,
+                  {"portfolio": about, "drawdown": done.drawdown, "max_drawdown": limit},
+                  portfolio.user_id)
+        )  # fmt: skip
+    return made
+
+
+def order_document(o: Order) -> dict[str, Any]:
+    return {"date": o.day.isoformat(), "symbol": o.symbol, "side": o.side,
+            "quantity": o.quantity, "price": o.price, "notional": o.notional, "cost": o.cost,
+            "reason": o.reason}  # fmt: skip
+
+
+def stale_alerts(
+    *, store: PortfolioStore, prices: PriceStore, today: date, after_days: int, now: datetime
+) -> int:
+    """``data.stale`` for each instrument whose latest price is more than ``after_days``
+    trading days (weekdays) before ``today``: once per instrument and latest date."""
+    made = []
+    for instrument in prices.instruments():
+        last = instrument.last_date
+        behind = int(np.busday_count(np.datetime64(last, "D") + 1, np.datetime64(today, "D") + 1))
+        if behind > after_days:
+            made.append(
+                Alert(str(uuid.uuid4()), "data.stale", f"data.stale:{instrument.symbol}:{last}",
+                      now, {"instrument": {"symbol": instrument.symbol,
+                                           "last_date": last.isoformat(),
+                                           "trading_days_behind": behind}})
+            )  # fmt: skip
+    return store.add_alerts(made) if made else 0
+
+
+def step_all(
+    *,
+    store: PortfolioStore,
+    prices: PriceStore,
+    today: date,
+    now: datetime,
+    stale_after_days: int,
+) -> dict[str, int]:
+    """Step every portfolio with a stored day after its last one, then the stale-data
+    alerts. One portfolio's failure is logged and does not stop the others."""
+    stepped = days = failed = 0
+    for portfolio in store.live():
+        try:
+            n = step(store=store, prices=prices, portfolio=portfolio, today=today, now=now)
+        except Exception:
+            failed += 1
+            log.exception("portfolio step failed", extra={"fields": {"portfolio_id": portfolio.id}})
+            continue
+        stepped, days = stepped + (n > 0), days + n
+    stale = stale_alerts(store=store, prices=prices, today=today, after_days=stale_after_days,
+                         now=now)  # fmt: skip
+    return {"portfolios": stepped, "days": days, "failed": failed, "stale": stale}
