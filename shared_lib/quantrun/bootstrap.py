@@ -35,6 +35,7 @@ from quantrun.ports import (
     ArtifactStore,
     JobQueue,
     JobStore,
+    PortfolioStore,
     PriceProvider,
     PriceStore,
     PushVerifier,
@@ -92,6 +93,7 @@ class Container:
     webhooks: WebhookStore
     webhook_transport: WebhookTransport
     strategies: StrategyStore
+    portfolios: PortfolioStore
     queue: JobQueue
     prices: PriceStore
     artifacts: ArtifactStore
@@ -109,6 +111,8 @@ class Container:
     outbox: OutboxQueue | None = None
     # gcp mode: puts a job on the long-jobs topic (the push worker's handoff)
     long_jobs: Callable[[str], None] | None = None
+    # gcp mode: asks a worker to step a paper portfolio (a message on the jobs topic)
+    step_portfolio: Callable[[str], None] | None = None
     # the webhook dispatcher, once started (start_webhooks)
     dispatcher: Dispatcher | None = None
 
@@ -317,6 +321,7 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
     from quantrun.adapters.embedded.queue import EmbeddedQueue
     from quantrun.adapters.sql.job_store import SqlJobStore
     from quantrun.adapters.sql.outbox import OutboxQueue
+    from quantrun.adapters.sql.portfolio_rows import SqlPortfolioStore
     from quantrun.adapters.sql.strategy_rows import SqlStrategyStore
     from quantrun.adapters.sql.webhook_rows import SqlWebhookStore
     from quantrun.adapters.webhook_http import HttpWebhookTransport
@@ -336,6 +341,7 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
         "store": store,
         "webhooks": SqlWebhookStore(engine, functools.partial(_webhook_box, settings)),
         "strategies": SqlStrategyStore(engine),
+        "portfolios": SqlPortfolioStore(engine),
         "webhook_transport": transport,
         "prices": prices,
         "known_symbols": KnownSymbols(prices),
@@ -372,6 +378,7 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
             artifacts=_gcs_artifacts(settings),
             outbox=outbox,
             long_jobs=functools.partial(_publish_one, long_jobs),
+            step_portfolio=publisher.publish_step,
         )
     visibility = max(2 * settings.worker.lease_seconds, 10.0)
     queue = EmbeddedQueue(engine, visibility_seconds=visibility)

@@ -308,9 +308,14 @@ class WebhookStore(Protocol):
 
     def delete(self, webhook_id: str, user_id: str, *, now: datetime) -> bool: ...
     def make_deliveries(self, *, now: datetime, overlap: float) -> int:
-        """A delivery for each live webhook of each job that ended since the last scan
+        """A delivery for each live webhook of each job that ended, and each alert made
+        (``PortfolioStore``), since the last scan
         (scanned again from ``overlap`` seconds before it: a transaction that committed
         late is not missed; a delivery already made is not made twice). How many new."""
+        ...
+
+    def alert(self, alert_id: str) -> Alert | None:
+        """The alert a delivery tells of (``Delivery.job_id`` of an alert's delivery)."""
         ...
 
     def due(self, *, now: datetime, limit: int) -> list[Delivery]:

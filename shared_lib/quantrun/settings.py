@@ -311,6 +311,9 @@ class LimitSettings(_Group):
     max_schedules: int = Field(
         50, ge=1, le=10_000, description="schedules one user may have (429 `quota_exceeded`)"
     )
+    max_portfolios: int = Field(
+        50, ge=1, le=10_000, description="paper portfolios one user may have (429 `quota_exceeded`)"
+    )
     max_event_streams: int = Field(
         20,
         ge=1,
@@ -342,8 +345,16 @@ class WorkerSettings(_Group):
         10.0,
         gt=0,
         le=60,
-        description="embedded: how often the worker submits the schedules' due fire times "
-        "(gcp: Cloud Scheduler calls /tasks/schedules every minute)",
+        description="embedded: how often the worker submits the schedules' due fire times and "
+        "steps the paper portfolios (gcp: Cloud Scheduler calls /tasks/schedules every minute "
+        "and /tasks/portfolios every 10 minutes)",
+    )
+    stale_after_days: int = Field(
+        3,
+        ge=1,
+        le=365,
+        description="`data.stale` alert: an instrument's latest price is more than this many "
+        "trading days (weekdays) old",
     )
     queued_grace_seconds: float | None = Field(
         None,

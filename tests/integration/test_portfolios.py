@@ -79,7 +79,9 @@ def every(read, portfolio_id: str) -> list:  # type: ignore[no-untyped-def]
         cursor = page.next_cursor
 
 
-def test_the_paper_book_is_the_backtest_of_its_window(world: tuple, prices: DuckDBPriceStore) -> None:
+def test_the_paper_book_is_the_backtest_of_its_window(
+    world: tuple, prices: DuckDBPriceStore
+) -> None:
     store = world[0]
     caught_up, whole = made(world, "stopped mid-way"), made(world, "in one go")
     first = stepped(store, prices, caught_up, MIDWAY)

@@ -29,6 +29,7 @@ from quantrun_api.routes import (
     jobs,
     keys,
     models,
+    portfolios,
     prices,
     strategies,
     webhooks,
@@ -162,6 +163,7 @@ def create_app(container: Container) -> FastAPI:
         keys.router,
         webhooks.router,
         strategies.router,
+        portfolios.router,
         console.router,
         docs.router,
     )

@@ -266,7 +266,15 @@ class CreateKey(BaseModel):
     )
 
 
-WebhookEvent = Literal["job.succeeded", "job.failed", "job.cancelled"]
+WebhookEvent = Literal[
+    "job.succeeded",
+    "job.failed",
+    "job.cancelled",
+    "signal.changed",
+    "order.filled",
+    "portfolio.drawdown",
+    "data.stale",
+]
 
 
 class CreateWebhook(BaseModel):
@@ -276,7 +284,7 @@ class CreateWebhook(BaseModel):
         max_length=2048,
         description="https URL on a public address (QUANTRUN_WEBHOOK_ALLOW_PRIVATE lifts both)",
     )
-    events: list[WebhookEvent] = Field(min_length=1, max_length=3)
+    events: list[WebhookEvent] = Field(min_length=1, max_length=7)
 
 
 class WebhookOut(BaseModel):

@@ -1,5 +1,5 @@
 """The embedded worker: threads that consume the embedded queue, a reclaim sweep and a
-schedule ticker.
+ticker for schedules and paper portfolios.
 
 Acknowledgement follows the Pub/Sub push rule: a message is acknowledged once its job
 is finished (or needs no run), and left for redelivery after a transient failure.
@@ -11,6 +11,7 @@ import threading
 from datetime import timedelta
 
 from quantrun.app.execute import RunOutcome, run_job
+from quantrun.app.paper_steps import step_all
 from quantrun.app.reclaim import reclaim_stale
 from quantrun.app.strategies import tick
 from quantrun.bootstrap import Container
@@ -101,7 +102,8 @@ class EmbeddedWorker:
                 log.exception("reclaim sweep failed")
 
     def _tick(self) -> None:
-        """The strategies' schedules (what Cloud Scheduler's calls do in gcp mode)."""
+        """The strategies' schedules and the paper portfolios' steps (what Cloud
+        Scheduler's calls do in gcp mode)."""
         interval = self._c.settings.worker.schedule_tick_seconds
         while not self._stop.wait(interval):
             try:
@@ -113,3 +115,14 @@ class EmbeddedWorker:
                 )
             except Exception:
                 log.exception("schedule tick failed")
+            try:
+                now = utcnow()
+                step_all(
+                    store=self._c.portfolios,
+                    prices=self._c.prices,
+                    today=now.date(),
+                    now=now,
+                    stale_after_days=self._c.settings.worker.stale_after_days,
+                )
+            except Exception:
+                log.exception("portfolio step failed")

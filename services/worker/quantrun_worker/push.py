@@ -13,7 +13,9 @@ makes Pub/Sub redeliver with backoff.
 
 ``POST /pubsub/dead-letter`` receives what the dead-letter topic holds after the retry
 limit and fails the job with the reason. ``POST /tasks/schedules`` submits the
-strategies' due fire times (app/strategies.py). ``POST /tasks/reclaim`` runs one reclaim sweep
+strategies' due fire times (app/strategies.py), ``POST /tasks/portfolios`` steps the
+paper portfolios (app/paper_steps.py); a message with a ``portfolio_id`` attribute steps
+that one. ``POST /tasks/reclaim`` runs one reclaim sweep
 (Cloud Scheduler calls it; ``make stack`` runs it on a timer).
 """
 
@@ -36,6 +38,7 @@ import quantrun.tracing as tracing
 from quantrun.app.dead_letter import fail_dead_lettered
 from quantrun.app.execute import RunOutcome, run_job
 from quantrun.app.health import readiness
+from quantrun.app.paper_steps import step, step_all
 from quantrun.app.reclaim import reclaim_stale
 from quantrun.app.strategies import tick
 from quantrun.bootstrap import Container
@@ -57,6 +60,7 @@ class PushMessage:
     message_id: str | None
     delivery_attempt: int | None
     trace: str | None = None  # the ``traceparent`` attribute: the submitting request's
+    portfolio_id: str | None = None  # a request to step this paper portfolio (no job)
 
 
 def decode_envelope(body: Any) -> PushMessage:
@@ -65,6 +69,9 @@ def decode_envelope(body: Any) -> PushMessage:
         raise MalformedMessage("not a Pub/Sub push envelope (no message object)")
     message = body["message"]
     attributes = message.get("attributes") or {}
+    step = attributes.get("portfolio_id") if isinstance(attributes, dict) else None
+    if isinstance(step, str) and step:
+        return PushMessage("", message.get("messageId"), None, portfolio_id=step)
     job_id = attributes.get("job_id") if isinstance(attributes, dict) else None
     if not job_id and message.get("data"):
         try:
@@ -126,6 +133,8 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
     def run_pushed(message: PushMessage | None) -> Response:
         if message is None:
             return Response(status_code=204)
+        if message.portfolio_id is not None:
+            return step_pushed(message.portfolio_id)
         fields = {"message_id": message.message_id, "delivery_attempt": message.delivery_attempt}
         with tracing.using(tracing.parse(message.trace)):
             return _run_pushed(message, fields)
@@ -151,6 +160,31 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
             )
             return Response(status_code=503)
         return Response(status_code=204)
+
+    def step_pushed(portfolio_id: str) -> Response:
+        """A portfolio's step (``POST /v1/portfolios/{id}/step``); a deleted one is done."""
+        found = container.portfolios.get(portfolio_id)
+        if found is None:
+            return Response(status_code=204)
+        now = utcnow()
+        try:
+            step(store=container.portfolios, prices=container.prices, portfolio=found,
+                 today=now.date(), now=now)  # fmt: skip
+        except TransientError as exc:
+            log.warning("portfolio step answered 503", extra={"fields": {"reason": exc.message}})
+            return Response(status_code=503)
+        return Response(status_code=204)
+
+    def step_portfolios() -> Response:
+        now = utcnow()
+        done = step_all(
+            store=container.portfolios,
+            prices=container.prices,
+            today=now.date(),
+            now=now,
+            stale_after_days=container.settings.worker.stale_after_days,
+        )
+        return JSONResponse(done)
 
     def fail_pushed(message: PushMessage | None) -> Response:
         if message is not None:
@@ -214,6 +248,13 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
     @app.post("/tasks/reclaim")
     async def reclaim(request: Request) -> Response:
         return await run_in_threadpool(verified(sweep), request.headers.get("authorization"))
+
+    @app.post("/tasks/portfolios")
+    async def portfolios(request: Request) -> Response:
+        """Cloud Scheduler, every 10 minutes: step the paper portfolios over the days
+        ingested since, and make the stale-data alerts."""
+        auth = request.headers.get("authorization")
+        return await run_in_threadpool(verified(step_portfolios), auth)
 
     @app.post("/tasks/schedules")
     async def schedules(request: Request) -> Response:

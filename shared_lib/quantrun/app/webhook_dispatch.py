@@ -16,6 +16,7 @@ from quantrun.app.webhooks import WebhookPolicy, checked_destination, delivery_b
 from quantrun.clock import utcnow
 from quantrun.domain.errors import QuantRunError, TransientError
 from quantrun.domain.jobs import Job
+from quantrun.domain.portfolios import ALERT_TYPES, Alert
 from quantrun.domain.webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -95,12 +96,16 @@ class Dispatcher:
             raise
         except QuantRunError as exc:  # its secret does not open: the sealing key changed
             return self._failed(delivery, exc.message)  # retried: the key may be put back
-        job = self._jobs.get_job(delivery.job_id)
-        if webhook is None or job is None:
+        about: Job | Alert | None = (
+            self._webhooks.alert(delivery.job_id)
+            if delivery.type in ALERT_TYPES
+            else self._jobs.get_job(delivery.job_id)
+        )
+        if webhook is None or about is None:
             now = self._clock()
             self._webhooks.give_up(delivery.id, now=now, error="the webhook or job is gone")
             return False
-        error = self._send(webhook, delivery, job)
+        error = self._send(webhook, delivery, about)
         if error is None:
             self._webhooks.delivered(delivery.id, now=self._clock())
             return True
@@ -119,12 +124,12 @@ class Dispatcher:
             log.info("webhook delivery failed; retrying", extra={"fields": fields})
         return True
 
-    def _send(self, webhook: Webhook, delivery: Delivery, job: Job) -> str | None:
+    def _send(self, webhook: Webhook, delivery: Delivery, about: Job | Alert) -> str | None:
         """None when the receiver took it, else what went wrong."""
         problem, address = checked_destination(webhook.url, self._transport, self._policy)
         if problem:
             return f"url {problem}"
-        body = delivery_body(delivery, job, self._clock())
+        body = delivery_body(delivery, about, self._clock())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "QuantRun-Webhooks/1",

@@ -1,13 +1,16 @@
 """Webhooks (CONTRACT 5.4): registering them, where a delivery may go, and what it says.
 
 A user registers a URL for some of ``job.succeeded``, ``job.failed``, ``job.cancelled``
-and gets a secret once. Only ``https`` URLs whose host resolves to public addresses are
-accepted, unless ``allow_private`` (QUANTRUN_WEBHOOK_ALLOW_PRIVATE: local development,
+and the alerts (``signal.changed``, ``order.filled``, ``portfolio.drawdown``,
+``data.stale``) and gets a secret once. Only ``https`` URLs whose host resolves to public
+addresses are accepted, unless ``allow_private`` (QUANTRUN_WEBHOOK_ALLOW_PRIVATE: local development,
 tests), which also allows ``http``; the address is checked again at every delivery (a
 name may come to resolve elsewhere) and the delivery connects to the address checked;
 redirects are not followed. A delivery's body is ``{"id", "type", "created_at",
 "sent_at", "job"}`` (the job as ``GET /v1/jobs/{id}`` shows it, without ``params`` and
-``result``). The dispatcher that sends them: ``app/webhook_dispatch.py``.
+``result``), or for an alert its fields (``portfolio``/``instrument``, ``order``,
+``symbol``, ``signal``, ``drawdown``) instead of ``job``. The dispatcher that sends
+them: ``app/webhook_dispatch.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from urllib.parse import urlsplit
 
 from quantrun.domain.errors import InvalidInput, NotFound
 from quantrun.domain.jobs import Job
+from quantrun.domain.portfolios import Alert
 from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.users import User
 from quantrun.domain.webhooks import (
@@ -172,7 +176,7 @@ def job_document(job: Job) -> dict[str, Any]:
     }
 
 
-def delivery_body(delivery: Delivery, job: Job, sent_at: datetime) -> bytes:
+def delivery_body(delivery: Delivery, about: Job | Alert, sent_at: datetime) -> bytes:
     """The signed body. ``sent_at`` is this attempt's time (``created_at`` is the same on
     every retry): a receiver refuses a body whose ``sent_at`` is older than a few minutes
     and remembers the ``id``s it took within that window, so a captured delivery cannot
@@ -182,6 +186,6 @@ def delivery_body(delivery: Delivery, job: Job, sent_at: datetime) -> bytes:
         "type": delivery.type,
         "created_at": _time(delivery.created_at),
         "sent_at": _time(sent_at),
-        "job": job_document(job),
+        **({"job": job_document(about)} if isinstance(about, Job) else about.body),
     }
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()

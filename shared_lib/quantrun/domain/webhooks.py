@@ -1,4 +1,5 @@
-"""Webhooks (CONTRACT 5.4): a user's URLs told when their jobs end, and the deliveries.
+"""Webhooks (CONTRACT 5.4, 6.1): a user's URLs told when their jobs end or an alert is
+made, and the deliveries.
 
 A delivery is made once per webhook, job and event type; its id is the same on every
 retry. It is retried with exponential backoff (the first retry after
@@ -16,7 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-EVENT_TYPES = ("job.succeeded", "job.failed", "job.cancelled")
+from quantrun.domain.portfolios import ALERT_TYPES
+
+JOB_EVENT_TYPES = ("job.succeeded", "job.failed", "job.cancelled")
+# alerts (CONTRACT 6.1; ``domain/portfolios.py``): a delivery of one names the alert
+EVENT_TYPES = (*JOB_EVENT_TYPES, *ALERT_TYPES)
 LONGEST_WAIT = timedelta(hours=1)
 SIGNATURE_HEADER = "X-QuantRun-Signature"
 EVENT_HEADER = "X-QuantRun-Event"
@@ -43,7 +48,7 @@ class DeliveryStatus(StrEnum):
 class Delivery:
     id: str
     webhook_id: str
-    job_id: str
+    job_id: str  # the job, or for an alert's delivery the alert
     type: str
     created_at: datetime
     next_attempt_at: datetime

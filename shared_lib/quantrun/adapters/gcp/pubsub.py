@@ -27,6 +27,12 @@ def encode_job_message(job_id: str, trace: str | None = None) -> tuple[bytes, di
     return json.dumps({"job_id": job_id}).encode(), attributes
 
 
+def encode_step_message(portfolio_id: str) -> tuple[bytes, dict[str, str]]:
+    """A request to step a paper portfolio (CONTRACT 6.1), on the jobs topic: the worker
+    tells it from a job's message by its ``portfolio_id`` attribute."""
+    return json.dumps({"portfolio_id": portfolio_id}).encode(), {"portfolio_id": portfolio_id}
+
+
 class PubSubPublisher:
     def __init__(self, client: Any, project: str, topic: str, *, timeout: float = 30.0) -> None:
         self._client = client
@@ -39,6 +45,25 @@ class PubSubPublisher:
             timeout=PING_SECONDS,
             retry=bounded_retry(PING_SECONDS),
         )
+
+    def publish_step(self, portfolio_id: str) -> None:
+        """Ask a worker to step the portfolio; ``TransientError`` when it cannot be sent."""
+        from google.pubsub_v1 import PubsubMessage
+        from google.pubsub_v1.services.publisher.client import PublisherClient as Gapic
+
+        from quantrun.domain.errors import TransientError
+
+        data, attributes = encode_step_message(portfolio_id)
+        try:
+            Gapic.publish(
+                self._client,
+                topic=self._topic,
+                messages=[PubsubMessage(data=data, attributes=attributes)],
+                retry=bounded_retry(self._timeout),
+                timeout=self._timeout,
+            )
+        except Exception as exc:
+            raise TransientError(f"cannot ask a worker to step the portfolio: {exc}") from exc
 
     def publish_many(
         self, job_ids: list[str], traces: Mapping[str, str] | None = None

@@ -1,7 +1,8 @@
 """``WebhookStore`` on SQLAlchemy Core (PostgreSQL / SQLite).
 
 Deliveries are made by scanning ``job_events`` (written in the transaction of every
-transition) for jobs that ended, from where the last scan stopped less an overlap: an
+transition) for jobs that ended, and ``alerts`` (written with the portfolio day that
+made them), from where the last scan stopped less an overlap: an
 event whose transaction committed after a later one was scanned is still seen, and the
 unique (webhook, job, type) key makes a delivery once however many scans or instances
 see it. A delivery is taken for an attempt by moving its next attempt forward only if
@@ -20,12 +21,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, and_, func, insert, select, update
+from sqlalchemy import Engine, Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from quantrun.adapters.sealed import SealError, SecretBox
 from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
 from quantrun.adapters.sql.schema import (
+    alerts,
     job_events,
     jobs,
     webhook_deliveries,
@@ -33,6 +35,7 @@ from quantrun.adapters.sql.schema import (
     webhooks,
 )
 from quantrun.domain.jobs import JobStatus
+from quantrun.domain.portfolios import Alert
 from quantrun.domain.webhooks import Delivery, DeliveryStatus, Webhook
 
 ENDED = [s.value for s in JobStatus if s.terminal]
@@ -169,15 +172,16 @@ class SqlWebhookStore:
                     webhooks.c.created_at <= job_events.c.at,
                 )
             ).all()
-            for row in ended:
-                kind = f"job.{row.to_status}"
-                if kind not in row.events.split(","):
+            told = [(r.webhook_id, r.events, r.job_id, f"job.{r.to_status}") for r in ended]
+            told += [(r.webhook_id, r.events, r.id, r.type) for r in self._alerts(conn, since, now)]
+            for webhook_id, events, about, kind in told:
+                if kind not in events.split(","):
                     continue
                 made += conn.execute(
                     self._new_delivery.values(
                         id=str(uuid.uuid4()),
-                        webhook_id=row.webhook_id,
-                        job_id=row.job_id,
+                        webhook_id=webhook_id,
+                        job_id=about,
                         type=kind,
                         created_at=now,
                         next_attempt_at=now,
@@ -187,6 +191,34 @@ class SqlWebhookStore:
                 ).rowcount
             self._scanned(conn, now, first=scanned is None)
         return made
+
+    @staticmethod
+    def _alerts(conn: Any, since: datetime, now: datetime) -> list[Row[Any]]:
+        """The alerts made in the window, with each live webhook they go to: the
+        owner's, or everyone's for an alert of no user (``data.stale``)."""
+        query = (
+            select(webhooks.c.id.label("webhook_id"), webhooks.c.events, alerts.c.id, alerts.c.type)
+            .select_from(
+                alerts.join(
+                    webhooks,
+                    or_(alerts.c.user_id.is_(None), alerts.c.user_id == webhooks.c.user_id),
+                )
+            )
+            .where(
+                alerts.c.created_at >= since,
+                alerts.c.created_at <= now,
+                webhooks.c.deleted_at.is_(None),
+                webhooks.c.created_at <= alerts.c.created_at,
+            )
+        )
+        return list(conn.execute(query).all())
+
+    def alert(self, alert_id: str) -> Alert | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+        if row is None:
+            return None
+        return Alert(row.id, row.type, row.key, row.created_at, row.body, row.user_id)
 
     @staticmethod
     def _scanned(conn: Any, now: datetime, *, first: bool) -> None:
