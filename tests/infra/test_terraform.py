@@ -275,12 +275,17 @@ def test_the_api_timeout_outlasts_an_event_stream() -> None:
 
 
 def test_cloud_scheduler_calls_every_worker_task_with_the_push_identity() -> None:
-    """Each ``/tasks/...`` route of the push worker (reclaim, schedules) is called every
-    minute by a Cloud Scheduler job whose OIDC token is the push identity's (the worker
-    accepts no other)."""
+    """Each ``/tasks/...`` route of the push worker is called by a Cloud Scheduler job
+    whose OIDC token is the push identity's (the worker accepts no other): reclaim and
+    schedules every minute, the paper portfolios every 10 minutes."""
     source = (INFRA.parent / "services/worker/quantrun_worker/push.py").read_text()
     tasks = set(re.findall(r'@app\.post\("(/tasks/[a-z_-]+)"\)', source))
-    assert tasks == {"/tasks/reclaim", "/tasks/schedules"}
+    every = {
+        "/tasks/reclaim": "* * * * *",
+        "/tasks/schedules": "* * * * *",
+        "/tasks/portfolios": "*/10 * * * *",
+    }
+    assert tasks == set(every)
     called = {}
     for job in PLATFORM.resources["google_cloud_scheduler_job"].values():
         for target in job.get("http_target", []):
@@ -288,8 +293,8 @@ def test_cloud_scheduler_calls_every_worker_task_with_the_push_identity() -> Non
                 task = target["uri"].removeprefix("${local.worker_url}")
                 called[task] = (job["schedule"], target["oidc_token"][0])
     assert set(called) == tasks
-    for schedule, token in called.values():
-        assert schedule == "* * * * *"
+    for task, (schedule, token) in called.items():
+        assert schedule == every[task]
         assert token["service_account_email"] == "${module.push_sa.email}"
 
 

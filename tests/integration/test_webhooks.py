@@ -14,12 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from quantrun.domain.jobs import Job, JobStatus
 from quantrun.domain.webhooks import Webhook
 from quantrun.settings import ApiSettings, LimitSettings, Settings
 from tests.harness.api import RunningApi, running_api
+from tests.harness.receiver import Receiver
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 BS = {"type": "put", "spot": 100, "strike": 105, "maturity": 1, "rate": 0.02, "volatility": 0.3}
@@ -222,36 +221,6 @@ def test_a_secret_under_another_key_is_retried_not_sent_unsigned(engine: Engine)
 
 
 # -- end to end ----------------------------------------------------------------------------
-
-
-class Receiver:
-    """A webhook receiver on loopback that answers with the scripted statuses (then 200)
-    and keeps what it was sent."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses
-        self.received: list[tuple[float, dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((time.monotonic(), dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _settings(data_dir: Path, *, allow_private: bool) -> Settings:

@@ -339,6 +339,26 @@ resource "google_cloud_scheduler_job" "schedules" {
   depends_on = [google_project_service.apis]
 }
 
+# Paper portfolios (CONTRACT 6.1): every 10 minutes the worker steps each portfolio over
+# the days ingested since its last step (each day booked once however often it is
+# called) and makes the stale-data alerts.
+resource "google_cloud_scheduler_job" "portfolios" {
+  project   = var.project_id
+  region    = var.region
+  name      = "${local.prefix}-portfolios"
+  schedule  = "*/10 * * * *"
+  time_zone = "Etc/UTC"
+  http_target {
+    http_method = "POST"
+    uri         = "${local.worker_url}/tasks/portfolios"
+    oidc_token {
+      service_account_email = module.push_sa.email
+      audience              = local.worker_url
+    }
+  }
+  depends_on = [google_project_service.apis]
+}
+
 # Data-access audit logs for the buckets (who read or wrote which artifact or upload):
 # off by default in Google Cloud, so turned on here rather than assumed.
 resource "google_project_iam_audit_config" "storage_data_access" {

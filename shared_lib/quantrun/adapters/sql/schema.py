@@ -1,4 +1,8 @@
-"""Table definitions (SQLAlchemy Core). Alembic migrations create them; keep both in step."""
+"""Table definitions (SQLAlchemy Core). Alembic migrations create them; keep both in step.
+
+Long on purpose: every table in one file, as the migrations build them; each is a short
+list of columns.
+"""
 
 from __future__ import annotations
 
