@@ -1,7 +1,9 @@
 """The ingest functions wired as in production, on the emulators: a message on the ingest
 topic drives ingest_prices through a push subscription; a file finalized under uploads/
 drives ingest_upload through the storage emulator's Pub/Sub notifications. Providers are
-the real client code against recorded responses on a local server."""
+the real client code against recorded responses on a local server. A paper portfolio
+(CONTRACT 6.1) steps on the worker over a day the upload function ingested, and its
+fill reaches a webhook as ``order.filled``."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from devtools.postgres import PostgresServer
 from devtools.stack import Stack, start_stack
 from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
 from tests.harness.log_filter import extract, matching, read_entries
+from tests.harness.receiver import Receiver
 from tests.harness.recorded_http import Recorded, load, recorded_server
 from tests.infra.monitoring import load as load_monitoring
 
@@ -44,7 +47,11 @@ def stack(
         emulators=emulators,
         sample_symbols=["SPY"],
         with_functions=True,
-        service_env={"QUANTRUN_READ_CACHE_SECONDS": "0.5"},
+        service_env={
+            "QUANTRUN_READ_CACHE_SECONDS": "0.5",
+            "QUANTRUN_WEBHOOK_ALLOW_PRIVATE": "true",
+            "QUANTRUN_WEBHOOK_INTERVAL_SECONDS": "0.2",
+        },
         function_env={
             "QUANTRUN_INGEST_PROVIDERS": "stooq,alphavantage",
             "QUANTRUN_STOOQ_URL": recorded.url,
@@ -168,7 +175,7 @@ def _objects(stack: Stack, prefix: str) -> dict[str, bytes]:
         }
 
 
-def _acme_csv(days: int = 60) -> bytes:
+def _acme_csv(days: int = 60, symbol: str = "ACME") -> bytes:
     rng = np.random.default_rng(1)
     day = date(2017, 1, 3)
     lines = ["date,symbol,close,volume"]
@@ -176,7 +183,7 @@ def _acme_csv(days: int = 60) -> bytes:
     while len(lines) <= days:
         if day.weekday() < 5:
             price *= 1 + rng.normal(0.001, 0.02)
-            lines.append(f"{day},ACME,{price:.4f},{1000 + len(lines)}")
+            lines.append(f"{day},{symbol},{price:.4f},{1000 + len(lines)}")
         day += timedelta(days=1)
     return ("\n".join(lines) + "\n").encode()
 
@@ -284,3 +291,79 @@ def test_a_bad_upload_loads_nothing_and_leaves_a_report(
     report = json.loads(rejected[f"rejected/{name}.report.json"])
     assert report["accepted"] is False and problem in json.dumps(report)
     assert client.get("/v1/instruments/BADCO/coverage").status_code == 404
+
+
+def test_a_portfolio_steps_on_the_worker_over_an_ingested_day_and_tells_the_fill(
+    stack: Stack, client: httpx.Client
+) -> None:
+    _upload(stack, "uploads/papr.csv", _acme_csv(symbol="PAPR"))
+    wait_until(lambda: "processed/papr.csv" in _objects(stack, "processed/"))
+    receiver = Receiver([])
+    try:
+        hook = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["order.filled"]})
+        assert hook.status_code == 201, hook.text
+        params = {
+            "symbols": ["PAPR"],
+            "start": "2017-01-01",
+            "end": "2017-03-31",
+            "strategy": {"name": "sma_cross", "fast": 2, "slow": 5},
+            "fees_bps": 5,
+        }
+        strategy = wait_until(
+            lambda: (
+                (
+                    r := client.post(
+                        "/v1/strategies",
+                        json={"name": "papr", "model": "backtest", "params": params},
+                    )
+                ).status_code
+                == 201
+                and r.json()
+            )
+        )
+        made = client.post(
+            "/v1/portfolios",
+            json={
+                "strategy_id": strategy["id"],
+                "name": "papr",
+                "cash": 10_000,
+                "start": "2017-01-01",
+            },
+        )
+        assert made.status_code == 201, made.text
+        url = f"/v1/portfolios/{made.json()['id']}"
+        # what Cloud Scheduler does every 10 minutes
+        stepped = httpx.post(f"{stack.worker_url}/tasks/portfolios", timeout=60)
+        assert stepped.status_code == 200 and stepped.json()["days"] == 60, stepped.text
+        before = client.get(url).json()
+        assert before["days"] == 60 and before["as_of"] == "2017-03-27"
+        # a new day, ingested through the upload function: a jump that turns the rule
+        holding = bool(before["positions"])
+        last = client.get("/v1/prices/latest", params={"symbols": "PAPR"}).json()[0]["close"]
+        close = last * (0.5 if holding else 2.0)
+        _upload(
+            stack,
+            "uploads/papr-day.csv",
+            f"date,symbol,close\n2017-03-28,PAPR,{close:.4f}\n".encode(),
+        )
+        wait_until(lambda: "processed/papr-day.csv" in _objects(stack, "processed/"))
+        asked = client.post(f"{url}/step")  # gcp: a message on the jobs topic for the worker
+        assert asked.status_code == 202, asked.text
+        after = wait_until(lambda: (doc := client.get(url).json())["days"] == 61 and doc)
+        assert after["as_of"] == "2017-03-28" and bool(after["positions"]) != holding
+        orders = client.get(f"{url}/orders", params={"limit": 200}).json()["items"]
+        assert orders[-1]["date"] == "2017-03-28"
+        assert orders[-1]["side"] == ("SELL" if holding else "BUY")
+        assert orders[-1]["price"] == pytest.approx(close, rel=1e-9)
+
+        def told() -> list[dict[str, Any]]:
+            bodies = [json.loads(b) for _, _, b in receiver.received]
+            return [b for b in bodies if b["order"]["date"] == "2017-03-28"]
+
+        (delivery,) = wait_until(told, timeout=30)
+        assert delivery["type"] == "order.filled"
+        assert delivery["portfolio"]["id"] == made.json()["id"]
+        assert delivery["order"] == orders[-1]
+        assert len(receiver.received) == len(orders)  # every fill told once
+    finally:
+        receiver.close()

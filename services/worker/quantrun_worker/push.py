@@ -187,7 +187,11 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
         return JSONResponse(done)
 
     def fail_pushed(message: PushMessage | None) -> Response:
-        if message is not None:
+        if message is not None and message.portfolio_id is not None:
+            # a step that kept failing: the next scheduled step tries the portfolio again
+            log.error("portfolio step dead-lettered",
+                      extra={"fields": {"portfolio_id": message.portfolio_id}})  # fmt: skip
+        elif message is not None:
             fail_dead_lettered(
                 store=container.store,
                 job_id=message.job_id,
