@@ -322,3 +322,46 @@ def test_a_backtest_job_lists_its_round_trips(page: Page, server: Server) -> Non
     expect(trades.locator("tbody tr").first).to_contain_text(first[2])  # its entry date
     # the per-set figures the ledger adds are in the results table
     expect(page.locator("main")).to_contain_text("max consecutive losses")
+
+
+def test_a_portfolio_made_from_the_form_shows_its_book(page: Page, server: Server) -> None:
+    params = {
+        "symbols": ["AAPL", "XOM", "JPM"],
+        "start": "2016-01-01",
+        "end": "2017-12-31",
+        "strategy": {"name": "rsi", "period": 14, "lower": 40, "upper": 60},
+        "fees_bps": 5,
+    }
+    with server.client() as client:
+        strategy = client.post(
+            "/v1/strategies", json={"name": "rsi paper", "model": "backtest", "params": params}
+        ).json()
+    signed_in(page, server)
+    visit(page, server, "/portfolios", "#portfolio-form", "portfolios-empty")
+    page.get_by_label("Strategy (one-set backtest)").select_option(strategy["id"])
+    page.get_by_label("Name", exact=True).fill("rsi on three")
+    page.get_by_label("Starting cash").fill("250000")
+    page.get_by_label("Start", exact=True).fill("2017-01-01")
+    page.get_by_label("Alert when the drawdown passes (fraction, optional)").fill("0.05")
+    page.get_by_role("button", name="Create portfolio").click()
+    page.wait_for_url("**/#/portfolios/*")
+    portfolio_id = page.url.rsplit("/", 1)[-1]
+    page.get_by_role("button", name="Step to the latest day").click()
+    expect(page.locator("#portfolio-facts")).not_to_contain_text("not stepped yet", timeout=30_000)
+    with server.client() as client:
+        book = client.get(f"/v1/portfolios/{portfolio_id}").json()
+        orders = client.get(f"/v1/portfolios/{portfolio_id}/orders?limit=200").json()["items"]
+    assert book["days"] > 250 and book["initial_cash"] == 250000
+    visit(page, server, f"/portfolios/{portfolio_id}", "#portfolio-chart canvas", "portfolio")
+    expect(page.locator("#portfolio-facts")).to_contain_text(book["as_of"])
+    positions = page.locator("#positions tbody tr")
+    expect(positions).to_have_count(len(book["positions"]))
+    for position in book["positions"]:
+        expect(page.locator("#positions")).to_contain_text(position["symbol"])
+    expect(page.locator("#orders")).to_contain_text(f"{len(orders)} filled orders")
+    newest = orders[-1]
+    expect(page.locator("#orders tbody tr").first).to_contain_text(newest["date"])
+    expect(page.locator("#portfolio-trades thead")).to_contain_text("exit reason")
+    # the list page shows it with its figures
+    visit(page, server, "/portfolios", "main table", "portfolios")
+    expect(page.locator("tr", has_text="rsi on three")).to_contain_text(book["as_of"])

@@ -2,7 +2,7 @@
 //
 // The API key lives in this tab's sessionStorage and goes only in the Authorization
 // header (never in a URL). Pages are hash routes: #/jobs, #/new/<model>, #/jobs/<id>,
-// #/strategies, #/instruments, #/compare/<id>/<id>. Every value from the API is put in the page as
+// #/strategies, #/portfolios[/<id>] (portfolios.js), #/instruments, #/compare/<id>/<id>. Every value from the API is put in the page as
 // text (no innerHTML), and a job's report is shown in a sandboxed frame.
 "use strict";
 
@@ -186,7 +186,8 @@ function nav(current) {
   const link = (href, text, name) => h("a", { href, "aria-current": current === name ? "page" : null }, text);
   document.getElementById("nav").replaceChildren(
     link("#/jobs", "Jobs", "jobs"), link("#/new", "New job", "new"),
-    link("#/strategies", "Strategies", "strategies"), link("#/instruments", "Instruments", "instruments"),
+    link("#/strategies", "Strategies", "strategies"), link("#/portfolios", "Portfolios", "portfolios"),
+    link("#/instruments", "Instruments", "instruments"),
     link("#/compare", "Compare", "compare"),
     h("button", { class: "link", type: "button", onclick: () => { sessionStorage.removeItem(KEY); models = null; route(); } }, "Sign out"));
 }
@@ -406,6 +407,7 @@ function chartOf(title, series, width) {
     width: Math.max(320, Math.min(width, 1100)),
     height: 300,
     scales: { x: { time: true } },
+    axes: [{}, { size: 80 }],  // room for labels in the millions
     series: [{}, ...series.map((s, i) => ({ label: s.name, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true }))],
   };
   if (window.uPlot) new window.uPlot(options, data, holder);
@@ -639,6 +641,8 @@ async function route(message) {
     else if (parts[0] === "new") { nav("new"); await newJobPage(parts[1]); }
     else if (parts[0] === "instruments") { nav("instruments"); await instrumentsPage(); }
     else if (parts[0] === "strategies") { nav("strategies"); await strategiesPage(); }
+    else if (parts[0] === "portfolios" && parts[1]) { nav("portfolios"); await portfolioPage(parts[1]); }
+    else if (parts[0] === "portfolios") { nav("portfolios"); await portfoliosPage(); }
     else if (parts[0] === "compare") { nav("compare"); await comparePage(parts[1], parts[2]); }
     else { nav("jobs"); await jobsPage(query); }
   } catch (e) {
