@@ -147,11 +147,11 @@ def listed(values: str | Iterable[str]) -> str:
     return values if isinstance(values, str) else ",".join(values)
 
 
-def _day(value: str | date) -> str:
+def iso_day(value: str | date) -> str:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _id(value: str) -> str:
+def path_part(value: str) -> str:
     return quote(str(value), safe="")
 
 
@@ -182,11 +182,11 @@ def submit(
 
 
 def job(job_id: str) -> Call:
-    return Call("GET", f"/v1/jobs/{_id(job_id)}", resendable=True)
+    return Call("GET", f"/v1/jobs/{path_part(job_id)}", resendable=True)
 
 
 def cancel(job_id: str) -> Call:
-    return Call("POST", f"/v1/jobs/{_id(job_id)}/cancel")
+    return Call("POST", f"/v1/jobs/{path_part(job_id)}/cancel")
 
 
 def job_page(
@@ -207,20 +207,20 @@ def job_page(
 
 
 def artifact(job_id: str, name: str) -> Call:
-    return Call("GET", f"/v1/jobs/{_id(job_id)}/artifacts/{_id(name)}", resendable=True)
+    return Call("GET", f"/v1/jobs/{path_part(job_id)}/artifacts/{path_part(name)}", resendable=True)
 
 
 def events(job_id: str, last_event_id: str | None) -> Call:
     headers = {"Accept": "text/event-stream"}
     if last_event_id is not None:
         headers["Last-Event-ID"] = last_event_id
-    return Call("GET", f"/v1/jobs/{_id(job_id)}/events", headers=headers, resendable=True)
+    return Call("GET", f"/v1/jobs/{path_part(job_id)}/events", headers=headers, resendable=True)
 
 
 def run(model: str, params: Mapping[str, Any]) -> Call:
     # a pure computation: resending it changes nothing stored
     return Call(
-        "POST", f"/v1/models/{_id(model)}/run", json={"params": dict(params)}, resendable=True
+        "POST", f"/v1/models/{path_part(model)}/run", json={"params": dict(params)}, resendable=True
     )
 
 
@@ -230,7 +230,7 @@ def prices(
     end: str | date,
     fields: str | Iterable[str] | None,
 ) -> Call:
-    params = {"symbols": listed(symbols), "start": _day(start), "end": _day(end)}
+    params = {"symbols": listed(symbols), "start": iso_day(start), "end": iso_day(end)}
     if fields is not None:
         params["fields"] = listed(fields)
     return Call("GET", "/v1/prices", params=params, resendable=True)
@@ -245,7 +245,7 @@ def collection(kind: str) -> Call:
 
 
 def item(kind: str, item_id: str) -> Call:
-    return Call("GET", f"/v1/{kind}/{_id(item_id)}", resendable=True)
+    return Call("GET", f"/v1/{kind}/{path_part(item_id)}", resendable=True)
 
 
 def create(kind: str, body: Mapping[str, Any]) -> Call:
@@ -253,13 +253,15 @@ def create(kind: str, body: Mapping[str, Any]) -> Call:
 
 
 def update(kind: str, item_id: str, changes: Mapping[str, Any]) -> Call:
-    return Call("PATCH", f"/v1/{kind}/{_id(item_id)}", json=dict(changes), resendable=True)
+    return Call("PATCH", f"/v1/{kind}/{path_part(item_id)}", json=dict(changes), resendable=True)
 
 
 def delete(kind: str, item_id: str) -> Call:
-    return Call("DELETE", f"/v1/{kind}/{_id(item_id)}", resendable=True)
+    return Call("DELETE", f"/v1/{kind}/{path_part(item_id)}", resendable=True)
 
 
 def signals(strategy_id: str, day: str | date | None) -> Call:
-    params = {} if day is None else {"date": _day(day)}
-    return Call("GET", f"/v1/strategies/{_id(strategy_id)}/signals", params=params, resendable=True)
+    params = {} if day is None else {"date": iso_day(day)}
+    return Call(
+        "GET", f"/v1/strategies/{path_part(strategy_id)}/signals", params=params, resendable=True
+    )

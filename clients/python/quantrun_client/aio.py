@@ -25,9 +25,10 @@ from quantrun_client.errors import (
     QuantRunError,
 )
 from quantrun_client.job_view import JobView
+from quantrun_client.portfolios import AsyncPortfolioMethods
 
 
-class AsyncClient:
+class AsyncClient(AsyncPortfolioMethods):
     """``Client``'s asyncio twin: the same methods, each a coroutine."""
 
     def __init__(

@@ -22,11 +22,12 @@ from quantrun_client import _calls, frames
 from quantrun_client._calls import Call, RetryPolicy
 from quantrun_client.errors import ConnectionFailed
 from quantrun_client.job import Job
+from quantrun_client.portfolios import PortfolioMethods
 
 Json = Any
 
 
-class Client:
+class Client(PortfolioMethods):
     """A connection to one QuantRun service with one API key.
 
     ``url`` and ``key`` default to ``QUANTRUN_URL`` (else ``http://127.0.0.1:8080``) and

@@ -58,3 +58,22 @@ def test_errors_and_cancel(url: str, key: str) -> None:
                 _ = job.result
 
     asyncio.run(scenario())
+
+
+def test_portfolios_through_the_async_client(
+    url: str, key: str, examples: dict[str, dict[str, Any]]
+) -> None:
+    params = {**examples["backtest"], "strategy": {"name": "rsi", "period": 14}}
+
+    async def scenario() -> None:
+        async with AsyncClient(url, key) as client:
+            strategy = await client.create_strategy("async paper", "backtest", params)
+            made = await client.create_portfolio(strategy["id"], "async paper", "2017-06-01")
+            stepped = await client.step_portfolio(made["id"])
+            equity = await client.portfolio_frame(made["id"], "equity")
+            assert len(equity) == stepped["booked"] == stepped["portfolio"]["days"] > 100
+            assert (await client.portfolio(made["id"]))["as_of"] == str(equity.index[-1].date())
+            await client.delete_portfolio(made["id"])
+            assert made["id"] not in {p["id"] for p in await client.portfolios()}
+
+    asyncio.run(scenario())

@@ -182,3 +182,28 @@ def test_strategies_schedules_and_webhooks(
     assert hook["secret"] and hook["id"] in {w["id"] for w in client.webhooks()}
     client.delete_webhook(hook["id"])
     assert hook["id"] not in {w["id"] for w in client.webhooks()}
+
+
+def test_a_paper_portfolio_steps_and_reads_back_as_tables(
+    client: Client, examples: dict[str, dict[str, Any]]
+) -> None:
+    params = {**examples["backtest"], "strategy": {"name": "sma_cross", "fast": 10, "slow": 40}}
+    strategy = client.create_strategy("client paper", "backtest", params)
+    made = client.create_portfolio(strategy["id"], "client paper", "2017-01-01", cash=50_000)
+    try:
+        assert made["as_of"] is None and made["equity"] == 50_000
+        stepped = client.step_portfolio(made["id"])
+        book = client.portfolio(made["id"])
+        assert stepped["portfolio"] == book and book["days"] >= stepped["booked"] > 200
+        equity = client.portfolio_frame(made["id"], "equity")
+        assert len(equity) == book["days"] and equity.index.is_monotonic_increasing
+        assert equity["value"].iloc[-1] == pytest.approx(book["equity"])
+        trades = client.portfolio_frame(made["id"], "trades")
+        orders = client.portfolio_frame(made["id"], "orders")
+        assert len(orders) == 2 * trades["exit_date"].notna().sum() + len(book["positions"]) > 0
+        assert trades["pnl"].sum() == pytest.approx(book["equity"] - 50_000, rel=1e-9)
+        assert made["id"] in {p["id"] for p in client.portfolios()}
+    finally:
+        client.delete_portfolio(made["id"])
+        client.delete_strategy(strategy["id"])
+    assert made["id"] not in {p["id"] for p in client.portfolios()}
