@@ -1,8 +1,9 @@
 """Paper portfolios over real HTTP in embedded mode (CONTRACT 6.1): made from a one-set
 backtest strategy, stepped on demand to the latest stored day, read back whole (the
 book, its equity, orders and trades pages); every fill delivered once to a webhook as a
-signed ``order.filled``, the rule's turns as ``signal.changed``, the drawdown alert
-once, and ``data.stale`` for instruments whose prices stopped; bad input refused naming
+signed ``order.filled`` (a failed delivery retried with its id), the rule's turns as
+``signal.changed``, the drawdown alert once, and ``data.stale`` for instruments whose
+prices stopped; bad input refused naming
 the field; another user's portfolio is not found."""
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ ALERTS = ["order.filled", "signal.changed", "portfolio.drawdown", "data.stale"]
 def api_settings(data_dir: Path) -> Settings:
     return Settings(
         data_dir=data_dir,
-        api=ApiSettings(webhook_allow_private=True, webhook_interval_seconds=0.1),
+        api=ApiSettings(
+            webhook_allow_private=True,
+            webhook_interval_seconds=0.1,
+            webhook_first_retry_seconds=0.3,
+        ),
         limits=LimitSettings(rate_requests_per_second=0),
     )
 
@@ -70,6 +75,7 @@ def test_a_portfolio_steps_books_and_alerts(
     api: RunningApi, client: httpx.Client, receiver: Receiver
 ) -> None:
     api.container.start_webhooks()
+    receiver.statuses = [500]  # the first alert delivered fails: retried with its id
     hook = client.post("/v1/webhooks", json={"url": receiver.url, "events": ALERTS}).json()
     strategy = client.post("/v1/strategies", json=STRATEGY).json()
     r = client.post(
@@ -108,8 +114,8 @@ def test_a_portfolio_steps_books_and_alerts(
         assert order["cost"] == pytest.approx(order["notional"] * 5e-4)
 
     # alerts: one order.filled per order, signed; a drawdown alert at most once per crossing
-    wait_until(lambda: len(_bodies(receiver, "order.filled")) >= len(orders), timeout=30)
-    filled = _bodies(receiver, "order.filled")
+    wait_until(lambda: len(_delivered(receiver, "order.filled")) >= len(orders), timeout=30)
+    filled = _delivered(receiver, "order.filled")
     assert len(filled) == len(orders)
     assert sorted((b["order"]["date"], b["order"]["symbol"]) for b in filled) == sorted(
         (o["date"], o["symbol"]) for o in orders
@@ -117,10 +123,10 @@ def test_a_portfolio_steps_books_and_alerts(
     for headers, body in _received(receiver):
         expected = "sha256=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest()
         assert headers["X-QuantRun-Signature"] == expected
-    turns = _bodies(receiver, "signal.changed")
+    turns = _delivered(receiver, "signal.changed")
     assert {b["signal"] for b in turns} <= {"BUY", "SELL"} and len(turns) >= len(orders) // 2
     assert all(b["portfolio"]["id"] == made["id"] for b in filled + turns)
-    drawdowns = _bodies(receiver, "portfolio.drawdown")
+    drawdowns = _delivered(receiver, "portfolio.drawdown")
     assert doc["max_drawdown"] < -0.02 and len(drawdowns) >= 1
     assert all(b["drawdown"] <= -0.02 for b in drawdowns)
 
@@ -130,11 +136,18 @@ def test_a_portfolio_steps_books_and_alerts(
         step_all(store=api.container.portfolios, prices=api.container.prices,
                  today=now.date(), now=now, stale_after_days=3)  # fmt: skip
     instruments = {i["symbol"] for i in client.get("/v1/instruments").json()}
-    wait_until(lambda: len(_bodies(receiver, "data.stale")) >= len(instruments), timeout=30)
-    stale = Counter(b["instrument"]["symbol"] for b in _bodies(receiver, "data.stale"))
+    wait_until(lambda: len(_delivered(receiver, "data.stale")) >= len(instruments), timeout=30)
+    stale = Counter(b["instrument"]["symbol"] for b in _delivered(receiver, "data.stale"))
     assert set(stale) == instruments and set(stale.values()) == {1}
-    ids = [h["X-QuantRun-Delivery"] for h, _ in _received(receiver)]
-    assert len(ids) == len(set(ids))  # no alert delivered twice
+    # one delivery per webhook and alert: the failed one came again with the same id and
+    # body (but sent_at), no other came twice
+    ids = Counter(h["X-QuantRun-Delivery"] for h, _ in _received(receiver))
+    (retried,) = [i for i, n in ids.items() if n > 1]
+    assert ids[retried] == 2
+    first, again = [
+        json.loads(b) for h, b in _received(receiver) if h["X-QuantRun-Delivery"] == retried
+    ]
+    assert {**first, "sent_at": None} == {**again, "sent_at": None} and first["id"] == retried
 
     assert client.delete(f"/v1/portfolios/{made['id']}").status_code == 204
     assert client.get(f"/v1/portfolios/{made['id']}").status_code == 404
@@ -144,8 +157,13 @@ def _received(receiver: Receiver) -> list[tuple[dict[str, str], bytes]]:
     return [(h, b) for _, h, b in receiver.received]
 
 
-def _bodies(receiver: Receiver, kind: str) -> list[dict[str, Any]]:
-    return [json.loads(b) for h, b in _received(receiver) if h["X-QuantRun-Event"] == kind]
+def _delivered(receiver: Receiver, kind: str) -> list[dict[str, Any]]:
+    """The bodies of ``kind`` received, a retried delivery once."""
+    bodies = {}
+    for h, b in _received(receiver):
+        if h["X-QuantRun-Event"] == kind:
+            bodies[h["X-QuantRun-Delivery"]] = json.loads(b)
+    return list(bodies.values())
 
 
 def test_bad_portfolios_are_refused_naming_the_field(api: RunningApi, client: httpx.Client) -> None:

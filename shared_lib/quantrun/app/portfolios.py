@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from quantrun.app.paper_steps import Rule, current_book, order_document
 from quantrun.app.signals import one_set_rule
@@ -113,6 +113,23 @@ def summary(portfolio: Portfolio) -> dict[str, Any]:
         "alerts": {"max_drawdown": portfolio.max_drawdown_alert},
         "created_at": portfolio.created_at.isoformat().replace("+00:00", "Z"),
     }
+
+
+def listing(
+    store: PortfolioStore,
+    user: User,
+    portfolio_id: str,
+    what: Literal["equity", "orders", "trades"],
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """A page of the user's portfolio's equity, orders or trades."""
+    found = get(store, user, portfolio_id)
+    if what == "equity":
+        return equity_page(store.days(found.id, limit=limit, cursor=cursor))
+    if what == "orders":
+        return orders_page(store.orders(found.id, limit=limit, cursor=cursor))
+    return trades_page(store, found, store.trades(found.id, limit=limit, cursor=cursor))
 
 
 def equity_page(page: Page) -> dict[str, Any]:

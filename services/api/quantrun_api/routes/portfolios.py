@@ -128,8 +128,7 @@ def get_equity(
     portfolio_id: str, user: CurrentUser, container: ContainerDep, limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Any:  # fmt: skip
-    found = portfolios.get(container.portfolios, user, portfolio_id)
-    return portfolios.equity_page(container.portfolios.days(found.id, limit=limit, cursor=cursor))
+    return portfolios.listing(container.portfolios, user, portfolio_id, "equity", limit, cursor)
 
 
 @router.get(
@@ -142,8 +141,7 @@ def get_orders(
     portfolio_id: str, user: CurrentUser, container: ContainerDep, limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Any:  # fmt: skip
-    found = portfolios.get(container.portfolios, user, portfolio_id)
-    return portfolios.orders_page(container.portfolios.orders(found.id, limit=limit, cursor=cursor))
+    return portfolios.listing(container.portfolios, user, portfolio_id, "orders", limit, cursor)
 
 
 @router.get(
@@ -157,6 +155,4 @@ def get_trades(
     portfolio_id: str, user: CurrentUser, container: ContainerDep, limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Any:  # fmt: skip
-    store = container.portfolios
-    found = portfolios.get(store, user, portfolio_id)
-    return portfolios.trades_page(store, found, store.trades(found.id, limit=limit, cursor=cursor))
+    return portfolios.listing(container.portfolios, user, portfolio_id, "trades", limit, cursor)
