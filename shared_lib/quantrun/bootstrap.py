@@ -33,6 +33,7 @@ from quantrun.domain.shards import ShardPolicy
 from quantrun.logging import configure_logging, get_logger
 from quantrun.ports import (
     ArtifactStore,
+    AuditLog,
     JobQueue,
     JobStore,
     PortfolioStore,
@@ -94,6 +95,7 @@ class Container:
     webhook_transport: WebhookTransport
     strategies: StrategyStore
     portfolios: PortfolioStore
+    audit: AuditLog
     queue: JobQueue
     prices: PriceStore
     artifacts: ArtifactStore
@@ -319,6 +321,7 @@ def admin(settings: Settings, *, migrate_db: bool = True) -> AdminContainer:
 def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
     from quantrun.adapters.embedded.artifacts import LocalArtifactStore
     from quantrun.adapters.embedded.queue import EmbeddedQueue
+    from quantrun.adapters.sql.audit_rows import SqlAuditLog
     from quantrun.adapters.sql.job_store import SqlJobStore
     from quantrun.adapters.sql.outbox import OutboxQueue
     from quantrun.adapters.sql.portfolio_rows import SqlPortfolioStore
@@ -342,6 +345,7 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
         "webhooks": SqlWebhookStore(engine, functools.partial(_webhook_box, settings)),
         "strategies": SqlStrategyStore(engine),
         "portfolios": SqlPortfolioStore(engine),
+        "audit": SqlAuditLog(engine),
         "webhook_transport": transport,
         "prices": prices,
         "known_symbols": KnownSymbols(prices),

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
+from quantrun.domain.audit import AuditEntry
 from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
 from quantrun.domain.market_data import CallMeter, ProviderCall, ProviderSummary
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Page, Portfolio, Trade
@@ -42,9 +43,12 @@ class JobStore(Protocol):
         *,
         expires_at: datetime | None = None,
         most: int | None = None,
+        audit: AuditEntry | None = None,
     ) -> bool:
         """Register a key's hash (idempotent for the same user; ``Conflict`` for another).
-        False, and nothing stored, when the user already holds ``most`` usable keys."""
+        False, and nothing stored, when the user already holds ``most`` usable keys.
+        ``audit`` is stored with a new key, in its transaction (as with every ``audit``
+        below: written only when the change is)."""
         ...
 
     def api_key(self, key_hash: str) -> ApiKey | None:
@@ -55,8 +59,19 @@ class JobStore(Protocol):
         """A user's keys (everyone's with None), newest first."""
         ...
 
-    def revoke_api_keys(self, prefix: str, *, now: datetime, user_id: str | None = None) -> int:
+    def revoke_api_keys(
+        self,
+        prefix: str,
+        *,
+        now: datetime,
+        user_id: str | None = None,
+        audit: AuditEntry | None = None,
+    ) -> int:
         """Revoke the live keys with this prefix (of this user, if given); how many."""
+        ...
+
+    def set_role(self, name: str, role: str, *, audit: AuditEntry | None = None) -> User | None:
+        """Give the named user ``role``; None when there is no such user."""
         ...
 
     def touch_api_key(self, key_hash: str, *, now: datetime, unless_since: datetime) -> None:
@@ -288,7 +303,9 @@ class WebhookStore(Protocol):
     """Webhooks and their deliveries (Cloud SQL / SQLite). Deliveries are made from the
     job store's events, so a job that ends while every dispatcher is down is still told."""
 
-    def add(self, webhook: Webhook, *, most: int | None = None) -> bool:
+    def add(
+        self, webhook: Webhook, *, most: int | None = None, audit: AuditEntry | None = None
+    ) -> bool:
         """Kept with its secret sealed: a database dump does not give it away. False, and
         nothing stored, when the user already has ``most`` webhooks."""
         ...
@@ -306,7 +323,9 @@ class WebhookStore(Protocol):
         of those that no configured key opens."""
         ...
 
-    def delete(self, webhook_id: str, user_id: str, *, now: datetime) -> bool: ...
+    def delete(
+        self, webhook_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
+    ) -> bool: ...
     def make_deliveries(self, *, now: datetime, overlap: float) -> int:
         """A delivery for each live webhook of each job that ended, and each alert made
         (``PortfolioStore``), since the last scan
@@ -335,24 +354,32 @@ class WebhookStore(Protocol):
 class StrategyStore(Protocol):
     """Strategies and their schedules (Cloud SQL / SQLite); a deleted one is gone."""
 
-    def add_strategy(self, strategy: Strategy, *, most: int | None = None) -> bool:
+    def add_strategy(
+        self, strategy: Strategy, *, most: int | None = None, audit: AuditEntry | None = None
+    ) -> bool:
         """False, and nothing stored, when the user already has ``most`` strategies."""
         ...
 
     def strategy(self, strategy_id: str, user_id: str | None = None) -> Strategy | None: ...
     def strategies(self, user_id: str) -> list[Strategy]: ...
-    def update_strategy(self, strategy: Strategy) -> bool: ...
-    def delete_strategy(self, strategy_id: str, user_id: str, *, now: datetime) -> bool:
+    def update_strategy(self, strategy: Strategy, *, audit: AuditEntry | None = None) -> bool: ...
+    def delete_strategy(
+        self, strategy_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
+    ) -> bool:
         """Delete it and its schedules."""
         ...
 
-    def add_schedule(self, schedule: Schedule, *, most: int | None = None) -> bool:
+    def add_schedule(
+        self, schedule: Schedule, *, most: int | None = None, audit: AuditEntry | None = None
+    ) -> bool:
         """False, and nothing stored, when the user already has ``most`` schedules."""
         ...
 
     def schedule(self, schedule_id: str, user_id: str) -> Schedule | None: ...
     def schedules(self, user_id: str) -> list[Schedule]: ...
-    def delete_schedule(self, schedule_id: str, user_id: str, *, now: datetime) -> bool: ...
+    def delete_schedule(
+        self, schedule_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
+    ) -> bool: ...
     def live_schedules(self) -> list[Schedule]:
         """Every schedule of an active strategy (what a tick looks at)."""
         ...
@@ -367,7 +394,9 @@ class PortfolioStore(Protocol):
     """Paper portfolios, their booked days, orders and closed trades, and alerts (Cloud
     SQL / SQLite); a deleted portfolio is gone from every read."""
 
-    def add(self, portfolio: Portfolio, *, most: int | None = None) -> bool:
+    def add(
+        self, portfolio: Portfolio, *, most: int | None = None, audit: AuditEntry | None = None
+    ) -> bool:
         """False, and nothing stored, when the user already has ``most`` portfolios."""
         ...
 
@@ -377,7 +406,9 @@ class PortfolioStore(Protocol):
         """Every portfolio not deleted (what a step of all looks at)."""
         ...
 
-    def delete(self, portfolio_id: str, user_id: str, *, now: datetime) -> bool: ...
+    def delete(
+        self, portfolio_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
+    ) -> bool: ...
     def last_day(self, portfolio_id: str) -> DayBooking | None: ...
     def book_day(
         self, booking: DayBooking, orders: list[Order], trades: list[Trade], alerts: list[Alert]
@@ -397,6 +428,14 @@ class PortfolioStore(Protocol):
     def orders(self, portfolio_id: str, *, limit: int, cursor: str | None) -> Page: ...
     def trades(self, portfolio_id: str, *, limit: int, cursor: str | None) -> Page:
         """Closed round trips, in the order they closed."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The audit trail the stores write with each change (``domain/audit.py``)."""
+
+    def entries(self, *, limit: int, cursor: str | None) -> Page:
+        """Newest first."""
         ...
 
 

@@ -92,3 +92,28 @@ def test_a_sealing_key_rotation_from_the_cli(tmp_path: Path) -> None:
         [QUANTRUN, "webhooks", "reseal"], env=env, capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 1 and "openssl rand -base64 32" in bad.stderr
+
+
+def test_roles_are_granted_and_revoked_from_the_cli_and_audited(tmp_path: Path) -> None:
+    from quantrun.adapters.sql.audit_rows import SqlAuditLog
+    from quantrun.adapters.sql.engine import make_engine
+    from quantrun.adapters.sql.job_store import SqlJobStore
+
+    assert _run(tmp_path, "create", "--user", "cat").returncode == 0
+
+    def users(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTRUN_")}
+        env["QUANTRUN_DATA_DIR"] = str(tmp_path)
+        return subprocess.run([QUANTRUN, "users", *args], env=env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+
+    granted = users("grant-admin", "cat")
+    assert granted.returncode == 0 and "cat is now admin" in granted.stderr
+    assert users("revoke-admin", "cat").returncode == 0
+    unknown = users("grant-admin", "nobody")
+    assert unknown.returncode != 0 and "no user 'nobody'" in unknown.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'quantrun.db'}")
+    assert SqlJobStore(engine).find_user("cat").role == "member"  # type: ignore[union-attr]
+    entries = SqlAuditLog(engine).entries(limit=10, cursor=None).items
+    assert [e.action for e in entries] == ["role.revoke", "role.grant", "key.create"]
+    assert all(e.actor_name == "command line" and e.address is None for e in entries)

@@ -32,6 +32,7 @@ from quantrun_api.routes import (
     portfolios,
     prices,
     strategies,
+    users,
     webhooks,
 )
 
@@ -164,6 +165,7 @@ def create_app(container: Container) -> FastAPI:
         webhooks.router,
         strategies.router,
         portfolios.router,
+        users.router,
         console.router,
         docs.router,
     )

@@ -80,3 +80,13 @@ async def resolve_user(container: Container, key: str) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_admin(user: CurrentUser) -> User:
+    """The user, if an admin (``quantrun users grant-admin``); 403 for a member."""
+    if not user.admin:
+        raise ApiError(403, "forbidden", "this route is for admins (quantrun users grant-admin)")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin)]

@@ -1,4 +1,5 @@
-"""Every log line of a request carries its trace (CONTRACT 6.4).
+"""Every log line of a request carries its trace (CONTRACT 6.4), and every audit entry
+it writes the address it came from (CONTRACT 6.2).
 
 The trace comes from the request's ``traceparent`` or ``X-Cloud-Trace-Context`` header
 (``quantrun.tracing`` reads both with OpenTelemetry's propagators); a request without
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import quantrun.tracing as tracing
+from quantrun.app.audit import using_address
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -19,6 +21,19 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _TRACE_HEADERS = (b"traceparent", b"x-cloud-trace-context")
+_FORWARDED = b"x-forwarded-for"
+
+
+def client_address(scope: Scope) -> str | None:
+    """The last address in ``X-Forwarded-For`` (the one the proxy in front, Cloud Run's,
+    added: a caller can put anything before it, not after), else the connection's peer."""
+    for name, value in scope.get("headers") or ():
+        if name == _FORWARDED:
+            last: str = value.decode("latin-1").rsplit(",", 1)[-1].strip()
+            if last:
+                return last[:64]
+    client = scope.get("client")
+    return str(client[0])[:64] if client else None
 
 
 class RequestTrace:
@@ -35,5 +50,5 @@ class RequestTrace:
             if name in _TRACE_HEADERS
         }
         context = tracing.from_headers(headers) or tracing.new_trace()
-        with tracing.using(context):
+        with tracing.using(context), using_address(client_address(scope)):
             await self.app(scope, receive, send)

@@ -21,7 +21,7 @@ from typing import Any
 from quantrun.domain.errors import QuantRunError
 from quantrun.logging import configure_logging, get_logger
 from quantrun.settings import ClientSettings, ConfigurationError, Settings, load_settings
-from quantrun_cli import webhooks
+from quantrun_cli import users, webhooks
 
 log = get_logger("quantrun.cli")
 
@@ -333,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("prefix")
     revoke.set_defaults(func=cmd_keys_revoke)
     webhooks.add_parser(sub)
+    users.add_parser(sub)
     load = sub.add_parser("load-prices", help="load a price CSV (date,symbol,close,...)")
     load.add_argument("file")
     load.add_argument("--source", default="upload")

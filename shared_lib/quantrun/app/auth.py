@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from quantrun.app.audit import entry
 from quantrun.app.cache import SingleFlightCache
+from quantrun.clock import utcnow
 from quantrun.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.users import ApiKey, User
@@ -61,7 +63,7 @@ def create_key(
 ) -> NewKey:
     """Create the user if needed and register ``key`` (a new random one by default, whose
     prefix no other key has)."""
-    made = _register_key(store, user_name, key, expires_at=expires_at, most=None)
+    made = _register_key(store, user_name, key, expires_at=expires_at, most=None, actor=None)
     assert made is not None  # no cap, no refusal
     return made
 
@@ -73,15 +75,21 @@ def _register_key(
     *,
     expires_at: datetime | None,
     most: int | None,
+    actor: User | None,
 ) -> NewKey | None:
-    """``create_key``; None when the user already holds ``most`` usable keys."""
+    """``create_key``; None when the user already holds ``most`` usable keys. A new key
+    is audited as ``actor``'s (None: the command line), by its prefix only."""
     user = store.get_or_create_user(user_name)
     if key is None:
         key = generate_key()
         while store.prefix_taken(key_prefix(key)):  # 54 random bits: practically never
             key = generate_key()
+    expires = None if expires_at is None else expires_at.isoformat()
+    audit = entry(
+        actor, "key.create", key_prefix(key), utcnow(), user=user.name, expires_at=expires
+    )
     if not store.add_api_key(
-        user.id, hash_key(key), key_prefix(key), expires_at=expires_at, most=most
+        user.id, hash_key(key), key_prefix(key), expires_at=expires_at, most=most, audit=audit
     ):
         return None
     stored = store.api_key(hash_key(key))
@@ -106,7 +114,9 @@ def issue_key(
         raise InvalidInput(
             f"expires in {days} days: give 1 to {MAX_ISSUED_DAYS}", field="expires_in_days"
         )
-    made = _register_key(store, user.name, None, expires_at=expiry(now, days), most=most)
+    made = _register_key(
+        store, user.name, None, expires_at=expiry(now, days), most=most, actor=user
+    )
     if made is None:
         assert most is not None
         raise QuotaExceeded("api_keys", limit=most, now=now)
@@ -237,7 +247,7 @@ def authenticate(
             raise _Refused
         if found.last_used_at is None or found.last_used_at < now - LAST_USED_EVERY:
             store.touch_api_key(key_hash, now=now, unless_since=now - LAST_USED_EVERY)
-        return _Valid(User(found.user_id, found.user_name), found.expires_at)
+        return _Valid(User(found.user_id, found.user_name, found.user_role), found.expires_at)
 
     return _remembered(key, load, now, cache)
 
@@ -269,7 +279,8 @@ def revoke_key(
     owners = {k.user_id for k in mine}
     if len(owners) > 1:
         raise Conflict(f"keys of {len(owners)} users share prefix {prefix!r}; revoke per user")
-    store.revoke_api_keys(prefix, now=now, user_id=mine[0].user_id)
+    audit = entry(user, "key.revoke", prefix, now, user=mine[0].user_name)
+    store.revoke_api_keys(prefix, now=now, user_id=mine[0].user_id, audit=audit)
     if cache is not None:
         cache.clear()  # this process forgets at once; the others within the TTL
     return [k for k in store.list_api_keys(mine[0].user_id) if k.prefix == prefix]

@@ -14,6 +14,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
+from quantrun.app.audit import entry
 from quantrun.app.paper_steps import Rule, current_book, order_document
 from quantrun.app.signals import one_set_rule
 from quantrun.domain.errors import InvalidInput, NotFound
@@ -54,7 +55,9 @@ def create(
         created_at=now,
         max_drawdown_alert=max_drawdown,
     )
-    if not store.add(portfolio, most=most):
+    audit = entry(user, "portfolio.create", portfolio.id, now, name=name,
+                  strategy_id=strategy.id, cash=cash, start=start.isoformat())  # fmt: skip
+    if not store.add(portfolio, most=most, audit=audit):
         assert most is not None
         raise QuotaExceeded("portfolios", limit=most, now=now)
     return portfolio
@@ -68,7 +71,8 @@ def get(store: PortfolioStore, user: User, portfolio_id: str) -> Portfolio:
 
 
 def delete(store: PortfolioStore, user: User, portfolio_id: str, now: datetime) -> None:
-    if not store.delete(portfolio_id, user.id, now=now):
+    audit = entry(user, "portfolio.delete", portfolio_id, now)
+    if not store.delete(portfolio_id, user.id, now=now, audit=audit):
         raise NotFound(f"no portfolio {portfolio_id}")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from quantrun.app.audit import entry
 from quantrun.app.limits import check_cost
 from quantrun.app.submit import KnownSymbols, resolve_spec, submit_job, validate_params
 from quantrun.domain.cron import Cron, CronError
@@ -80,7 +81,8 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    if not store.add_strategy(strategy, most=most):
+    audit = entry(user, "strategy.create", strategy.id, now, name=name, model=model)
+    if not store.add_strategy(strategy, most=most, audit=audit):
         assert most is not None
         raise QuotaExceeded("strategies", limit=most, now=now)
     return strategy
@@ -108,13 +110,15 @@ def update(
     changed = replace(current, **changes, updated_at=now)
     if "model" in changes or "params" in changes:
         changed = replace(changed, params=checked_template(changed.model, changed.params, rules))
-    if not store.update_strategy(changed):
+    audit = entry(user, "strategy.update", strategy_id, now, changed=sorted(changes))
+    if not store.update_strategy(changed, audit=audit):
         raise NotFound(f"no strategy {strategy_id}")
     return changed
 
 
 def delete(store: StrategyStore, user: User, strategy_id: str, now: datetime) -> None:
-    if not store.delete_strategy(strategy_id, user.id, now=now):
+    audit = entry(user, "strategy.delete", strategy_id, now)
+    if not store.delete_strategy(strategy_id, user.id, now=now, audit=audit):
         raise NotFound(f"no strategy {strategy_id}")
 
 
@@ -181,7 +185,9 @@ def add_schedule(
         timezone=timezone,
         created_at=now,
     )
-    if not store.add_schedule(schedule, most=most):
+    audit = entry(user, "schedule.create", schedule.id, now, strategy_id=strategy_id,
+                  cron=cron, timezone=timezone)  # fmt: skip
+    if not store.add_schedule(schedule, most=most, audit=audit):
         assert most is not None
         raise QuotaExceeded("schedules", limit=most, now=now)
     return schedule
@@ -195,7 +201,8 @@ def get_schedule(store: StrategyStore, user: User, schedule_id: str) -> Schedule
 
 
 def delete_schedule(store: StrategyStore, user: User, schedule_id: str, now: datetime) -> None:
-    if not store.delete_schedule(schedule_id, user.id, now=now):
+    audit = entry(user, "schedule.delete", schedule_id, now)
+    if not store.delete_schedule(schedule_id, user.id, now=now, audit=audit):
         raise NotFound(f"no schedule {schedule_id}")
 
 

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from quantrun.app.audit import entry
 from quantrun.domain.errors import InvalidInput, NotFound
 from quantrun.domain.jobs import Job
 from quantrun.domain.portfolios import Alert
@@ -136,14 +137,16 @@ def register(
         secret="whsec_" + secrets.token_urlsafe(32),
         created_at=now,
     )
-    if not store.add(webhook, most=most):
+    audit = entry(user, "webhook.create", webhook.id, now, url=url, events=list(webhook.events))
+    if not store.add(webhook, most=most, audit=audit):
         assert most is not None
         raise QuotaExceeded("webhooks", limit=most, now=now)
     return NewWebhook(webhook)
 
 
 def delete(*, store: WebhookStore, user: User, webhook_id: str, now: datetime) -> None:
-    if not store.delete(webhook_id, user.id, now=now):
+    audit = entry(user, "webhook.delete", webhook_id, now)
+    if not store.delete(webhook_id, user.id, now=now, audit=audit):
         raise NotFound(f"no webhook {webhook_id}")
 
 

@@ -14,6 +14,11 @@ from datetime import datetime
 class User:
     id: str
     name: str
+    role: str = "member"  # ``domain.audit.ROLES``: admins may use the admin routes
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class ApiKey:
     expires_at: datetime | None = None
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    user_role: str = "member"
 
     def usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from quantrun.adapters.sql import audit_rows
 from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
 from quantrun.adapters.sql.schema import (
     alerts,
@@ -24,6 +25,7 @@ from quantrun.adapters.sql.schema import (
     portfolio_trades,
     portfolios,
 )
+from quantrun.domain.audit import AuditEntry
 from quantrun.domain.errors import InvalidInput
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Page, Portfolio, Trade
 
@@ -84,7 +86,9 @@ class SqlPortfolioStore:
         )
         self._new_alert = dialect.insert(alerts).on_conflict_do_nothing(index_elements=["key"])
 
-    def add(self, portfolio: Portfolio, *, most: int | None = None) -> bool:
+    def add(
+        self, portfolio: Portfolio, *, most: int | None = None, audit: AuditEntry | None = None
+    ) -> bool:
         with self._engine.begin() as conn:
             if not under_cap(conn, portfolios, portfolio.user_id, most):
                 return False
@@ -101,6 +105,7 @@ class SqlPortfolioStore:
                     created_at=portfolio.created_at,
                 )
             )
+            audit_rows.write(conn, audit)
         return True
 
     def get(self, portfolio_id: str, user_id: str | None = None) -> Portfolio | None:
@@ -122,9 +127,14 @@ class SqlPortfolioStore:
         with self._engine.connect() as conn:
             return [_portfolio(r) for r in conn.execute(query.order_by(portfolios.c.created_at))]
 
-    def delete(self, portfolio_id: str, user_id: str, *, now: datetime) -> bool:
+    def delete(
+        self, portfolio_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
+    ) -> bool:
         with self._engine.begin() as conn:
-            return soft_delete(conn, portfolios, portfolio_id, user_id, now)
+            deleted = soft_delete(conn, portfolios, portfolio_id, user_id, now)
+            if deleted:
+                audit_rows.write(conn, audit)
+        return deleted
 
     def last_day(self, portfolio_id: str) -> DayBooking | None:
         query = (

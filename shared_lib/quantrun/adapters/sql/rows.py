@@ -58,9 +58,9 @@ def to_event(row: Any) -> JobEvent:
 
 def key_query() -> Select[Any]:
     """API keys with their user's name."""
-    return select(*api_keys.c, users.c.name.label("user_name")).join(
-        users, api_keys.c.user_id == users.c.id
-    )
+    return select(
+        *api_keys.c, users.c.name.label("user_name"), users.c.role.label("user_role")
+    ).join(users, api_keys.c.user_id == users.c.id)
 
 
 def to_api_key(row: Any) -> ApiKey:
@@ -72,6 +72,7 @@ def to_api_key(row: Any) -> ApiKey:
         expires_at=row.expires_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        user_role=row.user_role,
     )
 
 

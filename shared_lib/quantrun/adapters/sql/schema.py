@@ -57,6 +57,7 @@ users = Table(
     Column("id", String(36), primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("role", String(16), nullable=False, server_default="member"),
 )
 
 api_keys = Table(
@@ -307,4 +308,19 @@ alerts = Table(
     Column("user_id", String(36), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False, index=True),
     Column("body", JsonDoc, nullable=False),
+)
+
+# The audit trail (CONTRACT 6.2; domain/audit.py): written in each change's transaction.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("at", UTCDateTime(), nullable=False, index=True),
+    Column("actor_id", String(36), nullable=True),
+    Column("actor_name", String(200), nullable=False),
+    Column("address", String(64), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("subject_id", String(200), nullable=False),
+    Column("details", JsonDoc, nullable=False),
 )

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from quantrun.adapters.sql import audit_rows
 from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
 from quantrun.adapters.sql.schema import schedules, strategies
+from quantrun.domain.audit import AuditEntry
 from quantrun.domain.strategies import Schedule, Strategy
 
 
@@ -41,7 +43,9 @@ class SqlStrategyStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def add_strategy(self, strategy: Strategy, *, most: int | None = None) -> bool:
+    def add_strategy(
+        self, strategy: Strategy, *, most: int | None = None, audit: AuditEntry | None = None
+    ) -> bool:
         with self._engine.begin() as conn:
             if not under_cap(conn, strategies, strategy.user_id, most):
                 return False
@@ -57,6 +61,7 @@ class SqlStrategyStore:
                     updated_at=strategy.updated_at,
                 )
             )
+            audit_rows.write(conn, audit)
         return True
 
     def strategy(self, strategy_id: str, user_id: str | None = None) -> Strategy | None:
@@ -73,7 +78,7 @@ class SqlStrategyStore:
         with self._engine.connect() as conn:
             return [_strategy(r) for r in conn.execute(owned_rows(strategies, user_id))]
 
-    def update_strategy(self, strategy: Strategy) -> bool:
+    def update_strategy(self, strategy: Strategy, *, audit: AuditEntry | None = None) -> bool:
         with self._engine.begin() as conn:
             moved = conn.execute(
                 update(strategies)
@@ -90,9 +95,13 @@ class SqlStrategyStore:
                     updated_at=strategy.updated_at,
                 )
             )
+            if moved.rowcount == 1:
+                audit_rows.write(conn, audit)
         return moved.rowcount == 1
 
-    def delete_strategy(self, strategy_id: str, user_id: str, *, now: datetime) -> bool:
+    def delete_strategy(
+        self, strategy_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
+    ) -> bool:
         """The owner's strategy and, only when it was theirs and live, its schedules: a
         caller who does not own it changes nothing (each statement names the owner)."""
         with self._engine.begin() as conn:
@@ -107,9 +116,12 @@ class SqlStrategyStore:
                     )
                     .values(deleted_at=now)
                 )
+                audit_rows.write(conn, audit)
         return deleted
 
-    def add_schedule(self, schedule: Schedule, *, most: int | None = None) -> bool:
+    def add_schedule(
+        self, schedule: Schedule, *, most: int | None = None, audit: AuditEntry | None = None
+    ) -> bool:
         with self._engine.begin() as conn:
             if not under_cap(conn, schedules, schedule.user_id, most):
                 return False
@@ -124,6 +136,7 @@ class SqlStrategyStore:
                     last_fire_at=schedule.last_fire_at,
                 )
             )
+            audit_rows.write(conn, audit)
         return True
 
     def schedule(self, schedule_id: str, user_id: str) -> Schedule | None:
@@ -140,9 +153,14 @@ class SqlStrategyStore:
         with self._engine.connect() as conn:
             return [_schedule(r) for r in conn.execute(owned_rows(schedules, user_id))]
 
-    def delete_schedule(self, schedule_id: str, user_id: str, *, now: datetime) -> bool:
+    def delete_schedule(
+        self, schedule_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
+    ) -> bool:
         with self._engine.begin() as conn:
-            return soft_delete(conn, schedules, schedule_id, user_id, now)
+            deleted = soft_delete(conn, schedules, schedule_id, user_id, now)
+            if deleted:
+                audit_rows.write(conn, audit)
+        return deleted
 
     def live_schedules(self) -> list[Schedule]:
         query = (

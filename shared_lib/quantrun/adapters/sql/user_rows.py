@@ -8,11 +8,15 @@ from datetime import datetime
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from quantrun.adapters.sql import audit_rows
 from quantrun.adapters.sql.rows import key_query, to_api_key, under_cap
 from quantrun.adapters.sql.schema import api_keys, users
 from quantrun.clock import utcnow
+from quantrun.domain.audit import AuditEntry
 from quantrun.domain.errors import Conflict
 from quantrun.domain.users import ApiKey, User
+
+_USER = select(users.c.id, users.c.name, users.c.role)
 
 
 class UserRows:
@@ -36,15 +40,22 @@ class UserRows:
 
     def find_user(self, name: str) -> User | None:
         with self._autocommit.connect() as conn:
-            row = conn.execute(select(users.c.id, users.c.name).where(users.c.name == name)).first()
-        return User(id=row.id, name=row.name) if row else None
+            row = conn.execute(_USER.where(users.c.name == name)).first()
+        return User(id=row.id, name=row.name, role=row.role) if row else None
 
     def user_by_id(self, user_id: str) -> User | None:
         with self._autocommit.connect() as conn:
-            row = conn.execute(
-                select(users.c.id, users.c.name).where(users.c.id == user_id)
-            ).first()
-        return User(id=row.id, name=row.name) if row else None
+            row = conn.execute(_USER.where(users.c.id == user_id)).first()
+        return User(id=row.id, name=row.name, role=row.role) if row else None
+
+    def set_role(self, name: str, role: str, *, audit: AuditEntry | None = None) -> User | None:
+        with self._engine.begin() as conn:
+            moved = conn.execute(update(users).where(users.c.name == name).values(role=role))
+            if moved.rowcount != 1:
+                return None
+            audit_rows.write(conn, audit)
+            row = conn.execute(_USER.where(users.c.name == name)).one()
+        return User(id=row.id, name=row.name, role=row.role)
 
     def add_api_key(
         self,
@@ -54,6 +65,7 @@ class UserRows:
         *,
         expires_at: datetime | None = None,
         most: int | None = None,
+        audit: AuditEntry | None = None,
     ) -> bool:
         with self._engine.begin() as conn:
             exists = conn.execute(
@@ -76,6 +88,7 @@ class UserRows:
                         expires_at=expires_at,
                     )
                 )
+                audit_rows.write(conn, audit)
             elif exists.user_id != user_id:
                 raise Conflict("this API key already belongs to another user")
         return True
@@ -92,12 +105,22 @@ class UserRows:
         with self._autocommit.connect() as conn:
             return [to_api_key(r) for r in conn.execute(query)]
 
-    def revoke_api_keys(self, prefix: str, *, now: datetime, user_id: str | None = None) -> int:
+    def revoke_api_keys(
+        self,
+        prefix: str,
+        *,
+        now: datetime,
+        user_id: str | None = None,
+        audit: AuditEntry | None = None,
+    ) -> int:
         query = update(api_keys).where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
         if user_id is not None:
             query = query.where(api_keys.c.user_id == user_id)
-        with self._autocommit.connect() as conn:
-            return int(conn.execute(query.values(revoked_at=now)).rowcount)
+        with self._engine.begin() as conn:
+            revoked = int(conn.execute(query.values(revoked_at=now)).rowcount)
+            if revoked:
+                audit_rows.write(conn, audit)
+        return revoked
 
     def touch_api_key(self, key_hash: str, *, now: datetime, unless_since: datetime) -> None:
         with self._autocommit.connect() as conn:

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from quantrun.adapters.sealed import SealError, SecretBox
+from quantrun.adapters.sql import audit_rows
 from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
 from quantrun.adapters.sql.schema import (
     alerts,
@@ -34,6 +35,7 @@ from quantrun.adapters.sql.schema import (
     webhook_scans,
     webhooks,
 )
+from quantrun.domain.audit import AuditEntry
 from quantrun.domain.jobs import JobStatus
 from quantrun.domain.portfolios import Alert
 from quantrun.domain.webhooks import Delivery, DeliveryStatus, Webhook
@@ -79,7 +81,9 @@ class SqlWebhookStore:
             index_elements=["webhook_id", "job_id", "type"]
         )
 
-    def add(self, webhook: Webhook, *, most: int | None = None) -> bool:
+    def add(
+        self, webhook: Webhook, *, most: int | None = None, audit: AuditEntry | None = None
+    ) -> bool:
         with self._engine.begin() as conn:
             if not under_cap(conn, webhooks, webhook.user_id, most):
                 return False
@@ -93,6 +97,7 @@ class SqlWebhookStore:
                     created_at=webhook.created_at,
                 )
             )
+            audit_rows.write(conn, audit)
         return True
 
     def for_user(self, user_id: str) -> list[Webhook]:
@@ -131,9 +136,14 @@ class SqlWebhookStore:
                 self._box = self._make_box()
             return self._box
 
-    def delete(self, webhook_id: str, user_id: str, *, now: datetime) -> bool:
+    def delete(
+        self, webhook_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
+    ) -> bool:
         with self._engine.begin() as conn:
-            return soft_delete(conn, webhooks, webhook_id, user_id, now)
+            deleted = soft_delete(conn, webhooks, webhook_id, user_id, now)
+            if deleted:
+                audit_rows.write(conn, audit)
+        return deleted
 
     def make_deliveries(self, *, now: datetime, overlap: float) -> int:
         made = 0
