@@ -15,7 +15,14 @@ import numpy as np
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, artifact_key
 from quantrun.domain.errors import Conflict, TransientError
 from quantrun.domain.market_data import ProviderCall, ProviderSummary, summarize
-from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
+from quantrun.domain.prices import (
+    Instrument,
+    InstrumentRecord,
+    LatestPrice,
+    PriceField,
+    PriceMatrix,
+    PriceRow,
+)
 
 
 class FakeQueue:
@@ -42,9 +49,16 @@ class FakePriceStore:
         self.sources: dict[tuple[str, date], str] = {}
         self.runs: list[dict[str, Any]] = []
         self.calls: list[ProviderCall] = []
+        self.records: dict[str, InstrumentRecord] = {}
 
     def ping(self) -> None:
         return None
+
+    def instrument_records(self) -> list[InstrumentRecord]:
+        return [self.records[s] for s in sorted(self.records)]
+
+    def put_instruments(self, records: Sequence[InstrumentRecord]) -> None:
+        self.records.update({r.symbol: r for r in records})
 
     def instruments(self) -> list[Instrument]:
         by_symbol: dict[str, list[date]] = {}

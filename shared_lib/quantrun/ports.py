@@ -20,7 +20,14 @@ from quantrun.domain.audit import AuditEntry
 from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
 from quantrun.domain.market_data import CallMeter, ProviderCall, ProviderSummary
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Page, Portfolio, Trade
-from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
+from quantrun.domain.prices import (
+    Instrument,
+    InstrumentRecord,
+    LatestPrice,
+    PriceField,
+    PriceMatrix,
+    PriceRow,
+)
 from quantrun.domain.quota import JobQuota
 from quantrun.domain.strategies import Schedule, Strategy
 from quantrun.domain.users import ApiKey, User
@@ -247,6 +254,14 @@ class PriceStore(Protocol):
 
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None: ...
 
+    def instrument_records(self) -> list[InstrumentRecord]:
+        """The registered instruments (``POST /v1/instruments``, seeded by ingest)."""
+        ...
+
+    def put_instruments(self, records: Sequence[InstrumentRecord]) -> None:
+        """MERGE on symbol: a new record is added, an existing one replaced."""
+        ...
+
     def record_provider_calls(self, calls: Sequence[ProviderCall]) -> None:
         """Append ``provider_calls`` records (one write for a whole ingest run)."""
         ...
@@ -436,6 +451,10 @@ class AuditLog(Protocol):
 
     def entries(self, *, limit: int, cursor: str | None) -> Page:
         """Newest first."""
+        ...
+
+    def record(self, entry: AuditEntry) -> None:
+        """An entry of a change made outside the job database (an instrument's)."""
         ...
 
 

@@ -201,7 +201,9 @@ def test_contract_resource_names() -> None:
     )
 
 
-@pytest.mark.parametrize("table", ["prices", "instrument_names", "ingest_runs", "provider_calls"])
+@pytest.mark.parametrize(
+    "table", ["prices", "instrument_names", "instruments", "ingest_runs", "provider_calls"]
+)
 def test_bigquery_tables_match_the_schema_the_adapter_creates(table: str) -> None:
     """Terraform makes the tables in gcp mode, the adapter's ensure_schema on the
     emulator: the same columns, types and modes in both."""
@@ -333,3 +335,16 @@ def test_job_rows_and_the_artifact_lifecycle_agree() -> None:
     assert call["artifact_retention_days"] == "${var.artifact_retention_days}"
     env = PLATFORM.locals["common_env"]
     assert env["QUANTRUN_ARTIFACT_RETENTION_DAYS"] == "${tostring(var.artifact_retention_days)}"
+
+
+def test_scheduled_ingest_fetches_the_active_instruments_seeded_by_the_variable() -> None:
+    """CONTRACT 6.2: the scheduler's message asks for the active instruments; the
+    Terraform list only seeds them (``app.ingest.parse_ingest_message`` reads it)."""
+    from quantrun.app.ingest import parse_ingest_message
+
+    job = PLATFORM.resource("google_cloud_scheduler_job", "ingest")
+    data = job["pubsub_target"][0]["data"]
+    assert data.startswith("${base64encode(jsonencode(") and "active = true" in data
+    assert "seed = var.ingest_symbols" in data
+    request = parse_ingest_message('{"active": true, "seed": ["SPY"], "since_last": true}')
+    assert request.active and request.seed == ["SPY"] and request.start is None

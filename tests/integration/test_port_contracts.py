@@ -140,6 +140,22 @@ def test_price_store_contract(price_store: Any) -> None:
     price_store.ping()
 
 
+def test_instrument_records_are_merged_on_symbol(price_store: Any) -> None:
+    """CONTRACT 6.2: a record is added, then replaced whole by one of the same symbol."""
+    from quantrun.domain.prices import InstrumentRecord
+
+    assert price_store.instrument_records() == []
+    first = [
+        InstrumentRecord("EURUSD", "Euro in dollars", "fx", None, "USD", True),
+        InstrumentRecord("AAPL", "Apple", "equity", "NASDAQ", "USD", True),
+    ]
+    price_store.put_instruments(first)
+    assert price_store.instrument_records() == sorted(first, key=lambda r: r.symbol)
+    changed = InstrumentRecord("AAPL", "Apple Inc.", "equity", "NASDAQ", "USD", False)
+    price_store.put_instruments([changed])
+    assert price_store.instrument_records() == [changed, first[0]]
+
+
 def test_provider_calls_are_summarized_as_the_reference_does(price_store: Any) -> None:
     """The store's SQL against ``market_data.summarize`` (the reference) on the same
     calls, and against the figures worked out by hand."""

@@ -39,6 +39,8 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/jobs/{job_id}/artifacts/{name}"): MEMBER,
     ("GET", "/v1/jobs/{job_id}/events"): MEMBER,
     ("GET", "/v1/instruments"): MEMBER,
+    ("POST", "/v1/instruments"): ADMIN,
+    ("PATCH", "/v1/instruments/{symbol}"): ADMIN,
     ("GET", "/v1/instruments/{symbol}/coverage"): MEMBER,
     ("GET", "/v1/prices"): MEMBER,
     ("GET", "/v1/prices/latest"): MEMBER,

@@ -23,7 +23,7 @@ from quantrun.app.ingest import IngestRequest, ingest_prices, parse_ingest_messa
 from quantrun.app.price_files import ingest_file
 from quantrun.domain.errors import ProviderError
 from quantrun.domain.price_checks import validate
-from quantrun.domain.prices import PriceRow
+from quantrun.domain.prices import InstrumentRecord, PriceRow
 from tests.fakes import FakePriceStore
 from tests.harness.recorded_http import Recorded, load, recorded_server
 
@@ -218,9 +218,34 @@ def test_since_last_resumes_after_the_stored_date() -> None:
     )
 
 
+def test_scheduled_ingest_fetches_the_active_instruments_seeded_once() -> None:
+    """CONTRACT 6.2: ``{"active": true, "seed": [...]}`` fetches every active record; a
+    seed symbol with no record gets one (active), one with a record keeps it (here made
+    inactive through the API: the seed does not turn it back on)."""
+    store = FakePriceStore()
+    store.put_instruments([InstrumentRecord("GONE", "Gone", active=False),
+                           InstrumentRecord("FX", "A rate", "fx")])  # fmt: skip
+    msg = json.dumps({"active": True, "seed": ["demo", "gone"], "since_last": True})
+    request = parse_ingest_message(msg.encode())
+    assert request.symbols == [] and request.seed == ["DEMO", "GONE"]
+    result = ingest_prices(
+        request=request,
+        fetcher=FallbackFetcher([SyntheticProvider()], today=lambda: date(2024, 1, 12)),
+        store=store,
+        now=NOW,
+        today=date(2024, 1, 12),
+    )
+    assert sorted(result.per_symbol) == ["DEMO", "FX"]
+    assert {r.symbol: r.active for r in store.instrument_records()} == {
+        "DEMO": True, "FX": True, "GONE": False,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    "raw", [b"not json", b"{}", b'{"symbols": []}', b'{"symbols": ["bad symbol!"]}']
-)
+    "raw",
+    [b"not json", b"{}", b'{"symbols": []}', b'{"symbols": ["bad symbol!"]}',
+     b'{"active": true, "seed": "AAPL"}', b"[]"],
+)  # fmt: skip
 def test_bad_ingest_messages_are_refused(raw: bytes) -> None:
     with pytest.raises(ValueError):
         parse_ingest_message(raw)

@@ -52,6 +52,25 @@ resource "google_bigquery_table" "instrument_names" {
   ])
 }
 
+# Instruments managed through the API (CONTRACT 6.2): scheduled ingest fetches the
+# active ones; the ingest symbols variable only seeds them.
+resource "google_bigquery_table" "instruments" {
+  #checkov:skip=CKV_GCP_80:Google-managed encryption by default; set kms_key_name on the dataset for CMEK (Cloud KMS cost and key custody are a per-deployment choice).
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.this.dataset_id
+  table_id            = "instruments"
+  deletion_protection = true
+  schema = jsonencode([
+    { name = "symbol", type = "STRING", mode = "REQUIRED" },
+    { name = "name", type = "STRING", mode = "REQUIRED" },
+    { name = "asset_type", type = "STRING", mode = "REQUIRED" },
+    { name = "exchange", type = "STRING", mode = "NULLABLE" },
+    { name = "currency", type = "STRING", mode = "REQUIRED" },
+    { name = "active", type = "BOOL", mode = "REQUIRED" },
+    { name = "updated_at", type = "TIMESTAMP", mode = "REQUIRED" },
+  ])
+}
+
 resource "google_bigquery_table" "ingest_runs" {
   #checkov:skip=CKV_GCP_80:Google-managed encryption by default; set kms_key_name on the dataset for CMEK (Cloud KMS cost and key custody are a per-deployment choice).
   project             = var.project_id

@@ -405,7 +405,8 @@ resource "google_cloud_scheduler_job" "ingest" {
   time_zone = "America/New_York"
   pubsub_target {
     topic_name = google_pubsub_topic.ingest.id
-    data       = base64encode(jsonencode({ symbols = var.ingest_symbols, since_last = true }))
+    # the active instruments (CONTRACT 6.2); the variable only seeds them
+    data = base64encode(jsonencode({ active = true, seed = var.ingest_symbols, since_last = true }))
   }
   depends_on = [google_project_service.apis]
 }

@@ -124,7 +124,7 @@ variable "ingest_schedule" {
 
 variable "ingest_symbols" {
   type        = list(string)
-  description = "Symbols the scheduled ingestion refreshes."
+  description = "Symbols that seed the instruments the scheduled ingestion refreshes: each one without a record is registered (active) at the next run; after that the API manages them (POST/PATCH /v1/instruments)."
   default     = ["SPY", "AAPL", "AMZN", "GOOG", "MSFT"]
 }
 

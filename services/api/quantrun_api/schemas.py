@@ -171,14 +171,6 @@ class ModelInfo(BaseModel):
     )
 
 
-class InstrumentOut(BaseModel):
-    symbol: str
-    name: str
-    first_date: date
-    last_date: date
-    rows: int
-
-
 class CoverageOut(BaseModel):
     symbol: str
     name: str

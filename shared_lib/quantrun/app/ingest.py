@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from quantrun.app.fallback import FallbackFetcher, Fetched, NoProvider, default_start
+from quantrun.app.instruments import active_symbols
 from quantrun.domain.market_data import ProviderCall
 from quantrun.domain.price_checks import ValidationReport, validate
 from quantrun.domain.prices import PriceRow
@@ -34,26 +35,36 @@ class IngestRequest:
     symbols: list[str]
     start: date | None = None
     end: date | None = None
+    active: bool = False  # the active instruments instead of ``symbols``
+    seed: list[str] = field(default_factory=list)
 
 
 def parse_ingest_message(data: bytes | str) -> IngestRequest:
     """``{"symbols": [...], "start": "YYYY-MM-DD"?, "end": ...?, "since_last": true?}``;
-    without a start (or with since_last) each symbol resumes after its last stored date."""
+    without a start (or with since_last) each symbol resumes after its last stored date.
+    ``{"active": true, "seed": [...]?}`` instead of symbols: the active instruments
+    (``app/instruments.py``; the seed adds records for symbols that have none)."""
     try:
         body = json.loads(data)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"the ingest message is not JSON: {exc}") from None
-    if not isinstance(body, dict) or not isinstance(body.get("symbols"), list):
-        raise ValueError("the ingest message needs a list of symbols")
-    symbols = list(dict.fromkeys(parse_symbol(s) for s in body["symbols"]))
-    if not symbols or len(symbols) > MAX_SYMBOLS:
+    if not isinstance(body, dict):
+        raise ValueError("the ingest message is not a JSON object")
+    active = body.get("active") is True
+    listed = body.get("seed" if active else "symbols", [] if active else None)
+    if not isinstance(listed, list):
+        raise ValueError("the ingest message needs a list of symbols (or active: true)")
+    symbols = list(dict.fromkeys(parse_symbol(s) for s in listed))
+    if (not symbols and not active) or len(symbols) > MAX_SYMBOLS:
         raise ValueError(f"give 1 to {MAX_SYMBOLS} symbols")
     start = None if body.get("since_last") else body.get("start")
     end = body.get("end")
     return IngestRequest(
-        symbols,
+        [] if active else symbols,
         date.fromisoformat(start) if start else None,
         date.fromisoformat(end) if end else None,
+        active=active,
+        seed=symbols if active else [],
     )
 
 
@@ -127,6 +138,8 @@ def ingest_prices(
     """Every symbol fetched first, then one comparison with the store and one MERGE per
     source for the whole run: on BigQuery a run is a handful of jobs, not a few per
     symbol (a MERGE takes seconds, and a table takes 1,500 load jobs a day)."""
+    if request.active:
+        request = replace(request, symbols=active_symbols(store, request.seed)[:MAX_SYMBOLS])
     run = _Run(request, fetcher, store, now, today)
     try:
         for symbol in request.symbols:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from quantrun.app.instruments import inactive
 from quantrun.app.signals import one_set_rule
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
 from quantrun.domain.strategies import Strategy
@@ -222,10 +223,14 @@ def order_document(o: Order) -> dict[str, Any]:
 def stale_alerts(
     *, store: PortfolioStore, prices: PriceStore, today: date, after_days: int, now: datetime
 ) -> int:
-    """``data.stale`` for each instrument whose latest price is more than ``after_days``
-    trading days (weekdays) before ``today``: once per instrument and latest date."""
+    """``data.stale`` for each active instrument whose latest price is more than
+    ``after_days`` trading days (weekdays) before ``today``: once per instrument and
+    latest date."""
     made = []
+    off = inactive(prices)
     for instrument in prices.instruments():
+        if instrument.symbol in off:
+            continue
         last = instrument.last_date
         behind = int(np.busday_count(np.datetime64(last, "D") + 1, np.datetime64(today, "D") + 1))
         if behind > after_days:

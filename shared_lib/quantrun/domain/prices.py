@@ -18,6 +18,22 @@ class PriceMatrix:
     close: np.ndarray  # float64, shape (len(dates), len(symbols))
 
 
+ASSET_TYPES = ("equity", "etf", "index", "fx")
+
+
+@dataclass(frozen=True)
+class InstrumentRecord:
+    """What QuantRun knows of an instrument beyond its prices (CONTRACT 6.2): kept where
+    the prices are; ``active`` ones are what scheduled ingest fetches."""
+
+    symbol: str
+    name: str
+    asset_type: str = "equity"
+    exchange: str | None = None
+    currency: str = "USD"
+    active: bool = True
+
+
 @dataclass(frozen=True)
 class Instrument:
     symbol: str

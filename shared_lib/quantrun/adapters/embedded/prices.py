@@ -19,7 +19,14 @@ from quantrun.adapters.provider_calls_sql import summary_from_row, summary_sql
 from quantrun.clock import utcnow
 from quantrun.domain.errors import TransientError
 from quantrun.domain.market_data import RECENT, STATUS_WINDOW, ProviderCall, ProviderSummary
-from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
+from quantrun.domain.prices import (
+    Instrument,
+    InstrumentRecord,
+    LatestPrice,
+    PriceField,
+    PriceMatrix,
+    PriceRow,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS prices (
@@ -34,6 +41,11 @@ CREATE TABLE IF NOT EXISTS prices (
     PRIMARY KEY (symbol, date)
 );
 CREATE TABLE IF NOT EXISTS instrument_names (symbol VARCHAR PRIMARY KEY, name VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS instruments (
+    symbol VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, asset_type VARCHAR NOT NULL,
+    exchange VARCHAR, currency VARCHAR NOT NULL, active BOOLEAN NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ingest_runs (
     run_id VARCHAR, symbol VARCHAR, source VARCHAR, status VARCHAR, detail VARCHAR,
     run_at TIMESTAMP, fetched BIGINT, inserted BIGINT, updated BIGINT, unchanged BIGINT,
@@ -87,6 +99,27 @@ class DuckDBPriceStore:
             .fetchall()
         )
         return [Instrument(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    def instrument_records(self) -> list[InstrumentRecord]:
+        rows = (
+            self._cursor()
+            .execute(
+                "SELECT symbol, name, asset_type, exchange, currency, active FROM instruments "
+                "ORDER BY symbol"
+            )
+            .fetchall()
+        )
+        return [InstrumentRecord(*r) for r in rows]
+
+    def put_instruments(self, records: Sequence[InstrumentRecord]) -> None:
+        now = _naive_utc(utcnow())
+        with self._write_lock:
+            cur = self._cursor()
+            cur.executemany(
+                "INSERT OR REPLACE INTO instruments VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(r.symbol, r.name, r.asset_type, r.exchange, r.currency, r.active, now)
+                 for r in records],
+            )  # fmt: skip
 
     def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
         return self.load_fields(symbols, start, end, ("adj_close",))["adj_close"]

@@ -19,6 +19,7 @@ import numpy as np
 from quantrun.adapters.gcp.bigquery_schema import (
     ingest_runs_schema,
     instrument_names_schema,
+    instruments_schema,
     prices_schema,
     provider_calls_schema,
 )
@@ -28,7 +29,14 @@ from quantrun.adapters.price_matrix import field_columns, pivot_indexed
 from quantrun.adapters.provider_calls_sql import summary_from_row, summary_sql
 from quantrun.clock import utcnow
 from quantrun.domain.market_data import RECENT, STATUS_WINDOW, ProviderCall, ProviderSummary
-from quantrun.domain.prices import Instrument, LatestPrice, PriceField, PriceMatrix, PriceRow
+from quantrun.domain.prices import (
+    Instrument,
+    InstrumentRecord,
+    LatestPrice,
+    PriceField,
+    PriceMatrix,
+    PriceRow,
+)
 
 
 class BigQueryPriceStore(BigQueryTables):
@@ -46,6 +54,7 @@ class BigQueryPriceStore(BigQueryTables):
         )
         self._table = f"{self._dataset}.{table}"
         self._names = f"{self._dataset}.instrument_names"
+        self._records = f"{self._dataset}.instruments"
         self._runs = f"{self._dataset}.ingest_runs"
         self._calls = f"{self._dataset}.provider_calls"
 
@@ -71,6 +80,8 @@ class BigQueryPriceStore(BigQueryTables):
         self._client.create_table(calls, exists_ok=True, retry=retry, timeout=self._timeout)
         names = bigquery.Table(self._names, schema=instrument_names_schema())
         self._client.create_table(names, exists_ok=True, retry=retry, timeout=self._timeout)
+        records = bigquery.Table(self._records, schema=instruments_schema())
+        self._client.create_table(records, exists_ok=True, retry=retry, timeout=self._timeout)
 
     # -- PriceStore ----------------------------------------------------------------------
     def ping(self) -> None:
@@ -226,6 +237,24 @@ class BigQueryPriceStore(BigQueryTables):
         out = dict(rows[0].items())
         out["run_at"] = out["run_at"].isoformat()
         return out
+
+    def instrument_records(self) -> list[InstrumentRecord]:
+        rows = self._query(
+            f"SELECT symbol, name, asset_type, exchange, currency, active "  # noqa: S608
+            f"FROM `{self._records}` ORDER BY symbol"
+        )
+        return [
+            InstrumentRecord(r["symbol"], r["name"], r["asset_type"], r["exchange"],
+                             r["currency"], bool(r["active"]))
+            for r in rows
+        ]  # fmt: skip
+
+    def put_instruments(self, records: Sequence[InstrumentRecord]) -> None:
+        now = utcnow().isoformat()
+        payload = [{**asdict(r), "updated_at": now} for r in records]
+        columns = ["symbol", "name", "asset_type", "exchange", "currency", "active", "updated_at"]
+        self._merge(payload, instruments_schema(), self._records, keys=("symbol",),
+                    columns=columns)  # fmt: skip
 
     def set_names(self, names: dict[str, str]) -> None:
         payload = [{"symbol": s, "name": n} for s, n in names.items()]

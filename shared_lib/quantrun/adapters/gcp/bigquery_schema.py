@@ -1,6 +1,7 @@
 """The BigQuery tables of CONTRACT section 4 (``prices``, ``ingest_runs``), the
-instruments' names, and the ``provider_calls`` the market-data status reads, as the
-client library's schema fields (built on call: the library is imported lazily).
+instruments' names and records (CONTRACT 6.2), and the ``provider_calls`` the
+market-data status reads, as the client library's schema fields (built on call: the
+library is imported lazily).
 ``infra/modules/data`` declares the same (a test holds them together)."""
 
 from __future__ import annotations
@@ -31,6 +32,21 @@ def instrument_names_schema() -> list[Any]:
 
     f = bigquery.SchemaField
     return [f("symbol", "STRING", mode="REQUIRED"), f("name", "STRING", mode="REQUIRED")]
+
+
+def instruments_schema() -> list[Any]:
+    from google.cloud import bigquery
+
+    f = bigquery.SchemaField
+    return [
+        f("symbol", "STRING", mode="REQUIRED"),
+        f("name", "STRING", mode="REQUIRED"),
+        f("asset_type", "STRING", mode="REQUIRED"),
+        f("exchange", "STRING"),
+        f("currency", "STRING", mode="REQUIRED"),
+        f("active", "BOOL", mode="REQUIRED"),
+        f("updated_at", "TIMESTAMP", mode="REQUIRED"),
+    ]
 
 
 def ingest_runs_schema() -> list[Any]:

@@ -39,6 +39,10 @@ class SqlAuditLog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    def record(self, entry: AuditEntry) -> None:
+        with self._engine.begin() as conn:
+            write(conn, entry)
+
     def entries(self, *, limit: int, cursor: str | None) -> Page:
         """Newest first."""
         query = select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit + 1)
