@@ -128,6 +128,11 @@ class FakePriceStore:
     def record_ingest_runs(self, runs: Sequence[dict[str, Any]]) -> None:
         self.runs.extend(runs)
 
+    def ingest_run(self, run_id: str) -> list[dict[str, Any]]:
+        return [
+            {**r, "run_at": r["run_at"].isoformat()} for r in self.runs if r["run_id"] == run_id
+        ]
+
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None:
         matching = [r for r in self.runs if symbol in str(r["symbol"]).split(",")]
         return matching[-1] if matching else None

@@ -18,8 +18,10 @@ adapters per mode would be spread over several files.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from quantrun.app.auth import GoogleSignIn
     from quantrun.app.cache import SingleFlightCache
     from quantrun.app.fallback import FallbackFetcher
+    from quantrun.app.ingest import IngestRequest
     from quantrun.app.lease import WorkerConfig
     from quantrun.app.ratelimit import RateLimiter
     from quantrun.app.strategies import JobRules
@@ -115,6 +118,8 @@ class Container:
     long_jobs: Callable[[str], None] | None = None
     # gcp mode: asks a worker to step a paper portfolio (a message on the jobs topic)
     step_portfolio: Callable[[str], None] | None = None
+    # runs an instrument's backfill: a message to the ingest function (gcp), a thread here
+    launch_ingest: Callable[[IngestRequest], None] | None = None
     # the webhook dispatcher, once started (start_webhooks)
     dispatcher: Dispatcher | None = None
 
@@ -264,6 +269,29 @@ def _source_commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
+def _publish_ingest(publisher: Any, request: IngestRequest) -> None:
+    """A backfill for the ingest function (the scheduled ingest's topic and message)."""
+    body = {"symbols": request.symbols, "start": request.start, "end": request.end,
+            "run_id": request.run_id}  # fmt: skip
+    data = json.dumps({k: str(v) if k in ("start", "end") and v else v for k, v in body.items()})
+    publisher.publish_one(data.encode(), {}, what="hand the backfill to the ingest function")
+
+
+def _ingest_in_thread(settings: Settings, prices: PriceStore, request: IngestRequest) -> None:
+    """Embedded mode's ingest function: the run in a thread of this process."""
+    from quantrun.app.ingest import ingest_prices
+    from quantrun.clock import utcnow
+
+    def run() -> None:
+        try:
+            ingest_prices(request=request, fetcher=fetcher(settings), store=prices,
+                          now=utcnow(), today=utcnow().date())  # fmt: skip
+        except Exception:
+            log.exception("backfill failed", extra={"fields": {"run_id": request.run_id}})
+
+    threading.Thread(target=run, name="backfill", daemon=True).start()
+
+
 def _publish_one(publisher: Any, job_id: str) -> None:
     """Publish one job id; a failure is transient (the message is redelivered)."""
     from quantrun.domain.errors import TransientError
@@ -383,11 +411,26 @@ def bootstrap(settings: Settings, *, migrate_db: bool = True) -> Container:
             outbox=outbox,
             long_jobs=functools.partial(_publish_one, long_jobs),
             step_portfolio=publisher.publish_step,
+            launch_ingest=functools.partial(
+                _publish_ingest,
+                PubSubPublisher(
+                    clients.publisher_client(),
+                    str(gcp.project),
+                    gcp.ingest_topic,
+                    timeout=gcp.gcp_timeout_seconds,
+                ),
+            ),
         )
     visibility = max(2 * settings.worker.lease_seconds, 10.0)
     queue = EmbeddedQueue(engine, visibility_seconds=visibility)
     artifacts = LocalArtifactStore(settings.artifacts_dir)
-    return Container(**common, queue=queue, artifacts=artifacts, embedded_queue=queue)
+    return Container(
+        **common,
+        queue=queue,
+        artifacts=artifacts,
+        embedded_queue=queue,
+        launch_ingest=functools.partial(_ingest_in_thread, settings, prices),
+    )
 
 
 def _google_sign_in(settings: Settings) -> GoogleSignIn | None:
@@ -509,12 +552,27 @@ def ingest(settings: Settings) -> IngestContainer:
     from quantrun.adapters.gcp import clients
     from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
     from quantrun.adapters.gcp.uploads import GcsUploadedFiles
-    from quantrun.adapters.providers import AlphaVantageProvider, StooqProvider, SyntheticProvider
-    from quantrun.app.fallback import FallbackFetcher
 
     gcp = settings.gcp
     if not gcp.project:
         raise ValueError("the ingest functions need QUANTRUN_PROJECT or GOOGLE_CLOUD_PROJECT")
+    prices = BigQueryPriceStore(
+        clients.bigquery_client(gcp.project, emulator=gcp.bigquery_emulator_host),
+        dataset=gcp.bq_dataset,
+        table=gcp.bq_table,
+        timeout=gcp.gcp_timeout_seconds,
+        max_bytes_billed=gcp.bq_max_bytes_billed,
+    )
+    storage = clients.storage_client(gcp.project, emulator=gcp.storage_emulator_host)
+    uploads = GcsUploadedFiles(storage, timeout=max(gcp.gcp_timeout_seconds, 60.0))
+    return IngestContainer(settings, prices, fetcher(settings), uploads, Closers())
+
+
+def fetcher(settings: Settings) -> FallbackFetcher:
+    """The providers of ``QUANTRUN_INGEST_PROVIDERS``, in order, with fallback."""
+    from quantrun.adapters.providers import AlphaVantageProvider, StooqProvider, SyntheticProvider
+    from quantrun.app.fallback import FallbackFetcher
+
     providers: list[PriceProvider] = []
     for name in settings.ingest.providers:
         if name == "stooq":
@@ -529,16 +587,7 @@ def ingest(settings: Settings) -> IngestContainer:
             providers.append(SyntheticProvider())
         else:
             raise ValueError(f"unknown provider {name!r} in QUANTRUN_INGEST_PROVIDERS")
-    prices = BigQueryPriceStore(
-        clients.bigquery_client(gcp.project, emulator=gcp.bigquery_emulator_host),
-        dataset=gcp.bq_dataset,
-        table=gcp.bq_table,
-        timeout=gcp.gcp_timeout_seconds,
-        max_bytes_billed=gcp.bq_max_bytes_billed,
-    )
-    storage = clients.storage_client(gcp.project, emulator=gcp.storage_emulator_host)
-    uploads = GcsUploadedFiles(storage, timeout=max(gcp.gcp_timeout_seconds, 60.0))
-    return IngestContainer(settings, prices, FallbackFetcher(providers), uploads, Closers())
+    return FallbackFetcher(providers)
 
 
 @functools.cache

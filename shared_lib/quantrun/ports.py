@@ -253,6 +253,9 @@ class PriceStore(Protocol):
         ...
 
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None: ...
+    def ingest_run(self, run_id: str) -> list[dict[str, Any]]:
+        """The records of one run (a backfill's ``queued`` one first), oldest first."""
+        ...
 
     def instrument_records(self) -> list[InstrumentRecord]:
         """The registered instruments (``POST /v1/instruments``, seeded by ingest)."""

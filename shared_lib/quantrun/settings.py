@@ -392,6 +392,9 @@ class GcpSettings(_Group):
     )
     jobs_topic: str = Field("quantrun-jobs", description="gcp: the jobs topic")
     dead_letter_topic: str = Field("quantrun-jobs-dead", description="gcp: the dead-letter topic")
+    ingest_topic: str = Field(
+        "quantrun-ingest", description="gcp: the ingest topic (the API publishes backfills)"
+    )
     long_jobs_topic: str = Field(
         "quantrun-jobs-long", description="gcp: jobs too long for a push request"
     )
@@ -464,7 +467,8 @@ class EmbeddedSettings(_Group):
 class IngestSettings(_Group):
     ingest_providers: str = Field(
         "stooq,alphavantage",
-        description="functions: provider order, comma-separated (`synthetic` for demos)",
+        description="functions (and embedded backfills): provider order, comma-separated "
+        "(`synthetic` for demos)",
     )
     stooq_url: str = Field("https://stooq.com", description="functions: Stooq's base URL")
     alphavantage_url: str = Field(

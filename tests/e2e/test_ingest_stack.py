@@ -22,6 +22,7 @@ from devtools.jobs import wait_until
 from devtools.postgres import PostgresServer
 from devtools.stack import Stack, start_stack
 from quantrun.adapters.gcp.bigquery_prices import BigQueryPriceStore
+from quantrun.adapters.sql.job_store import SqlJobStore
 from tests.harness.log_filter import extract, matching, read_entries
 from tests.harness.receiver import Receiver
 from tests.harness.recorded_http import Recorded, load, recorded_server
@@ -367,3 +368,37 @@ def test_a_portfolio_steps_on_the_worker_over_an_ingested_day_and_tells_the_fill
         assert len(receiver.received) == len(orders)  # every fill told once
     finally:
         receiver.close()
+
+
+def test_an_admin_adds_an_instrument_and_backfills_it_through_the_function(
+    stack: Stack, store: SqlJobStore, recorded: Recorded
+) -> None:
+    """CONTRACT 6.2 on the emulators: the instrument is kept in BigQuery, the backfill
+    goes to the ingest function as a message on its topic, its run is followed by id,
+    and a member reads the prices it loaded."""
+    from quantrun.app.users import set_role
+    from quantrun.clock import utcnow
+
+    with stack.client("universe admin") as admin, stack.client("universe member") as member:
+        set_role(store, "universe admin", "admin", utcnow())
+        made = admin.post("/v1/instruments", json={"symbol": "AAPL", "name": "Apple Inc.",
+                                                   "exchange": "NASDAQ"})  # fmt: skip
+        assert made.status_code == 201, made.text
+        listed = {i["symbol"]: i for i in member.get("/v1/instruments").json()}
+        assert listed["AAPL"]["exchange"] == "NASDAQ" and listed["SPY"]["active"] is True
+        started = admin.post("/v1/instruments/AAPL/backfill",
+                             json={"start": "2024-01-01", "end": "2024-01-12"})  # fmt: skip
+        assert started.status_code == 202, started.text
+        run_id = started.json()["run_id"]
+        done = wait_until(
+            lambda: (
+                (r := member.get(f"/v1/ingest-runs/{run_id}").json())["status"] != "queued" and r
+            ),
+            timeout=60,
+        )
+        assert done["status"] == "ok", done
+        (aapl,) = done["symbols"]
+        assert aapl["source"] == "stooq" and aapl["fetched"] == 9
+        prices = member.get("/v1/prices", params={"symbols": "AAPL", "start": "2024-01-01",
+                                                  "end": "2024-01-12"}).json()  # fmt: skip
+        assert len(prices["dates"]) == 9

@@ -5,18 +5,31 @@ field; an inactive instrument gets no ``data.stale`` alert."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from sqlalchemy import select
 
+from devtools.jobs import wait_until
 from quantrun.adapters.sql.schema import alerts
 from quantrun.app.paper_steps import stale_alerts
 from quantrun.app.users import set_role
 from quantrun.clock import utcnow
+from quantrun.settings import IngestSettings, LimitSettings, Settings
 from tests.harness.api import RunningApi
 
 WITH_WORKER = False
 USER = "instrument reader"
+
+
+def api_settings(data_dir: Path) -> Settings:
+    # backfills fetch from the synthetic provider (no network here)
+    return Settings(
+        data_dir=data_dir,
+        limits=LimitSettings(rate_requests_per_second=0),
+        ingest=IngestSettings(ingest_providers="synthetic"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +105,34 @@ def test_bad_instruments_are_refused_naming_the_field(
 def test_a_change_may_not_null_a_required_field(admin: httpx.Client) -> None:
     r = admin.patch("/v1/instruments/XOM", json={"name": None})
     assert r.status_code == 422 and "name" in r.text
+
+
+def test_a_backfill_is_an_ingest_run_anyone_can_follow(
+    api: RunningApi, client: httpx.Client, admin: httpx.Client
+) -> None:
+    made = admin.post("/v1/instruments", json={"symbol": "DEMO", "name": "A demo series"})
+    assert made.status_code == 201, made.text
+    body = {"start": "2024-01-02", "end": "2024-01-31"}
+    assert client.post("/v1/instruments/DEMO/backfill", json=body).status_code == 403
+    assert admin.post("/v1/instruments/ZZZZ/backfill", json=body).status_code == 404
+    backwards = admin.post("/v1/instruments/DEMO/backfill", json={"start": "2024-02-01",
+                                                                  "end": "2024-01-01"})  # fmt: skip
+    assert backwards.status_code == 422 and "start" in backwards.text
+    started = admin.post("/v1/instruments/DEMO/backfill", json=body)
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    assert started.json()["status"] == "queued"
+    done = wait_until(
+        lambda: (r := client.get(f"/v1/ingest-runs/{run_id}").json())["status"] != "queued" and r,
+        timeout=30,
+    )
+    assert done["status"] == "ok", done
+    (demo,) = done["symbols"]
+    assert demo["source"] == "synthetic" and demo["inserted"] == 22  # January's weekdays
+    prices = client.get("/v1/prices", params={"symbols": "DEMO", "start": "2024-01-01",
+                                              "end": "2024-01-31"}).json()  # fmt: skip
+    assert len(prices["dates"]) == 22
+    assert client.get("/v1/ingest-runs/00000000-0000-0000-0000-000000000000").status_code == 404
+    trail = admin.get("/v1/audit").json()["items"]
+    assert any(e["action"] == "instrument.backfill" and e["details"]["run_id"] == run_id
+               for e in trail)  # fmt: skip

@@ -41,6 +41,8 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/instruments"): MEMBER,
     ("POST", "/v1/instruments"): ADMIN,
     ("PATCH", "/v1/instruments/{symbol}"): ADMIN,
+    ("POST", "/v1/instruments/{symbol}/backfill"): ADMIN,
+    ("GET", "/v1/ingest-runs/{run_id}"): MEMBER,
     ("GET", "/v1/instruments/{symbol}/coverage"): MEMBER,
     ("GET", "/v1/prices"): MEMBER,
     ("GET", "/v1/prices/latest"): MEMBER,

@@ -397,6 +397,15 @@ resource "google_pubsub_topic" "ingest" {
   name    = "quantrun-ingest"
 }
 
+# The API hands an admin's backfill (POST /v1/instruments/{symbol}/backfill) to the
+# ingest function as a message on its topic.
+resource "google_pubsub_topic_iam_member" "api_publishes_backfills" {
+  project = var.project_id
+  topic   = google_pubsub_topic.ingest.name
+  role    = "roles/pubsub.publisher"
+  member  = module.api_sa.member
+}
+
 resource "google_cloud_scheduler_job" "ingest" {
   project   = var.project_id
   region    = var.region

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from quantrun.app.fallback import FallbackFetcher, Fetched, NoProvider, default_start
-from quantrun.app.instruments import active_symbols
+from quantrun.app.universe import active_symbols
 from quantrun.domain.market_data import ProviderCall
 from quantrun.domain.price_checks import ValidationReport, validate
 from quantrun.domain.prices import PriceRow
@@ -37,13 +37,14 @@ class IngestRequest:
     end: date | None = None
     active: bool = False  # the active instruments instead of ``symbols``
     seed: list[str] = field(default_factory=list)
+    run_id: str | None = None  # given by a backfill (``app/instruments.py``); else new
 
 
 def parse_ingest_message(data: bytes | str) -> IngestRequest:
     """``{"symbols": [...], "start": "YYYY-MM-DD"?, "end": ...?, "since_last": true?}``;
     without a start (or with since_last) each symbol resumes after its last stored date.
-    ``{"active": true, "seed": [...]?}`` instead of symbols: the active instruments
-    (``app/instruments.py``; the seed adds records for symbols that have none)."""
+    ``{"active": true, "seed": [...]?}``: the active instruments (``app/universe.py``).
+    ``run_id``: the run's id, when a backfill gave it one."""
     try:
         body = json.loads(data)
     except (ValueError, TypeError) as exc:
@@ -65,7 +66,15 @@ def parse_ingest_message(data: bytes | str) -> IngestRequest:
         date.fromisoformat(end) if end else None,
         active=active,
         seed=symbols if active else [],
+        run_id=_run_id(body.get("run_id")),
     )
+
+
+def _run_id(value: Any) -> str | None:
+    try:
+        return None if value is None else str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"run_id {str(value)[:80]!r} is not a run id") from None
 
 
 @dataclass
@@ -213,7 +222,7 @@ class _Run:
     ) -> None:
         self.request, self.fetcher, self.store = request, fetcher, store
         self.now, self.today = now, today
-        self.result = IngestResult(run_id=str(uuid.uuid4()))
+        self.result = IngestResult(run_id=request.run_id or str(uuid.uuid4()))
         self.last = {i.symbol: i.last_date for i in store.instruments()}
         self.calls: list[ProviderCall] = []
         self.records: list[dict[str, Any]] = []

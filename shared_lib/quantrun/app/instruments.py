@@ -4,8 +4,8 @@ An instrument is a symbol with prices, a registered record (``InstrumentRecord``
 asset type, exchange, currency, active), or both; the listing shows each once, its
 coverage (dates, rows) beside its record. A symbol with prices and no record counts as
 an active equity in USD named by ``instrument_names`` (or its symbol). Admins add and
-change records; scheduled ingest fetches the active ones (``active_symbols``), and adds
-the seed list (Terraform's ``ingest_symbols``) for the symbols with no record yet.
+change records and backfill one (an ingest run whose outcome ``GET /v1/ingest-runs/{id}``
+tells); scheduled ingest fetches the active ones (``app.ingest.active_symbols``).
 
 Records live with the prices (BigQuery / DuckDB), the audit trail in the job database:
 an instrument's audit entry is written just after its change, not in its transaction.
@@ -13,13 +13,15 @@ an instrument's audit entry is written just after its change, not in its transac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable
 from dataclasses import asdict, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from quantrun.app import audit
 from quantrun.app.cache import SingleFlightCache
+from quantrun.app.ingest import Counts, IngestRequest, run_record
 from quantrun.domain.errors import Conflict, InvalidInput, NotFound
 from quantrun.domain.prices import ASSET_TYPES, Instrument, InstrumentRecord
 from quantrun.domain.symbols import parse_symbol
@@ -106,17 +108,54 @@ def update(
     return changed
 
 
-def active_symbols(prices: PriceStore, seed: Sequence[str] = ()) -> list[str]:
-    """The symbols scheduled ingest fetches: every active record, after adding a record
-    for each ``seed`` symbol that has none (Terraform's list seeds the universe once;
-    after that the API manages it)."""
-    records = {r.symbol: r for r in prices.instrument_records()}
-    new = [InstrumentRecord(s, s) for s in dict.fromkeys(seed) if s not in records]
-    if new:
-        prices.put_instruments(new)
-        records.update({r.symbol: r for r in new})
-    return sorted(s for s, r in records.items() if r.active)
+def backfill(
+    *,
+    prices: PriceStore,
+    trail: AuditLog,
+    launch: Callable[[IngestRequest], None],
+    user: User,
+    symbol: str,
+    start: date,
+    end: date | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Ingest one registered instrument from ``start`` (to ``end``, default today) as an
+    ingest run with an id the caller can follow (``run_outcome``); the run is recorded
+    ``queued`` first, so its id is known before it starts."""
+    symbol = symbol.upper()
+    if symbol not in {r.symbol for r in prices.instrument_records()}:
+        raise NotFound(f"no instrument {symbol}: POST /v1/instruments registers it")
+    if start > (end or now.date()):
+        raise InvalidInput(f"start: {start} is after the end of the backfill", field="start")
+    run_id = str(uuid.uuid4())
+    detail = f"backfill from {start}" + (f" to {end}" if end else "")
+    prices.record_ingest_runs([run_record(run_id=run_id, symbol=symbol, source=None,
+                                          status="queued", detail=detail, at=now,
+                                          counts=Counts())])  # fmt: skip
+    launch(IngestRequest([symbol], start, end, run_id=run_id))
+    trail.record(audit.entry(user, "instrument.backfill", symbol, now, run_id=run_id,
+                             start=start.isoformat()))  # fmt: skip
+    return {"run_id": run_id, "symbol": symbol, "status": "queued"}
 
 
-def inactive(prices: PriceStore) -> set[str]:
-    return {r.symbol for r in prices.instrument_records() if not r.active}
+def run_outcome(prices: PriceStore, run_id: str) -> dict[str, Any]:
+    """``GET /v1/ingest-runs/{id}``: each symbol's latest record and the run's status
+    (``queued`` until a record of the run itself comes; then ``ok``, ``partial`` or
+    ``failed`` as its symbols fared)."""
+    records = prices.ingest_run(run_id)
+    if not records:
+        raise NotFound(f"no ingest run {run_id}")
+    latest = {r["symbol"]: r for r in records}  # oldest first: the last one stands
+    statuses = [r["status"] for r in latest.values()]
+    if all(s == "queued" for s in statuses):
+        status = "queued"
+    elif all(s == "ok" for s in statuses):
+        status = "ok"
+    else:
+        status = "failed" if all(s != "ok" for s in statuses) else "partial"
+    keep = ("symbol", "source", "status", "detail", "run_at", *Counts().as_dict())
+    return {
+        "run_id": run_id,
+        "status": status,
+        "symbols": [{k: r.get(k) for k in keep} for r in latest.values()],
+    }

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from quantrun.app.instruments import inactive
 from quantrun.app.signals import one_set_rule
+from quantrun.app.universe import inactive
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
 from quantrun.domain.strategies import Strategy
 from quantrun.logging import get_logger

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Path, Query, Response
 
-from quantrun.app import instruments as instrument_cases
 from quantrun.app import prices as use_cases
 from quantrun.app.market_data import market_data_status
 from quantrun.clock import utcnow
-from quantrun.domain.prices import InstrumentRecord, PriceMatrix
+from quantrun.domain.prices import PriceMatrix
 from quantrun.domain.symbols import SYMBOL_INPUT
-from quantrun_api.deps import AdminUser, ContainerDep, CurrentUser
-from quantrun_api.instrument_schemas import (
-    ChangeInstrument,
-    CreateInstrument,
-    InstrumentOut,
-    InstrumentRecordOut,
-)
+from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.market_data_schemas import MarketDataStatusOut
 from quantrun_api.schemas import (
     CoverageOut,
@@ -38,70 +30,6 @@ SYMBOLS = Query(
     examples=["AAPL,MSFT"],
     json_schema_extra={"pattern": use_cases.SYMBOLS_PATTERN},
 )
-
-
-@router.get(
-    "/instruments",
-    response_model=list[InstrumentOut],
-    summary="Instruments: registered ones and symbols with prices",
-)
-def instruments(
-    _user: CurrentUser,
-    container: ContainerDep,
-    active: Annotated[bool | None, Query(description="only active (or inactive) ones")] = None,
-) -> list[InstrumentOut]:
-    found = instrument_cases.listing(container.prices, container.read_cache, active)
-    return [InstrumentOut(**i) for i in found]
-
-
-_ADMIN: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse},
-    403: {"model": ErrorResponse, "description": "`forbidden`: admins only"},
-    422: {"model": ErrorResponse},
-}
-
-
-@router.post(
-    "/instruments",
-    status_code=201,
-    response_model=InstrumentRecordOut,
-    summary="Register an instrument (admins)",
-    responses={**_ADMIN, 409: {"model": ErrorResponse}},
-)
-def post_instrument(body: CreateInstrument, user: AdminUser, container: ContainerDep) -> Any:
-    made = instrument_cases.create(
-        prices=container.prices,
-        trail=container.audit,
-        cache=container.read_cache,
-        user=user,
-        record=InstrumentRecord(**body.model_dump()),
-        now=utcnow(),
-    )
-    return asdict(made)
-
-
-@router.patch(
-    "/instruments/{symbol}",
-    response_model=InstrumentRecordOut,
-    summary="Change an instrument (admins): name, asset type, exchange, currency, active",
-    responses={**_ADMIN, 404: {"model": ErrorResponse}},
-)
-def patch_instrument(
-    symbol: Annotated[str, Path(max_length=32)],
-    body: ChangeInstrument,
-    user: AdminUser,
-    container: ContainerDep,
-) -> Any:
-    changed = instrument_cases.update(
-        prices=container.prices,
-        trail=container.audit,
-        cache=container.read_cache,
-        user=user,
-        symbol=symbol,
-        changes=body.model_dump(exclude_unset=True),
-        now=utcnow(),
-    )
-    return asdict(changed)
 
 
 @router.get(

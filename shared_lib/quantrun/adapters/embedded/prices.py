@@ -237,6 +237,16 @@ class DuckDBPriceStore:
         out["run_at"] = out["run_at"].replace(tzinfo=UTC).isoformat()
         return out
 
+    def ingest_run(self, run_id: str) -> list[dict[str, Any]]:
+        cur = self._cursor().execute(
+            "SELECT * FROM ingest_runs WHERE run_id = ? ORDER BY run_at", [run_id]
+        )
+        names = [d[0] for d in cur.description]
+        out = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        for record in out:
+            record["run_at"] = record["run_at"].replace(tzinfo=UTC).isoformat()
+        return out
+
     def record_provider_calls(self, calls: Sequence[ProviderCall]) -> None:
         rows = [{**asdict(c), "called_at": _naive_utc(c.called_at)} for c in calls]
         with self._write_lock:

@@ -222,6 +222,18 @@ class BigQueryPriceStore(BigQueryTables):
         )
         return [summary_from_row(dict(r.items())) for r in rows]
 
+    def ingest_run(self, run_id: str) -> list[dict[str, Any]]:
+        from google.cloud import bigquery
+
+        rows = self._query(
+            f"SELECT * FROM `{self._runs}` WHERE run_id = @run_id ORDER BY run_at",  # noqa: S608
+            [bigquery.ScalarQueryParameter("run_id", "STRING", run_id)],
+        )
+        out = [dict(r.items()) for r in rows]
+        for record in out:
+            record["run_at"] = record["run_at"].isoformat()
+        return out
+
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None:
         from google.cloud import bigquery
 

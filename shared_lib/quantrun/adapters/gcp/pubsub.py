@@ -48,12 +48,16 @@ class PubSubPublisher:
 
     def publish_step(self, portfolio_id: str) -> None:
         """Ask a worker to step the portfolio; ``TransientError`` when it cannot be sent."""
+        data, attributes = encode_step_message(portfolio_id)
+        self.publish_one(data, attributes, what="ask a worker to step the portfolio")
+
+    def publish_one(self, data: bytes, attributes: dict[str, str], *, what: str) -> None:
+        """One message; ``TransientError`` (saying it could not ``what``) on failure."""
         from google.pubsub_v1 import PubsubMessage
         from google.pubsub_v1.services.publisher.client import PublisherClient as Gapic
 
         from quantrun.domain.errors import TransientError
 
-        data, attributes = encode_step_message(portfolio_id)
         try:
             Gapic.publish(
                 self._client,
@@ -63,7 +67,7 @@ class PubSubPublisher:
                 timeout=self._timeout,
             )
         except Exception as exc:
-            raise TransientError(f"cannot ask a worker to step the portfolio: {exc}") from exc
+            raise TransientError(f"cannot {what}: {exc}") from exc
 
     def publish_many(
         self, job_ids: list[str], traces: Mapping[str, str] | None = None
