@@ -161,6 +161,7 @@ def test_too_large_results_are_refused_before_any_work() -> None:
             params=BS,
             known=known,
             load_prices=_no_prices,
+            prices=FakePriceStore(),
             max_cost=1e9,
             max_values=1000,
         )
@@ -171,6 +172,7 @@ def test_too_large_results_are_refused_before_any_work() -> None:
         params={**BS, "greeks": False},
         known=known,
         load_prices=_no_prices,
+        prices=FakePriceStore(),
         max_cost=1e9,
         max_values=2000,
     )

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import quantrun.tracing as tracing
+from quantrun.app.currency import loader
 from quantrun.app.job_log import finished_fields
 from quantrun.app.lease import Lease, WorkerConfig, draining
 from quantrun.app.limits import check_cost
@@ -151,7 +152,7 @@ def _run_claimed(
 
     with Lease(store, job.id, cfg, keepalive) as lease:
         started = time.monotonic()
-        loads = RecordedLoads(prices.load_close)
+        loads = RecordedLoads(loader(prices, getattr(params, "currency", None)))
         try:
             output = spec.run(
                 params,
@@ -245,9 +246,9 @@ def _sharded(
     if handoff is not None and job.parent_id is not None and job.params["cost"] > cfg.push_max_cost:
         return _hand_off(store, job, cfg, handoff, fields)
 
-    def context(checkpoint: Callable[[float], None]) -> RunContext:
+    def context(checkpoint: Callable[[float], None], params: Any) -> RunContext:
         return RunContext(
-            load_prices=prices.load_close,
+            load_prices=loader(prices, getattr(params, "currency", None)),
             checkpoint=checkpoint,
             threads=_cpu_count(),
             inline_values=cfg.inline_values,

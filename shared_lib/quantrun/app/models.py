@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from quantrun.app.currency import loader
 from quantrun.app.limits import check_cost
 from quantrun.app.submit import KnownSymbols, validate_params
 from quantrun.catalog import REGISTRY, get_spec
@@ -15,6 +16,7 @@ from quantrun.catalog.spec import RunContext
 from quantrun.domain.errors import NotFound
 from quantrun.domain.prices import PriceMatrix
 from quantrun.domain.results import json_safe
+from quantrun.ports import PriceStore
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ def run_sync(
     params: dict[str, Any],
     known: KnownSymbols,
     load_prices: Callable[[Sequence[str], date, date], PriceMatrix],
+    prices: PriceStore,
     max_cost: float,
     max_values: int,
 ) -> dict[str, Any]:
@@ -55,7 +58,11 @@ def run_sync(
         raise NotFound(f"unknown model {model!r}; GET /v1/models lists them", code="unknown_model")
     parsed = validate_params(spec, params, known)
     check_cost(spec, parsed, limit=max_cost, what="synchronous", max_values=max_values)
-    context = RunContext(load_prices=load_prices, charts=False, inline_values=max_values)
+    context = RunContext(
+        load_prices=loader(prices, getattr(parsed, "currency", None), load_prices),
+        charts=False,
+        inline_values=max_values,
+    )
     output = spec.run(parsed, context)
     result: dict[str, Any] = json_safe(output.result)
     return result

@@ -76,7 +76,8 @@ def fail_row(store: JobStore, row: Job, worker: str, error: JobError) -> bool:
     return failed
 
 
-Context = Callable[[Callable[[float], None]], RunContext]
+# (a checkpoint, the job's params) -> what the model may use
+Context = Callable[[Callable[[float], None], Any], RunContext]
 T = TypeVar("T")
 
 
@@ -140,7 +141,7 @@ def run_shard(shard: Job, w: ShardWork) -> bool:
 
     def compute(lease: Lease) -> _Partial:
         params = w.spec.params.model_validate(job.params)
-        output = sharding.run(params, shard.params["shard"], w.context(lease.checkpoint))
+        output = sharding.run(params, shard.params["shard"], w.context(lease.checkpoint, params))
         partial = json_safe(output.result)
         if output.artifacts:
             partial["parts"] = {
@@ -193,7 +194,7 @@ def merge_job(job_id: str, w: ShardWork) -> bool:
         if len(partials) != job.shards_total:
             raise ValueError(f"{len(partials)} of {job.shards_total} shard results found")
         params = w.spec.params.model_validate(job.params)
-        plain = w.context(lease.checkpoint)
+        plain = w.context(lease.checkpoint, params)
         loads = RecordedLoads(plain.load_prices)
         ctx = replace(plain, load_prices=loads, read_part=lambda ref: _read_part(w.artifacts, ref))
         output: ModelOutput = sharding.merge(params, partials, ctx)

@@ -18,6 +18,12 @@ class HistoryParams(Params):
     symbols: Symbols = Field(description="ticker symbols, as stored in the price store")
     start: Day = Field(description="first date of the window, YYYY-MM-DD (inclusive)")
     end: Day = Field(description="last date of the window, YYYY-MM-DD (inclusive)")
+    currency: str | None = Field(
+        None,
+        pattern="^[A-Z]{3}$",
+        description="prices converted to this currency at each day's FX close (an `fx` "
+        "instrument such as EURUSD); default: each symbol's own",
+    )
 
     @field_validator("end")
     @classmethod

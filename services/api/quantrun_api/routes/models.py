@@ -41,6 +41,7 @@ def run_model(
             cache=container.read_cache,
             rule=CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
         ),
+        prices=container.prices,
         max_cost=container.settings.limits.sync_max_cost,
         max_values=container.settings.limits.result_inline_values,
     )

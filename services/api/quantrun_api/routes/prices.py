@@ -9,6 +9,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Response
 
 from quantrun.app import prices as use_cases
+from quantrun.app.currency import fields_in
 from quantrun.app.market_data import market_data_status
 from quantrun.clock import utcnow
 from quantrun.domain.prices import PriceMatrix
@@ -75,6 +76,14 @@ def prices(
             "volume; default: close, the adjusted close",
         ),
     ] = None,
+    currency: Annotated[
+        str | None,
+        Query(
+            pattern="^[A-Z]{3}$",
+            description="convert to this currency at each day's close of an FX instrument "
+            "(EURUSD-style); a missing rate is a 422 naming it and the day",
+        ),
+    ] = None,
 ) -> PricesOut:
     api = container.settings.api
     found, served = use_cases.field_window(
@@ -88,6 +97,7 @@ def prices(
         rule=use_cases.CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
     )
     response.headers["Cache-Status"] = served.header()
+    found = fields_in(container.prices, found, currency, start, end)
     first = next(iter(found.values()))
     return PricesOut(
         dates=_dates(first),

@@ -1,0 +1,58 @@
+"""Price loads in a currency (``domain/currency.py``): what the prices route and every
+history model (their ``currency`` param) read through. A missing rate is a
+``ModelInputError`` (``missing_fx_rate``): a 422 naming the rate and the day, or a job
+failed with that reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+
+from quantrun.domain.currency import MissingRate, convert, pairs
+from quantrun.domain.errors import ModelInputError
+from quantrun.domain.prices import PriceMatrix
+from quantrun.ports import PriceStore
+
+Load = Callable[[Sequence[str], date, date], PriceMatrix]
+
+
+def loader(prices: PriceStore, currency: str | None, load: Load | None = None) -> Load:
+    """``load`` (the store's adjusted close by default), converted to ``currency``."""
+    plain = load or prices.load_close
+    if not currency:
+        return plain
+
+    def converted(symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
+        return in_currency(prices, plain(symbols, start, end), currency, start, end)
+
+    return converted
+
+
+def fields_in(
+    prices: PriceStore,
+    found: dict[str, PriceMatrix],
+    currency: str | None,
+    start: date,
+    end: date,
+) -> dict[str, PriceMatrix]:
+    """``GET /v1/prices``' fields in ``currency`` (volume stays a count)."""
+    if not currency:
+        return found
+    return {
+        name: m if name == "volume" else in_currency(prices, m, currency, start, end)
+        for name, m in found.items()
+    }
+
+
+def in_currency(
+    prices: PriceStore, matrix: PriceMatrix, target: str, start: date, end: date
+) -> PriceMatrix:
+    currencies = {r.symbol: r.currency for r in prices.instrument_records()}
+    sources = {currencies.get(s, "USD") for s in matrix.symbols} - {target}
+    wanted = [name for source in sorted(sources) for name in pairs(source, target)]
+    covered = {i.symbol for i in prices.instruments()}
+    rates = {name: prices.load_close([name], start, end) for name in wanted if name in covered}
+    try:
+        return convert(matrix, currencies, target, rates)
+    except MissingRate as exc:
+        raise ModelInputError(str(exc), code="missing_fx_rate") from None
