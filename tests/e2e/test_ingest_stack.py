@@ -375,7 +375,7 @@ def test_an_admin_adds_an_instrument_and_backfills_it_through_the_function(
 ) -> None:
     """CONTRACT 6.2 on the emulators: the instrument is kept in BigQuery, the backfill
     goes to the ingest function as a message on its topic, its run is followed by id,
-    and a member reads the prices it loaded."""
+    and a member reads the prices it loaded, in euros once EURUSD is loaded."""
     from quantrun.app.users import set_role
     from quantrun.clock import utcnow
 
@@ -399,6 +399,26 @@ def test_an_admin_adds_an_instrument_and_backfills_it_through_the_function(
         assert done["status"] == "ok", done
         (aapl,) = done["symbols"]
         assert aapl["source"] == "stooq" and aapl["fetched"] == 9
-        prices = member.get("/v1/prices", params={"symbols": "AAPL", "start": "2024-01-01",
-                                                  "end": "2024-01-12"}).json()  # fmt: skip
+        window = {"symbols": "AAPL", "start": "2024-01-01", "end": "2024-01-12"}
+        prices = member.get("/v1/prices", params=window).json()
         assert len(prices["dates"]) == 9
+        # in euros: EURUSD registered as an FX instrument and loaded by the upload function
+        fx = admin.post("/v1/instruments", json={"symbol": "EURUSD", "name": "Euro in USD",
+                                                 "asset_type": "fx"})  # fmt: skip
+        assert fx.status_code == 201, fx.text
+        rates = {d: 1.09 + 0.001 * i for i, d in enumerate(prices["dates"])}
+        lines = "".join(f"{d},EURUSD,{r:.4f}\n" for d, r in rates.items())
+        _upload(stack, "uploads/eurusd.csv", f"date,symbol,close\n{lines}".encode())
+        wait_until(lambda: "processed/eurusd.csv" in _objects(stack, "processed/"))
+        eur = wait_until(
+            lambda: (
+                (r := member.get("/v1/prices", params={**window, "currency": "EUR"})).status_code
+                == 200
+                and r.json()
+            ),
+            timeout=30,
+        )
+        assert eur["close"] == [
+            [pytest.approx(p[0] / rates[d], rel=1e-12)]
+            for d, p in zip(prices["dates"], prices["close"], strict=True)
+        ]
