@@ -537,8 +537,9 @@ async function instrumentsPage() {
       h("dt", {}, "last ingest"), h("dd", {}, c.last_ingest ? `${c.last_ingest.source || ""} ${c.last_ingest.status || ""}` : "-")));
   };
   show("Instruments",
-    table(["symbol", "name", "first date", "last date", "rows"], all.map((i) =>
-      [h("button", { type: "button", class: "link", onclick: () => showCoverage(i.symbol) }, i.symbol), i.name, i.first_date, i.last_date, i.rows])),
+    table(["symbol", "name", "type", "currency", "active", "first date", "last date", "rows"], all.map((i) =>
+      [i.rows ? h("button", { type: "button", class: "link", onclick: () => showCoverage(i.symbol) }, i.symbol) : i.symbol,
+        i.name, i.asset_type, i.currency, i.active ? "yes" : "no", i.first_date, i.last_date, i.rows])),
     coverage, marketDataStatus(status));
 }
 
