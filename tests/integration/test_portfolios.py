@@ -177,3 +177,16 @@ def test_a_grid_strategy_is_refused_naming_the_field(world: tuple) -> None:
                           name="x", cash=CASH, start=START, max_drawdown=None,
                           now=NOW)  # fmt: skip
     assert getattr(caught.value, "field", None) == "strategy_id"
+
+
+def test_a_history_over_the_job_cost_limit_is_refused(world: tuple) -> None:
+    """A catch-up step is the work of the backtest from ``start`` to today: held to the
+    job cost limit when the portfolio is made (413 over HTTP)."""
+    from quantrun.domain.errors import InputTooLarge
+
+    store, strategies, user = world
+    with pytest.raises(InputTooLarge, match="exceeds the job limit"):
+        portfolios.create(store=store, strategies=strategies, user=user, strategy_id="s-1",
+                          name="too long", cash=CASH, start=date(1991, 1, 2), max_drawdown=None,
+                          now=NOW, max_cost=1e3)  # fmt: skip
+    assert store.for_user(user.id) == []

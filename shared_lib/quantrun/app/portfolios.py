@@ -10,13 +10,16 @@ open trade.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
 from quantrun.app.audit import entry
+from quantrun.app.limits import check_cost
 from quantrun.app.paper_steps import Rule, current_book, order_document
 from quantrun.app.signals import one_set_rule
+from quantrun.catalog.backtest import SPEC as BACKTEST
 from quantrun.domain.errors import InvalidInput, NotFound
 from quantrun.domain.portfolios import DayBooking, Page, Portfolio, Trade
 from quantrun.domain.quota import QuotaExceeded
@@ -37,13 +40,19 @@ def create(
     max_drawdown: float | None,
     now: datetime,
     most: int | None = None,
+    max_cost: float = math.inf,
 ) -> Portfolio:
+    """A portfolio of the user's one-set backtest strategy; its history from ``start`` to
+    today is held to the job cost limit (a catch-up step is that backtest's work)."""
     strategy = strategies.strategy(strategy_id, user.id)
     if strategy is None:
         raise NotFound(f"no strategy {strategy_id}", field="strategy_id")
-    one_set_rule(strategy, "portfolios")
+    params, _ = one_set_rule(strategy, "portfolios")
     if start > now.date():
         raise InvalidInput(f"start: {start} is in the future", field="start")
+    if start < now.date():
+        window = params.model_copy(update={"start": start, "end": now.date()})
+        check_cost(BACKTEST, window, limit=max_cost, what="job")
     portfolio = Portfolio(
         id=str(uuid.uuid4()),
         user_id=user.id,

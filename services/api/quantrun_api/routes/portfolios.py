@@ -41,6 +41,7 @@ Cursor = Annotated[
     summary="Run a one-set backtest strategy forward as a paper portfolio",
     responses={
         **_PAGED,
+        413: {"model": ErrorResponse, "description": "its history is over the job cost limit"},
         429: {"model": ErrorResponse, "description": "`quota_exceeded` (quota `portfolios`)"},
     },
 )
@@ -56,6 +57,7 @@ def post_portfolio(body: CreatePortfolio, user: CurrentUser, container: Containe
         max_drawdown=body.alerts.max_drawdown,
         now=utcnow(),
         most=container.settings.limits.max_portfolios,
+        max_cost=container.settings.limits.job_max_cost,
     )
     return portfolios.document(container.portfolios, made)
 
