@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import models, peers
+from benchmarks import models, peers, universe
 from benchmarks.harness import REPEATS, machine, print_table
 
 
@@ -38,6 +38,9 @@ def main() -> None:
                 models.bench_price_load(),
             ]
         )
+    if not only or "universe" in only:
+        print("\nA universe at scale (embedded DuckDB)\n")
+        print_table(universe.bench_universe())
     print(f"\nload1 after: {os.getloadavg()[0]:.2f}")
 
 
