@@ -18,8 +18,9 @@ from typing import Any, Protocol
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
 from quantrun.domain.audit import AuditEntry
 from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
+from quantrun.domain.lists import Page
 from quantrun.domain.market_data import CallMeter, ProviderCall, ProviderSummary
-from quantrun.domain.portfolios import Alert, DayBooking, Order, Page, Portfolio, Trade
+from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
 from quantrun.domain.prices import (
     Instrument,
     InstrumentRecord,

@@ -31,6 +31,7 @@ from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trad
 from quantrun.domain.strategies import Strategy
 from quantrun.logging import get_logger
 from quantrun.models import paper
+from quantrun.models.ledger import TradeRules
 from quantrun.ports import PortfolioStore, PriceStore
 
 log = get_logger(__name__)
@@ -43,7 +44,7 @@ class Rule:
     symbols: tuple[str, ...]
     name: str
     params: dict[str, float]
-    trade_rules: Any  # quantrun.models.ledger.TradeRules
+    trade_rules: TradeRules
     cost: float
 
     @staticmethod

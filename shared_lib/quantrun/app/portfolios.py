@@ -21,7 +21,8 @@ from quantrun.app.paper_steps import Rule, current_book, order_document
 from quantrun.app.signals import one_set_rule
 from quantrun.catalog.backtest import SPEC as BACKTEST
 from quantrun.domain.errors import InvalidInput, NotFound
-from quantrun.domain.portfolios import DayBooking, Page, Portfolio, Trade
+from quantrun.domain.lists import Page
+from quantrun.domain.portfolios import DayBooking, Portfolio, Trade
 from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.users import User
 from quantrun.models import paper

@@ -103,7 +103,9 @@ class Dispatcher:
         )
         if webhook is None or about is None:
             now = self._clock()
-            self._webhooks.give_up(delivery.id, now=now, error="the webhook or job is gone")
+            self._webhooks.give_up(
+                delivery.id, now=now, error="the webhook, or the job or alert it tells of, is gone"
+            )
             return False
         error = self._send(webhook, delivery, about)
         if error is None:

@@ -88,9 +88,3 @@ class Alert:
     created_at: datetime
     body: dict[str, Any] = field(default_factory=dict)  # the delivery's fields but id/type/times
     user_id: str | None = None  # None: every user's webhooks (data.stale)
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Any]
-    next_cursor: str | None

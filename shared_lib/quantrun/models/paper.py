@@ -80,9 +80,6 @@ class Book:
             signal=(False,) * n_symbols,
         )
 
-    def equity(self) -> float:
-        return sum(s.value(s.last_price) if s.holding else s.cash for s in self.sleeves)
-
     def cash(self) -> float:
         return sum(s.cash for s in self.sleeves)
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from quantrun.adapters.sql.schema import audit_events
 from quantrun.domain.audit import AuditEntry
 from quantrun.domain.errors import InvalidInput
-from quantrun.domain.portfolios import Page
+from quantrun.domain.lists import Page
 
 
 def write(conn: Connection, entry: AuditEntry | None) -> None:

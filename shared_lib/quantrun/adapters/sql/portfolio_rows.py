@@ -27,7 +27,8 @@ from quantrun.adapters.sql.schema import (
 )
 from quantrun.domain.audit import AuditEntry
 from quantrun.domain.errors import InvalidInput
-from quantrun.domain.portfolios import Alert, DayBooking, Order, Page, Portfolio, Trade
+from quantrun.domain.lists import Page
+from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
 
 
 def _portfolio(row: Any) -> Portfolio:
