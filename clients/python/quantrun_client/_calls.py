@@ -229,15 +229,19 @@ def prices(
     start: str | date,
     end: str | date,
     fields: str | Iterable[str] | None,
+    currency: str | None = None,
 ) -> Call:
     params = {"symbols": listed(symbols), "start": iso_day(start), "end": iso_day(end)}
     if fields is not None:
         params["fields"] = listed(fields)
+    if currency is not None:
+        params["currency"] = currency
     return Call("GET", "/v1/prices", params=params, resendable=True)
 
 
-def instruments() -> Call:
-    return Call("GET", "/v1/instruments", resendable=True)
+def instruments(active: bool | None = None) -> Call:
+    params = {} if active is None else {"active": "true" if active else "false"}
+    return Call("GET", "/v1/instruments", params=params, resendable=True)
 
 
 def collection(kind: str) -> Call:

@@ -99,12 +99,17 @@ class AsyncClient(AsyncPortfolioMethods):
         start: str | date,
         end: str | date,
         fields: str | Iterable[str] | None = None,
+        currency: str | None = None,
     ) -> pd.DataFrame:
         names = None if fields is None else _calls.listed(fields).split(",")
-        return frames.prices(await self.call(_calls.prices(symbols, start, end, fields)), names)
+        call = _calls.prices(symbols, start, end, fields, currency)
+        return frames.prices(await self.call(call), names)
 
-    async def instruments(self) -> pd.DataFrame:
-        return frames.records(await self.call(_calls.instruments()), index="symbol")
+    async def instruments(self, active: bool | None = None) -> pd.DataFrame:
+        return frames.records(await self.call(_calls.instruments(active)), index="symbol")
+
+    async def me(self) -> dict[str, Any]:
+        return dict(await self.call(_calls.collection("me")))
 
     async def strategies(self) -> list[dict[str, Any]]:
         return list(await self.call(_calls.collection("strategies")))

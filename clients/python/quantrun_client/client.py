@@ -112,14 +112,24 @@ class Client(PortfolioMethods):
         start: str | date,
         end: str | date,
         fields: str | Iterable[str] | None = None,
+        currency: str | None = None,
     ) -> pd.DataFrame:
         """Stored daily prices: dates x symbols (adjusted close); with ``fields``, a
-        column level per field (``open, high, low, close, adj_close, volume``)."""
+        column level per field (``open, high, low, close, adj_close, volume``); with
+        ``currency``, converted at each day's FX close (``ValidationError`` with code
+        ``missing_fx_rate`` naming a missing rate and day)."""
         names = None if fields is None else _calls.listed(fields).split(",")
-        return frames.prices(self.call(_calls.prices(symbols, start, end, fields)), names)
+        call = _calls.prices(symbols, start, end, fields, currency)
+        return frames.prices(self.call(call), names)
 
-    def instruments(self) -> pd.DataFrame:
-        return frames.records(self.call(_calls.instruments()), index="symbol")
+    def instruments(self, active: bool | None = None) -> pd.DataFrame:
+        """Registered instruments and symbols with prices (only active ones, or only
+        inactive ones, when asked)."""
+        return frames.records(self.call(_calls.instruments(active)), index="symbol")
+
+    def me(self) -> dict[str, Any]:
+        """You: your role, your quotas and how much of each you use."""
+        return dict(self.call(_calls.collection("me")))
 
     # ---- strategies, schedules, webhooks --------------------------------------------
 

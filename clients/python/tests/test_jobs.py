@@ -149,6 +149,20 @@ def test_prices_are_dates_by_symbols(client: Client) -> None:
     assert both["close"].shape == close.shape
     instruments = client.instruments()
     assert {"AAPL", "XOM", "SPY"} <= set(instruments.index)
+    assert set(client.instruments(active=True).index) == set(instruments.index)
+    assert instruments.loc["AAPL", "currency"] == "USD"
+    # no EUR rates are stored here: the API names the rate it lacks
+    with pytest.raises(ValidationError) as missing:
+        client.prices("AAPL", "2017-01-01", "2017-01-31", currency="EUR")
+    assert missing.value.code == "missing_fx_rate" and "EURUSD" in missing.value.message
+    same = client.prices(["AAPL", "XOM"], "2017-01-01", "2017-01-31", currency="USD")
+    pd.testing.assert_frame_equal(same, close)
+
+
+def test_me_tells_role_quotas_and_usage(client: Client) -> None:
+    me = client.me()
+    assert me["role"] == "member" and me["quotas"]["portfolios"] >= 1
+    assert me["usage"]["api_keys"] >= 1
 
 
 def test_models_list_their_schemas(client: Client) -> None:
