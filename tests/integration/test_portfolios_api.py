@@ -123,12 +123,21 @@ def test_a_portfolio_steps_books_and_alerts(
     for headers, body in _received(receiver):
         expected = "sha256=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest()
         assert headers["X-QuantRun-Signature"] == expected
+    # sent beside the fills, not necessarily before the last of them
+    wait_until(lambda: len(_delivered(receiver, "signal.changed")) >= len(orders) // 2, timeout=30)
     turns = _delivered(receiver, "signal.changed")
     assert {b["signal"] for b in turns} <= {"BUY", "SELL"} and len(turns) >= len(orders) // 2
     assert all(b["portfolio"]["id"] == made["id"] for b in filled + turns)
+    # each drawdown alert on the first day the drawdown passed the limit (after a day
+    # within it), and one for every such day
+    before = [0.0] + [e["drawdown"] for e in equity[:-1]]
+    crossed = [e["date"] for e, prev in zip(equity, before, strict=True)
+               if e["drawdown"] <= -0.02 < prev]  # fmt: skip
+    wait_until(lambda: len(_delivered(receiver, "portfolio.drawdown")) >= len(crossed), timeout=30)
     drawdowns = _delivered(receiver, "portfolio.drawdown")
     assert doc["max_drawdown"] < -0.02 and len(drawdowns) >= 1
     assert all(b["drawdown"] <= -0.02 for b in drawdowns)
+    assert sorted(b["portfolio"]["date"] for b in drawdowns) == crossed
 
     # data.stale: the bundled prices stop in 2018; once per instrument however many runs,
     # and the coverage read (a table scan on BigQuery) once a day however often stepped

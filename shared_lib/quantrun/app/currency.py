@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 
+import numpy as np
+
 from quantrun.domain.currency import MissingRate, convert, pairs
 from quantrun.domain.errors import ModelInputError
 from quantrun.domain.prices import PriceMatrix
@@ -50,8 +52,14 @@ def in_currency(
     currencies = {r.symbol: r.currency for r in prices.instrument_records()}
     sources = {currencies.get(s, "USD") for s in matrix.symbols} - {target}
     wanted = [name for source in sorted(sources) for name in pairs(source, target)]
-    covered = {i.symbol for i in prices.instruments()}
-    rates = {name: prices.load_close([name], start, end) for name in wanted if name in covered}
+    rates = {}
+    if wanted:  # every candidate rate in one read; one with no close is not stored
+        loaded = prices.load_close(wanted, start, end)
+        rates = {
+            name: PriceMatrix(loaded.dates, (name,), loaded.close[:, [k]])
+            for k, name in enumerate(wanted)
+            if np.isfinite(loaded.close[:, k]).any()
+        }
     try:
         return convert(matrix, currencies, target, rates)
     except MissingRate as exc:

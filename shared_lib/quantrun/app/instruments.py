@@ -42,7 +42,7 @@ def listing(
     out = []
     for symbol in sorted(covered.keys() | records.keys()):
         coverage = covered.get(symbol)
-        record = records.get(symbol) or _default(coverage)  # type: ignore[arg-type]
+        record = records[symbol] if symbol in records else _default(covered[symbol])
         if active is not None and record.active != active:
             continue
         out.append(

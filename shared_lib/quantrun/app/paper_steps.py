@@ -28,7 +28,6 @@ import numpy as np
 from quantrun.app.signals import one_set_rule
 from quantrun.app.universe import inactive
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
-from quantrun.domain.strategies import Strategy
 from quantrun.logging import get_logger
 from quantrun.models import paper
 from quantrun.models.ledger import TradeRules
@@ -49,10 +48,7 @@ class Rule:
 
     @staticmethod
     def of(portfolio: Portfolio) -> Rule:
-        template = Strategy(portfolio.strategy_id, portfolio.user_id, "", "backtest",
-                            portfolio.params, True, portfolio.created_at,
-                            portfolio.created_at)  # fmt: skip
-        params, rule = one_set_rule(template, "portfolios")
+        params, rule = one_set_rule("backtest", portfolio.params, "portfolios")
         return Rule(
             symbols=tuple(params.symbols),
             name=params.strategy.name,

@@ -48,7 +48,7 @@ def create(
     strategy = strategies.strategy(strategy_id, user.id)
     if strategy is None:
         raise NotFound(f"no strategy {strategy_id}", field="strategy_id")
-    params, _ = one_set_rule(strategy, "portfolios")
+    params, _ = one_set_rule(strategy.model, strategy.params, "portfolios")
     if start > now.date():
         raise InvalidInput(f"start: {start} is in the future", field="start")
     if start < now.date():

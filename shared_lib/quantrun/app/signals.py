@@ -35,14 +35,16 @@ def strategy_signals(
     return signals_on(strategy, day, prices)
 
 
-def one_set_rule(strategy: Strategy, what: str) -> tuple[BacktestParams, dict[str, float]]:
-    """The params and the one parameter set of a backtest strategy (``what`` needs one)."""
-    if strategy.model != "backtest":
+def one_set_rule(
+    model: str, template: dict[str, Any], what: str
+) -> tuple[BacktestParams, dict[str, float]]:
+    """The params and the one parameter set of a backtest strategy's template (``what``
+    needs one)."""
+    if model != "backtest":
         raise InvalidInput(
-            f"{what} are for backtest strategies; this one runs {strategy.model}",
-            field="strategy_id",
+            f"{what} are for backtest strategies; this one runs {model}", field="strategy_id"
         )
-    params = BacktestParams.model_validate(strategy.params)
+    params = BacktestParams.model_validate(template)
     grid, _ = checked_grid(params.strategy)
     if len(grid) != 1:
         raise InvalidInput(
@@ -55,7 +57,7 @@ def one_set_rule(strategy: Strategy, what: str) -> tuple[BacktestParams, dict[st
 def signals_on(strategy: Strategy, day: date | None, prices: PriceStore) -> dict[str, Any]:
     """The strategy's signals on ``day`` (the last trading day on or before it; None:
     the last with prices)."""
-    params, rule = one_set_rule(strategy, "signals")
+    params, rule = one_set_rule(strategy.model, strategy.params, "signals")
     name = params.strategy.name
     until = day or date.max
     if until < params.start:

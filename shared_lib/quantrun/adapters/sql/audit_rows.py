@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from quantrun.adapters.sql.rows import cursor_after
 from quantrun.adapters.sql.schema import audit_events
 from quantrun.domain.audit import AuditEntry
-from quantrun.domain.errors import InvalidInput
 from quantrun.domain.lists import Page
 
 
@@ -47,9 +47,7 @@ class SqlAuditLog:
         """Newest first."""
         query = select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit + 1)
         if cursor is not None:
-            if not cursor.isdigit():
-                raise InvalidInput("cursor: not a cursor this list gave", field="cursor")
-            query = query.where(audit_events.c.seq < int(cursor))
+            query = query.where(audit_events.c.seq < cursor_after(cursor))
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         more = len(rows) > limit

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from quantrun.adapters.sql import audit_rows
-from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
+from quantrun.adapters.sql.rows import cursor_after, owned_rows, soft_delete, under_cap
 from quantrun.adapters.sql.schema import (
     alerts,
     portfolio_days,
@@ -26,7 +26,6 @@ from quantrun.adapters.sql.schema import (
     portfolios,
 )
 from quantrun.domain.audit import AuditEntry
-from quantrun.domain.errors import InvalidInput
 from quantrun.domain.lists import Page
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
 
@@ -67,15 +66,6 @@ def _trade(row: Any) -> Trade:
     return Trade(row.portfolio_id, row.symbol, row.entry_date, row.entry_price, row.exit_date,
                  row.exit_price, row.quantity, row.pnl, row.trade_return, row.days_held,
                  row.exit_reason)  # fmt: skip
-
-
-def _after(cursor: str | None) -> int:
-    if cursor is None:
-        return -1
-    try:
-        return int(cursor)
-    except ValueError:
-        raise InvalidInput("cursor: not a cursor this list gave", field="cursor") from None
 
 
 class SqlPortfolioStore:
@@ -213,7 +203,7 @@ class SqlPortfolioStore:
     ) -> Page:  # fmt: skip
         query = (
             select(table)
-            .where(table.c.portfolio_id == portfolio_id, order > _after(cursor))
+            .where(table.c.portfolio_id == portfolio_id, order > cursor_after(cursor))
             .order_by(order)
             .limit(limit + 1)
         )

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Select, Table, func, select, update
 
 from quantrun.adapters.sql.schema import api_keys, users
 from quantrun.domain.artifacts import ArtifactRef
+from quantrun.domain.errors import InvalidInput
 from quantrun.domain.jobs import Job, JobError, JobEvent, JobStatus
 from quantrun.domain.users import ApiKey
 
@@ -74,6 +75,16 @@ def to_api_key(row: Any) -> ApiKey:
         revoked_at=row.revoked_at,
         user_role=row.user_role,
     )
+
+
+def cursor_after(cursor: str | None) -> int:
+    """The row number a numeric list cursor names (-1: the first page); ``InvalidInput``
+    for anything a list did not give."""
+    if cursor is None:
+        return -1
+    if not cursor.isdigit():
+        raise InvalidInput("cursor: not a cursor this list gave", field="cursor")
+    return int(cursor)
 
 
 # A user's rows that are deleted by marking them (webhooks, strategies, schedules).
