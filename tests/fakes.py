@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from quantrun.domain.actions import CorporateAction, PricedAction
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact, artifact_key
 from quantrun.domain.errors import Conflict, TransientError
 from quantrun.domain.market_data import ProviderCall, ProviderSummary, summarize
@@ -50,6 +51,7 @@ class FakePriceStore:
         self.runs: list[dict[str, Any]] = []
         self.calls: list[ProviderCall] = []
         self.records: dict[str, InstrumentRecord] = {}
+        self.stored_actions: dict[tuple[str, date, str], CorporateAction] = {}
 
     def ping(self) -> None:
         return None
@@ -136,6 +138,19 @@ class FakePriceStore:
     def last_ingest_run(self, symbol: str) -> dict[str, Any] | None:
         matching = [r for r in self.runs if symbol in str(r["symbol"]).split(",")]
         return matching[-1] if matching else None
+
+    def put_actions(self, actions: Sequence[CorporateAction]) -> int:
+        self.stored_actions.update({(a.symbol, a.date, a.kind): a for a in actions})
+        return len(actions)
+
+    def actions(self, symbols: Sequence[str], after: date | None = None) -> list[PricedAction]:
+        found = sorted(
+            (a for a in self.stored_actions.values()
+             if a.symbol in symbols and (after is None or a.date > after)),
+            key=lambda a: (a.symbol, a.date, a.kind),
+        )  # fmt: skip
+        rows = [self.rows.get((a.symbol, a.date)) for a in found]
+        return [PricedAction(a, r.close if r else None) for a, r in zip(found, rows, strict=True)]
 
     def record_provider_calls(self, calls: Sequence[ProviderCall]) -> None:
         self.calls.extend(calls)

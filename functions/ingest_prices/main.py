@@ -14,7 +14,7 @@ import functions_framework
 
 from quantrun.adapters.gcp.events import BadEvent, pubsub_payload
 from quantrun.app.ingest import ingest_prices as run_ingest
-from quantrun.app.ingest import parse_ingest_message
+from quantrun.app.ingest_request import parse_ingest_message
 from quantrun.bootstrap import ingest_from_env
 from quantrun.clock import utcnow
 from quantrun.logging import get_logger

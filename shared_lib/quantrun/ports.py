@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from quantrun.domain.actions import CorporateAction, PricedAction
 from quantrun.domain.artifacts import ArtifactRef, StoredArtifact
 from quantrun.domain.audit import AuditEntry
 from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
@@ -268,6 +269,15 @@ class PriceStore(Protocol):
 
     def record_provider_calls(self, calls: Sequence[ProviderCall]) -> None:
         """Append ``provider_calls`` records (one write for a whole ingest run)."""
+        ...
+
+    def put_actions(self, actions: Sequence[CorporateAction]) -> int:
+        """MERGE ``corporate_actions`` on (symbol, date, kind); nothing given, no write."""
+        ...
+
+    def actions(self, symbols: Sequence[str], after: date | None = None) -> list[PricedAction]:
+        """The symbols' actions dated after ``after`` (all: None), by symbol and date,
+        each with the stored close of its date."""
         ...
 
     def provider_summaries(self, now: datetime) -> list[ProviderSummary]:

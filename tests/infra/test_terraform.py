@@ -195,6 +195,8 @@ def test_contract_resource_names() -> None:
     prices = data.resource("google_bigquery_table", "prices")
     assert prices["table_id"] == "prices" and prices["clustering"] == ["symbol"]
     assert prices["time_partitioning"][0]["field"] == "date"
+    actions = data.resource("google_bigquery_table", "corporate_actions")
+    assert actions["table_id"] == "corporate_actions" and actions["clustering"] == ["symbol"]
     assert (
         "google_pubsub_topic" in PLATFORM.resources
         and PLATFORM.resource("google_pubsub_topic", "ingest")["name"] == "quantrun-ingest"
@@ -202,7 +204,15 @@ def test_contract_resource_names() -> None:
 
 
 @pytest.mark.parametrize(
-    "table", ["prices", "instrument_names", "instruments", "ingest_runs", "provider_calls"]
+    "table",
+    [
+        "prices",
+        "instrument_names",
+        "instruments",
+        "corporate_actions",
+        "ingest_runs",
+        "provider_calls",
+    ],
 )
 def test_bigquery_tables_match_the_schema_the_adapter_creates(table: str) -> None:
     """Terraform makes the tables in gcp mode, the adapter's ensure_schema on the
@@ -340,7 +350,7 @@ def test_job_rows_and_the_artifact_lifecycle_agree() -> None:
 def test_scheduled_ingest_fetches_the_active_instruments_seeded_by_the_variable() -> None:
     """CONTRACT 6.2: the scheduler's message asks for the active instruments; the
     Terraform list only seeds them (``app.ingest.parse_ingest_message`` reads it)."""
-    from quantrun.app.ingest import parse_ingest_message
+    from quantrun.app.ingest_request import parse_ingest_message
 
     job = PLATFORM.resource("google_cloud_scheduler_job", "ingest")
     data = job["pubsub_target"][0]["data"]

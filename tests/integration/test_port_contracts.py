@@ -156,6 +156,34 @@ def test_instrument_records_are_merged_on_symbol(price_store: Any) -> None:
     assert price_store.instrument_records() == [changed, first[0]]
 
 
+def test_corporate_actions_are_merged_and_read_with_their_ex_date_close(price_store: Any) -> None:
+    """CONTRACT 6.2: ``corporate_actions`` MERGEd on (symbol, date, kind); a read gives
+    the symbols' actions after a date, by symbol and date, each with its day's stored
+    close (None when that day has no price)."""
+    from quantrun.domain.actions import CorporateAction, PricedAction
+
+    price_store.upsert(ROWS, source="test")
+    assert price_store.put_actions([]) == 0 and price_store.actions(["AAA"]) == []
+    first = [
+        CorporateAction("AAA", date(2020, 1, 3), "dividend", 0.25, "alphavantage"),
+        CorporateAction("AAA", date(2020, 1, 3), "split", 2.0, "alphavantage"),
+        CorporateAction("AAA", date(2020, 1, 7), "dividend", 0.3, "upload:actions.csv"),
+        CorporateAction("BBB", date(2020, 1, 2), "split", 0.5, "upload:actions.csv"),
+    ]
+    assert price_store.put_actions(first) == 4
+    # a provider's later figure for the same (symbol, date, kind) replaces the earlier
+    price_store.put_actions([CorporateAction("AAA", date(2020, 1, 3), "dividend", 0.24, "av")])
+    fixed = CorporateAction("AAA", date(2020, 1, 3), "dividend", 0.24, "av")
+    assert price_store.actions(["BBB", "AAA"]) == [
+        PricedAction(fixed, 11.0),
+        PricedAction(first[1], 11.0),
+        PricedAction(first[2], None),  # no price stored on 2020-01-07
+        PricedAction(first[3], None),
+    ]
+    assert price_store.actions(["AAA"], date(2020, 1, 3)) == [PricedAction(first[2], None)]
+    assert price_store.actions(["CCC"]) == []
+
+
 def test_provider_calls_are_summarized_as_the_reference_does(price_store: Any) -> None:
     """The store's SQL against ``market_data.summarize`` (the reference) on the same
     calls, and against the figures worked out by hand."""

@@ -44,6 +44,7 @@ NEEDS: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/instruments/{symbol}/backfill"): ADMIN,
     ("GET", "/v1/ingest-runs/{run_id}"): MEMBER,
     ("GET", "/v1/instruments/{symbol}/coverage"): MEMBER,
+    ("GET", "/v1/instruments/{symbol}/actions"): MEMBER,
     ("GET", "/v1/prices"): MEMBER,
     ("GET", "/v1/prices/latest"): MEMBER,
     ("GET", "/v1/market-data/status"): MEMBER,

@@ -19,7 +19,8 @@ from quantrun.adapters.providers import (
     SyntheticProvider,
 )
 from quantrun.app.fallback import FallbackFetcher
-from quantrun.app.ingest import IngestRequest, ingest_prices, parse_ingest_message
+from quantrun.app.ingest import ingest_prices
+from quantrun.app.ingest_request import IngestRequest, parse_ingest_message
 from quantrun.app.price_files import ingest_file
 from quantrun.domain.errors import ProviderError
 from quantrun.domain.price_checks import validate

@@ -13,7 +13,8 @@ import pytest
 from quantrun.adapters.providers import AlphaVantageProvider, HttpPolicy, StooqProvider
 from quantrun.app.cache import SingleFlightCache
 from quantrun.app.fallback import FallbackFetcher, NoProvider
-from quantrun.app.ingest import IngestRequest, ingest_prices
+from quantrun.app.ingest import ingest_prices
+from quantrun.app.ingest_request import IngestRequest
 from quantrun.app.market_data import market_data_status
 from quantrun.app.price_files import ingest_file
 from quantrun.domain.errors import RateLimited

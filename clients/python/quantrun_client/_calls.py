@@ -230,13 +230,20 @@ def prices(
     end: str | date,
     fields: str | Iterable[str] | None,
     currency: str | None = None,
+    adjustment: str | None = None,
 ) -> Call:
     params = {"symbols": listed(symbols), "start": iso_day(start), "end": iso_day(end)}
+    if adjustment is not None:
+        params["adjustment"] = adjustment
     if fields is not None:
         params["fields"] = listed(fields)
     if currency is not None:
         params["currency"] = currency
     return Call("GET", "/v1/prices", params=params, resendable=True)
+
+
+def actions(symbol: str) -> Call:
+    return Call("GET", f"/v1/instruments/{symbol}/actions", resendable=True)
 
 
 def instruments(active: bool | None = None) -> Call:

@@ -100,10 +100,14 @@ class AsyncClient(AsyncPortfolioMethods):
         end: str | date,
         fields: str | Iterable[str] | None = None,
         currency: str | None = None,
+        adjustment: str | None = None,
     ) -> pd.DataFrame:
         names = None if fields is None else _calls.listed(fields).split(",")
-        call = _calls.prices(symbols, start, end, fields, currency)
+        call = _calls.prices(symbols, start, end, fields, currency, adjustment)
         return frames.prices(await self.call(call), names)
+
+    async def actions(self, symbol: str) -> pd.DataFrame:
+        return frames.records(await self.call(_calls.actions(symbol)), index="date")
 
     async def instruments(self, active: bool | None = None) -> pd.DataFrame:
         return frames.records(await self.call(_calls.instruments(active)), index="symbol")

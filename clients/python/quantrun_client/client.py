@@ -113,14 +113,21 @@ class Client(PortfolioMethods):
         end: str | date,
         fields: str | Iterable[str] | None = None,
         currency: str | None = None,
+        adjustment: str | None = None,
     ) -> pd.DataFrame:
         """Stored daily prices: dates x symbols (adjusted close); with ``fields``, a
         column level per field (``open, high, low, close, adj_close, volume``); with
         ``currency``, converted at each day's FX close (``ValidationError`` with code
-        ``missing_fx_rate`` naming a missing rate and day)."""
+        ``missing_fx_rate`` naming a missing rate and day); ``adjustment``:
+        ``total_return`` (the server's default), ``splits`` or ``none``."""
         names = None if fields is None else _calls.listed(fields).split(",")
-        call = _calls.prices(symbols, start, end, fields, currency)
+        call = _calls.prices(symbols, start, end, fields, currency, adjustment)
         return frames.prices(self.call(call), names)
+
+    def actions(self, symbol: str) -> pd.DataFrame:
+        """An instrument's dividends and splits, oldest first (date, kind, value,
+        source)."""
+        return frames.records(self.call(_calls.actions(symbol)), index="date")
 
     def instruments(self, active: bool | None = None) -> pd.DataFrame:
         """Registered instruments and symbols with prices (only active ones, or only

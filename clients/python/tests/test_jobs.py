@@ -157,6 +157,13 @@ def test_prices_are_dates_by_symbols(client: Client) -> None:
     assert missing.value.code == "missing_fx_rate" and "EURUSD" in missing.value.message
     same = client.prices(["AAPL", "XOM"], "2017-01-01", "2017-01-31", currency="USD")
     pd.testing.assert_frame_equal(same, close)
+    # the sample is stored adjusted and has no corporate actions: as traded reads the same
+    assert client.actions("AAPL").empty
+    raw = client.prices(["AAPL", "XOM"], "2017-01-01", "2017-01-31", adjustment="none")
+    pd.testing.assert_frame_equal(raw, close)
+    with pytest.raises(ValidationError) as bad:
+        client.prices("AAPL", "2017-01-01", "2017-01-31", adjustment="dividends")
+    assert "adjustment" in str(bad.value)
 
 
 def test_me_tells_role_quotas_and_usage(client: Client) -> None:

@@ -71,6 +71,25 @@ resource "google_bigquery_table" "instruments" {
   ])
 }
 
+# Dividends and splits (CONTRACT 6.2), from providers that report them and from
+# actions.csv uploads; prices are adjusted from them when read.
+resource "google_bigquery_table" "corporate_actions" {
+  #checkov:skip=CKV_GCP_80:Google-managed encryption by default; set kms_key_name on the dataset for CMEK (Cloud KMS cost and key custody are a per-deployment choice).
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.this.dataset_id
+  table_id            = "corporate_actions"
+  deletion_protection = true
+  clustering          = ["symbol"]
+  schema = jsonencode([
+    { name = "symbol", type = "STRING", mode = "REQUIRED" },
+    { name = "date", type = "DATE", mode = "REQUIRED" },
+    { name = "kind", type = "STRING", mode = "REQUIRED" },
+    { name = "value", type = "FLOAT64", mode = "REQUIRED" },
+    { name = "source", type = "STRING", mode = "REQUIRED" },
+    { name = "ingested_at", type = "TIMESTAMP", mode = "REQUIRED" },
+  ])
+}
+
 resource "google_bigquery_table" "ingest_runs" {
   #checkov:skip=CKV_GCP_80:Google-managed encryption by default; set kms_key_name on the dataset for CMEK (Cloud KMS cost and key custody are a per-deployment choice).
   project             = var.project_id

@@ -1,9 +1,10 @@
 """The ``quantrun`` command line.
 
-Server-side commands (``serve``, ``worker``, ``keys``, ``webhooks``, ``load-prices``)
-build the adapters from ``QUANTRUN_*`` settings through the composition root; client
-commands (``submit``, ``status``) talk to the API over HTTP at ``QUANTRUN_URL`` (default
-http://127.0.0.1:8080) with ``QUANTRUN_API_KEY`` or embedded mode's dev key.
+Server-side commands (``serve``, ``worker``, ``keys``, ``webhooks``, ``load-prices``,
+``load-actions``) build the adapters from ``QUANTRUN_*`` settings through the composition
+root; client commands (``submit``, ``status``) talk to the API over HTTP at
+``QUANTRUN_URL`` (default http://127.0.0.1:8080) with ``QUANTRUN_API_KEY`` or embedded
+mode's dev key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -210,12 +212,38 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 def cmd_load_prices(args: argparse.Namespace) -> int:
     from quantrun.app.price_files import load_price_csv
+
+    def load(text: str, prices: Any) -> str:
+        loaded = load_price_csv(text=text, store=prices, source=args.source)
+        symbols = loaded.symbols
+        return f"loaded {loaded.rows} rows for {len(symbols)} symbol(s): {', '.join(symbols[:20])}"
+
+    return _load_file(Path(args.file), load)
+
+
+def cmd_load_actions(args: argparse.Namespace) -> int:
+    from quantrun.app.price_files import load_actions_csv
+
+    path = Path(args.file)
+
+    def load(text: str, prices: Any) -> str:
+        actions = load_actions_csv(text=text, store=prices, source=f"upload:{path.name}")
+        symbols = sorted({a.symbol for a in actions})
+        return (
+            f"loaded {len(actions)} actions for {len(symbols)} symbol(s): {', '.join(symbols[:20])}"
+        )
+
+    return _load_file(path, load)
+
+
+def _load_file(path: Path, load: Callable[[str, Any], str]) -> int:
+    """A file into the price store through ``load`` (which says what it loaded)."""
     from quantrun.bootstrap import admin
+    from quantrun.domain.actions import ActionFileError
     from quantrun.domain.errors import TransientError
     from quantrun.domain.price_csv import PriceFileError
 
     settings = _settings()
-    path = Path(args.file)
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -228,16 +256,15 @@ def cmd_load_prices(args: argparse.Namespace) -> int:
             raise SystemExit(
                 f"quantrun: {exc}; stop the running server, load, then start it again"
             ) from None
-        loaded = load_price_csv(text=text, store=prices, source=args.source)
-    except PriceFileError as exc:
+        said = load(text, prices)
+    except (PriceFileError, ActionFileError) as exc:
         sys.stderr.write(f"quantrun: {path} rejected, nothing loaded:\n")
         for problem in exc.problems:
             sys.stderr.write(f"  {problem}\n")
         return 1
     finally:
         container.close()
-    symbols = loaded.symbols
-    print(f"loaded {loaded.rows} rows for {len(symbols)} symbol(s): {', '.join(symbols[:20])}")
+    print(said)
     return 0
 
 
@@ -338,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file")
     load.add_argument("--source", default="upload")
     load.set_defaults(func=cmd_load_prices)
+    actions = sub.add_parser("load-actions", help="load corporate actions (symbol,date,kind,value)")
+    actions.add_argument("file")
+    actions.set_defaults(func=cmd_load_actions)
     submit = sub.add_parser("submit", help="submit a job through the API")
     submit.add_argument("model")
     submit.add_argument("--params", required=True, help="the params as JSON")

@@ -2,7 +2,8 @@
 
 - ``StooqProvider``: Stooq's daily CSV download (no key).
 - ``AlphaVantageProvider``: Alpha Vantage TIME_SERIES_DAILY_ADJUSTED (key from Secret
-  Manager, ``provider-alphavantage-key``).
+  Manager, ``provider-alphavantage-key``); its dividend and split fields come along on
+  the rows (``PriceRow.dividend``/``split``) and are kept as corporate actions.
 - ``SyntheticProvider``: deterministic geometric Brownian motion per symbol, for demos.
 
 HTTP calls use httpx with a timeout, retry 429 and 5xx with exponential backoff (honouring
@@ -125,6 +126,12 @@ def _float(raw: str | None) -> float | None:
     return float(raw)
 
 
+def _split(raw: str | None) -> float | None:
+    """A split coefficient other than 1 (Alpha Vantage says 1.0 on every other day)."""
+    value = _float(raw)
+    return None if value is None or value == 1.0 else value
+
+
 class StooqProvider(HttpProvider):
     name = "stooq"
 
@@ -221,6 +228,8 @@ class AlphaVantageProvider(HttpProvider):
                         low=_float(v.get("3. low")),
                         adj_close=_float(v.get("5. adjusted close")),
                         volume=int(float(v.get("6. volume", 0))),
+                        dividend=_float(v.get("7. dividend amount")) or None,
+                        split=_split(v.get("8. split coefficient")),
                     )
                 )
         return sorted(rows, key=lambda r: r.date)

@@ -1,11 +1,10 @@
-"""Price loads in a currency (``domain/currency.py``): what the prices route and every
-history model (their ``currency`` param) read through. A missing rate is a
-``ModelInputError`` (``missing_fx_rate``): a 422 naming the rate and the day, or a job
-failed with that reason."""
+"""Prices in a currency (``domain/currency.py``): what the prices route and every
+history model (their ``currency`` param, through ``app/history_loads.py``) convert with.
+A missing rate is a ``ModelInputError`` (``missing_fx_rate``): a 422 naming the rate and
+the day, or a job failed with that reason."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import date
 
 import numpy as np
@@ -14,20 +13,6 @@ from quantrun.domain.currency import MissingRate, convert, pairs
 from quantrun.domain.errors import ModelInputError
 from quantrun.domain.prices import PriceMatrix
 from quantrun.ports import PriceStore
-
-Load = Callable[[Sequence[str], date, date], PriceMatrix]
-
-
-def loader(prices: PriceStore, currency: str | None, load: Load | None = None) -> Load:
-    """``load`` (the store's adjusted close by default), converted to ``currency``."""
-    plain = load or prices.load_close
-    if not currency:
-        return plain
-
-    def converted(symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
-        return in_currency(prices, plain(symbols, start, end), currency, start, end)
-
-    return converted
 
 
 def fields_in(

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import quantrun.tracing as tracing
-from quantrun.app.currency import loader
+from quantrun.app.history_loads import loader
 from quantrun.app.job_log import finished_fields
 from quantrun.app.lease import Lease, WorkerConfig, draining
 from quantrun.app.limits import check_cost
@@ -152,7 +152,7 @@ def _run_claimed(
 
     with Lease(store, job.id, cfg, keepalive) as lease:
         started = time.monotonic()
-        loads = RecordedLoads(loader(prices, getattr(params, "currency", None)))
+        loads = RecordedLoads(loader(prices, params))
         try:
             output = spec.run(
                 params,
@@ -248,7 +248,7 @@ def _sharded(
 
     def context(checkpoint: Callable[[float], None], params: Any) -> RunContext:
         return RunContext(
-            load_prices=loader(prices, getattr(params, "currency", None)),
+            load_prices=loader(prices, params),
             checkpoint=checkpoint,
             threads=_cpu_count(),
             inline_values=cfg.inline_values,

@@ -4,7 +4,8 @@ Rows are validated and written through the price store's idempotent MERGE; a run
 returns counts: ``fetched``, ``inserted`` (new (symbol, date)), ``updated`` (any stored
 field changed), ``unchanged`` (identical rows, not rewritten) and ``rejected``. Each
 provider asked leaves a ``provider_calls`` record for the market-data status, each
-symbol an ``ingest_runs`` record; a run writes each kind at once.
+symbol an ``ingest_runs`` record; a run writes each kind at once. The dividends and
+splits a provider reports beside its prices are kept as corporate actions.
 """
 
 from __future__ import annotations
@@ -17,64 +18,16 @@ from datetime import date, datetime
 from typing import Any
 
 from quantrun.app.fallback import FallbackFetcher, Fetched, NoProvider, default_start
+from quantrun.app.ingest_request import MAX_SYMBOLS, IngestRequest
 from quantrun.app.universe import active_symbols
+from quantrun.domain.actions import reported_actions
 from quantrun.domain.market_data import ProviderCall
 from quantrun.domain.price_checks import ValidationReport, validate
 from quantrun.domain.prices import PriceRow
-from quantrun.domain.symbols import parse_symbol
 from quantrun.logging import get_logger
 from quantrun.ports import PriceStore
 
 log = get_logger(__name__)
-
-MAX_SYMBOLS = 500
-
-
-@dataclass(frozen=True)
-class IngestRequest:
-    symbols: list[str]
-    start: date | None = None
-    end: date | None = None
-    active: bool = False  # the active instruments instead of ``symbols``
-    seed: list[str] = field(default_factory=list)
-    run_id: str | None = None  # given by a backfill (``app/instruments.py``); else new
-
-
-def parse_ingest_message(data: bytes | str) -> IngestRequest:
-    """``{"symbols": [...], "start": "YYYY-MM-DD"?, "end": ...?, "since_last": true?}``;
-    without a start (or with since_last) each symbol resumes after its last stored date.
-    ``{"active": true, "seed": [...]?}``: the active instruments (``app/universe.py``).
-    ``run_id``: the run's id, when a backfill gave it one."""
-    try:
-        body = json.loads(data)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"the ingest message is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ValueError("the ingest message is not a JSON object")
-    active = body.get("active") is True
-    listed = body.get("seed" if active else "symbols", [] if active else None)
-    if not isinstance(listed, list):
-        raise ValueError("the ingest message needs a list of symbols (or active: true)")
-    symbols = list(dict.fromkeys(parse_symbol(s) for s in listed))
-    if (not symbols and not active) or len(symbols) > MAX_SYMBOLS:
-        raise ValueError(f"give 1 to {MAX_SYMBOLS} symbols")
-    start = None if body.get("since_last") else body.get("start")
-    end = body.get("end")
-    return IngestRequest(
-        [] if active else symbols,
-        date.fromisoformat(start) if start else None,
-        date.fromisoformat(end) if end else None,
-        active=active,
-        seed=symbols if active else [],
-        run_id=_run_id(body.get("run_id")),
-    )
-
-
-def _run_id(value: Any) -> str | None:
-    try:
-        return None if value is None else str(uuid.UUID(str(value)))
-    except ValueError:
-        raise ValueError(f"run_id {str(value)[:80]!r} is not a run id") from None
 
 
 @dataclass
@@ -258,6 +211,10 @@ class _Run:
         for source, rows in by_source.items():
             if rows:
                 self.store.upsert(rows, source=source)
+        # after their prices: a dividend's factor reads its day's close
+        self.store.put_actions(
+            [a for f, r in self.pending.values() for a in reported_actions(r.accepted, f.source)]
+        )
         for symbol, f, report, counts in outcomes:  # recorded once their rows are stored
             self.result.counts.add(counts)
             self.result.per_symbol[symbol] = {

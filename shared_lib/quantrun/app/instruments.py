@@ -21,7 +21,8 @@ from typing import Any
 
 from quantrun.app import audit
 from quantrun.app.cache import SingleFlightCache
-from quantrun.app.ingest import Counts, IngestRequest, run_record
+from quantrun.app.ingest import Counts, run_record
+from quantrun.app.ingest_request import IngestRequest
 from quantrun.domain.errors import Conflict, InvalidInput, NotFound
 from quantrun.domain.prices import ASSET_TYPES, Instrument, InstrumentRecord
 from quantrun.domain.symbols import parse_symbol
@@ -159,3 +160,17 @@ def run_outcome(prices: PriceStore, run_id: str) -> dict[str, Any]:
         "status": status,
         "symbols": [{k: r.get(k) for k in keep} for r in latest.values()],
     }
+
+
+def actions_of(prices: PriceStore, cache: SingleFlightCache, symbol: str) -> list[dict[str, Any]]:
+    """An instrument's corporate actions, oldest first; 404 for a symbol QuantRun does
+    not know (no prices, no record)."""
+    symbol = symbol.upper()
+    found = prices.actions([symbol])
+    if not found and not any(i["symbol"] == symbol for i in listing(prices, cache)):
+        raise NotFound(f"no instrument {symbol}")
+    return [
+        {"date": p.action.date, "kind": p.action.kind, "value": p.action.value,
+         "source": p.action.source}
+        for p in found
+    ]  # fmt: skip

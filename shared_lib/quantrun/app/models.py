@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from quantrun.app.currency import loader
+from quantrun.app.history_loads import loader
 from quantrun.app.limits import check_cost
 from quantrun.app.submit import KnownSymbols, validate_params
 from quantrun.catalog import REGISTRY, get_spec
@@ -59,7 +59,7 @@ def run_sync(
     parsed = validate_params(spec, params, known)
     check_cost(spec, parsed, limit=max_cost, what="synchronous", max_values=max_values)
     context = RunContext(
-        load_prices=loader(prices, getattr(parsed, "currency", None), load_prices),
+        load_prices=loader(prices, parsed, load_prices),
         charts=False,
         inline_values=max_values,
     )

@@ -1,6 +1,7 @@
 """Price files into the store: an uploaded file (CSV or Parquet, all or nothing, with a
-report) and ``quantrun load-prices``. Each leaves a ``provider_calls`` record (provider
-``upload`` or ``load-prices``) for the market-data status."""
+report; ``actions.csv``: corporate actions), ``quantrun load-prices`` and
+``load-actions``. Each leaves a ``provider_calls`` record (provider ``upload`` or
+``load-prices``) for the market-data status."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from quantrun.app.ingest import Counts, run_record, write_changes
 from quantrun.clock import utcnow
+from quantrun.domain.actions import ActionFileError, CorporateAction, parse_actions_csv
 from quantrun.domain.market_data import Outcome, ProviderCall
 from quantrun.domain.price_checks import validate
 from quantrun.domain.price_csv import PriceFileError, parse_price_csv
@@ -27,7 +29,10 @@ class FileOutcome:
 
 
 def ingest_file(*, name: str, data: bytes, store: PriceStore, now: datetime) -> FileOutcome:
-    """All or nothing: a file with any bad row loads nothing and returns the report."""
+    """All or nothing: a file with any bad row loads nothing and returns the report. A
+    file named ``actions.csv`` (or ``*-actions.csv``) holds corporate actions."""
+    if name.lower().rsplit("/", 1)[-1].endswith("actions.csv"):
+        return _actions_file(name, data, store, now)
     checked, rows = _check_file(name, data)
     if not checked.accepted:
         problems = checked.report.get("problems") or checked.report.get("rejections") or ["?"]
@@ -52,6 +57,28 @@ def ingest_file(*, name: str, data: bytes, store: PriceStore, now: datetime) -> 
     )
     _file_call(store, "upload", symbols, "ok", f"{name}: {len(rows)} rows", now)
     return FileOutcome(True, counts, {**checked.report, **counts.as_dict()})
+
+
+def _actions_file(name: str, data: bytes, store: PriceStore, now: datetime) -> FileOutcome:
+    try:
+        actions = load_actions_csv(
+            text=data.decode("utf-8-sig"), store=store, source=f"upload:{name}"
+        )
+    except (ActionFileError, UnicodeDecodeError) as exc:
+        problems = exc.problems if isinstance(exc, ActionFileError) else [str(exc)]
+        _file_call(store, "upload", "", "error", f"{name}: {problems[0]}", now)
+        return FileOutcome(False, Counts(), {"file": name, "accepted": False, "problems": problems})
+    symbols = ",".join(sorted({a.symbol for a in actions}))
+    _file_call(store, "upload", symbols, "ok", f"{name}: {len(actions)} actions", now)
+    return FileOutcome(True, Counts(), {"file": name, "accepted": True, "actions": len(actions)})
+
+
+def load_actions_csv(*, text: str, store: PriceStore, source: str) -> list[CorporateAction]:
+    """An ``actions.csv`` into ``corporate_actions`` (``quantrun load-actions`` and
+    uploads); raises ``ActionFileError`` listing every problem, and then loads nothing."""
+    actions = parse_actions_csv(text, source)
+    store.put_actions(actions)
+    return actions
 
 
 def _check_file(name: str, data: bytes) -> tuple[FileOutcome, list[PriceRow]]:

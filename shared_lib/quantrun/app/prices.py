@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from quantrun.app.cache import Freshness, SingleFlightCache
+from quantrun.app.history_loads import adjusted_fields, needs_close
 from quantrun.app.submit import KnownSymbols
+from quantrun.domain.actions import Adjustment
 from quantrun.domain.errors import InvalidInput, NotFound, QuantRunError
 from quantrun.domain.lists import list_pattern, split_list
 from quantrun.domain.prices import PRICE_FIELDS, Instrument, LatestPrice, PriceField, PriceMatrix
@@ -92,22 +94,29 @@ def field_window(
     end: date,
     fields: tuple[PriceField, ...] | None,
     rule: CacheRule,
+    adjustment: Adjustment = "total_return",
 ) -> tuple[dict[str, PriceMatrix], Freshness]:
-    """Each of ``fields`` as stored (``close`` the close as ingested, ``adj_close`` the
-    adjusted close, falling back to it), for the same dates; None: ``close`` is the
-    adjusted close (what the models read). One query for them all, cached as one read;
-    with how the cache served it."""
+    """Each of ``fields`` as stored (``close`` the close as ingested), ``adj_close`` under
+    ``adjustment`` (``app/history_loads.py``), for the same dates; None: ``close`` is
+    that adjusted close (what the models read). One query for the fields and one for the
+    symbols' corporate actions, each cached; with how the cache served the fields."""
     wanted = _checked(known, symbols, start, end)
+    actions, _ = cache.lookup(
+        ("actions", tuple(wanted), start),
+        lambda: prices.actions(wanted, start),
+        ttl=rule.ttl,
+        stale=rule.stale,
+    )
     asked: tuple[PriceField, ...] = fields or ("adj_close",)
+    if needs_close(adjustment, actions):
+        asked = tuple(dict.fromkeys((*asked, "close", "adj_close")))
     found, served = cache.lookup(
         ("fields", asked, tuple(wanted), start, end),
         lambda: prices.load_fields(wanted, start, end, asked),
         ttl=rule.ttl,
         stale=rule.stale,
     )
-    if fields is None:
-        return {"close": found["adj_close"]}, served
-    return {str(f): m for f, m in found.items()}, served
+    return adjusted_fields(found, fields, actions, adjustment), served
 
 
 def cached_close(

@@ -24,7 +24,7 @@ from quantrun.settings import Settings, comma_list, secret_environment
 if TYPE_CHECKING:
     from quantrun.adapters.sealed import SecretBox
     from quantrun.app.auth import GoogleSignIn
-    from quantrun.app.ingest import IngestRequest
+    from quantrun.app.ingest_request import IngestRequest
 
 log = get_logger(__name__)
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from quantrun.app.auth import GoogleSignIn
     from quantrun.app.cache import SingleFlightCache
     from quantrun.app.fallback import FallbackFetcher
-    from quantrun.app.ingest import IngestRequest
+    from quantrun.app.ingest_request import IngestRequest
     from quantrun.app.lease import WorkerConfig
     from quantrun.app.ratelimit import RateLimiter
     from quantrun.app.strategies import JobRules

@@ -21,7 +21,7 @@ from quantrun.settings import Settings, load_settings
 # only its mode's adapters.
 if TYPE_CHECKING:
     from quantrun.app.fallback import FallbackFetcher
-    from quantrun.app.ingest import IngestRequest
+    from quantrun.app.ingest_request import IngestRequest
 
 log = get_logger(__name__)
 

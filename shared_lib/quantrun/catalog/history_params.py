@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from quantrun.catalog.fields import Day, Params, Symbols
 from quantrun.catalog.spec import RunContext
+from quantrun.domain.actions import Adjustment
 from quantrun.domain.errors import ModelInputError
 from quantrun.domain.prices import PriceMatrix
 from quantrun.models.history import AlignedSeries, align
@@ -23,6 +24,13 @@ class HistoryParams(Params):
         pattern="^[A-Z]{3}$",
         description="prices converted to this currency at each day's FX close (an `fx` "
         "instrument such as EURUSD); default: each symbol's own",
+    )
+
+    adjustment: Adjustment = Field(
+        "total_return",
+        description="total_return: splits and dividends reinvested (the provider's adjusted "
+        "close, or made from corporate actions); splits: split-adjusted only; none: the "
+        "close as traded",
     )
 
     @field_validator("end")

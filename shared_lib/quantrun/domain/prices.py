@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
@@ -53,6 +53,10 @@ class PriceRow:
     low: float | None = None
     adj_close: float | None = None
     volume: int | None = None
+    # what a provider reported for the day besides its prices (kept as corporate actions,
+    # not in the prices table, so they take no part in a row's comparison)
+    dividend: float | None = field(default=None, compare=False)
+    split: float | None = field(default=None, compare=False)
 
 
 PriceField = Literal["open", "high", "low", "close", "adj_close", "volume"]

@@ -40,6 +40,26 @@ def instruments(
     return [InstrumentOut(**i) for i in found]
 
 
+class ActionOut(BaseModel):
+    date: date
+    kind: str = Field(description="`dividend` (value: cash per share) or `split` (value: new "
+                      "shares per old share)")  # fmt: skip
+    value: float
+    source: str = Field(description="the provider, or `upload:<file>`")
+
+
+@router.get(
+    "/instruments/{symbol}/actions",
+    response_model=list[ActionOut],
+    summary="An instrument's corporate actions (dividends, splits), oldest first",
+    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+)
+def instrument_actions(
+    symbol: Annotated[str, Path(max_length=32)], _user: CurrentUser, container: ContainerDep
+) -> Any:
+    return instrument_cases.actions_of(container.prices, container.read_cache, symbol)
+
+
 _ADMIN: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse},
     403: {"model": ErrorResponse, "description": "`forbidden`: admins only"},

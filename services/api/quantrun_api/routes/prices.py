@@ -12,6 +12,7 @@ from quantrun.app import prices as use_cases
 from quantrun.app.currency import fields_in
 from quantrun.app.market_data import market_data_status
 from quantrun.clock import utcnow
+from quantrun.domain.actions import Adjustment
 from quantrun.domain.prices import PriceMatrix
 from quantrun.domain.symbols import SYMBOL_INPUT
 from quantrun_api.deps import ContainerDep, CurrentUser
@@ -76,6 +77,14 @@ def prices(
             "volume; default: close, the adjusted close",
         ),
     ] = None,
+    adjustment: Annotated[
+        Adjustment,
+        Query(
+            description="the adjusted close (`close` by default, `adj_close` when asked "
+            "for): total_return (splits and dividends reinvested), splits, or none (the "
+            "close as traded)"
+        ),
+    ] = "total_return",
     currency: Annotated[
         str | None,
         Query(
@@ -95,6 +104,7 @@ def prices(
         end=end,
         fields=use_cases.parse_fields(fields),
         rule=use_cases.CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
+        adjustment=adjustment,
     )
     response.headers["Cache-Status"] = served.header()
     found = fields_in(container.prices, found, currency, start, end)

@@ -1,5 +1,5 @@
-"""``PriceStore`` on an embedded DuckDB file, with the BigQuery ``prices`` table's schema
-and query semantics (adjusted close, inclusive date range, MERGE on (symbol, date))."""
+"""``PriceStore`` on a DuckDB file with BigQuery's schema and query semantics (adjusted
+close, inclusive dates, MERGE on (symbol, date)); corporate actions in ``actions.py``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from quantrun.adapters.embedded.actions import ACTIONS_SCHEMA, DuckDBActions
 from quantrun.adapters.embedded.sample import SAMPLE_DIR, SAMPLE_FILES, SAMPLE_NAMES
 from quantrun.adapters.price_matrix import field_columns, pivot_indexed
 from quantrun.adapters.provider_calls_sql import summary_from_row, summary_sql
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS provider_calls (
 """
 
 
-class DuckDBPriceStore:
+class DuckDBPriceStore(DuckDBActions):
     def __init__(self, path: Path | str) -> None:
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,7 @@ class DuckDBPriceStore:
             self._con = duckdb.connect(str(path))
         except duckdb.IOException as exc:  # another process holds the file (single writer)
             raise TransientError(f"cannot open the price store {path}: {exc}") from None
-        self._con.execute(_SCHEMA)
+        self._con.execute(_SCHEMA + ACTIONS_SCHEMA)
         self._write_lock = threading.Lock()
 
     def close(self) -> None:

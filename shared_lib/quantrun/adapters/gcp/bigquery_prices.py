@@ -4,7 +4,7 @@ Queries are parameterised (``UNNEST(@symbols)``, ``BETWEEN @start AND @end``), r
 come back as Arrow and go to numpy without per-row Python, and every call has a bounded
 retry and timeout (``BigQueryTables``). Writes load the rows into a staging table and
 MERGE them on (symbol, date), so a rerun changes nothing. Ingest runs and provider calls
-are appended, one load job per write.
+are appended, one load job per write. Corporate actions: ``bigquery_actions``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from quantrun.adapters.gcp.bigquery_actions import BigQueryActions
 from quantrun.adapters.gcp.bigquery_schema import (
     ingest_runs_schema,
     instrument_names_schema,
@@ -23,7 +24,7 @@ from quantrun.adapters.gcp.bigquery_schema import (
     prices_schema,
     provider_calls_schema,
 )
-from quantrun.adapters.gcp.bigquery_tables import DEFAULT_MAX_BYTES_BILLED, BigQueryTables
+from quantrun.adapters.gcp.bigquery_tables import DEFAULT_MAX_BYTES_BILLED
 from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
 from quantrun.adapters.price_matrix import field_columns, pivot_indexed
 from quantrun.adapters.provider_calls_sql import summary_from_row, summary_sql
@@ -39,7 +40,7 @@ from quantrun.domain.prices import (
 )
 
 
-class BigQueryPriceStore(BigQueryTables):
+class BigQueryPriceStore(BigQueryActions):
     def __init__(
         self,
         client: Any,
@@ -82,6 +83,7 @@ class BigQueryPriceStore(BigQueryTables):
         self._client.create_table(names, exists_ok=True, retry=retry, timeout=self._timeout)
         records = bigquery.Table(self._records, schema=instruments_schema())
         self._client.create_table(records, exists_ok=True, retry=retry, timeout=self._timeout)
+        self.ensure_actions_table()
 
     # -- PriceStore ----------------------------------------------------------------------
     def ping(self) -> None:

@@ -1,5 +1,5 @@
 """The BigQuery tables of CONTRACT section 4 (``prices``, ``ingest_runs``), the
-instruments' names and records (CONTRACT 6.2), and the ``provider_calls`` the
+instruments' names, records and corporate actions (CONTRACT 6.2), and the ``provider_calls`` the
 market-data status reads, as the client library's schema fields (built on call: the
 library is imported lazily).
 ``infra/modules/data`` declares the same (a test holds them together)."""
@@ -82,4 +82,18 @@ def provider_calls_schema() -> list[Any]:
         f("requests", "INT64"),
         f("throttled", "INT64"),
         f("retry_after_seconds", "FLOAT64"),
+    ]
+
+
+def corporate_actions_schema() -> list[Any]:
+    from google.cloud import bigquery
+
+    f = bigquery.SchemaField
+    return [
+        f("symbol", "STRING", mode="REQUIRED"),
+        f("date", "DATE", mode="REQUIRED"),
+        f("kind", "STRING", mode="REQUIRED"),
+        f("value", "FLOAT64", mode="REQUIRED"),
+        f("source", "STRING", mode="REQUIRED"),
+        f("ingested_at", "TIMESTAMP", mode="REQUIRED"),
     ]

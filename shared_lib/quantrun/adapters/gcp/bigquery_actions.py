@@ -1,0 +1,71 @@
+"""The ``corporate_actions`` table (CONTRACT 6.2) on BigQuery: MERGE on (symbol, date,
+kind) through a staging table, read with each action's ex-date close from ``prices``.
+``infra/modules/data`` declares the same table (a test holds them together)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from quantrun.adapters.gcp.bigquery_schema import corporate_actions_schema
+from quantrun.adapters.gcp.bigquery_tables import BigQueryTables
+from quantrun.adapters.gcp.clients import bounded_retry
+from quantrun.clock import utcnow
+from quantrun.domain.actions import CorporateAction, PricedAction
+
+TABLE = "corporate_actions"
+
+
+class BigQueryActions(BigQueryTables):
+    """What ``BigQueryPriceStore`` does with corporate actions."""
+
+    _table: str  # the prices table
+
+    def ensure_actions_table(self) -> None:
+        from google.cloud import bigquery
+
+        table = bigquery.Table(f"{self._dataset}.{TABLE}", schema=corporate_actions_schema())
+        table.clustering_fields = ["symbol"]
+        self._client.create_table(
+            table, exists_ok=True, retry=bounded_retry(self._timeout), timeout=self._timeout
+        )
+
+    def put_actions(self, actions: Sequence[CorporateAction]) -> int:
+        if not actions:
+            return 0
+        now = utcnow().isoformat()
+        payload = [
+            {"symbol": a.symbol, "date": a.date.isoformat(), "kind": a.kind, "value": a.value,
+             "source": a.source, "ingested_at": now}
+            for a in actions
+        ]  # fmt: skip
+        columns = [f.name for f in corporate_actions_schema()]
+        self._merge(payload, corporate_actions_schema(), f"{self._dataset}.{TABLE}",
+                    keys=("symbol", "date", "kind"), columns=columns)  # fmt: skip
+        return len(actions)
+
+    def actions(self, symbols: Sequence[str], after: date | None = None) -> list[PricedAction]:
+        from google.cloud import bigquery
+
+        rows = self._query(
+            f"""
+            SELECT a.symbol, a.date, a.kind, a.value, a.source, p.close
+            FROM `{self._dataset}.{TABLE}` a
+            LEFT JOIN (SELECT symbol, date, close FROM `{self._table}`
+                       WHERE symbol IN UNNEST(@symbols) AND date > @after) p
+              ON p.symbol = a.symbol AND p.date = a.date
+            WHERE a.symbol IN UNNEST(@symbols) AND a.date > @after
+            ORDER BY a.symbol, a.date, a.kind
+            """,  # noqa: S608 - table names come from configuration, values are parameters
+            [
+                bigquery.ArrayQueryParameter("symbols", "STRING", list(symbols)),
+                bigquery.ScalarQueryParameter("after", "DATE", after or date.min),
+            ],
+        )
+        return [
+            PricedAction(
+                CorporateAction(r["symbol"], r["date"], r["kind"], float(r["value"]), r["source"]),
+                None if r["close"] is None else float(r["close"]),
+            )
+            for r in rows
+        ]
