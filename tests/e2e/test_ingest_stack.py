@@ -422,3 +422,56 @@ def test_an_admin_adds_an_instrument_and_backfills_it_through_the_function(
             [pytest.approx(p[0] / rates[d], rel=1e-12)]
             for d, p in zip(prices["dates"], prices["close"], strict=True)
         ]
+
+
+def test_a_member_reads_total_return_prices_in_euros(
+    stack: Stack, store: SqlJobStore, recorded: Recorded
+) -> None:
+    """CONTRACT 6.2's whole path on the emulators: an admin registers IBM and backfills it
+    through the ingest function, which falls back to Alpha Vantage (the recorded answer
+    with two dividends) and keeps the dividends in BigQuery; EURUSD comes by the upload
+    function; a member reads IBM's total return in euros: each day Alpha Vantage's
+    adjusted close over that day's rate."""
+    from quantrun.app.users import set_role
+    from quantrun.clock import utcnow
+
+    answer = json.loads(load("alphavantage_ibm_dividends.json"))["Time Series (Daily)"]
+    days = sorted(answer)
+    recorded.routes[("/query", "IBM")] = (200, "application/json",
+                                          load("alphavantage_ibm_dividends.json"))  # fmt: skip
+    with stack.client("actions admin") as admin, stack.client("actions member") as member:
+        set_role(store, "actions admin", "admin", utcnow())
+        made = admin.post("/v1/instruments", json={"symbol": "IBM", "name": "IBM"})
+        assert made.status_code in (201, 409), made.text
+        started = admin.post("/v1/instruments/IBM/backfill",
+                             json={"start": days[0], "end": days[-1]})  # fmt: skip
+        assert started.status_code == 202, started.text
+        run_id = started.json()["run_id"]
+        done = wait_until(
+            lambda: (
+                (r := member.get(f"/v1/ingest-runs/{run_id}").json())["status"] != "queued" and r
+            ),
+            timeout=60,
+        )
+        assert done["status"] == "ok" and done["symbols"][0]["source"] == "alphavantage", done
+        actions = member.get("/v1/instruments/IBM/actions").json()
+        assert [(a["date"], a["kind"], a["value"]) for a in actions] == [
+            ("2024-02-08", "dividend", 1.66),
+            ("2024-05-09", "dividend", 1.67),
+        ]
+        rates = {d: 1.07 + 0.0001 * i for i, d in enumerate(days)}
+        lines = "".join(f"{d},EURUSD,{r:.4f}\n" for d, r in rates.items())
+        _upload(stack, "uploads/eurusd-2024.csv", f"date,symbol,close\n{lines}".encode())
+        wait_until(lambda: "processed/eurusd-2024.csv" in _objects(stack, "processed/"))
+        window = {"symbols": "IBM", "start": days[0], "end": days[-1], "currency": "EUR"}
+        eur = wait_until(
+            lambda: (
+                (r := member.get("/v1/prices", params=window)).status_code == 200
+                and len(r.json()["dates"]) == len(days)
+                and r.json()
+            ),
+            timeout=30,
+        )
+        assert eur["dates"] == days
+        expected = [float(answer[d]["5. adjusted close"]) / float(f"{rates[d]:.4f}") for d in days]
+        np.testing.assert_allclose([row[0] for row in eur["close"]], expected, rtol=1e-12)
