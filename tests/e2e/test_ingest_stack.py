@@ -220,6 +220,16 @@ def test_an_uploaded_file_is_loaded_and_a_model_job_sees_it(
         time.sleep(0.2)
     assert done["status"] == "succeeded", done["error"]
     assert done["result"]["series"]["ACME"]["observations"] == 59
+    # each BigQuery query the job made is in its manifest, with what BigQuery says it
+    # processed (the emulator says 0 bytes for every query: it does not count them)
+    manifest = client.get(f"/v1/jobs/{done['id']}/artifacts/manifest.json",
+                          follow_redirects=True).json()  # fmt: skip
+    queries = manifest["bigquery"]["queries"]
+    assert [q["table"] for q in queries] == ["corporate_actions", "prices"], queries
+    assert all(isinstance(q["total_bytes_processed"], int) for q in queries)
+    assert manifest["bigquery"]["total_bytes_processed"] == sum(
+        q["total_bytes_processed"] for q in queries
+    )
 
 
 OHLCV = [  # date, open, high, low, close, volume

@@ -61,6 +61,8 @@ def test_a_manifest_says_what_produced_the_result(api: RunningApi, client: httpx
     assert manifest["libraries"]["numpy"] == np.__version__
     assert manifest["libraries"]["scipy"] == scipy.__version__
     assert manifest["code_version"] and manifest["shards"] is None
+    # the embedded store is DuckDB: it bills nothing and reports no queries
+    assert manifest["bigquery"] == {"queries": [], "total_bytes_processed": 0}
     assert all(v >= 0 for v in manifest["timings"].values())
     (data,) = manifest["data"]
     matrix = api.container.prices.load_close(["AAPL", "XOM"], date(2016, 1, 1), date(2016, 12, 31))

@@ -8,7 +8,9 @@ fingerprint of every price matrix the run loaded (symbols, first and last date, 
 SHA-256 of its dates and closes as little-endian int64 days and float64, NaN where a
 price is missing); the seed and how random numbers derive from it, when the model draws
 any; the seconds spent loading prices, computing and storing artifacts; the shard count;
-and the SHA-256 of the result's canonical JSON. The same model, params, data fingerprint,
+each BigQuery query its loads made, with the ``total_bytes_processed`` BigQuery reports
+(``bigquery``: none on the embedded store); and the SHA-256 of the result's canonical
+JSON. The same model, params, data fingerprint,
 seed and code version give the same result hash.
 
 A sharded job's manifest fingerprints what its merge loaded (the shards load the same
@@ -37,6 +39,7 @@ from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.jobs import Job
 from quantrun.domain.prices import PriceMatrix
+from quantrun.metering import metered
 from quantrun.ports import ArtifactStore
 
 if TYPE_CHECKING:
@@ -84,15 +87,18 @@ class RecordedLoads:
     load: Callable[[Sequence[str], date, date], PriceMatrix]
     loads: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    queries: list[dict[str, Any]] = field(default_factory=list)  # the warehouse's, in order
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
         began = time.monotonic()
-        matrix = self.load(symbols, start, end)
+        with metered() as queries:
+            matrix = self.load(symbols, start, end)
         took = time.monotonic() - began
         seen = fingerprint(matrix)
         with self._lock:
             self.seconds += took
+            self.queries.extend(queries)
             if seen not in self.loads:
                 self.loads.append(seen)
         return matrix
@@ -148,6 +154,10 @@ def manifest(
             "artifacts_seconds": round(timings.artifacts, 6),
         },
         "shards": shards,
+        "bigquery": {
+            "queries": loads.queries,
+            "total_bytes_processed": sum(q["total_bytes_processed"] or 0 for q in loads.queries),
+        },
         "result_sha256": sha256(canonical(result)),
     }
 

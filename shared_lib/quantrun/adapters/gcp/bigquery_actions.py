@@ -61,6 +61,7 @@ class BigQueryActions(BigQueryTables):
                 bigquery.ArrayQueryParameter("symbols", "STRING", list(symbols)),
                 bigquery.ScalarQueryParameter("after", "DATE", after or date.min),
             ],
+            table=TABLE,
         )
         return [
             PricedAction(

@@ -123,6 +123,7 @@ class BigQueryPriceStore(BigQueryActions):
                 bigquery.ScalarQueryParameter("start", "DATE", start),
                 bigquery.ScalarQueryParameter("end", "DATE", end),
             ],
+            table="prices",
         )
         table = result.to_arrow(create_bqstorage_client=False)
         order = tuple(symbols)

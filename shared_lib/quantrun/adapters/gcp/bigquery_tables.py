@@ -13,6 +13,7 @@ from typing import Any
 
 from quantrun.adapters.gcp.clients import bounded_retry
 from quantrun.domain.errors import InputTooLarge, TransientError
+from quantrun.metering import report_query
 
 DEFAULT_MAX_BYTES_BILLED = 10 * 1024**3
 _BILLED = re.compile(r"(\d+) or higher required")
@@ -40,7 +41,9 @@ class BigQueryTables:
             query_parameters=list(params), maximum_bytes_billed=self._max_bytes_billed
         )
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def _query(self, sql: str, params: Sequence[Any] = (), *, table: str = "") -> Any:
+        """The query's rows; what it cost goes to the open meter (``metering``), named by
+        ``table`` (what it reads)."""
         from google.api_core import exceptions
 
         config = self.query_config(params)
@@ -51,7 +54,9 @@ class BigQueryTables:
             job = self._client.query(
                 sql, job_config=config, retry=retry, timeout=self._timeout, job_retry=None
             )
-            return job.result(timeout=self._timeout, retry=retry, job_retry=None)
+            rows = job.result(timeout=self._timeout, retry=retry, job_retry=None)
+            report_query(table, job.total_bytes_processed, job.total_bytes_billed, job.cache_hit)
+            return rows
         except exceptions.BadRequest as exc:
             if "bytesBilledLimitExceeded" not in str(exc) and "bytes billed" not in str(exc):
                 raise
