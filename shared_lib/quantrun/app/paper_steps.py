@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from quantrun.app.history_loads import loader
 from quantrun.app.signals import one_set_rule
 from quantrun.app.universe import inactive
+from quantrun.catalog.history_params import HistoryParams
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
 from quantrun.logging import get_logger
 from quantrun.models import paper
@@ -45,6 +47,7 @@ class Rule:
     params: dict[str, float]
     trade_rules: TradeRules
     cost: float
+    history: HistoryParams  # what the prices are read under: adjustment, currency
 
     @staticmethod
     def of(portfolio: Portfolio) -> Rule:
@@ -55,6 +58,7 @@ class Rule:
             params=rule,
             trade_rules=params.rules(),
             cost=(params.fees_bps + params.slippage_bps) / 10_000.0,
+            history=params,
         )
 
 
@@ -113,7 +117,7 @@ def step(
         latest = [p.date for p in prices.latest(list(rule.symbols))]
         if not latest or max(latest) <= last.day:
             return 0
-    matrix = prices.load_close(list(rule.symbols), portfolio.start, today)
+    matrix = loader(prices, rule.history)(list(rule.symbols), portfolio.start, today)
     dates = [date.fromisoformat(str(np.datetime64(d, "D"))) for d in matrix.dates]
     todo = [t for t, d in enumerate(dates) if last is None or d > last.day]
     if not todo:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from quantrun.app.history_loads import loader
 from quantrun.catalog.backtest import BacktestParams
 from quantrun.catalog.grids import checked_grid
 from quantrun.clock import utcnow
@@ -62,7 +63,8 @@ def signals_on(strategy: Strategy, day: date | None, prices: PriceStore) -> dict
     until = day or date.max
     if until < params.start:
         raise InvalidInput(f"date: before the strategy's start {params.start}", field="date")
-    matrix = prices.load_close(list(params.symbols), params.start, min(until, utcnow().date()))
+    load = loader(prices, params)  # as the strategy's jobs read: adjustment, currency
+    matrix = load(list(params.symbols), params.start, min(until, utcnow().date()))
     if matrix.dates.size < 2:
         raise InvalidInput("date: fewer than two trading days from the start to it", field="date")
     prepared = prepare(matrix.close)
