@@ -118,3 +118,17 @@ def test_a_day_with_no_price_carries_the_last_close() -> None:
     result = bt.run_grid(later, "sma_cross", [{"fast": 2.0, "slow": 4.0}], initial_cash=2.0,
                          fees_bps=0, slippage_bps=0)  # fmt: skip
     np.testing.assert_allclose([d.equity for d in days], result.equity[0, :-1], rtol=1e-12)
+
+
+def test_a_holding_follows_its_shares_through_corporate_actions() -> None:
+    held = paper.Sleeve(cash=500.0, quantity=10.0, entry_price=50.0, entry_notional=500.0,
+                        before=1000.0, entry_day=3, last_price=52.0)  # fmt: skip
+    book = paper.Book(days=5, sleeves=(held, paper.Sleeve(cash=1000.0)), peak=2020.0,
+                      max_drawdown=0.0, realized_pnl=0.0, signal=(True, False))  # fmt: skip
+    split = paper.after_action(book, 0, share_ratio=2.0).sleeves[0]
+    assert (split.quantity, split.entry_price, split.last_price) == (20.0, 25.0, 26.0)
+    assert split.value(26.0) == held.value(52.0)  # worth the same at the new share price
+    paid = paper.after_action(book, 0, cash_per_share=0.75).sleeves[0]
+    assert paid.cash == 500.0 + 7.5 and paid.quantity == 10.0
+    # a flat sleeve holds no shares: nothing follows
+    assert paper.after_action(book, 1, share_ratio=2.0, cash_per_share=1.0) == book

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from quantrun.app.currency import in_currency
-from quantrun.domain.actions import Adjustment, PricedAction, adjust
+from quantrun.domain.actions import Adjustment, PricedAction, adjust, as_traded
 from quantrun.domain.prices import PriceField, PriceMatrix
 from quantrun.ports import PriceStore
 
@@ -63,3 +63,22 @@ def adjusted_fields(
     if asked is None:
         return {"close": found["adj_close"]}
     return {str(f): found[f] for f in asked}
+
+
+def book_loads(
+    prices: PriceStore, params: Any, symbols: Sequence[str], start: date, end: date
+) -> tuple[PriceMatrix, PriceMatrix, list[PricedAction]]:
+    """What a paper book reads: the series its rule's signals come from (as ``loader``
+    gives it), the prices it trades and marks at (``as_traded``: its shares follow the
+    corporate actions, so it is right whenever an action became known), both in the
+    params' currency; and the symbols' actions since ``start``."""
+    adjustment: Adjustment = getattr(params, "adjustment", "total_return")
+    currency: str | None = getattr(params, "currency", None)
+    actions = prices.actions(symbols, start)
+    found = prices.load_fields(symbols, start, end, ("close", "adj_close"))
+    signals = adjust(found["close"], found["adj_close"], actions, adjustment)
+    traded = as_traded(found["close"], found["adj_close"], actions)
+    if currency:
+        signals = in_currency(prices, signals, currency, start, end)
+        traded = in_currency(prices, traded, currency, start, end)
+    return signals, traded, actions

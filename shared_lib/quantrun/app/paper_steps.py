@@ -11,8 +11,7 @@ Each booked day makes its alerts in the same transaction: ``order.filled`` per f
 ``signal.changed`` per symbol the rule turns BUY or SELL, ``portfolio.drawdown`` on the
 first day the drawdown passes ``alerts.max_drawdown``. ``data.stale`` (an instrument's
 latest price older than ``stale_after_days`` trading days) is made by ``step_all``.
-A day is booked after its close only: a portfolio never books a day later than
-``today`` (the caller's clock, UTC).
+A day is booked after its close only, never later than ``today`` (the caller's, UTC).
 """
 
 from __future__ import annotations
@@ -25,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from quantrun.app.history_loads import loader
+from quantrun.app.history_loads import book_loads
 from quantrun.app.signals import one_set_rule
 from quantrun.app.universe import inactive
 from quantrun.catalog.history_params import HistoryParams
+from quantrun.domain.actions import PricedAction
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
 from quantrun.logging import get_logger
 from quantrun.models import paper
@@ -117,17 +117,24 @@ def step(
         latest = [p.date for p in prices.latest(list(rule.symbols))]
         if not latest or max(latest) <= last.day:
             return 0
-    matrix = loader(prices, rule.history)(list(rule.symbols), portfolio.start, today)
+    matrix, traded, actions = book_loads(
+        prices, rule.history, list(rule.symbols), portfolio.start, today
+    )
     dates = [date.fromisoformat(str(np.datetime64(d, "D"))) for d in matrix.dates]
     todo = [t for t, d in enumerate(dates) if last is None or d > last.day]
     if not todo:
         return 0
-    inputs = paper.rule_inputs(matrix.close, rule.name, rule.params, rule.trade_rules)
+    inputs = paper.rule_inputs(
+        matrix.close, rule.name, rule.params, rule.trade_rules, marks=traded.close
+    )
     drawdown = 0.0 if last is None else last.drawdown
     booked = 0
     for t in todo:
         day = dates[t]
-        done = paper.step(book, inputs, t, rule.trade_rules, rule.cost)
+        since = dates[t - 1] if t else date.min
+        due = [p for p in actions if since < p.action.date <= day]
+        done = paper.step(_followed(book, rule, due, inputs.close[t]), inputs, t,
+                          rule.trade_rules, rule.cost)  # fmt: skip
         orders = _orders(portfolio, rule, day, done)
         trades = _trades(portfolio, rule, day, done, book.days, entry_dates)
         entry_dates = [
@@ -153,6 +160,24 @@ def step(
             break
         book, drawdown, booked = done.book, done.drawdown, booked + 1
     return booked
+
+
+def _followed(
+    book: paper.Book, rule: Rule, due: list[PricedAction], marks: np.ndarray
+) -> paper.Book:
+    """The book after the corporate actions since its last day, before the day is
+    stepped: splits multiply the shares held; a dividend is reinvested at its ex-date
+    close when the strategy reads total returns, else paid into the sleeve's cash, in the
+    book's currency at that day's mark (none without the ex-date's close)."""
+    for p in due:
+        j, a = rule.symbols.index(p.action.symbol), p.action
+        if a.kind == "split":
+            book = paper.after_action(book, j, share_ratio=a.value)
+        elif p.close is not None and rule.history.adjustment == "total_return":
+            book = paper.after_action(book, j, share_ratio=(p.close + a.value) / p.close)
+        elif p.close is not None:
+            book = paper.after_action(book, j, cash_per_share=a.value * marks[j] / p.close)
+    return book
 
 
 def _orders(portfolio: Portfolio, rule: Rule, day: date, done: paper.Booked) -> list[Order]:

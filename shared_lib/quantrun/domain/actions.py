@@ -130,6 +130,20 @@ def reported_actions(rows: Sequence[PriceRow], source: str) -> list[CorporateAct
     return out
 
 
+def as_traded(
+    close: PriceMatrix, adj_close: PriceMatrix, actions: Sequence[PricedAction]
+) -> PriceMatrix:
+    """The prices a holding is worth in share terms: the close as traded for a symbol
+    with corporate actions (its shares follow them), else the stored adjusted close, as
+    ``total_return`` reads it (no action to follow: the two series move alike)."""
+    with_actions = {p.action.symbol for p in actions}
+    out = adj_close.close.copy()
+    for j, symbol in enumerate(close.symbols):
+        if symbol in with_actions:
+            out[:, j] = close.close[:, j]
+    return PriceMatrix(close.dates, close.symbols, out)
+
+
 class ActionFileError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems[:5]))

@@ -18,6 +18,10 @@ later. A symbol with no price on a day after its first one carries its last clos
 day (``carried``); a later backtest over days where its prices resume treats that day as
 an interior gap, carried the same way.
 
+On a corporate action's ex-date a holding follows the shares (``after_action``): a split
+multiplies them; a dividend is reinvested (prices read with ``total_return``, so the book
+still ends where a backtest over today's adjusted prices does) or paid as cash.
+
 Units: prices and cash in the instruments' currency; days are the book's trading days,
 numbered from 0 (the first day with a price on or after ``start``).
 """
@@ -140,21 +144,29 @@ class RuleInputs:
 
 
 def rule_inputs(
-    close: np.ndarray, strategy: str, params: dict[str, float], rules: TradeRules
+    close: np.ndarray,
+    strategy: str,
+    params: dict[str, float],
+    rules: TradeRules,
+    marks: np.ndarray | None = None,
 ) -> RuleInputs:
     """The inputs of every day of ``close`` (T, N; from the portfolio's start). Each
     day's values depend on that day and earlier ones only, so one call serves many
-    days of stepping."""
+    days of stepping. ``marks``: other prices (same days, same gaps) to fill and mark
+    at, the signals still coming from ``close`` (a book following corporate actions
+    trades the close as traded and reads its rule on adjusted prices)."""
     seen = ~np.isnan(close)
     # the last close carries over a missing day (a trailing gap counts as interior: the
     # book cannot know whether prices resume)
     idx = np.where(seen, np.arange(close.shape[0])[:, None], -1)
     last = np.maximum.accumulate(idx, axis=0)
     carried = ~seen & (last >= 0)
-    filled = np.where(carried, close[np.maximum(last, 0), np.arange(close.shape[1])], close)
+    at = (np.maximum(last, 0), np.arange(close.shape[1]))
+    filled = np.where(carried, close[at], close)
     prepared = prepare(filled)
     signal = SIGNALS[strategy][1](prepared, params) & prepared.live
-    return RuleInputs(prepared.filled, carried, prepared.live, signal, rules.weights(prepared))
+    traded = prepared.filled if marks is None else np.where(carried, marks[at], marks)
+    return RuleInputs(traded, carried, prepared.live, signal, rules.weights(prepared))
 
 
 def step(book: Book, inputs: RuleInputs, t: int, rules: TradeRules, cost: float) -> Booked:
@@ -223,6 +235,27 @@ def _sleeve_day(
         fill = Fill(j, "SELL", s.quantity, price, held, held * cost, reason)
         return Sleeve(cash, blocked=blocked), fill, trip
     return replace(s, blocked=blocked), None, None
+
+
+def after_action(
+    book: Book, j: int, *, share_ratio: float = 1.0, cash_per_share: float = 0.0
+) -> Book:
+    """The book on a corporate action's ex-date of symbol ``j``, before that day is
+    stepped: each share held becomes ``share_ratio`` shares (a split's ratio, or a
+    dividend reinvested at the ex-date close, (C + D) / C) and ``cash_per_share`` is paid
+    into the sleeve per share held (a dividend taken as cash). The entry and last prices
+    are per share, so they divide by the ratio: a stop still means the same move."""
+    s = book.sleeves[j]
+    if not s.holding:
+        return book
+    moved = replace(
+        s,
+        cash=s.cash + s.quantity * cash_per_share,
+        quantity=s.quantity * share_ratio,
+        entry_price=s.entry_price / share_ratio,
+        last_price=s.last_price / share_ratio,
+    )
+    return replace(book, sleeves=(*book.sleeves[:j], moved, *book.sleeves[j + 1 :]))
 
 
 def open_trades(book: Book) -> list[RoundTrip]:
