@@ -198,7 +198,7 @@ def test_expired_lease_is_reclaimed_and_attempts_are_bounded(
     exhausted = store.claim(
         job.id, worker="w3", now=later, lease_until=later + lease, max_attempts=2
     )
-    # the store reports it; failing the job is the use case's decision (run_job)
+    # the store reports it; failing the job is the use case's decision (Worker.run)
     assert exhausted.outcome == ClaimOutcome.ATTEMPTS_EXHAUSTED
     assert exhausted.job is not None and exhausted.job.status == JobStatus.RUNNING
 

@@ -54,6 +54,7 @@ def _attempt(store: SqlJobStore, name: str, job_id: str, user_id: str) -> bool:
         "requeue": lambda: store.requeue(job_id, now=T0),
         "release": lambda: store.release(job_id, worker=ME, now=T0),
         "hand_off": lambda: store.hand_off(job_id, worker=ME, now=T0),
+        "start_shards": lambda: store.start_shards(job_id, now=T0),
     }
     return bool(calls[name]())
 

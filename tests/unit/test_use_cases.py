@@ -1,9 +1,10 @@
-"""submit_job, run_job and reclaim_stale against fakes of the queue, prices and artifacts
+"""submit_job, Worker.run and reclaim_stale against fakes of the queue, prices and artifacts
 (the job store is the real SQL adapter on a throwaway SQLite file: it is fast and its
 guarded transitions are the point)."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import date, timedelta
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
-from quantrun.app.execute import RunOutcome, run_job
+from quantrun.app.execute import RunOutcome, Worker
 from quantrun.app.lease import WorkerConfig
 from quantrun.app.reclaim import reclaim_stale
 from quantrun.app.submit import KnownSymbols, UnknownModel, UnknownSymbol, submit_job
@@ -69,13 +70,7 @@ class World:
         )
 
     def run(self, job_id: str, cfg: WorkerConfig | None = None) -> RunOutcome:
-        return run_job(
-            job_id=job_id,
-            store=self.store,
-            prices=self.prices,
-            artifacts=self.artifacts,
-            cfg=cfg or self.cfg,
-        )
+        return Worker(self.store, self.prices, self.artifacts, cfg or self.cfg).run(job_id)
 
 
 @pytest.fixture
@@ -496,14 +491,8 @@ def test_a_push_worker_hands_a_long_job_to_the_long_jobs_queue(world: World) -> 
     long_params = {**BS, "style": "asian_arithmetic", "paths": 20_000, "steps": 50, "seed": 1}
     long_job, _ = world.submit("monte_carlo_option", long_params)  # 1e6 path-steps
     small, _ = world.submit("black_scholes", BS)
-    run = lambda job_id: run_job(  # noqa: E731
-        job_id=job_id,
-        store=world.store,
-        prices=world.prices,
-        artifacts=world.artifacts,
-        cfg=push,
-        handoff=handed.append,
-    )
+    worker = Worker(world.store, world.prices, world.artifacts, push)
+    run = functools.partial(worker.run, handoff=handed.append)
     assert run(long_job.id) == RunOutcome.DONE and handed == [long_job.id]
     waiting = world.store.get_job(long_job.id)
     assert waiting is not None and waiting.status == JobStatus.QUEUED and waiting.attempts == 0

@@ -7,10 +7,11 @@ is finished (or needs no run), and left for redelivery after a transient failure
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import timedelta
 
-from quantrun.app.execute import RunOutcome, run_job
+from quantrun.app.execute import RunOutcome
 from quantrun.app.paper_steps import step_all
 from quantrun.app.reclaim import reclaim_stale
 from quantrun.app.strategies import tick
@@ -66,13 +67,8 @@ class EmbeddedWorker:
             if delivery is None:
                 continue
             try:
-                outcome = run_job(
-                    job_id=delivery.job_id,
-                    store=self._c.store,
-                    prices=self._c.prices,
-                    artifacts=self._c.artifacts,
-                    cfg=self._c.worker,
-                    keepalive=lambda d=delivery: self._queue.extend(d),  # type: ignore[misc]
+                outcome = self._c.runner.run(
+                    delivery.job_id, keepalive=functools.partial(self._queue.extend, delivery)
                 )
             except Exception:
                 log.exception(

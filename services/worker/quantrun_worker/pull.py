@@ -1,5 +1,5 @@
 """A pull runner for environments without push (``quantrun worker --pull SUBSCRIPTION``):
-streaming pull with flow control, the same ``run_job`` and acknowledgement rule as push."""
+streaming pull with flow control, the same ``Worker.run`` and acknowledgement rule as push."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 import threading
 from typing import Any
 
-from quantrun.app.execute import RunOutcome, run_job
+from quantrun.app.execute import RunOutcome
 from quantrun.bootstrap import Container
 from quantrun.logging import get_logger
 from quantrun_worker.push import MalformedMessage, decode_envelope
@@ -32,13 +32,8 @@ def handle_pulled(container: Container, message: Any) -> None:
         message.ack()
         return
     try:
-        outcome = run_job(
-            job_id=decoded.job_id,
-            store=container.store,
-            prices=container.prices,
-            artifacts=container.artifacts,
-            cfg=container.worker,
-            keepalive=lambda: None,
+        outcome = container.runner.run(
+            decoded.job_id,
             log_fields={
                 "message_id": decoded.message_id,
                 "delivery_attempt": decoded.delivery_attempt,

@@ -1,8 +1,8 @@
 """The worker's HTTP entry for Pub/Sub push (``POST /pubsub/push``).
 
-It only decodes the envelope and calls ``run_job``; the acknowledgement rule (as in
-GoogleCloudPlatform/python-docs-samples run/pubsub): any 2xx acknowledges, anything else
-makes Pub/Sub redeliver with backoff.
+It only decodes the envelope and calls ``Worker.run``; the acknowledgement
+rule (as in GoogleCloudPlatform/python-docs-samples run/pubsub): any 2xx acknowledges,
+anything else makes Pub/Sub redeliver with backoff.
 
 - 204 once the job's result and artifacts are stored, or when the job needs no run
   (finished, cancelled, held by a live lease elsewhere, unknown);
@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 import quantrun.tracing as tracing
 from quantrun.app.dead_letter import fail_dead_lettered
-from quantrun.app.execute import RunOutcome, run_job
+from quantrun.app.execute import RunOutcome
 from quantrun.app.health import readiness
 from quantrun.app.paper_steps import step, step_all
 from quantrun.app.reclaim import reclaim_stale
@@ -141,14 +141,8 @@ def create_push_app(container: Container, verifier: PushVerifier) -> FastAPI:
 
     def _run_pushed(message: PushMessage, fields: dict[str, Any]) -> Response:
         try:
-            outcome = run_job(
-                job_id=message.job_id,
-                store=container.store,
-                prices=container.prices,
-                artifacts=container.artifacts,
-                cfg=container.worker,
-                log_fields=fields,
-                handoff=container.long_jobs,
+            outcome = container.runner.run(
+                message.job_id, log_fields=fields, handoff=container.long_jobs
             )
         except TransientError as exc:  # the job store is unavailable: Pub/Sub retries
             log.warning("push answered 503", extra={"fields": {**fields, "reason": exc.message}})

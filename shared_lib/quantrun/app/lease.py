@@ -38,7 +38,7 @@ class WorkerConfig:
     # the job limits, checked again before a job runs
     max_cost: float = math.inf
     # what this consumer runs itself; a costlier job is handed off (a push request's
-    # deadline: see run_job's handoff)
+    # deadline: see Worker.run's handoff)
     push_max_cost: float = math.inf
     max_result_values: float = math.inf
     # array values a result keeps in its JSON (beyond: an artifact)

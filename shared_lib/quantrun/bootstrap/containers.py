@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from quantrun.adapters.sql.outbox import OutboxQueue
     from quantrun.app.auth import GoogleSignIn
     from quantrun.app.cache import SingleFlightCache
+    from quantrun.app.execute import Worker
     from quantrun.app.fallback import FallbackFetcher
     from quantrun.app.ingest_request import IngestRequest
     from quantrun.app.lease import WorkerConfig
@@ -109,6 +110,13 @@ class Container:
     def sharding(self) -> ShardPolicy:
         limits = self.settings.limits
         return ShardPolicy(max_shards=limits.max_shards, shard_cost=limits.shard_cost)
+
+    @property
+    def runner(self) -> Worker:
+        """What this process's queue consumer runs jobs with."""
+        from quantrun.app.execute import Worker
+
+        return Worker(self.store, self.prices, self.artifacts, self.worker)
 
     def drain(self) -> list[str]:
         """Shutdown: claim nothing more and put the jobs this process runs back on the

@@ -128,6 +128,12 @@ TRANSITIONS: Mapping[str, Transition] = {
             frozenset({_Q}),
         ),
         Transition(
+            "start_shards",
+            # a sharded job is never claimed: it turns running when its first shard starts
+            {_Q: LeaseRule.ANY},
+            frozenset({_R}),
+        ),
+        Transition(
             "requeue",
             # a queued job is published again (its message may be lost): no event for that
             {_Q: LeaseRule.ANY, _R: LeaseRule.EXPIRED},

@@ -48,18 +48,7 @@ class ShardRows:
 
     def start_shards(self, job_id: str, *, now: datetime) -> bool:
         """The job turns running (its first shard started); False if it already had."""
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value)
-                .values(status=JobStatus.RUNNING.value, started_at=now, updated_at=now)
-                .returning(jobs.c.id)
-            ).first()
-            if row is not None:
-                _event(
-                    conn, job_id, now, JobStatus.QUEUED, JobStatus.RUNNING, "first shard started"
-                )
-        return row is not None
+        return self._transitions.run("start_shards", {"p_job_id": job_id, "p_now": now}) is not None
 
     def finish_shard(
         self,

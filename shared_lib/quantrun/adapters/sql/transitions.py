@@ -200,6 +200,11 @@ SQL: Mapping[str, SqlTransition] = {
     "requeue": SqlTransition(
         TRANSITIONS["requeue"], lambda: {"updated_at": Bind.now, **_RELEASE}, _requeued_reason
     ),
+    "start_shards": SqlTransition(
+        TRANSITIONS["start_shards"],
+        lambda: {"started_at": Bind.now, "updated_at": Bind.now},
+        lambda _c, _owner: literal("first shard started", String),
+    ),
 }
 
 
