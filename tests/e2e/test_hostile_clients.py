@@ -248,11 +248,14 @@ def test_hostile_requests_get_their_4xx_fast_and_memory_stays_bounded(server: Se
         # lets through no more than it holds, and refuses the rest with Retry-After
         hasty = {"Authorization": f"Bearer {key_for(server, 'hasty')}"}
         started = time.monotonic()
-        codes = [c.get("/v1/models", headers=hasty).status_code for _ in range(300)]
+        answers = [c.get("/v1/models", headers=hasty) for _ in range(300)]
         allowed = 100 + 50 * (time.monotonic() - started)
+        codes = [a.status_code for a in answers]
         assert set(codes) == {200, 429} and codes.count(200) <= allowed + 1
-        limited = c.get("/v1/models", headers=hasty)
-        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        # every refusal says when to come back (the bucket refills between requests, so
+        # the one after the burst may pass on a loaded machine: the burst's are read)
+        limited = [a for a in answers if a.status_code == 429]
+        assert all(int(a.headers["retry-after"]) >= 1 for a in limited)
 
     assert rss.peak < RSS_LIMIT_MB, f"the server held {rss.peak:.0f} MB"
     # and it still serves

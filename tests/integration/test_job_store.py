@@ -373,6 +373,7 @@ def test_hot_transitions_read_one_job_row_whatever_the_statistics(
                     p_result={"x": 1},
                     p_error=None,
                     p_artifacts=[],
+                    p_manifest=None,
                     p_progress=1.0,
                     p_reason="completed",
                 )

@@ -5,6 +5,7 @@ guarded transitions are the point)."""
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from datetime import date, timedelta
@@ -462,24 +463,35 @@ def test_a_run_after_a_release_is_not_blocked_by_what_the_released_run_wrote(
     world: World,
 ) -> None:
     """A worker shutting down gave the job back mid-write (its attempt not counted), after
-    writing a manifest with its own timings: the next run, same attempt number, writes
-    its manifest beside it (attempt 1001) and succeeds, and the job serves the new one."""
+    writing a report with its own time: the next run, same attempt number, writes its
+    report beside it (attempt 1001) and succeeds, and the job serves the new one. The
+    manifest is the job row's, written as the job finished: served from there."""
     from quantrun.app.jobs import artifact_download
 
-    job, _ = world.submit("black_scholes", BS)
-    stale = b'{"timings": "of the run that was given back"}'
-    world.artifacts.put(job.id, "manifest.json", stale, "application/json", attempt=1)
+    job, _ = world.submit(
+        "risk_metrics", {"symbols": ["AAA"], "start": "2020-01-01", "end": "2020-04-30"}
+    )
+    stale = b"<html>the report of the run that was given back</html>"
+    world.artifacts.put(job.id, "report.html", stale, "text/html; charset=utf-8", attempt=1)
     assert world.run(job.id) == RunOutcome.DONE
     done = world.store.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED, done.error
     assert done.attempts == 1
-    (manifest,) = [a for a in done.artifacts if a.name == "manifest.json"]
-    assert manifest.attempt == 1001
-    served = artifact_download(
-        store=world.store, artifacts=world.artifacts, user=world.user, job_id=job.id,
-        name="manifest.json", now=job.created_at,
-    )  # fmt: skip
-    assert served.data is not None and b'"job_id"' in served.data
+    refs = {a.name: a for a in done.artifacts}
+    assert refs["report.html"].attempt == 1001 and refs["manifest.json"].kept == "job"
+    assert not any("manifest.json" in key for key in world.artifacts.objects)
+
+    def served(name: str) -> bytes:
+        got = artifact_download(
+            store=world.store, artifacts=world.artifacts, user=world.user, job_id=job.id,
+            name=name, now=job.created_at,
+        )  # fmt: skip
+        assert got.data is not None
+        return got.data
+
+    assert served("report.html") != stale
+    assert json.loads(served("manifest.json"))["job_id"] == job.id
+    assert len(served("manifest.json")) == refs["manifest.json"].size_bytes
 
 
 def test_a_push_worker_hands_a_long_job_to_the_long_jobs_queue(world: World) -> None:

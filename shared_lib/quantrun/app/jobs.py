@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from quantrun.app.stored import manifest_bytes
 from quantrun.domain.errors import Conflict, InvalidInput, NotFound
 from quantrun.domain.jobs import Job, JobPage, JobStatus
 from quantrun.domain.lists import list_pattern, split_list
@@ -135,6 +136,11 @@ def artifact_download(
     ref = next((a for a in job.artifacts if a.name == name), None)
     if ref is None:
         raise NotFound(f"job {job_id} has no artifact {name!r}")
+    if ref.kept == "job":  # the job's row keeps it (manifest.json): served from there
+        if job.manifest is None:
+            raise NotFound(f"artifact {name!r} of job {job_id} is missing from its row")
+        return ArtifactDownload(name, content_type=ref.content_type,
+                                data=manifest_bytes(job.manifest))  # fmt: skip
     url = artifacts.signed_url(job_id, name, attempt=ref.attempt, content_type=ref.content_type)
     if url is not None:
         return ArtifactDownload(name, url=url)

@@ -7,10 +7,11 @@ Each goes through the same steps, once each:
    (``guarded``: a cancel stops it, a transient failure gives the lease back for a
    retry, any other failure fails the row, and a shard's failure its job);
 2. what it made is stored (``stored``): its artifacts under this attempt's keys, then
-   ``manifest.json`` and the report (``app/provenance.py``); a shard keeps its partial
-   result and parts instead;
-3. the row is finished (``finished``): the job succeeds, or the shard is counted on its
-   job and the worker whose shard completed the count merges the job at once.
+   the report (``app/provenance.py``); a shard keeps its partial result and parts
+   instead;
+3. the row is finished (``finished``): the job succeeds with its result and
+   ``manifest.json`` in one transaction, or the shard is counted on its job and the
+   worker whose shard completed the count merges the job at once.
 
 A step returns True when the message is settled (acknowledge it) and False when the
 run must be retried (its lease was given back).
@@ -52,6 +53,7 @@ class Stored:
 
     result: dict[str, Any]
     artifacts: list[ArtifactRef]
+    manifest: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,8 @@ class RunPipeline:
         ]
         timings = Timings(computed - started, time.monotonic() - computed)
         outcome = Outcome(params, result, output, loads, timings, shards)
-        return Stored(result, refs + record(self.artifacts, job, self.spec, outcome, self.cfg))
+        recorded = record(self.artifacts, job, self.spec, outcome, self.cfg)
+        return Stored(result, refs + recorded.artifacts, recorded.manifest)
 
     def finished(self, job: Job, stored: Stored, started: float, said: str, **more: Any) -> None:
         """The job succeeds with what was stored; a job cancelled meanwhile keeps its
@@ -218,6 +221,7 @@ class RunPipeline:
             status=JobStatus.SUCCEEDED,
             result=stored.result,
             artifacts=stored.artifacts,
+            manifest=stored.manifest,
         )
         seconds = time.monotonic() - started
         if done:

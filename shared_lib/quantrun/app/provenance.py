@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quantrun.app import report
-from quantrun.app.stored import put_new
+from quantrun.app.stored import manifest_bytes, put_new
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.jobs import Job
@@ -174,12 +174,23 @@ class Outcome:
     shards: int | None = None
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What ``record`` made: the artifacts it stored and the manifest, which the job's row
+    keeps (its reference says so: ``kept="job"``)."""
+
+    artifacts: list[ArtifactRef]
+    manifest: dict[str, Any]
+
+
 def record(
     artifacts: ArtifactStore, job: Job, spec: ModelSpec[Any], outcome: Outcome, cfg: WorkerConfig
-) -> list[ArtifactRef]:
-    """Write a succeeded job's ``charts.json`` (its line charts' data, when it drew any),
-    ``manifest.json`` and, when it read price history, ``report.html`` (under its
-    attempt, as its other artifacts)."""
+) -> Recorded:
+    """A succeeded job's ``manifest.json``, and its ``charts.json`` (its line charts'
+    data, when it drew any) and, when it read price history, ``report.html``, written
+    under its attempt as its other artifacts. The manifest is not written here: the
+    transaction that finishes the job stores it in the job's row, so a succeeded job
+    always has it and a job with no other artifacts writes nothing to the bucket."""
     params = outcome.params.model_dump(mode="json")
     document = manifest(
         job_id=job.id,
@@ -197,8 +208,8 @@ def record(
     if lines:  # the line charts' data, for the console to draw (CHARTS)
         text = json.dumps(lines, separators=(",", ":"), allow_nan=False).encode()
         refs.append(put_new(artifacts, job.id, CHARTS, text, CONTENT_TYPE, job.attempts))
-    data = json.dumps(document, indent=2, allow_nan=False).encode()
-    refs.append(put_new(artifacts, job.id, NAME, data, CONTENT_TYPE, job.attempts))
+    data = manifest_bytes(document)
+    refs.append(ArtifactRef(NAME, CONTENT_TYPE, len(data), job.attempts, kept="job"))
     if outcome.loads.loads:
         page = report.render(
             job_id=job.id,
@@ -212,4 +223,4 @@ def record(
         refs.append(
             put_new(artifacts, job.id, report.NAME, page, report.CONTENT_TYPE, job.attempts)
         )
-    return refs
+    return Recorded(refs, document)

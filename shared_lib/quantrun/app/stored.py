@@ -5,12 +5,15 @@ overwrite them) and a job's artifacts live under its attempt. A worker shutting 
 gives its job back with the attempt not counted, so the next run has the same attempt
 number; if the first run got as far as writing, its objects are there already. Most
 artifacts are the same bytes whoever computes them (then the write is a no-op), but
-``manifest.json`` records timings and ``report.html`` a time: a run that finds other
-bytes under its key writes under ``attempt + 1000 * k`` instead (the first free ``k``),
-and its reference says where, so the job lists what its finishing run wrote.
+``report.html`` records a time: a run that finds other bytes under its key writes under
+``attempt + 1000 * k`` instead (the first free ``k``), and its reference says where, so
+the job lists what its finishing run wrote.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import Conflict
@@ -31,3 +34,8 @@ def put_new(
         except Conflict:
             continue  # an earlier run of this attempt, given back mid-write, wrote here
     raise Conflict(f"{name}: {MAX_RERUNS} runs of attempt {attempt} wrote other bytes")
+
+
+def manifest_bytes(document: dict[str, Any]) -> bytes:
+    """``manifest.json`` as it is served (a job's row keeps the document)."""
+    return json.dumps(document, indent=2, allow_nan=False).encode()

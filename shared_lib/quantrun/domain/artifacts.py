@@ -43,6 +43,9 @@ class ArtifactRef:
     size_bytes: int
     # the attempt that wrote it (where it is kept: artifact_key)
     attempt: int = 1
+    # where its bytes are: "store", the artifact store at artifact_key; "job", the job's
+    # own row (manifest.json, written as the job finishes)
+    kept: str = "store"
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,8 @@ class Job:
     schedule_id: str | None = None
     # the submitting request's trace (W3C traceparent): the worker's log lines carry it
     trace: str | None = None
+    # a succeeded job's manifest.json (read with the payload; CONTRACT 5.4)
+    manifest: dict[str, Any] | None = None
 
     @property
     def shards(self) -> dict[str, int] | None:

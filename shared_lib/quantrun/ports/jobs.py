@@ -137,6 +137,7 @@ class JobRows(Protocol):
         result: dict[str, Any] | None = None,
         error: JobError | None = None,
         artifacts: Sequence[ArtifactRef] = (),
+        manifest: dict[str, Any] | None = None,
     ) -> bool: ...
 
     def fail(self, job_id: str, *, now: datetime, error: JobError) -> bool:

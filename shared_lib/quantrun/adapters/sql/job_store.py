@@ -240,6 +240,7 @@ class SqlJobStore(UserRows, ShardRows):
         result: dict[str, Any] | None = None,
         error: JobError | None = None,
         artifacts: Sequence[ArtifactRef] = (),
+        manifest: dict[str, Any] | None = None,
     ) -> bool:
         if status not in SQL["finish"].rule.targets:
             raise ValueError(f"finish() takes succeeded or failed, not {status}")
@@ -252,6 +253,7 @@ class SqlJobStore(UserRows, ShardRows):
             result=result,
             error=asdict(error) if error else None,
             artifacts=[asdict(a) for a in artifacts],
+            manifest=manifest,
             progress=1.0 if status == JobStatus.SUCCEEDED else None,  # None: keep it
             reason="completed" if error is None else f"{error.code}: {error.message}",
         )
@@ -286,9 +288,9 @@ class SqlJobStore(UserRows, ShardRows):
         return self._move("requeue", job_id, now) is not None
 
 
+_PAYLOAD = ("params", "result", "manifest")
+
+
 def _columns(with_payload: bool) -> list[Any]:
-    """The job's columns; without the payload, params and result read as NULL."""
-    return [
-        c if with_payload or c.name not in ("params", "result") else null().label(c.name)
-        for c in jobs.c
-    ]
+    """The job's columns; without the payload, params, result and manifest read as NULL."""
+    return [c if with_payload or c.name not in _PAYLOAD else null().label(c.name) for c in jobs.c]

@@ -44,6 +44,7 @@ def to_job(row: Any) -> Job:
         strategy_id=m["strategy_id"],
         schedule_id=m["schedule_id"],
         trace=m.get("trace"),
+        manifest=m.get("manifest"),
     )
 
 

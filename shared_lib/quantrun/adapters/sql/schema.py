@@ -106,6 +106,8 @@ jobs = Table(
     Column("schedule_id", String(36), nullable=True),
     # the submitting request's W3C traceparent (migration 0009)
     Column("trace", String(55), nullable=True),
+    # a succeeded job's manifest.json, written as it finishes (migration 0012)
+    Column("manifest", JsonDoc, nullable=True),
     UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_idempotency_key"),
     Index("ix_jobs_user_created", "user_id", "created_at", "id"),
     Index("ix_jobs_status_lease", "status", "lease_expires_at"),

@@ -74,6 +74,7 @@ class ShardRows:
                     "p_result": result,
                     "p_error": None,
                     "p_artifacts": [],
+                    "p_manifest": None,
                     "p_progress": 1.0,
                     "p_reason": "completed",
                 },

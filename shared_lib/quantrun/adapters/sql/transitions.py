@@ -175,6 +175,7 @@ SQL: Mapping[str, SqlTransition] = {
             "result": Bind.of("result"),
             "error": Bind.of("error"),
             "artifacts": Bind.of("artifacts"),
+            "manifest": Bind.of("manifest"),
             # a failed job keeps the progress it reached
             "progress": func.coalesce(Bind.of("progress"), jobs.c.progress),
         },
