@@ -82,7 +82,7 @@ def series_tails(returns, lo, hi, frac, out):  # type: ignore[no-untyped-def]
         else:
             column[:] = returns[:, j]
             values = column
-        part = np.partition(values, hi)
+        part = _select(values, hi)
         q_lo = part[:hi].max() if lo < hi else part[hi]
         q = q_lo + frac * (part[hi] - q_lo)
         tail = 0.0
@@ -93,3 +93,37 @@ def series_tails(returns, lo, hi, frac, out):  # type: ignore[no-untyped-def]
                 m += 1
         out[QUANTILE, j] = q
         out[TAIL_MEAN, j] = tail / m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _select(a, kth):  # type: ignore[no-untyped-def]
+    """``a`` partitioned in place as ``np.partition(a, kth)`` orders it (a[kth] the
+    kth smallest, nothing larger before it, nothing smaller after it), by quickselect
+    with a median-of-three pivot; no copy (the callers' buffers are scratch)."""
+    lo, hi = 0, a.size - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if kth <= j:
+            hi = j
+        elif kth >= i:
+            lo = i
+        else:
+            break
+    return a
