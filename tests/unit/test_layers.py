@@ -234,7 +234,7 @@ def test_the_python_client_imports_only_httpx_pandas_and_the_standard_library(
 # domain is plain data (numpy arrays in it), the models are numerical code
 THIRD_PARTY = {
     "quantrun.domain": ("numpy",),
-    "quantrun.models": ("numpy", "scipy", "numba", "matplotlib"),
+    "quantrun.models": ("numpy", "scipy", "numba", "llvmlite", "matplotlib"),
 }
 EVERY_SOURCE = ["shared_lib", "services", "functions", "devtools", "clients", "benchmarks", "tests"]
 
