@@ -265,13 +265,17 @@ def test_the_cross_instance_rate_rule_is_off_by_default_and_throttles_per_ip() -
 
 
 def test_least_privilege_for_artifacts_and_the_database() -> None:
-    """#14: the worker creates and reads artifacts (no delete, no overwrite, no admin);
-    the ingest functions have no database user; the worker's ingress is internal."""
+    """#14: the worker creates and reads artifacts (no delete, no overwrite, no admin),
+    and so does the API (a manifest copied from its job's row on first download); the
+    ingest functions have no database user and no artifact access; the worker's ingress
+    is internal."""
     data = MODULES["modules/data"]
     writers = data.resource("google_storage_bucket_iam_member", "artifact_writers")
     text = str(writers)
     assert "roles/storage.objectCreator" in text and "roles/storage.objectViewer" in text
     assert "objectAdmin" not in text and "objectUser" not in text
+    members = PLATFORM.modules["data"]["artifact_writers"]
+    assert sorted(members) == ["${module.api_sa.member}", "${module.worker_sa.member}"]
     database = str(PLATFORM.modules["database"]["iam_service_accounts"])
     assert "module.ingest_sa" not in database and "module.worker_sa" in database
     assert PLATFORM.modules["worker"]["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"

@@ -24,6 +24,7 @@ from quantrun.app.lease import WorkerConfig
 from quantrun.app.reclaim import reclaim_stale
 from quantrun.app.submit import KnownSymbols, UnknownModel, UnknownSymbol, submit_job
 from quantrun.clock import utcnow
+from quantrun.domain.artifacts import StoredArtifact, artifact_key
 from quantrun.domain.errors import Conflict, NotFound
 from quantrun.domain.jobs import JobStatus
 from quantrun.domain.prices import PriceRow
@@ -532,3 +533,38 @@ def test_a_job_past_the_artifact_retention_lists_none() -> None:
     assert retained(job, now=t0 + timedelta(days=30), days=30).artifacts == job.artifacts
     assert retained(job, now=t0 + timedelta(days=30, hours=1), days=30).artifacts == ()
     assert retained(job, now=t0 + timedelta(days=9999), days=0) == job
+
+
+class _SigningStore(FakeArtifactStore):
+    """The fake store as Cloud Storage serves it: by signed URL."""
+
+    def signed_url(
+        self, job_id: str, name: str, *, attempt: int = 1, content_type: str | None = None
+    ) -> str | None:
+        return f"https://storage.example/{artifact_key(job_id, name, attempt)}?signed"
+
+
+def test_a_manifest_is_copied_to_a_signing_store_on_its_first_download(world: World) -> None:
+    """gcp mode: the manifest lives in the job's row; its download answers the signed URL
+    as for any artifact, after the API created the object from the row (create-only: the
+    second download finds the same bytes). Other bytes under its key leave them be: the
+    row's are served."""
+    from quantrun.app.jobs import artifact_download
+
+    job, _ = world.submit("black_scholes", BS)
+    assert world.run(job.id) == RunOutcome.DONE
+    signing = _SigningStore()
+
+    def download() -> Any:
+        return artifact_download(
+            store=world.store, artifacts=signing, user=world.user, job_id=job.id,
+            name="manifest.json", now=job.created_at,
+        )  # fmt: skip
+
+    first, again = download(), download()
+    key = artifact_key(job.id, "manifest.json")
+    assert first.url == again.url == f"https://storage.example/{key}?signed"
+    assert json.loads(signing.objects[key].data)["job_id"] == job.id
+    signing.objects[key] = StoredArtifact("application/json", b'{"other": "bytes"}')
+    served = download()
+    assert served.url is None and json.loads(served.data)["job_id"] == job.id

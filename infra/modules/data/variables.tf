@@ -44,7 +44,7 @@ variable "dataset_writers" {
 
 variable "artifact_writers" {
   type        = list(string)
-  description = "Members that write artifacts (worker)."
+  description = "Members that create and read artifacts, never delete or overwrite them (worker; API: manifests)."
   default     = []
 }
 

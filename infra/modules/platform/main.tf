@@ -121,10 +121,12 @@ module "data" {
   uploads_bucket_name     = "${var.project_id}-${local.prefix}-uploads"
   dataset_readers         = [module.api_sa.member, module.worker_sa.member]
   dataset_writers         = [module.ingest_sa.member]
-  artifact_writers        = [module.worker_sa.member]
-  artifact_readers        = [module.api_sa.member]
-  upload_processors       = [module.ingest_sa.member]
-  depends_on              = [google_project_service.apis]
+  # the API creates one kind of object: a job's manifest.json, copied from the job's
+  # row on its first download (create-only, as the worker's writes)
+  artifact_writers  = [module.worker_sa.member, module.api_sa.member]
+  artifact_readers  = []
+  upload_processors = [module.ingest_sa.member]
+  depends_on        = [google_project_service.apis]
 }
 
 module "database" {

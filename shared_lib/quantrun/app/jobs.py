@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from quantrun.app.stored import manifest_bytes
+from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import Conflict, InvalidInput, NotFound
 from quantrun.domain.jobs import Job, JobPage, JobStatus
 from quantrun.domain.lists import list_pattern, split_list
@@ -136,15 +137,30 @@ def artifact_download(
     ref = next((a for a in job.artifacts if a.name == name), None)
     if ref is None:
         raise NotFound(f"job {job_id} has no artifact {name!r}")
-    if ref.kept == "job":  # the job's row keeps it (manifest.json): served from there
-        if job.manifest is None:
-            raise NotFound(f"artifact {name!r} of job {job_id} is missing from its row")
-        return ArtifactDownload(name, content_type=ref.content_type,
-                                data=manifest_bytes(job.manifest))  # fmt: skip
     url = artifacts.signed_url(job_id, name, attempt=ref.attempt, content_type=ref.content_type)
+    if ref.kept == "job":  # the job's row keeps it (manifest.json)
+        return _from_row(artifacts, job, ref, url)
     if url is not None:
         return ArtifactDownload(name, url=url)
     stored = artifacts.get(job_id, name, attempt=ref.attempt)
     if stored is None:
         raise NotFound(f"artifact {name!r} of job {job_id} is missing from storage")
     return ArtifactDownload(name, content_type=stored.content_type, data=stored.data)
+
+
+def _from_row(
+    artifacts: ArtifactStore, job: Job, ref: ArtifactRef, url: str | None
+) -> ArtifactDownload:
+    """An artifact the job's row keeps: its bytes where the store serves none (embedded);
+    else the store gets its copy on the first download (create-only: a later one finds
+    the same bytes there) and the answer is the signed URL, as for any artifact."""
+    if job.manifest is None:
+        raise NotFound(f"artifact {ref.name!r} of job {job.id} is missing from its row")
+    data = manifest_bytes(job.manifest)
+    if url is None:
+        return ArtifactDownload(ref.name, content_type=ref.content_type, data=data)
+    try:
+        artifacts.put(job.id, ref.name, data, ref.content_type, attempt=ref.attempt)
+    except Conflict:  # other bytes under its key (a run given back wrote them): ours, here
+        return ArtifactDownload(ref.name, content_type=ref.content_type, data=data)
+    return ArtifactDownload(ref.name, url=url)
