@@ -22,20 +22,29 @@ def fields_in(
     start: date,
     end: date,
 ) -> dict[str, PriceMatrix]:
-    """``GET /v1/prices``' fields in ``currency`` (volume stays a count)."""
+    """``GET /v1/prices``' fields in ``currency`` (volume stays a count), all converted
+    with one read of the records and the rates."""
     if not currency:
         return found
-    return {
-        name: m if name == "volume" else in_currency(prices, m, currency, start, end)
-        for name, m in found.items()
-    }
+    names = [name for name in found if name != "volume"]
+    converted = in_currency_all(prices, [found[n] for n in names], currency, start, end)
+    return {**found, **dict(zip(names, converted, strict=True))}
 
 
 def in_currency(
     prices: PriceStore, matrix: PriceMatrix, target: str, start: date, end: date
 ) -> PriceMatrix:
+    return in_currency_all(prices, [matrix], target, start, end)[0]
+
+
+def in_currency_all(
+    prices: PriceStore, matrices: list[PriceMatrix], target: str, start: date, end: date
+) -> list[PriceMatrix]:
+    """Each matrix in ``target`` (the same symbols' series, e.g. several fields): the
+    instrument records and every candidate rate read once for them all."""
     currencies = {r.symbol: r.currency for r in prices.instrument_records()}
-    sources = {currencies.get(s, "USD") for s in matrix.symbols} - {target}
+    symbols = {s for m in matrices for s in m.symbols}
+    sources = {currencies.get(s, "USD") for s in symbols} - {target}
     wanted = [name for source in sorted(sources) for name in pairs(source, target)]
     rates = {}
     if wanted:  # every candidate rate in one read; one with no close is not stored
@@ -46,6 +55,6 @@ def in_currency(
             if np.isfinite(loaded.close[:, k]).any()
         }
     try:
-        return convert(matrix, currencies, target, rates)
+        return [convert(m, currencies, target, rates) for m in matrices]
     except MissingRate as exc:
         raise ModelInputError(str(exc), code="missing_fx_rate") from None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from quantrun.app.currency import in_currency
+from quantrun.app.currency import in_currency, in_currency_all
 from quantrun.domain.actions import Adjustment, PricedAction, adjust, as_traded
 from quantrun.domain.prices import PriceField, PriceMatrix
 from quantrun.ports import PriceStore
@@ -79,6 +79,5 @@ def book_loads(
     signals = adjust(found["close"], found["adj_close"], actions, adjustment)
     traded = as_traded(found["close"], found["adj_close"], actions)
     if currency:
-        signals = in_currency(prices, signals, currency, start, end)
-        traded = in_currency(prices, traded, currency, start, end)
+        signals, traded = in_currency_all(prices, [signals, traded], currency, start, end)
     return signals, traded, actions
