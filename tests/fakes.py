@@ -183,3 +183,14 @@ class FakeArtifactStore:
         self, job_id: str, name: str, *, attempt: int = 1, content_type: str | None = None
     ) -> str | None:
         return None
+
+
+class HeartbeatLog:
+    """The one job-store method a lease uses: records each renewal, every one succeeds."""
+
+    def __init__(self) -> None:
+        self.beats: list[str] = []
+
+    def heartbeat(self, job_id: str, **_kwargs: Any) -> bool:
+        self.beats.append(job_id)
+        return True

@@ -29,7 +29,7 @@ from quantrun.domain.errors import Conflict, NotFound
 from quantrun.domain.jobs import JobStatus
 from quantrun.domain.prices import PriceRow
 from quantrun.domain.users import User
-from tests.fakes import FakeArtifactStore, FakePriceStore, FakeQueue
+from tests.fakes import FakeArtifactStore, FakePriceStore, FakeQueue, HeartbeatLog
 
 BS = {"type": "call", "spot": 100, "strike": 100, "maturity": 1, "rate": 0.05, "volatility": 0.2}
 
@@ -220,7 +220,7 @@ def test_unknown_job_is_acknowledged(world: World) -> None:
 def test_a_released_lease_is_not_renewed_afterwards(world: World) -> None:
     # A renewal landing after the release would make the lease live again, and the
     # redelivery would be acknowledged as "busy": the job would stall until a reclaim.
-    from quantrun.app.lease import Lease
+    from quantrun.app.lease import Keeper, Lease
 
     cfg = WorkerConfig(worker_id="w1", lease_seconds=0.3, max_attempts=3)
     job, _ = world.submit("black_scholes", BS)
@@ -228,12 +228,16 @@ def test_a_released_lease_is_not_renewed_afterwards(world: World) -> None:
     world.store.claim(
         job.id, worker="w1", now=now, lease_until=now + timedelta(seconds=0.3), max_attempts=3
     )
-    with Lease(world.store, job.id, cfg, keepalive=lambda: None) as lease:
+    clock = _TestClock()
+    keeper = Keeper(clock, threaded=False)
+    with Lease(world.store, job.id, cfg, lambda: None, keeper) as lease:
         lease.release()
-        time.sleep(0.35)  # more than three renewal intervals
+        clock.now += 1.0  # more than three renewal intervals
+        assert keeper.tick() == 0
+        lease.beat()  # a renewal racing the release changes nothing either
         held = world.store.get_job(job.id)
         assert held is not None and held.lease_expires_at is not None
-        assert held.lease_expires_at <= utcnow() - timedelta(seconds=0.3)
+        assert held.lease_expires_at <= utcnow()
 
 
 def test_api_key_lookups_are_cached_only_when_valid(world: World) -> None:
@@ -311,37 +315,35 @@ def test_last_use_is_written_at_most_once_a_minute(world: World) -> None:
     assert touches == [start, start + timedelta(seconds=65), start + timedelta(seconds=130)]
 
 
-class _HeartbeatLog:
-    """Records heartbeats; every renewal succeeds."""
+class _TestClock:
+    """Monotonic seconds that move only when the test says."""
 
     def __init__(self) -> None:
-        self.beats: list[str] = []
+        self.now = 100.0
 
-    def heartbeat(self, job_id: str, **_kwargs: Any) -> bool:
-        self.beats.append(job_id)
-        return True
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_one_keeper_renews_leases_of_different_lengths() -> None:
-    from quantrun.app.lease import Lease
+    from quantrun.app.lease import Keeper, Lease
 
-    store: Any = _HeartbeatLog()
-    long_lease = Lease(store, "long", WorkerConfig("w", lease_seconds=30.0), lambda: None)
-    short_lease = Lease(store, "short", WorkerConfig("w", lease_seconds=0.15), lambda: None)
+    clock = _TestClock()
+    keeper = Keeper(clock, threaded=False)
+    store: Any = HeartbeatLog()
+    long_lease = Lease(store, "long", WorkerConfig("w", lease_seconds=60.0), lambda: None, keeper)
+    short_lease = Lease(store, "short", WorkerConfig("w", lease_seconds=3.0), lambda: None, keeper)
     with long_lease:
-        time.sleep(0.05)  # the keeper now sleeps until the long lease is due (10 s)
         with short_lease:
-            time.sleep(0.5)  # ten renewal intervals of the short lease
-        renewed = store.beats.count("short")
-        time.sleep(0.2)
-        assert store.beats.count("short") == renewed  # none after the job ended
-    assert renewed >= 5 and "long" not in store.beats
-    # the keeper has no lease now and sleeps past this one's first renewal: adding it
-    # must wake the keeper (a lease due later than its wake never does)
-    late = Lease(store, "late", WorkerConfig("w", lease_seconds=0.15), lambda: None)
-    with late:
-        time.sleep(0.3)
-    assert store.beats.count("late") >= 3
+            for _ in range(10):  # ten renewal intervals of the short lease (1 s each)
+                assert keeper.tick() == 0
+                clock.now += 1.0
+                assert keeper.tick() == 1
+        assert store.beats == ["short"] * 10  # the long lease is not due for 20 s
+        clock.now += 10.0
+        assert keeper.tick() == 1 and store.beats[-1] == "long"  # due at 20 s
+    clock.now += 60.0
+    assert keeper.tick() == 0 and store.beats.count("short") == 10  # none after they ended
 
 
 def test_the_cost_limit_holds_at_submit_and_again_before_a_job_runs(world: World) -> None:

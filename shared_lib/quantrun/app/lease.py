@@ -51,23 +51,30 @@ class Lease:
     """A claimed job's lease; a context manager that has the keeper renew it."""
 
     def __init__(
-        self, store: JobStore, job_id: str, cfg: WorkerConfig, keepalive: Callable[[], None]
+        self,
+        store: JobStore,
+        job_id: str,
+        cfg: WorkerConfig,
+        keepalive: Callable[[], None],
+        keeper: Keeper | None = None,
     ) -> None:
         self._store, self.job_id, self._cfg, self._keepalive = store, job_id, cfg, keepalive
+        self._keeper = keeper or _KEEPER
+        self._clock = self._keeper.clock
         self.interval = cfg.lease_seconds / 3
         self._lost = threading.Event()
         self._lock = threading.Lock()  # one renewal at a time; none after release
         self._released = False
         self._progress: float | None = None
-        self._last_beat = time.monotonic()
+        self._last_beat = self._clock()
         self.next_beat = self._last_beat + self.interval
 
     def __enter__(self) -> Lease:
-        _KEEPER.add(self)
+        self._keeper.add(self)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        _KEEPER.discard(self)
+        self._keeper.discard(self)
 
     def beat(self) -> None:
         """Renew now (the keeper's thread, or a checkpoint); a refused renewal means the
@@ -79,7 +86,7 @@ class Lease:
             ok = self._store.heartbeat(
                 self.job_id, worker=self._cfg.worker_id, progress=self._progress, lease_until=until
             )
-            self._last_beat = time.monotonic()
+            self._last_beat = self._clock()
             self.next_beat = self._last_beat + self.interval
         if not ok:
             self._lost.set()
@@ -88,7 +95,7 @@ class Lease:
 
     def checkpoint(self, fraction: float) -> None:
         self._progress = min(max(float(fraction), 0.0), 1.0)
-        if time.monotonic() - self._last_beat > 0.5:
+        if self._clock() - self._last_beat > 0.5:
             self.beat()
         if self._lost.is_set():
             raise JobCancelled("the job was cancelled or its lease was lost")
@@ -97,7 +104,7 @@ class Lease:
         """Shutdown: the job is queued again (its attempt not counted) and this lease is
         lost, so the model stops at its next checkpoint and its result is never stored.
         False when the job had already moved on (finished, cancelled)."""
-        _KEEPER.discard(self)
+        self._keeper.discard(self)
         with self._lock:
             if self._released:
                 return False
@@ -108,7 +115,7 @@ class Lease:
     def release(self) -> None:
         """Expire the lease now, so a redelivery can claim the job without waiting. No
         renewal happens after this (one would make the lease live again)."""
-        _KEEPER.discard(self)
+        self._keeper.discard(self)
         with self._lock:
             self._released = True
         self._store.heartbeat(
@@ -116,15 +123,19 @@ class Lease:
         )
 
 
-class _Keeper:
-    """The process's renewal thread, started on first use."""
+class Keeper:
+    """Renews the leases it holds when they are due: the process's one renewal thread
+    (started on first use), or, with ``threaded=False``, a test's ``tick`` on a test
+    clock. ``clock`` is monotonic seconds."""
 
     # with no lease to renew, the keeper still wakes this often: a new lease (due a
     # renewal interval later) then never needs to wake it, which under load would cost
     # a thread switch per job
     IDLE_WAKE_SECONDS = 1.0
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, threaded: bool = True) -> None:
+        self.clock = clock
+        self._threaded = threaded
         self._leases: set[Lease] = set()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -133,6 +144,8 @@ class _Keeper:
     def add(self, lease: Lease) -> None:
         with self._changed:
             self._leases.add(lease)
+            if not self._threaded:
+                return
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
                 self._thread.start()
@@ -148,11 +161,21 @@ class _Keeper:
         with self._changed:
             return list(self._leases)
 
+    def tick(self) -> int:
+        """Renew the leases due now; how many were."""
+        with self._changed:
+            due = self._due(self.clock())
+        self._renew(due)
+        return len(due)
+
+    def _due(self, now: float) -> list[Lease]:
+        return [lease for lease in self._leases if lease.next_beat <= now]
+
     def _run(self) -> None:
         while True:
             with self._changed:
-                now = time.monotonic()
-                due = [lease for lease in self._leases if lease.next_beat <= now]
+                now = self.clock()
+                due = self._due(now)
                 if not due:
                     self._wake_at = min(
                         (ls.next_beat for ls in self._leases), default=now + self.IDLE_WAKE_SECONDS
@@ -160,19 +183,22 @@ class _Keeper:
                     self._changed.wait(max(self._wake_at - now, 0.01))
                     self._wake_at = 0.0
                     continue
-            for lease in due:
-                try:
-                    lease.beat()
-                except Exception:
-                    lease.next_beat = time.monotonic() + lease.interval
-                    log.warning(
-                        "lease renewal failed",
-                        exc_info=True,
-                        extra={"fields": {"job_id": lease.job_id}},
-                    )
+            self._renew(due)
+
+    def _renew(self, due: list[Lease]) -> None:
+        for lease in due:
+            try:
+                lease.beat()
+            except Exception:
+                lease.next_beat = self.clock() + lease.interval
+                log.warning(
+                    "lease renewal failed",
+                    exc_info=True,
+                    extra={"fields": {"job_id": lease.job_id}},
+                )
 
 
-_KEEPER = _Keeper()
+_KEEPER = Keeper()
 _DRAINING = threading.Event()
 
 
