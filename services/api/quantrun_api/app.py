@@ -168,13 +168,13 @@ def create_app(container: Container) -> FastAPI:
         strategies.router,
         portfolios.router,
         users.router,
-        console.router,
-        docs.router,
+        console.SITE.router(),
+        docs.SITE.router(),
     )
     for router in routers:
         app.include_router(router)
-    console.mount(app)
-    docs.mount(app)
+    console.SITE.mount(app)
+    docs.SITE.mount(app)
     # the last added runs first: CORS preflights, then credentials, then the body's size
     app.add_middleware(BodyLimit, max_bytes=container.settings.limits.max_request_bytes)
     app.add_middleware(Authenticate, container=container)

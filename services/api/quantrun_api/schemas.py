@@ -229,13 +229,7 @@ class KeyOut(BaseModel):
 
     @classmethod
     def from_key(cls, key: ApiKey) -> KeyOut:
-        return cls(
-            prefix=key.prefix,
-            created_at=key.created_at,
-            expires_at=key.expires_at,
-            last_used_at=key.last_used_at,
-            revoked_at=key.revoked_at,
-        )
+        return cls.model_validate(key, from_attributes=True)  # never its hash: not a field
 
 
 class NewKeyOut(KeyOut):
@@ -287,12 +281,7 @@ class WebhookOut(BaseModel):
 
     @classmethod
     def from_webhook(cls, webhook: Webhook) -> WebhookOut:
-        return cls(
-            id=webhook.id,
-            url=webhook.url,
-            events=list(webhook.events),
-            created_at=webhook.created_at,
-        )
+        return cls.model_validate(webhook, from_attributes=True)  # never its secret
 
 
 class NewWebhookOut(WebhookOut):

@@ -4,8 +4,11 @@ docs page's folders): no file of theirs is ever served without its page's policy
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import Scope
@@ -29,3 +32,37 @@ def page_headers(policy: str) -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
     }
+
+
+@dataclass(frozen=True)
+class Site:
+    """A page (its folder's ``index.html`` at ``page``) and its folder's files at
+    ``files_at``, all under one Content-Security-Policy."""
+
+    folder: Path
+    policy: str
+    page: str
+    files_at: str
+    page_cache: str | None = None  # the page's Cache-Control, when not the default
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return page_headers(self.policy)
+
+    def router(self) -> APIRouter:
+        router = APIRouter(include_in_schema=False)
+        headers = self.headers
+        if self.page_cache:
+            headers["Cache-Control"] = self.page_cache
+
+        @router.get(self.page)
+        def page() -> FileResponse:
+            return FileResponse(
+                self.folder / "index.html", media_type="text/html; charset=utf-8", headers=headers
+            )
+
+        return router
+
+    def mount(self, app: FastAPI) -> None:
+        name = self.files_at.strip("/")
+        app.mount(self.files_at, PolicedFiles(self.folder, self.headers), name=name)

@@ -40,15 +40,7 @@ class StrategyOut(BaseModel):
 
     @classmethod
     def from_strategy(cls, s: Strategy) -> StrategyOut:
-        return cls(
-            id=s.id,
-            name=s.name,
-            model=s.model,
-            params=s.params,
-            active=s.active,
-            created_at=s.created_at,
-            updated_at=s.updated_at,
-        )
+        return cls.model_validate(s, from_attributes=True)
 
 
 class CreateSchedule(BaseModel):

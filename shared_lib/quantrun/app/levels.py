@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from quantrun.domain.errors import InvalidInput, NotFound
+from quantrun.app.owned import found
+from quantrun.domain.errors import InvalidInput
 from quantrun.domain.jobs import Job
 from quantrun.domain.users import User
 from quantrun.ports import JobStore, StrategyStore
@@ -45,9 +46,7 @@ def stitch(runs: list[Job]) -> dict[str, Any]:
 def strategy_levels(
     *, strategies: StrategyStore, jobs: JobStore, user: User, strategy_id: str
 ) -> dict[str, Any]:
-    strategy = strategies.strategy(strategy_id, user.id)
-    if strategy is None:
-        raise NotFound(f"no strategy {strategy_id}")
+    strategy = found(strategies.strategy(strategy_id, user.id), f"strategy {strategy_id}")
     if strategy.model != "index_strategy":
         raise InvalidInput(
             f"levels are for index_strategy strategies; this one runs {strategy.model}",

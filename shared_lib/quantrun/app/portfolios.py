@@ -17,13 +17,13 @@ from typing import Any, Literal
 
 from quantrun.app.audit import entry
 from quantrun.app.limits import check_cost
+from quantrun.app.owned import admitted, found, removed
 from quantrun.app.paper_steps import Rule, current_book, order_document
 from quantrun.app.signals import one_set_rule
 from quantrun.catalog.backtest import SPEC as BACKTEST
-from quantrun.domain.errors import InvalidInput, NotFound
+from quantrun.domain.errors import InvalidInput
 from quantrun.domain.lists import Page
 from quantrun.domain.portfolios import DayBooking, Portfolio, Trade
-from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.users import User
 from quantrun.models import paper
 from quantrun.ports import PortfolioStore, StrategyStore
@@ -45,9 +45,8 @@ def create(
 ) -> Portfolio:
     """A portfolio of the user's one-set backtest strategy; its history from ``start`` to
     today is held to the job cost limit (a catch-up step is that backtest's work)."""
-    strategy = strategies.strategy(strategy_id, user.id)
-    if strategy is None:
-        raise NotFound(f"no strategy {strategy_id}", field="strategy_id")
+    strategy = found(strategies.strategy(strategy_id, user.id), f"strategy {strategy_id}",
+                     field="strategy_id")  # fmt: skip
     params, _ = one_set_rule(strategy.model, strategy.params, "portfolios")
     if start > now.date():
         raise InvalidInput(f"start: {start} is in the future", field="start")
@@ -67,23 +66,17 @@ def create(
     )
     audit = entry(user, "portfolio.create", portfolio.id, now, name=name,
                   strategy_id=strategy.id, cash=cash, start=start.isoformat())  # fmt: skip
-    if not store.add(portfolio, most=most, audit=audit):
-        assert most is not None
-        raise QuotaExceeded("portfolios", limit=most, now=now)
+    admitted(store.add(portfolio, most=most, audit=audit), "portfolios", most, now)
     return portfolio
 
 
 def get(store: PortfolioStore, user: User, portfolio_id: str) -> Portfolio:
-    found = store.get(portfolio_id, user.id)
-    if found is None:
-        raise NotFound(f"no portfolio {portfolio_id}")
-    return found
+    return found(store.get(portfolio_id, user.id), f"portfolio {portfolio_id}")
 
 
 def delete(store: PortfolioStore, user: User, portfolio_id: str, now: datetime) -> None:
     audit = entry(user, "portfolio.delete", portfolio_id, now)
-    if not store.delete(portfolio_id, user.id, now=now, audit=audit):
-        raise NotFound(f"no portfolio {portfolio_id}")
+    removed(store.delete(portfolio_id, user.id, now=now, audit=audit), f"portfolio {portfolio_id}")
 
 
 def document(store: PortfolioStore, portfolio: Portfolio) -> dict[str, Any]:

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from quantrun.app.history_loads import loader
+from quantrun.app.owned import found
 from quantrun.catalog.backtest import BacktestParams
 from quantrun.catalog.grids import checked_grid
 from quantrun.clock import utcnow
-from quantrun.domain.errors import InvalidInput, NotFound
+from quantrun.domain.errors import InvalidInput
 from quantrun.domain.strategies import Strategy
 from quantrun.domain.users import User
 from quantrun.models.backtest import SIGNALS
@@ -30,9 +31,7 @@ def _number(value: float) -> float | None:
 def strategy_signals(
     *, strategies: StrategyStore, prices: PriceStore, user: User, strategy_id: str, day: date | None
 ) -> dict[str, Any]:
-    strategy = strategies.strategy(strategy_id, user.id)
-    if strategy is None:
-        raise NotFound(f"no strategy {strategy_id}")
+    strategy = found(strategies.strategy(strategy_id, user.id), f"strategy {strategy_id}")
     return signals_on(strategy, day, prices)
 
 

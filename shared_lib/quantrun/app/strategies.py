@@ -20,11 +20,11 @@ from pydantic import ValidationError
 
 from quantrun.app.audit import entry
 from quantrun.app.limits import check_cost
+from quantrun.app.owned import admitted, found, removed
 from quantrun.app.submit import KnownSymbols, resolve_spec, submit_job, validate_params
 from quantrun.domain.cron import Cron, CronError
-from quantrun.domain.errors import InvalidInput, NotFound, QuantRunError
+from quantrun.domain.errors import InvalidInput, QuantRunError
 from quantrun.domain.jobs import Job
-from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.strategies import Schedule, Strategy
 from quantrun.domain.users import User
 from quantrun.logging import get_logger
@@ -82,17 +82,12 @@ def create(
         updated_at=now,
     )
     audit = entry(user, "strategy.create", strategy.id, now, name=name, model=model)
-    if not store.add_strategy(strategy, most=most, audit=audit):
-        assert most is not None
-        raise QuotaExceeded("strategies", limit=most, now=now)
+    admitted(store.add_strategy(strategy, most=most, audit=audit), "strategies", most, now)
     return strategy
 
 
 def get(store: StrategyStore, user: User, strategy_id: str) -> Strategy:
-    found = store.strategy(strategy_id, user.id)
-    if found is None:
-        raise NotFound(f"no strategy {strategy_id}")
-    return found
+    return found(store.strategy(strategy_id, user.id), f"strategy {strategy_id}")
 
 
 def update(
@@ -111,15 +106,14 @@ def update(
     if "model" in changes or "params" in changes:
         changed = replace(changed, params=checked_template(changed.model, changed.params, rules))
     audit = entry(user, "strategy.update", strategy_id, now, changed=sorted(changes))
-    if not store.update_strategy(changed, audit=audit):
-        raise NotFound(f"no strategy {strategy_id}")
+    removed(store.update_strategy(changed, audit=audit), f"strategy {strategy_id}")
     return changed
 
 
 def delete(store: StrategyStore, user: User, strategy_id: str, now: datetime) -> None:
     audit = entry(user, "strategy.delete", strategy_id, now)
-    if not store.delete_strategy(strategy_id, user.id, now=now, audit=audit):
-        raise NotFound(f"no strategy {strategy_id}")
+    done = store.delete_strategy(strategy_id, user.id, now=now, audit=audit)
+    removed(done, f"strategy {strategy_id}")
 
 
 def submit_from(
@@ -135,9 +129,8 @@ def submit_from(
     trace: str | None = None,
 ) -> tuple[Job, bool]:
     """Submit the strategy's job (checked again: prices or limits may have changed)."""
-    strategy = strategies.strategy(strategy_id, user.id)
-    if strategy is None:
-        raise NotFound(f"no strategy {strategy_id}", field="strategy_id")
+    strategy = found(strategies.strategy(strategy_id, user.id), f"strategy {strategy_id}",
+                     field="strategy_id")  # fmt: skip
     return submit_job(
         store=rules.store,
         queue=rules.queue,
@@ -175,8 +168,7 @@ def add_schedule(
 ) -> Schedule:
     """A schedule of the user's strategy; ``QuotaExceeded`` when they have ``most``."""
     parse_cron(cron, timezone)
-    if store.strategy(strategy_id, user.id) is None:
-        raise NotFound(f"no strategy {strategy_id}", field="strategy_id")
+    found(store.strategy(strategy_id, user.id), f"strategy {strategy_id}", field="strategy_id")
     schedule = Schedule(
         id=str(uuid.uuid4()),
         user_id=user.id,
@@ -187,23 +179,18 @@ def add_schedule(
     )
     audit = entry(user, "schedule.create", schedule.id, now, strategy_id=strategy_id,
                   cron=cron, timezone=timezone)  # fmt: skip
-    if not store.add_schedule(schedule, most=most, audit=audit):
-        assert most is not None
-        raise QuotaExceeded("schedules", limit=most, now=now)
+    admitted(store.add_schedule(schedule, most=most, audit=audit), "schedules", most, now)
     return schedule
 
 
 def get_schedule(store: StrategyStore, user: User, schedule_id: str) -> Schedule:
-    found = store.schedule(schedule_id, user.id)
-    if found is None:
-        raise NotFound(f"no schedule {schedule_id}")
-    return found
+    return found(store.schedule(schedule_id, user.id), f"schedule {schedule_id}")
 
 
 def delete_schedule(store: StrategyStore, user: User, schedule_id: str, now: datetime) -> None:
     audit = entry(user, "schedule.delete", schedule_id, now)
-    if not store.delete_schedule(schedule_id, user.id, now=now, audit=audit):
-        raise NotFound(f"no schedule {schedule_id}")
+    done = store.delete_schedule(schedule_id, user.id, now=now, audit=audit)
+    removed(done, f"schedule {schedule_id}")
 
 
 def next_fires(schedule: Schedule, now: datetime, count: int = 5) -> list[datetime]:

@@ -25,10 +25,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from quantrun.app.audit import entry
-from quantrun.domain.errors import InvalidInput, NotFound
+from quantrun.app.owned import admitted, removed
+from quantrun.domain.errors import InvalidInput
 from quantrun.domain.jobs import Job
 from quantrun.domain.portfolios import Alert
-from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.users import User
 from quantrun.domain.webhooks import (
     EVENT_TYPES,
@@ -138,16 +138,13 @@ def register(
         created_at=now,
     )
     audit = entry(user, "webhook.create", webhook.id, now, url=url, events=list(webhook.events))
-    if not store.add(webhook, most=most, audit=audit):
-        assert most is not None
-        raise QuotaExceeded("webhooks", limit=most, now=now)
+    admitted(store.add(webhook, most=most, audit=audit), "webhooks", most, now)
     return NewWebhook(webhook)
 
 
 def delete(*, store: WebhookStore, user: User, webhook_id: str, now: datetime) -> None:
     audit = entry(user, "webhook.delete", webhook_id, now)
-    if not store.delete(webhook_id, user.id, now=now, audit=audit):
-        raise NotFound(f"no webhook {webhook_id}")
+    removed(store.delete(webhook_id, user.id, now=now, audit=audit), f"webhook {webhook_id}")
 
 
 def _time(at: datetime | None) -> str | None:

@@ -6,29 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from quantrun_api.static import Site
 
-from quantrun_api.static import PolicedFiles, page_headers
-
-FILES = Path(__file__).resolve().parent.parent / "docs_ui"
-
-POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+SITE = Site(
+    folder=Path(__file__).resolve().parent.parent / "docs_ui",
+    policy="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
+    "form-action 'self'; frame-ancestors 'none'",
+    page="/docs",
+    files_at="/docs-ui",
 )
-HEADERS = page_headers(POLICY)
-
-router = APIRouter(include_in_schema=False)
-
-
-@router.get("/docs")
-def docs() -> FileResponse:
-    return FileResponse(
-        FILES / "index.html", media_type="text/html; charset=utf-8", headers=HEADERS
-    )
-
-
-def mount(app: FastAPI) -> None:
-    app.mount("/docs-ui", PolicedFiles(FILES, HEADERS), name="docs-ui")

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from quantrun.app.auth import issue_key, list_keys, revoke_key
 from quantrun.clock import utcnow
 from quantrun_api.deps import ContainerDep, CurrentUser
-from quantrun_api.schemas import CreateKey, ErrorResponse, KeyOut, NewKeyOut
+from quantrun_api.responses import errors, over_quota
+from quantrun_api.schemas import CreateKey, KeyOut, NewKeyOut
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
+_ERRORS = errors(401)
 
 
 @router.get("", response_model=list[KeyOut], summary="Your API keys", responses=_ERRORS)
@@ -26,11 +25,7 @@ def get_keys(user: CurrentUser, container: ContainerDep) -> list[KeyOut]:
     status_code=201,
     response_model=NewKeyOut,
     summary="A new API key for you (shown once)",
-    responses={
-        **_ERRORS,
-        422: {"model": ErrorResponse},
-        429: {"model": ErrorResponse, "description": "`quota_exceeded`: api_keys"},
-    },
+    responses=errors(401, 422, over_quota("api_keys")),
 )
 def post_key(body: CreateKey, user: CurrentUser, container: ContainerDep) -> NewKeyOut:
     limits = container.settings.limits
@@ -49,7 +44,7 @@ def post_key(body: CreateKey, user: CurrentUser, container: ContainerDep) -> New
     "/{prefix}",
     response_model=KeyOut,
     summary="Revoke one of your API keys (every process refuses it within 5 s)",
-    responses={**_ERRORS, 404: {"model": ErrorResponse}},
+    responses=errors(401, 404),
 )
 def delete_key(prefix: str, user: CurrentUser, container: ContainerDep) -> KeyOut:
     revoked = revoke_key(

@@ -4,9 +4,10 @@ once and answers 200."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from quantrun.app import paper_steps, portfolios
@@ -20,13 +21,12 @@ from quantrun_api.portfolio_schemas import (
     StepOut,
     TradePage,
 )
-from quantrun_api.schemas import ErrorResponse
+from quantrun_api.responses import NO_CONTENT, errors, over_quota
 
 router = APIRouter(prefix="/v1", tags=["portfolios"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
-_MISSING: dict[int | str, dict[str, Any]] = {**_ERRORS, 404: {"model": ErrorResponse}}
-_PAGED: dict[int | str, dict[str, Any]] = {**_MISSING, 422: {"model": ErrorResponse}}
+_MISSING = errors(401, 404)
+_PAGED = errors(401, 404, 422)
 Limit = Annotated[int, Query(ge=1, le=200, description="items per page")]
 Cursor = Annotated[
     str | None,
@@ -39,11 +39,9 @@ Cursor = Annotated[
     status_code=201,
     response_model=PortfolioOut,
     summary="Run a one-set backtest strategy forward as a paper portfolio",
-    responses={
-        **_PAGED,
-        413: {"model": ErrorResponse, "description": "its history is over the job cost limit"},
-        429: {"model": ErrorResponse, "description": "`quota_exceeded` (quota `portfolios`)"},
-    },
+    responses=errors(
+        401, 404, (413, "its history is over the job cost limit"), 422, over_quota("portfolios")
+    ),
 )
 def post_portfolio(body: CreatePortfolio, user: CurrentUser, container: ContainerDep) -> Any:
     made = portfolios.create(
@@ -66,7 +64,7 @@ def post_portfolio(body: CreatePortfolio, user: CurrentUser, container: Containe
     "/portfolios",
     response_model=list[PortfolioOut],
     summary="Your paper portfolios",
-    responses=_ERRORS,
+    responses=errors(401),
 )
 def get_portfolios(user: CurrentUser, container: ContainerDep) -> Any:
     store = container.portfolios
@@ -85,15 +83,10 @@ def get_portfolio(portfolio_id: str, user: CurrentUser, container: ContainerDep)
 
 
 @router.delete(
-    "/portfolios/{portfolio_id}",
-    status_code=204,
-    response_class=Response,
-    summary="Delete a portfolio",
-    responses=_MISSING,
+    "/portfolios/{portfolio_id}", **NO_CONTENT, summary="Delete a portfolio", responses=_MISSING
 )
-def delete_portfolio(portfolio_id: str, user: CurrentUser, container: ContainerDep) -> Response:
+def delete_portfolio(portfolio_id: str, user: CurrentUser, container: ContainerDep) -> None:
     portfolios.delete(container.portfolios, user, portfolio_id, utcnow())
-    return Response(status_code=204)
 
 
 @router.post(
@@ -120,41 +113,29 @@ def post_step(portfolio_id: str, user: CurrentUser, container: ContainerDep) -> 
     return {"booked": booked, "portfolio": portfolios.document(store, found)}
 
 
-@router.get(
-    "/portfolios/{portfolio_id}/equity",
-    response_model=EquityPage,
-    summary="The portfolio's equity after each booked day, oldest first",
-    responses=_PAGED,
+def _listing(kind: Literal["equity", "orders", "trades"]) -> Callable[..., Any]:
+    def page(
+        portfolio_id: str, user: CurrentUser, container: ContainerDep, limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Any:  # fmt: skip
+        return portfolios.listing(container.portfolios, user, portfolio_id, kind, limit, cursor)
+
+    return page
+
+
+# GET /v1/portfolios/{id}/equity, /orders and /trades: one cursor-paged listing each.
+_LISTINGS: tuple[tuple[Literal["equity", "orders", "trades"], type, str], ...] = (
+    ("equity", EquityPage, "The portfolio's equity after each booked day, oldest first"),
+    ("orders", OrderPage, "The portfolio's filled market-on-close orders, oldest first"),
+    ("trades", TradePage, "The portfolio's round trips as trades.csv has them (open ones last)"),
 )
-def get_equity(
-    portfolio_id: str, user: CurrentUser, container: ContainerDep, limit: Limit = 50,
-    cursor: Cursor = None,
-) -> Any:  # fmt: skip
-    return portfolios.listing(container.portfolios, user, portfolio_id, "equity", limit, cursor)
-
-
-@router.get(
-    "/portfolios/{portfolio_id}/orders",
-    response_model=OrderPage,
-    summary="The portfolio's filled market-on-close orders, oldest first",
-    responses=_PAGED,
-)
-def get_orders(
-    portfolio_id: str, user: CurrentUser, container: ContainerDep, limit: Limit = 50,
-    cursor: Cursor = None,
-) -> Any:  # fmt: skip
-    return portfolios.listing(container.portfolios, user, portfolio_id, "orders", limit, cursor)
-
-
-@router.get(
-    "/portfolios/{portfolio_id}/trades",
-    response_model=TradePage,
-    response_model_by_alias=True,
-    summary="The portfolio's round trips as trades.csv has them (open ones last)",
-    responses=_PAGED,
-)
-def get_trades(
-    portfolio_id: str, user: CurrentUser, container: ContainerDep, limit: Limit = 50,
-    cursor: Cursor = None,
-) -> Any:  # fmt: skip
-    return portfolios.listing(container.portfolios, user, portfolio_id, "trades", limit, cursor)
+for _kind, _page, _summary in _LISTINGS:
+    router.add_api_route(
+        f"/portfolios/{{portfolio_id}}/{_kind}",
+        _listing(_kind),
+        methods=["GET"],
+        name=f"get_{_kind}",
+        response_model=_page,
+        summary=_summary,
+        responses=_PAGED,
+    )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from quantrun.app import levels, signals, strategies
 from quantrun.clock import utcnow
 from quantrun_api.deps import ContainerDep, CurrentUser
-from quantrun_api.schemas import ErrorResponse
+from quantrun_api.responses import NO_CONTENT, errors
 from quantrun_api.strategy_schemas import (
     ChangeStrategy,
     CreateSchedule,
@@ -23,18 +23,11 @@ from quantrun_api.strategy_schemas import (
 
 router = APIRouter(prefix="/v1", tags=["strategies"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
-_MISSING: dict[int | str, dict[str, Any]] = {**_ERRORS, 404: {"model": ErrorResponse}}
-_INVALID: dict[int | str, dict[str, Any]] = {
-    **_MISSING,
-    413: {"model": ErrorResponse},
-    422: {"model": ErrorResponse},
-}
-
-_OVER_CAP: dict[str, Any] = {
-    "model": ErrorResponse,
-    "description": "`quota_exceeded`: you have the most a user may (the quota named)",
-}
+_ERRORS = errors(401)
+_MISSING = errors(401, 404)
+_INVALID = errors(401, 404, 413, 422)
+_OVER_CAP = (429, "`quota_exceeded`: you have the most a user may (the quota named)")
+_CHECKED = errors(401, 404, 422)
 
 
 @router.post(
@@ -42,7 +35,7 @@ _OVER_CAP: dict[str, Any] = {
     status_code=201,
     response_model=StrategyOut,
     summary="Save a strategy: a job template checked as a job is",
-    responses={**_INVALID, 429: _OVER_CAP},
+    responses=errors(401, 404, 413, 422, _OVER_CAP),
 )
 def post_strategy(body: CreateStrategy, user: CurrentUser, container: ContainerDep) -> StrategyOut:
     made = strategies.create(
@@ -98,21 +91,19 @@ def patch_strategy(
 
 @router.delete(
     "/strategies/{strategy_id}",
-    status_code=204,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Delete a strategy and its schedules",
     responses=_MISSING,
 )
-def delete_strategy(strategy_id: str, user: CurrentUser, container: ContainerDep) -> Response:
+def delete_strategy(strategy_id: str, user: CurrentUser, container: ContainerDep) -> None:
     strategies.delete(container.strategies, user, strategy_id, utcnow())
-    return Response(status_code=204)
 
 
 @router.get(
     "/strategies/{strategy_id}/signals",
     response_model=SignalsOut,
     summary="A backtest strategy's signals on a date: BUY, SELL or HOLD per symbol",
-    responses={**_MISSING, 422: {"model": ErrorResponse}},
+    responses=_CHECKED,
 )
 def get_signals(
     strategy_id: str,
@@ -137,7 +128,7 @@ def get_signals(
     "/strategies/{strategy_id}/levels",
     response_model=LevelsOut,
     summary="An index strategy's levels, stitched across its runs",
-    responses={**_MISSING, 422: {"model": ErrorResponse}},
+    responses=_CHECKED,
 )
 def get_levels(strategy_id: str, user: CurrentUser, container: ContainerDep) -> LevelsOut:
     found = levels.strategy_levels(
@@ -155,7 +146,7 @@ def _schedule_out(schedule: Any) -> ScheduleOut:
     status_code=201,
     response_model=ScheduleOut,
     summary="Run a strategy on a cron schedule in a time zone",
-    responses={**_MISSING, 422: {"model": ErrorResponse}, 429: _OVER_CAP},
+    responses=errors(401, 404, 422, _OVER_CAP),
 )
 def post_schedule(body: CreateSchedule, user: CurrentUser, container: ContainerDep) -> ScheduleOut:
     made = strategies.add_schedule(
@@ -185,12 +176,7 @@ def get_schedule(schedule_id: str, user: CurrentUser, container: ContainerDep) -
 
 
 @router.delete(
-    "/schedules/{schedule_id}",
-    status_code=204,
-    response_class=Response,
-    summary="Delete a schedule",
-    responses=_MISSING,
+    "/schedules/{schedule_id}", **NO_CONTENT, summary="Delete a schedule", responses=_MISSING
 )
-def delete_schedule(schedule_id: str, user: CurrentUser, container: ContainerDep) -> Response:
+def delete_schedule(schedule_id: str, user: CurrentUser, container: ContainerDep) -> None:
     strategies.delete_schedule(container.strategies, user, schedule_id, utcnow())
-    return Response(status_code=204)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from quantrun.app import webhooks
 from quantrun.clock import utcnow
 from quantrun_api.deps import ContainerDep, CurrentUser
-from quantrun_api.schemas import CreateWebhook, ErrorResponse, NewWebhookOut, WebhookOut
+from quantrun_api.responses import NO_CONTENT, errors, over_quota
+from quantrun_api.schemas import CreateWebhook, NewWebhookOut, WebhookOut
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
+_ERRORS = errors(401)
 
 
 @router.post(
@@ -21,11 +20,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
     status_code=201,
     response_model=NewWebhookOut,
     summary="Register a URL told when your jobs end (its secret shown once)",
-    responses={
-        **_ERRORS,
-        422: {"model": ErrorResponse},
-        429: {"model": ErrorResponse, "description": "`quota_exceeded`: webhooks"},
-    },
+    responses=errors(401, 422, over_quota("webhooks")),
 )
 def post_webhook(body: CreateWebhook, user: CurrentUser, container: ContainerDep) -> NewWebhookOut:
     new = webhooks.register(
@@ -50,11 +45,9 @@ def get_webhooks(user: CurrentUser, container: ContainerDep) -> list[WebhookOut]
 
 @router.delete(
     "/{webhook_id}",
-    status_code=204,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Delete one of your webhooks (no delivery is made for it after)",
-    responses={**_ERRORS, 404: {"model": ErrorResponse}},
+    responses=errors(401, 404),
 )
-def delete_webhook(webhook_id: str, user: CurrentUser, container: ContainerDep) -> Response:
+def delete_webhook(webhook_id: str, user: CurrentUser, container: ContainerDep) -> None:
     webhooks.delete(store=container.webhooks, user=user, webhook_id=webhook_id, now=utcnow())
-    return Response(status_code=204)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from quantrun.adapters.gcp.bigquery_schema import corporate_actions_schema
+from quantrun.adapters.gcp.bigquery_schema import CORPORATE_ACTIONS, fields
 from quantrun.adapters.gcp.bigquery_tables import BigQueryTables
 from quantrun.adapters.gcp.clients import bounded_retry
 from quantrun.clock import utcnow
@@ -24,7 +24,7 @@ class BigQueryActions(BigQueryTables):
     def ensure_actions_table(self) -> None:
         from google.cloud import bigquery
 
-        table = bigquery.Table(f"{self._dataset}.{TABLE}", schema=corporate_actions_schema())
+        table = bigquery.Table(f"{self._dataset}.{TABLE}", schema=fields(CORPORATE_ACTIONS))
         table.clustering_fields = ["symbol"]
         self._client.create_table(
             table, exists_ok=True, retry=bounded_retry(self._timeout), timeout=self._timeout
@@ -39,8 +39,8 @@ class BigQueryActions(BigQueryTables):
              "source": a.source, "ingested_at": now}
             for a in actions
         ]  # fmt: skip
-        columns = [f.name for f in corporate_actions_schema()]
-        self._merge(payload, corporate_actions_schema(), f"{self._dataset}.{TABLE}",
+        columns = [f.name for f in fields(CORPORATE_ACTIONS)]
+        self._merge(payload, fields(CORPORATE_ACTIONS), f"{self._dataset}.{TABLE}",
                     keys=("symbol", "date", "kind"), columns=columns)  # fmt: skip
         return len(actions)
 

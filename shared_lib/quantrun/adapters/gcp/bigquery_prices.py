@@ -18,11 +18,12 @@ import numpy as np
 
 from quantrun.adapters.gcp.bigquery_actions import BigQueryActions
 from quantrun.adapters.gcp.bigquery_schema import (
-    ingest_runs_schema,
-    instrument_names_schema,
-    instruments_schema,
-    prices_schema,
-    provider_calls_schema,
+    INGEST_RUNS,
+    INSTRUMENT_NAMES,
+    INSTRUMENTS,
+    PRICES,
+    PROVIDER_CALLS,
+    fields,
 )
 from quantrun.adapters.gcp.bigquery_tables import DEFAULT_MAX_BYTES_BILLED
 from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
@@ -68,20 +69,20 @@ class BigQueryPriceStore(BigQueryActions):
         if location:
             dataset.location = location
         self._client.create_dataset(dataset, exists_ok=True, retry=retry, timeout=self._timeout)
-        table = bigquery.Table(self._table, schema=prices_schema())
+        table = bigquery.Table(self._table, schema=fields(PRICES))
         table.time_partitioning = bigquery.TimePartitioning(field="date")
         table.clustering_fields = ["symbol"]
         self._client.create_table(table, exists_ok=True, retry=retry, timeout=self._timeout)
-        runs = bigquery.Table(self._runs, schema=ingest_runs_schema())
+        runs = bigquery.Table(self._runs, schema=fields(INGEST_RUNS))
         runs.time_partitioning = bigquery.TimePartitioning(field="run_at")
         self._client.create_table(runs, exists_ok=True, retry=retry, timeout=self._timeout)
-        calls = bigquery.Table(self._calls, schema=provider_calls_schema())
+        calls = bigquery.Table(self._calls, schema=fields(PROVIDER_CALLS))
         calls.time_partitioning = bigquery.TimePartitioning(field="called_at")
         calls.clustering_fields = ["provider"]
         self._client.create_table(calls, exists_ok=True, retry=retry, timeout=self._timeout)
-        names = bigquery.Table(self._names, schema=instrument_names_schema())
+        names = bigquery.Table(self._names, schema=fields(INSTRUMENT_NAMES))
         self._client.create_table(names, exists_ok=True, retry=retry, timeout=self._timeout)
-        records = bigquery.Table(self._records, schema=instruments_schema())
+        records = bigquery.Table(self._records, schema=fields(INSTRUMENTS))
         self._client.create_table(records, exists_ok=True, retry=retry, timeout=self._timeout)
         self.ensure_actions_table()
 
@@ -184,8 +185,8 @@ class BigQueryPriceStore(BigQueryActions):
             }
             for r in rows
         ]
-        columns = [f.name for f in prices_schema()]
-        self._merge(payload, prices_schema(), self._table, keys=("symbol", "date"), columns=columns)
+        columns = [f.name for f in fields(PRICES)]
+        self._merge(payload, fields(PRICES), self._table, keys=("symbol", "date"), columns=columns)
         return len(rows)
 
     def existing(
@@ -207,11 +208,11 @@ class BigQueryPriceStore(BigQueryActions):
 
     def record_ingest_runs(self, runs: Sequence[dict[str, Any]]) -> None:
         payload = [{**run, "run_at": run["run_at"].isoformat()} for run in runs]
-        self._append(payload, self._runs, ingest_runs_schema())
+        self._append(payload, self._runs, fields(INGEST_RUNS))
 
     def record_provider_calls(self, calls: Sequence[ProviderCall]) -> None:
         payload = [{**asdict(c), "called_at": c.called_at.isoformat()} for c in calls]
-        self._append(payload, self._calls, provider_calls_schema())
+        self._append(payload, self._calls, fields(PROVIDER_CALLS))
 
     def provider_summaries(self, now: datetime) -> list[ProviderSummary]:
         from google.cloud import bigquery
@@ -268,14 +269,14 @@ class BigQueryPriceStore(BigQueryActions):
         now = utcnow().isoformat()
         payload = [{**asdict(r), "updated_at": now} for r in records]
         columns = ["symbol", "name", "asset_type", "exchange", "currency", "active", "updated_at"]
-        self._merge(payload, instruments_schema(), self._records, keys=("symbol",),
+        self._merge(payload, fields(INSTRUMENTS), self._records, keys=("symbol",),
                     columns=columns)  # fmt: skip
 
     def set_names(self, names: dict[str, str]) -> None:
         payload = [{"symbol": s, "name": n} for s, n in names.items()]
         self._merge(
             payload,
-            instrument_names_schema(),
+            fields(INSTRUMENT_NAMES),
             self._names,
             keys=("symbol",),
             columns=["symbol", "name"],

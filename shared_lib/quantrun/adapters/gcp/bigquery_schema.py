@@ -2,98 +2,46 @@
 instruments' names, records and corporate actions (CONTRACT 6.2), and the ``provider_calls`` the
 market-data status reads, as the client library's schema fields (built on call: the
 library is imported lazily).
-``infra/modules/data`` declares the same (a test holds them together)."""
+``infra/modules/data`` declares the same (a test holds them together).
+
+Each table is declared as ``name TYPE`` columns; ``!`` marks a REQUIRED one."""
 
 from __future__ import annotations
 
 from typing import Any
 
+PRICES = (
+    "date DATE!, symbol STRING!, open FLOAT64, high FLOAT64, low FLOAT64, close FLOAT64!, "
+    "adj_close FLOAT64, volume INT64, source STRING, ingested_at TIMESTAMP"
+)
+INSTRUMENT_NAMES = "symbol STRING!, name STRING!"
+INSTRUMENTS = (
+    "symbol STRING!, name STRING!, asset_type STRING!, exchange STRING, currency STRING!, "
+    "active BOOL!, updated_at TIMESTAMP!"
+)
+INGEST_RUNS = (
+    "run_id STRING!, symbol STRING, source STRING, status STRING, detail STRING, "
+    "run_at TIMESTAMP!, fetched INT64, inserted INT64, updated INT64, unchanged INT64, "
+    "rejected INT64"
+)
+PROVIDER_CALLS = (
+    "run_id STRING!, provider STRING!, symbol STRING, outcome STRING!, detail STRING, "
+    "called_at TIMESTAMP!, requests INT64, throttled INT64, retry_after_seconds FLOAT64"
+)
+CORPORATE_ACTIONS = (
+    "symbol STRING!, date DATE!, kind STRING!, value FLOAT64!, source STRING!, "
+    "ingested_at TIMESTAMP!"
+)
 
-def prices_schema() -> list[Any]:
+
+def fields(columns: str) -> list[Any]:
+    """``"name TYPE!, ..."`` as ``bigquery.SchemaField``s, in order."""
     from google.cloud import bigquery
 
-    f = bigquery.SchemaField
-    return [
-        f("date", "DATE", mode="REQUIRED"),
-        f("symbol", "STRING", mode="REQUIRED"),
-        f("open", "FLOAT64"),
-        f("high", "FLOAT64"),
-        f("low", "FLOAT64"),
-        f("close", "FLOAT64", mode="REQUIRED"),
-        f("adj_close", "FLOAT64"),
-        f("volume", "INT64"),
-        f("source", "STRING"),
-        f("ingested_at", "TIMESTAMP"),
-    ]
-
-
-def instrument_names_schema() -> list[Any]:
-    from google.cloud import bigquery
-
-    f = bigquery.SchemaField
-    return [f("symbol", "STRING", mode="REQUIRED"), f("name", "STRING", mode="REQUIRED")]
-
-
-def instruments_schema() -> list[Any]:
-    from google.cloud import bigquery
-
-    f = bigquery.SchemaField
-    return [
-        f("symbol", "STRING", mode="REQUIRED"),
-        f("name", "STRING", mode="REQUIRED"),
-        f("asset_type", "STRING", mode="REQUIRED"),
-        f("exchange", "STRING"),
-        f("currency", "STRING", mode="REQUIRED"),
-        f("active", "BOOL", mode="REQUIRED"),
-        f("updated_at", "TIMESTAMP", mode="REQUIRED"),
-    ]
-
-
-def ingest_runs_schema() -> list[Any]:
-    from google.cloud import bigquery
-
-    f = bigquery.SchemaField
-    return [
-        f("run_id", "STRING", mode="REQUIRED"),
-        f("symbol", "STRING"),
-        f("source", "STRING"),
-        f("status", "STRING"),
-        f("detail", "STRING"),
-        f("run_at", "TIMESTAMP", mode="REQUIRED"),
-        f("fetched", "INT64"),
-        f("inserted", "INT64"),
-        f("updated", "INT64"),
-        f("unchanged", "INT64"),
-        f("rejected", "INT64"),
-    ]
-
-
-def provider_calls_schema() -> list[Any]:
-    from google.cloud import bigquery
-
-    f = bigquery.SchemaField
-    return [
-        f("run_id", "STRING", mode="REQUIRED"),
-        f("provider", "STRING", mode="REQUIRED"),
-        f("symbol", "STRING"),
-        f("outcome", "STRING", mode="REQUIRED"),
-        f("detail", "STRING"),
-        f("called_at", "TIMESTAMP", mode="REQUIRED"),
-        f("requests", "INT64"),
-        f("throttled", "INT64"),
-        f("retry_after_seconds", "FLOAT64"),
-    ]
-
-
-def corporate_actions_schema() -> list[Any]:
-    from google.cloud import bigquery
-
-    f = bigquery.SchemaField
-    return [
-        f("symbol", "STRING", mode="REQUIRED"),
-        f("date", "DATE", mode="REQUIRED"),
-        f("kind", "STRING", mode="REQUIRED"),
-        f("value", "FLOAT64", mode="REQUIRED"),
-        f("source", "STRING", mode="REQUIRED"),
-        f("ingested_at", "TIMESTAMP", mode="REQUIRED"),
-    ]
+    out = []
+    for column in columns.split(","):
+        name, kind = column.split()
+        required = kind.endswith("!")
+        mode = "REQUIRED" if required else "NULLABLE"
+        out.append(bigquery.SchemaField(name, kind.rstrip("!"), mode=mode))
+    return out

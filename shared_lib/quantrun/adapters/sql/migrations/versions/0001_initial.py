@@ -1,19 +1,11 @@
-"""users, api keys, jobs, job events, embedded queue
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-22
-"""
+"""users, api keys, jobs, job events, embedded queue"""
 
 import sqlalchemy as sa
 from alembic import op
 
 from quantrun.adapters.sql.schema import JsonDoc, UTCDateTime
 
-revision = "0001"
-down_revision = None
-branch_labels = None
-depends_on = None
+revision, down_revision = "0001", None
 
 
 def upgrade() -> None:

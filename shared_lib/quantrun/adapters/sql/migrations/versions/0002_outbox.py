@@ -1,19 +1,11 @@
-"""transactional outbox for publishing jobs (gcp mode)
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-22
-"""
+"""transactional outbox for publishing jobs (gcp mode)"""
 
 import sqlalchemy as sa
 from alembic import op
 
 from quantrun.adapters.sql.schema import UTCDateTime
 
-revision = "0002"
-down_revision = "0001"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0002", "0001"
 
 
 def upgrade() -> None:

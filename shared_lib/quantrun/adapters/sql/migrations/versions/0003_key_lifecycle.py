@@ -1,19 +1,11 @@
-"""API keys expire, and remember when they were last used
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-27
-"""
+"""API keys expire, and remember when they were last used"""
 
 import sqlalchemy as sa
 from alembic import op
 
 from quantrun.adapters.sql.schema import UTCDateTime
 
-revision = "0003"
-down_revision = "0002"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0003", "0002"
 
 
 def upgrade() -> None:

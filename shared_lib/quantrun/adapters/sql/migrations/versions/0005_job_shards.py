@@ -1,9 +1,5 @@
 """Sharded jobs: a shard names its job and its index; a job counts its shards
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-27
-
 ``parent_id`` has no foreign key: SQLite adds and drops only plain columns in place
 (a constraint would rebuild ``jobs``, which ``job_events`` references); the job store
 writes it only with its job's id, in the transaction that creates both.
@@ -12,10 +8,7 @@ writes it only with its job's id, in the transaction that creates both.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0005", "0004"
 
 COUNTS = ("shards_done", "shards_failed")
 

@@ -1,19 +1,11 @@
-"""Webhooks and their deliveries; job events indexed by time (the webhook scan)
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-27
-"""
+"""Webhooks and their deliveries; job events indexed by time (the webhook scan)"""
 
 import sqlalchemy as sa
 from alembic import op
 
 from quantrun.adapters.sql.schema import UTCDateTime
 
-revision = "0006"
-down_revision = "0005"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0006", "0005"
 
 
 def upgrade() -> None:

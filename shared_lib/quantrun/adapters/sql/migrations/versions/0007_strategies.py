@@ -1,9 +1,5 @@
 """Strategies and schedules; a job names the strategy (and schedule) it came from
 
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-27
-
 The jobs' new columns have no foreign key, as ``parent_id`` (0005): SQLite adds only
 plain columns in place.
 """
@@ -13,10 +9,7 @@ from alembic import op
 
 from quantrun.adapters.sql.schema import JsonDoc, UTCDateTime
 
-revision = "0007"
-down_revision = "0006"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0007", "0006"
 
 
 def upgrade() -> None:

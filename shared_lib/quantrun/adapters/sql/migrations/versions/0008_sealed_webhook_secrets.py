@@ -1,9 +1,5 @@
 """Webhook secrets are stored sealed (AES-GCM, ``adapters/sealed.py``): a wider column
 
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-11-28
-
 A sealed secret is about 110 characters. Secrets stored before this revision stay as
 they are and are read as plain text.
 """
@@ -11,10 +7,7 @@ they are and are read as plain text.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0008", "0007"
 
 
 def upgrade() -> None:

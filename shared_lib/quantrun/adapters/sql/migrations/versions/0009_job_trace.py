@@ -1,9 +1,5 @@
 """A job keeps its submitting request's trace (CONTRACT 6.4)
 
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-06
-
 ``jobs.trace`` holds the W3C ``traceparent`` of the request that made the job, so the
 worker's log lines for it join the request's trace. Jobs made before stay NULL.
 """
@@ -11,10 +7,7 @@ worker's log lines for it join the request's trace. Jobs made before stay NULL.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0009", "0008"
 
 
 def upgrade() -> None:

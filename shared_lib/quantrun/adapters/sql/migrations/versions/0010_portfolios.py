@@ -1,19 +1,11 @@
-"""Paper portfolios, their booked days, orders and trades; alerts (CONTRACT 6.1)
-
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-06
-"""
+"""Paper portfolios, their booked days, orders and trades; alerts (CONTRACT 6.1)"""
 
 import sqlalchemy as sa
 from alembic import op
 
 from quantrun.adapters.sql.schema import JsonDoc, UTCDateTime
 
-revision = "0010"
-down_revision = "0009"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0010", "0009"
 
 
 def upgrade() -> None:

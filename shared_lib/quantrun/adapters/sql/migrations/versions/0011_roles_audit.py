@@ -1,19 +1,11 @@
-"""Roles on users (existing users are members) and the audit trail (CONTRACT 6.2)
-
-Revision ID: 0011
-Revises: 0010
-Create Date: 2026-12-06
-"""
+"""Roles on users (existing users are members) and the audit trail (CONTRACT 6.2)"""
 
 import sqlalchemy as sa
 from alembic import op
 
 from quantrun.adapters.sql.schema import JsonDoc, UTCDateTime
 
-revision = "0011"
-down_revision = "0010"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0011", "0010"
 
 
 def upgrade() -> None:

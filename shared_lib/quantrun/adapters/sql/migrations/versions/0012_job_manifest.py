@@ -1,9 +1,5 @@
 """A succeeded job's manifest is kept in its row (CONTRACT 5.4)
 
-Revision ID: 0012
-Revises: 0011
-Create Date: 2026-12-06
-
 ``jobs.manifest`` holds ``manifest.json``, written by the transaction that finishes the
 job: a job is never succeeded without it, and its worker writes nothing to the bucket
 for it (a job without other artifacts writes nothing there at all). Jobs finished before
@@ -15,10 +11,7 @@ from alembic import op
 
 from quantrun.adapters.sql.schema import JsonDoc
 
-revision = "0012"
-down_revision = "0011"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0012", "0011"
 
 
 def upgrade() -> None:
