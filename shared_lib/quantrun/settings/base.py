@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import AliasChoices, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER = re.compile(
@@ -22,6 +22,13 @@ LogFormat = Literal["auto", "json", "text"]
 def comma_list(text: str) -> list[str]:
     """The non-empty items of a comma-separated setting, stripped."""
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def most_per_user(default: int, what: str, *, le: int = 10_000) -> Any:
+    """How many of ``what`` one user may have: over it, 429 ``quota_exceeded``."""
+    return Field(
+        default, ge=1, le=le, description=f"{what} one user may have (429 `quota_exceeded`)"
+    )
 
 
 class SettingsGroup(BaseSettings):

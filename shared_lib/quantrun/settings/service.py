@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from quantrun.settings.base import SECRET_PREFIX, SettingsGroup, comma_list
+from quantrun.settings.base import SECRET_PREFIX, SettingsGroup, comma_list, most_per_user
 
 
 class DbSettings(SettingsGroup):
@@ -235,18 +235,10 @@ class LimitSettings(SettingsGroup):
         description="usable (unrevoked, unexpired) API keys one user may hold; `POST /v1/keys` "
         "over it: 429 `quota_exceeded` naming `api_keys`",
     )
-    max_webhooks: int = Field(
-        20, ge=1, le=10_000, description="webhooks one user may have (429 `quota_exceeded`)"
-    )
-    max_strategies: int = Field(
-        200, ge=1, le=100_000, description="strategies one user may have (429 `quota_exceeded`)"
-    )
-    max_schedules: int = Field(
-        50, ge=1, le=10_000, description="schedules one user may have (429 `quota_exceeded`)"
-    )
-    max_portfolios: int = Field(
-        50, ge=1, le=10_000, description="paper portfolios one user may have (429 `quota_exceeded`)"
-    )
+    max_webhooks: int = most_per_user(20, "webhooks")
+    max_strategies: int = most_per_user(200, "strategies", le=100_000)
+    max_schedules: int = most_per_user(50, "schedules")
+    max_portfolios: int = most_per_user(50, "paper portfolios")
     max_event_streams: int = Field(
         20,
         ge=1,
