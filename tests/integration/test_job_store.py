@@ -5,11 +5,16 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine, select, text
 
+from devtools.jobs import wait_until
 from devtools.postgres import PostgresServer
 from quantrun.adapters.sql.job_store import SqlJobStore
+from quantrun.adapters.sql.schema import jobs
+from quantrun.adapters.sql.shard_rows import cancel_shard_rows
 from quantrun.app.jobs import cancel_job
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import Conflict, NotFound
@@ -452,23 +457,21 @@ def test_a_database_outage_is_transient_and_the_store_recovers(
     engine.dispose()
 
 
-def test_a_sharded_job_is_reclaimed_only_to_be_merged(store: SqlJobStore, alice: str) -> None:
-    """Queued, a sharded job is not republished (its shards carry its messages); once its
-    shards are all done it is: when its merger's lease runs out, and again when, put back
-    on the queue, it waits past the grace (that message lost too)."""
+def sharded_job(store: SqlJobStore, user_id: str, n: int) -> tuple[Job, list[Job]]:
+    """A stored job of ``n`` shards, queued."""
     parent = Job(
         id=str(uuid.uuid4()),
-        user_id=alice,
+        user_id=user_id,
         model="monte_carlo_option",
         params={"x": 1},
         status=JobStatus.QUEUED,
         created_at=T0,
-        shards_total=2,
+        shards_total=n,
     )
     shards = [
         Job(
             id=str(uuid.uuid4()),
-            user_id=alice,
+            user_id=user_id,
             model="monte_carlo_option",
             params={"shard": {}, "cost": 1.0},
             status=JobStatus.QUEUED,
@@ -476,9 +479,17 @@ def test_a_sharded_job_is_reclaimed_only_to_be_merged(store: SqlJobStore, alice:
             parent_id=parent.id,
             shard_index=i,
         )
-        for i in range(2)
+        for i in range(n)
     ]
     store.create_job(parent, shards=shards)
+    return parent, shards
+
+
+def test_a_sharded_job_is_reclaimed_only_to_be_merged(store: SqlJobStore, alice: str) -> None:
+    """Queued, a sharded job is not republished (its shards carry its messages); once its
+    shards are all done it is: when its merger's lease runs out, and again when, put back
+    on the queue, it waits past the grace (that message lost too)."""
+    parent, shards = sharded_job(store, alice, 2)
     now = T0 + timedelta(minutes=1)
     assert set(store.reclaimable(now=now, queued_before=now, limit=10)) == {s.id for s in shards}
     store.start_shards(parent.id, now=now)
@@ -504,3 +515,66 @@ def test_a_sharded_job_is_reclaimed_only_to_be_merged(store: SqlJobStore, alice:
     assert store.reclaimable(
         now=much_later, queued_before=much_later - timedelta(minutes=5), limit=10
     ) == [parent.id]
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "postgresql-stock-dialect"], indirect=True)
+def test_a_shard_finishing_while_its_job_is_cancelled_waits_instead_of_deadlocking(
+    engine: Engine, store: SqlJobStore, alice: str
+) -> None:
+    """A cancel locks the job's row, then its shards'; a shard finishing locks the job's
+    row first too, so it waits for the cancel, finds its shard cancelled and records
+    nothing. (Locking its shard first, it deadlocked: the cancel answered 500.)"""
+    parent, shards = sharded_job(store, alice, 2)
+    now = T0 + timedelta(minutes=1)
+    store.start_shards(parent.id, now=now)
+    store.claim(
+        shards[1].id, worker="w", now=now, lease_until=now + timedelta(minutes=1), max_attempts=3
+    )
+    finished: list[Any] = []
+
+    def finish() -> None:
+        try:
+            finished.append(
+                store.finish_shard(
+                    shards[1].id,
+                    job_id=parent.id,
+                    worker="w",
+                    now=now,
+                    result={},
+                    lease_until=now + timedelta(seconds=10),
+                )
+            )
+        except Exception as exc:  # the deadlock, if it comes, is the finding
+            finished.append(exc)
+
+    with engine.begin() as cancel:  # a cancel's transaction, past its first statement
+        cancel.execute(select(jobs.c.id).where(jobs.c.id == parent.id).with_for_update())
+        finisher = threading.Thread(target=finish)
+        finisher.start()
+        wait_until(lambda: _lock_waiters(engine) > 0, timeout=10, interval=0.02)
+        assert cancel_shard_rows(cancel, parent.id, now, "its job was cancelled") == 2
+    finisher.join(timeout=30)
+    assert finished == [(False, False)]
+    shard = store.get_job(shards[1].id)
+    assert shard is not None and shard.status == JobStatus.CANCELLED and shard.result is None
+
+
+def _lock_waiters(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar_one()
+        )
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "postgresql-stock-dialect"], indirect=True)
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])  # deadlock, serialization failure
+def test_a_transaction_the_server_rolled_back_is_transient(engine: Engine, sqlstate: str) -> None:
+    """Trying again succeeds: 503 with Retry-After from the API, a redelivery from the
+    queue, never a 500."""
+    from quantrun.domain.errors import TransientError
+
+    raise_it = f"DO $$ BEGIN RAISE EXCEPTION 'rolled back' USING ERRCODE = '{sqlstate}'; END $$"
+    with pytest.raises(TransientError, match="rolled back"), engine.begin() as conn:
+        conn.execute(text(raise_it))
+    with engine.connect() as conn:  # the engine goes on working
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1

@@ -86,7 +86,8 @@ def postgres_engine(url: str, *, pool_size: int, **engine_args: Any) -> Engine:
 
 
 def unavailable_is_transient(engine: Engine) -> None:
-    """A database that is restarting or unreachable (a lost connection, a refused one) is
+    """A database that is restarting or unreachable (a lost connection, a refused one), or
+    a transaction the server rolled back (a deadlock), is
     a ``TransientError``: the API answers 503 and the queue redelivers, where a raw
     driver error would be a 500. SQLAlchemy has already dropped the pool's connections
     made before the loss, so the next request connects afresh."""
@@ -121,9 +122,10 @@ def _unavailable_on_os_error(connect: Any) -> Any:
     return connecting
 
 
-# PostgreSQL's error classes for a server that cannot serve now: 08 connection exception,
-# 57 operator intervention (shutting down, starting up: 57P01-57P03)
-UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57")
+# PostgreSQL's error classes worth trying again: 08 connection exception, 57 operator
+# intervention (shutting down, starting up: 57P01-57P03), 40 transaction rollback (a
+# deadlock or a serialization failure: the server rolled the transaction back)
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "40")
 
 
 def _sqlstate(error: BaseException) -> str:

@@ -63,6 +63,9 @@ class ShardRows:
         """Record a shard's partial result under its lease and count it on its job, in one
         transaction: (the shard finished, this caller now holds the job to merge it)."""
         with self._engine.begin() as conn:
+            # The job's row is locked first, as a cancel and a failing shard lock it
+            # before its shards: locking the shard first deadlocks against them.
+            conn.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update())
             moved = self._transitions.run_in(
                 conn,
                 "finish",
