@@ -69,3 +69,23 @@ def test_a_query_over_the_limit_is_input_too_large_naming_the_setting() -> None:
     with pytest.raises(InputTooLarge, match="QUANTRUN_BQ_MAX_BYTES_BILLED") as refused:
         store.load_close(["ACME"], date(2024, 1, 1), date(2024, 1, 31))
     assert refused.value.estimate == 20971520 and refused.value.limit == 10 * 1024**2
+
+
+def test_the_tables_are_made_partitioned_and_clustered(gcp_env: Emulators) -> None:
+    """What keeps a query's bytes down: each table partitioned by day and clustered as
+    infra/modules/data declares it (tests/infra/test_terraform.py holds the Terraform)."""
+    client = bigquery_client(gcp_env.project, emulator=gcp_env.bigquery_url)
+    dataset = f"layout_{uuid.uuid4().hex[:8]}"
+    BigQueryPriceStore(client, dataset=dataset, timeout=20).ensure_schema()
+    made = {}
+    for name in ("prices", "ingest_runs", "provider_calls", "corporate_actions", "instruments"):
+        table = client.get_table(f"{gcp_env.project}.{dataset}.{name}")
+        partition = table.time_partitioning.field if table.time_partitioning else None
+        made[name] = (partition, table.clustering_fields)
+    assert made == {
+        "prices": ("date", ["symbol"]),
+        "ingest_runs": ("run_at", None),
+        "provider_calls": ("called_at", ["provider"]),
+        "corporate_actions": (None, ["symbol"]),
+        "instruments": (None, None),
+    }

@@ -9,7 +9,6 @@ from datetime import date
 
 from quantrun.adapters.gcp.bigquery_schema import CORPORATE_ACTIONS, fields
 from quantrun.adapters.gcp.bigquery_tables import BigQueryTables
-from quantrun.adapters.gcp.clients import bounded_retry
 from quantrun.clock import utcnow
 from quantrun.domain.actions import CorporateAction, PricedAction
 
@@ -22,13 +21,7 @@ class BigQueryActions(BigQueryTables):
     _table: str  # the prices table
 
     def ensure_actions_table(self) -> None:
-        from google.cloud import bigquery
-
-        table = bigquery.Table(f"{self._dataset}.{TABLE}", schema=fields(CORPORATE_ACTIONS))
-        table.clustering_fields = ["symbol"]
-        self._client.create_table(
-            table, exists_ok=True, retry=bounded_retry(self._timeout), timeout=self._timeout
-        )
+        self._create_table(f"{self._dataset}.{TABLE}", CORPORATE_ACTIONS, cluster=["symbol"])
 
     def put_actions(self, actions: Sequence[CorporateAction]) -> int:
         if not actions:

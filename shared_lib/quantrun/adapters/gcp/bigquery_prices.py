@@ -69,21 +69,11 @@ class BigQueryPriceStore(BigQueryActions):
         if location:
             dataset.location = location
         self._client.create_dataset(dataset, exists_ok=True, retry=retry, timeout=self._timeout)
-        table = bigquery.Table(self._table, schema=fields(PRICES))
-        table.time_partitioning = bigquery.TimePartitioning(field="date")
-        table.clustering_fields = ["symbol"]
-        self._client.create_table(table, exists_ok=True, retry=retry, timeout=self._timeout)
-        runs = bigquery.Table(self._runs, schema=fields(INGEST_RUNS))
-        runs.time_partitioning = bigquery.TimePartitioning(field="run_at")
-        self._client.create_table(runs, exists_ok=True, retry=retry, timeout=self._timeout)
-        calls = bigquery.Table(self._calls, schema=fields(PROVIDER_CALLS))
-        calls.time_partitioning = bigquery.TimePartitioning(field="called_at")
-        calls.clustering_fields = ["provider"]
-        self._client.create_table(calls, exists_ok=True, retry=retry, timeout=self._timeout)
-        names = bigquery.Table(self._names, schema=fields(INSTRUMENT_NAMES))
-        self._client.create_table(names, exists_ok=True, retry=retry, timeout=self._timeout)
-        records = bigquery.Table(self._records, schema=fields(INSTRUMENTS))
-        self._client.create_table(records, exists_ok=True, retry=retry, timeout=self._timeout)
+        self._create_table(self._table, PRICES, partition="date", cluster=["symbol"])
+        self._create_table(self._runs, INGEST_RUNS, partition="run_at")
+        self._create_table(self._calls, PROVIDER_CALLS, partition="called_at", cluster=["provider"])
+        self._create_table(self._names, INSTRUMENT_NAMES)
+        self._create_table(self._records, INSTRUMENTS)
         self.ensure_actions_table()
 
     # -- PriceStore ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from quantrun.adapters.gcp.bigquery_schema import fields
 from quantrun.adapters.gcp.clients import bounded_retry
 from quantrun.domain.errors import InputTooLarge, TransientError
 from quantrun.metering import report_query
@@ -32,6 +33,22 @@ class BigQueryTables:
         self._dataset = f"{client.project}.{dataset}"
         self._timeout = timeout
         self._max_bytes_billed = max_bytes_billed
+
+    def _create_table(
+        self, table_id: str, columns: str, *, partition: str = "", cluster: Sequence[str] = ()
+    ) -> None:
+        """The table (``columns`` as ``bigquery_schema`` declares them), partitioned by
+        day of ``partition`` and clustered by ``cluster``, unless it exists."""
+        from google.cloud import bigquery
+
+        table = bigquery.Table(table_id, schema=fields(columns))
+        if partition:
+            table.time_partitioning = bigquery.TimePartitioning(field=partition)
+        if cluster:
+            table.clustering_fields = list(cluster)
+        self._client.create_table(
+            table, exists_ok=True, retry=bounded_retry(self._timeout), timeout=self._timeout
+        )
 
     def query_config(self, params: Sequence[Any] = ()) -> Any:
         """Every query's configuration: its parameters and the bytes it may bill."""
