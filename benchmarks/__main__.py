@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import models, peers, universe
+from benchmarks import charts, models, peers, universe
 from benchmarks.harness import REPEATS, machine, print_table
 
 
@@ -36,6 +36,7 @@ def main() -> None:
                 *models.bench_backtest(),
                 models.bench_backtest_trades(),
                 models.bench_price_load(),
+                charts.bench_chart_artifact(),
             ]
         )
     if not only or "universe" in only:

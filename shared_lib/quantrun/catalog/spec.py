@@ -30,13 +30,8 @@ def chart(name: str, figure: Any) -> Artifact:
     the report, a line chart's data kept for charts.json."""
     from quantrun.models import charts
 
-    return Artifact(
-        name,
-        "image/png",
-        charts.png(figure),
-        svg=charts.svg(figure),
-        series=charts.data(figure),
-    )
+    data, svg = charts.png_and_svg(figure)
+    return Artifact(name, "image/png", data, svg=svg, series=charts.data(figure))
 
 
 @dataclass(frozen=True)
