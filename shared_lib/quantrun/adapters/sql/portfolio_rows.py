@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from quantrun.adapters.sql import audit_rows
-from quantrun.adapters.sql.rows import cursor_after, owned_rows, soft_delete, under_cap
+from quantrun.adapters.sql import owned
+from quantrun.adapters.sql.rows import cursor_after
 from quantrun.adapters.sql.schema import (
     alerts,
     portfolio_days,
@@ -28,20 +28,6 @@ from quantrun.adapters.sql.schema import (
 from quantrun.domain.audit import AuditEntry
 from quantrun.domain.lists import Page
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
-
-
-def _portfolio(row: Any) -> Portfolio:
-    return Portfolio(
-        id=row.id,
-        user_id=row.user_id,
-        strategy_id=row.strategy_id,
-        name=row.name,
-        cash=row.cash,
-        start=row.start,
-        params=row.params,
-        created_at=row.created_at,
-        max_drawdown_alert=row.max_drawdown_alert,
-    )
 
 
 def _day(row: Any) -> DayBooking:
@@ -80,52 +66,28 @@ class SqlPortfolioStore:
     def add(
         self, portfolio: Portfolio, *, most: int | None = None, audit: AuditEntry | None = None
     ) -> bool:
-        with self._engine.begin() as conn:
-            if not under_cap(conn, portfolios, portfolio.user_id, most):
-                return False
-            conn.execute(
-                insert(portfolios).values(
-                    id=portfolio.id,
-                    user_id=portfolio.user_id,
-                    strategy_id=portfolio.strategy_id,
-                    name=portfolio.name,
-                    cash=portfolio.cash,
-                    start=portfolio.start,
-                    params=portfolio.params,
-                    max_drawdown_alert=portfolio.max_drawdown_alert,
-                    created_at=portfolio.created_at,
-                )
-            )
-            audit_rows.write(conn, audit)
-        return True
+        values = owned.values_of(portfolio, portfolios)
+        return owned.add(self._engine, portfolios, values, most=most, audit=audit)
 
     def get(self, portfolio_id: str, user_id: str | None = None) -> Portfolio | None:
-        query = select(portfolios).where(
-            portfolios.c.id == portfolio_id, portfolios.c.deleted_at.is_(None)
-        )
-        if user_id is not None:
-            query = query.where(portfolios.c.user_id == user_id)
-        with self._engine.connect() as conn:
-            row = conn.execute(query).first()
-        return _portfolio(row) if row else None
+        row = owned.live(self._engine, portfolios, portfolio_id, user_id)
+        return owned.from_row(Portfolio, row) if row else None
 
     def for_user(self, user_id: str) -> list[Portfolio]:
-        with self._engine.connect() as conn:
-            return [_portfolio(r) for r in conn.execute(owned_rows(portfolios, user_id))]
+        return owned.for_user(self._engine, portfolios, user_id, Portfolio)
 
     def live(self) -> list[Portfolio]:
         query = select(portfolios).where(portfolios.c.deleted_at.is_(None))
         with self._engine.connect() as conn:
-            return [_portfolio(r) for r in conn.execute(query.order_by(portfolios.c.created_at))]
+            return [
+                owned.from_row(Portfolio, r)
+                for r in conn.execute(query.order_by(portfolios.c.created_at))
+            ]
 
     def delete(
         self, portfolio_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
     ) -> bool:
-        with self._engine.begin() as conn:
-            deleted = soft_delete(conn, portfolios, portfolio_id, user_id, now)
-            if deleted:
-                audit_rows.write(conn, audit)
-        return deleted
+        return owned.delete(self._engine, portfolios, portfolio_id, user_id, now=now, audit=audit)
 
     def last_day(self, portfolio_id: str) -> DayBooking | None:
         query = (

@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 
-from quantrun.adapters.sql import audit_rows
-from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
+from quantrun.adapters.sql import audit_rows, owned
+from quantrun.adapters.sql.rows import soft_delete
 from quantrun.adapters.sql.schema import schedules, strategies
 from quantrun.domain.audit import AuditEntry
 from quantrun.domain.strategies import Schedule, Strategy
-
-
-def _strategy(row: Any) -> Strategy:
-    return Strategy(
-        id=row.id,
-        user_id=row.user_id,
-        name=row.name,
-        model=row.model,
-        params=row.params,
-        active=bool(row.active),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _schedule(row: Any) -> Schedule:
-    return Schedule(
-        id=row.id,
-        user_id=row.user_id,
-        strategy_id=row.strategy_id,
-        cron=row.cron,
-        timezone=row.timezone,
-        created_at=row.created_at,
-        last_fire_at=row.last_fire_at,
-    )
 
 
 class SqlStrategyStore:
@@ -46,37 +20,15 @@ class SqlStrategyStore:
     def add_strategy(
         self, strategy: Strategy, *, most: int | None = None, audit: AuditEntry | None = None
     ) -> bool:
-        with self._engine.begin() as conn:
-            if not under_cap(conn, strategies, strategy.user_id, most):
-                return False
-            conn.execute(
-                insert(strategies).values(
-                    id=strategy.id,
-                    user_id=strategy.user_id,
-                    name=strategy.name,
-                    model=strategy.model,
-                    params=strategy.params,
-                    active=strategy.active,
-                    created_at=strategy.created_at,
-                    updated_at=strategy.updated_at,
-                )
-            )
-            audit_rows.write(conn, audit)
-        return True
+        values = owned.values_of(strategy, strategies)
+        return owned.add(self._engine, strategies, values, most=most, audit=audit)
 
     def strategy(self, strategy_id: str, user_id: str | None = None) -> Strategy | None:
-        query = select(strategies).where(
-            strategies.c.id == strategy_id, strategies.c.deleted_at.is_(None)
-        )
-        if user_id is not None:
-            query = query.where(strategies.c.user_id == user_id)
-        with self._engine.connect() as conn:
-            row = conn.execute(query).first()
-        return _strategy(row) if row else None
+        row = owned.live(self._engine, strategies, strategy_id, user_id)
+        return owned.from_row(Strategy, row) if row else None
 
     def strategies(self, user_id: str) -> list[Strategy]:
-        with self._engine.connect() as conn:
-            return [_strategy(r) for r in conn.execute(owned_rows(strategies, user_id))]
+        return owned.for_user(self._engine, strategies, user_id, Strategy)
 
     def update_strategy(self, strategy: Strategy, *, audit: AuditEntry | None = None) -> bool:
         with self._engine.begin() as conn:
@@ -122,45 +74,20 @@ class SqlStrategyStore:
     def add_schedule(
         self, schedule: Schedule, *, most: int | None = None, audit: AuditEntry | None = None
     ) -> bool:
-        with self._engine.begin() as conn:
-            if not under_cap(conn, schedules, schedule.user_id, most):
-                return False
-            conn.execute(
-                insert(schedules).values(
-                    id=schedule.id,
-                    user_id=schedule.user_id,
-                    strategy_id=schedule.strategy_id,
-                    cron=schedule.cron,
-                    timezone=schedule.timezone,
-                    created_at=schedule.created_at,
-                    last_fire_at=schedule.last_fire_at,
-                )
-            )
-            audit_rows.write(conn, audit)
-        return True
+        values = owned.values_of(schedule, schedules)
+        return owned.add(self._engine, schedules, values, most=most, audit=audit)
 
     def schedule(self, schedule_id: str, user_id: str) -> Schedule | None:
-        query = select(schedules).where(
-            schedules.c.id == schedule_id,
-            schedules.c.user_id == user_id,
-            schedules.c.deleted_at.is_(None),
-        )
-        with self._engine.connect() as conn:
-            row = conn.execute(query).first()
-        return _schedule(row) if row else None
+        row = owned.live(self._engine, schedules, schedule_id, user_id)
+        return owned.from_row(Schedule, row) if row else None
 
     def schedules(self, user_id: str) -> list[Schedule]:
-        with self._engine.connect() as conn:
-            return [_schedule(r) for r in conn.execute(owned_rows(schedules, user_id))]
+        return owned.for_user(self._engine, schedules, user_id, Schedule)
 
     def delete_schedule(
         self, schedule_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
     ) -> bool:
-        with self._engine.begin() as conn:
-            deleted = soft_delete(conn, schedules, schedule_id, user_id, now)
-            if deleted:
-                audit_rows.write(conn, audit)
-        return deleted
+        return owned.delete(self._engine, schedules, schedule_id, user_id, now=now, audit=audit)
 
     def live_schedules(self) -> list[Schedule]:
         query = (
@@ -174,7 +101,7 @@ class SqlStrategyStore:
             .order_by(schedules.c.id)
         )
         with self._engine.connect() as conn:
-            return [_schedule(r) for r in conn.execute(query)]
+            return [owned.from_row(Schedule, r) for r in conn.execute(query)]
 
     def take_fire(self, schedule: Schedule, fire_at: datetime) -> bool:
         previous = (

@@ -21,12 +21,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, Row, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from quantrun.adapters.sealed import SealError, SecretBox
-from quantrun.adapters.sql import audit_rows
-from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
+from quantrun.adapters.sql import owned
+from quantrun.adapters.sql.rows import owned_rows
 from quantrun.adapters.sql.schema import (
     alerts,
     job_events,
@@ -84,21 +84,12 @@ class SqlWebhookStore:
     def add(
         self, webhook: Webhook, *, most: int | None = None, audit: AuditEntry | None = None
     ) -> bool:
-        with self._engine.begin() as conn:
-            if not under_cap(conn, webhooks, webhook.user_id, most):
-                return False
-            conn.execute(
-                insert(webhooks).values(
-                    id=webhook.id,
-                    user_id=webhook.user_id,
-                    url=webhook.url,
-                    events=",".join(webhook.events),
-                    secret=self.box().seal(webhook.secret, row_id=webhook.id),
-                    created_at=webhook.created_at,
-                )
-            )
-            audit_rows.write(conn, audit)
-        return True
+        values = {
+            **owned.values_of(webhook, webhooks),
+            "events": ",".join(webhook.events),
+            "secret": self.box().seal(webhook.secret, row_id=webhook.id),
+        }
+        return owned.add(self._engine, webhooks, values, most=most, audit=audit)
 
     def for_user(self, user_id: str) -> list[Webhook]:
         with self._engine.connect() as conn:
@@ -106,9 +97,7 @@ class SqlWebhookStore:
             return [_webhook(r, "") for r in conn.execute(owned_rows(webhooks, user_id))]
 
     def get(self, webhook_id: str) -> Webhook | None:
-        query = select(webhooks).where(webhooks.c.id == webhook_id, webhooks.c.deleted_at.is_(None))
-        with self._engine.connect() as conn:
-            row = conn.execute(query).first()
+        row = owned.live(self._engine, webhooks, webhook_id)
         return _webhook(row, self.box().open(row.secret, row_id=row.id)) if row else None
 
     def reseal(self) -> tuple[int, list[str]]:
@@ -139,11 +128,7 @@ class SqlWebhookStore:
     def delete(
         self, webhook_id: str, user_id: str, *, now: datetime, audit: AuditEntry | None = None
     ) -> bool:
-        with self._engine.begin() as conn:
-            deleted = soft_delete(conn, webhooks, webhook_id, user_id, now)
-            if deleted:
-                audit_rows.write(conn, audit)
-        return deleted
+        return owned.delete(self._engine, webhooks, webhook_id, user_id, now=now, audit=audit)
 
     def make_deliveries(self, *, now: datetime, overlap: float) -> int:
         made = 0
