@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -72,15 +73,7 @@ class ScheduleOut(BaseModel):
 
     @classmethod
     def from_schedule(cls, s: Schedule, next_fire_times: list[datetime]) -> ScheduleOut:
-        return cls(
-            id=s.id,
-            strategy_id=s.strategy_id,
-            cron=s.cron,
-            timezone=s.timezone,
-            created_at=s.created_at,
-            last_fire_at=s.last_fire_at,
-            next_fire_times=next_fire_times,
-        )
+        return cls.model_validate({**asdict(s), "next_fire_times": next_fire_times})
 
 
 class SymbolSignal(BaseModel):

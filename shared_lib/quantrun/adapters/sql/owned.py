@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, Table, insert, select
 
 from quantrun.adapters.sql import audit_rows
-from quantrun.adapters.sql.rows import owned_rows, soft_delete, under_cap
+from quantrun.adapters.sql.rows import from_row, owned_rows, soft_delete, under_cap
 from quantrun.domain.audit import AuditEntry
 
 T = TypeVar("T")
@@ -21,12 +21,6 @@ def values_of(record: Any, table: Table) -> dict[str, Any]:
     """A domain record's fields that are ``table``'s columns."""
     names = [f.name for f in dataclasses.fields(record)]
     return {name: getattr(record, name) for name in names if name in table.c}
-
-
-def from_row(cls: type[T], row: Any) -> T:
-    """The domain record of ``cls`` from a row with its columns."""
-    mapping = row._mapping
-    return cls(**{f.name: mapping[f.name] for f in dataclasses.fields(cls) if f.name in mapping})  # type: ignore[arg-type]
 
 
 def for_user(engine: Engine, table: Table, user_id: str, cls: type[T]) -> list[T]:

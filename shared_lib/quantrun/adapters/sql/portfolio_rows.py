@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from quantrun.adapters.sql import owned
-from quantrun.adapters.sql.rows import cursor_after
+from quantrun.adapters.sql.rows import cursor_after, from_row
 from quantrun.adapters.sql.schema import (
     alerts,
     portfolio_days,
@@ -44,8 +44,7 @@ def _day(row: Any) -> DayBooking:
 
 
 def _order(row: Any) -> Order:
-    return Order(row.portfolio_id, row.day, row.symbol, row.side, row.quantity, row.price,
-                 row.notional, row.cost, row.reason)  # fmt: skip
+    return from_row(Order, row)
 
 
 def _trade(row: Any) -> Trade:
@@ -71,7 +70,7 @@ class SqlPortfolioStore:
 
     def get(self, portfolio_id: str, user_id: str | None = None) -> Portfolio | None:
         row = owned.live(self._engine, portfolios, portfolio_id, user_id)
-        return owned.from_row(Portfolio, row) if row else None
+        return from_row(Portfolio, row) if row else None
 
     def for_user(self, user_id: str) -> list[Portfolio]:
         return owned.for_user(self._engine, portfolios, user_id, Portfolio)
@@ -80,7 +79,7 @@ class SqlPortfolioStore:
         query = select(portfolios).where(portfolios.c.deleted_at.is_(None))
         with self._engine.connect() as conn:
             return [
-                owned.from_row(Portfolio, r)
+                from_row(Portfolio, r)
                 for r in conn.execute(query.order_by(portfolios.c.created_at))
             ]
 
@@ -123,7 +122,9 @@ class SqlPortfolioStore:
             if taken != 1:  # booked already: nothing was written
                 return False
             if orders:
-                conn.execute(insert(portfolio_orders), [_order_row(o) for o in orders])
+                conn.execute(
+                    insert(portfolio_orders), [owned.values_of(o, portfolio_orders) for o in orders]
+                )
             if trades:
                 conn.execute(insert(portfolio_trades), [_trade_row(t) for t in trades])
             self._insert_alerts(conn, alerts_made)
@@ -175,14 +176,6 @@ class SqlPortfolioStore:
         rows = rows[:limit]
         last = rows[-1]._mapping[order.name] if rows else None
         return Page([made(r) for r in rows], str(last) if more else None)
-
-
-def _order_row(o: Order) -> dict[str, Any]:
-    return {
-        "portfolio_id": o.portfolio_id, "day": o.day, "symbol": o.symbol, "side": o.side,
-        "quantity": o.quantity, "price": o.price, "notional": o.notional, "cost": o.cost,
-        "reason": o.reason,
-    }  # fmt: skip
 
 
 def _trade_row(t: Trade) -> dict[str, Any]:

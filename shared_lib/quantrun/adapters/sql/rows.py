@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, Table, func, select, update
 
@@ -12,6 +13,8 @@ from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import InvalidInput
 from quantrun.domain.jobs import Job, JobError, JobEvent, JobStatus
 from quantrun.domain.users import ApiKey
+
+T = TypeVar("T")
 
 
 def to_job(row: Any) -> Job:
@@ -66,16 +69,13 @@ def key_query() -> Select[Any]:
 
 
 def to_api_key(row: Any) -> ApiKey:
-    return ApiKey(
-        prefix=row.prefix,
-        user_id=row.user_id,
-        user_name=row.user_name,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        last_used_at=row.last_used_at,
-        revoked_at=row.revoked_at,
-        user_role=row.user_role,
-    )
+    return from_row(ApiKey, row)
+
+
+def from_row(cls: type[T], row: Any) -> T:
+    """The domain record of ``cls`` from a row with its columns."""
+    mapping = row._mapping
+    return cls(**{f.name: mapping[f.name] for f in dataclasses.fields(cls) if f.name in mapping})  # type: ignore[arg-type]
 
 
 def cursor_after(cursor: str | None) -> int:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select, update
 
 from quantrun.adapters.sql import audit_rows, owned
-from quantrun.adapters.sql.rows import soft_delete
+from quantrun.adapters.sql.rows import from_row, soft_delete
 from quantrun.adapters.sql.schema import schedules, strategies
 from quantrun.domain.audit import AuditEntry
 from quantrun.domain.strategies import Schedule, Strategy
@@ -25,7 +25,7 @@ class SqlStrategyStore:
 
     def strategy(self, strategy_id: str, user_id: str | None = None) -> Strategy | None:
         row = owned.live(self._engine, strategies, strategy_id, user_id)
-        return owned.from_row(Strategy, row) if row else None
+        return from_row(Strategy, row) if row else None
 
     def strategies(self, user_id: str) -> list[Strategy]:
         return owned.for_user(self._engine, strategies, user_id, Strategy)
@@ -79,7 +79,7 @@ class SqlStrategyStore:
 
     def schedule(self, schedule_id: str, user_id: str) -> Schedule | None:
         row = owned.live(self._engine, schedules, schedule_id, user_id)
-        return owned.from_row(Schedule, row) if row else None
+        return from_row(Schedule, row) if row else None
 
     def schedules(self, user_id: str) -> list[Schedule]:
         return owned.for_user(self._engine, schedules, user_id, Schedule)
@@ -101,7 +101,7 @@ class SqlStrategyStore:
             .order_by(schedules.c.id)
         )
         with self._engine.connect() as conn:
-            return [owned.from_row(Schedule, r) for r in conn.execute(query)]
+            return [from_row(Schedule, r) for r in conn.execute(query)]
 
     def take_fire(self, schedule: Schedule, fire_at: datetime) -> bool:
         previous = (
