@@ -4,7 +4,6 @@ entry in its own transaction."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,12 +14,6 @@ from quantrun.adapters.sql.rows import from_row, owned_rows, soft_delete, under_
 from quantrun.domain.audit import AuditEntry
 
 T = TypeVar("T")
-
-
-def values_of(record: Any, table: Table) -> dict[str, Any]:
-    """A domain record's fields that are ``table``'s columns."""
-    names = [f.name for f in dataclasses.fields(record)]
-    return {name: getattr(record, name) for name in names if name in table.c}
 
 
 def for_user(engine: Engine, table: Table, user_id: str, cls: type[T]) -> list[T]:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from quantrun.adapters.sql import owned
-from quantrun.adapters.sql.rows import cursor_after, from_row
+from quantrun.adapters.sql.rows import cursor_after, from_row, values_of
 from quantrun.adapters.sql.schema import (
     alerts,
     portfolio_days,
@@ -65,7 +65,7 @@ class SqlPortfolioStore:
     def add(
         self, portfolio: Portfolio, *, most: int | None = None, audit: AuditEntry | None = None
     ) -> bool:
-        values = owned.values_of(portfolio, portfolios)
+        values = values_of(portfolio, portfolios)
         return owned.add(self._engine, portfolios, values, most=most, audit=audit)
 
     def get(self, portfolio_id: str, user_id: str | None = None) -> Portfolio | None:
@@ -109,21 +109,18 @@ class SqlPortfolioStore:
         with self._engine.begin() as conn:
             taken = conn.execute(
                 self._new_day.values(
-                    portfolio_id=booking.portfolio_id,
-                    day=booking.day,
-                    seq=booking.seq,
-                    equity=booking.equity,
-                    cash=booking.cash,
-                    drawdown=booking.drawdown,
-                    state=json.dumps(booking.state, allow_nan=False),
-                    carried=",".join(booking.carried),
+                    {
+                        **values_of(booking, portfolio_days),
+                        "state": json.dumps(booking.state, allow_nan=False),
+                        "carried": ",".join(booking.carried),
+                    }
                 )
             ).rowcount
             if taken != 1:  # booked already: nothing was written
                 return False
             if orders:
                 conn.execute(
-                    insert(portfolio_orders), [owned.values_of(o, portfolio_orders) for o in orders]
+                    insert(portfolio_orders), [values_of(o, portfolio_orders) for o in orders]
                 )
             if trades:
                 conn.execute(insert(portfolio_trades), [_trade_row(t) for t in trades])
@@ -136,17 +133,7 @@ class SqlPortfolioStore:
 
     def _insert_alerts(self, conn: Connection, made: list[Alert]) -> int:
         return sum(
-            conn.execute(
-                self._new_alert.values(
-                    id=a.id,
-                    type=a.type,
-                    key=a.key,
-                    user_id=a.user_id,
-                    created_at=a.created_at,
-                    body=a.body,
-                )
-            ).rowcount
-            for a in made
+            conn.execute(self._new_alert.values(**values_of(a, alerts))).rowcount for a in made
         )
 
     def days(self, portfolio_id: str, *, limit: int, cursor: str | None) -> Page:

@@ -72,6 +72,12 @@ def to_api_key(row: Any) -> ApiKey:
     return from_row(ApiKey, row)
 
 
+def values_of(record: Any, table: Table) -> dict[str, Any]:
+    """A domain record's fields that are ``table``'s columns."""
+    names = [f.name for f in dataclasses.fields(record)]
+    return {name: getattr(record, name) for name in names if name in table.c}
+
+
 def from_row(cls: type[T], row: Any) -> T:
     """The domain record of ``cls`` from a row with its columns."""
     mapping = row._mapping

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select, update
 
 from quantrun.adapters.sql import audit_rows, owned
-from quantrun.adapters.sql.rows import from_row, soft_delete
+from quantrun.adapters.sql.rows import from_row, soft_delete, values_of
 from quantrun.adapters.sql.schema import schedules, strategies
 from quantrun.domain.audit import AuditEntry
 from quantrun.domain.strategies import Schedule, Strategy
@@ -20,7 +20,7 @@ class SqlStrategyStore:
     def add_strategy(
         self, strategy: Strategy, *, most: int | None = None, audit: AuditEntry | None = None
     ) -> bool:
-        values = owned.values_of(strategy, strategies)
+        values = values_of(strategy, strategies)
         return owned.add(self._engine, strategies, values, most=most, audit=audit)
 
     def strategy(self, strategy_id: str, user_id: str | None = None) -> Strategy | None:
@@ -74,7 +74,7 @@ class SqlStrategyStore:
     def add_schedule(
         self, schedule: Schedule, *, most: int | None = None, audit: AuditEntry | None = None
     ) -> bool:
-        values = owned.values_of(schedule, schedules)
+        values = values_of(schedule, schedules)
         return owned.add(self._engine, schedules, values, most=most, audit=audit)
 
     def schedule(self, schedule_id: str, user_id: str) -> Schedule | None:

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from quantrun.adapters.sealed import SealError, SecretBox
 from quantrun.adapters.sql import owned
-from quantrun.adapters.sql.rows import owned_rows
+from quantrun.adapters.sql.rows import owned_rows, values_of
 from quantrun.adapters.sql.schema import (
     alerts,
     job_events,
@@ -85,7 +85,7 @@ class SqlWebhookStore:
         self, webhook: Webhook, *, most: int | None = None, audit: AuditEntry | None = None
     ) -> bool:
         values = {
-            **owned.values_of(webhook, webhooks),
+            **values_of(webhook, webhooks),
             "events": ",".join(webhook.events),
             "secret": self.box().seal(webhook.secret, row_id=webhook.id),
         }
