@@ -31,7 +31,7 @@ def google_signer() -> Iterator[tuple[Any, str]]:
             return None
 
     server = HTTPServer(("127.0.0.1", 0), Certs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     signer = keys.rsa
     signer.fetches = fetches  # how often the certificates were fetched
     try:

@@ -71,9 +71,10 @@ before = set(sys.modules)
 import main  # noqa: E402
 owner = {}
 for dist in md.distributions():
+    dist_name = norm(dist.metadata["Name"])  # parsed once a distribution, not once a file
     for f in dist.files or []:
         if f.suffix in (".py", ".so"):
-            owner[str(f.locate())] = norm(dist.metadata["Name"])
+            owner[str(f.locate())] = dist_name
 outside = sorted({
     owner[m.__file__]
     for name, m in list(sys.modules.items())
