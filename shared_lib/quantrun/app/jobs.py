@@ -152,15 +152,21 @@ def _from_row(
     artifacts: ArtifactStore, job: Job, ref: ArtifactRef, url: str | None
 ) -> ArtifactDownload:
     """An artifact the job's row keeps: its bytes where the store serves none (embedded);
-    else the store gets its copy on the first download (create-only: a later one finds
-    the same bytes there) and the answer is the signed URL, as for any artifact."""
+    else the store gets its copy on the first download (create-only), and the answer is
+    the signed URL, as for any artifact. A later download reads the copy (one request)
+    rather than writing it again."""
     if job.manifest is None:
         raise NotFound(f"artifact {ref.name!r} of job {job.id} is missing from its row")
     data = manifest_bytes(job.manifest)
+    here = ArtifactDownload(ref.name, content_type=ref.content_type, data=data)
     if url is None:
-        return ArtifactDownload(ref.name, content_type=ref.content_type, data=data)
-    try:
-        artifacts.put(job.id, ref.name, data, ref.content_type, attempt=ref.attempt)
-    except Conflict:  # other bytes under its key (a run given back wrote them): ours, here
-        return ArtifactDownload(ref.name, content_type=ref.content_type, data=data)
+        return here
+    copy = artifacts.get(job.id, ref.name, attempt=ref.attempt)
+    if copy is None:
+        try:
+            artifacts.put(job.id, ref.name, data, ref.content_type, attempt=ref.attempt)
+        except Conflict:  # another download's copy raced ours with other bytes
+            return here
+    elif copy.data != data:  # other bytes under its key (a run given back wrote them)
+        return here
     return ArtifactDownload(ref.name, url=url)

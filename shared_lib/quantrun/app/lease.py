@@ -60,13 +60,12 @@ class Lease:
     ) -> None:
         self._store, self.job_id, self._cfg, self._keepalive = store, job_id, cfg, keepalive
         self._keeper = keeper or _KEEPER
-        self._clock = self._keeper.clock
         self.interval = cfg.lease_seconds / 3
         self._lost = threading.Event()
         self._lock = threading.Lock()  # one renewal at a time; none after release
         self._released = False
         self._progress: float | None = None
-        self._last_beat = self._clock()
+        self._last_beat = self._keeper.clock()
         self.next_beat = self._last_beat + self.interval
 
     def __enter__(self) -> Lease:
@@ -86,7 +85,7 @@ class Lease:
             ok = self._store.heartbeat(
                 self.job_id, worker=self._cfg.worker_id, progress=self._progress, lease_until=until
             )
-            self._last_beat = self._clock()
+            self._last_beat = self._keeper.clock()
             self.next_beat = self._last_beat + self.interval
         if not ok:
             self._lost.set()
@@ -95,7 +94,7 @@ class Lease:
 
     def checkpoint(self, fraction: float) -> None:
         self._progress = min(max(float(fraction), 0.0), 1.0)
-        if self._clock() - self._last_beat > 0.5:
+        if self._keeper.clock() - self._last_beat > 0.5:
             self.beat()
         if self._lost.is_set():
             raise JobCancelled("the job was cancelled or its lease was lost")

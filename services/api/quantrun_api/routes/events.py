@@ -22,7 +22,7 @@ from quantrun.domain.jobs import Job, JobStatus
 from quantrun.domain.quota import QuotaExceeded
 from quantrun.domain.users import User
 from quantrun_api.deps import ContainerDep, CurrentUser
-from quantrun_api.schemas import ErrorResponse
+from quantrun_api.responses import errors
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -100,12 +100,9 @@ EVENT_SCHEMA = {
             "finished_at}; a comment line at least every 15 s; the stream ends after the "
             "event that says the job has ended",
         },
-        401: {"model": ErrorResponse},
-        404: {"model": ErrorResponse},
-        429: {
-            "model": ErrorResponse,
-            "description": "`quota_exceeded`: event_streams (you have the most open at once)",
-        },
+        **errors(
+            401, 404, (429, "`quota_exceeded`: event_streams (you have the most open at once)")
+        ),
     },
 )
 async def job_events(

@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 
 from quantrun.app.health import readiness
 from quantrun_api.deps import ContainerDep
-from quantrun_api.schemas import ErrorResponse, Status
+from quantrun_api.responses import errors
+from quantrun_api.schemas import Status
 
 router = APIRouter(tags=["health"])
 
@@ -26,7 +27,7 @@ def healthz() -> Status:
     "/readyz",
     response_model=Status,
     summary="Job store, queue and price store answer",
-    responses={503: {"model": ErrorResponse}},
+    responses=errors(503),
 )
 def readyz(container: ContainerDep) -> Status | JSONResponse:
     ready = readiness(

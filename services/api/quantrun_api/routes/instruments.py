@@ -21,7 +21,7 @@ from quantrun_api.instrument_schemas import (
     InstrumentOut,
     InstrumentRecordOut,
 )
-from quantrun_api.schemas import ErrorResponse
+from quantrun_api.responses import errors
 
 router = APIRouter(prefix="/v1", tags=["instruments"])
 
@@ -52,7 +52,7 @@ class ActionOut(BaseModel):
     "/instruments/{symbol}/actions",
     response_model=list[ActionOut],
     summary="An instrument's corporate actions (dividends, splits), oldest first",
-    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+    responses=errors(401, 404),
 )
 def instrument_actions(
     symbol: Annotated[str, Path(max_length=32)], _user: CurrentUser, container: ContainerDep
@@ -60,11 +60,7 @@ def instrument_actions(
     return instrument_cases.actions_of(container.prices, container.read_cache, symbol)
 
 
-_ADMIN: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse},
-    403: {"model": ErrorResponse, "description": "`forbidden`: admins only"},
-    422: {"model": ErrorResponse},
-}
+_FORBIDDEN = (403, "`forbidden`: admins only")
 
 
 @router.post(
@@ -72,7 +68,7 @@ _ADMIN: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=InstrumentRecordOut,
     summary="Register an instrument (admins)",
-    responses={**_ADMIN, 409: {"model": ErrorResponse}},
+    responses=errors(401, _FORBIDDEN, 422, 409),
 )
 def post_instrument(body: CreateInstrument, user: AdminUser, container: ContainerDep) -> Any:
     made = instrument_cases.create(
@@ -90,7 +86,7 @@ def post_instrument(body: CreateInstrument, user: AdminUser, container: Containe
     "/instruments/{symbol}",
     response_model=InstrumentRecordOut,
     summary="Change an instrument (admins): name, asset type, exchange, currency, active",
-    responses={**_ADMIN, 404: {"model": ErrorResponse}},
+    responses=errors(401, _FORBIDDEN, 422, 404),
 )
 def patch_instrument(
     symbol: Annotated[str, Path(max_length=32)],
@@ -147,7 +143,7 @@ class IngestRunOut(BaseModel):
     status_code=202,
     response_model=BackfillOut,
     summary="Fetch a registered instrument's history from a start date (admins)",
-    responses={**_ADMIN, 404: {"model": ErrorResponse}},
+    responses=errors(401, _FORBIDDEN, 422, 404),
 )
 def post_backfill(
     symbol: Annotated[str, Path(max_length=32)],
@@ -173,7 +169,7 @@ def post_backfill(
     "/ingest-runs/{run_id}",
     response_model=IngestRunOut,
     summary="An ingest run's outcome, per symbol",
-    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+    responses=errors(401, 404),
 )
 def get_ingest_run(
     run_id: Annotated[str, Path(max_length=36)], _user: CurrentUser, container: ContainerDep

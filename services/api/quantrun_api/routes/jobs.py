@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -16,16 +16,14 @@ from quantrun.domain.errors import InvalidInput
 from quantrun.domain.jobs import CURSOR_PATTERN, Job, JobStatus
 from quantrun.tracing import current_traceparent
 from quantrun_api.deps import ContainerDep, CurrentUser
-from quantrun_api.schemas import ErrorResponse, JobOut, JobPageOut, SubmitJob
+from quantrun_api.responses import errors
+from quantrun_api.schemas import JobOut, JobPageOut, SubmitJob
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 ARTIFACT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse},
-    404: {"model": ErrorResponse},
-}
+_ERRORS = errors(401, 404)
 
 
 def _retained(job: Job, container: Container) -> Job:
@@ -50,10 +48,12 @@ def job_response(job: Job, container: Container, status_code: int = 200) -> Resp
     summary="Submit a job",
     responses={
         200: {"model": JobOut, "description": "replay of an Idempotency-Key"},
-        404: {"model": ErrorResponse, "description": "no strategy strategy_id of yours"},
-        409: {"model": ErrorResponse},
-        413: {"model": ErrorResponse, "description": "the estimated cost is over the job limit"},
-        422: {"model": ErrorResponse},
+        **errors(
+            (404, "no strategy strategy_id of yours"),
+            409,
+            (413, "the estimated cost is over the job limit"),
+            422,
+        ),
     },
 )
 def create_job(
@@ -149,7 +149,7 @@ def get_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Response
     "/{job_id}/cancel",
     response_model=JobOut,
     summary="Cancel a queued or running job",
-    responses={**_ERRORS, 409: {"model": ErrorResponse}},
+    responses=errors(401, 404, 409),
 )
 def cancel_job(job_id: str, user: CurrentUser, container: ContainerDep) -> Response:
     return job_response(

@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from quantrun.app.models import catalogue, run_sync
 from quantrun.app.prices import CacheRule, cached_close
 from quantrun_api.deps import ContainerDep, CurrentUser
-from quantrun_api.schemas import ErrorResponse, ModelInfo, RunModel
+from quantrun_api.responses import errors
+from quantrun_api.schemas import ModelInfo, RunModel
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -22,11 +23,7 @@ def list_models(_user: CurrentUser) -> list[ModelInfo]:
 @router.post(
     "/{model}/run",
     summary="Run a model on a small input and get the result in the response",
-    responses={
-        404: {"model": ErrorResponse},
-        413: {"model": ErrorResponse},
-        422: {"model": ErrorResponse},
-    },
+    responses=errors(404, 413, 422),
 )
 def run_model(
     model: str, body: RunModel, user: CurrentUser, container: ContainerDep

@@ -17,9 +17,9 @@ from quantrun.domain.prices import PriceMatrix
 from quantrun.domain.symbols import SYMBOL_INPUT
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.market_data_schemas import MarketDataStatusOut
+from quantrun_api.responses import errors
 from quantrun_api.schemas import (
     CoverageOut,
-    ErrorResponse,
     LatestPriceOut,
     PricesOut,
 )
@@ -38,7 +38,7 @@ SYMBOLS = Query(
     "/instruments/{symbol}/coverage",
     response_model=CoverageOut,
     summary="Stored dates of a symbol, gaps against a weekday calendar, the last ingest",
-    responses={404: {"model": ErrorResponse}},
+    responses=errors(404),
 )
 def coverage(
     symbol: Annotated[str, Path(pattern=SYMBOL_INPUT, description="a ticker symbol")],
@@ -59,7 +59,7 @@ def coverage(
     response_model=PricesOut,
     response_model_exclude_none=True,
     summary="Prices: the adjusted close, or the stored fields asked for",
-    responses={422: {"model": ErrorResponse}},
+    responses=errors(422),
 )
 def prices(
     _user: CurrentUser,
@@ -120,7 +120,7 @@ def prices(
     "/prices/latest",
     response_model=list[LatestPriceOut],
     summary="Each symbol's last stored price, its date and source",
-    responses={422: {"model": ErrorResponse}},
+    responses=errors(422),
 )
 def latest_prices(
     _user: CurrentUser,

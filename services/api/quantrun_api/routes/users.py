@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from quantrun.app import audit, users
 from quantrun.clock import utcnow
 from quantrun_api.deps import AdminUser, ContainerDep, CurrentUser
-from quantrun_api.schemas import ErrorResponse
+from quantrun_api.responses import errors
 
 router = APIRouter(prefix="/v1", tags=["users"])
 
@@ -48,7 +48,7 @@ class AuditPage(BaseModel):
 
 
 @router.get("/me", response_model=MeOut, summary="You: role, quotas and usage",
-            responses={401: {"model": ErrorResponse}})  # fmt: skip
+            responses=errors(401))  # fmt: skip
 def get_me(user: CurrentUser, container: ContainerDep) -> Any:
     stores = users.Stores(container.store, container.webhooks, container.strategies,
                           container.portfolios)  # fmt: skip
@@ -59,9 +59,8 @@ def get_me(user: CurrentUser, container: ContainerDep) -> Any:
     "/audit",
     response_model=AuditPage,
     summary="The audit trail, newest first (admins)",
-    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
-               422: {"model": ErrorResponse}},
-)  # fmt: skip
+    responses=errors(401, 403, 422),
+)
 def get_audit(
     _admin: AdminUser,
     container: ContainerDep,
