@@ -33,7 +33,7 @@ from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.schema import jobs
 from quantrun.domain.jobs import JobStatus
 
-PARAMS = asian_monte_carlo(paths=2_000_000, seed=2026)
+PARAMS = asian_monte_carlo(paths=1_000_000, seed=2026)
 
 
 USER = "shards"  # the API key's user (tests/e2e/conftest.py)

@@ -32,11 +32,13 @@ def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def _trust_constr(objective, n, lo=0.0, hi=1.0, extra=()):  # type: ignore[no-untyped-def]
+def _trust_constr(objective, n, lo=0.0, hi=1.0, extra=(), jac=None, hess=None):  # type: ignore[no-untyped-def]
     cons = [LinearConstraint(np.ones((1, n)), 1, 1), *extra]
     res = minimize(
         objective,
         np.full(n, 1 / n),
+        jac=jac,
+        hess=hess,
         method="trust-constr",
         bounds=Bounds(lo, hi),
         constraints=cons,
@@ -165,7 +167,8 @@ def test_cagr_returns(data) -> None:  # type: ignore[no-untyped-def]
 def test_a_100_asset_frontier_matches_a_second_solver() -> None:
     """A factor model of 100 assets (SLSQP stopped at its iteration limit on this
     frontier): every point feasible, the frontier rising, one point cross-checked with
-    SciPy's trust-constr."""
+    SciPy's trust-constr (given the variance's exact gradient and Hessian: by finite
+    differences over 100 variables it took 20 s)."""
     rng = np.random.default_rng(6)
     factors = rng.normal(0, 0.01, size=(1500, 5))
     r = factors @ rng.normal(0, 1, size=(5, 100)) + rng.normal(0.0004, 0.01, (1500, 100))
@@ -178,7 +181,11 @@ def test_a_100_asset_frontier_matches_a_second_solver() -> None:
     assert all(abs(w.sum() - 1) < 1e-12 and (w >= 0).all() for w in points)
     middle = points[25]
     ref = _trust_constr(
-        lambda x: x @ cov @ x, 100, extra=[LinearConstraint(mu[None, :], rets[25], rets[25])]
+        lambda x: x @ cov @ x,
+        100,
+        extra=[LinearConstraint(mu[None, :], rets[25], rets[25])],
+        jac=lambda x: 2 * cov @ x,
+        hess=lambda x: 2 * cov,
     )
     assert middle @ cov @ middle <= ref @ cov @ ref * (1 + 1e-7)
     assert middle @ cov @ middle == pytest.approx(ref @ cov @ ref, rel=1e-5)
