@@ -613,6 +613,35 @@ def write_env_file(stack: Stack, path: Path) -> None:
     path.write_text("".join(f"export {k}='{v}'\n" for k, v in sorted(lines.items())))
 
 
+def start_or_stop(start: Callable[[], Stack], stop: threading.Event) -> Stack | None:
+    """``start()``'s stack, or None when Ctrl-C or SIGTERM came during it (all it started
+    then stopped). During ``start()`` either signal sets ``stop`` and raises
+    KeyboardInterrupt, which unwinds it (``start_stack`` stops what it started); afterwards
+    they only set ``stop``. The exception alone is not enough: raised while Python runs a
+    weakref callback or a ``__del__`` (an import's module lock has one), it is printed
+    and dropped, and the start went on (a stack left running after Ctrl-C, in CI). The
+    set ``stop`` is kept: a stack that started anyway is stopped here."""
+    starting = True
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+        if starting:
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    stack: Stack | None = None
+    try:
+        stack = start()
+        starting = False
+    except KeyboardInterrupt:
+        starting = False
+    if stop.is_set() and stack is not None:
+        stack.stop()
+        return None
+    return stack
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="QuantRun in gcp mode on the emulators")
     for name, default in (
@@ -664,20 +693,18 @@ def main() -> None:
         )
         sys.exit(2)
 
-    def interrupted(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    # during start-up, SIGTERM unwinds like Ctrl-C: start_stack stops what it started
-    signal.signal(signal.SIGTERM, interrupted)
-    try:
-        stack = start_stack(
+    stop = threading.Event()
+    stack = start_or_stop(
+        lambda: start_stack(
             workdir=args.dir / "run",
             suffix="",
             ports=ports,
             with_functions=True,
             workers=args.workers,
-        )
-    except KeyboardInterrupt:
+        ),
+        stop,
+    )
+    if stack is None:
         sys.stderr.write("interrupted during start-up; everything started was stopped\n")
         sys.exit(130)
     env_file = args.dir / "env"
@@ -688,9 +715,6 @@ def main() -> None:
         f"API key: .venv/bin/quantrun keys create --user you  (after sourcing the env file)\n"
         "Ctrl-C stops everything.\n"
     )
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     try:
         while not stop.wait(5.0):
             # the reclaim sweep that Cloud Scheduler runs in production
