@@ -56,12 +56,15 @@ async function portfolioPage(id) {
   const status = h("p", { id: "step-status", class: "meta", "aria-live": "polite" });
   const step = h("button", { type: "button", id: "step", onclick: async () => {
     step.disabled = true;
+    let said;
     try {
       const done = await call("POST", `/v1/portfolios/${id}/step`);
-      status.textContent = done.booked ? `${done.booked} days booked` : "nothing new to book";
-      if (done.booked) await portfolioPage(id);
-    } catch (e) { status.replaceChildren(failure(e)); }
-    step.disabled = false;
+      said = done.booked ? `${done.booked} days booked` : "nothing new to book";
+    } catch (e) { status.replaceChildren(failure(e)); step.disabled = false; return; }
+    // drawn again whatever this step booked: another step (the scheduler's) may have
+    // booked the days this one found taken
+    await portfolioPage(id);
+    document.getElementById("step-status").textContent = said;
   } }, "Step to the latest day");
   const charts = h("div", { id: "portfolio-chart" });
   show(p.name,
