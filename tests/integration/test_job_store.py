@@ -228,7 +228,11 @@ def test_a_claim_records_the_status_the_job_had(store: SqlJobStore, alice: str) 
         JobStatus.RUNNING,
         JobStatus.QUEUED,
     ]
-    assert claims[-1].reason == "claimed by w3 (attempt 3)"
+    assert [e.reason for e in claims] == [
+        "claimed by w1 (attempt 1)",
+        "claimed by w2 (attempt 2) after the lease of w1 expired",
+        "claimed by w3 (attempt 3)",
+    ]
 
 
 def test_requeue_only_takes_expired_leases(store: SqlJobStore, alice: str) -> None:

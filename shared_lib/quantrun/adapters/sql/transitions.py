@@ -132,13 +132,17 @@ _GIVEN_BACK = {
 }
 
 
-def _claimed_reason(c: Any, _owner: Any) -> ColumnElement[str]:
+def _claimed_reason(c: Any, owner: Any) -> ColumnElement[str]:
+    # a running job is claimed only once its lease expired: the reason says whose (a
+    # queued one has no owner, and the NULL leaves the suffix out)
+    expired = literal(" after the lease of ", String) + owner + literal(" expired", String)
     return (
         literal("claimed by ", String)
         + Bind.worker
         + literal(" (attempt ", String)
         + cast(c.attempts, String)
         + literal(")", String)
+        + func.coalesce(expired, literal("", String))
     )
 
 
