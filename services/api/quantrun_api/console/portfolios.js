@@ -62,9 +62,11 @@ async function portfolioPage(id) {
       said = done.booked ? `${done.booked} days booked` : "nothing new to book";
     } catch (e) { status.replaceChildren(failure(e)); step.disabled = false; return; }
     // drawn again whatever this step booked: another step (the scheduler's) may have
-    // booked the days this one found taken
-    await portfolioPage(id);
-    document.getElementById("step-status").textContent = said;
+    // booked the days this one found taken; not over a page the user has moved to since
+    if (location.hash !== `#/portfolios/${id}`) return;
+    try { await portfolioPage(id); } catch (e) { show("Something went wrong", failure(e)); return; }
+    const shown = document.getElementById("step-status");
+    if (shown) shown.textContent = said;
   } }, "Step to the latest day");
   const charts = h("div", { id: "portfolio-chart" });
   show(p.name,
