@@ -633,8 +633,9 @@ def start_or_stop(start: Callable[[], Stack], stop: threading.Event) -> Stack | 
     stack: Stack | None = None
     try:
         stack = start()
-        starting = False
     except KeyboardInterrupt:
+        pass
+    finally:
         starting = False
     if stop.is_set() and stack is not None:
         stack.stop()

@@ -59,7 +59,7 @@ def test_a_signal_whose_exception_is_dropped_still_stops_the_stack(sig: signal.S
     dropped: list[type[BaseException] | None] = []
     hook, sys.unraisablehook = sys.unraisablehook, lambda u: dropped.append(u.exc_type)
     try:
-        assert start_or_stop(cast("Any", start), stop) is None
+        assert start_or_stop(start, stop) is None
     finally:
         sys.unraisablehook = hook
     assert dropped == [KeyboardInterrupt]  # Python did drop it
@@ -75,15 +75,15 @@ def test_a_signal_during_the_start_unwinds_it() -> None:
         return Started()
 
     stop = threading.Event()
-    assert start_or_stop(cast("Any", start), stop) is None
+    assert start_or_stop(start, stop) is None
     assert stop.is_set() and reached == []
 
 
 def test_after_the_start_a_signal_only_sets_stop() -> None:
     made = Started()
     stop = threading.Event()
-    stack = start_or_stop(cast("Any", lambda: made), stop)
-    assert stack is cast("Stack", made) and not stop.is_set()
+    stack = start_or_stop(lambda: cast(Stack, made), stop)
+    assert stack is made and not stop.is_set()
     os.kill(os.getpid(), signal.SIGTERM)  # no exception now
     sum(range(100))
     assert stop.is_set() and not made.stopped
