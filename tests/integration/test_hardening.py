@@ -15,7 +15,7 @@ import pytest
 
 from quantrun.app.auth import create_key
 from quantrun.domain.artifacts import ArtifactRef
-from quantrun.domain.jobs import Job, JobStatus
+from quantrun.domain.jobs import Job, JobEnd, JobStatus
 from quantrun.settings import ApiSettings, GcpSettings, LimitSettings, Settings
 from tests.harness.api import RunningApi, running_api
 
@@ -80,14 +80,8 @@ def _finished_job(api: RunningApi, user: str, started: datetime) -> str:
     store.claim(
         job.id, worker="w", now=started, lease_until=started + timedelta(hours=1), max_attempts=3
     )
-    store.finish(
-        job.id,
-        worker="w",
-        now=started,
-        status=JobStatus.SUCCEEDED,
-        result={},
-        artifacts=(ArtifactRef("manifest.json", "application/json", 10),),
-    )
+    manifest = ArtifactRef("manifest.json", "application/json", 10)
+    store.finish(job.id, JobEnd.succeeded({}, (manifest,)), worker="w", now=started)
     return job.id
 
 

@@ -14,7 +14,7 @@ from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.schema import jobs
 from quantrun.domain.errors import Conflict
-from quantrun.domain.jobs import Job, JobError, JobStatus
+from quantrun.domain.jobs import Job, JobEnd, JobError, JobStatus
 from quantrun.domain.quota import JobQuota, QuotaExceeded
 
 T0 = datetime(2026, 1, 5, 18, 30, tzinfo=UTC)
@@ -63,7 +63,7 @@ def test_the_active_quota_counts_queued_and_running_jobs_and_every_ending_frees_
     assert store.quota_usage(alice, now=T0) == (4, 4)
 
     # each way a job ends frees one place: finish, fail, cancel
-    assert store.finish(made[0].id, worker="w", now=T0, status=JobStatus.SUCCEEDED, result={})
+    assert store.finish(made[0].id, JobEnd.succeeded({}), worker="w", now=T0)
     assert store.quota_usage(alice, now=T0) == (3, 4)
     assert store.fail(made[1].id, now=T0, error=JobError("x", "y"))
     assert store.cancel(made[2].id, user_id=alice, now=T0) is not None

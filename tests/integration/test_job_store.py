@@ -18,7 +18,7 @@ from quantrun.adapters.sql.shard_rows import cancel_shard_rows
 from quantrun.app.jobs import cancel_job
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import Conflict, NotFound
-from quantrun.domain.jobs import ClaimOutcome, Job, JobError, JobStatus
+from quantrun.domain.jobs import ClaimOutcome, Job, JobEnd, JobError, JobStatus
 from quantrun.domain.users import User
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -157,22 +157,14 @@ def test_claim_heartbeat_finish_and_events(store: SqlJobStore, alice: str) -> No
     assert again.outcome == ClaimOutcome.LEASED_ELSEWHERE
     assert store.heartbeat(job.id, worker="w1", progress=0.5, lease_until=T0 + timedelta(60))
     assert not store.heartbeat(job.id, worker="w2", progress=0.9, lease_until=T0)
-    assert not store.finish(job.id, worker="w2", now=T0, status=JobStatus.SUCCEEDED, result={})
+    assert not store.finish(job.id, JobEnd.succeeded({}), worker="w2", now=T0)
     refs = [ArtifactRef("a.png", "image/png", 3)]
-    assert store.finish(
-        job.id,
-        worker="w1",
-        now=T0 + timedelta(seconds=1),
-        status=JobStatus.SUCCEEDED,
-        result={"price": 1.5},
-        artifacts=refs,
-    )
+    end = JobEnd.succeeded({"price": 1.5}, refs)
+    assert store.finish(job.id, end, worker="w1", now=T0 + timedelta(seconds=1))
     done = store.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED
     assert done.result == {"price": 1.5} and done.artifacts == tuple(refs) and done.progress == 1.0
-    assert not store.finish(
-        job.id, worker="w1", now=T0, status=JobStatus.FAILED, error=JobError("x", "y")
-    )
+    assert not store.finish(job.id, JobEnd.failed(JobError("x", "y")), worker="w1", now=T0)
     assert (
         store.claim(
             job.id, worker="w3", now=T0 + timedelta(days=1), lease_until=T0, max_attempts=3
@@ -255,13 +247,13 @@ def test_cancel_queued_running_and_finished(store: SqlJobStore, alice: str) -> N
     assert store.cancel(running.id, user_id=alice, now=T0) is not None
     # the worker learns at its next heartbeat and cannot finish it
     assert not store.heartbeat(running.id, worker="w", progress=0.5, lease_until=T0)
-    assert not store.finish(running.id, worker="w", now=T0, status=JobStatus.SUCCEEDED)
+    assert not store.finish(running.id, JobEnd(JobStatus.SUCCEEDED), worker="w", now=T0)
     # cancelling again moves nothing and answers the job; a finished job is a conflict
     assert store.cancel(running.id, user_id=alice, now=T0) is None
     assert cancel_job(store=store, user=user, job_id=running.id, now=T0).status == "cancelled"
     done = new_job(store, alice)
     store.claim(done.id, worker="w", now=T0, lease_until=T0 + timedelta(60), max_attempts=3)
-    store.finish(done.id, worker="w", now=T0, status=JobStatus.SUCCEEDED, result={})
+    store.finish(done.id, JobEnd.succeeded({}), worker="w", now=T0)
     with pytest.raises(Conflict):
         cancel_job(store=store, user=user, job_id=done.id, now=T0)
     with pytest.raises(NotFound):
@@ -411,7 +403,7 @@ def test_a_list_or_a_poll_without_payload_reads_no_params_or_result(
 ) -> None:
     job = new_job(store, alice)
     store.claim(job.id, worker="w", now=T0, lease_until=T0 + timedelta(minutes=1), max_attempts=3)
-    store.finish(job.id, worker="w", now=T0, status=JobStatus.SUCCEEDED, result={"big": [1] * 9})
+    store.finish(job.id, JobEnd.succeeded({"big": [1] * 9}), worker="w", now=T0)
     full = store.list_jobs(alice, status=None, model=None, limit=5, cursor=None)
     (listed,) = store.list_jobs(
         alice, status=None, model=None, limit=5, cursor=None, with_payload=False

@@ -21,6 +21,7 @@ from quantrun.adapters.sql.schema import jobs, outbox
 from quantrun.domain.jobs import (
     TRANSITIONS,
     ClaimOutcome,
+    JobEnd,
     JobError,
     JobStatus,
     LeaseState,
@@ -46,9 +47,7 @@ def _attempt(store: SqlJobStore, name: str, job_id: str, user_id: str) -> bool:
             == ClaimOutcome.CLAIMED
         ),
         "renew": lambda: store.heartbeat(job_id, worker=ME, progress=0.5, lease_until=later),
-        "finish": lambda: store.finish(
-            job_id, worker=ME, now=T0, status=JobStatus.SUCCEEDED, result={"x": 1}
-        ),
+        "finish": lambda: store.finish(job_id, JobEnd.succeeded({"x": 1}), worker=ME, now=T0),
         "fail": lambda: store.fail(job_id, now=T0, error=JobError("boom", "it broke")),
         "cancel": lambda: store.cancel(job_id, user_id=user_id, now=T0) is not None,
         "requeue": lambda: store.requeue(job_id, now=T0),

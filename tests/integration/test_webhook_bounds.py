@@ -32,7 +32,7 @@ from quantrun.adapters.sql.webhook_rows import SqlWebhookStore
 from quantrun.adapters.webhook_http import HttpWebhookTransport
 from quantrun.app.webhook_dispatch import Dispatcher
 from quantrun.app.webhooks import WebhookPolicy
-from quantrun.domain.jobs import Job, JobStatus
+from quantrun.domain.jobs import Job, JobEnd, JobStatus
 from quantrun.domain.webhooks import Webhook
 
 Behaviour = Callable[[socket.socket, bytes], None]
@@ -253,7 +253,7 @@ def _ended_job(jobs: SqlJobStore, user_id: str, at: datetime) -> Job:
         Job(str(uuid.uuid4()), user_id, "black_scholes", {}, JobStatus.QUEUED, at)
     )
     jobs.claim(job.id, worker="w", now=at, lease_until=at + timedelta(minutes=1), max_attempts=3)
-    jobs.finish(job.id, worker="w", now=at, status=JobStatus.SUCCEEDED, result={})
+    jobs.finish(job.id, JobEnd.succeeded({}), worker="w", now=at)
     return job
 
 

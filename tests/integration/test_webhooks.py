@@ -29,7 +29,7 @@ from devtools.jobs import wait_for_job, wait_until
 from quantrun.adapters.sealed import SealError, SecretBox
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.adapters.sql.webhook_rows import SqlWebhookStore
-from quantrun.domain.jobs import Job, JobStatus
+from quantrun.domain.jobs import Job, JobEnd, JobStatus
 from quantrun.domain.webhooks import Webhook
 from quantrun.settings import ApiSettings, LimitSettings, Settings
 from tests.harness.api import RunningApi, running_api
@@ -57,7 +57,7 @@ def _job(store: SqlJobStore, user_id: str, **fields: Any) -> Job:
 
 def _end(store: SqlJobStore, job: Job, at: datetime, status: JobStatus) -> None:
     store.claim(job.id, worker="w", now=at, lease_until=at + timedelta(minutes=1), max_attempts=3)
-    store.finish(job.id, worker="w", now=at, status=status, result={})
+    store.finish(job.id, JobEnd(status, result={}), worker="w", now=at)
 
 
 def _hook(user_id: str, at: datetime, events: tuple[str, ...]) -> Webhook:

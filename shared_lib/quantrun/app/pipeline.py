@@ -35,7 +35,7 @@ from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import JobCancelled, ModelInputError, TransientError
-from quantrun.domain.jobs import Job, JobError, JobStatus
+from quantrun.domain.jobs import Job, JobEnd, JobError, JobStatus
 from quantrun.domain.results import json_safe
 from quantrun.logging import get_logger
 from quantrun.ports import ArtifactStore, JobStore
@@ -214,15 +214,8 @@ class RunPipeline:
     def finished(self, job: Job, stored: Stored, started: float, said: str, **more: Any) -> None:
         """The job succeeds with what was stored; a job cancelled meanwhile keeps its
         cancel (the result is discarded)."""
-        done = self.store.finish(
-            job.id,
-            worker=self.cfg.worker_id,
-            now=utcnow(),
-            status=JobStatus.SUCCEEDED,
-            result=stored.result,
-            artifacts=stored.artifacts,
-            manifest=stored.manifest,
-        )
+        end = JobEnd.succeeded(stored.result, stored.artifacts, stored.manifest)
+        done = self.store.finish(job.id, end, worker=self.cfg.worker_id, now=utcnow())
         seconds = time.monotonic() - started
         if done:
             ended = finished_fields(job.model, JobStatus.SUCCEEDED, seconds)

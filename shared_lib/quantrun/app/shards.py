@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from quantrun.catalog.spec import ModelSpec
 from quantrun.clock import utcnow
-from quantrun.domain.jobs import Job, JobError, JobStatus
+from quantrun.domain.jobs import Job, JobEnd, JobError, JobStatus
 from quantrun.logging import get_logger
 from quantrun.ports import JobStore
 
@@ -61,7 +61,7 @@ def fail_shard(store: JobStore, shard: Job, error: JobError) -> None:
 
 def fail_row(store: JobStore, row: Job, worker: str, error: JobError) -> bool:
     """Fail a job (or shard) this worker holds; a shard takes its job down with it."""
-    failed = store.finish(row.id, worker=worker, now=utcnow(), status=JobStatus.FAILED, error=error)
+    failed = store.finish(row.id, JobEnd.failed(error), worker=worker, now=utcnow())
     if failed and row.parent_id is not None:
         fail_shard(store, row, error)
     return failed

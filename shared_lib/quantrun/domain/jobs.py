@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -155,6 +155,31 @@ class JobError:
     def document(self) -> dict[str, str]:
         """As the API and its events show it."""
         return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class JobEnd:
+    """How a worker's run of a job ended, as the store records it: succeeded with its
+    result, artifacts and manifest, or failed with its error."""
+
+    status: JobStatus
+    result: dict[str, Any] | None = None
+    error: JobError | None = None
+    artifacts: Sequence[ArtifactRef] = ()
+    manifest: dict[str, Any] | None = None
+
+    @classmethod
+    def succeeded(
+        cls,
+        result: dict[str, Any],
+        artifacts: Sequence[ArtifactRef] = (),
+        manifest: dict[str, Any] | None = None,
+    ) -> JobEnd:
+        return cls(JobStatus.SUCCEEDED, result, None, artifacts, manifest)
+
+    @classmethod
+    def failed(cls, error: JobError) -> JobEnd:
+        return cls(JobStatus.FAILED, error=error)
 
 
 @dataclass(frozen=True)

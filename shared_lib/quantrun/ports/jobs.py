@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.audit import AuditEntry
-from quantrun.domain.jobs import Claim, Job, JobError, JobEvent, JobPage, JobStatus
+from quantrun.domain.jobs import Claim, Job, JobEnd, JobError, JobEvent, JobPage, JobStatus
 from quantrun.domain.quota import JobQuota
 from quantrun.domain.users import ApiKey, User
 
@@ -127,18 +126,9 @@ class JobRows(Protocol):
         """Renew the lease (and record progress); False when the job is no longer ours."""
         ...
 
-    def finish(
-        self,
-        job_id: str,
-        *,
-        worker: str,
-        now: datetime,
-        status: JobStatus,
-        result: dict[str, Any] | None = None,
-        error: JobError | None = None,
-        artifacts: Sequence[ArtifactRef] = (),
-        manifest: dict[str, Any] | None = None,
-    ) -> bool: ...
+    def finish(self, job_id: str, end: JobEnd, *, worker: str, now: datetime) -> bool:
+        """Record how ``worker``'s run ended; False when the job is no longer its."""
+        ...
 
     def fail(self, job_id: str, *, now: datetime, error: JobError) -> bool:
         """Fail a job that is not finished, whoever holds it (poison or exhausted jobs)."""

@@ -28,12 +28,12 @@ from quantrun.adapters.sql.shard_rows import ShardRows, cancel_shard_rows, creat
 from quantrun.adapters.sql.transitions import SQL
 from quantrun.adapters.sql.user_rows import UserRows
 from quantrun.clock import utcnow
-from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import Conflict
 from quantrun.domain.jobs import (
     Claim,
     ClaimOutcome,
     Job,
+    JobEnd,
     JobError,
     JobEvent,
     JobPage,
@@ -230,31 +230,21 @@ class SqlJobStore(UserRows, ShardRows):
         )
         return moved is not None
 
-    def finish(
-        self,
-        job_id: str,
-        *,
-        worker: str,
-        now: datetime,
-        status: JobStatus,
-        result: dict[str, Any] | None = None,
-        error: JobError | None = None,
-        artifacts: Sequence[ArtifactRef] = (),
-        manifest: dict[str, Any] | None = None,
-    ) -> bool:
-        if status not in SQL["finish"].rule.targets:
-            raise ValueError(f"finish() takes succeeded or failed, not {status}")
+    def finish(self, job_id: str, end: JobEnd, *, worker: str, now: datetime) -> bool:
+        if end.status not in SQL["finish"].rule.targets:
+            raise ValueError(f"finish() takes succeeded or failed, not {end.status}")
+        error = end.error
         moved = self._move(
             "finish",
             job_id,
             now,
             worker=worker,
-            status=status.value,
-            result=result,
+            status=end.status.value,
+            result=end.result,
             error=asdict(error) if error else None,
-            artifacts=[asdict(a) for a in artifacts],
-            manifest=manifest,
-            progress=1.0 if status == JobStatus.SUCCEEDED else None,  # None: keep it
+            artifacts=[asdict(a) for a in end.artifacts],
+            manifest=end.manifest,
+            progress=1.0 if end.status == JobStatus.SUCCEEDED else None,  # None: keep it
             reason="completed" if error is None else f"{error.code}: {error.message}",
         )
         return moved is not None
