@@ -19,7 +19,7 @@ from quantrun.app.jobs import cancel_job
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import Conflict, NotFound
 from quantrun.domain.jobs import ClaimOutcome, Job, JobEnd, JobError, JobStatus
-from quantrun.domain.users import User
+from quantrun.domain.users import HashedKey, User
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -54,8 +54,8 @@ def test_users_and_hashed_keys(store: SqlJobStore) -> None:
     user = store.get_or_create_user("bob")
     assert store.get_or_create_user("bob") == user
     assert store.find_user("bob") == user and store.find_user("nobody") is None
-    store.add_api_key(user.id, "a" * 64, "qr_abcdefghi")
-    store.add_api_key(user.id, "a" * 64, "qr_abcdefghi")  # idempotent for the same user
+    store.add_api_key(HashedKey(user.id, "a" * 64, "qr_abcdefghi"))
+    store.add_api_key(HashedKey(user.id, "a" * 64, "qr_abcdefghi"))  # idempotent for the same user
     found = store.api_key("a" * 64)
     assert found is not None and (found.user_id, found.user_name) == (user.id, "bob")
     assert found.usable(T0) and found.expires_at is None and found.last_used_at is None
@@ -63,15 +63,15 @@ def test_users_and_hashed_keys(store: SqlJobStore) -> None:
     assert store.prefix_taken("qr_abcdefghi") and not store.prefix_taken("qr_zzzzzzzzz")
     other = store.get_or_create_user("carol")
     with pytest.raises(Conflict):
-        store.add_api_key(other.id, "a" * 64, "qr_abcdefghi")
+        store.add_api_key(HashedKey(other.id, "a" * 64, "qr_abcdefghi"))
 
 
 def test_keys_expire_are_revoked_and_record_use_at_most_once_a_minute(store: SqlJobStore) -> None:
     bob = store.get_or_create_user("bob")
     carol = store.get_or_create_user("carol")
-    store.add_api_key(bob.id, "1" * 64, "qr_expiring", expires_at=T0 + timedelta(days=1))
-    store.add_api_key(bob.id, "2" * 64, "qr_forever")
-    store.add_api_key(carol.id, "3" * 64, "qr_carols")
+    store.add_api_key(HashedKey(bob.id, "1" * 64, "qr_expiring", T0 + timedelta(days=1)))
+    store.add_api_key(HashedKey(bob.id, "2" * 64, "qr_forever"))
+    store.add_api_key(HashedKey(carol.id, "3" * 64, "qr_carols"))
     expiring = store.api_key("1" * 64)
     assert expiring is not None and expiring.usable(T0)
     assert not expiring.usable(T0 + timedelta(days=1))

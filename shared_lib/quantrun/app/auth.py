@@ -19,7 +19,7 @@ from quantrun.app.cache import SingleFlightCache
 from quantrun.clock import utcnow
 from quantrun.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from quantrun.domain.quota import QuotaExceeded
-from quantrun.domain.users import ApiKey, User
+from quantrun.domain.users import ApiKey, HashedKey, User
 from quantrun.ports import IdentityVerifier, JobStore
 
 KEY_PREFIX = "qr_"
@@ -88,9 +88,8 @@ def _register_key(
     audit = entry(
         actor, "key.create", key_prefix(key), utcnow(), user=user.name, expires_at=expires
     )
-    if not store.add_api_key(
-        user.id, hash_key(key), key_prefix(key), expires_at=expires_at, most=most, audit=audit
-    ):
+    hashed = HashedKey(user.id, hash_key(key), key_prefix(key), expires_at)
+    if not store.add_api_key(hashed, most=most, audit=audit):
         return None
     stored = store.api_key(hash_key(key))
     assert stored is not None

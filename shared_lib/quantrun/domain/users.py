@@ -34,3 +34,13 @@ class ApiKey:
 
     def usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+@dataclass(frozen=True)
+class HashedKey:
+    """A new key as the store keeps it: the hash of the secret, never the secret."""
+
+    user_id: str
+    key_hash: str
+    prefix: str
+    expires_at: datetime | None = None

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from quantrun.domain.audit import AuditEntry
 from quantrun.domain.jobs import Claim, Job, JobEnd, JobError, JobEvent, JobPage, JobStatus
 from quantrun.domain.quota import JobQuota
-from quantrun.domain.users import ApiKey, User
+from quantrun.domain.users import ApiKey, HashedKey, User
 
 
 class UserStore(Protocol):
@@ -24,14 +24,7 @@ class UserStore(Protocol):
     def user_by_id(self, user_id: str) -> User | None: ...
 
     def add_api_key(
-        self,
-        user_id: str,
-        key_hash: str,
-        prefix: str,
-        *,
-        expires_at: datetime | None = None,
-        most: int | None = None,
-        audit: AuditEntry | None = None,
+        self, key: HashedKey, *, most: int | None = None, audit: AuditEntry | None = None
     ) -> bool:
         """Register a key's hash (idempotent for the same user; ``Conflict`` for another).
         False, and nothing stored, when the user already holds ``most`` usable keys.

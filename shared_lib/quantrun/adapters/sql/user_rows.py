@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
@@ -14,7 +15,7 @@ from quantrun.adapters.sql.schema import api_keys, users
 from quantrun.clock import utcnow
 from quantrun.domain.audit import AuditEntry
 from quantrun.domain.errors import Conflict
-from quantrun.domain.users import ApiKey, User
+from quantrun.domain.users import ApiKey, HashedKey, User
 
 _USER = select(users.c.id, users.c.name, users.c.role)
 
@@ -58,18 +59,11 @@ class UserRows:
         return User(id=row.id, name=row.name, role=row.role)
 
     def add_api_key(
-        self,
-        user_id: str,
-        key_hash: str,
-        prefix: str,
-        *,
-        expires_at: datetime | None = None,
-        most: int | None = None,
-        audit: AuditEntry | None = None,
+        self, key: HashedKey, *, most: int | None = None, audit: AuditEntry | None = None
     ) -> bool:
         with self._engine.begin() as conn:
             exists = conn.execute(
-                select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
+                select(api_keys.c.user_id).where(api_keys.c.key_hash == key.key_hash)
             ).first()
             if exists is None:
                 now = utcnow()
@@ -77,19 +71,11 @@ class UserRows:
                     api_keys.c.revoked_at.is_(None),
                     or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > now),
                 )
-                if not under_cap(conn, api_keys, user_id, most, usable):
+                if not under_cap(conn, api_keys, key.user_id, most, usable):
                     return False
-                conn.execute(
-                    insert(api_keys).values(
-                        key_hash=key_hash,
-                        prefix=prefix,
-                        user_id=user_id,
-                        created_at=utcnow(),
-                        expires_at=expires_at,
-                    )
-                )
+                conn.execute(insert(api_keys).values(**asdict(key), created_at=utcnow()))
                 audit_rows.write(conn, audit)
-            elif exists.user_id != user_id:
+            elif exists.user_id != key.user_id:
                 raise Conflict("this API key already belongs to another user")
         return True
 
