@@ -18,6 +18,7 @@ from quantrun.adapters.sql.shard_rows import cancel_shard_rows
 from quantrun.app.jobs import cancel_job
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import Conflict, NotFound
+from quantrun.domain.job_pages import JobQuery
 from quantrun.domain.jobs import ClaimOutcome, Job, JobEnd, JobError, JobStatus
 from quantrun.domain.users import HashedKey, User
 
@@ -102,7 +103,7 @@ def test_job_round_trip_and_isolation(store: SqlJobStore, alice: str) -> None:
     assert got.params == {"x": 1}
     mallory = store.get_or_create_user("mallory").id
     assert store.get_job(job.id, mallory) is None
-    assert store.list_jobs(mallory, status=None, model=None, limit=10, cursor=None).items == []
+    assert store.list_jobs(mallory, JobQuery(10)).items == []
 
 
 def test_cursor_pagination_newest_first_without_gaps(store: SqlJobStore, alice: str) -> None:
@@ -110,7 +111,7 @@ def test_cursor_pagination_newest_first_without_gaps(store: SqlJobStore, alice: 
     seen: list[str] = []
     cursor = None
     while True:
-        page = store.list_jobs(alice, status=None, model=None, limit=3, cursor=cursor)
+        page = store.list_jobs(alice, JobQuery(3, cursor=cursor))
         seen += [j.id for j in page.items]
         cursor = page.next_cursor
         if cursor is None:
@@ -119,16 +120,16 @@ def test_cursor_pagination_newest_first_without_gaps(store: SqlJobStore, alice: 
     created = [store.get_job(i).created_at for i in seen]  # type: ignore[union-attr]
     assert created == sorted(created, reverse=True)
     with pytest.raises(ValueError):
-        store.list_jobs(alice, status=None, model=None, limit=3, cursor="not-a-cursor")
+        store.list_jobs(alice, JobQuery(3, cursor="not-a-cursor"))
 
 
 def test_filters(store: SqlJobStore, alice: str) -> None:
     a = new_job(store, alice, model="black_scholes")
     new_job(store, alice, model="risk_metrics")
     store.cancel(a.id, user_id=alice, now=T0)
-    page = store.list_jobs(alice, status=JobStatus.CANCELLED, model=None, limit=10, cursor=None)
+    page = store.list_jobs(alice, JobQuery(10, status=JobStatus.CANCELLED))
     assert [j.id for j in page.items] == [a.id]
-    page = store.list_jobs(alice, status=None, model="risk_metrics", limit=10, cursor=None)
+    page = store.list_jobs(alice, JobQuery(10, model="risk_metrics"))
     assert [j.model for j in page.items] == ["risk_metrics"]
 
 
@@ -404,10 +405,8 @@ def test_a_list_or_a_poll_without_payload_reads_no_params_or_result(
     job = new_job(store, alice)
     store.claim(job.id, worker="w", now=T0, lease_until=T0 + timedelta(minutes=1), max_attempts=3)
     store.finish(job.id, JobEnd.succeeded({"big": [1] * 9}), worker="w", now=T0)
-    full = store.list_jobs(alice, status=None, model=None, limit=5, cursor=None)
-    (listed,) = store.list_jobs(
-        alice, status=None, model=None, limit=5, cursor=None, with_payload=False
-    ).items
+    full = store.list_jobs(alice, JobQuery(5))
+    (listed,) = store.list_jobs(alice, JobQuery(5, with_payload=False)).items
     assert full.items[0].result == {"big": [1] * 9} and full.items[0].params == {"x": 1}
     assert (listed.result, listed.params) == (None, {})
     assert (listed.id, listed.status, listed.progress) == (job.id, JobStatus.SUCCEEDED, 1.0)

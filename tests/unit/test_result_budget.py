@@ -17,6 +17,7 @@ from quantrun.app.submit import KnownSymbols
 from quantrun.catalog import REGISTRY, get_spec, option_arrays
 from quantrun.catalog.spec import ModelOutput, RunContext
 from quantrun.domain.errors import InputTooLarge, JobCancelled
+from quantrun.domain.job_pages import JobQuery
 from quantrun.models.implied_vol import implied_volatility_numpy
 from quantrun.models.options import black_scholes_numpy
 from tests.fakes import FakePriceStore
@@ -206,12 +207,7 @@ def test_the_issue_case_a_9e6_chain_with_greeks_is_refused_as_a_job(tmp_path: An
             max_result_values=LimitSettings().job_max_result_values,
         )
     assert refused.value.estimate == 9e6 * 6 and refused.value.limit == 2e7
-    assert (
-        store.list_jobs(
-            store.get_or_create_user("u").id, status=None, model=None, limit=5, cursor=None
-        ).items
-        == []
-    )
+    assert store.list_jobs(store.get_or_create_user("u").id, JobQuery(5)).items == []
 
 
 def test_a_single_option_still_comes_back_as_numbers() -> None:

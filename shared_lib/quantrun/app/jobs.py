@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from quantrun.app.stored import manifest_bytes
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.errors import Conflict, InvalidInput, NotFound
-from quantrun.domain.jobs import Job, JobPage, JobStatus
+from quantrun.domain.job_pages import JobPage, JobQuery
+from quantrun.domain.jobs import Job, JobStatus
 from quantrun.domain.lists import list_pattern, split_list
 from quantrun.domain.users import User
 from quantrun.ports import ArtifactStore, JobStore
@@ -78,14 +79,7 @@ def list_jobs(
     not read (the page's jobs carry them empty)."""
     with_payload = fields is None or bool(fields & PAYLOAD_FIELDS)
     try:
-        return store.list_jobs(
-            user.id,
-            status=status,
-            model=model,
-            limit=limit,
-            cursor=cursor,
-            with_payload=with_payload,
-        )
+        return store.list_jobs(user.id, JobQuery(limit, status, model, cursor, with_payload))
     except ValueError as exc:
         raise InvalidInput(f"cursor: {exc}", field="cursor") from None
 

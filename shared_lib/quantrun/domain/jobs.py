@@ -17,11 +17,9 @@ rules are written once. A finished job never changes again.
 from __future__ import annotations
 
 import enum
-import re
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from quantrun.domain.artifacts import ArtifactRef
@@ -272,29 +270,3 @@ def attempts_exhausted(job: Job, max_attempts: int) -> JobError:
         f"the job was started {job.attempts} times without finishing "
         f"(limit {max_attempts}); the worker may have crashed or run out of time",
     )
-
-
-@dataclass(frozen=True)
-class JobPage:
-    items: list[Job] = field(default_factory=list)
-    next_cursor: str | None = None
-
-
-# A list's position: after the job created at this microsecond since the epoch (UTC) with
-# this id. Every string the pattern admits is a position (one past the end of time is
-# simply an empty page), so the OpenAPI document's pattern is exactly what is accepted.
-CURSOR_PATTERN = r"^[0-9]{1,17}\.[0-9a-f]{32}$"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def encode_cursor(created_at: datetime, job_id: str) -> str:
-    micros = (created_at.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
-    return f"{micros}.{uuid.UUID(job_id).hex}"
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raises ValueError for anything ``CURSOR_PATTERN`` does not admit."""
-    if not re.fullmatch(CURSOR_PATTERN, cursor):
-        raise ValueError("cursor is not one this API issued")
-    micros, hex_id = cursor.split(".")
-    return _EPOCH + timedelta(microseconds=int(micros)), str(uuid.UUID(hex=hex_id))

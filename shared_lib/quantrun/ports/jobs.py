@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from quantrun.domain.audit import AuditEntry
-from quantrun.domain.jobs import Claim, Job, JobEnd, JobError, JobEvent, JobPage, JobStatus
+from quantrun.domain.job_pages import JobPage, JobQuery
+from quantrun.domain.jobs import Claim, Job, JobEnd, JobError, JobEvent
 from quantrun.domain.quota import JobQuota
 from quantrun.domain.users import ApiKey, HashedKey, User
 
@@ -91,17 +92,8 @@ class JobRows(Protocol):
         """The succeeded jobs made from a strategy, oldest first."""
         ...
 
-    def list_jobs(
-        self,
-        user_id: str,
-        *,
-        status: JobStatus | None,
-        model: str | None,
-        limit: int,
-        cursor: str | None,
-        with_payload: bool = True,
-    ) -> JobPage:
-        """Newest first; ``with_payload=False`` leaves params and result unread (empty)."""
+    def list_jobs(self, user_id: str, query: JobQuery) -> JobPage:
+        """A page of the user's jobs, newest first."""
         ...
 
     def events(self, job_id: str) -> list[JobEvent]: ...

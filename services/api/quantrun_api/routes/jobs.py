@@ -13,7 +13,8 @@ from quantrun.app.submit import submit_job
 from quantrun.bootstrap import Container
 from quantrun.clock import utcnow
 from quantrun.domain.errors import InvalidInput
-from quantrun.domain.jobs import CURSOR_PATTERN, Job, JobStatus
+from quantrun.domain.job_pages import CURSOR_PATTERN
+from quantrun.domain.jobs import Job, JobStatus
 from quantrun.tracing import current_traceparent
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.responses import errors

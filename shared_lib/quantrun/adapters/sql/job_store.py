@@ -29,6 +29,7 @@ from quantrun.adapters.sql.transitions import SQL
 from quantrun.adapters.sql.user_rows import UserRows
 from quantrun.clock import utcnow
 from quantrun.domain.errors import Conflict
+from quantrun.domain.job_pages import JobPage, JobQuery, decode_cursor, encode_cursor
 from quantrun.domain.jobs import (
     Claim,
     ClaimOutcome,
@@ -36,10 +37,7 @@ from quantrun.domain.jobs import (
     JobEnd,
     JobError,
     JobEvent,
-    JobPage,
     JobStatus,
-    decode_cursor,
-    encode_cursor,
     unclaimed_outcome,
 )
 from quantrun.domain.quota import JobQuota, QuotaExceeded
@@ -129,38 +127,29 @@ class SqlJobStore(UserRows, ShardRows):
             row = conn.execute(query).first()
         return to_job(row) if row else None
 
-    def list_jobs(
-        self,
-        user_id: str,
-        *,
-        status: JobStatus | None,
-        model: str | None,
-        limit: int,
-        cursor: str | None,
-        with_payload: bool = True,
-    ) -> JobPage:
+    def list_jobs(self, user_id: str, query: JobQuery) -> JobPage:
         # a sharded job's shards are part of it, not jobs of their own in the list
-        query = select(*_columns(with_payload)).where(
+        stmt = select(*_columns(query.with_payload)).where(
             jobs.c.user_id == user_id, jobs.c.parent_id.is_(None)
         )
-        if status is not None:
-            query = query.where(jobs.c.status == status.value)
-        if model is not None:
-            query = query.where(jobs.c.model == model)
-        if cursor is not None:  # "" is no cursor this API issued: refused
-            created, last_id = decode_cursor(cursor)
-            query = query.where(
+        if query.status is not None:
+            stmt = stmt.where(jobs.c.status == query.status.value)
+        if query.model is not None:
+            stmt = stmt.where(jobs.c.model == query.model)
+        if query.cursor is not None:  # "" is no cursor this API issued: refused
+            created, last_id = decode_cursor(query.cursor)
+            stmt = stmt.where(
                 or_(
                     jobs.c.created_at < created,
                     and_(jobs.c.created_at == created, jobs.c.id < last_id),
                 )
             )
-        query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
+        stmt = stmt.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(query.limit + 1)
         with self._autocommit.connect() as conn:
-            rows = conn.execute(query).all()
-        items = [to_job(r) for r in rows[:limit]]
+            rows = conn.execute(stmt).all()
+        items = [to_job(r) for r in rows[: query.limit]]
         next_cursor = (
-            encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+            encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > query.limit else None
         )
         return JobPage(items=items, next_cursor=next_cursor)
 
