@@ -71,8 +71,6 @@ def test_the_compiled_kernel_matches_its_numpy_twin() -> None:
     (prices below intrinsic, at the bounds, beyond max_vol included), the same vols where
     vega carries information (elsewhere the kernel's erfc and SciPy's ndtr differ in the
     last bit, and both answers reprice the option); one and two threads."""
-    from quantrun.models.implied_vol import implied_volatility_numpy
-
     rng = np.random.default_rng(22)
     n = 20_000
     c = rng.random(n) < 0.5
@@ -81,7 +79,7 @@ def test_the_compiled_kernel_matches_its_numpy_twin() -> None:
     price = black_scholes(c, s, k, t, 0.03, v, 0.01, greeks=False).price
     price[:300] *= rng.uniform(0.0, 1.5, 300)  # some below intrinsic, some impossible
     price[300:320] = np.where(c[300:320], s[300:320], k[300:320])  # at the upper bound
-    twin = implied_volatility_numpy(c, price, s, k, t, 0.03, 0.01)
+    twin = implied_volatility(c, price, s, k, t, 0.03, 0.01, engine="numpy")
     for threads in (1, 2):
         got = implied_volatility(c, price, s, k, t, 0.03, 0.01, threads=threads)
         np.testing.assert_array_equal(got.status, twin.status)

@@ -18,8 +18,8 @@ from quantrun.catalog import REGISTRY, get_spec, option_arrays
 from quantrun.catalog.spec import ModelOutput, RunContext
 from quantrun.domain.errors import InputTooLarge, JobCancelled
 from quantrun.domain.job_pages import JobQuery
-from quantrun.models.implied_vol import implied_volatility_numpy
-from quantrun.models.options import black_scholes_numpy
+from quantrun.models.implied_vol import implied_volatility
+from quantrun.models.options import black_scholes
 from tests.fakes import FakePriceStore
 
 SPOTS = [90.0, 100.0, 110.0]
@@ -62,7 +62,7 @@ def test_a_chain_past_the_inline_budget_goes_to_parquet_with_a_summary() -> None
     table = table_of(output)
     assert table.column_names == ["spot", "strike", "price", *GREEKS]
     spot, strike = np.broadcast_arrays(np.array(BS["spot"]), np.array(STRIKES))
-    expected = black_scholes_numpy(True, spot, strike, 0.75, 0.03, 0.25, 0.01)
+    expected = black_scholes(True, spot, strike, 0.75, 0.03, 0.25, 0.01, engine="numpy")
     assert np.array_equal(table["spot"].to_numpy(), spot.ravel())
     assert np.array_equal(table["strike"].to_numpy(), strike.ravel())
     for name in ("price", *GREEKS):
@@ -114,7 +114,7 @@ def test_a_cancelled_job_stops_after_the_chunk_under_way(monkeypatch: pytest.Mon
         assert len(calls) == 2  # no chunk computed after the cancellation was seen
 
 
-IV_PRICES = black_scholes_numpy(True, 100.0, np.array(STRIKES), 0.5, 0.02, 0.3).price
+IV_PRICES = black_scholes(True, 100.0, np.array(STRIKES), 0.5, 0.02, 0.3, engine="numpy").price
 IV = {
     "type": "call",
     # some prices below intrinsic: those options have no vol, a status and a null
@@ -145,8 +145,8 @@ def test_implied_vols_past_the_budget_keep_statuses_and_counts(
     # where the price is the model's own, the vol it was made with comes back
     priced = [v for i, v in enumerate(inline_vols) if i % 50]
     np.testing.assert_allclose(np.array(priced, dtype=float), 0.3, atol=1e-8)
-    reference = implied_volatility_numpy(
-        True, np.array(IV["price"]), 100.0, np.array(STRIKES), 0.5, 0.02
+    reference = implied_volatility(
+        True, np.array(IV["price"]), 100.0, np.array(STRIKES), 0.5, 0.02, engine="numpy"
     )
     assert output.result["summary"]["implied_volatility"]["missing"] == int(
         (reference.status != 0).sum()

@@ -18,7 +18,7 @@ Method: Newton-Raphson on sigma, safeguarded by a bisection bracket [lo, hi] tha
 step maintains: a Newton step that leaves the bracket, or a tiny vega, falls back to
 bisection. The first guess is the Brenner-Subrahmanyam/Corrado-Miller approximation,
 clipped into the bracket. `implied_volatility` runs it per option in a compiled kernel;
-`implied_volatility_numpy`, its twin, runs it on whole arrays, compacting the unfinished
+with ``engine="numpy"``, its twin runs it on whole arrays, compacting the unfinished
 options into a working set each iteration.
 Conventions as in ``quantrun.models.options``.
 """
@@ -31,6 +31,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from quantrun.models import kernels
+from quantrun.models.options import Engine
 
 STATUS_OK, STATUS_BELOW, STATUS_ABOVE, STATUS_NO_CONV = 0, 1, 2, 3
 STATUS_NAMES = ("ok", "below_intrinsic", "above_max", "no_convergence")
@@ -68,13 +69,17 @@ def implied_volatility(
     max_vol: float = 10.0,
     max_iter: int = 100,
     threads: int = 1,
+    engine: Engine = "kernel",
 ) -> ImpliedVolResult:
-    """Implied volatilities by the compiled per-option kernel (``quantrun.models.kernels``;
-    `implied_volatility_numpy` is its twin) split over ``threads``. ``iterations`` is the
-    most any option needed."""
+    """Implied volatilities by the compiled per-option kernel (``quantrun.models.kernels``)
+    split over ``threads``; ``engine="numpy"``: the same method on whole arrays, the
+    kernel's twin (one thread). ``iterations`` is the most any option needed."""
     shape, flat_c, (p, s, k, t, r, q) = kernels.flat_options(
         is_call, price, spot, strike, maturity, rate, dividend_yield
     )
+    if engine == "numpy":
+        vol_np, status_np, most = _whole_arrays(flat_c, p, s, k, t, r, q, max_vol, max_iter)
+        return ImpliedVolResult(vol_np.reshape(shape), status_np.reshape(shape), most)
     vol = np.empty(flat_c.size)
     status = np.empty(flat_c.size, dtype=np.int8)
     iterations = np.zeros(flat_c.size, dtype=np.int64)
@@ -93,28 +98,11 @@ def implied_volatility(
     )
 
 
-def implied_volatility_numpy(
-    is_call: np.ndarray | bool,
-    price: np.ndarray | float,
-    spot: np.ndarray | float,
-    strike: np.ndarray | float,
-    maturity: np.ndarray | float,
-    rate: np.ndarray | float,
-    dividend_yield: np.ndarray | float = 0.0,
-    *,
-    max_vol: float = 10.0,
-    max_iter: int = 100,
-) -> ImpliedVolResult:
-    """`implied_volatility` on whole numpy arrays: the kernel's twin."""
-    c, p, s, k, t, r, q = np.broadcast_arrays(
-        np.asarray(is_call, dtype=bool),
-        *(
-            np.asarray(x, dtype=np.float64)
-            for x in (price, spot, strike, maturity, rate, dividend_yield)
-        ),
-    )
-    shape = p.shape
-    c, p, s, k, t, r, q = (a.ravel() for a in (c, p, s, k, t, r, q))
+def _whole_arrays(
+    c: np.ndarray, p: np.ndarray, s: np.ndarray, k: np.ndarray, t: np.ndarray,
+    r: np.ndarray, q: np.ndarray, max_vol: float, max_iter: int,
+) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+    """(vol, status, iterations) of 1-D inputs, every unfinished option a step at a time."""
     fwd_s = s * np.exp(-q * t)
     pv_k = k * np.exp(-r * t)
     lower = np.where(c, np.maximum(fwd_s - pv_k, 0.0), np.maximum(pv_k - fwd_s, 0.0))
@@ -170,6 +158,4 @@ def implied_volatility_numpy(
         status[todo[final]] = STATUS_OK
         vol[todo[final]] = sigma[final]
         status[todo[too_high]] = STATUS_ABOVE
-    return ImpliedVolResult(
-        vol=vol.reshape(shape), status=status.reshape(shape), iterations=iterations
-    )
+    return vol, status, iterations

@@ -15,6 +15,7 @@ Conventions (as in Hull, *Options, Futures, and Other Derivatives*, ch. 15 and 1
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy.special import ndtr
@@ -22,6 +23,8 @@ from scipy.special import ndtr
 from quantrun.models import kernels
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+# the compiled per-option kernel, or its whole-array numpy twin that the tests hold it to
+Engine = Literal["kernel", "numpy"]
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,19 @@ def black_scholes(
     *,
     greeks: bool = True,
     threads: int = 1,
+    engine: Engine = "kernel",
 ) -> BlackScholesResult:
     """Prices (and Greeks) of European calls/puts, by the compiled per-option kernel
-    (``quantrun.models.kernels``; `black_scholes_numpy` is its twin) split over
-    ``threads``. Inputs must be positive where it matters (spot, strike, maturity,
-    volatility > 0); the params schema checks that before here."""
+    (``quantrun.models.kernels``) split over ``threads``; ``engine="numpy"``: the same
+    from the formulas in whole-array numpy, the kernel's twin (one thread). Inputs must
+    be positive where it matters (spot, strike, maturity, volatility > 0); the params
+    schema checks that before here."""
     shape, flat_c, (s, k, t, r, v, q) = kernels.flat_options(
         is_call, spot, strike, maturity, rate, volatility, dividend_yield
     )
+    if engine == "numpy":
+        rows = _formulas(flat_c, s, k, t, r, v, q, greeks)
+        return BlackScholesResult(*(row.reshape(shape) for row in rows))
     out = np.empty((6, flat_c.size))
     if not greeks:
         out[1:] = np.nan
@@ -71,27 +79,12 @@ def black_scholes(
     return BlackScholesResult(*(row.reshape(shape) for row in out))
 
 
-def black_scholes_numpy(
-    is_call: np.ndarray | bool,
-    spot: np.ndarray | float,
-    strike: np.ndarray | float,
-    maturity: np.ndarray | float,
-    rate: np.ndarray | float,
-    volatility: np.ndarray | float,
-    dividend_yield: np.ndarray | float = 0.0,
-    *,
-    greeks: bool = True,
-) -> BlackScholesResult:
-    """`black_scholes` in whole-array numpy: the kernel's twin, from the formulas."""
-    c, s, k, t, r, v, q = np.broadcast_arrays(
-        np.asarray(is_call, dtype=bool),
-        np.asarray(spot, dtype=np.float64),
-        np.asarray(strike, dtype=np.float64),
-        np.asarray(maturity, dtype=np.float64),
-        np.asarray(rate, dtype=np.float64),
-        np.asarray(volatility, dtype=np.float64),
-        np.asarray(dividend_yield, dtype=np.float64),
-    )
+def _formulas(
+    c: np.ndarray, s: np.ndarray, k: np.ndarray, t: np.ndarray, r: np.ndarray,
+    v: np.ndarray, q: np.ndarray, greeks: bool,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """Price, delta, gamma, vega, theta, rho of 1-D inputs from the formulas (NaN Greeks
+    unless ``greeks``)."""
     sqrt_t = np.sqrt(t)
     vol_sqrt_t = v * sqrt_t
     d1 = (np.log(s / k) + (r - q + 0.5 * v * v) * t) / vol_sqrt_t
@@ -106,11 +99,11 @@ def black_scholes_numpy(
     price = sign * (fwd_s * n_d1 - pv_k * n_d2)
     if not greeks:
         empty = np.full_like(price, np.nan)
-        return BlackScholesResult(price, empty, empty, empty, empty, empty)
+        return price, empty, empty, empty, empty, empty
     pdf_d1 = _pdf(d1)
     delta = sign * disc_q * n_d1
     gamma = disc_q * pdf_d1 / (s * vol_sqrt_t)
     vega = fwd_s * pdf_d1 * sqrt_t
     theta = -fwd_s * pdf_d1 * v / (2.0 * sqrt_t) + sign * (q * fwd_s * n_d1 - r * pv_k * n_d2)
     rho = sign * k * t * disc_r * n_d2
-    return BlackScholesResult(price, delta, gamma, vega, theta, rho)
+    return price, delta, gamma, vega, theta, rho
