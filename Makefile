@@ -13,7 +13,7 @@ PIP_QUIET := -q --disable-pip-version-check
 CLIENT_VENV ?= .venv-client
 CLIENT_STAMP := $(CLIENT_VENV)/.installed-$(shell cat clients/python/requirements-test.lock clients/python/pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help venv bench-venv client-venv run test test-envs test-unit test-integration test-e2e lint fmt bench bench-load bench-scale stack \
+.PHONY: help venv bench-venv client-venv run test test-envs ci-envs-and-lint test-unit test-integration test-e2e lint fmt bench bench-load bench-scale stack \
 	deploy system-deps emulators infra-tools infra-check clean
 
 help:
@@ -85,17 +85,24 @@ run: venv
 test-envs: system-deps
 	@$(MAKE) -s --no-print-directory -j 4 --output-sync=target venv emulators infra-tools client-venv
 
+# CI (.ci/run): the same, with lint beside the last installs as soon as .venv is there
+ci-envs-and-lint: system-deps
+	@$(MAKE) -s --no-print-directory -j 4 --output-sync=target venv emulators infra-tools client-venv lint
+
 # the whole suite on two processes (pytest-xdist; a file's tests stay on one, so a module's
 # stack starts once), then the tests marked `alone` (faults under load) with nothing beside
 # them, then line coverage per layer of both runs (pytest-cov; devtools/coverage_summary.py).
 # Three processes took 8 min where two take 8.5 to 9, and starved the tests that time a
 # server's answer (a hostile client's 4xx within 1 s took 1.3 s): two, on two cores.
+# Files go out in collection order, tests/e2e first (xdist's default sends the files with
+# the most tests first, and the long e2e files with few tests, last: one process idled
+# 50 s at the end)
 TEST_PROCESSES ?= 2
 # the files with tests marked `alone`: their run collects only them (all 1,100 tests took 10 s)
 ALONE_TESTS := $(shell grep -rl --include='test_*.py' 'pytest.mark.alone' tests)
 test: test-envs
 	@export QUANTRUN_TEST_SINCE=$$(date +%s); set -x; \
-	QUANTRUN_TEST_SUMMARY=off $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile -m "not alone" --cov --cov-report=; \
+	QUANTRUN_TEST_SUMMARY=off $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder -m "not alone" --cov --cov-report=; \
 	shared=$$?; \
 	$(BIN)/python -m pytest -m alone --cov --cov-append --cov-report= $(ALONE_TESTS); \
 	alone=$$?; \
