@@ -25,7 +25,7 @@ from quantrun.adapters.sql.rows import (
 from quantrun.adapters.sql.runners import runner_for
 from quantrun.adapters.sql.schema import job_events, job_quotas, jobs
 from quantrun.adapters.sql.shard_rows import ShardRows, cancel_shard_rows, create_values
-from quantrun.adapters.sql.transitions import SQL
+from quantrun.adapters.sql.transitions import SQL, finish_values
 from quantrun.adapters.sql.user_rows import UserRows
 from quantrun.clock import utcnow
 from quantrun.domain.errors import Conflict
@@ -222,21 +222,7 @@ class SqlJobStore(UserRows, ShardRows):
     def finish(self, job_id: str, end: JobEnd, *, worker: str, now: datetime) -> bool:
         if end.status not in SQL["finish"].rule.targets:
             raise ValueError(f"finish() takes succeeded or failed, not {end.status}")
-        error = end.error
-        moved = self._move(
-            "finish",
-            job_id,
-            now,
-            worker=worker,
-            status=end.status.value,
-            result=end.result,
-            error=asdict(error) if error else None,
-            artifacts=[asdict(a) for a in end.artifacts],
-            manifest=end.manifest,
-            progress=1.0 if end.status == JobStatus.SUCCEEDED else None,  # None: keep it
-            reason="completed" if error is None else f"{error.code}: {error.message}",
-        )
-        return moved is not None
+        return self._move("finish", job_id, now, worker=worker, **finish_values(end)) is not None
 
     def fail(self, job_id: str, *, now: datetime, error: JobError) -> bool:
         reason = f"{error.code}: {error.message}"

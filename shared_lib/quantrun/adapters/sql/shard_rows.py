@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Float, case, cast, func, insert, select, upda
 
 from quantrun.adapters.sql.runners import TransitionRunner
 from quantrun.adapters.sql.schema import job_events, jobs
-from quantrun.adapters.sql.transitions import CREATE_COLUMNS
-from quantrun.domain.jobs import INITIAL_STATUS, TRANSITIONS, Job, JobError, JobStatus
+from quantrun.adapters.sql.transitions import CREATE_COLUMNS, finish_values
+from quantrun.domain.jobs import INITIAL_STATUS, TRANSITIONS, Job, JobEnd, JobError, JobStatus
 
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -66,22 +66,9 @@ class ShardRows:
             # The job's row is locked first, as a cancel and a failing shard lock it
             # before its shards: locking the shard first deadlocks against them.
             conn.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update())
-            moved = self._transitions.run_in(
-                conn,
-                "finish",
-                {
-                    "p_job_id": shard_id,
-                    "p_now": now,
-                    "p_worker": worker,
-                    "p_status": JobStatus.SUCCEEDED.value,
-                    "p_result": result,
-                    "p_error": None,
-                    "p_artifacts": [],
-                    "p_manifest": None,
-                    "p_progress": 1.0,
-                    "p_reason": "completed",
-                },
-            )
+            given = {"p_job_id": shard_id, "p_now": now, "p_worker": worker}
+            given.update((f"p_{k}", v) for k, v in finish_values(JobEnd.succeeded(result)).items())
+            moved = self._transitions.run_in(conn, "finish", given)
             if moved is None:
                 return False, False
             last = jobs.c.shards_done + 1 >= jobs.c.shards_total
