@@ -91,7 +91,7 @@ def _register_key(
     hashed = HashedKey(user.id, hash_key(key), key_prefix(key), expires_at)
     if not store.add_api_key(hashed, most=most, audit=audit):
         return None
-    stored = store.api_key(hash_key(key))
+    stored = store.api_key(hashed.key_hash)
     assert stored is not None
     return NewKey(user, key, stored)
 

@@ -11,13 +11,13 @@ PostgreSQL, no BEGIN/COMMIT).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, null, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from quantrun.adapters.sql.binds import binds, error_values, finish_values
 from quantrun.adapters.sql.rows import (
     to_event,
     to_job,
@@ -25,7 +25,7 @@ from quantrun.adapters.sql.rows import (
 from quantrun.adapters.sql.runners import runner_for
 from quantrun.adapters.sql.schema import job_events, job_quotas, jobs
 from quantrun.adapters.sql.shard_rows import ShardRows, cancel_shard_rows, create_values
-from quantrun.adapters.sql.transitions import SQL, finish_values
+from quantrun.adapters.sql.transitions import SQL
 from quantrun.adapters.sql.user_rows import UserRows
 from quantrun.clock import utcnow
 from quantrun.domain.errors import Conflict
@@ -186,9 +186,7 @@ class SqlJobStore(UserRows, ShardRows):
 
     # -- transitions (guards and events: transitions.py, from the domain's table) ----
     def _move(self, name: str, job_id: str, now: datetime, **params: Any) -> Any:
-        given: dict[str, Any] = {"p_job_id": job_id, "p_now": now}
-        given.update((f"p_{k}", v) for k, v in params.items())
-        return self._transitions.run(name, given)
+        return self._transitions.run(name, binds(job_id, now, **params))
 
     def claim(
         self, job_id: str, *, worker: str, now: datetime, lease_until: datetime, max_attempts: int
@@ -225,18 +223,12 @@ class SqlJobStore(UserRows, ShardRows):
         return self._move("finish", job_id, now, worker=worker, **finish_values(end)) is not None
 
     def fail(self, job_id: str, *, now: datetime, error: JobError) -> bool:
-        reason = f"{error.code}: {error.message}"
-        return self._move("fail", job_id, now, error=asdict(error), reason=reason) is not None
+        return self._move("fail", job_id, now, **error_values(error)) is not None
 
     def cancel(self, job_id: str, *, user_id: str, now: datetime) -> Job | None:
         """Cancel the job and, in the same transaction, its shards that have not ended:
         a worker claiming one afterwards finds it cancelled."""
-        given = {
-            "p_job_id": job_id,
-            "p_now": now,
-            "p_user_id": user_id,
-            "p_reason": "cancelled by user",
-        }
+        given = binds(job_id, now, user_id=user_id, reason="cancelled by user")
         with self._engine.begin() as conn:
             moved = self._transitions.run_in(conn, "cancel", given)
             if moved is not None and moved["shards_total"] is not None:

@@ -12,15 +12,15 @@ leaves a running job with an expired lease, which the reclaim sweep requeues lik
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Float, case, cast, func, insert, select, update
 
+from quantrun.adapters.sql.binds import binds, error_values, finish_values
 from quantrun.adapters.sql.runners import TransitionRunner
 from quantrun.adapters.sql.schema import job_events, jobs
-from quantrun.adapters.sql.transitions import CREATE_COLUMNS, finish_values
+from quantrun.adapters.sql.transitions import CREATE_COLUMNS
 from quantrun.domain.jobs import INITIAL_STATUS, TRANSITIONS, Job, JobEnd, JobError, JobStatus
 
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -48,7 +48,7 @@ class ShardRows:
 
     def start_shards(self, job_id: str, *, now: datetime) -> bool:
         """The job turns running (its first shard started); False if it already had."""
-        return self._transitions.run("start_shards", {"p_job_id": job_id, "p_now": now}) is not None
+        return self._transitions.run("start_shards", binds(job_id, now)) is not None
 
     def finish_shard(
         self,
@@ -66,9 +66,10 @@ class ShardRows:
             # The job's row is locked first, as a cancel and a failing shard lock it
             # before its shards: locking the shard first deadlocks against them.
             conn.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update())
-            given = {"p_job_id": shard_id, "p_now": now, "p_worker": worker}
-            given.update((f"p_{k}", v) for k, v in finish_values(JobEnd.succeeded(result)).items())
-            moved = self._transitions.run_in(conn, "finish", given)
+            ended = finish_values(JobEnd.succeeded(result))
+            moved = self._transitions.run_in(
+                conn, "finish", binds(shard_id, now, worker=worker, **ended)
+            )
             if moved is None:
                 return False, False
             last = jobs.c.shards_done + 1 >= jobs.c.shards_total
@@ -109,14 +110,7 @@ class ShardRows:
                 .values(shards_failed=jobs.c.shards_failed + 1)
             )
             failed = self._transitions.run_in(
-                conn,
-                "fail",
-                {
-                    "p_job_id": job_id,
-                    "p_now": now,
-                    "p_error": asdict(error),
-                    "p_reason": f"{error.code}: {error.message}",
-                },
+                conn, "fail", binds(job_id, now, **error_values(error))
             )
             cancel_shard_rows(conn, job_id, now, "its job failed")
         return failed is not None

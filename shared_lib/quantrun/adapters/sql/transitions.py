@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -47,14 +47,7 @@ from sqlalchemy import (
 )
 
 from quantrun.adapters.sql.schema import UTCDateTime, job_events, job_quotas, jobs, outbox
-from quantrun.domain.jobs import (
-    INITIAL_STATUS,
-    TRANSITIONS,
-    JobEnd,
-    JobStatus,
-    LeaseRule,
-    Transition,
-)
+from quantrun.domain.jobs import INITIAL_STATUS, TRANSITIONS, LeaseRule, Transition
 
 EVENT_COLUMNS = ["job_id", "at", "from_status", "to_status", "reason"]
 OUTBOX_COLUMNS = ["job_id", "created_at", "attempts"]
@@ -218,21 +211,6 @@ SQL: Mapping[str, SqlTransition] = {
         lambda _c, _owner: literal("first shard started", String),
     ),
 }
-
-
-def finish_values(end: JobEnd) -> dict[str, Any]:
-    """The ``finish`` transition's values for how a run ended (its binds without ``p_``),
-    for a job and for a shard alike."""
-    error = end.error
-    return {
-        "status": end.status.value,
-        "result": end.result,
-        "error": asdict(error) if error else None,
-        "artifacts": [asdict(a) for a in end.artifacts],
-        "manifest": end.manifest,
-        "progress": 1.0 if end.status == JobStatus.SUCCEEDED else None,  # None: keep it
-        "reason": "completed" if error is None else f"{error.code}: {error.message}",
-    }
 
 
 def released_quota(user_id: Any) -> Any:

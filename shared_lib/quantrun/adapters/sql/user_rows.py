@@ -73,7 +73,7 @@ class UserRows:
                 )
                 if not under_cap(conn, api_keys, key.user_id, most, usable):
                     return False
-                conn.execute(insert(api_keys).values(**asdict(key), created_at=utcnow()))
+                conn.execute(insert(api_keys).values(**asdict(key), created_at=now))
                 audit_rows.write(conn, audit)
             elif exists.user_id != key.user_id:
                 raise Conflict("this API key already belongs to another user")
