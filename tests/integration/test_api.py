@@ -263,6 +263,19 @@ def test_idempotency_key_replays_and_conflicts(alice: httpx.Client, bob: httpx.C
             "validation_error",
             "params.spot",
         ),
+        # JSON integers have no range; one past a float's was a 500 (OverflowError)
+        (
+            {"model": "black_scholes", "params": {**BS_PARAMS, "spot": 10**400}},
+            422,
+            "validation_error",
+            "params.spot",
+        ),
+        (
+            {"model": "black_scholes", "params": {**BS_PARAMS, "strike": [100, 10**400]}},
+            422,
+            "validation_error",
+            "params.strike",
+        ),
         (
             {"model": "black_scholes", "params": {**BS_PARAMS, "strike": [1, [2, 3]]}},
             422,
