@@ -29,16 +29,19 @@ from quantrun.domain.prices import (
 class FakeQueue:
     def __init__(self) -> None:
         self.published: list[str] = []
+        self.quick: list[str] = []  # the published ids marked quick
         self.fail = False
 
     def ping(self) -> None:
         if self.fail:
             raise TransientError("queue down")
 
-    def publish(self, job_id: str, trace: str | None = None) -> None:
+    def publish(self, job_id: str, trace: str | None = None, *, quick: bool = False) -> None:
         if self.fail:
             raise TransientError("queue down")
         self.published.append(job_id)
+        if quick:
+            self.quick.append(job_id)
 
 
 class FakePriceStore:

@@ -303,6 +303,23 @@ def test_push_certificates_are_fetched_once_and_a_fetch_failure_is_503(
     assert forged.status_code == 401
 
 
+def test_the_push_verifier_is_offline_while_its_certificates_are_held_and_fresh() -> None:
+    """What lets a worker verify a quick job's push on its event loop: no fetch is due."""
+    from quantrun.adapters.gcp.oidc import OidcPushVerifier
+
+    class Held(GoogleCerts):
+        def _fetch(self) -> dict[str, str]:
+            return {"kid-1": "PEM"}
+
+    push = {"audience": "https://worker.example", "email": "push@p1.iam.gserviceaccount.com"}
+    hourly, stale = Held("http://unused.example"), Held("http://unused.example", cache_seconds=0)
+    verifier = OidcPushVerifier(**push, certs=hourly)
+    assert not verifier.offline()  # none held yet: the first verify fetches them
+    hourly.current(), stale.current()
+    assert verifier.offline() and hourly.fresh()
+    assert not stale.fresh()  # held, but due for a refresh
+
+
 def test_a_failed_certificate_refresh_keeps_the_held_ones_without_retrying_each_call() -> None:
     """Past the hour, a refresh that fails serves the certificates held and waits a minute
     before trying again: requests do not each wait on a failing fetch."""

@@ -1,6 +1,6 @@
 """A job keeps its submitting request's trace: on its row, as the Pub/Sub message's
 ``traceparent`` attribute (published at once or swept up later), and on the lines the
-API and the worker log for it (CONTRACT 6.4)."""
+API and the worker log for it (CONTRACT 6.4). A quick job's message says so."""
 
 from __future__ import annotations
 
@@ -67,7 +67,8 @@ def test_messages_carry_the_trace_published_or_swept(engine: Engine, gcp_env: Em
     queue = OutboxQueue(
         engine, PubSubPublisher(publisher_client(), gcp_env.project, topic, timeout=10)
     )
-    queue.publish(published.id, W3C)  # as a submit does: handed over with its trace
+    # as a submit does: handed over with its trace (and, for a quick job, that mark)
+    queue.publish(published.id, W3C, quick=True)
     assert queue.flush() == 2  # the other two as a sweep finds them: the trace from the row
 
     attributes: dict[str, dict[str, str]] = {}
@@ -86,6 +87,9 @@ def test_messages_carry_the_trace_published_or_swept(engine: Engine, gcp_env: Em
     assert attributes[published.id]["traceparent"] == W3C
     assert attributes[swept.id]["traceparent"] == OTHER
     assert "traceparent" not in attributes[untraced.id]
+    # the row keeps no quick mark: what a sweep publishes runs in the worker's thread pool
+    assert attributes[published.id]["quick"] == "true"
+    assert "quick" not in attributes[swept.id] and "quick" not in attributes[untraced.id]
 
 
 @pytest.fixture

@@ -57,7 +57,12 @@ class World:
         self.cfg = WorkerConfig(worker_id="w1", lease_seconds=5, max_attempts=3)
 
     def submit(
-        self, model: str, params: dict[str, Any], key: str | None = None, shards: int | None = 1
+        self,
+        model: str,
+        params: dict[str, Any],
+        key: str | None = None,
+        shards: int | None = 1,
+        quick_cost: float = 0.0,
     ) -> Any:
         return submit_job(
             store=self.store,
@@ -69,6 +74,7 @@ class World:
             idempotency_key=key,
             now=utcnow(),
             shards=shards,  # one piece unless a test asks (tests/integration/test_sharded_jobs.py)
+            quick_cost=quick_cost,
         )
 
     def run(self, job_id: str, cfg: WorkerConfig | None = None) -> RunOutcome:
@@ -84,6 +90,20 @@ def test_submit_records_normalised_params_and_publishes(world: World) -> None:
     job, created = world.submit("black_scholes", BS)
     assert created and world.queue.published == [job.id]
     assert job.params["dividend_yield"] == 0.0 and job.params["greeks"] is True
+
+
+def test_a_small_job_that_reads_no_prices_is_published_quick(world: World) -> None:
+    """Quick: no price history and an estimate at most ``quick_cost`` (black_scholes
+    counts options); a chain over the limit, a history model however small, and any job
+    with the limit at 0 are published plainly."""
+    small, _ = world.submit("black_scholes", BS, quick_cost=1e3)
+    chain = {**BS, "strike": [float(k) for k in range(50, 1051)]}  # 1,001 options
+    over, _ = world.submit("black_scholes", chain, quick_cost=1e3)
+    window = {"symbols": ["AAA"], "start": "2020-01-01", "end": "2020-01-10"}
+    history, _ = world.submit("risk_metrics", window, quick_cost=1e12)
+    off, _ = world.submit("black_scholes", BS, quick_cost=0)
+    assert world.queue.published == [small.id, over.id, history.id, off.id]
+    assert world.queue.quick == [small.id]
 
 
 def test_submit_rejects_unknown_models_symbols_and_bad_params(world: World) -> None:

@@ -119,6 +119,7 @@ def submit_job(
     max_cost: float = math.inf,
     max_result_values: float = math.inf,
     max_params_bytes: int = 1024 * 1024,
+    quick_cost: float = 0.0,
     quota: JobQuota = JobQuota(),
     shards: int | None = None,
     sharding: ShardPolicy = ShardPolicy(),
@@ -134,7 +135,8 @@ def submit_job(
     jobs queued or running, or submitted today (a replay counts nothing). A model that
     splits runs as ``sharding.count(...)`` shards (``shards``: the client's choice). A job
     made from a strategy (or by its schedule) records their ids; ``trace`` (the request's
-    traceparent) goes with the job to its worker."""
+    traceparent) goes with the job to its worker. A job that reads no price history and
+    is estimated at most ``quick_cost`` is published as quick (``JobQueue.publish``)."""
     spec = resolve_spec(model)
     parsed = validate_params(spec, params, known)
     cost = check_cost(spec, parsed, limit=max_cost, what="job", max_values=max_result_values)
@@ -185,9 +187,11 @@ def submit_job(
         "job submitted",
         extra={"fields": {"job_id": job.id, "model": model, "shards": n_shards}},
     )
+    # quick: what a thread hand-off would cost more than (no I/O, microseconds of work)
+    quick = not pieces and cost <= quick_cost and not spec.symbols(parsed)
     try:
         for queued in pieces or [job]:
-            queue.publish(queued.id, trace)
+            queue.publish(queued.id, trace, quick=quick)
     except Exception:
         # The job is recorded; the reclaim sweep publishes queued jobs that wait too long.
         log.exception(

@@ -140,6 +140,7 @@ class Container:
                 "max_cost": limits.job_max_cost,
                 "max_result_values": limits.job_max_result_values,
                 "max_params_bytes": limits.max_params_bytes,
+                "quick_cost": limits.quick_job_cost,
                 "quota": self.job_quota,
                 "sharding": self.sharding,
             },

@@ -182,8 +182,10 @@ class JobQueue(Protocol):
     """Hands job ids from the API to workers, at least once (Pub/Sub / embedded table)."""
 
     def ping(self) -> None: ...
-    def publish(self, job_id: str, trace: str | None = None) -> None:
+    def publish(self, job_id: str, trace: str | None = None, *, quick: bool = False) -> None:
         """Deliver a job the store holds as queued (just created or requeued). In gcp
         mode the store wrote its outbox row in that transaction; this publishes it, with
-        ``trace`` (the submitting request's traceparent) as a message attribute."""
+        ``trace`` (the submitting request's traceparent) as a message attribute, and
+        ``quick`` (``app/submit.py``: no price history, a small estimated cost) so a push
+        worker can run it on the request's own thread."""
         ...

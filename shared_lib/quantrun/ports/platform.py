@@ -41,6 +41,10 @@ class PushVerifier(Protocol):
         """Raises ``Unauthenticated`` when the ``Authorization`` header is not accepted."""
         ...
 
+    def offline(self) -> bool:
+        """True when ``verify`` would make no network call now (what it needs is held)."""
+        ...
+
 
 class IdentityVerifier(Protocol):
     """Verifies a third party's identity token (Google ID tokens)."""

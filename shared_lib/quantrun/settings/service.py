@@ -176,6 +176,13 @@ class LimitSettings(SettingsGroup):
         description="largest estimated cost of a job, checked at submit and again before it "
         "runs (413 `input_too_large` with the estimate and the limit)",
     )
+    quick_job_cost: float = Field(
+        1e3,
+        ge=0,
+        description="a job that reads no price history and is estimated at most this cost "
+        "is quick: its message says so and a push worker runs it on the request's own thread "
+        "instead of handing it to a thread (0: none is)",
+    )
     result_inline_values: int = Field(
         100_000,
         ge=1000,

@@ -35,8 +35,9 @@ class EmbeddedQueue:
         with self._engine.connect() as conn:
             conn.execute(text("SELECT count(*) FROM queue_messages WHERE 1 = 0"))
 
-    def publish(self, job_id: str, trace: str | None = None) -> None:
-        # the worker reads the trace from the job's row: the table needs no column for it
+    def publish(self, job_id: str, trace: str | None = None, *, quick: bool = False) -> None:
+        # the worker reads the trace from the job's row: the table needs no column for it;
+        # the embedded worker runs every job on its own thread, quick or not
         now = utcnow()
         with self._engine.begin() as conn:
             conn.execute(

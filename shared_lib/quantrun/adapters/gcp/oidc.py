@@ -38,6 +38,10 @@ class GoogleCerts:
     # (else every request would wait for the failing fetch)
     RETRY_SECONDS = 60.0
 
+    def fresh(self) -> bool:
+        """Held and not due for a refresh: ``current`` would make no network call."""
+        return time.monotonic() - self._fetched_at < self._ttl
+
     def current(self) -> dict[str, str]:
         with self._lock:
             if time.monotonic() - self._fetched_at < self._ttl:
@@ -102,12 +106,18 @@ class OidcPushVerifier:
             authorization, audience=self._audience, email=self._email, certs=self._certs
         )
 
+    def offline(self) -> bool:
+        return self._certs.fresh()
+
 
 class AcceptAll:
     """``PushVerifier`` for emulators and embedded mode, which attach no token."""
 
     def verify(self, authorization: str | None) -> None:
         return None
+
+    def offline(self) -> bool:
+        return True
 
 
 class GoogleIdTokens:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
@@ -18,12 +19,18 @@ from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
 MAX_MESSAGES_PER_REQUEST = 1000  # Pub/Sub's limit for one Publish request
 
 
-def encode_job_message(job_id: str, trace: str | None = None) -> tuple[bytes, dict[str, str]]:
-    """The message's data and attributes: ``job_id``, and ``traceparent`` when the job
-    has a trace (the worker's log lines for the job carry it)."""
+def encode_job_message(
+    job_id: str, trace: str | None = None, *, quick: bool = False
+) -> tuple[bytes, dict[str, str]]:
+    """The message's data and attributes: ``job_id``, ``traceparent`` when the job
+    has a trace (the worker's log lines for the job carry it), and ``quick`` when the API
+    found the job quick (``JobQueue.publish``): a push worker runs it on the request's own
+    thread."""
     attributes = {"job_id": job_id}
     if trace:
         attributes["traceparent"] = trace
+    if quick:
+        attributes["quick"] = "true"
     return json.dumps({"job_id": job_id}).encode(), attributes
 
 
@@ -70,7 +77,10 @@ class PubSubPublisher:
             raise TransientError(f"cannot {what}: {exc}") from exc
 
     def publish_many(
-        self, job_ids: list[str], traces: Mapping[str, str] | None = None
+        self,
+        job_ids: list[str],
+        traces: Mapping[str, str] | None = None,
+        quick: AbstractSet[str] = frozenset(),
     ) -> list[Exception | None]:
         from google.pubsub_v1 import PubsubMessage
         from google.pubsub_v1.services.publisher.client import PublisherClient as Gapic
@@ -81,7 +91,8 @@ class PubSubPublisher:
             messages = [
                 PubsubMessage(data=data, attributes=attributes)
                 for data, attributes in (
-                    encode_job_message(job_id, (traces or {}).get(job_id)) for job_id in chunk
+                    encode_job_message(job_id, (traces or {}).get(job_id), quick=job_id in quick)
+                    for job_id in chunk
                 )
             ]
             try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -49,10 +50,14 @@ MARK_RETRY_SECONDS = 1.0  # after a failed mark (database unreachable)
 class Publisher(Protocol):
     def ping(self) -> None: ...
     def publish_many(
-        self, job_ids: list[str], traces: Mapping[str, str] | None = None
+        self,
+        job_ids: list[str],
+        traces: Mapping[str, str] | None = None,
+        quick: AbstractSet[str] = frozenset(),
     ) -> list[Exception | None]:
-        """Publish each id (with its trace, where ``traces`` has one); per id, None when
-        the broker accepted it, else the error."""
+        """Publish each id (with its trace, where ``traces`` has one, and marked quick
+        when ``quick`` holds it); per id, None when the broker accepted it, else the
+        error."""
         ...
 
 
@@ -79,20 +84,24 @@ class OutboxQueue:
         self._wake = threading.Event()
         self._requested: list[str] = []
         self._traces: dict[str, str] = {}  # requested jobs' traces, until published
+        self._quick: set[str] = set()  # requested jobs that are quick, until published
         self._requested_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def ping(self) -> None:
         self._publisher.ping()
 
-    def publish(self, job_id: str, trace: str | None = None) -> None:
+    def publish(self, job_id: str, trace: str | None = None, *, quick: bool = False) -> None:
         """Publish a job whose outbox row is committed. With the relay thread running, the
         caller only hands over the id (no database work in the request); otherwise it is
-        published right here."""
+        published right here. A row the sweep publishes again goes without its quick mark
+        (the row does not keep it): its worker runs it in the thread pool."""
         with self._requested_lock:
             self._requested.append(job_id)
             if trace:
                 self._traces[job_id] = trace
+            if quick:
+                self._quick.add(job_id)
         if self._thread is not None and self._thread.is_alive():
             self._wake.set()
         else:
@@ -112,6 +121,7 @@ class OutboxQueue:
         with self._requested_lock:
             requested, self._requested = self._requested, []
             traces, self._traces = self._traces, {}
+            quick, self._quick = self._quick, set()
         scope: ColumnElement[bool] = true()
         if orphans_before is not None:
             scope = outbox.c.created_at < orphans_before
@@ -119,7 +129,7 @@ class OutboxQueue:
         with self._flush_lock:
             for start in range(0, len(requested), self._batch):
                 chunk = list(dict.fromkeys(requested[start : start + self._batch]))
-                sent += self._publish_and_mark(chunk, traces, defer=defer_marks)
+                sent += self._publish_and_mark(chunk, traces, quick=quick, defer=defer_marks)
             self._mark_published(force=sweep or not defer_marks)
             while sweep:
                 batch_sent, more = self._sweep_batch(scope)
@@ -154,13 +164,14 @@ class OutboxQueue:
         traces: Mapping[str, str],
         locked: Connection | None = None,
         *,
+        quick: AbstractSet[str] = frozenset(),
         defer: bool = False,
     ) -> int:
         """Publish, then mark the published jobs' unsent rows sent (``defer``: later, in
         ``_mark_published``) and count an attempt on the others (on ``locked``, the sweep's
         transaction, else in autocommit: no connection is held while publishing); returns
         how many were published."""
-        results = self._publisher.publish_many(list(job_ids), traces)
+        results = self._publisher.publish_many(list(job_ids), traces, quick)
         ok = [j for j, err in zip(job_ids, results, strict=True) if err is None]
         failed = [(j, err) for j, err in zip(job_ids, results, strict=True) if err is not None]
         published = len(ok)
