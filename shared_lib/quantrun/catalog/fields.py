@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date
 from typing import Annotated, Any
 
@@ -185,10 +186,14 @@ def numeric(*, gt: float | None = None, ge: float | None = None, le: float | Non
     ]
 
 
+def _any_array(values: Iterable[Any]) -> bool:
+    return any(isinstance(v, list | tuple | np.ndarray) for v in values)
+
+
 def element_count(*values: Any) -> int:
     """Elements after broadcasting (the size of a vectorised call); 0 if they do not."""
-    if all(type(v) in (int, float) for v in values):
-        return 1  # numbers only (most inputs): np.shape of each costs more than the rest
+    if not _any_array(values):
+        return 1  # scalars only (most inputs): np.shape of each costs more than the rest
     try:
         return int(np.prod(np.broadcast_shapes(*(np.shape(v) for v in values))))
     except ValueError:
@@ -227,6 +232,8 @@ Symbols = Annotated[
 
 def broadcast_error(**arrays: Any) -> str | None:
     """None when the arrays broadcast together, else a message naming their shapes."""
+    if not _any_array(arrays.values()):
+        return None  # scalars always do
     try:
         np.broadcast_shapes(*(np.shape(v) for v in arrays.values()))
     except ValueError:
