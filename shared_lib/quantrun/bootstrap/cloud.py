@@ -132,8 +132,9 @@ def secrets(settings: Settings) -> Secrets:
 def _publish_one(publisher: Any, job_id: str) -> None:
     """Publish one job id; a failure is transient (the message is redelivered)."""
     from quantrun.domain.errors import TransientError
+    from quantrun.domain.messages import JobMessage
 
-    (error,) = publisher.publish_many([job_id])
+    (error,) = publisher.publish_many([JobMessage(job_id)])
     if error is not None:
         raise TransientError(f"cannot hand the job to the long-jobs topic: {error}")
 

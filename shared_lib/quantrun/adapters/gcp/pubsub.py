@@ -10,28 +10,25 @@ timeout; a retried RPC may publish twice, which the guarded claim makes harmless
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Sequence
 from typing import Any
 
 from quantrun.adapters.gcp.clients import PING_SECONDS, bounded_retry
+from quantrun.domain.messages import JobMessage
 
 MAX_MESSAGES_PER_REQUEST = 1000  # Pub/Sub's limit for one Publish request
 
 
-def encode_job_message(
-    job_id: str, trace: str | None = None, *, quick: bool = False
-) -> tuple[bytes, dict[str, str]]:
+def encode_job_message(message: JobMessage) -> tuple[bytes, dict[str, str]]:
     """The message's data and attributes: ``job_id``, ``traceparent`` when the job
     has a trace (the worker's log lines for the job carry it), and ``quick`` when the API
-    found the job quick (``JobQueue.publish``): a push worker runs it on the request's own
-    thread."""
-    attributes = {"job_id": job_id}
-    if trace:
-        attributes["traceparent"] = trace
-    if quick:
+    found the job quick: a push worker runs it on the request's own thread."""
+    attributes = {"job_id": message.job_id}
+    if message.trace:
+        attributes["traceparent"] = message.trace
+    if message.quick:
         attributes["quick"] = "true"
-    return json.dumps({"job_id": job_id}).encode(), attributes
+    return json.dumps({"job_id": message.job_id}).encode(), attributes
 
 
 def encode_step_message(portfolio_id: str) -> tuple[bytes, dict[str, str]]:
@@ -76,24 +73,16 @@ class PubSubPublisher:
         except Exception as exc:
             raise TransientError(f"cannot {what}: {exc}") from exc
 
-    def publish_many(
-        self,
-        job_ids: list[str],
-        traces: Mapping[str, str] | None = None,
-        quick: AbstractSet[str] = frozenset(),
-    ) -> list[Exception | None]:
+    def publish_many(self, messages: Sequence[JobMessage]) -> list[Exception | None]:
         from google.pubsub_v1 import PubsubMessage
         from google.pubsub_v1.services.publisher.client import PublisherClient as Gapic
 
         results: list[Exception | None] = []
-        for start in range(0, len(job_ids), MAX_MESSAGES_PER_REQUEST):
-            chunk = job_ids[start : start + MAX_MESSAGES_PER_REQUEST]
-            messages = [
+        for start in range(0, len(messages), MAX_MESSAGES_PER_REQUEST):
+            chunk = messages[start : start + MAX_MESSAGES_PER_REQUEST]
+            encoded = [
                 PubsubMessage(data=data, attributes=attributes)
-                for data, attributes in (
-                    encode_job_message(job_id, (traces or {}).get(job_id), quick=job_id in quick)
-                    for job_id in chunk
-                )
+                for data, attributes in map(encode_job_message, chunk)
             ]
             try:
                 # the generated client's Publish, not the batching override on the
@@ -101,7 +90,7 @@ class PubSubPublisher:
                 Gapic.publish(
                     self._client,
                     topic=self._topic,
-                    messages=messages,
+                    messages=encoded,
                     retry=bounded_retry(self._timeout),
                     timeout=self._timeout,
                 )

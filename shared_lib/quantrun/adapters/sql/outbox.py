@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -40,6 +39,7 @@ from sqlalchemy import (
 
 from quantrun.adapters.sql.schema import jobs, outbox
 from quantrun.clock import utcnow
+from quantrun.domain.messages import JobMessage
 from quantrun.logging import get_logger
 
 log = get_logger(__name__)
@@ -49,14 +49,8 @@ MARK_RETRY_SECONDS = 1.0  # after a failed mark (database unreachable)
 
 class Publisher(Protocol):
     def ping(self) -> None: ...
-    def publish_many(
-        self,
-        job_ids: list[str],
-        traces: Mapping[str, str] | None = None,
-        quick: AbstractSet[str] = frozenset(),
-    ) -> list[Exception | None]:
-        """Publish each id (with its trace, where ``traces`` has one, and marked quick
-        when ``quick`` holds it); per id, None when the broker accepted it, else the
+    def publish_many(self, messages: Sequence[JobMessage]) -> list[Exception | None]:
+        """Publish each message; per message, None when the broker accepted it, else the
         error."""
         ...
 
@@ -82,9 +76,7 @@ class OutboxQueue:
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._requested: list[str] = []
-        self._traces: dict[str, str] = {}  # requested jobs' traces, until published
-        self._quick: set[str] = set()  # requested jobs that are quick, until published
+        self._requested: list[JobMessage] = []
         self._requested_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -97,11 +89,7 @@ class OutboxQueue:
         published right here. A row the sweep publishes again goes without its quick mark
         (the row does not keep it): its worker runs it in the thread pool."""
         with self._requested_lock:
-            self._requested.append(job_id)
-            if trace:
-                self._traces[job_id] = trace
-            if quick:
-                self._quick.add(job_id)
+            self._requested.append(JobMessage(job_id, trace, quick))
         if self._thread is not None and self._thread.is_alive():
             self._wake.set()
         else:
@@ -120,16 +108,14 @@ class OutboxQueue:
         requested jobs sent only once ``mark_delay`` has passed (or before a sweep)."""
         with self._requested_lock:
             requested, self._requested = self._requested, []
-            traces, self._traces = self._traces, {}
-            quick, self._quick = self._quick, set()
         scope: ColumnElement[bool] = true()
         if orphans_before is not None:
             scope = outbox.c.created_at < orphans_before
         sent = 0
         with self._flush_lock:
             for start in range(0, len(requested), self._batch):
-                chunk = list(dict.fromkeys(requested[start : start + self._batch]))
-                sent += self._publish_and_mark(chunk, traces, quick=quick, defer=defer_marks)
+                chunk = _one_per_job(requested[start : start + self._batch])
+                sent += self._publish_and_mark(chunk, defer=defer_marks)
             self._mark_published(force=sweep or not defer_marks)
             while sweep:
                 batch_sent, more = self._sweep_batch(scope)
@@ -150,28 +136,26 @@ class OutboxQueue:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=outbox)
             rows = conn.execute(query).all()
-            traces = {row.job_id: row.trace for row in rows if row.trace}
-            job_ids = list(dict.fromkeys(row.job_id for row in rows))
-            if not job_ids:
+            messages = _one_per_job(JobMessage(row.job_id, row.trace) for row in rows)
+            if not messages:
                 return 0, False
-            sent = self._publish_and_mark(job_ids, traces, locked=conn)
+            sent = self._publish_and_mark(messages, locked=conn)
             # stop after a failing batch: the broker is likely down, the relay retries later
-            return sent, sent == len(job_ids) and len(job_ids) == self._batch
+            return sent, sent == len(messages) and len(messages) == self._batch
 
     def _publish_and_mark(
         self,
-        job_ids: Sequence[str],
-        traces: Mapping[str, str],
+        messages: Sequence[JobMessage],
         locked: Connection | None = None,
         *,
-        quick: AbstractSet[str] = frozenset(),
         defer: bool = False,
     ) -> int:
         """Publish, then mark the published jobs' unsent rows sent (``defer``: later, in
         ``_mark_published``) and count an attempt on the others (on ``locked``, the sweep's
         transaction, else in autocommit: no connection is held while publishing); returns
         how many were published."""
-        results = self._publisher.publish_many(list(job_ids), traces, quick)
+        results = self._publisher.publish_many(messages)
+        job_ids = [m.job_id for m in messages]
         ok = [j for j, err in zip(job_ids, results, strict=True) if err is None]
         failed = [(j, err) for j, err in zip(job_ids, results, strict=True) if err is not None]
         published = len(ok)
@@ -274,3 +258,8 @@ def _describe(err: Exception) -> str:
     """Never empty: some client errors (timeouts) carry no message."""
     text = str(err)
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _one_per_job(messages: Iterable[JobMessage]) -> list[JobMessage]:
+    """A job asked for twice in a batch (a requeue racing its publish) is published once."""
+    return list({m.job_id: m for m in messages}.values())
