@@ -102,6 +102,26 @@ def validate_params(spec: ModelSpec[Any], raw: dict[str, Any], known: KnownSymbo
     return params
 
 
+def least_json_bytes(value: Any) -> int:
+    """A lower bound on the bytes of ``value`` as JSON, found without encoding it: a
+    list of n numbers takes at least 2n - 1 (a digit each, commas between)."""
+    if isinstance(value, dict):
+        return 2 + sum(len(k) + 3 + least_json_bytes(v) for k, v in value.items())
+    if isinstance(value, list):
+        if value and isinstance(value[0], list | dict):
+            return 2 + sum(1 + least_json_bytes(v) for v in value)
+        return 2 * len(value) + 1
+    return 1
+
+
+def _params_too_large(took: str, size: int, most: int) -> InputTooLarge:
+    return InputTooLarge(
+        f"the params take {took} bytes as stored; at most {most} are kept with a job",
+        estimate=float(size),
+        limit=float(most),
+    )
+
+
 def _canonical(model: str, params: dict[str, Any]) -> bytes:
     return json.dumps({"model": model, "params": params}, sort_keys=True, default=str).encode()
 
@@ -147,14 +167,13 @@ def submit_job(
         splits=spec.sharding is not None,
     )
     stored_params = parsed.model_dump(mode="json")
+    # a job row is not a file store; params far over it are refused before their text is made
+    least = least_json_bytes(stored_params)
+    if least > max_params_bytes:
+        raise _params_too_large(f"at least {least}", least, max_params_bytes)
     canonical = _canonical(model, stored_params)
-    if len(canonical) > max_params_bytes:  # a job row is not a file store
-        raise InputTooLarge(
-            f"the params take {len(canonical)} bytes as stored; at most {max_params_bytes} "
-            "are kept with a job",
-            estimate=float(len(canonical)),
-            limit=float(max_params_bytes),
-        )
+    if len(canonical) > max_params_bytes:
+        raise _params_too_large(str(len(canonical)), len(canonical), max_params_bytes)
     fingerprint = hashlib.sha256(canonical).hexdigest()
     if idempotency_key is not None:
         existing = store.find_by_idempotency_key(user.id, idempotency_key, now - IDEMPOTENCY_WINDOW)

@@ -190,12 +190,26 @@ def _any_array(values: Iterable[Any]) -> bool:
     return any(isinstance(v, list | tuple | np.ndarray) for v in values)
 
 
+def shape_of(value: Any) -> tuple[int, ...]:
+    """The shape of a validated ``numeric`` value (a number, or nested lists that its
+    check found rectangular) from the lengths of its first rows; ``np.shape`` would copy
+    a million-element list into an array to say how long it is."""
+    if isinstance(value, np.ndarray):
+        return tuple(value.shape)
+    shape: list[int] = []
+    while isinstance(value, list | tuple):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
+
+
 def element_count(*values: Any) -> int:
-    """Elements after broadcasting (the size of a vectorised call); 0 if they do not."""
+    """Elements after broadcasting (the size of a vectorised call) of validated
+    ``numeric`` values; 0 if they do not broadcast."""
     if not _any_array(values):
-        return 1  # scalars only (most inputs): np.shape of each costs more than the rest
+        return 1  # scalars only (most inputs)
     try:
-        return int(np.prod(np.broadcast_shapes(*(np.shape(v) for v in values))))
+        return int(np.prod(np.broadcast_shapes(*map(shape_of, values))))
     except ValueError:
         return 0
 
@@ -235,8 +249,8 @@ def broadcast_error(**arrays: Any) -> str | None:
     if not _any_array(arrays.values()):
         return None  # scalars always do
     try:
-        np.broadcast_shapes(*(np.shape(v) for v in arrays.values()))
+        np.broadcast_shapes(*map(shape_of, arrays.values()))
     except ValueError:
-        shapes = ", ".join(f"{k} {list(np.shape(v))}" for k, v in arrays.items())
+        shapes = ", ".join(f"{k} {list(shape_of(v))}" for k, v in arrays.items())
         return f"arrays do not broadcast together: {shapes}"
     return None
