@@ -630,6 +630,29 @@ def test_one_trace_shows_the_api_and_the_worker(stack: Stack, client: httpx.Clie
     assert all(e.get("logging.googleapis.com/trace") == want for e in mine), mine
 
 
+def test_a_quick_job_reaches_the_worker_marked_quick(stack: Stack, client: httpx.Client) -> None:
+    """One option (no price history, cost 1) is published with the ``quick`` attribute
+    and the worker's line for its run says so (it ran on the push request's own thread:
+    tests/integration/test_quick_push.py); a Markowitz job reads history and is not."""
+    quick = client.post("/v1/jobs", json={"model": "black_scholes", "params": HULL_CALL}).json()
+    history = {"model": "markowitz", "params": REGISTRY["markowitz"].example}
+    plain = client.post("/v1/jobs", json=history).json()
+    assert wait_for(client, quick["id"])["status"] == "succeeded"
+    assert wait_for(client, plain["id"])["status"] == "succeeded"
+    deadline = time.monotonic() + 10
+    while True:  # the worker writes its line after the job row says succeeded
+        finished = {
+            e["jsonPayload"]["job_id"]: e["jsonPayload"]
+            for e in _service_entries(stack)
+            if e["jsonPayload"].get("message") == "job finished"
+        }
+        if {quick["id"], plain["id"]} <= set(finished) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert finished[quick["id"]].get("quick") is True
+    assert "quick" not in finished[plain["id"]]
+
+
 def test_the_job_log_metrics_count_lines_the_worker_wrote(
     stack: Stack, client: httpx.Client
 ) -> None:
