@@ -6,8 +6,8 @@ anything else makes Pub/Sub redeliver with backoff.
 
 A message the API marked ``quick`` (no price history, a tiny estimated cost: well
 under a millisecond of model work) runs on the request's own thread, the event loop's:
-handing it to a thread and back cost more CPU than the job (bench-load: ~0.4 ms of
-~2 ms a job with two pushes in flight, the two threads contending for the GIL). Any other
+handing it to a thread and back cost more CPU than the job (the worker alone, two pushes
+in flight: ~0.4 ms of ~2 ms a job, the two threads contending for the GIL). Any other
 runs in the thread pool, as does a quick one while the token check would fetch
 Google's certificates.
 

@@ -206,7 +206,7 @@ def submit_job(
         "job submitted",
         extra={"fields": {"job_id": job.id, "model": model, "shards": n_shards}},
     )
-    # quick: what a thread hand-off would cost more than (no I/O, microseconds of work)
+    # quick: no I/O and so little work that a push worker's thread hand-off costs more
     quick = not pieces and cost <= quick_cost and not spec.symbols(parsed)
     try:
         for queued in pieces or [job]:
