@@ -124,9 +124,13 @@ def _check_numeric(
     if type(value) in (int, float):
         # most inputs are one number: the same checks without an array (~10x faster)
         try:
-            return _check_scalar(float(value), gt=gt, ge=ge, le=le)
+            x = float(value)
         except OverflowError:  # an integer past float's range (JSON allows any)
             raise ValueError(TOO_LARGE) from None
+        for broken, rule in _rules(x, not math.isfinite(x), gt=gt, ge=ge, le=le):
+            if broken:
+                raise ValueError(f"{rule} (got {x!r})")
+        return x
     if isinstance(value, list):
         _only_numbers(value)
     try:
@@ -143,31 +147,28 @@ def _check_numeric(
         raise ValueError(f"has {arr.ndim} dimensions; at most {MAX_DIMENSIONS} are accepted")
     if arr.size > MAX_ELEMENTS:
         raise ValueError(f"has {arr.size} elements; at most {MAX_ELEMENTS} are accepted")
-    checks = [
-        (~np.isfinite(arr), "must be finite"),
-        (arr <= gt if gt is not None else None, f"must be > {gt:g}" if gt is not None else ""),
-        (arr < ge if ge is not None else None, f"must be >= {ge:g}" if ge is not None else ""),
-        (arr > le if le is not None else None, f"must be <= {le:g}" if le is not None else ""),
-    ]
-    for bad, message in checks:
-        if bad is not None and bad.any():
+    for bad, rule in _rules(arr, ~np.isfinite(arr), gt=gt, ge=ge, le=le):
+        if bad.any():
             if arr.ndim == 0:
-                raise ValueError(f"{message} (got {float(arr)!r})")
+                raise ValueError(f"{rule} (got {float(arr)!r})")
             where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"{message} (got {float(arr[where])!r} at index {list(where)})")
+            raise ValueError(f"{rule} (got {float(arr[where])!r} at index {list(where)})")
     return float(arr) if arr.ndim == 0 else value
 
 
-def _check_scalar(x: float, *, gt: float | None, ge: float | None, le: float | None) -> float:
-    if not math.isfinite(x):
-        raise ValueError(f"must be finite (got {x!r})")
-    if gt is not None and x <= gt:
-        raise ValueError(f"must be > {gt:g} (got {x!r})")
-    if ge is not None and x < ge:
-        raise ValueError(f"must be >= {ge:g} (got {x!r})")
-    if le is not None and x > le:
-        raise ValueError(f"must be <= {le:g} (got {x!r})")
-    return x
+def _rules(
+    x: Any, not_finite: Any, *, gt: float | None, ge: float | None, le: float | None
+) -> list[tuple[Any, str]]:
+    """Each rule a numeric input keeps, with where ``x`` breaks it: a bool for one number,
+    a mask for an array."""
+    rules = [(not_finite, "must be finite")]
+    if gt is not None:
+        rules.append((x <= gt, f"must be > {gt:g}"))
+    if ge is not None:
+        rules.append((x < ge, f"must be >= {ge:g}"))
+    if le is not None:
+        rules.append((x > le, f"must be <= {le:g}"))
+    return rules
 
 
 def numeric(*, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:

@@ -44,7 +44,7 @@ class GoogleCerts:
 
     def current(self) -> dict[str, str]:
         with self._lock:
-            if time.monotonic() - self._fetched_at < self._ttl:
+            if self.fresh():
                 return self._certs
             try:
                 self._certs = self._fetch()
