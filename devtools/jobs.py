@@ -9,27 +9,19 @@ from typing import Any, TypeVar
 
 import httpx
 
+from quantrun.catalog import black_scholes, monte_carlo_option
+
 FINISHED = ("succeeded", "failed", "cancelled")
 
-# a small option (the contract's README example): one of the cheapest jobs there is
+# a small option (the contract's README example): one of the cheapest jobs there is;
+# the Monte Carlo model's example without its Monte Carlo settings
 BLACK_SCHOLES: dict[str, Any] = {
-    "type": "call",
-    "spot": 100,
-    "strike": 100,
-    "maturity": 1,
-    "rate": 0.05,
-    "volatility": 0.2,
+    k: v for k, v in monte_carlo_option.SPEC.example.items() if k not in ("style", "paths", "seed")
 }
 
-# Hull, Options, Futures and Other Derivatives, Example 15.6: a call worth 4.76
-HULL_CALL: dict[str, Any] = {
-    "type": "call",
-    "spot": 42,
-    "strike": 40,
-    "maturity": 0.5,
-    "rate": 0.1,
-    "volatility": 0.2,
-}
+# Hull, Options, Futures and Other Derivatives, Example 15.6: a call worth 4.76 (the
+# black_scholes model's own example)
+HULL_CALL: dict[str, Any] = dict(black_scholes.SPEC.example)
 # Haug, The Complete Guide to Option Pricing Formulas, 1.1.1 (generalised BSM with a
 # dividend yield): a put worth 2.4648
 HAUG_PUT: dict[str, Any] = {

@@ -51,12 +51,7 @@ class ProviderStatusOut(BaseModel):
             last_outcome=s.last_outcome,
             last_success_at=s.last_success_at,
             last_error=error,
-            rate_limit=RateLimitOut(
-                state=limit.state,
-                last_throttled_at=limit.last_throttled_at,
-                until=limit.until,
-                throttled_24h=limit.throttled_24h,
-            ),
+            rate_limit=RateLimitOut.model_validate(limit, from_attributes=True),
             calls_24h=s.calls,
             errors_24h=s.errors,
         )

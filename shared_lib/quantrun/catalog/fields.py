@@ -62,6 +62,10 @@ def whole(*, ge: int | None = None, le: int | None = None, lt: int | None = None
     return Annotated[int, Field(ge=ge, le=le, lt=lt), BeforeValidator(_whole_number)]
 
 
+# a number strictly between 0 and 1, its bounds inside the type (as ``whole``'s) so that
+# ``Fraction | None`` keeps them on the number
+Fraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BeforeValidator, Field
 
-from quantrun.catalog.fields import Params, Whole
+from quantrun.catalog.fields import Fraction, Params, Whole
 from quantrun.catalog.spec import Artifact
 from quantrun.domain.prices import PriceMatrix
 from quantrun.models import backtest as bt
@@ -45,12 +45,8 @@ Sizing = Annotated[
 class TradeParams(Params):
     """What ``backtest`` adds for trades: stops and sizing (the defaults change nothing)."""
 
-    stop_loss: float | None = Field(
-        None,
-        gt=0,
-        lt=1,
-        allow_inf_nan=False,
-        description="leave a trade at the close that is this fraction below its entry",
+    stop_loss: Fraction | None = Field(
+        None, description="leave a trade at the close that is this fraction below its entry"
     )
     take_profit: float | None = Field(
         None,

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantrun_api.static import Site
+from quantrun_api.static import Site, own_origin_policy
 
 # Only this origin's scripts, styles and API; a report shown in the page's sandboxed
 # frame brings its own inline styles and data: images.
 SITE = Site(
     folder=Path(__file__).resolve().parent.parent / "console",
-    policy="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self'; frame-src 'self' blob:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    policy=own_origin_policy(images="'self' data: blob:", frames="'self' blob:"),
     page="/",
     files_at="/console",
     page_cache="no-cache",

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantrun_api.static import Site
+from quantrun_api.static import Site, own_origin_policy
 
 SITE = Site(
     folder=Path(__file__).resolve().parent.parent / "docs_ui",
-    policy="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'",
+    policy=own_origin_policy(),
     page="/docs",
     files_at="/docs-ui",
 )

@@ -99,6 +99,15 @@ def create_job(
     return job_response(job, container, status_code=202 if created else 200)
 
 
+FIELDS = Query(
+    max_length=300,
+    json_schema_extra={"pattern": jobs.FIELDS_PATTERN},
+    description="comma-separated job fields to return, `id` always among them (for "
+    "example `status,progress`); by default every field but `result`, which comes "
+    "only when named (`fields=result`, or a list with it)",
+)
+
+
 @router.get("", response_model=JobPageOut, summary="List your jobs, newest first")
 def list_jobs(
     user: CurrentUser,
@@ -113,16 +122,7 @@ def list_jobs(
             description="next_cursor of the page before",
         ),
     ] = None,
-    fields: Annotated[
-        str | None,
-        Query(
-            max_length=300,
-            json_schema_extra={"pattern": jobs.FIELDS_PATTERN},
-            description="comma-separated job fields to return, `id` always among them (for "
-            "example `status,progress`); by default every field but `result`, which comes "
-            "only when named (`fields=result`, or a list with it)",
-        ),
-    ] = None,
+    fields: Annotated[str | None, FIELDS] = None,
 ) -> Response:
     chosen = jobs.parse_fields(fields)
     page = jobs.list_jobs(

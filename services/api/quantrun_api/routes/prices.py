@@ -33,6 +33,13 @@ SYMBOLS = Query(
     json_schema_extra={"pattern": use_cases.SYMBOLS_PATTERN},
 )
 
+FIELDS = Query(
+    max_length=100,
+    json_schema_extra={"pattern": use_cases.FIELDS_PATTERN},
+    description="comma-separated: open, high, low, close (as ingested), adj_close, "
+    "volume; default: close, the adjusted close",
+)
+
 
 @router.get(
     "/instruments/{symbol}/coverage",
@@ -68,15 +75,7 @@ def prices(
     symbols: Annotated[str, SYMBOLS],
     start: Annotated[date, Query(description="YYYY-MM-DD, inclusive")],
     end: Annotated[date, Query(description="YYYY-MM-DD, inclusive")],
-    fields: Annotated[
-        str | None,
-        Query(
-            max_length=100,
-            json_schema_extra={"pattern": use_cases.FIELDS_PATTERN},
-            description="comma-separated: open, high, low, close (as ingested), adj_close, "
-            "volume; default: close, the adjusted close",
-        ),
-    ] = None,
+    fields: Annotated[str | None, FIELDS] = None,
     adjustment: Annotated[
         Adjustment,
         Query(
