@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from devtools.emulators import Emulators
+from devtools.jobs import wait_until
 from devtools.postgres import free_port
 from quantrun.adapters.embedded.secrets import EnvSecrets
 from quantrun.adapters.gcp.clients import publisher_client
@@ -82,12 +83,17 @@ def test_outbox_relay_thread_retries_until_published(engine: Engine, gcp_env: Em
     store = SqlJobStore(engine, outbox=True)
     user = store.get_or_create_user("u").id
     queued_job(store, user)
+    # nobody asked to publish the row: the relay's sweep takes it once it is an orphan
+    # (0.2 s old here, 5 s by default)
     queue = OutboxQueue(
-        engine, PubSubPublisher(publisher_client(), gcp_env.project, topic, timeout=1.0)
+        engine,
+        PubSubPublisher(publisher_client(), gcp_env.project, topic, timeout=1.0),
+        orphan_after=0.2,
     )
     queue.start_relay(0.2)
     try:
-        time.sleep(0.5)  # the topic does not exist yet: publishes fail
+        # the topic does not exist yet: the sweeps' publishes fail, each counted
+        wait_until(lambda: _outbox_rows(engine)[0].attempts >= 2, timeout=10, interval=0.05)
         assert queue.pending() == 1
         admin.create_topic(name=admin.topic_path(gcp_env.project, topic))
         deadline = time.monotonic() + 15

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from quantrun.domain.quota import JobQuota
@@ -125,9 +126,10 @@ class Container:
 
         return drain(self.queue.publish)
 
-    @property
+    @cached_property
     def job_rules(self) -> JobRules:
-        """What a job submitted through the API is held to (also one from a strategy)."""
+        """What a job submitted through the API is held to (also one from a strategy):
+        made once, as the settings and adapters it holds never change (every submit asks)."""
         from quantrun.app.strategies import JobRules
 
         limits = self.settings.limits
