@@ -9,17 +9,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from quantrun.catalog import option_arrays as oa
-from quantrun.catalog.fields import Params, broadcast_error, element_count, numeric
+from quantrun.catalog.fields import BroadcastParams, element_count, numeric
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, Sharding
 from quantrun.models.options import black_scholes
 
 OptionType = Literal["call", "put"]
 
 
-class BlackScholesParams(Params):
+class BlackScholesParams(BroadcastParams):
+    ARRAYS = ("type", "spot", "strike", "maturity", "rate", "volatility", "dividend_yield")
+
     type: OptionType | Annotated[list[OptionType], Field(min_length=1)] = Field(
         description="call or put (or an array)"
     )
@@ -31,24 +33,6 @@ class BlackScholesParams(Params):
     dividend_yield: numeric() = Field(0.0, description="continuous dividend yield per year")  # type: ignore[valid-type]
     greeks: bool = Field(True, description="also return delta, gamma, vega, theta, rho")
 
-    @model_validator(mode="after")
-    def _shapes_broadcast(self) -> BlackScholesParams:
-        problem = broadcast_error(**self._arrays())
-        if problem:
-            raise ValueError(problem)
-        return self
-
-    def _arrays(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "spot": self.spot,
-            "strike": self.strike,
-            "maturity": self.maturity,
-            "rate": self.rate,
-            "volatility": self.volatility,
-            "dividend_yield": self.dividend_yield,
-        }
-
 
 GREEKS = ("delta", "gamma", "vega", "theta", "rho")
 CONVENTIONS = {"vega": "per 1.00 vol", "theta": "per year", "rho": "per 1.00 rate"}
@@ -59,7 +43,7 @@ def _outputs(p: BlackScholesParams) -> list[str]:
 
 
 def _result_values(p: BlackScholesParams) -> float:
-    return float(element_count(*p._arrays().values())) * len(_outputs(p))
+    return float(element_count(*p.arrays().values())) * len(_outputs(p))
 
 
 def _priced(p: BlackScholesParams, arrays: dict[str, Any], threads: int) -> dict[str, np.ndarray]:
@@ -78,7 +62,7 @@ def _priced(p: BlackScholesParams, arrays: dict[str, Any], threads: int) -> dict
 
 
 def run(p: BlackScholesParams, ctx: RunContext) -> ModelOutput:
-    arrays = p._arrays()
+    arrays = p.arrays()
     shape = oa.broadcast_shape(arrays)
     if _result_values(p) > ctx.inline_values:
         table = oa.tabulate(arrays, shape, lambda chunk: _priced(p, chunk, ctx.threads), ctx)
@@ -101,7 +85,7 @@ def _from_table(p: BlackScholesParams, table: oa.ValuesTable) -> ModelOutput:
 
 
 def _run_shard(p: BlackScholesParams, shard: dict[str, Any], ctx: RunContext) -> ModelOutput:
-    arrays = p._arrays()
+    arrays = p.arrays()
     lo, hi = shard["chunks"]
     table = oa.tabulate(
         arrays,
@@ -116,7 +100,7 @@ def _run_shard(p: BlackScholesParams, shard: dict[str, Any], ctx: RunContext) ->
 
 
 def _merge(p: BlackScholesParams, partials: list[dict[str, Any]], ctx: RunContext) -> ModelOutput:
-    shape = oa.broadcast_shape(p._arrays())
+    shape = oa.broadcast_shape(p.arrays())
     if _result_values(p) > ctx.inline_values:
         return _from_table(p, oa.merged_table(shape, partials, ctx))
     columns = oa.merged_columns(partials, ctx)
@@ -130,11 +114,11 @@ SPEC = ModelSpec(
     "values.parquet, with a summary in the result).",
     params=BlackScholesParams,
     run=run,
-    cost=lambda p: float(element_count(*p._arrays().values())),
+    cost=lambda p: float(element_count(*p.arrays().values())),
     result_values=_result_values,
     sharding=Sharding(
-        most=lambda p: oa.chunk_count(oa.broadcast_shape(p._arrays())),
-        split=lambda p, n: oa.split(oa.broadcast_shape(p._arrays()), n),
+        most=lambda p: oa.chunk_count(oa.broadcast_shape(p.arrays())),
+        split=lambda p, n: oa.split(oa.broadcast_shape(p.arrays()), n),
         run=_run_shard,
         merge=_merge,
     ),

@@ -18,10 +18,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from quantrun.domain.symbols import SYMBOL_INPUT, parse_symbol
 
@@ -259,3 +259,22 @@ def broadcast_error(**arrays: Any) -> str | None:
         shapes = ", ".join(f"{k} {list(shape_of(v))}" for k, v in arrays.items())
         return f"arrays do not broadcast together: {shapes}"
     return None
+
+
+class BroadcastParams(Params):
+    """Params whose ``ARRAYS`` fields, each a number or an array, broadcast together (the
+    option models): refused with the shapes named when they do not."""
+
+    # the broadcast fields in the order the model takes them (and a large result's
+    # values.parquet lists the varying ones)
+    ARRAYS: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _shapes_broadcast(self) -> Self:
+        problem = broadcast_error(**self.arrays())
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def arrays(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.ARRAYS}

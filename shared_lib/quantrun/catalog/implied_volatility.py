@@ -8,17 +8,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from quantrun.catalog import option_arrays as oa
-from quantrun.catalog.fields import Params, broadcast_error, element_count, numeric
+from quantrun.catalog.fields import BroadcastParams, element_count, numeric
 from quantrun.catalog.spec import ModelOutput, ModelSpec, RunContext, Sharding
 from quantrun.models.implied_vol import STATUS_NAMES, implied_volatility
 
 OptionType = Literal["call", "put"]
 
 
-class ImpliedVolParams(Params):
+class ImpliedVolParams(BroadcastParams):
+    ARRAYS = ("type", "price", "spot", "strike", "maturity", "rate", "dividend_yield")
+
     type: OptionType | Annotated[list[OptionType], Field(min_length=1)] = Field(
         description="call or put (or an array)"
     )
@@ -28,24 +30,6 @@ class ImpliedVolParams(Params):
     maturity: numeric(gt=0) = Field(description="time to expiry in years")  # type: ignore[valid-type]
     rate: numeric() = Field(description="risk-free rate, continuous, per year")  # type: ignore[valid-type]
     dividend_yield: numeric() = Field(0.0, description="continuous dividend yield")  # type: ignore[valid-type]
-
-    @model_validator(mode="after")
-    def _shapes_broadcast(self) -> ImpliedVolParams:
-        problem = broadcast_error(**self.arrays())
-        if problem:
-            raise ValueError(problem)
-        return self
-
-    def arrays(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "price": self.price,
-            "spot": self.spot,
-            "strike": self.strike,
-            "maturity": self.maturity,
-            "rate": self.rate,
-            "dividend_yield": self.dividend_yield,
-        }
 
 
 def _solved(arrays: dict[str, Any], threads: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,16 +31,8 @@ from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trad
 
 
 def _day(row: Any) -> DayBooking:
-    return DayBooking(
-        portfolio_id=row.portfolio_id,
-        seq=row.seq,
-        day=row.day,
-        equity=row.equity,
-        cash=row.cash,
-        drawdown=row.drawdown,
-        state=json.loads(row.state),
-        carried=tuple(s for s in row.carried.split(",") if s),
-    )
+    carried = tuple(s for s in row.carried.split(",") if s)
+    return from_row(DayBooking, row, state=json.loads(row.state), carried=carried)
 
 
 def _order(row: Any) -> Order:

@@ -78,10 +78,12 @@ def values_of(record: Any, table: Table) -> dict[str, Any]:
     return {name: getattr(record, name) for name in names if name in table.c}
 
 
-def from_row(cls: type[T], row: Any) -> T:
-    """The domain record of ``cls`` from a row with its columns."""
+def from_row(cls: type[T], row: Any, **values: Any) -> T:
+    """The domain record of ``cls`` from a row with its columns; ``values`` give the
+    fields the row keeps in another form (a JSON text, a comma-separated list)."""
     mapping = row._mapping
-    return cls(**{f.name: mapping[f.name] for f in dataclasses.fields(cls) if f.name in mapping})  # type: ignore[arg-type]
+    read = {f.name: mapping[f.name] for f in dataclasses.fields(cls) if f.name in mapping}  # type: ignore[arg-type]
+    return cls(**{**read, **values})
 
 
 def cursor_after(cursor: str | None) -> int:

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from quantrun.adapters.sealed import SealError, SecretBox
 from quantrun.adapters.sql import owned
-from quantrun.adapters.sql.rows import owned_rows, values_of
+from quantrun.adapters.sql.rows import from_row, owned_rows, values_of
 from quantrun.adapters.sql.schema import (
     alerts,
     job_events,
@@ -45,29 +45,12 @@ SCAN_ROW = 1
 
 
 def _webhook(row: Row[Any], secret: str) -> Webhook:
-    return Webhook(
-        id=row.id,
-        user_id=row.user_id,
-        url=row.url,
-        events=tuple(row.events.split(",")),
-        secret=secret,
-        created_at=row.created_at,
-    )
+    return from_row(Webhook, row, events=tuple(row.events.split(",")), secret=secret)
 
 
 def _delivery(row: Row[Any]) -> Delivery:
-    return Delivery(
-        id=row.id,
-        webhook_id=row.webhook_id,
-        job_id=row.job_id,
-        type=row.type,
-        created_at=row.created_at,
-        next_attempt_at=row.next_attempt_at,
-        attempts=row.attempts,
-        status=DeliveryStatus(row.status),
-        last_error=row.last_error,
-        user_id=row._mapping.get("owner_id"),
-    )
+    status = DeliveryStatus(row.status)
+    return from_row(Delivery, row, status=status, user_id=row._mapping.get("owner_id"))
 
 
 class SqlWebhookStore:
