@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -29,10 +30,39 @@ def _find(binary: str) -> str:
     )
 
 
+# ports below the kernel's ephemeral range (Linux's default starts at 32768): a port
+# picked from that range can be taken as the source port of any outgoing connection
+# (a database client's, an HTTP client's) before the server it was picked for binds it
+_PICKED_PORTS = range(20000, 32000)
+_pick = random.SystemRandom()
+_given: set[int] = set()  # never the same port twice to one process
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now, outside the ephemeral range where the machine's
+    own outgoing connections could take it before it is bound."""
+    low = _ephemeral_low()
+    ports = range(_PICKED_PORTS.start, min(_PICKED_PORTS.stop, low))
+    for _ in range(100):
+        port = _pick.choice(ports) if ports else 0
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = int(s.getsockname()[1])
+            _given.add(port)
+            return port
+    raise RuntimeError(f"no free port found in {ports}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 @dataclass

@@ -32,6 +32,12 @@ import httpx
 from devtools.emulators import ROOT, UPLOAD_EVENTS_TOPIC, Emulators, start_emulators
 from devtools.postgres import PostgresServer, free_port, start_postgres
 
+# Production retries a push from 10 s (infra/modules/job_queue), so its 5 deliveries span
+# about 150 s; the stack retries from 1 s so that tests see redeliveries at once, and with
+# 5 its deliveries would span 15 s, less than a worker's restart can take on a loaded
+# two-core machine (a killed worker's job was dead-lettered while its replacement started)
+STACK_DELIVERY_ATTEMPTS = 10
+
 QUANTRUN = str(Path(sys.executable).parent / "quantrun")
 
 
@@ -157,7 +163,7 @@ def provision(
                 names.topic,
                 f"{worker_url}/pubsub/push",
                 pubsub_v1.types.DeadLetterPolicy(
-                    dead_letter_topic=dead_topic, max_delivery_attempts=5
+                    dead_letter_topic=dead_topic, max_delivery_attempts=STACK_DELIVERY_ATTEMPTS
                 ),
             ),
             (names.dead_subscription, names.dead_topic, f"{worker_url}/pubsub/dead-letter", None),

@@ -9,10 +9,12 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from devtools.postgres import free_port
 from devtools.stack import Stack, start_or_stop
 
 
@@ -87,3 +89,12 @@ def test_after_the_start_a_signal_only_sets_stop() -> None:
     os.kill(os.getpid(), signal.SIGTERM)  # no exception now
     sum(range(100))
     assert stop.is_set() and not made.stopped
+
+
+def test_free_ports_lie_below_the_ephemeral_range_and_are_never_given_twice() -> None:
+    """A port from the ephemeral range could become some outgoing connection's source
+    port before its server binds it (PostgreSQL once failed to start that way)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+    assert all(1024 < port < low for port in ports)
