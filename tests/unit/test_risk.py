@@ -9,10 +9,13 @@ from datetime import date
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quantrun.adapters.embedded.prices import DuckDBPriceStore
 from quantrun.models import risk
 from quantrun.models.history import align
+from quantrun.models.kernels.statistics import _select
 from quantrun.models.risk import series_metrics
 
 SQRT252 = math.sqrt(252)
@@ -165,3 +168,35 @@ def test_compiled_statistics_match_their_numpy_twin(n_days: int) -> None:
         one = risk.statistics_compiled(r, b, 0.0001)
         np.testing.assert_allclose(one, twin, rtol=1e-11, atol=1e-15)
         np.testing.assert_array_equal(risk.statistics_compiled(r, b, 0.0001, threads=2), one)
+
+
+# a few distinct values, so runs of equal ones are common (days without a trade)
+few_values = st.sampled_from([-0.02, -0.01, 0.0, 0.0, 0.01, 0.03])
+any_values = st.floats(-1.0, 1.0, allow_nan=False)
+
+
+@settings(deadline=None)  # the first example compiles the kernel
+@given(st.lists(st.one_of(few_values, any_values), min_size=1, max_size=300), st.data())
+def test_the_tails_selection_orders_values_as_np_partition_does(
+    values: list[float], data: st.DataObject
+) -> None:
+    """The quickselect behind the 5% quantile: a[kth] is the kth smallest, nothing larger
+    before it and nothing smaller after it, the values only reordered."""
+    a = np.array(values)
+    kth = data.draw(st.integers(0, a.size - 1))
+    part = _select(a.copy(), kth)
+    assert part[kth] == np.sort(a)[kth]
+    assert (part[:kth] <= part[kth]).all() and (part[kth + 1 :] >= part[kth]).all()
+    np.testing.assert_array_equal(np.sort(part), np.sort(a))
+
+
+@pytest.mark.parametrize(
+    "series",
+    [np.zeros(2520), np.arange(2520.0), np.arange(2520.0)[::-1].copy(), np.tile([1.0, 0.0], 1260)],
+    ids=["constant", "rising", "falling", "alternating"],
+)
+def test_the_tails_selection_of_ordered_and_equal_runs(series: np.ndarray) -> None:
+    for kth in (0, 125, 126, 1259, 2519):
+        part = _select(series.copy(), kth)
+        assert part[kth] == np.sort(series)[kth]
+        assert (part[:kth] <= part[kth]).all() and (part[kth + 1 :] >= part[kth]).all()

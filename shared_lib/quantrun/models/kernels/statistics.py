@@ -87,10 +87,10 @@ def series_tails(returns, lo, hi, frac, out):  # type: ignore[no-untyped-def]
         q = q_lo + frac * (part[hi] - q_lo)
         tail = 0.0
         m = 0
-        for x in values:
-            if x <= q:
-                tail += x
-                m += 1
+        for x in values:  # without branches: most gathered values are in the tail
+            inside = x <= q
+            tail += x if inside else 0.0
+            m += inside
         out[QUANTILE, j] = q
         out[TAIL_MEAN, j] = tail / m
 
@@ -99,31 +99,39 @@ def series_tails(returns, lo, hi, frac, out):  # type: ignore[no-untyped-def]
 def _select(a, kth):  # type: ignore[no-untyped-def]
     """``a`` partitioned in place as ``np.partition(a, kth)`` orders it (a[kth] the
     kth smallest, nothing larger before it, nothing smaller after it), by quickselect
-    with a median-of-three pivot; no copy (the callers' buffers are scratch)."""
-    lo, hi = 0, a.size - 1
-    while hi > lo:
-        mid = (lo + hi) // 2
-        if a[mid] < a[lo]:
-            a[mid], a[lo] = a[lo], a[mid]
-        if a[hi] < a[lo]:
-            a[hi], a[lo] = a[lo], a[hi]
-        if a[hi] < a[mid]:
-            a[hi], a[mid] = a[mid], a[hi]
-        pivot = a[mid]
-        i, j = lo, hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if kth <= j:
-            hi = j
-        elif kth >= i:
-            lo = i
+    with a median-of-three pivot; no copy (the callers' buffers are scratch).
+
+    The partition is Lomuto's without branches (every element is swapped, the boundary
+    moves by the comparison's 0 or 1): on random data half of a branching partition's
+    comparisons are mispredicted, which cost 2.5x its time on the tails' ~200 values.
+    Values equal to the pivot get a pass of their own when the three samples are not all
+    different, so a run of equal values (a constant series, days without a trade) ends
+    the search instead of shrinking it by one element a pass."""
+    lo, hi = 0, a.size  # the part still searched: a[lo:hi]
+    while hi - lo > 1:
+        x, y, z = a[lo], a[(lo + hi) // 2], a[hi - 1]
+        pivot = max(min(x, y), min(max(x, y), z))
+        below = _move_first(a, lo, hi, pivot, True)
+        if kth < below:
+            hi = below
+        elif x != y and y != z and x != z:
+            lo = below  # the smallest sample is below the pivot: both sides shrank
         else:
-            break
+            equal = _move_first(a, below, hi, pivot, False)
+            if kth < equal:
+                break  # a[kth] is the pivot
+            lo = equal
     return a
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _move_first(a, lo, hi, pivot, strictly):  # type: ignore[no-untyped-def]
+    """The values of a[lo:hi] below ``pivot`` (at or below it unless ``strictly``)
+    moved to its front, the others after them; returns where the others start."""
+    edge = lo
+    for i in range(lo, hi):
+        x = a[i]
+        a[i] = a[edge]
+        a[edge] = x
+        edge += (x < pivot) if strictly else (x <= pivot)
+    return edge
