@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numba import njit
 
-from quantrun.models.kernels.vmath import vexp, vlog, vndtr
+from quantrun.models.kernels.vmath import vexp, vlog, vndtr_gauss
 
 _FLAGS = {"contract"}  # fused multiply-adds; no other fast-math liberty
 
@@ -36,7 +36,7 @@ def black_scholes(is_call, s, k, t, r, v, q, greeks, out):  # type: ignore[no-un
     more registers than AVX2 has.) The scratch keeps the loops from writing ``out``,
     whose rows LLVM cannot prove apart from the inputs."""
     n = s.size
-    pre = np.empty((9, BLOCK))
+    pre = np.empty((11, BLOCK))
     post = np.empty((4, BLOCK))
     for first in range(0, n, BLOCK):
         last = min(first + BLOCK, n)
@@ -64,9 +64,19 @@ def _without_cdf(is_call, s, k, t, r, v, q, first, last, pre):  # type: ignore[n
         disc_r = vexp(-r[i] * t[i])
         fwd_s = s[i] * disc_q
         pv_k = k[i] * disc_r
-        pdf_d1 = INV_SQRT_2PI * vexp(-0.5 * d1 * d1)
+        d2 = d1 - vol_sqrt_t
+        # exp(-d^2 / 2) of d1 and of d2 from one exp, by fwd_s phi(d1) = pv_k phi(d2): the
+        # one of the larger |d| is the other's times min / max of fwd_s and pv_k, a factor
+        # <= 1 that cannot overflow. Three exps an option instead of five, and nearer the
+        # closed form far from the money, where the two exps disagree with the identity
+        d1_nearer = abs(d1) <= abs(d2)
+        z_near = min(abs(d1), abs(d2)) * SQRT1_2
+        gauss_near = vexp(-z_near * z_near)
+        gauss_far = gauss_near * (min(fwd_s, pv_k) / max(fwd_s, pv_k))
+        gauss_d1 = gauss_near if d1_nearer else gauss_far
+        pdf_d1 = INV_SQRT_2PI * gauss_d1
         pre[0, b] = sign * d1
-        pre[1, b] = sign * (d1 - vol_sqrt_t)
+        pre[1, b] = sign * d2
         pre[2, b] = sign * fwd_s
         pre[3, b] = sign * pv_k
         pre[4, b] = -fwd_s * pdf_d1 * v[i] / (2.0 * sqrt_t)  # theta's first term
@@ -74,14 +84,16 @@ def _without_cdf(is_call, s, k, t, r, v, q, first, last, pre):  # type: ignore[n
         pre[6, b] = sign * k[i] * t[i] * disc_r  # rho / N(sign d2)
         pre[7, b] = disc_q * pdf_d1 / (s[i] * vol_sqrt_t)  # gamma
         pre[8, b] = fwd_s * pdf_d1 * sqrt_t  # vega
+        pre[9, b] = gauss_d1
+        pre[10, b] = gauss_far if d1_nearer else gauss_near  # d2's
 
 
 @njit(inline="always", error_model="numpy", fastmath=_FLAGS)
 def _with_cdf(q, r, first, last, pre, post):  # type: ignore[no-untyped-def]
     for i in range(first, last):
         b = i - first
-        n_d1 = vndtr(pre[0, b])  # N(d1) for a call, N(-d1) for a put
-        n_d2 = vndtr(pre[1, b])
+        n_d1 = vndtr_gauss(pre[0, b], pre[9, b])  # N(d1) for a call, N(-d1) for a put
+        n_d2 = vndtr_gauss(pre[1, b], pre[10, b])
         post[0, b] = pre[2, b] * n_d1 - pre[3, b] * n_d2
         post[1, b] = pre[5, b] * n_d1
         post[2, b] = pre[4, b] + q[i] * pre[2, b] * n_d1 - r[i] * pre[3, b] * n_d2
