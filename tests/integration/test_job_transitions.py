@@ -49,6 +49,7 @@ def _attempt(store: SqlJobStore, name: str, job_id: str, user_id: str) -> bool:
         "renew": lambda: store.heartbeat(job_id, worker=ME, progress=0.5, lease_until=later),
         "finish": lambda: store.finish(job_id, JobEnd.succeeded({"x": 1}), worker=ME, now=T0),
         "fail": lambda: store.fail(job_id, now=T0, error=JobError("boom", "it broke")),
+        "dead_letter": lambda: store.dead_letter(job_id, now=T0, error=JobError("dead", "gone")),
         "cancel": lambda: store.cancel(job_id, user_id=user_id, now=T0) is not None,
         "requeue": lambda: store.requeue(job_id, now=T0),
         "release": lambda: store.release(job_id, worker=ME, now=T0),

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.engine import make_engine
 from quantrun.adapters.sql.job_store import SqlJobStore
+from quantrun.app.dead_letter import fail_dead_lettered
 from quantrun.app.execute import RunOutcome, Worker
 from quantrun.app.lease import WorkerConfig
 from quantrun.app.reclaim import reclaim_stale
@@ -26,7 +27,7 @@ from quantrun.app.submit import KnownSymbols, UnknownModel, UnknownSymbol, submi
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import StoredArtifact, artifact_key
 from quantrun.domain.errors import Conflict, NotFound
-from quantrun.domain.jobs import JobStatus
+from quantrun.domain.jobs import JobEnd, JobStatus
 from quantrun.domain.prices import PriceRow
 from quantrun.domain.users import User
 from tests.fakes import FakeArtifactStore, FakePriceStore, FakeQueue, HeartbeatLog
@@ -208,6 +209,33 @@ def test_a_job_leased_elsewhere_is_busy(world: World) -> None:
         job.id, worker="other", now=now, lease_until=now + timedelta(minutes=1), max_attempts=3
     )
     assert world.run(job.id) == RunOutcome.BUSY
+
+
+def test_a_dead_lettered_message_fails_its_job_unless_a_live_run_holds_it(world: World) -> None:
+    """A reclaimed job runs again under a new message while the old one runs out of
+    deliveries: the dead letter leaves the live run alone, which then finishes the job.
+    Queued, or running under an expired lease (its worker gave it back or died), the job
+    fails with ``dead_lettered``."""
+    held, _ = world.submit("black_scholes", BS)
+    now = utcnow()
+    world.store.claim(
+        held.id, worker="w1", now=now, lease_until=now + timedelta(minutes=1), max_attempts=3
+    )
+    assert not fail_dead_lettered(store=world.store, job_id=held.id, delivery_attempt=5, now=now)
+    assert world.store.get_job(held.id).status == JobStatus.RUNNING  # type: ignore[union-attr]
+    world.store.finish(held.id, JobEnd.succeeded({"price": 1.0}), worker="w1", now=now)
+    assert world.store.get_job(held.id).status == JobStatus.SUCCEEDED  # type: ignore[union-attr]
+
+    queued, _ = world.submit("black_scholes", {**BS, "spot": 101})
+    expired, _ = world.submit("black_scholes", {**BS, "spot": 102})
+    world.store.claim(expired.id, worker="w1", now=now, lease_until=now, max_attempts=3)
+    later = now + timedelta(seconds=1)
+    for job in (queued, expired):
+        assert fail_dead_lettered(store=world.store, job_id=job.id, delivery_attempt=5, now=later)
+        failed = world.store.get_job(job.id)
+        assert failed is not None and failed.status == JobStatus.FAILED
+        assert failed.error is not None and failed.error.code == "dead_lettered"
+        assert "after 5 attempts" in failed.error.message
 
 
 def running_long_job(world: World, seed: int) -> tuple[Any, list[RunOutcome], threading.Thread]:

@@ -6,6 +6,7 @@
       │  └──release─────┘      (a worker shutting down gives it back: attempts - 1;
       │  └──hand_off────┘       a push worker passes it to the long-jobs queue)
       └──cancel / fail──┴──cancel / fail──▶ cancelled | failed
+         / dead_letter     / dead_letter once the lease expired
 
 ``TRANSITIONS`` is that picture as data: for each transition, the states it may start
 from, what the lease must be for a running job, and the states it may end in. The job
@@ -105,6 +106,14 @@ TRANSITIONS: Mapping[str, Transition] = {
             frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED}),
         ),
         Transition("fail", {_Q: LeaseRule.ANY, _R: LeaseRule.ANY}, frozenset({JobStatus.FAILED})),
+        Transition(
+            "dead_letter",
+            # a message Pub/Sub gave up on fails its job, unless a live run holds the job
+            # (another message's, e.g. after a reclaim): that run finishes it, or its lease
+            # expires and the reclaim sweep takes the job on
+            {_Q: LeaseRule.ANY, _R: LeaseRule.EXPIRED},
+            frozenset({JobStatus.FAILED}),
+        ),
         Transition(
             "cancel",
             {_Q: LeaseRule.ANY, _R: LeaseRule.ANY},

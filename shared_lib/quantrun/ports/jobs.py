@@ -119,6 +119,11 @@ class JobRows(Protocol):
         """Fail a job that is not finished, whoever holds it (poison or exhausted jobs)."""
         ...
 
+    def dead_letter(self, job_id: str, *, now: datetime, error: JobError) -> bool:
+        """Fail a queued job, or a running one whose lease expired: its message was
+        dead-lettered. False when it finished, or a live run holds it."""
+        ...
+
     def cancel(self, job_id: str, *, user_id: str, now: datetime) -> Job | None:
         """Cancel the user's queued or running job: the cancelled job, or None when
         nothing moved (unknown, another user's, or already finished). A sharded job's

@@ -225,6 +225,9 @@ class SqlJobStore(UserRows, ShardRows):
     def fail(self, job_id: str, *, now: datetime, error: JobError) -> bool:
         return self._move("fail", job_id, now, **error_values(error)) is not None
 
+    def dead_letter(self, job_id: str, *, now: datetime, error: JobError) -> bool:
+        return self._move("dead_letter", job_id, now, **error_values(error)) is not None
+
     def cancel(self, job_id: str, *, user_id: str, now: datetime) -> Job | None:
         """Cancel the job and, in the same transaction, its shards that have not ended:
         a worker claiming one afterwards finds it cancelled."""

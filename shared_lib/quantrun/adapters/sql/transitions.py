@@ -124,6 +124,7 @@ class SqlTransition:
 
 
 _FINISHED = {"finished_at": Bind.now, "updated_at": Bind.now, **_RELEASE}
+_FAILED = {**_FINISHED, "error": Bind.of("error")}
 # a running job given back to the queue by its worker: its attempt not counted
 _GIVEN_BACK = {
     "updated_at": Bind.now,
@@ -184,7 +185,8 @@ SQL: Mapping[str, SqlTransition] = {
             "progress": func.coalesce(Bind.of("progress"), jobs.c.progress),
         },
     ),
-    "fail": SqlTransition(TRANSITIONS["fail"], lambda: {**_FINISHED, "error": Bind.of("error")}),
+    "fail": SqlTransition(TRANSITIONS["fail"], lambda: _FAILED),
+    "dead_letter": SqlTransition(TRANSITIONS["dead_letter"], lambda: _FAILED),
     "cancel": SqlTransition(TRANSITIONS["cancel"], lambda: _FINISHED, returns_row=True),
     "release": SqlTransition(
         TRANSITIONS["release"],
