@@ -200,3 +200,24 @@ def test_the_tails_selection_of_ordered_and_equal_runs(series: np.ndarray) -> No
         part = _select(series.copy(), kth)
         assert part[kth] == np.sort(series)[kth]
         assert (part[:kth] <= part[kth]).all() and (part[kth + 1 :] >= part[kth]).all()
+
+
+def test_the_tails_selection_returns_on_nan() -> None:
+    """A NaN pivot orders nothing: the search must still end (np.partition puts NaN
+    last; a series with NaN has no meaningful quantile, but must not hang a worker)."""
+    import threading
+
+    nan = float("nan")
+    cases = [np.array([nan, 1.0, nan, 0.5, 2.0, nan]), np.full(7, nan), np.array([nan, 0.0] * 50)]
+    done: list[int] = []
+
+    def select_all() -> None:
+        for a in cases:
+            for kth in range(a.size):
+                _select(a.copy(), kth)
+                done.append(kth)
+
+    worker = threading.Thread(target=select_all, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive() and len(done) == sum(a.size for a in cases)

@@ -114,12 +114,12 @@ def _select(a, kth):  # type: ignore[no-untyped-def]
         below = _move_first(a, lo, hi, pivot, True)
         if kth < below:
             hi = below
-        elif x != y and y != z and x != z:
+        elif below > lo and x != y and y != z and x != z:
             lo = below  # the smallest sample is below the pivot: both sides shrank
         else:
             equal = _move_first(a, below, hi, pivot, False)
-            if kth < equal:
-                break  # a[kth] is the pivot
+            if kth < equal or equal == below:
+                break  # a[kth] is the pivot (or the pivot is NaN: nothing orders)
             lo = equal
     return a
 
