@@ -199,22 +199,14 @@ def authenticate_bearer(
     of an allowed email, whose user is the email. None when neither accepts it."""
     if token.startswith(KEY_PREFIX) or google is None:
         return authenticate(store, token, now, cache, google)
-    return _google_user(store, token, now, cache, google)
+    signin = google  # narrowed for the closure
 
-
-def _google_user(
-    store: JobStore,
-    token: str,
-    now: datetime,
-    cache: SingleFlightCache | None,
-    google: GoogleSignIn,
-) -> User | None:
     def load() -> _Valid:
         try:
-            email, expires = google.verifier.verify(token)
+            email, expires = signin.verifier.verify(token)
         except Unauthenticated:
             raise _Refused from None
-        if not google.allows(email):
+        if not signin.allows(email):
             raise _Refused
         return _Valid(store.get_or_create_user(email), datetime.fromtimestamp(expires, UTC))
 
