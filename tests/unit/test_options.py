@@ -139,18 +139,21 @@ def test_prices_at_extremes_against_60_digit_arithmetic() -> None:
     t, r = 10 ** rng.uniform(-4, 2, n), rng.uniform(-0.05, 0.2, n)
     v, q = 10 ** rng.uniform(-3, 1.5, n), rng.uniform(0, 0.1, n)
     got = black_scholes(c, s, k, t, r, v, q)
-    mpmath.mp.dps = 60
-    for i in range(n):
-        si, ki, ti, ri, vi, qi = (mpmath.mpf(float(x[i])) for x in (s, k, t, r, v, q))
-        d1 = (mpmath.log(si / ki) + (ri - qi + vi**2 / 2) * ti) / (vi * mpmath.sqrt(ti))
-        d2 = d1 - vi * mpmath.sqrt(ti)
-        sign = 1 if c[i] else -1
-        fwd, pv = si * mpmath.exp(-qi * ti), ki * mpmath.exp(-ri * ti)
-        price = sign * (fwd * mpmath.ncdf(sign * d1) - pv * mpmath.ncdf(sign * d2))
-        delta = sign * mpmath.exp(-qi * ti) * mpmath.ncdf(sign * d1)
-        for name, ours, true in (("price", got.price[i], price), ("delta", got.delta[i], delta)):
-            gap = abs(mpmath.mpf(float(ours)) - true) / max(1, abs(true))
-            assert gap <= 1e-12, (name, i, float(gap))
+    with mpmath.workdps(60):  # mpmath's precision is global: set for this block only
+        for i in range(n):
+            si, ki, ti, ri, vi, qi = (mpmath.mpf(float(x[i])) for x in (s, k, t, r, v, q))
+            d1 = (mpmath.log(si / ki) + (ri - qi + vi**2 / 2) * ti) / (vi * mpmath.sqrt(ti))
+            d2 = d1 - vi * mpmath.sqrt(ti)
+            sign = 1 if c[i] else -1
+            fwd, pv = si * mpmath.exp(-qi * ti), ki * mpmath.exp(-ri * ti)
+            price = sign * (fwd * mpmath.ncdf(sign * d1) - pv * mpmath.ncdf(sign * d2))
+            delta = sign * mpmath.exp(-qi * ti) * mpmath.ncdf(sign * d1)
+            for name, ours, true in (
+                ("price", got.price[i], price),
+                ("delta", got.delta[i], delta),
+            ):
+                gap = abs(mpmath.mpf(float(ours)) - true) / max(1, abs(true))
+                assert gap <= 1e-12, (name, i, float(gap))
 
 
 def test_the_compiled_kernel_matches_its_numpy_twin() -> None:
