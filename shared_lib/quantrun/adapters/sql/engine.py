@@ -89,8 +89,9 @@ def unavailable_is_transient(engine: Engine) -> None:
     """A database that is restarting or unreachable (a lost connection, a refused one), or
     a transaction the server rolled back (a deadlock), is
     a ``TransientError``: the API answers 503 and the queue redelivers, where a raw
-    driver error would be a 500. SQLAlchemy has already dropped the pool's connections
-    made before the loss, so the next request connects afresh."""
+    driver error would be a 500. SQLAlchemy drops the pool's connections made before the
+    loss (told so here when the socket itself failed), so the next request connects
+    afresh."""
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
@@ -104,11 +105,11 @@ def unavailable_is_transient(engine: Engine) -> None:
         lost = context.is_disconnect or isinstance(
             context.sqlalchemy_exception, exc.OperationalError | exc.InterfaceError
         )
-        if (
-            lost
-            or isinstance(error, ConnectionError | TimeoutError | OSError)
-            or _sqlstate(error)[:2] in UNAVAILABLE_SQLSTATE_CLASSES
-        ):
+        if isinstance(error, OSError):  # ConnectionError and TimeoutError among them
+            # the socket's own error (a reset read): SQLAlchemy takes only the driver's
+            # errors for a lost connection, and would pool this one for the next caller
+            lost = context.is_disconnect = True
+        if lost or _sqlstate(error)[:2] in UNAVAILABLE_SQLSTATE_CLASSES:
             raise TransientError(f"the job store is unavailable: {error}") from error
 
 
