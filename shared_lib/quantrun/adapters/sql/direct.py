@@ -16,7 +16,9 @@ and the transaction are SQLAlchemy's as usual (it begins one as ``execute`` woul
 error goes through the connection's own handling (``handle_error`` hooks such as
 ``unavailable_is_transient``, invalidation of a lost connection, SQLAlchemy's exception
 classes), so a caller sees what ``execute`` would raise. Statements whose text depends
-on their values (expanding ``IN`` lists, literal-rendered parameters) are refused.
+on their values (expanding ``IN`` lists, literal-rendered parameters) are refused. The
+engine's ``before_cursor_execute``/``after_cursor_execute`` events (and its ``echo``) do
+not see these statements; nothing here listens to them.
 ``tests/integration/test_direct_statements.py`` holds it to ``execute`` on both
 PostgreSQL dialects.
 """
@@ -69,7 +71,7 @@ class DirectStatement:
     def first(self, conn: Connection, values: Mapping[str, Any]) -> dict[str, Any] | None:
         """Execute on ``conn``; the first row (by column name), or None for no row."""
         parameters = self.parameters(values)
-        if not conn.in_transaction():
+        if conn.get_transaction() is None:
             # as ``execute`` autobegins: else ``commit()`` would find nothing to commit
             # and the pool's reset would roll the statement back
             conn.begin()
