@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import charts, models, peers, universe
+from benchmarks import charts, models, peers, store, universe
 from benchmarks.harness import REPEATS, machine, print_table
 
 
@@ -39,6 +39,9 @@ def main() -> None:
                 charts.bench_chart_artifact(),
             ]
         )
+    if not only or "store" in only:
+        print("\nThe job store's hot statements (a PostgreSQL started for the row)\n")
+        print_table(store.bench_store())
     if not only or "universe" in only:
         print("\nA universe at scale (embedded DuckDB)\n")
         print_table(universe.bench_universe())
