@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quantrun.app import report
-from quantrun.app.stored import manifest_bytes, put_new
+from quantrun.app.stored import manifest_size, put_new
 from quantrun.clock import utcnow
 from quantrun.domain.artifacts import ArtifactRef
 from quantrun.domain.jobs import Job
@@ -208,8 +208,8 @@ def record(
     if lines:  # the line charts' data, for the console to draw (CHARTS)
         text = json.dumps(lines, separators=(",", ":"), allow_nan=False).encode()
         refs.append(put_new(artifacts, job.id, CHARTS, text, CONTENT_TYPE, job.attempts))
-    data = manifest_bytes(document)
-    refs.append(ArtifactRef(NAME, CONTENT_TYPE, len(data), job.attempts, kept="job"))
+    size = manifest_size(document)
+    refs.append(ArtifactRef(NAME, CONTENT_TYPE, size, job.attempts, kept="job"))
     if outcome.loads.loads:
         page = report.render(
             job_id=job.id,
