@@ -3,11 +3,12 @@ driver's connection.
 
 ``Connection.execute`` does, on every call, work whose result depends on the statement
 alone: its cache key, an execution context, the compiled parameters looked up by name,
-result metadata. For a statement a job runs on every submit, claim and finish that was
-about 0.25 ms of CPU on the developers' 2-core machine, a third of the submit's
-``create_job``. ``DirectStatement`` does that work once, for one dialect: the SQL text,
-the bind names in the driver's positional order with their type processors and fixed
-values, the result's column names with theirs. ``first`` then binds, executes through
+result metadata. For the statements a job runs on its submit, claim and finish that was
+0.13-0.22 ms of CPU a statement on the developers' 2-core machine, 30-35% of the
+submit's ``create_job`` (``python -m benchmarks store`` measures it).
+``DirectStatement`` does that work once, for one dialect: the SQL text, the bind names
+in the driver's positional order with their type processors and fixed values, the
+result's column names with theirs. ``first`` then binds, executes through
 the dialect's ``do_execute`` (the prepared-statement path of ``pg8000_dialect.py``) and
 reads one row.
 
