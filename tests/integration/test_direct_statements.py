@@ -16,7 +16,7 @@ from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.binds import binds, finish_values
 from quantrun.adapters.sql.direct import DirectStatement
 from quantrun.adapters.sql.engine import make_engine
-from quantrun.adapters.sql.job_store import SqlJobStore
+from quantrun.adapters.sql.job_store import SqlJobStore, _job_by_id
 from quantrun.adapters.sql.runners import pg_create_statement, pg_statement
 from quantrun.adapters.sql.schema import jobs
 from quantrun.adapters.sql.shard_rows import create_values
@@ -150,6 +150,26 @@ def test_a_row_reads_with_the_types_execute_gives(engine: Engine) -> None:
     assert row["created_at"] == T0 and row["created_at"].tzinfo is not None
     assert row["started_at"] == T0 and isinstance(row["progress"], float)
     assert (row["attempts"], row["status"], row["lease_owner"]) == (1, "running", "w")
+
+
+def test_a_jobs_read_is_the_row_execute_reads(engine: Engine) -> None:
+    """``get_job``'s four reads (with and without the payload, by anyone or by its owner):
+    the same row as ``execute``, and none for another user's job."""
+    store = SqlJobStore(engine)
+    user_id = store.get_or_create_user("reader").id
+    values = _new_values(user_id)
+    with engine.connect() as conn:
+        DirectStatement(pg_create_statement(False), engine.dialect).first(conn, values)
+        conn.commit()
+    for with_payload in (True, False):
+        for owner in (None, user_id, "someone else"):
+            query = _job_by_id(with_payload, owner is not None)
+            given = {"p_job_id": values["p_id"], "p_user_id": owner}
+            _, row = _sent_by_execute(engine, query, given)
+            assert _read_direct(engine, query, given) == row
+            assert (row is None) == (owner == "someone else")
+    job = store.get_job(values["p_id"], user_id, with_payload=False)
+    assert job is not None and (job.params, job.created_at) == ({}, T0)
 
 
 def test_a_duplicate_key_raises_sqlalchemys_integrity_error(engine: Engine) -> None:

@@ -1,5 +1,5 @@
-"""The hot statements (a job's submit and its transitions), compiled once and run on the
-driver's connection.
+"""The hot statements (a job's submit, its transitions, the read of one job), compiled
+once and run on the driver's connection.
 
 ``Connection.execute`` does, on every call, work whose result depends on the statement
 alone: its cache key, an execution context, the compiled parameters looked up by name,

@@ -10,14 +10,16 @@ PostgreSQL, no BEGIN/COMMIT).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, null, or_, select, text, update
+from sqlalchemy import Engine, Select, and_, bindparam, null, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from quantrun.adapters.sql.binds import binds, error_values, finish_values
+from quantrun.adapters.sql.direct import DirectStatement
 from quantrun.adapters.sql.rows import (
     to_event,
     to_job,
@@ -47,6 +49,9 @@ class SqlJobStore(UserRows, ShardRows):
     def __init__(self, engine: Engine, *, outbox: bool = False) -> None:
         super().__init__(engine)
         self._transitions = runner_for(engine, outbox=outbox)
+        # on PostgreSQL a job is read direct (direct.py): the read clients poll with
+        self._direct_reads = engine.dialect.name == "postgresql"
+        self._reads: dict[tuple[bool, bool], DirectStatement] = {}
 
     def ping(self) -> None:
         with self._autocommit.connect() as conn:
@@ -120,12 +125,21 @@ class SqlJobStore(UserRows, ShardRows):
     def get_job(
         self, job_id: str, user_id: str | None = None, *, with_payload: bool = True
     ) -> Job | None:
-        query = select(*_columns(with_payload)).where(jobs.c.id == job_id)
-        if user_id is not None:
-            query = query.where(jobs.c.user_id == user_id)
+        owned = user_id is not None
+        values = {"p_job_id": job_id, "p_user_id": user_id}
         with self._autocommit.connect() as conn:
-            row = conn.execute(query).first()
-        return to_job(row) if row else None
+            if self._direct_reads:
+                row: Any = self._job_read(with_payload, owned).first(conn, values)
+            else:
+                row = conn.execute(_job_by_id(with_payload, owned), values).first()
+        return to_job(row) if row is not None else None
+
+    def _job_read(self, with_payload: bool, owned: bool) -> DirectStatement:
+        key = (with_payload, owned)
+        found = self._reads.get(key)
+        if found is None:
+            found = self._reads[key] = DirectStatement(_job_by_id(*key), self._engine.dialect)
+        return found
 
     def list_jobs(self, user_id: str, query: JobQuery) -> JobPage:
         # a sharded job's shards are part of it, not jobs of their own in the list
@@ -249,6 +263,15 @@ class SqlJobStore(UserRows, ShardRows):
 
 
 _PAYLOAD = ("params", "result", "manifest")
+
+
+@functools.cache
+def _job_by_id(with_payload: bool, owned: bool) -> Select[Any]:
+    """A job by its id (``p_job_id``), and its owner's (``p_user_id``) when ``owned``."""
+    query = select(*_columns(with_payload)).where(jobs.c.id == bindparam("p_job_id"))
+    if owned:
+        query = query.where(jobs.c.user_id == bindparam("p_user_id"))
+    return query
 
 
 def _columns(with_payload: bool) -> list[Any]:
