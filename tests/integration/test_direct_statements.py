@@ -55,6 +55,15 @@ def _new_values(user_id: str) -> dict[str, Any]:
     }
 
 
+def _stored_job(engine: Engine, user_id: str) -> dict[str, Any]:
+    """A new job of ``user_id``'s, committed: its values."""
+    values = _new_values(user_id)
+    with engine.connect() as conn:
+        DirectStatement(pg_create_statement(False), engine.dialect).first(conn, values)
+        conn.commit()
+    return values
+
+
 def _sent_by_execute(engine: Engine, statement: Any, values: dict[str, Any]) -> tuple[Any, Any]:
     """What ``Connection.execute`` sends the driver, and the row it reads (rolled back)."""
     sent: list[Any] = []
@@ -137,12 +146,7 @@ def _same_as_execute(engine: Engine, statement: Any, values: Any, *, from_status
 
 def test_a_row_reads_with_the_types_execute_gives(engine: Engine) -> None:
     """A claim returns the job's columns: aware datetimes, JSON params, floats, ints."""
-    store = SqlJobStore(engine)
-    user_id = store.get_or_create_user("types").id
-    values = _new_values(user_id)
-    with engine.connect() as conn:
-        DirectStatement(pg_create_statement(False), engine.dialect).first(conn, values)
-        conn.commit()
+    values = _stored_job(engine, SqlJobStore(engine).get_or_create_user("types").id)
     claim = binds(values["p_id"], T0, worker="w", lease_expires_at=T0, max_attempts=3)
     row = _read_direct(engine, pg_statement("claim", False), claim)
     assert row is not None
@@ -157,10 +161,7 @@ def test_a_jobs_read_is_the_row_execute_reads(engine: Engine) -> None:
     the same row as ``execute``, and none for another user's job."""
     store = SqlJobStore(engine)
     user_id = store.get_or_create_user("reader").id
-    values = _new_values(user_id)
-    with engine.connect() as conn:
-        DirectStatement(pg_create_statement(False), engine.dialect).first(conn, values)
-        conn.commit()
+    values = _stored_job(engine, user_id)
     for with_payload in (True, False):
         for owner in (None, user_id, "someone else"):
             query = _job_by_id(with_payload, owner is not None)
