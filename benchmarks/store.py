@@ -25,7 +25,7 @@ def bench_store() -> list[Row]:
     from devtools.postgres import start_postgres
     from quantrun.adapters.sql import migrate
     from quantrun.adapters.sql.binds import binds, finish_values
-    from quantrun.adapters.sql.direct import DirectStatement
+    from quantrun.adapters.sql.direct import DirectStatements
     from quantrun.adapters.sql.engine import make_engine
     from quantrun.adapters.sql.job_store import SqlJobStore
     from quantrun.adapters.sql.runners import pg_create_statement, pg_statement
@@ -55,7 +55,7 @@ def bench_store() -> list[Row]:
 
         create = pg_create_statement(True)
         claim, finish = pg_statement("claim", True), pg_statement("finish", True)
-        direct = {s: DirectStatement(s, engine.dialect) for s in (create, claim, finish)}
+        direct = DirectStatements(engine.dialect)
 
         def executed(statement: Any, values: dict[str, Any]) -> Any:
             with autocommit.connect() as conn:

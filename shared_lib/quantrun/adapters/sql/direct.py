@@ -102,3 +102,19 @@ class DirectStatement:
         ]
         self._columns = columns
         return columns
+
+
+class DirectStatements:
+    """One dialect's direct statements, each compiled the first time it is asked for
+    (keyed by the statement object: the callers build theirs once, ``functools.cache``)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+        self._compiled: dict[ClauseElement, DirectStatement] = {}
+
+    def __getitem__(self, statement: ClauseElement) -> DirectStatement:
+        found = self._compiled.get(statement)
+        if found is None:
+            # two threads may both compile it first: the same result, either kept
+            found = self._compiled[statement] = DirectStatement(statement, self._dialect)
+        return found

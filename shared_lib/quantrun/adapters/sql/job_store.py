@@ -19,7 +19,7 @@ from sqlalchemy import Engine, Select, and_, bindparam, null, or_, select, text,
 from sqlalchemy.exc import IntegrityError
 
 from quantrun.adapters.sql.binds import binds, error_values, finish_values
-from quantrun.adapters.sql.direct import DirectStatement
+from quantrun.adapters.sql.direct import DirectStatements
 from quantrun.adapters.sql.rows import (
     to_event,
     to_job,
@@ -50,8 +50,9 @@ class SqlJobStore(UserRows, ShardRows):
         super().__init__(engine)
         self._transitions = runner_for(engine, outbox=outbox)
         # on PostgreSQL a job is read direct (direct.py): the read clients poll with
-        self._direct_reads = engine.dialect.name == "postgresql"
-        self._reads: dict[tuple[bool, bool], DirectStatement] = {}
+        self._reads = (
+            DirectStatements(engine.dialect) if engine.dialect.name == "postgresql" else None
+        )
 
     def ping(self) -> None:
         with self._autocommit.connect() as conn:
@@ -125,21 +126,14 @@ class SqlJobStore(UserRows, ShardRows):
     def get_job(
         self, job_id: str, user_id: str | None = None, *, with_payload: bool = True
     ) -> Job | None:
-        owned = user_id is not None
+        query = _job_by_id(with_payload, owned=user_id is not None)
         values = {"p_job_id": job_id, "p_user_id": user_id}
         with self._autocommit.connect() as conn:
-            if self._direct_reads:
-                row: Any = self._job_read(with_payload, owned).first(conn, values)
+            if self._reads is not None:
+                row: Any = self._reads[query].first(conn, values)
             else:
-                row = conn.execute(_job_by_id(with_payload, owned), values).first()
+                row = conn.execute(query, values).first()
         return to_job(row) if row is not None else None
-
-    def _job_read(self, with_payload: bool, owned: bool) -> DirectStatement:
-        key = (with_payload, owned)
-        found = self._reads.get(key)
-        if found is None:
-            found = self._reads[key] = DirectStatement(_job_by_id(*key), self._engine.dialect)
-        return found
 
     def list_jobs(self, user_id: str, query: JobQuery) -> JobPage:
         # a sharded job's shards are part of it, not jobs of their own in the list

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from quantrun.adapters.sql.direct import DirectStatement
+from quantrun.adapters.sql.direct import DirectStatements
 from quantrun.adapters.sql.schema import job_events, jobs, outbox
 from quantrun.adapters.sql.transitions import (
     CREATE_COLUMNS,
@@ -38,8 +38,6 @@ from quantrun.adapters.sql.transitions import (
 )
 from quantrun.domain.jobs import INITIAL_STATUS
 
-# the submit's statement among the transitions' (no transition has this name)
-CREATE = "<create>"
 # a writer that keeps moving the job between our read and our write (SQLite)
 RACE_RETRIES = 5
 
@@ -71,30 +69,23 @@ class PostgresRunner:
         self._engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._outbox = outbox
-        self._direct: dict[tuple[str, bool], DirectStatement] = {}
-
-    def _statement(self, name: str, with_outbox: bool) -> DirectStatement:
-        key = (name, with_outbox)
-        found = self._direct.get(key)
-        if found is None:
-            built = pg_create_statement(with_outbox) if name == CREATE else pg_statement(*key)
-            found = self._direct[key] = DirectStatement(built, self._engine.dialect)
-        return found
+        self._direct = DirectStatements(engine.dialect)
 
     def run(self, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
         with self._autocommit.connect() as conn:
             return self.run_in(conn, name, params)
 
     def run_in(self, conn: Connection, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        return self._statement(name, self._outbox).first(conn, params)
+        return self._direct[pg_statement(name, self._outbox)].first(conn, params)
 
     def create(self, params: dict[str, Any]) -> bool:
         with self._autocommit.connect() as conn:
-            return self._statement(CREATE, self._outbox).first(conn, params) is not None
+            created = self._direct[pg_create_statement(self._outbox)].first(conn, params)
+            return created is not None
 
     def create_sharded(self, params: dict[str, Any], shards: list[dict[str, Any]]) -> bool:
         with self._engine.begin() as conn:
-            if self._statement(CREATE, False).first(conn, params) is None:
+            if self._direct[pg_create_statement(False)].first(conn, params) is None:
                 return False
             for statement in create_statements(self._outbox):
                 conn.execute(statement, shards)
