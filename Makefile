@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock 
 # the bench environment: QuantRun's pins plus the peer libraries it is measured against
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock benchmarks/requirements-peers.lock pyproject.toml | sha256sum | cut -c1-12)
-PIP_QUIET := -q --disable-pip-version-check
+# every environment is installed with uv (devtools/tool-venv.sh says why), itself installed
+# by pip, hash-checked, into .venv-uv; `$(UV_PIP) VENV ARGS` is `pip install ARGS` into VENV
+UV_STAMP := .venv-uv/.installed-$(shell sha256sum devtools/requirements-uv.lock | cut -c1-12)
+UV_PIP := bash -c '. devtools/tool-venv.sh && uv_install "$$0" "$$@"'
 # the Python client's own environment: only the client, its extras and what its tests and
 # the quickstart notebook need; none of the server (tests/e2e/test_python_client.py)
 CLIENT_VENV ?= .venv-client
@@ -24,26 +27,29 @@ help:
 	@echo "make bench   print the benchmark table"
 	@echo "make stack   gcp mode on the emulators (API 8080, worker 8081; WORKERS=N behind one push front), writes .stack/env"
 
-# quiet on purpose: a newcomer's first screen is the server's, not pip's. The editable
+$(UV_STAMP): devtools/requirements-uv.lock
+	@bash devtools/install-uv.sh
+
+# the venvs wait for uv, but a new uv does not reinstall them (order-only). Quiet on
+# purpose: a newcomer's first screen is the server's, not the installer's. The editable
 # install's "be careful with folders named like your package" warning is setuptools'
 # (every editable install prints it), so that one step runs with warnings off.
-$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
-	@echo "setting up $(VENV) from the locks (the first time takes a few minutes)"
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml | $(UV_STAMP)
+	@echo "setting up $(VENV) from the locks"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip==26.3 2>&1 | sed '/^WARNING: Location/d'
-	@set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.lock 2>&1 | sed '/^WARNING: Location/d'
-	@set -o pipefail; PYTHONWARNINGS=ignore $(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | sed '/^WARNING: Location/d'
-
+	@$(UV_PIP) $(VENV) pip==26.3
+	@$(UV_PIP) $(VENV) --require-hashes -r requirements-dev.lock
+	@PYTHONWARNINGS=ignore $(UV_PIP) $(VENV) --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 venv: $(STAMP)
 
-$(BENCH_STAMP): requirements.lock requirements-dev.lock benchmarks/requirements-peers.lock pyproject.toml
+$(BENCH_STAMP): requirements.lock requirements-dev.lock benchmarks/requirements-peers.lock pyproject.toml | $(UV_STAMP)
 	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
-	set -o pipefail; $(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) --upgrade pip==26.3 2>&1 | sed '/^WARNING: Location/d'
-	set -o pipefail; $(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) --require-hashes -r requirements-dev.lock -r benchmarks/requirements-peers.lock 2>&1 | sed '/^WARNING: Location/d'
-	set -o pipefail; $(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e . 2>&1 | sed '/^WARNING: Location/d'
+	$(UV_PIP) $(BENCH_VENV) pip==26.3
+	$(UV_PIP) $(BENCH_VENV) --require-hashes -r requirements-dev.lock -r benchmarks/requirements-peers.lock
+	$(UV_PIP) $(BENCH_VENV) --no-deps --no-build-isolation -e .
 	@rm -f $(BENCH_VENV)/.installed-*
 	@touch $@
 
@@ -51,24 +57,24 @@ bench-venv: $(BENCH_STAMP)
 
 # the client installs as a user's pip would (not editable); --no-build-isolation builds
 # it with the lock's setuptools, so every byte installed is hash-checked
-$(CLIENT_STAMP): clients/python/requirements-test.lock clients/python/pyproject.toml
+$(CLIENT_STAMP): clients/python/requirements-test.lock clients/python/pyproject.toml | $(UV_STAMP)
 	@test -x $(CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(CLIENT_VENV)
-	@set -o pipefail; $(CLIENT_VENV)/bin/python -m pip install $(PIP_QUIET) --upgrade pip==26.3 2>&1 | sed '/^WARNING: Location/d'
-	@set -o pipefail; $(CLIENT_VENV)/bin/python -m pip install $(PIP_QUIET) --require-hashes -r clients/python/requirements-test.lock 2>&1 | sed '/^WARNING: Location/d'
+	@$(UV_PIP) $(CLIENT_VENV) pip==26.3
+	@$(UV_PIP) $(CLIENT_VENV) --require-hashes -r clients/python/requirements-test.lock
 	@rm -f $(CLIENT_VENV)/.installed-*
 	@touch $@
 
 # the client's files change without the stamp's: reinstall them every time (a second)
 client-venv: $(CLIENT_STAMP)
-	@set -o pipefail; $(CLIENT_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation --force-reinstall ./clients/python 2>&1 | sed '/^WARNING: Location/d'
+	@$(UV_PIP) $(CLIENT_VENV) --no-deps --no-build-isolation --reinstall --no-cache ./clients/python
 
 system-deps:
 	@bash devtools/install-system-deps.sh
 
-emulators:
+emulators: | $(UV_STAMP)
 	@bash devtools/install-emulators.sh
 
-infra-tools:
+infra-tools: | $(UV_STAMP)
 	@bash devtools/install-infra-tools.sh
 
 # Terraform checks that run offline: fmt, checkov, and the wiring tests (python-hcl2)

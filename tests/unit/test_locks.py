@@ -72,9 +72,14 @@ def test_the_dev_lock_builds_on_the_runtime_lock() -> None:
 
 
 def test_installs_require_hashes_and_the_base_image_is_pinned_by_digest() -> None:
+    # the environments' installs from a lock (uv's in the Makefile; pip's of uv itself)
     makefile = (ROOT / "Makefile").read_text()
-    installs = [line for line in makefile.splitlines() if "pip install" in line and " -r " in line]
-    assert installs and all("--require-hashes" in line for line in installs), installs
+    installs = [line for line in makefile.splitlines() if "$(UV_PIP)" in line and " -r " in line]
+    assert len(installs) >= 3 and all("--require-hashes" in line for line in installs), installs
+    bootstrap = (ROOT / "devtools" / "tool-venv.sh").read_text()
+    assert "--require-hashes \\\n      -r devtools/requirements-uv.lock" in bootstrap
+    uv_lock = (ROOT / "devtools" / "requirements-uv.lock").read_text()
+    assert re.search(r"^uv==[\d.]+ \\$", uv_lock, re.M) and "--hash=sha256:" in uv_lock
     dockerfile = (ROOT / "services" / "Dockerfile").read_text()
     bases = re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE)
     external = [b for b in bases if ":" in b or "/" in b]
