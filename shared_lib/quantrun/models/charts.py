@@ -4,6 +4,10 @@ Each chart function returns a ``Figure``; ``png`` renders it for the artifact an
 ``svg`` as a self-contained SVG element for a report (text drawn as paths: no font
 needed; no metadata, no external reference). Nothing here touches files, so it is safe
 in any thread.
+
+matplotlib is imported when the first chart is drawn, not with this module: the catalog
+imports it, and matplotlib's import (~0.4 s of CPU) was paid by every process that only
+validates or lists jobs (the API, the CLI) at each start.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PNG_DPI = 110
 PAD_INCHES = 0.1  # matplotlib's savefig.pad_inches around a tight box
@@ -26,6 +30,8 @@ def _tight_box(fig: Figure, dpi: float) -> Any:
     """The figure's tight bounding box, padded, laid out once at ``dpi``: what
     ``bbox_inches="tight"`` computes, which savefig would otherwise draw the figure again
     for, once per format."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     canvas = FigureCanvasAgg(fig)
     fig.set_dpi(dpi)
     fig.draw_without_rendering()
@@ -88,6 +94,18 @@ def data(fig: Figure) -> dict[str, Any] | None:
     return {"title": ax.get_title(), "ylabel": ax.get_ylabel(), "series": lines}
 
 
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+def _percent_axis(axis: Any) -> None:
+    from matplotlib.ticker import PercentFormatter
+
+    axis.set_major_formatter(PercentFormatter(1.0))
+
+
 def line_chart(
     series: Mapping[str, tuple[np.ndarray, np.ndarray]],
     *,
@@ -97,7 +115,7 @@ def line_chart(
     emphasise: Sequence[str] = (),
 ) -> Figure:
     """One line per named series of (dates, values); ``emphasise`` draws some dashed/black."""
-    fig = Figure(figsize=(9, 4.8))
+    fig = _figure(9, 4.8)
     fig.set_label(SERIES)  # its lines are data a console can redraw (``data``)
     ax = fig.add_subplot()
     for name, (x, y) in series.items():
@@ -109,7 +127,7 @@ def line_chart(
     ax.set_xlabel("Date")
     ax.set_ylabel(ylabel)
     if percent:
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        _percent_axis(ax.yaxis)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small", ncol=2 if len(series) > 6 else 1)
     fig.autofmt_xdate()
@@ -128,7 +146,7 @@ def pnl_distribution(
     """A histogram of P&L samples (or one already counted: bin edges, counts), or the
     density of a normal P&L (mean, sd), with vertical lines at ``markers`` (e.g. -VaR,
     -CVaR)."""
-    fig = Figure(figsize=(9, 4.8))
+    fig = _figure(9, 4.8)
     ax = fig.add_subplot()
     if histogram is not None:
         edges, counts = histogram
@@ -177,7 +195,7 @@ def frontier_chart(
     chosen_label: str,
 ) -> Figure:
     """Efficient frontier (volatility, return), the assets, and the chosen portfolio."""
-    fig = Figure(figsize=(8, 5.5))
+    fig = _figure(8, 5.5)
     ax = fig.add_subplot()
     if frontier is not None:
         ax.plot(
@@ -192,8 +210,8 @@ def frontier_chart(
     ax.set_title("Mean-variance portfolio (annualised)")
     ax.set_xlabel("Volatility (per year)")
     ax.set_ylabel("Expected return (per year)")
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.xaxis)
+    _percent_axis(ax.yaxis)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return fig

@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri
 
 EULER_GAMMA = 0.5772156649015329
 
@@ -52,8 +52,7 @@ def expected_max_sharpe(trials: int, sharpe_variance: float) -> float:
     if trials < 2 or sharpe_variance <= 0:
         return 0.0
     return math.sqrt(sharpe_variance) * float(
-        (1 - EULER_GAMMA) * norm.ppf(1 - 1 / trials)
-        + EULER_GAMMA * norm.ppf(1 - 1 / (trials * math.e))
+        (1 - EULER_GAMMA) * ndtri(1 - 1 / trials) + EULER_GAMMA * ndtri(1 - 1 / (trials * math.e))
     )
 
 
@@ -72,7 +71,7 @@ def deflated_sharpe_ratio(
     if observations < 2 or spread <= 0:
         return math.nan
     z = (sharpe - sr0) * math.sqrt(observations - 1) / math.sqrt(spread)
-    return float(norm.cdf(z))
+    return float(ndtr(z))
 
 
 def _sharpe(returns: np.ndarray) -> np.ndarray:
