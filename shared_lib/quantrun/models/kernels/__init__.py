@@ -96,7 +96,7 @@ def warm() -> None:
     implied_volatility(np.ones(1, dtype=np.bool_), one * 0.1, one, one, one, one * 0.0,
                        one * 0.0, 10.0, 100, np.empty(1), np.empty(1, dtype=np.int8),
                        np.empty(1, dtype=np.int64))  # fmt: skip
-    for matrix in (np.zeros((days, sym)), np.zeros((days, sym + 1))[:, :sym]):
-        table = np.empty((8, sym))
-        series_moments(matrix, np.zeros(days), 0.0, table)
-        series_tails(matrix, 0, 1, 0.5, table)
+    # contiguous only: a thread's columns are copied before these run (models/risk.py)
+    table = np.empty((8, sym))
+    series_moments(np.zeros((days, sym)), np.zeros(days), 0.0, table)
+    series_tails(np.zeros((days, sym)), 0, 1, 0.5, table)
