@@ -10,7 +10,7 @@ missing() { [ ! -f "$1/.installed-$2" ]; }
 installed() { touch "$1/.installed-$2"; }
 
 # Every environment is installed with uv: it fetches and unpacks wheels in parallel, where
-# pip took 30 to 60 s an environment (make test builds five). uv itself comes from pip,
+# pip took 30 to 60 s an environment (make test builds four). uv itself comes from pip,
 # hash-checked, into .venv-uv; a new devtools/requirements-uv.lock installs it again.
 UV_VENV=.venv-uv
 UV="$UV_VENV/bin/uv"
