@@ -9,36 +9,29 @@ its days (the manual step then answered 0 booked, and two tests failed in CI).""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
 
-HEAVY = ("matplotlib",)
-
 
 @pytest.mark.parametrize("module", ["quantrun_api.app", "quantrun_worker.push", "quantrun.catalog"])
-def test_a_service_starts_without_the_libraries_only_some_models_run(module: str) -> None:
-    probe = (
-        f"import sys, json, {module}\n"
-        f"print(json.dumps(sorted(m for m in sys.modules if m in {HEAVY!r})))"
-    )
+def test_a_service_starts_without_matplotlib(module: str) -> None:
+    probe = f"import sys, {module}\nprint('matplotlib' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
-    assert json.loads(out.stdout) == []
+    assert out.stdout.strip() == "False"
 
 
-def test_the_models_still_load_them_when_they_run() -> None:
-    """The lazy imports resolve: a chart in a fresh process."""
+def test_the_first_chart_imports_it() -> None:
+    """The lazy import resolves: a chart drawn and rendered in a fresh process."""
     probe = (
         "import numpy as np\n"
-        "from quantrun.models import charts, signals\n"
-        "y = signals.ema(np.arange(5.0)[:, None], 0.5)\n"
+        "from quantrun.models import charts\n"
         "fig = charts.line_chart({'a': (np.arange(3).astype('datetime64[D]'), np.ones(3))},"
         " title='t', ylabel='y', percent=True)\n"
-        "assert charts.png(fig).startswith(b'\\x89PNG') and y.shape == (5, 1)\n"
+        "assert charts.png(fig).startswith(b'\\x89PNG')\n"
         "import sys; print('matplotlib' in sys.modules)"
     )
     out = subprocess.run(
