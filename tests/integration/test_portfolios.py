@@ -133,11 +133,14 @@ def test_two_racing_steppers_book_each_day_once(
     store = world[0]
     p = made(world)
     counts: list[int] = []
+    caught_up: list[date | None] = []
     gate = threading.Barrier(2)
 
     def stepper() -> None:
         gate.wait()
         counts.append(stepped(store, prices, p, date(2015, 12, 31)))
+        last = store.last_day(p.id)
+        caught_up.append(None if last is None else last.day)
 
     threads = [threading.Thread(target=stepper) for _ in range(2)]
     for t in threads:
@@ -154,15 +157,55 @@ def test_two_racing_steppers_book_each_day_once(
         filled = conn.execute(
             select(func.count()).select_from(alerts).where(alerts.c.type == "order.filled")
         ).scalar_one()
-    trading_days = prices.load_close(PARAMS["symbols"], START, date(2015, 12, 31)).dates.size
-    assert n_days == trading_days == max(counts)  # each day booked once, by one of them
-    assert sum(counts) <= trading_days + 1
+    loaded = prices.load_close(PARAMS["symbols"], START, date(2015, 12, 31)).dates
+    assert n_days == loaded.size == sum(counts)  # each day booked once, by one of them
+    # each returned with the portfolio caught up, whichever booked the last days
+    assert caught_up == [date.fromisoformat(str(loaded[-1].astype("datetime64[D]")))] * 2
     assert filled == n_orders > 10  # one order.filled per order, none twice
     # the book is the one a single stepper makes
     alone = made(world, "alone")
     stepped(store, prices, alone, date(2015, 12, 31))
     assert [d.equity for d in every(store.days, p.id)] == [
         d.equity for d in every(store.days, alone.id)
+    ]
+
+
+class _Overtaken:
+    """The portfolio store as a step sees it when another step books the first half of
+    the year between this one's read of the book and its first booking."""
+
+    def __init__(self, store: SqlPortfolioStore, prices: DuckDBPriceStore, p: Portfolio):
+        self._store, self._prices, self._p = store, prices, p
+        self.other_booked: int | None = None
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._store, name)
+
+    def book_day(self, *args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+        if self.other_booked is None:
+            self.other_booked = stepped(self._store, self._prices, self._p, date(2015, 6, 30))
+        return self._store.book_day(*args, **kwargs)
+
+
+def test_a_step_overtaken_by_another_carries_on_from_its_book(
+    world: tuple, prices: DuckDBPriceStore
+) -> None:
+    """The manual step's answer when the scheduler's step took its first days: the
+    portfolio caught up to ``today`` (not the other step's partial book), each day once,
+    the same days and trades a lone step books."""
+    store = world[0]
+    p, alone = made(world), made(world, "alone")
+    overtaken = _Overtaken(store, prices, p)
+    booked = stepped(overtaken, prices, p, date(2015, 12, 31))  # type: ignore[arg-type]
+    whole = stepped(store, prices, alone, date(2015, 12, 31))
+    assert overtaken.other_booked is not None and overtaken.other_booked > 100
+    assert booked + overtaken.other_booked == whole  # the rest, after the other's last day
+    assert [(d.seq, d.day, d.equity, d.cash) for d in every(store.days, p.id)] == [
+        (d.seq, d.day, d.equity, d.cash) for d in every(store.days, alone.id)
+    ]
+    orders = [(o.day, o.symbol, o.side, o.quantity, o.price) for o in every(store.orders, p.id)]
+    assert len(orders) > 10 and orders == [
+        (o.day, o.symbol, o.side, o.quantity, o.price) for o in every(store.orders, alone.id)
     ]
 
 

@@ -109,5 +109,8 @@ class TradePage(BaseModel):
 
 
 class StepOut(BaseModel):
-    booked: int = Field(description="days this step booked (0: nothing new, or another step)")
+    booked: int = Field(
+        description="days this step booked (fewer when another step booked some: the"
+        " portfolio is caught up either way)"
+    )
     portfolio: PortfolioOut

@@ -4,14 +4,13 @@ A step catches a portfolio up: every day with stored prices after its last booke
 in order, each booked by ``PortfolioStore.book_day`` (once per portfolio and day). The
 step reads the strategy's prices from the portfolio's start to today, so each day's
 rule sees that day and earlier ones only. When a day turns out booked already (another
-worker or a retry is stepping the same portfolio) this step stops: the other one books
-the rest, from the same stored state, the same way.
+worker, the scheduler or a retry is stepping the same portfolio) this step reads the
+book the other one stored and carries on after its last day: it returns with the
+portfolio caught up, each day booked once, by whichever step stored it first.
 
-Each booked day makes its alerts in the same transaction: ``order.filled`` per fill,
-``signal.changed`` per symbol the rule turns BUY or SELL, ``portfolio.drawdown`` on the
-first day the drawdown passes ``alerts.max_drawdown``. ``data.stale`` (an instrument's
-latest price older than ``stale_after_days`` trading days) is made by ``step_all``.
-A day is booked after its close only, never later than ``today`` (the caller's, UTC).
+Each booked day makes its alerts (``paper_alerts.py``) in the same transaction;
+``step_all`` makes the day's ``data.stale`` ones. A day is booked after its close only,
+never later than ``today`` (the caller's, UTC).
 """
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from quantrun.app.history_loads import book_loads
+from quantrun.app.paper_alerts import day_alerts, stale_alerts
 from quantrun.app.signals import one_set_rule
-from quantrun.app.universe import inactive
 from quantrun.catalog.history_params import HistoryParams
 from quantrun.domain.actions import PricedAction
 from quantrun.domain.portfolios import Alert, DayBooking, Order, Portfolio, Trade
@@ -128,8 +127,9 @@ def step(
         matrix.close, rule.name, rule.params, rule.trade_rules, marks=traded.close
     )
     drawdown = 0.0 if last is None else last.drawdown
-    booked = 0
-    for t in todo:
+    booked, at = 0, 0
+    while at < len(todo):
+        t = todo[at]
         day = dates[t]
         since = dates[t - 1] if t else date.min
         due = [p for p in actions if since < p.action.date <= day]
@@ -151,14 +151,20 @@ def step(
             state=encode(done.book, entry_dates),
             carried=tuple(rule.symbols[j] for j in np.flatnonzero(inputs.carried[t])),
         )
-        alerts = _alerts(portfolio, rule, booking, orders, done, drawdown, now)
-        if not store.book_day(booking, orders, trades, alerts):
-            log.info(
-                "portfolio day booked by another step; this one stops",
-                extra={"fields": {"portfolio_id": portfolio.id, "day": day.isoformat()}},
-            )
-            break
-        book, drawdown, booked = done.book, done.drawdown, booked + 1
+        alerts = day_alerts(portfolio, rule.symbols, booking, orders, done, drawdown, now)
+        if store.book_day(booking, orders, trades, alerts):
+            book, drawdown, booked, at = done.book, done.drawdown, booked + 1, at + 1
+            continue
+        # another step booked this day (committed: the insert waited for it); carry on
+        # from its stored book, so the caller's answer is the portfolio caught up
+        book, entry_dates, last = current_book(store, portfolio, rule)
+        assert last is not None  # the day just refused is stored
+        log.info(
+            "portfolio day booked by another step; this one carries on after its last",
+            extra={"fields": {"portfolio_id": portfolio.id, "day": last.day.isoformat()}},
+        )
+        drawdown = last.drawdown
+        at = next((i for i, t in enumerate(todo) if dates[t] > last.day), len(todo))
     return booked
 
 
@@ -205,68 +211,6 @@ def _trades(
               trip.reason)
         for trip in done.closed
     ]  # fmt: skip
-
-
-def _alerts(
-    portfolio: Portfolio,
-    rule: Rule,
-    booking: DayBooking,
-    orders: list[Order],
-    done: paper.Booked,
-    drawdown_before: float,
-    now: datetime,
-) -> list[Alert]:
-    about = {"id": portfolio.id, "name": portfolio.name, "strategy_id": portfolio.strategy_id,
-             "date": booking.day.isoformat(), "equity": booking.equity}  # fmt: skip
-    key = f"{portfolio.id}:{booking.day.isoformat()}"
-    made = [
-        Alert(str(uuid.uuid4()), "order.filled", f"order.filled:{key}:{o.symbol}:{o.side}", now,
-              {"portfolio": about, "order": order_document(o)}, portfolio.user_id)
-        for o in orders
-    ]  # fmt: skip
-    for j, turned in done.turned:
-        symbol = rule.symbols[j]
-        made.append(
-            Alert(str(uuid.uuid4()), "signal.changed", f"signal.changed:{key}:{symbol}", now,
-                  {"portfolio": about, "symbol": symbol, "signal": turned}, portfolio.user_id)
-        )  # fmt: skip
-    limit = portfolio.max_drawdown_alert
-    if limit is not None and -done.drawdown >= limit > -drawdown_before:
-        made.append(
-            Alert(str(uuid.uuid4()), "portfolio.drawdown", f"portfolio.drawdown:{key}", now,
-                  {"portfolio": about, "drawdown": done.drawdown, "max_drawdown": limit},
-                  portfolio.user_id)
-        )  # fmt: skip
-    return made
-
-
-def order_document(o: Order) -> dict[str, Any]:
-    return {"date": o.day.isoformat(), "symbol": o.symbol, "side": o.side,
-            "quantity": o.quantity, "price": o.price, "notional": o.notional, "cost": o.cost,
-            "reason": o.reason}  # fmt: skip
-
-
-def stale_alerts(
-    *, store: PortfolioStore, prices: PriceStore, today: date, after_days: int, now: datetime
-) -> int:
-    """``data.stale`` for each active instrument whose latest price is more than
-    ``after_days`` trading days (weekdays) before ``today``: once per instrument and
-    latest date."""
-    made = []
-    off = inactive(prices)
-    for instrument in prices.instruments():
-        if instrument.symbol in off:
-            continue
-        last = instrument.last_date
-        behind = int(np.busday_count(np.datetime64(last, "D") + 1, np.datetime64(today, "D") + 1))
-        if behind > after_days:
-            made.append(
-                Alert(str(uuid.uuid4()), "data.stale", f"data.stale:{instrument.symbol}:{last}",
-                      now, {"instrument": {"symbol": instrument.symbol,
-                                           "last_date": last.isoformat(),
-                                           "trading_days_behind": behind}})
-            )  # fmt: skip
-    return store.add_alerts(made) if made else 0
 
 
 def step_all(

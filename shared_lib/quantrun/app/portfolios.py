@@ -18,7 +18,8 @@ from typing import Any, Literal
 from quantrun.app.audit import entry
 from quantrun.app.limits import check_cost
 from quantrun.app.owned import admitted, found, removed
-from quantrun.app.paper_steps import Rule, current_book, order_document
+from quantrun.app.paper_alerts import order_document
+from quantrun.app.paper_steps import Rule, current_book
 from quantrun.app.signals import one_set_rule
 from quantrun.catalog.backtest import SPEC as BACKTEST
 from quantrun.domain.errors import InvalidInput

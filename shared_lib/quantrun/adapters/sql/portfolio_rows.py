@@ -49,9 +49,10 @@ class SqlPortfolioStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        self._new_day = dialect.insert(portfolio_days).on_conflict_do_nothing(
-            index_elements=["portfolio_id", "day"]
-        )
+        # no conflict target: a step racing another may collide on (portfolio, day) or
+        # on (portfolio, seq) first; on PostgreSQL only the target's index would be
+        # handled, the other raising a unique violation when both inserts are in flight
+        self._new_day = dialect.insert(portfolio_days).on_conflict_do_nothing()
         self._new_alert = dialect.insert(alerts).on_conflict_do_nothing(index_elements=["key"])
 
     def add(
