@@ -30,7 +30,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import brentq
 
 from quantrun.domain.errors import ModelInputError
 from quantrun.models import qp
@@ -212,6 +211,10 @@ def target_volatility_portfolio(
     def on_frontier(ret: float) -> np.ndarray:
         start = _on_segment(w_min, top, mu, ret)
         return min_variance(cov, c, target_return=ret, mu=mu, start=start, warm=True)
+
+    # imported on use: scipy.optimize's import (~0.5 s of CPU) would otherwise be paid
+    # at start by every process that loads the catalog, the API's among them
+    from scipy.optimize import brentq
 
     ret = brentq(
         lambda r: _vol(on_frontier(r), cov) - target, lo, hi, xtol=1e-13, rtol=1e-15, maxiter=200
