@@ -115,7 +115,7 @@ test: test-envs
 	exit $$(( shared || alone ))
 
 test-unit: venv
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) tests/unit
 
 test-integration: venv system-deps emulators
 	$(BIN)/python -m pytest tests/integration
