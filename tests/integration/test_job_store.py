@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text, update
 
 from devtools.jobs import wait_until
 from devtools.postgres import PostgresServer
@@ -121,6 +121,42 @@ def test_cursor_pagination_newest_first_without_gaps(store: SqlJobStore, alice: 
     assert created == sorted(created, reverse=True)
     with pytest.raises(ValueError):
         store.list_jobs(alice, JobQuery(3, cursor="not-a-cursor"))
+
+
+def test_a_status_page_reads_the_jobs_in_that_state_not_all_the_users(
+    store: SqlJobStore, alice: str, engine: Engine
+) -> None:
+    """``GET /v1/jobs?status=running`` for a user with many finished jobs while other
+    users have many running: the query plan reads the (user, status, created) index
+    (migration 0013), so a page costs the user's jobs in that state, not all the user's
+    jobs walked newest first, nor every user's jobs in that state."""
+    bob = store.get_or_create_user("bob").id
+    made = [new_job(store, alice, at=T0 + timedelta(seconds=i)).id for i in range(300)]
+    for i in range(300):
+        new_job(store, bob, at=T0 + timedelta(seconds=i))
+    with engine.begin() as conn:
+        conn.execute(update(jobs).where(jobs.c.user_id == alice).values(status="succeeded"))
+        conn.execute(update(jobs).where(jobs.c.user_id == bob).values(status="running"))
+        conn.execute(update(jobs).where(jobs.c.id == made[7]).values(status="running"))
+        conn.execute(text("ANALYZE" if engine.dialect.name == "sqlite" else "ANALYZE jobs"))
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        page = store.list_jobs(alice, JobQuery(5, status=JobStatus.RUNNING))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert [j.id for j in page.items] == [made[7]] and page.next_cursor is None
+    ((statement, parameters),) = [
+        (q, p) for q, p in sent if q.lstrip().upper().startswith("SELECT")
+    ]
+    explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with engine.connect() as conn:
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(explain + statement, parameters))
+    assert "ix_jobs_user_status_created" in plan, plan
 
 
 def test_filters(store: SqlJobStore, alice: str) -> None:

@@ -113,6 +113,17 @@ jobs = Table(
     Index("ix_jobs_status_lease", "status", "lease_expires_at"),
     Index("ix_jobs_strategy_id", "strategy_id"),
 )
+# a user's jobs in one state, newest first (GET /v1/jobs?status=, the console's filter):
+# without it the page walks every job of the user to find the few running (migration 0013)
+Index(
+    "ix_jobs_user_status_created",
+    jobs.c.user_id,
+    jobs.c.status,
+    jobs.c.created_at,
+    jobs.c.id,
+    postgresql_where=jobs.c.parent_id.is_(None),
+    sqlite_where=jobs.c.parent_id.is_(None),
+)
 
 # Per user: jobs queued or running now, and jobs submitted on ``day`` (UTC). Changed by
 # the statements that create a job or end it, so the counts are exact (CONTRACT 5.1).
