@@ -1,7 +1,7 @@
 """The alerts of a paper portfolio's booked day, and the daily stale-data check
 (CONTRACT 6.1).
 
-A booked day makes, in its own transaction: ``order.filled`` per fill,
+A booked day makes, stored by the transaction that books it: ``order.filled`` per fill,
 ``signal.changed`` per symbol the rule turns BUY or SELL, ``portfolio.drawdown`` on the
 first day the drawdown passes ``alerts.max_drawdown``. ``data.stale``: an active
 instrument's latest price older than ``after_days`` trading days (weekdays), once per
@@ -31,6 +31,8 @@ def day_alerts(
     drawdown_before: float,
     now: datetime,
 ) -> list[Alert]:
+    """The alerts of the day ``booking`` books (``drawdown_before``: the book's drawdown
+    the day before, so the drawdown alert fires on the day it is first passed)."""
     about = {"id": portfolio.id, "name": portfolio.name, "strategy_id": portfolio.strategy_id,
              "date": booking.day.isoformat(), "equity": booking.equity}  # fmt: skip
     key = f"{portfolio.id}:{booking.day.isoformat()}"
