@@ -40,7 +40,7 @@ def main() -> None:
             ]
         )
     if not only or "store" in only:
-        print("\nThe job store's hot statements (a PostgreSQL started for the row)\n")
+        print("\nThe job store's hot statements and job list (a PostgreSQL started for them)\n")
         print_table(store.bench_store())
     if not only or "universe" in only:
         print("\nA universe at scale (embedded DuckDB)\n")

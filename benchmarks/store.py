@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from benchmarks.harness import Row, paired
+from benchmarks.job_lists import bench_job_lists
 
 N = 400  # statements a run
 
@@ -122,7 +123,7 @@ def bench_store() -> list[Row]:
             )
         )
         engine.dispose()
-        return rows
+        return rows + bench_job_lists(server)
     finally:
         server.stop()
 

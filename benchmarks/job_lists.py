@@ -1,0 +1,126 @@
+"""The status index of a user's job list (migration 0013) on a real PostgreSQL: what it
+saves a status-filtered page and what it costs each job, each beside the same work in a
+second database of the same server where the index was dropped.
+
+- A page of ``GET /v1/jobs?status=failed`` (50 items) for a user with HISTORY jobs, the
+  10 oldest of them failed, while another user has HISTORY / 2 failed ones: without the
+  index the page walks the user's history newest first (or every failed job).
+- A job's submit, claim and finish on the direct path (as ``store.py``'s row): each
+  transition writes one index entry more with it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from benchmarks.harness import Row, paired
+
+HISTORY = 50_000
+PAGES = 200  # status pages a run
+JOBS = 300  # whole jobs a run
+
+
+def bench_job_lists(server: Any) -> list[Row]:
+    from sqlalchemy import Engine, insert, text
+
+    from quantrun.adapters.sql import migrate
+    from quantrun.adapters.sql.binds import binds, finish_values
+    from quantrun.adapters.sql.direct import DirectStatements
+    from quantrun.adapters.sql.engine import make_engine
+    from quantrun.adapters.sql.job_store import SqlJobStore
+    from quantrun.adapters.sql.runners import pg_create_statement, pg_statement
+    from quantrun.adapters.sql.schema import jobs
+    from quantrun.adapters.sql.shard_rows import create_values
+    from quantrun.domain.job_pages import JobQuery
+    from quantrun.domain.jobs import Job, JobEnd, JobStatus
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def filled(name: str, with_index: bool) -> tuple[Engine, str]:
+        engine = make_engine(server.create_database(name))
+        migrate.upgrade(engine)
+        store = SqlJobStore(engine)
+        user, other = store.get_or_create_user("bench").id, store.get_or_create_user("other").id
+
+        def row(i: int, owner: str, status: str) -> dict[str, Any]:
+            at = t0 + timedelta(seconds=i)
+            return {"id": str(uuid.uuid4()), "user_id": owner, "model": "black_scholes",
+                    "params": {"spot": 100.0}, "status": status, "created_at": at,
+                    "updated_at": at, "progress": 1.0, "attempts": 1, "artifacts": [],
+                    "params_hash": "0" * 64}  # fmt: skip
+
+        rows = [row(i, user, "failed" if i < 10 else "succeeded") for i in range(HISTORY)]
+        rows += [row(i, other, "failed") for i in range(HISTORY // 2)]
+        with engine.begin() as conn:
+            for at in range(0, len(rows), 5_000):
+                conn.execute(insert(jobs), rows[at : at + 5_000])
+            if not with_index:
+                conn.execute(text("DROP INDEX ix_jobs_user_status_created"))
+            conn.execute(text("ANALYZE jobs"))
+        return engine, user
+
+    indexed, user = filled("lists_indexed", True)
+    bare, bare_user = filled("lists_bare", False)
+
+    def pages(engine: Engine, owner: str) -> Callable[[], None]:
+        store = SqlJobStore(engine)
+
+        def go() -> None:
+            for _ in range(PAGES):
+                assert len(store.list_jobs(owner, JobQuery(50, status=JobStatus.FAILED)).items)
+
+        return go
+
+    def whole_jobs(engine: Engine, owner: str) -> Callable[[], None]:
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        create = pg_create_statement(True)
+        claim, finish = pg_statement("claim", True), pg_statement("finish", True)
+        direct = DirectStatements(engine.dialect)
+        ended = finish_values(JobEnd.succeeded({"price": [10.45, 7.97]}))
+        quota = {"p_day": date.today(), "p_max_active": 10**9, "p_max_per_day": 10**9}
+
+        def go() -> None:
+            now = datetime.now(UTC)
+            lease = now + timedelta(minutes=5)
+            given = [
+                {**create_values(Job(id=str(uuid.uuid4()), user_id=owner, model="black_scholes",
+                                     params={"spot": 100.0}, status=JobStatus.QUEUED,
+                                     created_at=now, params_hash="0" * 64)), **quota}
+                for _ in range(JOBS)
+            ]  # fmt: skip
+            with autocommit.connect() as conn:
+                for values in given:
+                    job_id = values["p_id"]
+                    direct[create].first(conn, values)
+                    direct[claim].first(conn, binds(job_id, now, worker="w", lease_expires_at=lease,
+                                                    max_attempts=3))  # fmt: skip
+                    direct[finish].first(conn, binds(job_id, now, worker="w", **ended))
+
+        return go
+
+    rows = [
+        paired(
+            f"job list: a status page, {HISTORY:,} jobs of the user",
+            "pages/s",
+            pages(indexed, user),
+            PAGES,
+            "without the status index",
+            pages(bare, bare_user),
+            PAGES,
+        ),
+        paired(
+            "job store: a job's submit, claim, finish (status index's price)",
+            "jobs/s",
+            whole_jobs(indexed, user),
+            JOBS,
+            "without the status index",
+            whole_jobs(bare, bare_user),
+            JOBS,
+        ),
+    ]
+    indexed.dispose()
+    bare.dispose()
+    return rows
