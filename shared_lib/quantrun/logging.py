@@ -130,6 +130,9 @@ def configure_logging(
     handler._quantrun = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # a library's warning (a deprecation, numpy's overflow) as a WARNING line of its own
+    # logger ``py.warnings``, not raw text on stderr that Cloud Logging cannot parse
+    logging.captureWarnings(True)
     # HTTP clients log every URL at INFO/DEBUG, query strings included (a provider's API
     # key travels in one): never below WARNING, whatever the level asked for
     for noisy in ("uvicorn.access", "alembic", "httpx", "httpcore", "urllib3", "requests"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -148,3 +150,20 @@ def test_a_pushed_message_brings_its_trace() -> None:
     body = {"message": {"attributes": {"job_id": job_id, "traceparent": W3C}, "messageId": "7"}}
     assert decode_envelope(body).trace == W3C
     assert decode_envelope({"message": {"attributes": {"job_id": job_id}}}).trace is None
+
+
+def test_a_librarys_warning_is_a_json_line_not_stderr_text() -> None:
+    """numpy's overflow warning in a process whose logging is configured (as a service's
+    is): one JSON line of severity WARNING on stdout, nothing on stderr."""
+    probe = (
+        "import numpy as np\n"
+        "from quantrun.logging import configure_logging\n"
+        "configure_logging(log_format='json')\n"
+        "np.multiply(np.float64(1e308), 10.0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stderr == ""
+    (line,) = [json.loads(x) for x in out.stdout.splitlines()]
+    assert line["severity"] == "WARNING" and "overflow encountered" in line["message"]
