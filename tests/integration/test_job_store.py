@@ -123,30 +123,36 @@ def test_cursor_pagination_newest_first_without_gaps(store: SqlJobStore, alice: 
         store.list_jobs(alice, JobQuery(3, cursor="not-a-cursor"))
 
 
-def test_a_status_page_reads_the_jobs_in_that_state_not_all_the_users(
-    store: SqlJobStore, alice: str, engine: Engine
+@pytest.mark.parametrize("column", ["status", "model"])
+def test_a_filtered_page_reads_the_matching_jobs_not_all_the_users(
+    store: SqlJobStore, alice: str, engine: Engine, column: str
 ) -> None:
-    """``GET /v1/jobs?status=running`` for a user with many finished jobs while other
-    users have many running: the query plan reads the (user, status, created) index
-    (migration 0013), so a page costs the user's jobs in that state, not all the user's
-    jobs walked newest first, nor every user's jobs in that state."""
+    """``GET /v1/jobs?status=running`` (or ``?model=risk_metrics``) for a user with many
+    other jobs while another user has many that match: the query plan reads the (user,
+    status or model, created) index (migration 0013), so a page costs the user's
+    matching jobs, not all the user's jobs walked newest first, nor every user's
+    matching ones."""
     bob = store.get_or_create_user("bob").id
     made = [new_job(store, alice, at=T0 + timedelta(seconds=i)).id for i in range(300)]
     for i in range(300):
         new_job(store, bob, at=T0 + timedelta(seconds=i))
+    matching = {"status": "running", "model": "risk_metrics"}[column]
     with engine.begin() as conn:
         conn.execute(update(jobs).where(jobs.c.user_id == alice).values(status="succeeded"))
-        conn.execute(update(jobs).where(jobs.c.user_id == bob).values(status="running"))
-        conn.execute(update(jobs).where(jobs.c.id == made[7]).values(status="running"))
+        conn.execute(update(jobs).where(jobs.c.user_id == bob).values({column: matching}))
+        conn.execute(update(jobs).where(jobs.c.id == made[7]).values({column: matching}))
         conn.execute(text("ANALYZE" if engine.dialect.name == "sqlite" else "ANALYZE jobs"))
     sent: list[tuple[str, Any]] = []
 
     def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
         sent.append((statement, parameters))
 
+    query = (
+        JobQuery(5, status=JobStatus.RUNNING) if column == "status" else JobQuery(5, model=matching)
+    )
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        page = store.list_jobs(alice, JobQuery(5, status=JobStatus.RUNNING))
+        page = store.list_jobs(alice, query)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     assert [j.id for j in page.items] == [made[7]] and page.next_cursor is None
@@ -156,7 +162,7 @@ def test_a_status_page_reads_the_jobs_in_that_state_not_all_the_users(
     explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     with engine.connect() as conn:
         plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(explain + statement, parameters))
-    assert "ix_jobs_user_status_created" in plan, plan
+    assert f"ix_jobs_user_{column}_created" in plan, plan
 
 
 def test_filters(store: SqlJobStore, alice: str) -> None:

@@ -113,17 +113,19 @@ jobs = Table(
     Index("ix_jobs_status_lease", "status", "lease_expires_at"),
     Index("ix_jobs_strategy_id", "strategy_id"),
 )
-# a user's jobs in one state, newest first (GET /v1/jobs?status=, the console's filter):
-# without it the page walks every job of the user to find the few running (migration 0013)
-Index(
-    "ix_jobs_user_status_created",
-    jobs.c.user_id,
-    jobs.c.status,
-    jobs.c.created_at,
-    jobs.c.id,
-    postgresql_where=jobs.c.parent_id.is_(None),
-    sqlite_where=jobs.c.parent_id.is_(None),
-)
+# a user's jobs in one state, or of one model, newest first (GET /v1/jobs?status= and
+# ?model=, the console's filters): without them a page walks every job of the user to
+# find the few that match (migration 0013)
+for _column in (jobs.c.status, jobs.c.model):
+    Index(
+        f"ix_jobs_user_{_column.name}_created",
+        jobs.c.user_id,
+        _column,
+        jobs.c.created_at,
+        jobs.c.id,
+        postgresql_where=jobs.c.parent_id.is_(None),
+        sqlite_where=jobs.c.parent_id.is_(None),
+    )
 
 # Per user: jobs queued or running now, and jobs submitted on ``day`` (UTC). Changed by
 # the statements that create a job or end it, so the counts are exact (CONTRACT 5.1).
