@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, bindparam, null, or_, select, text, update
+from sqlalchemy import Engine, Select, and_, bindparam, null, or_, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from quantrun.adapters.sql.binds import binds, error_values, finish_values
@@ -146,12 +146,10 @@ class SqlJobStore(UserRows, ShardRows):
             stmt = stmt.where(jobs.c.model == query.model)
         if query.cursor is not None:  # "" is no cursor this API issued: refused
             created, last_id = decode_cursor(query.cursor)
-            stmt = stmt.where(
-                or_(
-                    jobs.c.created_at < created,
-                    and_(jobs.c.created_at == created, jobs.c.id < last_id),
-                )
-            )
+            # a row value, not (created < c OR created = c AND id < i): both databases
+            # start the index scan at the cursor with it, where the OR made them walk
+            # every newer job first (a page k jobs deep cost k rows read)
+            stmt = stmt.where(tuple_(jobs.c.created_at, jobs.c.id) < tuple_(created, last_id))
         stmt = stmt.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(query.limit + 1)
         with self._autocommit.connect() as conn:
             rows = conn.execute(stmt).all()
