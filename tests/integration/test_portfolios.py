@@ -192,7 +192,7 @@ def test_a_step_overtaken_by_another_carries_on_from_its_book(
 ) -> None:
     """The manual step's answer when the scheduler's step took its first days: the
     portfolio caught up to ``today`` (not the other step's partial book), each day once,
-    the same days and trades a lone step books."""
+    the same days and orders a lone step books."""
     store = world[0]
     p, alone = made(world), made(world, "alone")
     overtaken = _Overtaken(store, prices, p)
