@@ -5,18 +5,19 @@ in a second database of the same server where they were dropped.
 - A page of ``GET /v1/jobs?status=failed`` (50 items) for a user with HISTORY jobs, the
   10 oldest of them failed, while another user has HISTORY / 2 failed ones: without the
   index the page walks the user's history newest first (or every failed job).
-- A job's submit, claim and finish on the direct path (as ``store.py``'s row): each
-  transition writes two index entries more with them.
+- A job's submit, claim and finish on the direct path (``job_statements.py``, as
+  ``store.py``'s row runs them): each transition writes two index entries more with them.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchmarks.harness import Row, paired
+from benchmarks.job_statements import runner, whole_jobs
 
 HISTORY = 50_000
 PAGES = 200  # status pages a run
@@ -27,15 +28,11 @@ def bench_job_lists(server: Any) -> list[Row]:
     from sqlalchemy import Engine, insert, text
 
     from quantrun.adapters.sql import migrate
-    from quantrun.adapters.sql.binds import binds, finish_values
-    from quantrun.adapters.sql.direct import DirectStatements
     from quantrun.adapters.sql.engine import make_engine
     from quantrun.adapters.sql.job_store import SqlJobStore
-    from quantrun.adapters.sql.runners import pg_create_statement, pg_statement
     from quantrun.adapters.sql.schema import jobs
-    from quantrun.adapters.sql.shard_rows import create_values
     from quantrun.domain.job_pages import JobQuery
-    from quantrun.domain.jobs import Job, JobEnd, JobStatus
+    from quantrun.domain.jobs import JobStatus
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -75,33 +72,6 @@ def bench_job_lists(server: Any) -> list[Row]:
 
         return go
 
-    def whole_jobs(engine: Engine, owner: str) -> Callable[[], None]:
-        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        create = pg_create_statement(True)
-        claim, finish = pg_statement("claim", True), pg_statement("finish", True)
-        direct = DirectStatements(engine.dialect)
-        ended = finish_values(JobEnd.succeeded({"price": [10.45, 7.97]}))
-        quota = {"p_day": date.today(), "p_max_active": 10**9, "p_max_per_day": 10**9}
-
-        def go() -> None:
-            now = datetime.now(UTC)
-            lease = now + timedelta(minutes=5)
-            given = [
-                {**create_values(Job(id=str(uuid.uuid4()), user_id=owner, model="black_scholes",
-                                     params={"spot": 100.0}, status=JobStatus.QUEUED,
-                                     created_at=now, params_hash="0" * 64)), **quota}
-                for _ in range(JOBS)
-            ]  # fmt: skip
-            with autocommit.connect() as conn:
-                for values in given:
-                    job_id = values["p_id"]
-                    direct[create].first(conn, values)
-                    direct[claim].first(conn, binds(job_id, now, worker="w", lease_expires_at=lease,
-                                                    max_attempts=3))  # fmt: skip
-                    direct[finish].first(conn, binds(job_id, now, worker="w", **ended))
-
-        return go
-
     rows = [
         paired(
             f"job list: a status page, {HISTORY:,} jobs of the user",
@@ -115,10 +85,10 @@ def bench_job_lists(server: Any) -> list[Row]:
         paired(
             "job store: a job's submit, claim, finish (the list indexes' price)",
             "jobs/s",
-            whole_jobs(indexed, user),
+            whole_jobs(runner(indexed, direct=True), user, JOBS, []),
             JOBS,
             "without the list indexes",
-            whole_jobs(bare, bare_user),
+            whole_jobs(runner(bare, direct=True), bare_user, JOBS, []),
             JOBS,
         ),
     ]
