@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,12 @@ def test_concurrent_identical_reads_run_one_query() -> None:
     ]
     for t in threads:
         t.start()
-    time.sleep(0.2)  # all eight are waiting on the one query
+    # every read counts its miss before it runs the query or waits on the one running:
+    # eight misses with the query held means all eight are in flight together
+    deadline = time.monotonic() + 10
+    while cache.misses < 8 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert cache.misses == 8 and calls == 1
     gate.set()
     for t in threads:
         t.join()
@@ -151,7 +157,7 @@ def test_coverage_and_synchronous_runs_read_through_the_cache() -> None:
     cached instrument list without reading any prices."""
     from datetime import date, timedelta
 
-    from quantrun.app.prices import CacheRule, cached_close, coverage
+    from quantrun.app.prices import CachedReads, CacheRule, coverage
     from quantrun.domain.errors import NotFound
     from quantrun.domain.prices import PriceRow
     from tests.fakes import FakePriceStore
@@ -165,7 +171,51 @@ def test_coverage_and_synchronous_runs_read_through_the_cache() -> None:
     with pytest.raises(NotFound):
         coverage(prices=prices, cache=cache, symbol="NOPE")
     assert prices.loads == 1
-    load = cached_close(prices=prices, cache=cache, rule=CacheRule(60))
+    load = CachedReads(prices, cache, CacheRule(60)).load_close
     a = load(["ACME"], days[0], days[-1])
     b = load(["ACME"], days[0], days[-1])
     assert prices.loads == 2 and (a.close == b.close).all() and a.close.shape == (30, 1)
+    # what the cache holds is shared: no reader can write into it
+    with pytest.raises(ValueError, match="read-only"):
+        a.close[0, 0] = 1.0
+
+
+def test_a_synchronous_runs_reads_are_one_each_per_window_and_ttl() -> None:
+    """``POST /v1/models/{model}/run`` reads the window's corporate actions and its
+    adjusted close through the read cache: running it again within the TTL reads neither
+    from the store (BigQuery bills each query), and gives the same result."""
+    from datetime import date, timedelta
+
+    import numpy as np
+
+    from quantrun.app.models import run_sync
+    from quantrun.app.prices import CachedReads, CacheRule
+    from quantrun.app.submit import KnownSymbols
+    from quantrun.domain.actions import PricedAction
+    from quantrun.domain.prices import PriceRow
+    from tests.fakes import FakePriceStore
+
+    class CountingActions(FakePriceStore):
+        actions_read = 0
+
+        def actions(self, symbols: Any, after: date | None = None) -> list[PricedAction]:
+            self.actions_read += 1
+            return super().actions(symbols, after)
+
+    rng = np.random.default_rng(1)
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(60)]
+    prices = CountingActions(
+        [PriceRow(d, s, float(p)) for s in ("AAA", "BBB", "SPY")
+         for d, p in zip(days, 100 * np.cumprod(1 + rng.normal(0, 0.01, 60)), strict=True)]
+    )  # fmt: skip
+    reads = CachedReads(prices, SingleFlightCache(60), CacheRule(60))
+    window = {"symbols": ["AAA", "BBB"], "start": "2024-01-01", "end": "2024-02-29"}
+
+    def run() -> dict[str, Any]:
+        return run_sync(model="risk_metrics", params=window, known=KnownSymbols(prices),
+                        reads=reads, prices=prices, max_cost=1e9, max_values=100_000)  # fmt: skip
+
+    first = run()
+    assert (prices.loads, prices.actions_read) == (1, 1)
+    assert run() == first
+    assert (prices.loads, prices.actions_read) == (1, 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from quantrun.app.currency import in_currency, in_currency_all
 from quantrun.domain.actions import Adjustment, PricedAction, adjust, as_traded
@@ -22,19 +22,33 @@ from quantrun.ports import PriceStore
 Load = Callable[[Sequence[str], date, date], PriceMatrix]
 
 
-def loader(prices: PriceStore, params: Any, load: Load | None = None) -> Load:
-    """``load`` (the store's adjusted close by default) under the params' ``adjustment``
-    and in their ``currency`` (params without them: as stored, own currencies)."""
-    plain = load or prices.load_close
+class HistoryReads(Protocol):
+    """Where a run's history comes from: the price store, or its reads through a cache
+    (``app/prices.py``: ``CachedReads``)."""
+
+    def actions(self, symbols: Sequence[str], after: date | None = None) -> list[PricedAction]: ...
+
+    def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix: ...
+
+    def load_fields(
+        self, symbols: Sequence[str], start: date, end: date, fields: Sequence[PriceField]
+    ) -> dict[PriceField, PriceMatrix]: ...
+
+
+def loader(prices: PriceStore, params: Any, reads: HistoryReads | None = None) -> Load:
+    """The adjusted close under the params' ``adjustment`` and in their ``currency``
+    (params without them: as stored, own currencies), read from ``reads`` (the store by
+    default); exchange rates from the store."""
+    source: HistoryReads = reads or prices
     adjustment: Adjustment = getattr(params, "adjustment", "total_return")
     currency: str | None = getattr(params, "currency", None)
 
     def history(symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
-        actions = prices.actions(symbols, start)
+        actions = source.actions(symbols, start)
         if adjustment == "total_return" and not actions:
-            matrix = plain(symbols, start, end)
+            matrix = source.load_close(symbols, start, end)
         else:
-            found = prices.load_fields(symbols, start, end, ("close", "adj_close"))
+            found = source.load_fields(symbols, start, end, ("close", "adj_close"))
             matrix = adjust(found["close"], found["adj_close"], actions, adjustment)
         return in_currency(prices, matrix, currency, start, end) if currency else matrix
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from quantrun.app.history_loads import loader
+from quantrun.app.history_loads import HistoryReads, loader
 from quantrun.app.limits import check_cost
 from quantrun.app.submit import KnownSymbols, validate_params
 from quantrun.catalog import REGISTRY, get_spec
 from quantrun.catalog.spec import RunContext
 from quantrun.domain.errors import NotFound
-from quantrun.domain.prices import PriceMatrix
 from quantrun.domain.results import json_safe
 from quantrun.ports import PriceStore
 
@@ -46,7 +43,7 @@ def run_sync(
     model: str,
     params: dict[str, Any],
     known: KnownSymbols,
-    load_prices: Callable[[Sequence[str], date, date], PriceMatrix],
+    reads: HistoryReads,
     prices: PriceStore,
     max_cost: float,
     max_values: int,
@@ -59,7 +56,7 @@ def run_sync(
     parsed = validate_params(spec, params, known)
     check_cost(spec, parsed, limit=max_cost, what="synchronous", max_values=max_values)
     context = RunContext(
-        load_prices=loader(prices, parsed, load_prices),
+        load_prices=loader(prices, parsed, reads),
         charts=False,
         inline_values=max_values,
     )

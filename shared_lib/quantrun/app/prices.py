@@ -7,7 +7,7 @@ TTL for identical requests, however many arrive at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,7 +17,7 @@ import numpy as np
 from quantrun.app.cache import Freshness, SingleFlightCache
 from quantrun.app.history_loads import adjusted_fields, needs_close
 from quantrun.app.submit import KnownSymbols
-from quantrun.domain.actions import Adjustment
+from quantrun.domain.actions import Adjustment, PricedAction
 from quantrun.domain.errors import InvalidInput, NotFound, QuantRunError
 from quantrun.domain.lists import list_pattern, split_list
 from quantrun.domain.prices import PRICE_FIELDS, Instrument, LatestPrice, PriceField, PriceMatrix
@@ -84,16 +84,67 @@ class CacheRule:
     stale: float = 0.0
 
 
+@dataclass(frozen=True)
+class CachedReads:
+    """The price store's history reads (``actions``, ``load_fields``, ``load_close``, as
+    ``PriceStore`` names them) through the read cache: one query each per window and TTL
+    for ``GET /v1/prices`` and synchronous runs alike. (A worker's jobs read the store:
+    a job submitted after a price changed must see the change, which a TTL would hide.)
+    What the cache holds is shared, so its arrays are read-only: a model writing into
+    its input fails loudly instead of changing the next run's prices."""
+
+    prices: PriceStore
+    cache: SingleFlightCache
+    rule: CacheRule
+
+    def actions(self, symbols: Sequence[str], after: date | None = None) -> list[PricedAction]:
+        wanted = tuple(symbols)
+        found, _ = self.cache.lookup(
+            ("actions", wanted, after),
+            lambda: self.prices.actions(list(wanted), after),
+            ttl=self.rule.ttl,
+            stale=self.rule.stale,
+        )
+        return found
+
+    def served_fields(
+        self, symbols: Sequence[str], start: date, end: date, fields: Sequence[PriceField]
+    ) -> tuple[dict[PriceField, PriceMatrix], Freshness]:
+        wanted, asked = tuple(symbols), tuple(fields)
+        return self.cache.lookup(
+            ("fields", asked, wanted, start, end),
+            lambda: {
+                f: read_only(m)
+                for f, m in self.prices.load_fields(list(wanted), start, end, asked).items()
+            },
+            ttl=self.rule.ttl,
+            stale=self.rule.stale,
+        )
+
+    def load_fields(
+        self, symbols: Sequence[str], start: date, end: date, fields: Sequence[PriceField]
+    ) -> dict[PriceField, PriceMatrix]:
+        return self.served_fields(symbols, start, end, fields)[0]
+
+    def load_close(self, symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
+        """The adjusted close: the entry ``GET /v1/prices`` fills for it by default."""
+        return self.load_fields(symbols, start, end, ("adj_close",))["adj_close"]
+
+
+def read_only(matrix: PriceMatrix) -> PriceMatrix:
+    matrix.dates.setflags(write=False)
+    matrix.close.setflags(write=False)
+    return matrix
+
+
 def field_window(
     *,
-    prices: PriceStore,
-    cache: SingleFlightCache,
+    reads: CachedReads,
     known: KnownSymbols,
     symbols: str,
     start: date,
     end: date,
     fields: tuple[PriceField, ...] | None,
-    rule: CacheRule,
     adjustment: Adjustment = "total_return",
 ) -> tuple[dict[str, PriceMatrix], Freshness]:
     """Each of ``fields`` as stored (``close`` the close as ingested), ``adj_close`` under
@@ -101,42 +152,12 @@ def field_window(
     that adjusted close (what the models read). One query for the fields and one for the
     symbols' corporate actions, each cached; with how the cache served the fields."""
     wanted = _checked(known, symbols, start, end)
-    actions, _ = cache.lookup(
-        ("actions", tuple(wanted), start),
-        lambda: prices.actions(wanted, start),
-        ttl=rule.ttl,
-        stale=rule.stale,
-    )
+    actions = reads.actions(wanted, start)
     asked: tuple[PriceField, ...] = fields or ("adj_close",)
     if needs_close(adjustment, actions):
         asked = tuple(dict.fromkeys((*asked, "close", "adj_close")))
-    found, served = cache.lookup(
-        ("fields", asked, tuple(wanted), start, end),
-        lambda: prices.load_fields(wanted, start, end, asked),
-        ttl=rule.ttl,
-        stale=rule.stale,
-    )
+    found, served = reads.served_fields(wanted, start, end, asked)
     return adjusted_fields(found, fields, actions, adjustment), served
-
-
-def cached_close(
-    *, prices: PriceStore, cache: SingleFlightCache, rule: CacheRule
-) -> Callable[[Sequence[str], date, date], PriceMatrix]:
-    """A ``load_close`` through the read cache (a synchronous run's history): the same
-    entry ``GET /v1/prices`` fills for the adjusted close, so repeated runs over one
-    window cost one price-store query per TTL."""
-
-    def load(symbols: Sequence[str], start: date, end: date) -> PriceMatrix:
-        wanted = tuple(symbols)
-        found, _ = cache.lookup(
-            ("fields", ("adj_close",), wanted, start, end),
-            lambda: prices.load_fields(list(wanted), start, end, ("adj_close",)),
-            ttl=rule.ttl,
-            stale=rule.stale,
-        )
-        return found["adj_close"]
-
-    return load
 
 
 def latest(

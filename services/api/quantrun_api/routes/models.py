@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from quantrun.app.models import catalogue, run_sync
-from quantrun.app.prices import CacheRule, cached_close
+from quantrun.app.prices import CachedReads, CacheRule
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.responses import errors
 from quantrun_api.schemas import ModelInfo, RunModel
@@ -33,10 +33,10 @@ def run_model(
         model=model,
         params=body.params,
         known=container.known_symbols,
-        load_prices=cached_close(
-            prices=container.prices,
-            cache=container.read_cache,
-            rule=CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
+        reads=CachedReads(
+            container.prices,
+            container.read_cache,
+            CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
         ),
         prices=container.prices,
         max_cost=container.settings.limits.sync_max_cost,

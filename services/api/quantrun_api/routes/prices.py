@@ -95,14 +95,16 @@ def prices(
 ) -> PricesOut:
     api = container.settings.api
     found, served = use_cases.field_window(
-        prices=container.prices,
-        cache=container.read_cache,
+        reads=use_cases.CachedReads(
+            container.prices,
+            container.read_cache,
+            use_cases.CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
+        ),
         known=container.known_symbols,
         symbols=symbols,
         start=start,
         end=end,
         fields=use_cases.parse_fields(fields),
-        rule=use_cases.CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
         adjustment=adjustment,
     )
     response.headers["Cache-Status"] = served.header()
