@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.schema import metadata
@@ -32,3 +32,34 @@ def test_migrations_match_the_schema_module(engine: Engine) -> None:
         in ("add_table", "remove_table", "add_column", "remove_column", "add_index", "remove_index")
     ]
     assert relevant == []
+
+
+def test_the_list_index_built_by_hand_first_is_left_as_it_is(engine: Engine) -> None:
+    """Migration 0014 on a table whose operator already built the partial list index
+    (its docstring's CONCURRENTLY steps, here without CONCURRENTLY): the migration finds
+    it partial and leaves it, and going down makes it whole again."""
+    migrate.downgrade(engine, "0013")
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_jobs_user_created"))
+        conn.execute(
+            text(
+                "CREATE INDEX ix_jobs_user_created ON jobs (user_id, created_at, id) "
+                "WHERE parent_id IS NULL"
+            )
+        )
+    migrate.upgrade(engine)
+    assert "parent_id IS NULL" in _index_sql(engine)
+    migrate.downgrade(engine, "0013")
+    assert "parent_id" not in _index_sql(engine)
+    migrate.upgrade(engine)
+    assert "parent_id IS NULL" in _index_sql(engine)
+
+
+def _index_sql(engine: Engine) -> str:
+    """The list index's definition as the database declares it."""
+    if engine.dialect.name == "sqlite":
+        query = "SELECT sql FROM sqlite_master WHERE name = 'ix_jobs_user_created'"
+    else:
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_jobs_user_created'"
+    with engine.connect() as conn:
+        return str(conn.execute(text(query)).scalar())
