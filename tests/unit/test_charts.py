@@ -6,8 +6,11 @@ from __future__ import annotations
 import io
 import re
 import struct
+from typing import Any
 
 import numpy as np
+import pytest
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -47,3 +50,23 @@ def test_the_svg_has_the_pngs_box_and_is_the_same_every_time() -> None:
     png_width, png_height = _png_size(png)
     assert abs(width / height - png_width / png_height) < 0.01
     assert charts.png_and_svg(_figure())[1] == svg
+
+
+def test_a_histogram_is_one_filled_outline_with_the_pixels_of_a_bar_a_bin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The P&L histogram is drawn as one filled outline (``histtype="stepfilled"``), not
+    a rectangle a bin: the PNG is byte for byte the one a bar a bin makes (same bins,
+    colour, no edges), in about 60% of the time here (each format draws one patch, and
+    the legend's "best" place no longer weighs every bar)."""
+    fig = _figure()
+    assert len(fig.axes[0].patches) == 1
+    hist = Axes.hist
+
+    def as_bars(self: Axes, *args: Any, **kwargs: Any) -> Any:
+        return hist(self, *args, **{**kwargs, "histtype": "bar"})
+
+    monkeypatch.setattr(Axes, "hist", as_bars)
+    bars = _figure()
+    assert len(bars.axes[0].patches) == 20
+    assert charts.png(fig) == charts.png(bars)

@@ -148,6 +148,8 @@ def pnl_distribution(
     -CVaR)."""
     fig = _figure(9, 4.8)
     ax = fig.add_subplot()
+    # the bins as one filled outline, not a rectangle each: the same pixels, drawn in
+    # about 60% of the time (each format draws one patch; legend "best" weighs fewer)
     if histogram is not None:
         edges, counts = histogram
         ax.hist(
@@ -155,6 +157,7 @@ def pnl_distribution(
             bins=edges.tolist(),
             weights=counts,
             density=True,
+            histtype="stepfilled",
             color="#4c72b0",
             alpha=0.8,
             label="scenarios",
@@ -164,6 +167,7 @@ def pnl_distribution(
             samples,
             bins=min(200, max(20, samples.size // 50)),
             density=True,
+            histtype="stepfilled",
             color="#4c72b0",
             alpha=0.8,
             label="scenarios",
