@@ -6,7 +6,11 @@ latency for N small jobs, and submit-to-done at a paced offered rate. Figures on
 Last, the same N jobs through the pull runner (``quantrun worker --pull``, the push
 subscription turned into a pull one): the Pub/Sub emulator pushes from two loops, one
 message at a time each, so push throughput is two over the time one push takes; the pull
-row shows what the pipeline does without that limit. Each phase submits as its own user,
+row shows what the pipeline does without that limit. Two reference rows close the table
+(``benchmarks/pubsub_floor.py``): the emulator alone pushing to an endpoint that does
+nothing, in a burst (the most the push path can carry here) and at the paced rate (its
+publish-to-push latency: a loop with nothing to push sleeps 100 ms). Each phase submits
+as its own user,
 so waiting for a phase lists only its jobs. Before the first row, a warm-up of 500 jobs
 runs to completion and is not measured: the figures are the steady state, not the first
 seconds of freshly started processes (caches, the emulator JVM's compiler). The burst of
@@ -38,6 +42,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.pubsub_floor import emulator_floor
 from devtools.jobs import BLACK_SCHOLES, wait_until
 from devtools.stack import QUANTRUN, Stack, start_stack
 
@@ -233,6 +238,7 @@ def main() -> None:
         paced_done = to_done_ms(wait_all(client, paced_ids))
         pulled = through_pull_runner(stack)
         pull_done = to_done_ms(pulled)
+        floor_rate, floor_latencies = emulator_floor(stack, N_JOBS, PACED_RATE, PACED_JOBS)
 
         rows = [
             (
@@ -259,6 +265,18 @@ def main() -> None:
                 f"p50 {pct(pull_done, 0.5):,.0f} ms",
                 f"p99 {pct(pull_done, 0.99):,.0f} ms",
             ),
+            (
+                f"reference: the emulator alone, {N_JOBS} pushes",
+                f"{floor_rate:,.0f} pushes/s",
+                "(an endpoint",
+                "doing nothing)",
+            ),
+            (
+                f"reference: the emulator alone, paced {PACED_RATE:.0f}/s",
+                "publish-to-push",
+                f"p50 {pct(floor_latencies, 0.5):,.0f} ms",
+                f"p99 {pct(floor_latencies, 0.99):,.0f} ms",
+            ),
         ]
         print(
             f"load test through the emulator stack; cores={os.cpu_count()}, "
@@ -268,6 +286,11 @@ def main() -> None:
         for r in rows:
             print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
         print(f"mean submit latency {statistics.fmean(latencies) * 1000:.1f} ms")
+        print(
+            f"end to end at {statistics.median(burst_rates) / floor_rate:.2f}x the emulator's "
+            f"do-nothing push rate; paced submit-to-done p50 "
+            f"{pct(paced_done, 0.5) / pct(floor_latencies, 0.5):.2f}x its publish-to-push p50"
+        )
     finally:
         stack.stop()
 
