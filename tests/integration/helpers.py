@@ -1,5 +1,6 @@
-"""Helpers the integration tests share: a queued job in the store, and a topic with a pull
-subscription on the Pub/Sub emulator to read what was published."""
+"""Helpers the integration tests share: a queued job in the store, an index's definition
+as the database declares it, and a topic with a pull subscription on the Pub/Sub
+emulator to read what was published."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+
+from sqlalchemy import Engine, text
 
 from quantrun.adapters.sql.job_store import SqlJobStore
 from quantrun.domain.jobs import Job, JobStatus
@@ -26,6 +29,16 @@ def queued_job(store: SqlJobStore, user_id: str, key: str | None = None) -> Job:
             idempotency_key=key,
         )
     )
+
+
+def index_sql(engine: Engine, name: str) -> str:
+    """The index's CREATE statement as the database keeps it ("None" when there is none)."""
+    if engine.dialect.name == "sqlite":
+        query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name"
+    else:
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+    with engine.connect() as conn:
+        return str(conn.execute(text(query), {"name": name}).scalar())
 
 
 def pulled_topic(project: str, prefix: str) -> tuple[str, Callable[[int], list[str]]]:

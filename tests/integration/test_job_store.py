@@ -22,6 +22,7 @@ from quantrun.domain.errors import Conflict, NotFound
 from quantrun.domain.job_pages import JobQuery, encode_cursor
 from quantrun.domain.jobs import ClaimOutcome, Job, JobEnd, JobError, JobStatus
 from quantrun.domain.users import HashedKey, User
+from tests.integration.helpers import index_sql
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -196,11 +197,8 @@ def test_an_unfiltered_page_walks_no_shards(store: SqlJobStore, alice: str, engi
     assert [j.id for j in page.items] == [j.id for j in reversed(made)][:5]
     assert "ix_jobs_user_created" in plan, plan
     if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            declared = conn.execute(
-                text("SELECT sql FROM sqlite_master WHERE name = 'ix_jobs_user_created'")
-            ).scalar()
-        assert "WHERE parent_id IS NULL" in str(declared), declared
+        declared = index_sql(engine, "ix_jobs_user_created")
+        assert "WHERE parent_id IS NULL" in declared, declared
     else:
         assert "parent_id" not in plan, plan
 

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, inspect, text
 
 from quantrun.adapters.sql import migrate
 from quantrun.adapters.sql.schema import metadata
+from tests.integration.helpers import index_sql
 
 TABLES = {"users", "api_keys", "jobs", "job_events", "queue_messages", "outbox", "alembic_version"}
 
@@ -48,18 +49,8 @@ def test_the_list_index_built_by_hand_first_is_left_as_it_is(engine: Engine) -> 
             )
         )
     migrate.upgrade(engine)
-    assert "parent_id IS NULL" in _index_sql(engine)
+    assert "parent_id IS NULL" in index_sql(engine, "ix_jobs_user_created")
     migrate.downgrade(engine, "0013")
-    assert "parent_id" not in _index_sql(engine)
+    assert "parent_id" not in index_sql(engine, "ix_jobs_user_created")
     migrate.upgrade(engine)
-    assert "parent_id IS NULL" in _index_sql(engine)
-
-
-def _index_sql(engine: Engine) -> str:
-    """The list index's definition as the database declares it."""
-    if engine.dialect.name == "sqlite":
-        query = "SELECT sql FROM sqlite_master WHERE name = 'ix_jobs_user_created'"
-    else:
-        query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_jobs_user_created'"
-    with engine.connect() as conn:
-        return str(conn.execute(text(query)).scalar())
+    assert "parent_id IS NULL" in index_sql(engine, "ix_jobs_user_created")
