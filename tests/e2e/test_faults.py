@@ -39,7 +39,7 @@ pytestmark = pytest.mark.alone
 RATE = 50  # jobs a second offered
 FAULT_AT = 4.0
 BS = {"type": "call", "spot": 100, "strike": 100, "maturity": 1, "rate": 0.01, "volatility": 0.2}
-# writes an artifact (pnl_histogram.png): every tenth job when storage is the fault
+# writes an artifact (pnl_histogram.png): every twentieth job when storage is the fault
 VAR = {
     "symbols": ["AAPL"],
     "weights": [1.0],
@@ -91,7 +91,7 @@ class SteadyClients:
         self._lock = threading.Lock()
 
     def job(self, i: int) -> dict[str, Any]:
-        if self.artifacts and i % 10 == 0:
+        if self.artifacts and i % 20 == 0:
             return {"model": "portfolio_var", "params": VAR}
         return {"model": "black_scholes", "params": BS}
 
@@ -268,7 +268,7 @@ def _not_ready(stack: Stack) -> dict[str, Any] | None:
 
 
 def test_the_storage_emulator_down_for_20_s_under_load(stack: Stack) -> None:
-    """Cloud Storage unreachable for 20 s while every tenth job writes a chart: uploads
+    """Cloud Storage unreachable for 20 s while every twentieth job writes a chart: uploads
     retry, a job whose upload gives up is retried (503 to the push), the worker's
     `/readyz` names the artifact store meanwhile, and afterwards each of those jobs lists
     its chart."""
