@@ -1,6 +1,9 @@
 # QuantRun: the same commands for people, CI (.ci/run) and Cloud Build.
 SHELL := /bin/bash
 PYTHON ?= python3
+# the environments are installed without bytecode (devtools/tool-venv.sh says why): every
+# process make starts writes the .pyc of what it imports first, and the next reads it
+unexport PYTHONDONTWRITEBYTECODE
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | sha256sum | cut -c1-12)
@@ -40,6 +43,7 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml | $(UV_STAMP)
 	@$(UV_PIP) $(VENV) pip==26.3
 	@$(UV_PIP) $(VENV) --require-hashes -r requirements-dev.lock
 	@PYTHONWARNINGS=ignore $(UV_PIP) $(VENV) --no-deps --no-build-isolation -e .
+	@$(BIN)/python -c "import quantrun_api.app, quantrun_worker.push, quantrun_worker.pull, quantrun_cli.main"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

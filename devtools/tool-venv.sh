@@ -27,14 +27,18 @@ ensure_uv() {
   fi
 }
 
-# uv_install VENV ARGS...: `pip install ARGS` into VENV, by uv. Compiled to bytecode at
-# install, as pip does: where PYTHONDONTWRITEBYTECODE is set (this machine sets it), a
-# package left uncompiled is compiled again by every process that imports it (make test
-# took 160 s longer so).
+# uv_install VENV ARGS...: `pip install ARGS` into VENV, by uv, not compiled to bytecode.
+# Compiling every module at install was most of an install's time (25 of .venv's 35 s:
+# the thousands of modules of scipy, pandas and numba, their tests among them), where a run
+# imports a few hundred. Instead the Makefile unexports PYTHONDONTWRITEBYTECODE (this
+# machine sets it; with it set and nothing compiled, every process compiled what it
+# imported again, and make test took 160 s longer), so the first process to import a module
+# writes its .pyc and the others read it; `make venv` imports the services once for a
+# server started outside make.
 uv_install() {
   local venv=$1
   shift
-  quiet "$UV" pip install -q --compile-bytecode --python "$venv/bin/python" "$@"
+  quiet "$UV" pip install -q --python "$venv/bin/python" "$@"
 }
 
 # tool_venv VENV PACKAGE...: a fresh venv with the packages
