@@ -4,8 +4,8 @@ initdb refuses to run as root, so as root the cluster runs as the ``postgres`` u
 a folder that user owns (a data dir under a 0700 root-owned parent fails): in memory
 (/dev/shm) when it has room, else under /tmp. The tests make a database each (``CREATE
 DATABASE`` copies the 7 MB template): on this machine's disk that took 110-250 ms a
-database, and removing a session's ~250 at its end 5-7 s; in memory 13-21 ms, and about a
-second.
+database, and removing a session's cluster at its end 5-7 s; in memory 13-21 ms, and about
+a second.
 """
 
 from __future__ import annotations
