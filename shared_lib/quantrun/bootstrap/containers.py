@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from quantrun.app.fallback import FallbackFetcher
     from quantrun.app.ingest_request import IngestRequest
     from quantrun.app.lease import WorkerConfig
+    from quantrun.app.prices import CachedReads
     from quantrun.app.ratelimit import RateLimiter
     from quantrun.app.strategies import JobRules
     from quantrun.app.submit import KnownSymbols
@@ -147,6 +148,16 @@ class Container:
                 "sharding": self.sharding,
             },
         )
+
+    @cached_property
+    def cached_reads(self) -> CachedReads:
+        """The API's price history reads through its read cache (``GET /v1/prices`` and
+        synchronous runs share the entries), fresh for ``history_cache_seconds``."""
+        from quantrun.app.prices import CachedReads, CacheRule
+
+        api = self.settings.api
+        rule = CacheRule(api.history_cache_seconds, api.cache_stale_seconds)
+        return CachedReads(self.prices, self.read_cache, rule)
 
     @property
     def webhook_policy(self) -> WebhookPolicy:

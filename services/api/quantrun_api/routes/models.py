@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from quantrun.app.models import catalogue, run_sync
-from quantrun.app.prices import CachedReads, CacheRule
 from quantrun_api.deps import ContainerDep, CurrentUser
 from quantrun_api.responses import errors
 from quantrun_api.schemas import ModelInfo, RunModel
@@ -28,16 +27,11 @@ def list_models(_user: CurrentUser) -> list[ModelInfo]:
 def run_model(
     model: str, body: RunModel, user: CurrentUser, container: ContainerDep
 ) -> dict[str, Any]:
-    api = container.settings.api
     return run_sync(
         model=model,
         params=body.params,
         known=container.known_symbols,
-        reads=CachedReads(
-            container.prices,
-            container.read_cache,
-            CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
-        ),
+        reads=container.cached_reads,
         prices=container.prices,
         max_cost=container.settings.limits.sync_max_cost,
         max_values=container.settings.limits.result_inline_values,

@@ -93,13 +93,8 @@ def prices(
         ),
     ] = None,
 ) -> PricesOut:
-    api = container.settings.api
     found, served = use_cases.field_window(
-        reads=use_cases.CachedReads(
-            container.prices,
-            container.read_cache,
-            use_cases.CacheRule(api.history_cache_seconds, api.cache_stale_seconds),
-        ),
+        reads=container.cached_reads,
         known=container.known_symbols,
         symbols=symbols,
         start=start,
