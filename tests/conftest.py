@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,19 @@ import pytest
 
 from devtools.emulators import Emulators, start_emulators
 from devtools.postgres import PostgresServer, start_postgres
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With several test processes (``make test``'s ``-n``), one BLAS thread each: both
+    OpenBLAS copies (numpy's, scipy's) otherwise spread every product over every core,
+    and two processes doing so on two cores oversubscribe them (the 100-asset frontier's
+    trust-constr check took 5.6 s beside the other process, 0.9 s with one thread each).
+    Only this process: the services a test starts keep their defaults."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS, to be limited too)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
