@@ -238,9 +238,12 @@ def test_a_dead_lettered_message_fails_its_job_unless_a_live_run_holds_it(world:
         assert "after 5 attempts" in failed.error.message
 
 
-def running_long_job(world: World, seed: int) -> tuple[Any, list[RunOutcome], threading.Thread]:
-    """A Monte Carlo job of a few seconds, running in a thread: (job, its outcome, thread)."""
-    params = {**BS, "style": "asian_arithmetic", "paths": 3_000_000, "steps": 100, "seed": seed}
+def running_long_job(
+    world: World, seed: int, paths: int = 3_000_000
+) -> tuple[Any, list[RunOutcome], threading.Thread]:
+    """A Monte Carlo job of a second or more, running in a thread: (job, its outcome,
+    thread)."""
+    params = {**BS, "style": "asian_arithmetic", "paths": paths, "steps": 100, "seed": seed}
     job, _ = world.submit("monte_carlo_option", params)
     outcome: list[RunOutcome] = []
     runner = threading.Thread(target=lambda: outcome.append(world.run(job.id)))
@@ -454,7 +457,8 @@ def test_a_worker_shutting_down_gives_its_job_back_at_once(
     from quantrun.app import lease as lease_module
 
     monkeypatch.setattr(lease_module, "_DRAINING", threading.Event())
-    job, outcome, runner = running_long_job(world, seed=2)
+    # a third of the cancel test's paths: this job is run to its end again below
+    job, outcome, runner = running_long_job(world, seed=2, paths=1_000_000)
     published = len(world.queue.published)
     assert lease_module.drain(world.queue.publish) == [job.id]
     back = world.store.get_job(job.id)
