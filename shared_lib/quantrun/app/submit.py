@@ -103,14 +103,17 @@ def validate_params(spec: ModelSpec[Any], raw: dict[str, Any], known: KnownSymbo
 
 
 def least_json_bytes(value: Any) -> int:
-    """A lower bound on the bytes of ``value`` as JSON, found without encoding it: a
-    list of n numbers takes at least 2n - 1 (a digit each, commas between)."""
+    """A lower bound on the bytes of ``value`` as JSON, found without encoding it: the
+    brackets, the commas between items, a key's quotes and colon, a byte a character of a
+    key, and at least one a scalar (a list of n numbers: 2n + 1)."""
+    # brackets and commas: 2 + (n - 1) for n items, 2 for none
+    punctuation = max(2, 1 + len(value)) if isinstance(value, dict | list) else 0
     if isinstance(value, dict):
-        return 2 + sum(len(k) + 3 + least_json_bytes(v) for k, v in value.items())
+        return punctuation + sum(len(k) + 3 + least_json_bytes(v) for k, v in value.items())
     if isinstance(value, list):
         if value and isinstance(value[0], list | dict):
-            return 2 + sum(1 + least_json_bytes(v) for v in value)
-        return 2 * len(value) + 1
+            return punctuation + sum(least_json_bytes(v) for v in value)
+        return punctuation + len(value)
     return 1
 
 
