@@ -99,10 +99,11 @@ test-envs: system-deps
 ci-envs-and-lint: system-deps
 	@$(MAKE) -s --no-print-directory -j 4 --output-sync=target venv emulators infra-tools client-venv kernels lint
 
-# the numba kernels compiled once into their on-disk cache (about 30 s here; 1.5 s to load
-# when cached), as the images do at build: on a clean clone the test processes and the
-# stacks' workers otherwise each compiled what they ran first, side by side (the main
-# test run: 624 s from an empty cache against 488 s from a full one)
+# the numba kernels compiled once into their on-disk cache (27-30 s of one core here; 1.5 s
+# to load when cached), as the images do at build, beside the other installs: on a clean
+# clone each test process (and a stack's worker started before the cache was written)
+# otherwise compiled the kernels it ran first (the unit suite used 83 s of CPU from an
+# empty cache against 52-61 s from a full one)
 kernels: venv
 	@$(BIN)/python -m quantrun.models.kernels
 
