@@ -7,10 +7,10 @@ textbook values). Kernels release the GIL, so callers parallelise by splitting t
 across threads (`run_split`); no numba threading layer is involved, which keeps them
 safe to call from several worker threads at once.
 
-Cold start: compiling all kernels takes a few seconds once; the compiled code is cached
-next to this file (``__pycache__``, or ``NUMBA_CACHE_DIR``); the service images warm it
-at build time and ``make test`` before its test processes start (`warm`, through
-``python -m quantrun.models.kernels``).
+Cold start: compiling all kernels takes about half a minute of one core, once; the
+compiled code is cached next to this file (``__pycache__``, or ``NUMBA_CACHE_DIR``); the
+service images warm it at build time and ``make test`` before its test processes start
+(`warm`, through ``python -m quantrun.models.kernels``).
 
 By technique: ``options`` (Black-Scholes, implied volatility), ``statistics`` (risk
 statistics per series), ``sleeves`` (backtest positions), ``ledger`` (sleeves trade by
