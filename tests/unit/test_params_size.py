@@ -32,7 +32,7 @@ documents = st.recursive(
 
 @given(st.dictionaries(st.text(max_size=8), documents, max_size=6))
 # found by this test in a run: a list of containers counted a comma per item, not between
-# items (10 bytes for the 9 of {"":[{}]})
+# items (10 bytes for the 9 of {"":[{}]}); then containers and scalars in one list
 @example({"": [{}]})
 @example({"grid": [[1], {}, "", [[]]]})
 def test_least_json_bytes_never_exceeds_the_tightest_encoding(params: dict[str, Any]) -> None:

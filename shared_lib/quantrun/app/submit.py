@@ -106,15 +106,15 @@ def least_json_bytes(value: Any) -> int:
     """A lower bound on the bytes of ``value`` as JSON, found without encoding it: the
     brackets, the commas between items, a key's quotes and colon, a byte a character of a
     key, and at least one a scalar (a list of n numbers: 2n + 1)."""
+    if not isinstance(value, dict | list):
+        return 1
     # brackets and commas: 2 + (n - 1) for n items, 2 for none
-    punctuation = max(2, 1 + len(value)) if isinstance(value, dict | list) else 0
+    punctuation = max(2, 1 + len(value))
     if isinstance(value, dict):
         return punctuation + sum(len(k) + 3 + least_json_bytes(v) for k, v in value.items())
-    if isinstance(value, list):
-        if value and isinstance(value[0], list | dict):
-            return punctuation + sum(least_json_bytes(v) for v in value)
-        return punctuation + len(value)
-    return 1
+    if value and isinstance(value[0], list | dict):
+        return punctuation + sum(least_json_bytes(v) for v in value)
+    return punctuation + len(value)
 
 
 def _params_too_large(took: str, size: int, most: int) -> InputTooLarge:
