@@ -3,7 +3,7 @@
 ``math.exp``/``log``/``erfc`` are calls into the C library, which keep a loop that uses
 them from vectorising (the PyPI builds of LLVM have no vector math library). These are
 written in plain arithmetic and bit operations on the float's representation, so a
-kernel loop built of them runs 4 options at a time on AVX2:
+kernel loop built of them runs 4 options at a time on AVX2 (8 on AVX-512):
 
 - ``vexp``: Cody-Waite reduction x = n ln2 + r (|r| <= ln2 / 2), the Taylor polynomial
   of degree 13 (truncation < 4e-18), times 2^n built in the exponent bits; within 1 ulp
