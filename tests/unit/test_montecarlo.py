@@ -62,6 +62,17 @@ def test_knock_out_plus_knock_in_parity_bound() -> None:
     assert abs(down.price - put) < 4 * down.std_error
 
 
+def test_a_barrier_whose_ratio_to_the_spot_underflows_is_never_hit() -> None:
+    # 5e-324 / 1e7 is 0 in double precision: the log of the ratio was a domain error
+    # (a 500 from POST /v1/models/monte_carlo_option/run that schemathesis generated)
+    base = dict(is_call=False, spot=1e7, strike=1e7, maturity=1.0, rate=0.05, volatility=0.2)
+    tiny = McOption(**base, style="down_and_out", barrier=5e-324, steps=20)
+    far = McOption(**base, style="down_and_out", barrier=1e-6, steps=20)
+    got = price_monte_carlo(tiny, paths=10_000, seed=3)
+    assert got.price > 0
+    assert got.price == price_monte_carlo(far, paths=10_000, seed=3).price
+
+
 @pytest.mark.parametrize("style", ["european", "asian_arithmetic", "up_and_out"])
 def test_same_seed_same_result_for_1_2_and_7_chunks(style: str) -> None:
     """...and on 1 or 2 threads: the blocks, not the way they are run, fix the result."""

@@ -89,7 +89,8 @@ def _block_payoffs(
             alive = None
         else:
             if opt.style in ("up_and_out", "down_and_out"):
-                log_b = math.log(float(opt.barrier) / opt.spot)  # type: ignore[arg-type]
+                # a difference of logs: the ratio of a tiny barrier to the spot can underflow to 0
+                log_b = math.log(float(opt.barrier)) - math.log(opt.spot)  # type: ignore[arg-type]
                 hit = (
                     z.max(axis=1) >= log_b
                     if opt.style == "up_and_out"
