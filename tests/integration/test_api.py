@@ -560,6 +560,19 @@ def test_sync_run_passes_model_errors_as_422(alice: httpx.Client) -> None:
     assert "FB" in response.json()["error"]["message"]
 
 
+def test_sync_run_of_extreme_monte_carlo_params_is_a_422_not_a_500(alice: httpx.Client) -> None:
+    # schemathesis's case: a subnormal barrier (its ratio to the spot is 0 in double
+    # precision: a math domain error, answered 500) and a strike whose payoffs overflow
+    params = {
+        "type": "put", "style": "down_and_out", "spot": 1e7, "strike": 1.2043480868346881e308,
+        "barrier": 5e-324, "volatility": 5e-324, "maturity": 1 / 3, "rate": 0.9457,
+        "dividend_yield": -0.689, "steps": 10, "paths": 50,
+    }  # fmt: skip
+    response = alice.post("/v1/models/monte_carlo_option/run", json={"params": params})
+    assert_error(response, 422, "invalid_input")
+    assert "overflow" in response.json()["error"]["message"]
+
+
 def test_instruments_and_prices(alice: httpx.Client) -> None:
     instruments = {i["symbol"]: i for i in alice.get("/v1/instruments").json()}
     assert instruments["FB"]["first_date"] == "2012-05-18" and instruments["SPY"]["rows"] == 6765
