@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -181,3 +183,22 @@ def test_the_compiled_kernel_matches_its_numpy_twin() -> None:
     assert scalar.price.shape == () and float(scalar.price) == pytest.approx(
         float(black_scholes(True, 100.0, 95.0, 0.5, 0.05, 0.2, engine="numpy").price), rel=1e-14
     )
+
+
+def test_a_spot_strike_ratio_beyond_the_doubles_is_priced_as_the_twin_prices_it() -> None:
+    """spot / strike over the largest double (inf) or under the least normal one: the
+    kernel's vectorised log takes normal numbers only, and answered NaN (the call at
+    spot 1, strike 1e-310: worth 0.99, its forward less a strike of nothing)."""
+    spot = np.array([1.0, 1e308, 5e-324, 1e-310, 2.2e-308, 100.0])
+    strike = np.array([1e-310, 5e-324, 1e308, 1.0, 1.0, 95.0])
+    for is_call in (True, False):
+        got = black_scholes(is_call, spot, strike, 1.0, 0.05, 0.2, 0.01)
+        with np.errstate(all="ignore"):
+            twin = black_scholes(is_call, spot, strike, 1.0, 0.05, 0.2, 0.01, engine="numpy")
+        for name in ("price", "delta", "gamma", "vega", "theta", "rho"):
+            assert np.isfinite(getattr(got, name)).all(), (is_call, name)
+            np.testing.assert_allclose(
+                getattr(got, name), getattr(twin, name), rtol=1e-12, atol=1e-300, err_msg=name
+            )
+    call = black_scholes(True, 1.0, 1e-310, 1.0, 0.05, 0.2, 0.01)
+    assert float(call.price) == pytest.approx(math.exp(-0.01), rel=1e-15)

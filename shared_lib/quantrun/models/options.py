@@ -102,7 +102,7 @@ def _formulas(
         return price, empty, empty, empty, empty, empty
     pdf_d1 = _pdf(d1)
     delta = sign * disc_q * n_d1
-    gamma = disc_q * pdf_d1 / (s * vol_sqrt_t)
+    gamma = disc_q * pdf_d1 / s / vol_sqrt_t  # a product of a tiny spot and vol is 0
     vega = fwd_s * pdf_d1 * sqrt_t
     theta = -fwd_s * pdf_d1 * v / (2.0 * sqrt_t) + sign * (q * fwd_s * n_d1 - r * pv_k * n_d2)
     rho = sign * k * t * disc_r * n_d2

@@ -22,6 +22,12 @@ def _ndtr(x):  # type: ignore[no-untyped-def]
 
 
 BLOCK = 512  # options per block: its scratch rows stay in L1/L2
+# vlog's domain is the normal doubles: an option whose spot / strike is beyond 1e300 or
+# 1e-300 (the ratio could overflow or be subnormal) is priced by the scalar formulas
+# instead, found by products with the strike (a division per option cost ~1%). A product
+# that overflows or underflows flags nothing, rightly: the ratio is then in range.
+RATIO_BOUND = 1e300
+RATIO_BOUND_BELOW = 1e-300
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FLAGS)
@@ -50,6 +56,43 @@ def black_scholes(is_call, s, k, t, r, v, q, greeks, out):  # type: ignore[no-un
             out[3, first:last] = pre[8, :w]
             out[4, first:last] = post[2, :w]
             out[5, first:last] = post[3, :w]
+        if _any_ratio_outside_vlog(s, k, first, last):
+            for i in range(first, last):
+                if s[i] > k[i] * RATIO_BOUND or s[i] < k[i] * RATIO_BOUND_BELOW:
+                    _one_option(is_call[i], s[i], k[i], t[i], r[i], v[i], q[i], greeks, out, i)
+
+
+@njit(inline="always", error_model="numpy", fastmath=_FLAGS)
+def _any_ratio_outside_vlog(s, k, first, last):  # type: ignore[no-untyped-def]
+    outside = False
+    for i in range(first, last):  # a reduction without branches: it vectorises
+        outside |= (s[i] > k[i] * RATIO_BOUND) | (s[i] < k[i] * RATIO_BOUND_BELOW)
+    return outside
+
+
+@njit(error_model="numpy")
+def _one_option(call, s, k, t, r, v, q, greeks, out, i):  # type: ignore[no-untyped-def]
+    """``quantrun.models.options``' formulas for one option, into out[:, i], with
+    log(s / k) as log s - log k and the C library's exp and erfc: the few options whose
+    spot / strike is outside ``RATIO_BOUND_BELOW`` .. ``RATIO_BOUND``."""
+    sqrt_t = math.sqrt(t)
+    vol_sqrt_t = v * sqrt_t
+    d1 = (math.log(s) - math.log(k) + (r - q + 0.5 * v * v) * t) / vol_sqrt_t
+    d2 = d1 - vol_sqrt_t
+    sign = 1.0 if call else -1.0
+    disc_q, disc_r = math.exp(-q * t), math.exp(-r * t)
+    n_d1, n_d2 = _ndtr(sign * d1), _ndtr(sign * d2)
+    fwd_s, pv_k = s * disc_q, k * disc_r
+    out[0, i] = sign * (fwd_s * n_d1 - pv_k * n_d2)
+    if greeks:
+        pdf_d1 = INV_SQRT_2PI * math.exp(-0.5 * d1 * d1)
+        out[1, i] = sign * disc_q * n_d1
+        out[2, i] = disc_q * pdf_d1 / s / vol_sqrt_t  # s * vol_sqrt_t can underflow to 0
+        out[3, i] = fwd_s * pdf_d1 * sqrt_t
+        out[4, i] = -fwd_s * pdf_d1 * v / (2.0 * sqrt_t) + sign * (
+            q * fwd_s * n_d1 - r * pv_k * n_d2
+        )
+        out[5, i] = sign * k * t * disc_r * n_d2
 
 
 @njit(inline="always", error_model="numpy", fastmath=_FLAGS)
