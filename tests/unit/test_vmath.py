@@ -52,6 +52,19 @@ def test_exp_is_within_an_ulp_of_the_c_library() -> None:
     assert got[-1] == 1.0
 
 
+def test_exp_rounds_into_the_subnormals_and_overflows_as_the_c_library_does() -> None:
+    # it was clamped to exp(-708) and exp(709): an extreme option's Greek multiplied
+    # exp(-708) by 1e315 where the formulas give 0
+    x = np.concatenate([RNG.uniform(-745.1, -708, 100_000), [-745.2, -746, -1e6, -np.inf]])
+    got = _apply(_each_exp, x)
+    ref = np.exp(x)
+    assert np.max(np.abs(got - ref)) <= 2 * 5e-324  # the subnormals' last bit or two
+    assert (got[-4:] == 0.0).all()
+    high = np.array([709.0, 709.5, 709.78, 709.79, 710.0, 1e6, np.inf])
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(_apply(_each_exp, high), np.exp(high), rtol=EPS)
+
+
 def test_log_is_within_two_ulps_of_the_c_library() -> None:
     x = np.concatenate([np.exp(RNG.uniform(-700, 700, 200_000)), RNG.uniform(0.5, 2, 100_000)])
     got = _apply(_each_log, x)

@@ -87,7 +87,12 @@ def _formulas(
     unless ``greeks``)."""
     sqrt_t = np.sqrt(t)
     vol_sqrt_t = v * sqrt_t
-    d1 = (np.log(s / k) + (r - q + 0.5 * v * v) * t) / vol_sqrt_t
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        ratio = s / k
+    # a ratio that overflows or is subnormal: the difference of the logs instead
+    in_range = (ratio >= 1e-300) & (ratio <= 1e300)
+    log_ratio = np.where(in_range, np.log(np.where(in_range, ratio, 1.0)), np.log(s) - np.log(k))
+    d1 = (log_ratio + (r - q + 0.5 * v * v) * t) / vol_sqrt_t
     d2 = d1 - vol_sqrt_t
     sign = np.where(c, 1.0, -1.0)
     disc_q = np.exp(-q * t)

@@ -22,12 +22,15 @@ def _ndtr(x):  # type: ignore[no-untyped-def]
 
 
 BLOCK = 512  # options per block: its scratch rows stay in L1/L2
-# vlog's domain is the normal doubles: an option whose spot / strike is beyond 1e300 or
-# 1e-300 (the ratio could overflow or be subnormal) is priced by the scalar formulas
-# instead, found by products with the strike (a division per option cost ~1%). A product
-# that overflows or underflows flags nothing, rightly: the ratio is then in range.
+# The vectorised loops are exact where their intermediate values stay normal and finite:
+# spot / strike within 1e+-300 (vlog takes normal numbers) and the forward and the
+# discounted strike within 1e+-280. The first loop reports whether any option of its block
+# is outside that (four compares of values it has), and those are priced by the scalar
+# formulas after the block.
 RATIO_BOUND = 1e300
 RATIO_BOUND_BELOW = 1e-300
+SIZE_BOUND = 1e280
+SIZE_BOUND_BELOW = 1e-280
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FLAGS)
@@ -46,7 +49,7 @@ def black_scholes(is_call, s, k, t, r, v, q, greeks, out):  # type: ignore[no-un
     post = np.empty((4, BLOCK))
     for first in range(0, n, BLOCK):
         last = min(first + BLOCK, n)
-        _without_cdf(is_call, s, k, t, r, v, q, first, last, pre)
+        outside = _without_cdf(is_call, s, k, t, r, v, q, first, last, pre)
         _with_cdf(q, r, first, last, pre, post)
         w = last - first
         out[0, first:last] = post[0, :w]
@@ -56,28 +59,33 @@ def black_scholes(is_call, s, k, t, r, v, q, greeks, out):  # type: ignore[no-un
             out[3, first:last] = pre[8, :w]
             out[4, first:last] = post[2, :w]
             out[5, first:last] = post[3, :w]
-        if _any_ratio_outside_vlog(s, k, first, last):
+        if outside:
             for i in range(first, last):
-                if s[i] > k[i] * RATIO_BOUND or s[i] < k[i] * RATIO_BOUND_BELOW:
+                fwd_s, pv_k = s[i] * vexp(-q[i] * t[i]), k[i] * vexp(-r[i] * t[i])
+                if _outside(s[i] / k[i], max(fwd_s, pv_k), min(fwd_s, pv_k)):
                     _one_option(is_call[i], s[i], k[i], t[i], r[i], v[i], q[i], greeks, out, i)
 
 
 @njit(inline="always", error_model="numpy", fastmath=_FLAGS)
-def _any_ratio_outside_vlog(s, k, first, last):  # type: ignore[no-untyped-def]
-    outside = False
-    for i in range(first, last):  # a reduction without branches: it vectorises
-        outside |= (s[i] > k[i] * RATIO_BOUND) | (s[i] < k[i] * RATIO_BOUND_BELOW)
-    return outside
+def _outside(ratio, larger, smaller):  # type: ignore[no-untyped-def]
+    """Whether an option is outside the vectorised loops' range (above): its spot /
+    strike, and the larger and smaller of its forward and discounted strike."""
+    return (
+        (ratio > RATIO_BOUND) | (ratio < RATIO_BOUND_BELOW)
+        | (larger > SIZE_BOUND) | (smaller < SIZE_BOUND_BELOW)
+    )  # fmt: skip
 
 
 @njit(error_model="numpy")
 def _one_option(call, s, k, t, r, v, q, greeks, out, i):  # type: ignore[no-untyped-def]
     """``quantrun.models.options``' formulas for one option, into out[:, i], with
-    log(s / k) as log s - log k and the C library's exp and erfc: the few options whose
-    spot / strike is outside ``RATIO_BOUND_BELOW`` .. ``RATIO_BOUND``."""
+    the C library's log, exp and erfc (log s - log k where s / k overflows or is 0): the
+    few options outside the vectorised loops' range (``_outside``)."""
     sqrt_t = math.sqrt(t)
     vol_sqrt_t = v * sqrt_t
-    d1 = (math.log(s) - math.log(k) + (r - q + 0.5 * v * v) * t) / vol_sqrt_t
+    ratio = s / k  # libm's log takes the subnormals; only an overflow or 0 needs two logs
+    log_ratio = math.log(ratio) if 0.0 < ratio < math.inf else math.log(s) - math.log(k)
+    d1 = (log_ratio + (r - q + 0.5 * v * v) * t) / vol_sqrt_t
     d2 = d1 - vol_sqrt_t
     sign = 1.0 if call else -1.0
     disc_q, disc_r = math.exp(-q * t), math.exp(-r * t)
@@ -87,7 +95,7 @@ def _one_option(call, s, k, t, r, v, q, greeks, out, i):  # type: ignore[no-unty
     if greeks:
         pdf_d1 = INV_SQRT_2PI * math.exp(-0.5 * d1 * d1)
         out[1, i] = sign * disc_q * n_d1
-        out[2, i] = disc_q * pdf_d1 / s / vol_sqrt_t  # s * vol_sqrt_t can underflow to 0
+        out[2, i] = disc_q * pdf_d1 / s / vol_sqrt_t
         out[3, i] = fwd_s * pdf_d1 * sqrt_t
         out[4, i] = -fwd_s * pdf_d1 * v / (2.0 * sqrt_t) + sign * (
             q * fwd_s * n_d1 - r * pv_k * n_d2
@@ -97,11 +105,14 @@ def _one_option(call, s, k, t, r, v, q, greeks, out, i):  # type: ignore[no-unty
 
 @njit(inline="always", error_model="numpy", fastmath=_FLAGS)
 def _without_cdf(is_call, s, k, t, r, v, q, first, last, pre):  # type: ignore[no-untyped-def]
+    """The first loop; whether any option of the block is outside its range."""
+    outside = False
     for i in range(first, last):
         b = i - first
         sqrt_t = math.sqrt(t[i])
         vol_sqrt_t = v[i] * sqrt_t
-        d1 = (vlog(s[i] / k[i]) + (r[i] - q[i] + 0.5 * v[i] * v[i]) * t[i]) / vol_sqrt_t
+        ratio = s[i] / k[i]
+        d1 = (vlog(ratio) + (r[i] - q[i] + 0.5 * v[i] * v[i]) * t[i]) / vol_sqrt_t
         sign = 1.0 if is_call[i] else -1.0
         disc_q = vexp(-q[i] * t[i])
         disc_r = vexp(-r[i] * t[i])
@@ -115,7 +126,8 @@ def _without_cdf(is_call, s, k, t, r, v, q, first, last, pre):  # type: ignore[n
         d1_nearer = abs(d1) <= abs(d2)
         z_near = min(abs(d1), abs(d2)) * SQRT1_2
         gauss_near = vexp(-z_near * z_near)
-        gauss_far = gauss_near * (min(fwd_s, pv_k) / max(fwd_s, pv_k))
+        larger, smaller = max(fwd_s, pv_k), min(fwd_s, pv_k)
+        gauss_far = gauss_near * (smaller / larger)  # 0/0 or inf/inf only when outside
         gauss_d1 = gauss_near if d1_nearer else gauss_far
         pdf_d1 = INV_SQRT_2PI * gauss_d1
         pre[0, b] = sign * d1
@@ -125,10 +137,12 @@ def _without_cdf(is_call, s, k, t, r, v, q, first, last, pre):  # type: ignore[n
         pre[4, b] = -fwd_s * pdf_d1 * v[i] / (2.0 * sqrt_t)  # theta's first term
         pre[5, b] = sign * disc_q  # delta / N(sign d1)
         pre[6, b] = sign * k[i] * t[i] * disc_r  # rho / N(sign d2)
-        pre[7, b] = disc_q * pdf_d1 / (s[i] * vol_sqrt_t)  # gamma
+        pre[7, b] = disc_q * pdf_d1 / s[i] / vol_sqrt_t  # gamma (s * vol_sqrt_t can be 0)
         pre[8, b] = fwd_s * pdf_d1 * sqrt_t  # vega
         pre[9, b] = gauss_d1
         pre[10, b] = gauss_far if d1_nearer else gauss_near  # d2's
+        outside |= _outside(ratio, larger, smaller)
+    return outside
 
 
 @njit(inline="always", error_model="numpy", fastmath=_FLAGS)

@@ -6,8 +6,11 @@ written in plain arithmetic and bit operations on the float's representation, so
 kernel loop built of them runs 4 options at a time on AVX2 (8 on AVX-512):
 
 - ``vexp``: Cody-Waite reduction x = n ln2 + r (|r| <= ln2 / 2), the Taylor polynomial
-  of degree 13 (truncation < 4e-18), times 2^n built in the exponent bits; within 1 ulp
-  of ``math.exp`` on [-708, 709] (clamped outside: 0 and inf are not needed here).
+  of degree 13 (truncation < 4e-18), times 2^n built in the exponent bits (as two
+  factors, so that it rounds into the subnormals and overflows as exp does); within 1 ulp
+  of ``math.exp`` on [-708, 709.78], a subnormal result to its last bit or two, 0 below
+  -745.2 and inf above 709.79 (an extreme option's Greeks multiply these by huge factors:
+  a clamped exp(-708) made a theta of -5.6e7 where the formulas give 0).
 - ``vlog``: x = 2^e m with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(f), f = (m-1)/(m+1)
   to f^21 (|f| <= 0.172: truncation < 1e-17); within 2 ulp of ``math.log``.
 - ``vndtr``: N(x) = 0.5 erfc(|x| / sqrt 2) for x < 0 and 1 minus that for x > 0, with
@@ -94,7 +97,8 @@ _float: Any = intrinsic(_float_typing)
 
 @njit(inline="always", error_model="numpy", fastmath=_FLAGS)
 def vexp(x):  # type: ignore[no-untyped-def]
-    x = min(max(x, -708.0), 709.0)
+    # past these exp(x) is 0 or inf (the clamp keeps n's scale factors below finite)
+    x = min(max(x, -745.2), 709.8)
     n = math.floor(x * LOG2E + 0.5)
     r = (x - n * LN2_HI) - n * LN2_LO
     p = 1.0 / 6227020800.0
@@ -111,7 +115,12 @@ def vexp(x):  # type: ignore[no-untyped-def]
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    return p * _float(np.uint64(np.int64(n) + 1023) << _EXP_BITS)
+    # 2^n as two factors, each a normal double for n in [-1075, 1024]: the product
+    # rounds into the subnormals and overflows to inf as exp does
+    whole = np.int64(n)
+    half = whole >> 1
+    low = _float(np.uint64(half + 1023) << _EXP_BITS)
+    return p * low * _float(np.uint64(whole - half + 1023) << _EXP_BITS)
 
 
 @njit(inline="always", error_model="numpy", fastmath=_FLAGS)
