@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from quantrun.models.implied_vol import STATUS_NAMES, implied_volatility
 from quantrun.models.options import black_scholes
+from tests.harness.doubles import POSITIVE, rates
 
 
 def test_hull_example_15_6_prices_imply_twenty_percent() -> None:
@@ -101,8 +102,7 @@ def test_the_compiled_kernel_matches_its_numpy_twin() -> None:
     }
 
 
-POSITIVE = st.floats(min_value=5e-324, max_value=1.7e308)  # every positive double
-RATE = st.floats(min_value=-1e3, max_value=1e3)
+RATE = rates(1e3)
 
 
 @settings(max_examples=1000, deadline=None)

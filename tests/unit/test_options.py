@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantrun.models.options import black_scholes
+from tests.harness.doubles import POSITIVE, rates
 
 
 def test_hull_example_15_6_call_and_put() -> None:
@@ -206,8 +207,7 @@ def test_a_spot_strike_ratio_beyond_the_doubles_is_priced_as_the_twin_prices_it(
     assert float(call.price) == pytest.approx(math.exp(-0.01), rel=1e-15)
 
 
-POSITIVE = st.floats(min_value=5e-324, max_value=1.7e308)  # every positive double
-RATE = st.floats(min_value=-1e6, max_value=1e6)
+RATE = rates(1e6)
 
 
 @settings(max_examples=2000, deadline=None)
