@@ -87,10 +87,10 @@ def _formulas(
     unless ``greeks``)."""
     sqrt_t = np.sqrt(t)
     vol_sqrt_t = v * sqrt_t
-    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         ratio = s / k
-    # a ratio that overflows or is subnormal: the difference of the logs instead
-    in_range = (ratio >= 1e-300) & (ratio <= 1e300)
+    # the difference of the logs only where the ratio overflows or underflows to 0
+    in_range = (ratio > 0.0) & (ratio < np.inf)
     log_ratio = np.where(in_range, np.log(np.where(in_range, ratio, 1.0)), np.log(s) - np.log(k))
     d1 = (log_ratio + (r - q + 0.5 * v * v) * t) / vol_sqrt_t
     d2 = d1 - vol_sqrt_t

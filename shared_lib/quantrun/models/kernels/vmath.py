@@ -97,7 +97,7 @@ _float: Any = intrinsic(_float_typing)
 
 @njit(inline="always", error_model="numpy", fastmath=_FLAGS)
 def vexp(x):  # type: ignore[no-untyped-def]
-    # past these exp(x) is 0 or inf (the clamp keeps n's scale factors below finite)
+    # exp is 0 below -745.2 and inf above 709.79; the clamp keeps n in [-1075, 1024]
     x = min(max(x, -745.2), 709.8)
     n = math.floor(x * LOG2E + 0.5)
     r = (x - n * LN2_HI) - n * LN2_LO
